@@ -1,0 +1,165 @@
+"""End to end: a real `voicebot serve` with every real model, called by the simulator over AudioSocket
+with speech rendered by the project's TTS, checked through the call records and the handoff lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from harness import ROOT, RunningService, start_service, stop_service
+from voicebot.call.script import parse_script
+from voicebot.call.simulator import CallResult, place_call
+from voicebot.store.repo import SqlCallStore
+
+pytestmark = pytest.mark.slow
+
+
+async def call(service: RunningService, steps: list, *, flow: str = "banking", caller_id: str = "+15551230001",
+               timeout: float = 90, fetch_record: bool = True) -> tuple[CallResult, dict | None]:
+    """Announce the call as the dialplan does, place it, and return what the caller heard plus the record."""
+    call_id = str(uuid.uuid4())
+    async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as client:
+        announced = await client.post(f"/api/calls/{call_id}/announce",
+                                      content=urlencode({"caller_id": caller_id, "dnis": "5551000", "flow": flow}))
+        assert announced.status_code == 204
+        result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": steps}),
+                                  call_id=call_id, timeout=timeout, web_url=service.web_url)
+        record = None
+        for _ in range(50 if fetch_record else 0):  # the store writes in the background
+            response = await client.get(f"/api/calls/{call_id}")
+            if response.status_code == 200 and response.json()["ended_at"]:
+                record = response.json()
+                break
+            await asyncio.sleep(0.2)
+    assert record is not None or not fetch_record, f"no call record for {call_id}:\n{service.log_text()[-3000:]}"
+    return result, record
+
+
+def bot_texts(record: dict) -> str:
+    return " ".join(turn["bot_text"] for turn in record["turns"]).lower()
+
+
+async def test_balance_is_served_with_speech_and_keypad(service):
+    result, record = await call(service, [
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "I want to check my balance"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"dtmf": "12345678"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "yes"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"dtmf": "4567"},
+        {"wait_for_bot": {"timeout": 20, "quiet": 1.5}},
+        "hangup",
+    ])
+    assert result.ok, result.errors
+    assert record["caller_id"] == "+15551230001" and record["flow"] == "banking"
+    spoken = [t for t in record["turns"] if t["input_kind"] == "speech"]
+    assert spoken[0]["intent"] == "check_balance", spoken[0]
+    assert "2431.57" in bot_texts(record), bot_texts(record)  # Maria's balance, read from the backend
+    first = spoken[0]["marks"]
+    assert {"speech_end", "asr_final", "nlu_done", "dialog_done", "first_frame_sent"} <= set(first)
+    latencies = [t.latency_s for t in result.turns if t.kind == "say"]
+    assert latencies and all(latency is not None and latency > 0 for latency in latencies)
+
+
+async def test_agent_request_hands_off_with_packet(service):
+    result, record = await call(service, [
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "I lost my card and I want to speak to a real person"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "agent please"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"pause": 2},
+    ])
+    assert result.ok, result.errors
+    assert result.hangup_by == "bot"
+    assert record["outcome"] == "handoff"
+    packet = record["handoff"]
+    assert packet["queue"] in {"banking", "cards"}
+    assert packet["caller_id"] == "+15551230001"
+    assert any(speaker == "caller" for speaker, _ in packet["transcript"])
+    assert result.handoff and result.handoff["queue"] == packet["queue"]  # what the dialplan reads
+
+
+async def test_caller_barges_in_on_the_greeting(service):
+    result, record = await call(service, [
+        {"barge_in": {"after": 0.6, "say": "I want to block my stolen card", "timeout": 20}},
+        {"wait_for_bot": {"timeout": 20}},
+        "hangup",
+    ])
+    assert result.ok, result.errors
+    kinds = [event["kind"] for event in record["events"]]
+    assert "barge_in" in kinds, kinds
+    greeting = record["turns"][0]
+    assert greeting["barged_in"] is True
+    speech = [t for t in record["turns"] if t["input_kind"] == "speech"]
+    assert speech and speech[0]["intent"] == "lost_card", speech[0]
+
+
+async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
+    service = await asyncio.to_thread(start_service, tmp_path)
+    try:
+        task = asyncio.create_task(call(service, [
+            {"wait_for_bot": {"timeout": 20}},
+            {"pause": 30},
+        ], timeout=60, fetch_record=False))
+        await asyncio.sleep(8)  # the greeting is playing or done; the caller is silent
+        service.process.send_signal(signal.SIGTERM)
+        result, _ = await task
+        code = await asyncio.to_thread(service.process.wait, 30)  # exits by itself after the handoff
+    finally:
+        if service.process.poll() is None:
+            await asyncio.to_thread(stop_service, service)
+    assert result.hangup_by == "bot"
+    assert code == 0
+    store = await SqlCallStore.open(f"sqlite+aiosqlite:///{service.db_path}", tmp_path / "spool")
+    try:
+        record = await store.get_call(result.call_id)
+    finally:
+        await store.close()
+    assert record["outcome"] == "handoff" and record["handoff"]["reason"] == "service_shutdown"
+
+
+async def test_broken_flow_edit_is_rejected_and_calls_go_on(tmp_path):
+    dialogs = tmp_path / "dialogs"
+    shutil.copytree(ROOT / "dialogs", dialogs)
+    service = await asyncio.to_thread(start_service, tmp_path, {"VOICEBOT_DIALOG__DIR": str(dialogs)})
+    try:
+        banking = dialogs / "banking.yaml"
+        banking.write_text(banking.read_text() + "\nflows: [this is: not, a flow\n")
+        for _ in range(40):
+            if "flow edit rejected" in service.log_text():
+                break
+            await asyncio.sleep(0.25)
+        assert "flow edit rejected" in service.log_text()
+        result, record = await call(service, [{"wait_for_bot": {"timeout": 20}}, "hangup"])
+    finally:
+        await asyncio.to_thread(stop_service, service)
+    assert result.ok, result.errors
+    assert record["turns"][0]["bot_text"]  # the running banking flow still greets
+
+
+def test_handoff_lookup_for_unknown_call_is_empty(service: RunningService):
+    response = httpx.get(f"{service.web_url}/api/calls/{uuid.uuid4()}/handoff")
+    assert response.status_code == 200 and response.text == ""
+
+
+def test_announce_rejects_bad_input(service: RunningService):
+    bad_id = httpx.post(f"{service.web_url}/api/calls/not-a-uuid/announce", content="caller_id=1")
+    assert bad_id.status_code == 422
+    bad_flow = httpx.post(f"{service.web_url}/api/calls/{uuid.uuid4()}/announce", content="flow=nope")
+    assert bad_flow.status_code == 422 and "unknown flow" in bad_flow.text
+
+
+def test_metrics_and_health(service: RunningService):
+    assert httpx.get(f"{service.web_url}/healthz").json()["status"] == "ok"
+    metrics = httpx.get(f"{service.web_url}/metrics").text
+    assert "voicebot_calls_active" in metrics

@@ -1,0 +1,117 @@
+"""Real faster-whisper tiny.en behind a Listener, fed real 8 kHz speech (FSDD) in real time."""
+
+import asyncio
+import wave
+
+import numpy as np
+import pytest
+
+from voicebot.config import Settings
+from voicebot.runtime import InferencePool
+from voicebot.speech.asr import load_recognizer
+from voicebot.speech.listener import BargeIn, Listener, NoiseDiscarded, SpeechStarted, Utterance
+from voicebot.speech.wer import normalize
+from voicebot.types import AudioFrame, Expectation, RecognitionHints, now
+
+pytestmark = pytest.mark.slow
+RATE = 8000
+FRAME = 320
+DIGITS = Expectation(hints=RecognitionHints(slot_type="digits"))
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    settings = Settings()
+    pool = InferencePool(2)
+    yield load_recognizer(settings, pool)
+    pool.shutdown()
+
+
+def clip(shared_dir, clip_id: str) -> bytes:
+    root = shared_dir / "data" / "asr" / "fsdd_digits_dev"
+    with wave.open(str(root / "audio" / f"{clip_id}.wav")) as w:
+        return w.readframes(w.getnframes())
+
+
+def cough(seconds: float = 0.35, seed: int = 0) -> bytes:
+    """A cough-like burst: low-passed noise with a sharp attack and a fast decay."""
+    rng = np.random.default_rng(seed)
+    n = int(RATE * seconds)
+    envelope = np.exp(-np.arange(n) / (RATE * 0.08)) * np.minimum(1, np.arange(n) / 80)
+    noise = np.convolve(rng.normal(0, 1, n), np.ones(4) / 4, mode="same")
+    return (noise * envelope * 12000).astype("<i2").tobytes()
+
+
+class LiveCall:
+    def __init__(self, recognizer, expectation=DIGITS):
+        self.listener = Listener(recognizer, RATE, Settings().speech)
+        self.listener.expect(expectation)
+        self.events: list = []
+        self._task = asyncio.get_running_loop().create_task(self._collect())
+
+    async def _collect(self):
+        async for event in self.listener.events():
+            self.events.append(event)
+
+    async def play(self, pcm: bytes):
+        """Send ``pcm`` as 20 ms frames paced in real time, stamped on arrival like the server does."""
+        next_at = now()
+        for i in range(0, len(pcm), FRAME):
+            next_at += 0.02
+            await asyncio.sleep(max(0.0, next_at - now()))
+            self.listener.feed(AudioFrame(pcm[i:i + FRAME].ljust(FRAME, b"\0"), RATE, now()))
+
+    async def silence(self, seconds: float):
+        await self.play(bytes(int(RATE * seconds) * 2))
+
+    async def wait_for(self, kind, timeout: float = 10.0):
+        deadline = now() + timeout
+        while not any(isinstance(e, kind) for e in self.events) and now() < deadline:
+            await self.silence(0.1)
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def close(self):
+        await self.listener.close()
+        await self._task
+
+
+@pytest.mark.parametrize("clip_id, digit", [("3_theo_7", "3"), ("7_jackson_5", "7"), ("9_nicolas_6", "9")])
+async def test_tiny_hears_a_digit_with_ordered_timing(recognizer, shared_dir, clip_id, digit):
+    call = LiveCall(recognizer)
+    await call.silence(0.4)
+    await call.play(clip(shared_dir, clip_id))
+    utterances = await call.wait_for(Utterance)
+    await call.close()
+    assert len([e for e in call.events if isinstance(e, SpeechStarted)]) == 1
+    [utt] = utterances
+    assert digit in normalize(utt.transcript.text)
+    assert 0.0 < utt.transcript.confidence <= 1.0 and utt.transcript.is_final
+    assert utt.transcript.engine == "whisper-tiny"
+    assert utt.speech_start < utt.speech_end < utt.first_pause < utt.final_at
+
+
+async def test_barge_in_ignores_a_cough_and_fires_on_a_word(recognizer, shared_dir):
+    call = LiveCall(recognizer, Expectation())
+    call.listener.set_bot_speaking(True)
+    await call.silence(0.3)
+    await call.play(cough())
+    await call.silence(1.5)
+    assert not any(isinstance(e, BargeIn | Utterance) for e in call.events)
+    await call.play(clip(shared_dir, "7_jackson_5"))
+    [barge] = await call.wait_for(BargeIn)  # fires on the decode of the first ~300 ms of the word
+    call.listener.set_bot_speaking(False)
+    [utterance] = await call.wait_for(Utterance)
+    await call.close()
+    assert normalize(barge.text) and barge.at < utterance.final_at
+    assert utterance.speech_start < barge.at
+
+
+async def test_a_cough_alone_is_discarded_not_a_turn(recognizer):
+    call = LiveCall(recognizer, Expectation())
+    await call.silence(0.3)
+    await call.play(cough(seed=3))
+    # the burst is loud and long enough to open a turn; it decodes to nothing
+    discarded = await call.wait_for(NoiseDiscarded)
+    await call.close()
+    assert not any(isinstance(e, Utterance) for e in call.events)
+    assert [e.reason for e in discarded] == ["no words"]

@@ -1,0 +1,24 @@
+from voicebot.call.directory import CallDirectory, CallInfo
+
+
+def test_announcement_is_taken_once_case_insensitively():
+    directory = CallDirectory()
+    directory.announce("ABC-1", CallInfo(caller_id="+15550001", dnis="100", variables={"tier": "gold"}))
+    info = directory.take("abc-1")
+    assert info.caller_id == "+15550001" and info.dnis == "100" and info.variables == {"tier": "gold"}
+    assert directory.take("abc-1") == CallInfo()
+
+
+def test_unannounced_call_gets_empty_info():
+    assert CallDirectory().take("nobody") == CallInfo()
+
+
+def test_expired_and_overflowing_announcements_are_dropped():
+    directory = CallDirectory(ttl_s=0.0)
+    directory.announce("a", CallInfo(caller_id="1"))
+    assert directory.take("a") == CallInfo()
+    bounded = CallDirectory(capacity=2)
+    for call_id in "xyz":
+        bounded.announce(call_id, CallInfo(caller_id=call_id))
+    assert bounded.take("x") == CallInfo()
+    assert bounded.take("z").caller_id == "z"

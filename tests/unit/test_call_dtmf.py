@@ -1,0 +1,58 @@
+from voicebot.call.dtmf import DigitCollector
+from voicebot.types import DigitsInput, Expectation
+
+
+def test_menu_key_is_its_own_input_when_no_digits_expected():
+    collector = DigitCollector(Expectation())
+    assert collector.key("2", 1.0) == DigitsInput("2", terminated=False)
+    assert collector.deadline is None
+
+
+def test_terminator_completes_and_is_stripped():
+    collector = DigitCollector(Expectation(max_digits=8, terminator="#", inter_digit_s=3.0))
+    assert collector.key("1", 1.0) is None
+    assert collector.key("2", 1.5) is None
+    assert collector.deadline == 4.5
+    assert collector.key("#", 2.0) == DigitsInput("12", terminated=True)
+    assert collector.digits == ""
+
+
+def test_max_digits_completes_without_terminator():
+    collector = DigitCollector(Expectation(max_digits=4))
+    results = [collector.key(d, float(i)) for i, d in enumerate("1234")]
+    assert results[:3] == [None, None, None]
+    assert results[3] == DigitsInput("1234", terminated=False)
+
+
+def test_inter_digit_timeout_delivers_partial_entry_once():
+    collector = DigitCollector(Expectation(max_digits=6))
+    collector.key("9", 0.0)
+    collector.key("8", 0.5)
+    assert collector.timeout() == DigitsInput("98", terminated=False)
+    assert collector.timeout() is None
+
+
+def test_reset_discards_pending_digits():
+    collector = DigitCollector(Expectation(max_digits=6))
+    collector.key("5", 0.0)
+    collector.reset(Expectation(max_digits=2))
+    assert collector.digits == ""
+    assert collector.key("1", 1.0) is None
+    assert collector.key("2", 1.1) == DigitsInput("12")
+
+
+def test_terminator_after_a_complete_entry_is_swallowed_even_after_reset():
+    collector = DigitCollector(Expectation(max_digits=4, terminator="#", inter_digit_s=3.0))
+    results = [collector.key(d, 1.0 + i * 0.25) for i, d in enumerate("4567")]
+    assert results[-1] == DigitsInput("4567")
+    collector.reset(Expectation())  # the next question is a menu: any key would be an answer
+    assert collector.key("#", 2.2) is None
+    assert collector.key("1", 2.5) == DigitsInput("1")
+
+
+def test_late_terminator_long_after_is_a_key_again():
+    collector = DigitCollector(Expectation(max_digits=2, inter_digit_s=1.0))
+    collector.key("1", 0.0)
+    assert collector.key("2", 0.1) == DigitsInput("12")
+    collector.reset(Expectation())
+    assert collector.key("#", 5.0) == DigitsInput("#")

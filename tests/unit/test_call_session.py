@@ -1,0 +1,184 @@
+"""The call session's turn loop with fake engines, a real Listener (real webrtcvad on real recorded
+speech) and a real Player on virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+import pytest
+
+from fakes import (
+    FakeCallConnection,
+    FakeCallStore,
+    FakeNlu,
+    FakeRecognizer,
+    FakeSynthesizer,
+    ScriptedDialog,
+)
+from voicebot.call.events import EventBus
+from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp
+from voicebot.config import Settings
+from voicebot.runtime import InferencePool
+from voicebot.speech.tts import Speaker
+from voicebot.types import (
+    AudioFrame,
+    CallStart,
+    DigitsInput,
+    Dtmf,
+    EndCall,
+    Expectation,
+    Handoff,
+    Hangup,
+    Listen,
+    NoInput,
+    Say,
+    Understanding,
+    now,
+)
+
+FRAME = 320  # 20 ms at 8 kHz
+
+
+@pytest.fixture
+def speech_pcm(shared_dir: Path) -> bytes:
+    with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/3_theo_7.wav")) as wav:
+        assert wav.getframerate() == 8000
+        return wav.readframes(wav.getnframes())
+
+
+def feed_utterance(conn: FakeCallConnection, pcm: bytes, silence_s: float = 1.6) -> None:
+    """Caller audio as Asterisk sends it: 20 ms frames, stamped 20 ms apart, speech then silence."""
+    audio = b"\0" * FRAME * 10 + pcm + b"\0" * int(8000 * 2 * silence_s)
+    start = now()
+    for i in range(len(audio) // FRAME):
+        conn.feed(AudioFrame(audio[i * FRAME:(i + 1) * FRAME], 8000, start + i * 0.02))
+
+
+def make_session(tmp_path: Path, dialog: ScriptedDialog, texts: list[str], synthesizer=None,
+                 nlu_intents=None) -> tuple[CallSession, FakeCallConnection, FakeCallStore, EventBus]:
+    settings = Settings()
+    pool = InferencePool(1)
+    store, bus = FakeCallStore(), EventBus()
+    speaker = Speaker(synthesizer or FakeSynthesizer(8000), tmp_path / "cache", pool)
+    nlu = FakeNlu(nlu_intents or {"check_balance": ["balance", "my balance", "three"]})
+    app = DialogApp("test", "v1", dialog, nlu)
+    services = CallServices(settings=settings, recognizer=FakeRecognizer(texts), speaker=speaker, store=store,
+                            bus=bus, dialog_for=lambda _conn: app)
+    conn = FakeCallConnection()
+    return CallSession(services, conn), conn, store, bus
+
+
+async def run_session(session: CallSession, timeout: float = 20) -> None:
+    await asyncio.wait_for(session.run(), timeout)
+
+
+async def test_greets_understands_answers_and_ends(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("Welcome. How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["three"])
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+
+    assert isinstance(dialog.inputs[0], CallStart)
+    understood = dialog.inputs[1]
+    assert isinstance(understood, Understanding) and understood.text == "three"
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "completed"
+    turns = call["turns"]
+    assert [t.bot_text for t in turns] == ["Welcome. How can I help?", "Your balance is ten dollars."]
+    reply = turns[1]
+    assert reply.caller_text == "three" and reply.input_kind == "speech"
+    for stage in ("speech_start", "speech_end", "asr_final", "nlu_done", "dialog_done", "first_frame_sent"):
+        assert stage in reply.marks, stage
+    # frames are fed faster than real time here, so only compare marks from the same clock
+    assert reply.marks["speech_start"] < reply.marks["speech_end"]
+    assert reply.marks["asr_final"] <= reply.marks["nlu_done"] <= reply.marks["dialog_done"]
+    assert conn.hangups and conn.hangups[0] is True  # drained: the last prompt played to the end
+    assert sum(len(frame) for frame in conn.sent) > 0
+
+
+async def test_dtmf_is_collected_into_one_input(tmp_path):
+    dialog = ScriptedDialog([
+        (Say("Enter your account number, then hash."), Listen(Expectation(max_digits=8, terminator="#"))),
+        (EndCall("done"),),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["unused"])
+    loop = asyncio.get_running_loop()
+    for i, digit in enumerate("1234#"):  # keyed while the prompt plays
+        loop.call_later(0.05 + 0.01 * i, conn.feed, Dtmf(digit))
+    await run_session(session)
+    assert dialog.inputs[1] == DigitsInput("1234", terminated=True)
+    assert store.calls[conn.call_id]["turns"][1].entities == {"dtmf": "1234"}
+
+
+async def test_silence_gives_no_input(tmp_path):
+    dialog = ScriptedDialog([
+        (Say("Hello?"), Listen(Expectation(no_input_s=0.3))),
+        (EndCall("no_input"),),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["unused"])
+    await run_session(session)
+    assert isinstance(dialog.inputs[1], NoInput)
+    assert store.calls[conn.call_id]["turns"][1].input_kind == "no_input"
+
+
+async def test_handoff_builds_packet_and_ends_the_leg(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen()),
+        (Say("Putting you through."), Handoff("caller_request", queue="cards", skill="cards", priority=1)),
+    ])
+    session, conn, store, bus = make_session(tmp_path, dialog, ["agent please"])
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "handoff"
+    packet = call["handoff"]
+    assert packet.queue == "cards" and packet.priority == 1 and packet.reason == "caller_request"
+    assert ("caller", "agent please") in packet.transcript
+    assert ("bot", "How can I help?") in packet.transcript
+
+
+async def test_faulty_flow_apologises_and_transfers(tmp_path, speech_pcm):
+    synthesizer = FakeSynthesizer(8000)
+    dialog = ScriptedDialog([(Say("Hi."), Listen()), RuntimeError("flow bug")])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["balance"], synthesizer=synthesizer)
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "error"
+    assert call["handoff"].reason == "technical_fault"
+    assert APOLOGY in " ".join(synthesizer.requests)  # spoken sentence by sentence
+
+
+async def test_broken_voice_still_transfers(tmp_path):
+    class BrokenSynthesizer(FakeSynthesizer):
+        async def synthesize(self, text: str):
+            raise RuntimeError("onnx session died")
+            yield b""  # pragma: no cover - makes this an async generator
+
+    dialog = ScriptedDialog([(Say("Welcome."), Listen(Expectation(no_input_s=2)))])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["x"], synthesizer=BrokenSynthesizer(8000))
+    await run_session(session)
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "error" and call["handoff"].reason == "technical_fault"
+
+
+async def test_caller_hangup_is_recorded_as_abandoned(tmp_path):
+    dialog = ScriptedDialog([(Say("Welcome."), Listen(Expectation(no_input_s=30)))])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["x"])
+    conn.feed(Hangup())
+    await run_session(session)
+    assert store.calls[conn.call_id]["outcome"] == "abandoned"
+
+
+async def test_service_shutdown_hands_the_caller_over(tmp_path):
+    dialog = ScriptedDialog([(Say("Welcome."), Listen(Expectation(no_input_s=30)))])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["x"])
+    asyncio.get_running_loop().call_later(0.2, conn.shutdown_requested.set)
+    await run_session(session)
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "handoff" and call["handoff"].reason == "service_shutdown"

@@ -1,0 +1,117 @@
+"""Slot extraction for every SlotTypeSpec kind (no model)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from voicebot.nlu.entities import SlotTypeSpec, extract
+
+TODAY = date(2026, 11, 25)
+
+
+def value(text: str, spec: SlotTypeSpec):
+    entity = extract(text, spec, today=TODAY)
+    return None if entity is None else entity.value
+
+
+def test_entity_carries_the_slot_type_name_and_span() -> None:
+    text = "my account number is four five six seven eight nine"
+    entity = extract(text, SlotTypeSpec("account_number", "digits", min_length=6, max_length=6))
+    assert entity is not None
+    assert (entity.type, entity.value) == ("account_number", "456789")
+    assert text[entity.start:entity.end] == entity.text == "four five six seven eight nine"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("four five six seven", "4567"),
+    ("it's 1234 5678", "12345678"),  # said in groups
+    ("double seven three one", "7731"),
+    ("one two", None),  # too short
+    ("one two three four five six seven eight nine", None),  # too long
+])
+def test_digits_with_length_bounds(text: str, expected: str | None) -> None:
+    spec = SlotTypeSpec("pin", "digits", min_length=4, max_length=8)
+    assert value(text, spec) == expected
+
+
+def test_number() -> None:
+    spec = SlotTypeSpec("count", "number")
+    assert value("I need twenty three of them", spec) == 23
+    assert value("one hundred and five", spec) == 105
+    assert value("none at all", spec) is None
+
+
+def test_money_is_a_two_decimal_string() -> None:
+    spec = SlotTypeSpec("amount", "money")
+    assert value("transfer fifty dollars please", spec) == "50.00"
+    assert value("$12.5", spec) == "12.50"
+    assert value("fifty bucks", spec) == "50.00"
+
+
+def test_date_is_iso() -> None:
+    spec = SlotTypeSpec("delivery_date", "date")
+    assert value("the twenty third of March", spec) == "2027-03-23"
+    assert value("tomorrow please", spec) == "2026-11-26"
+    assert value("whenever", spec) is None
+
+
+def test_time_is_hh_mm() -> None:
+    spec = SlotTypeSpec("slot_time", "time")
+    assert value("half past two", spec) == "14:30"
+    assert value("at 9:15 am", spec) == "09:15"
+
+
+def test_phone() -> None:
+    spec = SlotTypeSpec("callback", "phone", min_length=10)
+    assert value("call me on five five five one two three four five six seven", spec) == "5551234567"
+    assert value("five five five one two three four", spec) is None  # 7 digits < min_length
+
+
+def test_email() -> None:
+    spec = SlotTypeSpec("email", "email")
+    assert value("it's john dot smith at example dot com", spec) == "john.smith@example.com"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("yeah", True), ("yep that's right", True), ("nope", False), ("no it isn't", False), ("maybe", None),
+])
+def test_yes_no(text: str, expected: bool | None) -> None:
+    assert value(text, SlotTypeSpec("confirm", "yes_no")) is expected
+
+
+def test_regex_on_written_and_spoken_codes() -> None:
+    spec = SlotTypeSpec("order_id", "regex", pattern=r"\b[A-Z]{2}\d{3}\b")
+    assert value("my order is AB123", spec) == "AB123"
+    assert value("A B one two three", spec) == "AB123"
+    assert value("x y double four five", spec) == "XY445"
+    assert value("I don't know it", spec) is None
+
+
+def test_list_maps_synonyms_to_the_canonical_value() -> None:
+    spec = SlotTypeSpec("account_type", "list",
+                        values={"checking": ("current", "current account", "everyday"), "savings": ("saving",)})
+    assert value("from my current account", spec) == "checking"
+    assert value("the savings one", spec) == "savings"
+    assert value("my Checking", spec) == "checking"
+    assert value("the business account", spec) is None
+
+
+def test_list_prefers_the_longest_phrase() -> None:
+    spec = SlotTypeSpec("card", "list", values={"credit": ("card",), "credit_gold": ("gold card",)})
+    assert value("my gold card", spec) == "credit_gold"
+
+
+def test_text_takes_the_whole_utterance() -> None:
+    assert value("  my parcel was left in the rain ", SlotTypeSpec("description", "text")) == \
+        "my parcel was left in the rain"
+    assert value("   ", SlotTypeSpec("description", "text")) is None
+
+
+def test_digits_written_as_a_grouped_number_by_asr():
+    from voicebot.nlu.entities import SlotTypeSpec, extract
+
+    spec = SlotTypeSpec(name="account_number", kind="digits", min_length=8, max_length=8)
+    assert extract("12,345,678", spec).value == "12345678"
+    assert extract("my account is 12,345,678.", spec).value == "12345678"

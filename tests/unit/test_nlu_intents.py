@@ -1,0 +1,139 @@
+"""Intent classifier logic (head, out-of-scope threshold, cache, Nlu wiring) with a bag-of-words fake embedder."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from fakes import FakeEmbedder
+from voicebot.nlu.entities import SlotTypeSpec
+from voicebot.nlu.evaluate import few_shot, metrics
+from voicebot.nlu.intents import OOS, IntentClassifier, calibrate_threshold
+from voicebot.nlu.understand import Nlu, scale_confidence
+from voicebot.types import Emotion
+
+EXAMPLES = {
+    "balance": ["what is my balance", "check my balance", "how much money is in my account",
+                "tell me my balance please", "account balance"],
+    "lost_card": ["I lost my card", "my card was stolen", "block my card", "someone stole my card",
+                  "I can't find my card"],
+    "transfer": ["send money to my brother", "transfer money", "make a transfer", "move money to savings",
+                 "send fifty dollars to john"],
+}
+
+
+@pytest.fixture
+def classifier(tmp_path) -> IntentClassifier:
+    return IntentClassifier.train(EXAMPLES, FakeEmbedder(), cache_dir=tmp_path)
+
+
+def test_predicts_trained_intents_with_a_ranking(classifier) -> None:
+    prediction = classifier.predict("what's my balance")
+    assert prediction.intent == "balance"
+    assert prediction.ranking[0][0] == "balance"
+    assert [name for name, _ in prediction.ranking] == sorted(
+        [name for name, _ in prediction.ranking], key=lambda n: -dict(prediction.ranking)[n])
+    assert 0 < prediction.confidence <= 1
+
+
+def test_words_never_seen_are_out_of_scope(classifier) -> None:
+    prediction = classifier.predict("zebra xylophone quantum")
+    assert prediction.intent is None and prediction.ranking
+
+
+def test_oos_rows_train_a_class_that_is_never_reported(tmp_path) -> None:
+    classifier = IntentClassifier.train(EXAMPLES, FakeEmbedder(), cache_dir=tmp_path,
+                                        oos_examples=["play some music", "what's the weather", "tell me a joke"])
+    assert OOS in classifier.labels and OOS not in classifier.intents
+    assert classifier.predict("play music").intent is None
+    assert all(name != OOS for name, _ in classifier.predict("play music").ranking)
+
+
+def test_cache_is_reused_and_keyed_by_examples(tmp_path) -> None:
+    embedder = FakeEmbedder()
+    first = IntentClassifier.train(EXAMPLES, embedder, cache_dir=tmp_path)
+    calls = embedder.calls
+    second = IntentClassifier.train(EXAMPLES, embedder, cache_dir=tmp_path)
+    assert embedder.calls == calls  # read from the cache: nothing embedded
+    assert second.labels == first.labels and np.allclose(second.weights, first.weights)
+    assert second.threshold == pytest.approx(first.threshold)
+    IntentClassifier.train({**EXAMPLES, "greeting": ["hello", "hi there"]}, embedder, cache_dir=tmp_path)
+    assert embedder.calls > calls and len(list(tmp_path.glob("intents-*.npz"))) == 2
+
+
+def test_saved_artifact_has_no_pickle(classifier, tmp_path) -> None:
+    path = tmp_path / "head.npz"
+    classifier.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        assert set(data.files) >= {"labels", "weights", "bias", "threshold"}
+
+
+def test_threshold_calibration_with_out_of_scope_rows() -> None:
+    classes = ("a", "b", OOS)
+    probs = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.85, 0.05],  # confident in-scope
+                      [0.4, 0.35, 0.25], [0.3, 0.4, 0.3]])  # out of scope, unsure
+    labels = np.array(["a", "a", "b", OOS, OOS])
+    threshold = calibrate_threshold(probs, labels, classes)
+    assert 0.4 < threshold <= 0.8
+
+
+def test_threshold_without_out_of_scope_rows_keeps_most_in_scope() -> None:
+    probs = np.array([[p, 1 - p] for p in np.linspace(0.5, 1.0, 40)])
+    labels = np.array(["a"] * 40)
+    threshold = calibrate_threshold(probs, labels, ("a", "b"))
+    assert (probs[:, 0] >= threshold).mean() >= 0.9
+
+
+def test_asr_confidence_scales_intent_confidence() -> None:
+    assert scale_confidence(0.8, 1.0) == pytest.approx(0.8)
+    assert scale_confidence(0.8, 0.0) == pytest.approx(0.4)
+    assert scale_confidence(0.8, 0.5) < scale_confidence(0.8, 0.9)
+
+
+class ConstantEmotion:
+    def detect(self, text: str) -> Emotion:
+        return Emotion("frustrated", 0.7, -0.5)
+
+
+async def test_nlu_puts_the_expected_slot_first(classifier) -> None:
+    slot_types = {"amount": SlotTypeSpec("amount", "money"), "pin": SlotTypeSpec("pin", "digits", 4, 4),
+                  "note": SlotTypeSpec("note", "text")}
+    nlu = Nlu(classifier, slot_types, ConstantEmotion(), None)
+    result = await nlu.understand("send fifty dollars to pin one two three four", 0.9, expected_slot="pin")
+    assert result.intent == "transfer"
+    assert [e.type for e in result.entities] == ["pin", "amount"]  # free text only when expected
+    assert result.entities[0].value == "1234" and result.entity("amount").value == "50.00"
+    assert result.emotion == Emotion("frustrated", 0.7, -0.5)
+    assert result.transcript_confidence == 0.9
+    assert nlu.understand_sync("", 1.0).intent is None
+
+
+def test_nlu_reads_a_correction_first(classifier) -> None:
+    nlu = Nlu(classifier, {"pin": SlotTypeSpec("pin", "digits", 4, 4)}, None, None)
+    result = nlu.understand_sync("no not 1 2 3 4, I said 4 3 2 1", expected_slot="pin", today=date(2026, 1, 1))
+    assert result.entities[0].value == "4321"
+    assert result.text[result.entities[0].start:result.entities[0].end] == "4 3 2 1"
+
+
+def test_metrics_and_few_shot() -> None:
+    figures = metrics(["a", "b", OOS, OOS], ["a", "a", OOS, "b"])
+    assert figures["accuracy"] == pytest.approx(0.5)
+    assert figures["in_scope_accuracy"] == pytest.approx(0.5)
+    assert figures["oos_recall"] == pytest.approx(0.5) and figures["oos_precision"] == pytest.approx(1.0)
+    rows = [(f"t{i}", "x" if i % 2 else "y") for i in range(20)]
+    assert sorted(r[1] for r in few_shot(rows, 3)) == ["x"] * 3 + ["y"] * 3
+    assert few_shot(rows, 3) == few_shot(rows, 3)  # fixed seed
+
+
+def test_explicit_requests_for_a_human_are_recognised():
+    from voicebot.nlu.understand import asks_for_human
+
+    for text in ("This is ridiculous, nothing works. Get me a human now!", "I want to speak to a person",
+                 "put me through to someone please", "can I talk to a live agent", "transfer me to an operator",
+                 "I need a manager"):
+        assert asks_for_human(text), text
+    for text in ("I want to check my balance", "my card was stolen", "a person stole my card",
+                 "human resources called me"):
+        assert not asks_for_human(text), text

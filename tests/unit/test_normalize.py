@@ -1,0 +1,203 @@
+"""Spoken forms -> written values (no model)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+
+import pytest
+
+from voicebot.nlu import normalize as n
+
+TODAY = date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.mark.parametrize(("text", "digits"), [
+    ("four five six", ["456"]),
+    ("4 5 6", ["456"]),
+    ("456", ["456"]),
+    ("4-5-6", ["456"]),
+    ("double seven", ["77"]),
+    ("triple oh", ["000"]),
+    ("my account is o four five six seven", ["04567"]),
+    ("one oh one", ["101"]),
+    ("five five five twelve thirty four", ["5551234"]),
+    ("double 7 three", ["773"]),
+    ("I have no idea", []),
+])
+def test_digit_runs(text: str, digits: list[str]) -> None:
+    assert [m.value for m in n.find_digit_runs(text)] == digits
+
+
+def test_digit_run_positions_point_into_the_text() -> None:
+    text = "it is four five six thanks"
+    (run,) = n.find_digit_runs(text)
+    assert text[run.start:run.end] == "four five six"
+
+
+def test_phone_numbers_keep_a_leading_plus() -> None:
+    spoken = "my number is plus four four seven seven double oh one two three four five six"
+    assert [m.value for m in n.find_phone_numbers(spoken)] == ["+447700123456"]
+    assert [m.value for m in n.find_phone_numbers("call 555 123 4567")] == ["5551234567"]
+    assert n.find_phone_numbers("four five six") == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("twenty three", 23),
+    ("one hundred and five", 105),
+    ("two thousand three hundred and forty five", 2345),
+    ("seventy-five", 75),
+    ("a hundred", 100),
+    ("1,250", 1250),
+    ("three point five", 3.5),
+    ("twelve", 12),
+])
+def test_cardinal_numbers(text: str, value: float) -> None:
+    assert [m.value for m in n.find_numbers(text)] == [value]
+
+
+def test_repeated_units_are_separate_numbers() -> None:
+    assert [m.value for m in n.find_numbers("five five")] == [5, 5]
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("fifty dollars", "50.00"),
+    ("$50", "50.00"),
+    ("fifty bucks", "50.00"),
+    ("50 dollars", "50.00"),
+    ("twelve dollars and fifty cents", "12.50"),
+    ("twelve dollars fifty", "12.50"),
+    ("twelve fifty dollars", "12.50"),
+    ("$12.50", "12.50"),
+    ("ninety nine cents", "0.99"),
+    ("send 20 euros please", "20.00"),
+    ("£30", "30.00"),
+    ("pay a hundred dollars", "100.00"),
+    ("one thousand two hundred dollars", "1200.00"),
+])
+def test_money(text: str, amount: str) -> None:
+    assert [m.value for m in n.find_money(text)] == [Decimal(amount)]
+
+
+def test_a_number_without_currency_is_not_money() -> None:
+    assert n.find_money("I have three cards") == []
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("twenty third of March", "2027-03-23"),
+    ("March 23rd", "2027-03-23"),
+    ("march the twenty third", "2027-03-23"),
+    ("on the 1st of may 2027", "2027-05-01"),
+    ("I was born on the 4th of July 1985", "1985-07-04"),
+    ("march twenty third twenty twenty seven", "2027-03-23"),
+    ("december first", "2026-12-01"),
+    ("3/23", "2027-03-23"),
+    ("2026-03-23", "2026-03-23"),
+    ("today", "2026-11-25"),
+    ("tomorrow", "2026-11-26"),
+    ("the day after tomorrow", "2026-11-27"),
+    ("yesterday", "2026-11-24"),
+    ("next Monday", "2026-11-30"),
+    ("on friday", "2026-11-27"),
+    ("next wednesday", "2026-12-02"),
+    ("in 3 days", "2026-11-28"),
+    ("in two weeks", "2026-12-09"),
+])
+def test_dates(text: str, iso: str) -> None:
+    assert [m.value.isoformat() for m in n.find_dates(text, TODAY)] == [iso]
+
+
+def test_may_as_a_verb_is_not_a_date() -> None:
+    assert n.find_dates("may I speak to someone", TODAY) == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("half past two", time(14, 30)),
+    ("half past two in the morning", time(2, 30)),
+    ("quarter to three", time(14, 45)),
+    ("ten past four", time(16, 10)),
+    ("at two thirty", time(14, 30)),
+    ("2:30 pm", time(14, 30)),
+    ("9:15 am", time(9, 15)),
+    ("three o'clock", time(15, 0)),
+    ("seven pm", time(19, 0)),
+    ("half past nine", time(9, 30)),
+    ("nine oh five", time(9, 5)),
+    ("noon", time(12, 0)),
+    ("14:30", time(14, 30)),
+])
+def test_times(text: str, value: time) -> None:
+    assert [m.value for m in n.find_times(text)] == [value]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("yes", True), ("yeah", True), ("yep", True), ("that's right", True), ("correct", True),
+    ("sure, go ahead", True), ("uh-huh", True),
+    ("no", False), ("nope", False), ("nah", False), ("no that's not right", False), ("not correct", False),
+    ("that's wrong", False), ("I don't think so", False), ("no, I said 4 5 7", False),
+])
+def test_yes_no(text: str, value: bool) -> None:
+    match = n.find_yes_no(text)
+    assert match is not None and match.value is value
+
+
+def test_yes_no_absent() -> None:
+    assert n.find_yes_no("my card was stolen") is None
+
+
+@pytest.mark.parametrize(("text", "email"), [
+    ("john dot smith at example dot com", "john.smith@example.com"),
+    ("it's mary underscore jones at company dot co dot uk", "mary_jones@company.co.uk"),
+    ("j o h n at gmail dot com", "john@gmail.com"),
+    ("my email is John.Smith@Example.com.", "john.smith@example.com"),
+])
+def test_email(text: str, email: str) -> None:
+    match = n.find_email(text)
+    assert match is not None and match.value == email
+
+
+def test_no_email_in_plain_speech() -> None:
+    assert n.find_email("I am at home right now") is None
+
+
+@pytest.mark.parametrize(("text", "corrected"), [
+    ("no, I said 4 5 7", "4 5 7"),
+    ("no it's the 5th", "the 5th"),
+    ("sorry I meant march third", "march third"),
+    ("actually make that fifty dollars", "fifty dollars"),
+    ("no, four five seven", "four five seven"),
+    ("that's wrong, it should be 1234", "1234"),
+])
+def test_corrections(text: str, corrected: str) -> None:
+    assert n.find_correction(text) == corrected
+
+
+@pytest.mark.parametrize("text", ["no", "yes", "four five seven", "my card is lost"])
+def test_not_corrections(text: str) -> None:
+    assert n.find_correction(text) is None
+
+
+@pytest.mark.parametrize(("text", "compact"), [
+    ("A B one two three", "AB123"),
+    ("x 4 double 5", "X455"),
+    ("order AB123", "ORDER AB123"),
+])
+def test_compact_spoken(text: str, compact: str) -> None:
+    assert n.compact_spoken(text) == compact
+
+
+def test_a_bare_ordinal_day_is_the_next_such_day() -> None:
+    assert [m.value.isoformat() for m in n.find_dates("no it's the 5th", TODAY)] == ["2026-12-05"]
+    assert [m.value.isoformat() for m in n.find_dates("on the twenty eighth", TODAY)] == ["2026-11-28"]
+    assert n.find_dates("the 3 of us", TODAY) == []
+
+
+def test_an_hour_after_at_is_a_time() -> None:
+    assert [m.value for m in n.find_times("can you call me at three")] == [time(15, 0)]
+    assert n.find_times("I have three cards") == []
+
+
+def test_dotted_am_pm_and_day_parts() -> None:
+    assert [m.value for m in n.find_times("at 7 p.m. please")] == [time(19, 0)]
+    assert [m.value for m in n.find_times("eight this evening")] == [time(20, 0)]
+    assert [m.value for m in n.find_times("ten at night")] == [time(22, 0)]

@@ -1,0 +1,39 @@
+import pytest
+
+from voicebot.speech.turn import EndOfTurnPolicy, looks_complete
+from voicebot.types import Expectation, RecognitionHints
+
+DIGITS = Expectation(hints=RecognitionHints(slot_type="digits"))
+DIGITS_8 = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=8, max_digits=8)
+MENU = Expectation(hints=RecognitionHints(phrases=("credit card balance", "billing")))
+
+
+@pytest.mark.parametrize("text, expectation, complete", [
+    ("", Expectation(), False),
+    ("Uh", Expectation(), False),
+    ("I want to pay my bill.", Expectation(), True),
+    ("I want to pay my bill and", Expectation(), False),
+    ("My number is", Expectation(), False),
+    ("My number is...", Expectation(), False),
+    ("So,", Expectation(), False),
+    ("Yes.", Expectation(hints=RecognitionHints(slot_type="yes_no")), True),
+    ("It's 4 7 1 9", DIGITS_8, False),
+    ("It's 4 7 1 9 0 2 3 5", DIGITS_8, True),
+    ("four seven one nine zero two three five", DIGITS_8, True),
+    ("four seven", DIGITS, False),  # length unknown, ends in a digit: maybe reading in groups
+    ("four seven, that's it", DIGITS, True),
+    ("my credit", MENU, False),
+    ("credit card balance", MENU, True),
+    ("billing", MENU, True),
+    ("something else entirely", MENU, True),
+])
+def test_looks_complete(text, expectation, complete):
+    assert looks_complete(text, expectation) is complete
+
+
+def test_policy_waits_long_until_the_speculative_text_looks_complete():
+    policy = EndOfTurnPolicy(min_s=0.3, max_s=1.1)
+    assert policy.silence_needed(None) == 1.1
+    assert policy.silence_needed("I'd like my balance") == 0.3
+    assert policy.silence_needed("I'd like my balance and") == 1.1
+    assert policy.silence_needed("4 7", DIGITS_8) == 1.1

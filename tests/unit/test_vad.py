@@ -1,0 +1,108 @@
+import json
+import wave
+
+import numpy as np
+import pytest
+
+from voicebot.speech.vad import FRAME_S, Endpointer, FrameChunker, WebRtcVad
+from voicebot.types import AudioFrame
+
+RATE = 8000
+N = int(RATE * FRAME_S)
+
+
+def frames_of(samples: np.ndarray, t0: float = 100.0) -> list[AudioFrame]:
+    """20 ms frames stamped with their end time, as if arriving in real time from ``t0``."""
+    pcm = np.clip(samples, -32768, 32767).astype("<i2")
+    return [AudioFrame(pcm[i:i + N].tobytes(), RATE, t0 + (i + N) / RATE)
+            for i in range(0, len(pcm) - N + 1, N)]
+
+
+def run(frames, vad=None, **kw):
+    vad = vad or WebRtcVad(2)
+    ep = Endpointer(**kw)
+    starts, last_silence = [], 0.0
+    for f in frames:
+        step = ep.step(f, vad.is_speech(f.pcm, RATE))
+        if step.started:
+            starts.append((ep.speech_start, len(step.started)))
+        last_silence = step.silence_s
+    return ep, starts, last_silence
+
+
+def tone(seconds: float, freq=440.0, amp=8000.0) -> np.ndarray:
+    t = np.arange(int(RATE * seconds)) / RATE
+    return amp * np.sin(2 * np.pi * freq * t)
+
+
+def test_silence_and_faint_hiss_are_not_speech():
+    vad = WebRtcVad(2)
+    rng = np.random.default_rng(0)
+    assert not vad.is_speech(bytes(2 * N), RATE)
+    hiss = rng.normal(0, 30, N).astype("<i2").tobytes()  # about -60 dBFS
+    assert not vad.is_speech(hiss, RATE)
+    _, starts, _ = run(frames_of(rng.normal(0, 30, RATE * 2)))
+    assert starts == []
+
+
+def test_short_bursts_do_not_start_a_turn():
+    rng = np.random.default_rng(1)
+    gap = np.zeros(int(RATE * 0.4))
+    burst = rng.normal(0, 6000, int(RATE * 0.06))  # 60 ms clicks/noise bursts, below min_speech_s
+    signal = np.concatenate([gap, burst, gap, tone(0.06), gap, burst, gap])
+    _, starts, _ = run(frames_of(signal), min_speech_s=0.12)
+    assert starts == []
+
+
+def test_endpointer_start_preroll_and_silence_on_scripted_frames():
+    pattern = [False] * 20 + [True] * 10 + [False] * 30
+    frames = frames_of(np.zeros(N * len(pattern)))
+
+    class Scripted:
+        def __init__(self):
+            self.i = -1
+
+        def is_speech(self, pcm, rate):
+            self.i += 1
+            return pattern[self.i]
+
+    ep, starts, last_silence = run(frames, vad=Scripted(), min_speech_s=0.12, preroll_s=0.2)
+    assert len(starts) == 1
+    start, sent = starts[0]
+    assert start == pytest.approx(frames[20].timestamp - FRAME_S)  # start of the first voiced frame
+    assert sent == 10 + 6  # 200 ms pre-roll + the 6 onset frames
+    assert ep.speech_end == pytest.approx(frames[29].timestamp)
+    assert ep.voiced_s == pytest.approx(10 * FRAME_S)
+    assert last_silence == pytest.approx(30 * FRAME_S)
+
+
+def test_frame_chunker_recuts_odd_chunks_with_end_timestamps():
+    ch = FrameChunker(RATE)
+    out = ch.split(AudioFrame(bytes(2 * 400), RATE, 10.0))  # 50 ms: two frames + 10 ms kept
+    assert [len(f.pcm) for f in out] == [2 * N, 2 * N]
+    assert out[1].timestamp == pytest.approx(10.0 - 0.01)
+    assert out[0].timestamp == pytest.approx(10.0 - 0.03)
+    out = ch.split(AudioFrame(bytes(2 * 80), RATE, 10.01))  # +10 ms completes the third frame
+    assert len(out) == 1 and out[0].timestamp == pytest.approx(10.01)
+
+
+def fsdd(shared_dir, clip_id):
+    root = shared_dir / "data" / "asr" / "fsdd_digits_dev"
+    rows = {r["id"]: r for r in map(json.loads, (root / "manifest.jsonl").read_text().splitlines())}
+    with wave.open(str(root / rows[clip_id]["audio"])) as w:
+        assert w.getframerate() == RATE
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+
+
+@pytest.mark.parametrize("clip_id", ["3_theo_7", "7_jackson_5", "0_george_5"])
+def test_real_digit_padded_with_silence_makes_one_turn(shared_dir, clip_id):
+    speech = fsdd(shared_dir, clip_id)
+    lead, tail = 0.6, 1.0
+    signal = np.concatenate([np.zeros(int(RATE * lead)), speech, np.zeros(int(RATE * tail))])
+    frames = frames_of(signal, t0=0.0)
+    ep, starts, last_silence = run(frames)
+    clip_s = len(speech) / RATE
+    assert len(starts) == 1
+    assert lead - 0.05 <= starts[0][0] <= lead + clip_s / 2
+    assert lead + clip_s / 2 <= ep.speech_end <= lead + clip_s + 0.1
+    assert last_silence >= tail - 0.2

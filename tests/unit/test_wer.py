@@ -1,0 +1,34 @@
+import pytest
+
+from voicebot.speech.wer import edit_distance, normalize, wer
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Three.", ["3"]),
+    ("3", ["3"]),
+    ("forty-seven", ["4", "7"]),
+    ("four seven", ["4", "7"]),
+    ("47", ["4", "7"]),
+    ("double seven, two", ["7", "7", "2"]),
+    ("four oh seven", ["4", "0", "7"]),
+    ("Oh, hello", ["oh", "hello"]),
+    ("two hundred five", ["2", "0", "5"]),
+    ("nineteen eighty four", ["1", "9", "8", "4"]),
+    ("Uh, I don't know!", ["i", "don't", "know"]),
+    ("My number is 4719", ["my", "number", "is", "4", "7", "1", "9"]),
+])
+def test_normalize(text, tokens):
+    assert normalize(text) == tokens
+
+
+def test_edit_distance_counts_substitutions_insertions_deletions():
+    assert edit_distance("a b c".split(), "a x c".split()) == 1
+    assert edit_distance("a b c".split(), "a c".split()) == 1
+    assert edit_distance("a b".split(), "a b c d".split()) == 2
+    assert edit_distance([], "a".split()) == 1
+
+
+def test_corpus_wer_normalises_both_sides():
+    result = wer([("three", "3."), ("seven", "Seven"), ("one two", "one too"), ("nine", "")])
+    assert (result.errors, result.reference_words) == (2, 5)
+    assert result.wer == pytest.approx(0.4)

@@ -1,0 +1,54 @@
+"""Text handling around whisper: hint -> prompt/hotwords, loop collapse, hallucination filter."""
+
+import pytest
+
+from voicebot.speech.asr import grammar_for, prompt_for
+from voicebot.speech.asr_whisper import collapse_loops, echoes_prompt, is_hallucination
+from voicebot.types import RecognitionHints
+
+
+def test_hints_become_a_grammar_hotwords_or_a_prompt():
+    digits = RecognitionHints(slot_type="digits", phrases=("Skip",))
+    assert prompt_for(digits) == (None, None)
+    assert {"seven", "oh", "double", "agent", "skip"} <= set(grammar_for(digits))
+    assert grammar_for(RecognitionHints(slot_type="yes_no")) is None
+    prompt, hot = prompt_for(RecognitionHints(slot_type="yes_no"))
+    assert {"yes", "no"} <= set(hot.split())
+    prompt, hot = prompt_for(RecognitionHints(phrases=("billing", "credit card")))
+    assert hot == "billing, credit card"
+    prompt, hot = prompt_for(RecognitionHints())
+    assert prompt and hot is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("six, six, six, six, six,", "six,"),
+    ("zero zero zero zero", "zero"),
+    ("three three", "three three"),
+    ("my number is one two one two one two one two", "my number is one two"),
+    ("one two three four", "one two three four"),
+])
+def test_collapse_loops(text, expected):
+    assert collapse_loops(text) == expected
+
+
+@pytest.mark.parametrize("text, logprob, no_speech, seconds, dropped", [
+    ("Thank you.", -0.9, 0.7, 0.5, True),
+    ("you", -1.2, 0.2, 0.8, True),
+    ("Thank you.", -0.2, 0.05, 1.2, False),  # said clearly: a real "thank you"
+    ("I need my balance", -0.3, 0.1, 1.5, False),
+    ("Seven", -1.2, 0.7, 0.5, True),  # whisper itself says it is not speech
+    ("Six.", -0.99, 0.74, 0.5, False),  # an isolated word: no_speech_prob runs high
+    ("Two", -0.5, 0.85, 0.5, True),
+    ("", -0.1, 0.0, 1.0, True),
+])
+def test_hallucination_filter(text, logprob, no_speech, seconds, dropped):
+    assert is_hallucination(text, logprob, no_speech, seconds) is dropped
+
+
+def test_prompt_read_back_is_detected():
+    prompt = "Say a digit: zero, one, two, three, four, five, six, seven, eight or nine."
+    assert echoes_prompt("Say a", prompt)
+    assert echoes_prompt("eight or nine", None, prompt)
+    assert not echoes_prompt("two three", prompt)  # digits a caller may well say
+    assert not echoes_prompt("Seven.", prompt)  # one word: could be the answer
+    assert not echoes_prompt("four seven", prompt)

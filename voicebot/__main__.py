@@ -1,0 +1,5 @@
+"""`python -m voicebot` runs the CLI."""
+
+from voicebot.cli import app
+
+app()

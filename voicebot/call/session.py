@@ -1,0 +1,467 @@
+"""One call, top to bottom: audio → VAD/end of turn → ASR → NLU → dialog → TTS → paced player.
+
+Three small tasks per call:
+
+* ``_pump_audio`` reads the connection: audio goes to the :class:`Listener`, DTMF to the digit collector,
+  hangup ends the call.
+* ``_pump_listener`` turns what the listener hears into inputs: a finished utterance becomes an input
+  for the dialog, real words while the bot speaks cut the bot off (barge-in).
+* ``run`` is the conversation: it sends each input through NLU and the dialog engine and carries out
+  the bot's actions (say, listen, hand off, end).
+
+Any fault in any stage ends in an apology and a transfer to a human; the call record is written
+whatever happens (see :meth:`CallSession._fail_to_human`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from voicebot.call import events as ev
+from voicebot.call.directory import CallDirectory, CallInfo
+from voicebot.call.dtmf import DigitCollector
+from voicebot.call.handoff import build_packet, route
+from voicebot.speech.listener import BargeIn, Listener, NoiseDiscarded, SpeechStarted, Utterance
+from voicebot.types import (
+    AudioFrame,
+    CallStart,
+    DialogInput,
+    DigitsInput,
+    Dtmf,
+    EndCall,
+    Expectation,
+    Handoff,
+    HandoffPacket,
+    Listen,
+    NoInput,
+    Say,
+    Turn,
+    Understanding,
+    now,
+)
+
+if TYPE_CHECKING:
+    from voicebot.audio.player import Playback
+    from voicebot.audio.server import CallConnection
+    from voicebot.config import Settings
+    from voicebot.dialog.engine import DialogEngine
+    from voicebot.engines import CallStore, LanguageUnderstanding, SpeechRecognizer
+    from voicebot.speech.tts import Speaker
+
+log = structlog.get_logger(__name__)
+
+APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to a colleague."
+SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
+FAULT_QUEUE = "general"
+
+
+@dataclass(frozen=True)
+class DialogApp:
+    """What one call needs from a flow bundle: its engine and its NLU, built once per bundle version."""
+
+    name: str
+    version: str
+    engine: DialogEngine
+    nlu: LanguageUnderstanding
+
+
+@dataclass(frozen=True)
+class CallServices:
+    """Shared by every call; built once by ``voicebot.app``."""
+
+    settings: Settings
+    recognizer: SpeechRecognizer
+    speaker: Speaker
+    store: CallStore
+    bus: ev.EventBus
+    dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
+    directory: CallDirectory = field(default_factory=CallDirectory)
+
+
+class CallSession:
+    """The per-call object: owns the listener, the digit collector, the turns and the dialog state."""
+
+    def __init__(self, services: CallServices, connection: CallConnection) -> None:
+        self.services = services
+        self.conn = connection
+        self.call_id = connection.call_id
+        self.rate = connection.sample_rate
+        self.info = services.directory.take(self.call_id)
+        self.log = log.bind(call_id=self.call_id)
+        self.listener = Listener(services.recognizer, self.rate, services.settings.speech)
+        self.digits = DigitCollector(Expectation())
+        self.inputs: asyncio.Queue[DialogInput] = asyncio.Queue(maxsize=16)
+        self.turns: list[Turn] = []
+        self.slots: dict[str, Any] = {}
+        self.variables: dict[str, Any] = {}
+        self.hung_up = asyncio.Event()
+        self.outcome = "in_progress"
+        self.end_reason = ""
+        self.handoff_packet: HandoffPacket | None = None
+        self._open_turn: Turn | None = None  # stored when the next input arrives or the call ends
+        self._speech_started: float | None = None
+        self._digit_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ the conversation
+
+    async def run(self) -> None:
+        """The whole call. Returns when the call is over; never raises."""
+        started = time.time()
+        app: DialogApp | None = None
+        tasks = [asyncio.create_task(self._supervised(self._pump_audio(), "audio"), name=f"audio-{self.call_id}"),
+                 asyncio.create_task(self._supervised(self._pump_listener(), "asr"), name=f"asr-{self.call_id}"),
+                 asyncio.create_task(self._on_shutdown(), name=f"shutdown-{self.call_id}")]
+        try:
+            app = self.services.dialog_for(self.info)
+            await self.services.store.call_started(self.call_id, self._caller_id(), app.name, started)
+            self._publish(ev.CallStarted(self.call_id, caller_id=self._caller_id(), flow=app.name,
+                                         sample_rate=self.rate))
+            await self._converse_until_hangup(app)
+        except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
+            self.log.exception("call fault", stage="conversation")
+            self._publish(ev.CallFault(self.call_id, stage="conversation", error=repr(error)))
+            await self._fail_to_human("technical_fault", APOLOGY)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._finish(app)
+
+    async def _supervised(self, work: Coroutine[Any, Any, None], stage: str) -> None:
+        """Run a helper task of the call; a fault in it hands the caller to a human."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
+            self.log.exception("call fault", stage=stage)
+            self._publish(ev.CallFault(self.call_id, stage=stage, error=repr(error)))
+            await self._fail_to_human("technical_fault", APOLOGY)
+            self.hung_up.set()  # nothing more can be heard: end the conversation loop
+
+    async def _converse_until_hangup(self, app: DialogApp) -> None:
+        """The conversation, dropped at once when the caller hangs up (queued model work included)."""
+        conversation = asyncio.create_task(self._converse(app))
+        hangup = asyncio.create_task(self.hung_up.wait())
+        try:
+            await asyncio.wait({conversation, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+            if not conversation.done():
+                conversation.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await conversation
+        if not conversation.cancelled() and (error := conversation.exception()) is not None:
+            raise error
+
+    async def _converse(self, app: DialogApp) -> None:
+        state = app.engine.start(self.call_id, self._caller_id(), self.info.variables)
+        next_input: DialogInput = CallStart(caller_id=self._caller_id(), called=self.info.dnis,
+                                            variables=tuple(self.info.variables.items()))
+        turn = self._new_turn("start")
+        while not self.hung_up.is_set():
+            result = await app.engine.step(state, next_input)
+            turn.mark("dialog_done")
+            turn.decision = "; ".join(result.decisions)
+            turn.state = result.state_name
+            self.slots = dict(getattr(state, "slots", {}) or {})
+            self.variables = dict(getattr(state, "variables", {}) or {})
+            listen = await self._perform(result.actions, turn)
+            if listen is None:  # the call was handed off or ended
+                return
+            next_input, turn = await self._next_input(listen.expect, app)
+            if next_input is None:
+                return
+
+    async def _perform(self, actions: tuple, turn: Turn) -> Listen | None:
+        """Carry out the bot's actions. Returns the Listen to wait on, or None when the call is over."""
+        for action in actions:
+            if isinstance(action, Say):
+                self._say(action, turn)
+            elif isinstance(action, Listen):
+                return action
+            elif isinstance(action, Handoff):
+                await self._handoff(action)
+                return None
+            elif isinstance(action, EndCall):
+                await self.conn.player.drain()
+                self.outcome, self.end_reason = "completed", action.reason
+                await self.conn.hangup(drain=True)
+                return None
+        # A step that neither listens nor ends: listen with defaults rather than leave the caller hanging.
+        return Listen()
+
+    async def _next_input(self, expect: Expectation, app: DialogApp) -> tuple[DialogInput | None, Turn]:
+        """Wait for speech, DTMF or the no-input timer; then understand it."""
+        self.listener.expect(expect)
+        self.digits.reset(expect)
+        raw = await self._wait_for_input(expect)
+        if raw is None:
+            return None, self._new_turn("none")
+        turn: Turn
+        if isinstance(raw, Utterance):
+            turn = self._new_turn("speech")
+            turn.mark("speech_start", raw.speech_start)
+            if raw.first_pause is not None:
+                turn.mark("first_pause", raw.first_pause)
+            turn.mark("speech_end", raw.speech_end)
+            turn.mark("asr_final", raw.final_at)
+            turn.caller_text = raw.transcript.text
+            turn.asr_confidence = raw.transcript.confidence
+            understanding = await app.nlu.understand(
+                raw.transcript.text, raw.transcript.confidence, expect.hints.slot_type)
+            turn.mark("nlu_done")
+            turn.intent, turn.intent_confidence = understanding.intent, understanding.confidence
+            turn.entities = {e.type: e.value for e in understanding.entities}
+            if understanding.emotion:
+                turn.emotion, turn.emotion_score = understanding.emotion.label, understanding.emotion.score
+            return understanding, turn
+        if isinstance(raw, DigitsInput):
+            turn = self._new_turn("dtmf")
+            turn.mark("speech_end")
+            turn.entities = {"dtmf": raw.digits}
+            return raw, turn
+        turn = self._new_turn("no_input")
+        turn.mark("speech_end")
+        return raw, turn
+
+    async def _wait_for_input(self, expect: Expectation) -> Utterance | DigitsInput | NoInput | None:
+        """The next input: what is already queued, else speech or DTMF before the no-input timer ends.
+
+        The no-input timer starts once the bot has finished speaking and pauses while the caller talks.
+        """
+        while True:
+            if not self.inputs.empty():
+                return self.inputs.get_nowait()
+            await self._until_quiet_or_input()
+            if not self.inputs.empty():
+                continue
+            if self.hung_up.is_set():
+                return None
+            get = asyncio.create_task(self.inputs.get())
+            hangup = asyncio.create_task(self.hung_up.wait())
+            try:
+                timeout = expect.no_input_s
+                while True:
+                    done, _ = await asyncio.wait({get, hangup}, timeout=timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if get in done:
+                        return get.result()
+                    if hangup in done:
+                        return None
+                    if self._speech_started is not None or self.digits.digits:
+                        timeout = 1.0  # the caller is talking or keying: keep waiting
+                        continue
+                    return NoInput(waited_s=expect.no_input_s)
+            finally:
+                get.cancel()
+                hangup.cancel()
+
+    async def _until_quiet_or_input(self) -> None:
+        """Wait until the bot's queued audio has played (or input arrived, or the caller hung up)."""
+        drained = asyncio.create_task(self.conn.player.drain())
+        waiters = {drained, asyncio.create_task(self.hung_up.wait())}
+        while not drained.done() and self.inputs.empty() and not self.hung_up.is_set():
+            await asyncio.wait(waiters, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    # ------------------------------------------------------------------ speaking
+
+    def _say(self, action: Say, turn: Turn) -> None:
+        turn.bot_text = f"{turn.bot_text} {action.text}".strip()
+        audio = self._synthesize(action.text, turn)
+        playback = self.conn.player.play(audio, interruptible=action.interruptible)
+        self._publish(ev.PlaybackStarted(self.call_id, text=action.text))
+        asyncio.create_task(self._watch_playback(playback, action.text, turn))
+
+    async def _synthesize(self, text: str, turn: Turn | None, cache: bool = False) -> AsyncIterator[bytes]:
+        """TTS audio for the player. A TTS fault ends the utterance and hands the caller over."""
+        try:
+            async for chunk in self.services.speaker.speak(text, self.rate, cache=cache):
+                if turn is not None:
+                    turn.mark("tts_first_audio")
+                yield chunk
+        except Exception as error:  # noqa: BLE001 - a TTS fault becomes a handoff, not silence
+            self.log.exception("tts fault", text=text)
+            self._publish(ev.CallFault(self.call_id, stage="tts", error=repr(error)))
+            if turn is not None:  # not for the apology itself
+                asyncio.create_task(self._fail_to_human("technical_fault", None))
+
+    async def _watch_playback(self, playback: Playback, text: str, turn: Turn) -> None:
+        started = asyncio.create_task(playback.started.wait())
+        try:
+            await asyncio.wait({started, playback.done}, return_when=asyncio.FIRST_COMPLETED)
+            if playback.first_frame_at is not None:
+                turn.mark("first_frame_sent", playback.first_frame_at)
+            completed = await playback.done
+            if not completed:
+                turn.barged_in = True
+            self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed))
+        except asyncio.CancelledError:
+            pass
+        finally:
+            started.cancel()
+
+    # ------------------------------------------------------------------ hearing
+
+    async def _pump_audio(self) -> None:
+        async for event in self.conn.events():
+            if isinstance(event, AudioFrame):
+                self.listener.set_bot_speaking(self.conn.player.speaking)
+                self.listener.feed(event)
+            elif isinstance(event, Dtmf):
+                self._on_digit(event)
+            else:  # Hangup
+                self.log.info("caller hung up")
+                self.hung_up.set()
+                return
+
+    def _on_digit(self, event: Dtmf) -> None:
+        self._publish(ev.DtmfEvent(self.call_id, digit=event.digit))
+        complete = self.digits.key(event.digit, event.timestamp)
+        if complete is not None or self.digits.digits:
+            self.conn.player.cancel()  # a key press interrupts the prompt, like speech
+        if self._digit_timer:
+            self._digit_timer.cancel()
+            self._digit_timer = None
+        if complete is not None:
+            self._offer(complete)
+        elif (deadline := self.digits.deadline) is not None:
+            loop = asyncio.get_running_loop()
+            self._digit_timer = loop.call_at(
+                loop.time() + max(0.0, deadline - now()), self._digit_timeout)
+
+    def _digit_timeout(self) -> None:
+        self._digit_timer = None
+        if (complete := self.digits.timeout()) is not None:
+            self._offer(complete)
+
+    async def _pump_listener(self) -> None:
+        async for event in self.listener.events():
+            if isinstance(event, SpeechStarted):
+                self._speech_started = event.at
+                self._publish(ev.SpeechStartedEvent(self.call_id, at=event.at))
+            elif isinstance(event, BargeIn):
+                cancelled = self.conn.player.cancel()
+                if cancelled and self._open_turn is not None:
+                    self._open_turn.mark("barge_in", event.at)
+                if cancelled:
+                    self.log.info("barge-in", text=event.text)
+                    self._publish(ev.BargeInEvent(self.call_id, text=event.text, at=event.at))
+            elif isinstance(event, Utterance):
+                self._speech_started = None
+                text = event.transcript.text.strip()
+                self._publish(ev.SpeechEndedEvent(self.call_id, duration_s=event.speech_end - event.speech_start))
+                self._publish(ev.TranscriptEvent(self.call_id, text=text, confidence=event.transcript.confidence,
+                                                 is_final=True))
+                if text:
+                    self.conn.player.cancel()
+                    self._offer(event)
+            elif isinstance(event, NoiseDiscarded):
+                self._speech_started = None
+                self.log.info("caller sound ignored", reason=event.reason)
+
+    def _offer(self, item: Utterance | DigitsInput) -> None:
+        if self.inputs.full():
+            dropped = self.inputs.get_nowait()
+            self.log.warning("input queue full; dropped the oldest input", dropped=type(dropped).__name__)
+        self.inputs.put_nowait(item)
+
+    # ------------------------------------------------------------------ endings
+
+    async def _handoff(self, action: Handoff) -> None:
+        emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns if t.emotion]
+        decided = route(action, self.variables, emotions)
+        packet = build_packet(self.call_id, self._caller_id(), decided, self.turns, self.slots)
+        self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
+        self._publish(ev.HandedOff(self.call_id, packet=packet))
+        self.log.info("handing off", queue=packet.queue, priority=packet.priority, reason=packet.reason)
+        await self.conn.hangup(drain=not self.hung_up.is_set())
+
+    async def _on_shutdown(self) -> None:
+        """The service is stopping: calls in progress go to a human rather than being cut off."""
+        await self.conn.shutdown_requested.wait()
+        self.log.info("service stopping; transferring the caller")
+        await self._fail_to_human("service_shutdown", SHUTDOWN_NOTICE, outcome="handoff")
+
+    async def _fail_to_human(self, reason: str, apology: str | None, outcome: str = "error") -> None:
+        """Apologise (if the voice still works) and transfer. Safe to call from any failure path."""
+        if self.outcome in ("handoff", "completed") or self.hung_up.is_set():
+            if self.outcome == "in_progress":
+                self.outcome, self.end_reason = outcome, reason
+            return
+        self.outcome = outcome
+        try:
+            self.conn.player.cancel(include_uninterruptible=True)
+            if apology:  # pre-rendered at start-up, so it plays even when synthesis is failing
+                self.conn.player.play(self._synthesize(apology, None, cache=True), interruptible=False)
+        except Exception:  # noqa: BLE001 - the transfer must happen even without a voice
+            self.log.exception("apology could not be played")
+        try:
+            await self._handoff(Handoff(reason=reason, queue=FAULT_QUEUE, priority=1))
+            self.outcome = outcome
+        except Exception:  # noqa: BLE001
+            self.log.exception("handoff after fault failed; closing the call")
+            with contextlib.suppress(Exception):
+                await self.conn.hangup(drain=False)
+
+    async def _finish(self, app: DialogApp | None) -> None:
+        if self._digit_timer:
+            self._digit_timer.cancel()
+        with contextlib.suppress(Exception):
+            await self.listener.close()
+        if self.outcome == "in_progress":
+            self.outcome = "abandoned" if self.hung_up.is_set() else "completed"
+        if self._open_turn is not None:  # awaited, so it is queued before the call's end
+            with contextlib.suppress(Exception):
+                await self.services.store.turn_completed(self.call_id, self._open_turn)
+            self._open_turn = None
+        ended = time.time()
+        try:
+            await self.services.store.call_ended(self.call_id, self.outcome, ended, self.handoff_packet)
+        except Exception:  # noqa: BLE001 - the store spools; this is a last resort log
+            self.log.exception("call record could not be queued")
+        self._publish(ev.CallEnded(self.call_id, outcome=self.outcome, reason=self.end_reason))
+        with contextlib.suppress(Exception):
+            await self.conn.hangup(drain=False)
+        self.log.info("call ended", outcome=self.outcome, reason=self.end_reason, turns=len(self.turns),
+                      flow=app.name if app else None)
+
+    # ------------------------------------------------------------------ records
+
+    def _new_turn(self, kind: str) -> Turn:
+        """Open the next turn; the previous one is complete (its reply played or was cut off) and stored."""
+        self._store_open_turn()
+        turn = Turn(index=len(self.turns), input_kind=kind)
+        self.turns.append(turn)
+        self._open_turn = turn
+        return turn
+
+    def _store_open_turn(self) -> None:
+        if self._open_turn is not None:
+            asyncio.create_task(self.services.store.turn_completed(self.call_id, self._open_turn))
+            self._open_turn = None
+
+    def _publish(self, event: ev.CallEvent) -> None:
+        self.services.bus.publish(event)
+        if isinstance(event, ev.PlaybackStarted | ev.BargeInEvent | ev.DtmfEvent | ev.HandedOff | ev.CallFault
+                      | ev.TranscriptEvent):
+            asyncio.create_task(self.services.store.event(self.call_id, event.kind, _jsonable(event.data())))
+
+    def _caller_id(self) -> str:
+        return self.info.caller_id
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    packet = data.get("packet")
+    if isinstance(packet, dict):
+        data = {**data, "packet": {k: list(v) if isinstance(v, tuple) else v for k, v in packet.items()}}
+    return data

@@ -1,0 +1,295 @@
+"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+eval_app = typer.Typer(no_args_is_help=True, help="Accuracy runs (WER, intents). Print figures; --json for machines.")
+bench_app = typer.Typer(no_args_is_help=True, help="Speed runs (TTS, calls). Print figures; --json for machines.")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+
+# Each command is a thin wrapper: parse options, call into the module that owns the concern.
+# Heavy imports happen inside the commands so `voicebot --help` stays instant.
+
+
+@app.command()
+def serve(
+    audiosocket_port: int = typer.Option(None, help="Override VOICEBOT_AUDIOSOCKET__PORT (default 9092)."),
+    web_port: int = typer.Option(None, help="Override VOICEBOT_WEB__PORT (default 8080)."),
+    flow: str = typer.Option(None, help="Default flow for calls (default: dialog.default_flow)."),
+) -> None:
+    """Run the service: AudioSocket for Asterisk, web API, flows with hot reload, call records."""
+    import asyncio
+
+    from voicebot.app import serve as run_service
+    from voicebot.config import Settings
+    from voicebot.dialog.loader import FlowLoadError
+    from voicebot.models import ModelMissing
+
+    settings = Settings()
+    if audiosocket_port is not None:
+        settings.audiosocket.port = audiosocket_port
+    if web_port is not None:
+        settings.web.port = web_port
+    if flow is not None:
+        settings.dialog.default_flow = flow
+    try:
+        asyncio.run(run_service(settings))
+    except ModelMissing as missing:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(2) from None
+    except FlowLoadError as failed:
+        for problem in failed.problems:
+            typer.echo(f"{problem.file}:{problem.line}:{problem.column}: {problem.message}", err=True)
+        typer.echo("error: the flows have problems (see above); nothing was started", err=True)
+        raise typer.Exit(2) from None
+
+
+
+@app.command()
+def call(
+    script: Path = typer.Argument(None, exists=True, dir_okay=False,
+                                  help="Caller script (YAML). Default: wait for the greeting, hang up."),
+    host: str = typer.Option("127.0.0.1", help="AudioSocket server host."),
+    port: int = typer.Option(9092, help="AudioSocket server port."),
+    calls: int = typer.Option(1, min=1, help="Concurrent calls; prints p50/p95 latency, gaps, errors."),
+    stagger: float = typer.Option(0.0, min=0.0, help="Seconds between call starts."),
+    rate: int = typer.Option(8000, help="Caller audio rate: 8000 (0x10) or 16000 (0x12, slin16 channel)."),
+    record: Path = typer.Option(None, file_okay=False, help="Write <uuid>.wav per call (caller left, bot right)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of tables."),
+    timeout: float = typer.Option(120.0, help="Give up on a call after this many seconds."),
+    web: str = typer.Option(None, help="voicebot's web API (e.g. http://127.0.0.1:8080): announce each call "
+                                       "(caller id, dnis, flow) and look up the handoff, as the dialplan does."),
+) -> None:
+    """Caller simulator: behave like Asterisk toward an AudioSocket server and measure the bot."""
+    from voicebot.call.simulator import run_cli
+
+    raise typer.Exit(run_cli(script, host, port, calls, stagger, rate, record, json_out, timeout, web))
+
+
+@app.command("demo-backend")
+def demo_backend(
+    db: Path = typer.Option(Path("var/demo.db"), dir_okay=False, help="SQLite file; created and seeded if absent."),
+    host: str = typer.Option("127.0.0.1", help="Listen address."),
+    port: int = typer.Option(8081, help="Listen port (the main service mounts the same app under /demo)."),
+) -> None:
+    """Run the demo back office (bank, shop, parcels, city hotline) alone, for the demo flows."""
+    import uvicorn
+
+    from voicebot.web.demo_backend import create_demo_app
+
+    uvicorn.run(create_demo_app(db), host=host, port=port)
+
+
+@bench_app.command("calls")
+def bench_calls(
+    calls: int = typer.Option(20, min=1, help="Concurrent calls in the second phase (the first is one call)."),
+    stagger: float = typer.Option(0.5, min=0.0, help="Seconds between call starts (0: all talk at once)."),
+    script: Path = typer.Option(None, exists=True, dir_okay=False,
+                                help="Caller script (default eval/scripts/bench.yaml)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of a table."),
+    out: Path = typer.Option(None, dir_okay=False,
+                             help="Also write the JSON report here (e.g. eval/results/bench_calls.json)."),
+    timeout: float = typer.Option(120.0, help="Give up on a call after this many seconds."),
+    ready_timeout: float = typer.Option(180.0, help="Seconds to wait for `voicebot serve` to become ready."),
+) -> None:
+    """Start `voicebot serve` on free ports and measure latency per stage, CPU and memory per call."""
+    from voicebot.call.bench import run_cli
+
+    raise typer.Exit(run_cli(calls, stagger, script, json_out, out, timeout, ready_timeout))
+
+
+@bench_app.command("audiosocket")
+def bench_audiosocket(
+    calls: int = typer.Option(50, min=1, help="Concurrent simulated Asterisk calls."),
+    stagger: float = typer.Option(0.02, min=0.0, help="Seconds between call starts."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of a summary."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/bench_audiosocket.json)."),
+) -> None:
+    """AudioSocket server + paced player under N calls, no models: voiced gaps, errors, CPU per call."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "bench_audiosocket.py"
+    spec = importlib.util.spec_from_file_location("bench_audiosocket", path)
+    if spec is None or spec.loader is None:
+        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
+        raise typer.Exit(2)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raise typer.Exit(module.run_cli(calls, stagger, json_out, out))
+
+
+@bench_app.command("tts")
+def bench_tts(
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of a summary."),
+    rounds: int = typer.Option(3, min=1, help="Times each typical reply is synthesized."),
+    rate: int = typer.Option(8000, help="Call sample rate the audio is resampled to."),
+    concurrency: int = typer.Option(4, min=1, help="Replies spoken at once in the concurrency phase."),
+    out: Path = typer.Option(None, dir_okay=False,
+                             help="Also write the JSON report here (e.g. eval/results/bench_tts.json)."),
+) -> None:
+    """Time to first audio (p50/p95), real-time factor and cache-hit time of the configured voice."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "bench_tts.py"
+    spec = importlib.util.spec_from_file_location("bench_tts", path)
+    if spec is None or spec.loader is None:
+        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
+        raise typer.Exit(2)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raise typer.Exit(module.run_cli(json_out, rounds, rate, concurrency, out))
+
+
+models_app = typer.Typer(help="List the models (no sub-command) or train voicebot's own artifacts.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(
+    ctx: typer.Context,
+    load: bool = typer.Option(True, help="Time one load of each model (--no-load: only resolve and size)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every model role in models/manifest.toml: package, version, size, load time, status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from voicebot.models import run_cli
+
+    raise typer.Exit(run_cli(load, json_out))
+
+
+@models_app.command("train-emotion")
+def models_train_emotion(
+    data: Path = typer.Option(Path("../shared/data/emotion"), exists=True, file_okay=False,
+                              help="Folder with goemotions_train.jsonl (and goemotions_dev.jsonl for figures)."),
+    out: Path = typer.Option(None, dir_okay=False, help="Artifact path (default models/emotion_head.npz)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Train the emotion head on GoEmotions over MiniLM embeddings; print dev F1 per class."""
+    import json
+
+    from voicebot.models import DEFAULT_MODELS_DIR
+    from voicebot.nlu.train_emotion import train
+
+    report = train(data, out or DEFAULT_MODELS_DIR / "emotion_head.npz")
+    typer.echo(json.dumps(report, indent=None if json_out else 2))
+
+
+@eval_app.command("intents")
+def eval_intents(
+    train: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV (text,label) or JSONL (text, label)."),
+    test: Path = typer.Option(..., exists=True, dir_okay=False, help="Same format; label `oos` = out of scope."),
+    shots: int = typer.Option(None, min=1, help="Train on K examples per label (fixed seed)."),
+    mode: str = typer.Option("accurate", help="accurate (fine-tune top MiniLM layers, minutes) | "
+                                              "fast (frozen embeddings + logistic regression, the flows' path)."),
+    threads: int = typer.Option(2, min=1, help="CPU threads for training and batch prediction."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of lines."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here."),
+) -> None:
+    """Train an intent classifier on --train, test on --test: accuracy, macro-F1, out-of-scope P/R, ms/utterance."""
+    import json
+    import sys
+
+    from voicebot.nlu.evaluate import evaluate, format_report
+
+    if mode not in ("accurate", "fast"):
+        raise typer.BadParameter("mode must be accurate or fast", param_hint="--mode")
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if not json_out and (step % 50 == 0 or step == total):
+            print(f"  step {step}/{total} loss {loss:.3f}", file=sys.stderr, flush=True)
+
+    report = evaluate(train, test, shots, mode, threads, progress)  # type: ignore[arg-type]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(json.dumps(report, indent=2) if json_out else format_report(report))
+
+
+@eval_app.command("asr")
+def eval_asr(
+    manifest: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL: {\"audio\": wav, \"text\": reference}."),
+    engine: str = typer.Option("whisper-tiny", help="whisper-tiny | whisper-base | vosk"),
+    slot: str = typer.Option(None, help="Bias as the flow would (digits, yes_no); default no hint."),
+    digits: int = typer.Option(0, min=0, help="With --slot digits: how many digits the flow expects (0: unknown)."),
+    limit: int = typer.Option(None, min=1, help="Only N clips, spread evenly over the manifest."),
+    live: int = typer.Option(20, min=0, help="Clips also played in real time through a Listener (latency)."),
+    vosk_model: Path = typer.Option(None, file_okay=False, help="Vosk model directory (engine vosk)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/asr_tiny.json)."),
+) -> None:
+    """WER, real-time factor and end of speech -> final transcript of an ASR engine on 8 kHz clips."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "asr.py"
+    spec = importlib.util.spec_from_file_location("eval_asr", path)
+    if spec is None or spec.loader is None:
+        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
+        raise typer.Exit(2)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raise typer.Exit(module.run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out, digits))
+
+
+@app.command()
+def validate(
+    path: Path = typer.Argument(Path("dialogs"), exists=True, help="A dialogs directory or one flow file."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of lines."),
+    strict: bool = typer.Option(False, help="Warnings fail too."),
+) -> None:
+    """Check flow files: prints file:line:col: message for every problem; exit 1 on any error."""
+    from voicebot.dialog.tools import validate as run_validate
+
+    raise typer.Exit(run_validate(path, json_out, strict))
+
+
+@app.command()
+def chat(
+    flow: str = typer.Argument(..., help="A flow file (dialogs/banking.yaml) or a bundle name (banking)."),
+    backend: str = typer.Option("live", help="live (the bundle's backend URL) | demo (in-process) | none | a URL."),
+    caller_id: str = typer.Option("+15550100", help="Caller id the flow sees."),
+    language: str = typer.Option(None, help="Call language (one of the bundle's languages)."),
+) -> None:
+    """Talk to a flow in the terminal; shows intent, slots, state and decisions each turn."""
+    from voicebot.config import Settings
+    from voicebot.dialog.tools import chat as run_chat
+
+    settings = Settings()
+    raise typer.Exit(run_chat(flow, settings.dialog.dir, backend, caller_id, language, settings.dialog.backend_url))
+
+
+@app.command("test")
+def test_flows(
+    path: Path = typer.Argument(Path("dialogs"), exists=True, help="A dialogs directory (tests in its tests/) or one .test.yaml."),
+    flow: str = typer.Option(None, "--flow", help="Only this bundle's tests."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON report."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Transcripts of passing tests too."),
+    audio: bool = typer.Option(False, "--audio", help="Play each test as a real call: Piper TTS -> AudioSocket -> "
+                               "a `voicebot serve` started per bundle (shows what the ASR heard)."),
+) -> None:
+    """Run the YAML conversation tests with the real NLU; exit 1 when any fails."""
+    if audio:
+        from voicebot.dialog.audio_driver import run_cli as run_audio
+
+        raise typer.Exit(run_audio(path, flow, json_out, verbose))
+    from voicebot.dialog.tools import test as run_tests
+
+    raise typer.Exit(run_tests(path, flow, json_out, verbose, None))
+
+
+@app.command()
+def graph(
+    flow: str = typer.Argument(..., help="A flow file or a bundle name."),
+    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid | svg"),
+    out: Path = typer.Option(None, "-o", "--out", dir_okay=False, help="Write here instead of stdout."),
+) -> None:
+    """Export a diagram of a bundle's flows (Mermaid text or SVG)."""
+    from voicebot.config import Settings
+    from voicebot.dialog.tools import graph as run_graph
+
+    raise typer.Exit(run_graph(flow, fmt, out, Settings().dialog.dir))

@@ -1,0 +1,110 @@
+"""Service settings: one typed object, from ``VOICEBOT_*`` environment variables and ``voicebot.toml``.
+
+Nested fields use a double underscore in the environment: ``VOICEBOT_AUDIOSOCKET__PORT=9093``.
+Conversation behaviour is not configured here: it lives in the YAML flows under ``dialogs/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class AudioSocketSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 9092
+    # Peers allowed to connect (IPs or CIDR networks). Asterisk normally runs on the same host.
+    allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    max_calls: int = 200
+    # Asterisk's app form hangs up after 2 s of no traffic: send silence when the bot has nothing to say.
+    keepalive: bool = True
+    # A peer that stops reading: drop the call once this much outbound audio is unsent.
+    max_unsent_bytes: int = 256 * 1024
+    inbound_queue_frames: int = 250  # 5 s of 20 ms frames before back-pressure applies
+    # In channel-driver form with c(ulaw)/c(alaw), Asterisk labels G.711 as 0x10 (see AUDIOSOCKET.md §3.3)
+    inbound_codec: Literal["auto", "slin", "ulaw", "alaw"] = "auto"
+    shutdown_grace_s: float = 20.0
+    # Asterisk sends the UUID within milliseconds of connecting; a silent connection is dropped after this.
+    uuid_timeout_s: float = 5.0
+    # After the UUID, wait this long at most for the first audio (it tells the call's rate) before the
+    # call handler starts; keep-alive silence flows meanwhile, so Asterisk answers media at once (~10 ms).
+    first_audio_wait_s: float = 0.5
+    # Kernel send buffer per call (0: OS default, which autotunes to MBs and hides a stalled peer for minutes).
+    send_buffer_bytes: int = 64 * 1024
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class StoreSettings(BaseModel):
+    # SQLite embedded by default; PostgreSQL through the same code: postgresql+asyncpg://user@host/db
+    url: str = "sqlite+aiosqlite:///var/voicebot.db"
+    spool_dir: Path = Path("var/spool")  # records that could not be written wait here, then replay
+
+
+class SpeechSettings(BaseModel):
+    asr_engine: Literal["whisper-tiny", "whisper-base", "vosk"] = "whisper-tiny"
+    vosk_model_path: Path | None = None
+    asr_threads: int = 2
+    vad_aggressiveness: int = Field(2, ge=0, le=3)
+    # End of turn: silence needed after a complete-looking answer, and after an incomplete one
+    end_of_turn_min_s: float = 0.35
+    end_of_turn_max_s: float = 1.2
+    min_speech_s: float = 0.12  # shorter bursts (clicks, "mm") do not start a turn
+    preroll_s: float = 0.2
+    # Silence after which whisper decodes speculatively (the result is reused if the caller stays quiet)
+    pause_s: float = 0.1
+    # While the bot speaks: voiced audio needed before a quick decode checks it for real words
+    barge_in_min_voiced_s: float = 0.3
+    max_utterance_s: float = 30.0  # audio kept per utterance (bounds per-call memory)
+    vosk_grammar: bool = False  # restrict Vosk to the flow's expected phrases when it gives some
+    tts_voice: Literal["piper-joe", "espeak"] = "piper-joe"
+    prompt_cache_dir: Path = Path("var/prompt-cache")
+    tts_length_scale: float = Field(1.0, gt=0.5, lt=2.0)  # < 1 speaks faster
+    tts_threads: int = 1  # onnxruntime intra-op threads per synthesis; parallelism comes from the pool
+
+
+class DialogSettings(BaseModel):
+    dir: Path = Path("dialogs")
+    default_flow: str = "banking"
+    hot_reload: bool = True
+    # Overrides every bundle's `backend:` URL when set. Bundles may write "{service}/…" for this
+    # voicebot's own web address (the demo flows call the demo backend that way).
+    backend_url: str | None = None
+    # DNIS (called number) or AUDIOSOCKET service -> flow name
+    routes: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to start. Defaults give the embedded demo (SQLite, demo flows)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOICEBOT_", env_nested_delimiter="__", toml_file="voicebot.toml", extra="ignore"
+    )
+
+    audiosocket: AudioSocketSettings = AudioSocketSettings()
+    web: WebSettings = WebSettings()
+    store: StoreSettings = StoreSettings()
+    speech: SpeechSettings = SpeechSettings()
+    dialog: DialogSettings = DialogSettings()
+    models_dir: Path = Path("models")
+    # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
+    inference_workers: int = 2
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

@@ -1,0 +1,439 @@
+"""Conversation tests in audio mode (``voicebot test --audio``): each test is one real phone call.
+
+The test's turns become a caller script (:func:`caller_script`): the caller waits for the bot to finish
+speaking before every turn, ``caller:`` text is spoken by the project's Piper voice, ``dtmf:`` is keyed,
+``silence:`` just waits for the bot's no-input reprompt. The call goes over AudioSocket to a real
+``voicebot serve`` (one per bundle, started here with that bundle as its default flow), so the caller's
+words pass through VAD, end of turn, ASR and the NLU before the dialog sees them. After the call, its
+stored record (``GET /api/calls/{id}``) is mapped back onto the test's turns (:func:`outcomes_from_record`):
+record turn 0 is the greeting, each later record turn answers one caller input. The outcomes are checked
+by the same :func:`~voicebot.dialog.testing.run_test` as the text mode.
+
+What a call cannot show is ``None`` and its expectations are skipped: filled slots are not in the call
+record (only the NLU's entities are), so ``slots:`` is not checked; ``bot_says`` is checked against the
+prompt text the bot spoke (as in text mode, not against what the caller's side heard). AudioSocket carries
+only the call UUID, so a test's ``caller_id`` and ``variables`` do not reach the bot. Tests whose backend is
+canned (``fixtures``) or failing (``error``) cannot run against a real service and are reported skipped.
+The service's demo backend database is restored to its seeded state before every test, as the text mode
+gives every test a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from voicebot.call.bench import BenchTarget, serve_subprocess
+from voicebot.call.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
+from voicebot.call.simulator import AudioRenderer, CallResult, place_call, prepare_script
+from voicebot.dialog.testing import (
+    ConversationResult,
+    ConversationTest,
+    ConversationTurn,
+    TurnOutcome,
+    _UNSET,
+    format_results,
+    results_json,
+    run_test,
+)
+from voicebot.types import Handoff
+
+BOT_QUIET_S = 1.5  # the bot is done when it has been quiet this long (covers a pause between prompts)
+ANSWER_TIMEOUT_S = 30.0  # how long the caller waits for the bot to start answering a turn
+SILENCE_TIMEOUT_S = 60.0  # a silence turn waits this long for the bot's no-input prompt
+RECORD_TIMEOUT_S = 20.0
+MAX_RESTARTS = 2  # how long to wait for the call record to be complete after hangup
+_INPUT_KINDS = ("speech", "dtmf", "no_input")
+_ENDED_OUTCOMES = ("completed", "handoff")
+
+
+def skip_reason(test: ConversationTest) -> str | None:
+    """Why a test cannot run over a real call, or None when it can."""
+    if test.backend.mode in ("fixtures", "error"):
+        return (f"backend {test.backend.mode!r} needs the text mode "
+                "(a real call reaches the service's own backend)")
+    if test.backend.mode == "live":
+        return "backend 'live' is the service's configured backend; run such tests in text mode"
+    if test.variables:
+        return "call variables cannot be passed over AudioSocket"
+    if any(t.kind == "start" for t in test.turns[1:]):
+        return "a 'start' turn after the first cannot be played in one call"
+    return None
+
+
+def caller_script(test: ConversationTest) -> CallerScript:
+    """The caller's side of a test: wait for the bot, then each turn's speech, digits or silence."""
+    steps: list[Step] = [WaitForBot(timeout=ANSWER_TIMEOUT_S, quiet=BOT_QUIET_S)]
+    for turn in test.turns:
+        if turn.kind == "start":
+            continue
+        if turn.kind == "caller":
+            steps.append(SayText(turn.value))
+        elif turn.kind == "dtmf":
+            steps.append(SendDtmf(turn.value.upper()))
+        timeout = SILENCE_TIMEOUT_S if turn.kind == "silence" else ANSWER_TIMEOUT_S
+        steps.append(WaitForBot(timeout=timeout, quiet=BOT_QUIET_S))
+    steps.append(HangUp())
+    return CallerScript(tuple(steps), caller_id=test.caller_id, name=test.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One caller input as the service received it."""
+
+    kind: str  # speech | dtmf | no_input
+    text: str  # the ASR transcript, the digits, or ""
+    intent: str | None
+    confidence: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMapping:
+    outcomes: tuple[TurnOutcome, ...]  # [0] is the greeting, then one per caller input the bot answered
+    heard: tuple[Heard, ...]
+    problems: tuple[str, ...]
+
+
+def _handoff(packet: Mapping[str, Any] | None) -> Handoff | None:
+    if not packet:
+        return None
+    return Handoff(
+        reason=str(packet.get("reason", "")),
+        queue=str(packet.get("queue", "general")),
+        skill=packet.get("skill"),
+        priority=int(packet.get("priority") or 0),
+    )
+
+
+def outcomes_from_record(test: ConversationTest, record: Mapping[str, Any]) -> RecordMapping:
+    """Map a stored call record onto the test's turns (greeting first, then one turn per caller input)."""
+    turns = sorted(record.get("turns") or [], key=lambda t: t.get("index", 0))
+    start = [t for t in turns if t.get("input_kind") == "start"]
+    inputs = [t for t in turns if t.get("input_kind") in _INPUT_KINDS]
+    answered = ([start[0]] if start else [{}]) + inputs
+    ended = record.get("outcome") in _ENDED_OUTCOMES
+    handoff = _handoff(record.get("handoff")) if record.get("outcome") == "handoff" else None
+    outcomes = []
+    for k, t in enumerate(answered):
+        last = k == len(answered) - 1
+        speech = t.get("input_kind") == "speech"
+        outcomes.append(
+            TurnOutcome(
+                bot_says=(t["bot_text"],) if t.get("bot_text") else (),
+                handoff=handoff if last else None,
+                ended=ended and last,
+                intent=t.get("intent") if speech else _UNSET,
+                confidence=t.get("intent_confidence") if speech else None,
+                slots=None,
+                state=t.get("state") or None,
+                decisions=tuple(d for d in (t.get("decision") or "").split("; ") if d),
+            )
+        )
+    heard = tuple(
+        Heard(
+            t.get("input_kind", ""),
+            str((t.get("entities") or {}).get("dtmf", ""))
+            if t.get("input_kind") == "dtmf"
+            else t.get("caller_text") or "",
+            t.get("intent"),
+            t.get("intent_confidence"),
+        )
+        for t in inputs
+    )
+    problems = []
+    scripted = sum(1 for t in test.turns if t.kind != "start")
+    if not start:
+        problems.append("the call record has no greeting turn")
+    if len(inputs) > scripted:
+        problems.append(
+            f"the bot took {len(inputs)} caller inputs for {scripted} scripted turns "
+            "(an utterance split in two, or noise taken for speech): later turns are misaligned"
+        )
+    elif len(inputs) < scripted and not ended:
+        problems.append(
+            f"the bot answered {len(inputs)} of {scripted} scripted turns before the caller hung up "
+            "(an utterance missed or two merged)"
+        )
+    return RecordMapping(tuple(outcomes), heard, tuple(problems))
+
+
+class AudioDriver:
+    """A :class:`~voicebot.dialog.testing.ConversationDriver` that plays a whole test as one real call.
+
+    ``begin`` places the call and reads its record; ``turn`` then hands out the recorded outcomes in order.
+    """
+
+    def __init__(self, target: BenchTarget, renderer: AudioRenderer,
+                 before_call: Callable[[], None] | None = None, call_timeout: float = 600.0) -> None:
+        self.target = target
+        self.renderer = renderer
+        self.before_call = before_call
+        self.call_timeout = call_timeout
+        self.call: CallResult | None = None
+        self.record: dict[str, Any] | None = None
+        self.mapping = RecordMapping((), (), ())
+        self._next = 1
+
+    async def begin(self, test: ConversationTest) -> TurnOutcome:
+        prepared = await asyncio.to_thread(prepare_script, caller_script(test), 8000, self.renderer)
+        if self.before_call is not None:
+            self.before_call()
+        self.call = await place_call(self.target.host, self.target.port, prepared, timeout=self.call_timeout)
+        self.record = await fetch_record(self.target.web_url or "", self.call.call_id)
+        if self.record is None:
+            self.mapping = RecordMapping((), (), (f"no call record for {self.call.call_id}",))
+        else:
+            self.mapping = outcomes_from_record(test, self.record)
+        return self._outcome(0)
+
+    async def turn(self, turn: ConversationTurn) -> TurnOutcome:
+        outcome = self._outcome(self._next)
+        self._next += 1
+        return outcome
+
+    async def end(self) -> None:
+        return None
+
+    def _outcome(self, k: int) -> TurnOutcome:
+        if k < len(self.mapping.outcomes):
+            return self.mapping.outcomes[k]
+        return TurnOutcome(bot_says=())  # the bot never answered this turn (see the mapping problems)
+
+    def problems(self) -> list[str]:
+        """Call and record problems that are not a turn's expectation (simulator errors, misalignment)."""
+        found = [f"call: {e}" for e in (self.call.errors if self.call else ())]
+        return found + [f"audio: {p}" for p in self.mapping.problems]
+
+
+async def fetch_record(web_url: str, call_id: str,
+                       timeout: float = RECORD_TIMEOUT_S) -> dict[str, Any] | None:
+    """The call's record once it has ended (records are written asynchronously after the hangup)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    record: dict[str, Any] | None = None
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while loop.time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                response = await client.get(f"{web_url}/api/calls/{call_id}")
+                if response.status_code == 200:
+                    record = response.json()
+                    if record.get("ended_at"):
+                        await asyncio.sleep(0.3)  # the last turn may be queued just behind the end
+                        return (await client.get(f"{web_url}/api/calls/{call_id}")).json()
+            await asyncio.sleep(0.25)
+    return record
+
+
+class DemoDbSnapshot:
+    """The service's demo backend database as seeded; ``restore`` puts it back (between calls only)."""
+
+    def __init__(self, live: Path, copy: Path) -> None:
+        self.live, self.copy = live, copy
+        self._copy(live, copy)
+
+    @staticmethod
+    def _copy(source: Path, target: Path) -> None:
+        with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(
+            sqlite3.connect(target, timeout=10)
+        ) as dst:
+            src.backup(dst)
+
+    def restore(self) -> None:
+        self._copy(self.copy, self.live)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running a suite
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AudioTestResult:
+    result: ConversationResult | None  # None when skipped
+    test: ConversationTest
+    skipped: str | None = None
+    heard: tuple[Heard, ...] = ()
+    call_id: str = ""
+    events: tuple[dict[str, Any], ...] = ()  # the call record's events (transcripts, barge-ins...), if failed
+
+
+@dataclass(slots=True)
+class AudioRun:
+    results: list[AudioTestResult] = field(default_factory=list)
+
+    @property
+    def ran(self) -> list[ConversationResult]:
+        return [r.result for r in self.results if r.result is not None]
+
+    @property
+    def skipped(self) -> list[AudioTestResult]:
+        return [r for r in self.results if r.skipped]
+
+
+async def _run_one(test: ConversationTest, target: BenchTarget, renderer: AudioRenderer,
+                   snapshot: DemoDbSnapshot | None) -> AudioTestResult:
+    driver = AudioDriver(target, renderer, snapshot.restore if snapshot else None)
+    result = await run_test(test, driver)
+    problems = driver.problems()
+    if problems:
+        result.failures[:0] = problems
+        result.passed = False
+    _with_heard(result, driver.mapping.heard)
+    call_id = driver.call.call_id if driver.call else ""
+    events = tuple((driver.record or {}).get("events") or ()) if not result.passed else ()
+    return AudioTestResult(result, test, None, driver.mapping.heard, call_id, events)
+
+
+async def _serving(target: BenchTarget) -> bool:
+    """Whether the service still answers ``/healthz``."""
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            return (await client.get(f"{target.web_url}/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def serve_bundle(dialogs_dir: Path, bundle: str, workdir: Path) -> AsyncIterator[BenchTarget]:
+    """A real ``voicebot serve`` on free ports whose default flow is ``bundle``."""
+    command = ("env", f"VOICEBOT_DIALOG__DIR={dialogs_dir.resolve()}",
+               f"VOICEBOT_DIALOG__DEFAULT_FLOW={bundle}", "VOICEBOT_DIALOG__HOT_RELOAD=false",
+               sys.executable, "-m", "voicebot", "serve")
+    async with serve_subprocess(workdir, command) as target:
+        yield target
+
+
+def _with_heard(result: ConversationResult, heard: Sequence[Heard]) -> None:
+    """Put what the service heard after each scripted caller line of the transcript."""
+    out: list[tuple[str, str]] = []
+    k = 0
+    for who, text in result.transcript:
+        out.append((who, text))
+        if who == "caller":
+            if k < len(heard):
+                h = heard[k]
+                said = {"speech": f'"{h.text}"', "dtmf": f"DTMF {h.text}", "no_input": "(no input)"}.get(
+                    h.kind, h.kind)
+                intent = ""
+                if h.kind == "speech" and h.confidence is not None:
+                    intent = f"  [intent {h.intent} {h.confidence:.2f}]"
+                out.append(("heard", said + intent))
+            else:
+                out.append(("heard", "(nothing)"))
+            k += 1
+    result.transcript = out
+
+
+async def run_audio_tests(tests: Sequence[ConversationTest], dialogs_dir: Path,
+                          on_result: Callable[[AudioTestResult], None] | None = None) -> AudioRun:
+    """Run every test as one real call, one service per bundle; skipped tests are listed with the reason."""
+    run = AudioRun()
+    runnable: dict[str, list[ConversationTest]] = {}
+    for test in tests:
+        reason = skip_reason(test)
+        if reason:
+            run.results.append(AudioTestResult(None, test, reason))
+            if on_result:
+                on_result(run.results[-1])
+        else:
+            runnable.setdefault(test.bundle, []).append(test)
+    renderer = AudioRenderer()
+    for bundle, bundle_tests in runnable.items():
+        pending = list(bundle_tests)
+        restarts = 0
+        while pending:  # a service that stopped mid-run (killed from outside) is restarted, at most twice
+            workdir = Path(tempfile.mkdtemp(prefix=f"voicebot-audio-{bundle}-"))
+            try:
+                async with serve_bundle(dialogs_dir, bundle, workdir) as target:
+                    demo_db = workdir / "demo.db"
+                    snapshot = (DemoDbSnapshot(demo_db, workdir / "demo.seeded.db")
+                                if demo_db.exists() else None)
+                    while pending:
+                        test = pending[0]
+                        outcome = await _run_one(test, target, renderer, snapshot)
+                        if not await _serving(target):
+                            if restarts < MAX_RESTARTS:
+                                restarts += 1
+                                print(f"voicebot serve stopped during {test.name!r} "
+                                      f"(log: {workdir / 'serve.log'}); restarting it and the test",
+                                      file=sys.stderr)
+                                break
+                            outcome.result.failures.insert(0, "audio: voicebot serve stopped during the call")
+                            outcome.result.passed = False
+                        pending.pop(0)
+                        run.results.append(outcome)
+                        if on_result:
+                            on_result(outcome)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+    return run
+
+
+def format_audio(run: AudioRun, verbose: bool = False) -> str:
+    """The text mode's report (transcripts with what the service heard), then the skipped tests."""
+    lines = [format_results(run.ran, verbose)] if run.ran else []
+    for r in run.skipped:
+        lines.append(f"SKIP  {r.test.bundle}: {r.test.name}  ({r.test.file}:{r.test.line}): {r.skipped}")
+    passed = sum(r.passed for r in run.ran)
+    lines.append(f"audio mode: {passed}/{len(run.ran)} conversation tests passed, {len(run.skipped)} skipped")
+    return "\n".join(lines)
+
+
+def audio_json(run: AudioRun) -> dict[str, Any]:
+    data = results_json(run.ran)
+    by_name = {(r.test.file, r.test.name): r for r in run.results if r.result is not None}
+    for entry in data["tests"]:
+        r = by_name[(entry["file"], entry["name"])]
+        entry["call_id"] = r.call_id
+        if r.events:
+            entry["events"] = list(r.events)
+        entry["heard"] = [
+            {"kind": h.kind, "text": h.text, "intent": h.intent, "confidence": h.confidence} for h in r.heard
+        ]
+    data["skipped"] = [
+        {"bundle": r.test.bundle, "name": r.test.name, "file": r.test.file, "line": r.test.line,
+         "reason": r.skipped}
+        for r in run.skipped
+    ]
+    data["mode"] = "audio"
+    return data
+
+
+def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool) -> int:
+    """``voicebot test --audio``: exit 0 all ran tests passed, 1 some failed, 2 nothing could run."""
+    from voicebot.dialog.testing import load_tests
+
+    directory = path if path.is_dir() else path.parent
+    dialogs_dir = directory.parent if directory.name == "tests" else directory
+    tests, problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not tests:
+        print(f"no conversation tests found under {directory}" + (f" for {flow}" if flow else ""),
+              file=sys.stderr)
+        return 2
+
+    def progress(r: AudioTestResult) -> None:
+        state = "SKIP" if r.result is None else ("PASS" if r.result.passed else "FAIL")
+        print(f"[{state}] {r.test.bundle}: {r.test.name}", file=sys.stderr, flush=True)
+
+    print(f"audio mode: {len(tests)} test(s); starting voicebot serve per bundle...", file=sys.stderr)
+    run = asyncio.run(run_audio_tests(tests, dialogs_dir, progress))
+    if json_out:
+        print(json.dumps(audio_json(run), indent=2, default=str))
+    else:
+        print(format_audio(run, verbose))
+    if not run.ran:
+        return 2
+    return 0 if all(r.passed for r in run.ran) and not problems else 1

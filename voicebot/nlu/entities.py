@@ -1,0 +1,126 @@
+"""Slot extraction: one flow slot type (``SlotTypeSpec``) applied to one utterance gives an ``Entity``.
+
+Values are normalised (see ``normalize.py``): number -> int (float if not whole), digits/phone/email/
+regex/list/text -> str, date -> ISO "2026-03-23", time -> "14:30", money -> "12.50" (two decimals),
+yes_no -> bool.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from voicebot.nlu import normalize
+from voicebot.types import Entity
+
+SlotKind = Literal["number", "digits", "date", "time", "money", "phone", "email", "yes_no", "regex", "list",
+                   "text"]
+
+
+@dataclass(frozen=True)
+class SlotTypeSpec:
+    """A slot type as a flow declares it."""
+
+    name: str  # the slot type's name in the flow ("account_number", "yes_no", "order_id", ...)
+    kind: SlotKind
+    min_length: int | None = None  # digits: length bounds
+    max_length: int | None = None
+    pattern: str | None = None  # regex kind: searched (ignoring case) in the text, then in its compact spoken form
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list kind: canonical value -> synonyms
+
+
+def _entity(spec: SlotTypeSpec, text: str, value: object, start: int, end: int,
+            confidence: float = 1.0) -> Entity:
+    return Entity(type=spec.name, value=value, text=text[start:end], start=start, end=end,
+                  confidence=confidence)
+
+
+def _digits(text: str, spec: SlotTypeSpec) -> Entity | None:
+    runs = normalize.find_digit_runs(text)
+    if len(runs) > 1:  # "1234 5678" said in groups: also consider all groups joined
+        runs.append(normalize.Match("".join(r.value for r in runs), runs[0].start, runs[-1].end))
+    lo, hi = spec.min_length or 1, spec.max_length or 64
+    fitting = [r for r in runs if lo <= len(r.value) <= hi]
+    if not fitting:
+        return None
+    best = max(fitting, key=lambda r: len(r.value))
+    return _entity(spec, text, best.value, best.start, best.end)
+
+
+def _number(text: str, spec: SlotTypeSpec) -> Entity | None:
+    found = normalize.find_numbers(text)
+    if not found:
+        return None
+    lo, hi = spec.min_length, spec.max_length  # for numbers: bounds on the value
+    fitting = [m for m in found if (lo is None or m.value >= lo) and (hi is None or m.value <= hi)]
+    return _entity(spec, text, fitting[0].value, fitting[0].start, fitting[0].end) if fitting else None
+
+
+def _regex(text: str, spec: SlotTypeSpec) -> Entity | None:
+    assert spec.pattern, f"slot type {spec.name}: regex kind needs a pattern"
+    pattern = re.compile(spec.pattern, re.IGNORECASE)
+    if m := pattern.search(text):
+        return _entity(spec, text, m.group().upper(), m.start(), m.end())
+    compact = normalize.compact_spoken(text)
+    if m := pattern.search(compact):
+        return Entity(type=spec.name, value=m.group().upper(), text=text, start=0, end=len(text),
+                      confidence=0.9)
+    return None
+
+
+def _list(text: str, spec: SlotTypeSpec) -> Entity | None:
+    lowered = text.lower()
+    best: tuple[int, int, str] | None = None  # (-length, start, canonical): longest phrase wins
+    for canonical, synonyms in spec.values.items():
+        for phrase in (canonical, *synonyms):
+            for m in re.finditer(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", lowered):
+                key = (-(m.end() - m.start()), m.start(), canonical)
+                if best is None or key < best:
+                    best = key
+    if best is None:
+        return None
+    start = best[1]
+    return _entity(spec, text, best[2], start, start - best[0])
+
+
+def extract(text: str, spec: SlotTypeSpec, today: date | None = None) -> Entity | None:
+    """The value of slot type ``spec`` in ``text`` (``Entity.type`` is ``spec.name``), or None.
+
+    ``today`` anchors relative dates ("tomorrow"); default: the local date.
+    """
+    kind = spec.kind
+    if kind == "digits":
+        return _digits(text, spec)
+    if kind == "number":
+        return _number(text, spec)
+    if kind == "regex":
+        return _regex(text, spec)
+    if kind == "list":
+        return _list(text, spec)
+    if kind == "text":
+        stripped = text.strip()
+        return _entity(spec, text, stripped, text.find(stripped), text.find(stripped) + len(stripped)) \
+            if stripped else None
+    if kind == "yes_no":
+        match = normalize.find_yes_no(text)
+    elif kind == "email":
+        match = normalize.find_email(text)
+    else:
+        finder = {"date": lambda t: normalize.find_dates(t, today), "time": normalize.find_times,
+                  "money": normalize.find_money, "phone": normalize.find_phone_numbers}[kind]
+        matches = finder(text)
+        if kind == "phone" and spec.min_length:
+            matches = [m for m in matches if len(m.value.lstrip("+")) >= spec.min_length]
+        match = matches[0] if matches else None
+    if match is None:
+        return None
+    value = match.value
+    if kind == "date":
+        value = value.isoformat()
+    elif kind == "time":
+        value = value.isoformat("minutes")
+    elif kind == "money":
+        value = str(value)
+    return _entity(spec, text, value, match.start, match.end)

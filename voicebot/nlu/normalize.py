@@ -1,0 +1,659 @@
+"""Spoken forms to written values, with their position in the text.
+
+ASR writes numbers both ways ("four five six", "4 5 6", "456", "$50"), so every parser here accepts
+spoken words and numerals alike. Each ``find_*`` returns :class:`Match` es in text order; character
+offsets refer to the original text.
+
+Conventions (documented for flow authors):
+- digits: "oh"/"o" is 0 inside a digit run; "double"/"triple" repeat the next digit; "twelve",
+  "thirty four", "five hundred" inside a run give their digits ("12", "34", "500").
+- dates without a year take the next such date on or after ``today``; "3/23" is month/day (US).
+- times without am/pm: 1–7 o'clock are afternoon (business hours), 8–11 morning, 12 noon.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[^\sa-z\d]", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # lower-cased
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A value found in text: ``text[start:end]`` is what was said."""
+
+    value: Any
+    start: int
+    end: int
+
+
+def tokens(text: str) -> list[Token]:
+    """Words, numerals (with , . : inside and ordinal suffixes) and single punctuation marks.
+
+    A hyphen inside a word ("seventy-five", "uh-huh") is dropped: its halves are separate words."""
+    found = [Token(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return [t for k, t in enumerate(found)
+            if not (t.text == "-" and 0 < k < len(found) - 1 and found[k - 1].end == t.start
+                    and found[k + 1].start == t.end and found[k - 1].text.isalpha() and found[k + 1].text.isalpha())]
+
+
+# --------------------------------------------------------------------------------------------------
+# Number words
+# --------------------------------------------------------------------------------------------------
+
+DIGITS = {"zero": 0, "oh": 0, "o": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4,
+          "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+         "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+         "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+        "eighty": 80, "ninety": 90}
+SCALES = {"thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+            "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+            "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+            "nineteenth": 19, "twentieth": 20, "thirtieth": 30}
+REPEATS = {"double": 2, "triple": 3, "treble": 3}
+_NUMERAL = re.compile(r"^\d+(?:,\d{3})*(?:\.\d+)?$")
+_ORDINAL_NUMERAL = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)$")
+
+
+def _numeral(word: str) -> Decimal | None:
+    if _NUMERAL.match(word):
+        return Decimal(word.replace(",", ""))
+    return None
+
+
+def _is_number_word(word: str) -> bool:
+    return word in UNITS or word in TENS or word in SCALES or word == "hundred" or _numeral(word) is not None
+
+
+def _cardinal(toks: list[Token], i: int) -> tuple[Decimal, int] | None:
+    """A cardinal number starting at token ``i``: (value, index after it). "one hundred and five" -> 105.
+
+    A second unit after a unit ends the number ("five five" is two numbers, not ten).
+    """
+    n = len(toks)
+    if i < n and toks[i].text == "a" and i + 1 < n and toks[i + 1].text in ("hundred", "thousand", "million"):
+        i += 1
+        total, current, last = Decimal(0), Decimal(1), "unit"
+    else:
+        total, current, last = Decimal(0), Decimal(0), ""
+    j = i
+    while j < n:
+        w = toks[j].text
+        numeral = _numeral(w)
+        if numeral is not None and last in ("", "scale", "hundred"):
+            current += numeral
+            last = "numeral"
+        elif w in UNITS and (last in ("", "scale", "hundred") or (last == "tens" and 0 < UNITS[w] < 10)):
+            current += UNITS[w]
+            last = "unit"
+        elif w in TENS and last in ("", "scale", "hundred"):
+            current += TENS[w]
+            last = "tens"
+        elif w == "hundred" and last in ("unit", "numeral") and 0 < current % 1000 < 10:
+            current += (current % 10) * 99
+            last = "hundred"
+        elif w in SCALES and last in ("unit", "tens", "numeral", "hundred") and current:
+            total += current * SCALES[w]
+            current = Decimal(0)
+            last = "scale"
+        elif (w == "and" and last in ("hundred", "scale") and j + 1 < n
+              and (toks[j + 1].text in UNITS or toks[j + 1].text in TENS)):
+            pass
+        elif w == "point" and last in ("unit", "tens", "numeral") and j + 1 < n and toks[j + 1].text in DIGITS:
+            decimals = ""
+            while j + 1 < n and toks[j + 1].text in DIGITS:
+                j += 1
+                decimals += str(DIGITS[toks[j].text])
+            current += Decimal("0." + decimals)
+            last = "decimal"
+        else:
+            break
+        j += 1
+    if last in ("", "scale") and j == i:
+        return None
+    if j > 0 and toks[j - 1].text == "and":
+        j -= 1
+    return total + current, j
+
+
+def find_numbers(text: str) -> list[Match]:
+    """Cardinal numbers: "twenty three" -> 23, "one hundred and five" -> 105, "1,250" -> 1250, "3.5"."""
+    toks = tokens(text)
+    found, i = [], 0
+    while i < len(toks):
+        parsed = _cardinal(toks, i) if toks[i].text in ("a",) or _is_number_word(toks[i].text) else None
+        if parsed is None:
+            i += 1
+            continue
+        value, j = parsed
+        found.append(Match(int(value) if value == value.to_integral() else float(value),
+                           toks[i].start, toks[j - 1].end))
+        i = j
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Digit strings and phone numbers
+# --------------------------------------------------------------------------------------------------
+
+_RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
+_GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+
+
+def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | None:
+    """The digits one spoken piece contributes at token ``j``: (digits, next index), or None."""
+    n = len(toks)
+    w = toks[j].text
+    if w in REPEATS and j + 1 < n:
+        nxt = toks[j + 1].text
+        if nxt in DIGITS:
+            return str(DIGITS[nxt]) * REPEATS[w], j + 2
+        if nxt.isdigit() and len(nxt) == 1:
+            return nxt * REPEATS[w], j + 2
+        return None
+    if w.isdigit():
+        return w, j + 1
+    if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678"
+        return w.replace(",", ""), j + 1
+    if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", "thousand")):
+        if w in ("oh", "o") and not in_run and not (j + 1 < n and (toks[j + 1].text in DIGITS
+                                                                  or toks[j + 1].text.isdigit())):
+            return None
+        return str(DIGITS[w]), j + 1
+    if w in UNITS or w in TENS or (w in DIGITS and j + 1 < n):
+        parsed = _cardinal(toks, j)
+        if parsed and parsed[0] == parsed[0].to_integral():
+            return str(int(parsed[0])), parsed[1]
+    return None
+
+
+def find_digit_runs(text: str) -> list[Match]:
+    """Digit strings as said or written: "four five six", "4 5 6", "double seven", "triple oh", "o four"."""
+    toks = tokens(text)
+    found, i = [], 0
+    while i < len(toks):
+        piece = _digit_piece(toks, i, in_run=False)
+        if piece is None:
+            i += 1
+            continue
+        digits, j = piece
+        start, end = toks[i].start, toks[j - 1].end
+        while j < len(toks):
+            k = j + 1 if toks[j].text in _RUN_GLUE and j + 1 < len(toks) else j
+            nxt = _digit_piece(toks, k, in_run=True)
+            if nxt is None:
+                break
+            digits += nxt[0]
+            j = nxt[1]
+            end = toks[j - 1].end
+        found.append(Match(digits, start, end))
+        i = j
+    return found
+
+
+def find_phone_numbers(text: str) -> list[Match]:
+    """Digit runs of 7–15 digits; a leading "plus"/"+" is kept."""
+    found = []
+    for run in find_digit_runs(text):
+        if 7 <= len(run.value) <= 15:
+            before = text[:run.start].rstrip().lower()
+            plus = before.endswith("+") or before.endswith("plus")
+            start = run.start - (len(text[:run.start]) - len(before)) - (1 if before.endswith("+") else 4) \
+                if plus else run.start
+            found.append(Match(("+" if plus else "") + run.value, start, run.end))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Money
+# --------------------------------------------------------------------------------------------------
+
+CURRENCY_SYMBOLS = {"$": "USD", "£": "GBP", "€": "EUR"}
+CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD", "euro": "EUR",
+                  "euros": "EUR", "pound": "GBP", "pounds": "GBP", "quid": "GBP"}
+CENT_WORDS = {"cent", "cents", "pence", "p"}
+_CENT = Decimal("0.01")
+
+
+def find_money(text: str) -> list[Match]:
+    """Amounts: "fifty dollars", "$50", "fifty bucks", "twelve dollars and fifty cents", "$12.50",
+    "twelve fifty dollars" -> Decimal('12.50'); "ninety nine cents" -> Decimal('0.99')."""
+    toks = tokens(text)
+    found, i = [], 0
+    while i < len(toks):
+        symbol = toks[i].text in CURRENCY_SYMBOLS
+        parsed = _cardinal(toks, i + 1 if symbol else i)
+        if parsed is None:
+            i += 1
+            continue
+        amount, j = parsed
+        end_tok = j - 1
+        if symbol:
+            pass
+        elif j < len(toks) and toks[j].text in CURRENCY_WORDS:
+            end_tok, j = j, j + 1
+        elif j < len(toks) and toks[j].text in CENT_WORDS and amount < 100:
+            found.append(Match((amount * _CENT).quantize(_CENT), toks[i].start, toks[j].end))
+            i = j + 1
+            continue
+        elif (j + 1 < len(toks) and toks[j + 1].text in CURRENCY_WORDS and amount < 100
+              and (cents_first := _cardinal(toks, j)) and cents_first[1] == j + 1 and cents_first[0] < 100):
+            amount, end_tok, j = amount + cents_first[0] * _CENT, j + 1, j + 2  # "twelve fifty dollars"
+        else:
+            i = j
+            continue
+        k = j + 1 if j < len(toks) and toks[j].text == "and" else j
+        cents = _cardinal(toks, k) if k < len(toks) else None
+        if cents and cents[0] < 100:
+            after = cents[1]
+            if after < len(toks) and toks[after].text in CENT_WORDS:
+                amount, end_tok, j = amount + cents[0] * _CENT, after, after + 1
+            elif k == j and not symbol and (after == len(toks) or toks[after].text in ".,!?"):
+                amount, end_tok, j = amount + cents[0] * _CENT, after - 1, after  # "twelve dollars fifty"
+        found.append(Match(amount.quantize(_CENT), toks[i].start, toks[end_tok].end))
+        i = j
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------------
+
+MONTHS = {name: n for n, names in enumerate(
+    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
+     ("november", "nov"), ("december", "dec")], start=1) for name in names}
+WEEKDAYS = {name: n for n, names in enumerate(
+    [("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thurs"),
+     ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")]) for name in names}
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b")
+
+
+def _day(toks: list[Token], j: int) -> tuple[int, int] | None:
+    """A day of the month at token j: "23rd", "23", "twenty third", "third", "twenty three"."""
+    if j >= len(toks):
+        return None
+    w = toks[j].text
+    if m := _ORDINAL_NUMERAL.match(w):
+        return int(m.group(1)), j + 1
+    if w in ORDINALS:
+        return ORDINALS[w], j + 1
+    if w in TENS and j + 1 < len(toks) and toks[j + 1].text in ORDINALS and ORDINALS[toks[j + 1].text] < 10:
+        return TENS[w] + ORDINALS[toks[j + 1].text], j + 2
+    if w.isdigit() and 1 <= int(w) <= 31:
+        return int(w), j + 1
+    parsed = _cardinal(toks, j)
+    if parsed and 1 <= parsed[0] <= 31 and parsed[0] == parsed[0].to_integral():
+        return int(parsed[0]), parsed[1]
+    return None
+
+
+def _year(toks: list[Token], j: int) -> tuple[int, int] | None:
+    """A year at token j: "2027", "twenty twenty seven", "two thousand and six", "nineteen eighty five"."""
+    if j < len(toks) and toks[j].text == ",":
+        j += 1
+    if j >= len(toks):
+        return None
+    w = toks[j].text
+    if w.isdigit() and len(w) == 4:
+        return int(w), j + 1
+    if w in UNITS and UNITS[w] >= 10 or w in TENS:  # "nineteen eighty five", "twenty twenty six"
+        century = UNITS.get(w) or TENS[w]
+        rest = _cardinal(toks, j + 1)
+        if 19 <= century <= 20 and rest and rest[0] < 100:
+            return int(century * 100 + rest[0]), rest[1]
+    parsed = _cardinal(toks, j)
+    if parsed and 1900 <= parsed[0] <= 2100:
+        return int(parsed[0]), parsed[1]
+    return None
+
+
+def _resolve(month: int, day: int, year: int | None, today: date) -> date | None:
+    try:
+        if year is not None:
+            return date(year, month, day)
+        candidate = date(today.year, month, day)
+        return candidate if candidate >= today else date(today.year + 1, month, day)
+    except ValueError:
+        return None
+
+
+def find_dates(text: str, today: date | None = None) -> list[Match]:
+    """Dates as ``datetime.date``: "twenty third of March", "March 23rd", "the 1st of may 2027", "3/23",
+    "2026-03-23", "today", "tomorrow", "day after tomorrow", "yesterday", "next Monday", "in 3 days"."""
+    today = today or date.today()
+    found: list[Match] = []
+    for m in _ISO_DATE.finditer(text):
+        if d := _resolve(int(m.group(2)), int(m.group(3)), int(m.group(1)), today):
+            found.append(Match(d, m.start(), m.end()))
+    for m in _SLASH_DATE.finditer(text):
+        year = m.group(3) and int(m.group(3)) + (2000 if len(m.group(3)) == 2 else 0)
+        if d := _resolve(int(m.group(1)), int(m.group(2)), year, today):
+            found.append(Match(d, m.start(), m.end()))
+    toks = tokens(text)
+    i = 0
+    while i < len(toks):
+        w = toks[i].text
+        match: tuple[date | None, int] | None = None
+        if w in MONTHS and not (w == "may" and not _day(toks, i + 1)):
+            k = i + 2 if i + 1 < len(toks) and toks[i + 1].text == "the" else i + 1
+            if day := _day(toks, k):
+                year = _year(toks, day[1])
+                match = _resolve(MONTHS[w], day[0], year and year[0], today), (year or day)[1]
+        elif (day := _day(toks, i + 1 if w == "the" else i)) is not None:
+            k = day[1] + (1 if day[1] < len(toks) and toks[day[1]].text == "of" else 0)
+            if k < len(toks) and toks[k].text in MONTHS:
+                year = _year(toks, k + 1)
+                match = _resolve(MONTHS[toks[k].text], day[0], year and year[0], today), \
+                    year[1] if year else k + 1
+            elif w == "the" and _is_ordinal(toks[day[1] - 1].text):  # "the 5th": the next 5th of a month
+                match = _next_day_of_month(day[0], today), day[1]
+        if match is None:
+            match = _relative_date(toks, i, today)
+        if match and match[0] is not None:
+            found.append(Match(match[0], toks[i].start, toks[match[1] - 1].end))
+            i = match[1]
+        else:
+            i += 1
+    return sorted(found, key=lambda m: m.start)
+
+
+def _is_ordinal(word: str) -> bool:
+    return word in ORDINALS or bool(_ORDINAL_NUMERAL.match(word))
+
+
+def _next_day_of_month(day: int, today: date) -> date | None:
+    year, month = today.year, today.month
+    for _ in range(3):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate and candidate >= today:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _relative_date(toks: list[Token], i: int, today: date) -> tuple[date, int] | None:
+    words = [t.text for t in toks[i:i + 4]]
+    if words[:4] == ["the", "day", "after", "tomorrow"] or words[:3] == ["day", "after", "tomorrow"]:
+        return today + timedelta(days=2), i + (4 if words[0] == "the" else 3)
+    if words[:4] == ["the", "day", "before", "yesterday"] or words[:3] == ["day", "before", "yesterday"]:
+        return today - timedelta(days=2), i + (4 if words[0] == "the" else 3)
+    shifts = {"today": 0, "tonight": 0, "tomorrow": 1, "tmrw": 1, "yesterday": -1}
+    if words[0] in shifts:
+        return today + timedelta(days=shifts[words[0]]), i + 1
+    if words[0] in ("next", "this", "last", "coming") and len(words) > 1 and words[1] in WEEKDAYS:
+        ahead = (WEEKDAYS[words[1]] - today.weekday()) % 7
+        if words[0] == "last":
+            return today - timedelta(days=(today.weekday() - WEEKDAYS[words[1]]) % 7 or 7), i + 2
+        return today + timedelta(days=ahead or (7 if words[0] == "next" else 0)), i + 2
+    if words[0] in WEEKDAYS and len(words[0]) > 3:
+        return today + timedelta(days=(WEEKDAYS[words[0]] - today.weekday()) % 7), i + 1
+    if words[0] == "in" and len(words) > 2:
+        amount = _cardinal(toks, i + 1) if words[1] != "a" else (Decimal(1), i + 2)
+        if amount and amount[1] < len(toks) and amount[0] == amount[0].to_integral():
+            unit = toks[amount[1]].text
+            days = {"day": 1, "days": 1, "week": 7, "weeks": 7}.get(unit)
+            if days:
+                return today + timedelta(days=int(amount[0]) * days), amount[1] + 1
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Times
+# --------------------------------------------------------------------------------------------------
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+_HALF_DAY = {"am": "am", "pm": "pm", "morning": "am", "afternoon": "pm", "evening": "pm", "tonight": "pm",
+             "night": "pm"}
+_DOTTED_HALF_DAY = re.compile(r"\b([ap])\.m\.?", re.IGNORECASE)
+
+
+def _hour_24(hour: int, half: str | None) -> int:
+    if half == "am":
+        return 0 if hour == 12 else hour
+    if half == "pm":
+        return hour if hour == 12 else hour + 12
+    return hour + 12 if 1 <= hour <= 7 else hour
+
+
+def _half_day(toks: list[Token], j: int) -> tuple[str | None, int]:
+    """am/pm marker after a time: "pm", "p m", "in the morning", "this afternoon", "at night", "tonight"."""
+    words = [t.text for t in toks[j:j + 3]]
+    if words[:2] in (["a", "m"], ["p", "m"]):
+        return words[0] + "m", j + 2
+    if words[:1] and words[0] in ("am", "pm", "tonight"):
+        return _HALF_DAY[words[0]], j + 1
+    if words[:2] == ["in", "the"] and len(words) > 2 and words[2] in _HALF_DAY:
+        return _HALF_DAY[words[2]], j + 3
+    if words[:1] and words[0] in ("this", "at") and len(words) > 1 and words[1] in _HALF_DAY:
+        return _HALF_DAY[words[1]], j + 2
+    return None, j
+
+
+def _small(toks: list[Token], j: int, limit: int) -> tuple[int, int] | None:
+    parsed = _cardinal(toks, j) if j < len(toks) and _is_number_word(toks[j].text) else None
+    if parsed and parsed[0] == parsed[0].to_integral() and 0 <= parsed[0] <= limit:
+        return int(parsed[0]), parsed[1]
+    return None
+
+
+def find_times(text: str) -> list[Match]:
+    """Times of day as ``datetime.time``: "half past two", "quarter to three", "ten past four",
+    "two thirty", "2:30 pm", "three o'clock", "seven pm", "noon", "14:30"."""
+    text = _DOTTED_HALF_DAY.sub(lambda m: m.group(1) + "m" + " " * (len(m.group()) - 2), text)  # same offsets
+    toks = tokens(text)
+    found, i = [], 0
+    while i < len(toks):
+        w = toks[i].text
+        hit: tuple[int, int, int] | None = None  # hour (1-12 or 0-23), minute, next index
+        rel = {"half": 30, "quarter": 15}.get(w)
+        if w in ("noon", "midday"):
+            found.append(Match(time(12, 0), toks[i].start, toks[i].end))
+            i += 1
+            continue
+        if w == "midnight":
+            found.append(Match(time(0, 0), toks[i].start, toks[i].end))
+            i += 1
+            continue
+        if m := _CLOCK.match(w):
+            hit = int(m.group(1)), int(m.group(2)), i + 1
+        elif rel is None and (minutes := _small(toks, i, 30)) and minutes[1] < len(toks) \
+                and toks[minutes[1]].text in ("past", "after", "to", "till") \
+                and (hour := _small(toks, minutes[1] + 1, 12)):
+            sign = -1 if toks[minutes[1]].text in ("to", "till") else 1
+            hit = _relative(hour[0], sign * minutes[0]) + (hour[1],)
+        elif rel is not None and i + 2 < len(toks) and toks[i + 1].text in ("past", "after", "to", "till") \
+                and (hour := _small(toks, i + 2, 12)):
+            sign = -1 if toks[i + 1].text in ("to", "till") else 1
+            hit = _relative(hour[0], sign * rel) + (hour[1],)
+        elif (hour := _small(toks, i, 12)) and hour[0] >= 1:
+            j = hour[1]
+            if j < len(toks) and toks[j].text in ("o'clock", "oclock"):
+                hit = hour[0], 0, j + 1
+            elif (j < len(toks) and toks[j].text in ("oh", "o") and (mins := _small(toks, j + 1, 9))):
+                hit = hour[0], mins[0], mins[1]  # "nine oh five"
+            elif (mins := _small(toks, j, 59)) and mins[0] >= 10 and _is_time_context(toks, i, mins[1]):
+                hit = hour[0], mins[0], mins[1]  # "two thirty"
+            elif _half_day(toks, j)[0] is not None or _is_time_context(toks, i, j):
+                hit = hour[0], 0, j  # "seven pm", "at three"
+        if hit is None:
+            i += 1
+            continue
+        hour, minute, j = hit
+        half, j2 = _half_day(toks, j)
+        if not 0 <= hour <= 23 or not 0 <= minute <= 59:
+            i += 1
+            continue
+        value = time(hour if hour > 12 else _hour_24(hour, half), minute)
+        end = toks[(j2 if half else j) - 1].end
+        found.append(Match(value, toks[i].start, end))
+        i = j2 if half else j
+    return found
+
+
+def _is_time_context(toks: list[Token], i: int, j: int) -> bool:
+    """"two thirty" is a time only near "at"/"by"/"around" or an am/pm marker (not a digit string)."""
+    before = toks[i - 1].text if i > 0 else ""
+    return before in ("at", "by", "around", "about", "until", "till", "from") or _half_day(toks, j)[0] is not None
+
+
+def _relative(hour: int, minutes: int) -> tuple[int, int]:
+    total = (hour % 12) * 60 + minutes
+    h, m = divmod(total % (12 * 60), 60)
+    return (h or 12), m
+
+
+# --------------------------------------------------------------------------------------------------
+# Yes / no, e-mail, corrections, compact spoken codes
+# --------------------------------------------------------------------------------------------------
+
+_NO = re.compile(
+    r"\b(no|nope|nah|naw|negative|incorrect|wrong|not (?:really|right|correct|quite)|"
+    r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
+    r"not at all|absolutely not|of course not|definitely not|cancel)\b", re.IGNORECASE)
+_YES = re.compile(
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|sure|correct|right|exactly|affirmative|absolutely|definitely|certainly|"
+    r"of course|please do|go ahead|okay|ok|alright|all right|uh-huh|mm-hmm|that'?s (?:right|correct|it)|"
+    r"it is|that is|i do|i did|sounds good|perfect)\b", re.IGNORECASE)
+
+
+def find_yes_no(text: str) -> Match | None:
+    """True for "yes", "yeah", "yep", "that's right", "correct"…; False for "no", "nope", "that's wrong"….
+
+    A negation wins when it comes first ("no, that's not right"; "not correct")."""
+    no, yes = _NO.search(text), _YES.search(text)
+    if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
+        return Match(False, no.start(), no.end())
+    if yes:
+        return Match(True, yes.start(), yes.end())
+    return None
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_WORDS = {"at": "@", "dot": ".", "period": ".", "point": ".", "underscore": "_", "dash": "-",
+                "hyphen": "-", "minus": "-", "plus": "+"}
+
+
+def find_email(text: str) -> Match | None:
+    """An e-mail address, written or spoken: "john dot smith at example dot com" -> "john.smith@example.com"."""
+    if m := _EMAIL.search(text):
+        return Match(m.group().lower().rstrip("."), m.start(), m.end())
+    toks = [t for t in tokens(text) if t.text not in (",",)]
+    at = [k for k, t in enumerate(toks) if t.text in ("at", "@")]
+    for k in at:
+        right, j = [], k + 1
+        while j < len(toks):
+            w = toks[j].text
+            if w in ("dot", "period", "point", ".") and j + 1 < len(toks):
+                right.append(".")
+            elif w in ("dash", "hyphen", "-"):
+                right.append("-")
+            elif (w.isalnum() and not (right and right[-1] not in ".-")) or w.isdigit():
+                right.append(w)
+            else:
+                break
+            j += 1
+        domain = "".join(right)
+        if "." not in domain.strip(".") or domain.endswith("."):
+            continue
+        left, i = [], k - 1
+        while i >= 0:
+            w = toks[i].text
+            if w in _EMAIL_WORDS and w != "at":
+                left.append(_EMAIL_WORDS[w])
+            elif w in DIGITS and w not in ("o", "oh"):
+                left.append(str(DIGITS[w]))
+            elif w.isalnum() and (len(w) == 1 or not left or left[-1] in "._-+" or _spelled(left)):
+                left.append(w)
+            else:
+                break
+            i -= 1
+            if left and len(left[-1]) > 1 and (i < 0 or toks[i].text not in _EMAIL_WORDS) \
+                    and not (i >= 0 and len(toks[i].text) == 1 and _spelled(left)):
+                break
+        if left and left[-1] not in "._-+":
+            return Match("".join(reversed(left)) + "@" + domain, toks[i + 1].start, toks[j - 1].end)
+    return None
+
+
+def _spelled(pieces: list[str]) -> bool:
+    return bool(pieces) and all(len(p) == 1 for p in pieces)
+
+
+_CORRECTION = re.compile(
+    r"(?:^|[.,!?]\s*|\b)(?:no[,.!]?\s+)?(?:i said|i meant|i mean|it'?s actually|actually(?: it'?s)?|"
+    r"sorry,? (?:i meant|it'?s)|not that,?|that'?s wrong,?|that'?s not (?:right|it),?|"
+    r"correction,?|let me correct (?:that|it),?|make that|change (?:that|it) to|it should be|"
+    r"should be|it'?s)\s+(?P<value>.+)$", re.IGNORECASE)
+_LEADING_NO = re.compile(r"^\s*(?:no|nope|nah)\b[,.!]?\s+(?P<value>.+)$", re.IGNORECASE)
+
+
+def find_correction(text: str) -> str | None:
+    """The corrected part of a correction: "no, I said 4 5 7" -> "4 5 7"; "no it's the 5th" -> "the 5th".
+
+    A bare "no" is not a correction (None): the dialog treats it as a denial.
+    """
+    m = _CORRECTION.search(text)
+    if m is None or not (text[:m.start("value")].strip().lower().startswith(("no", "nope", "nah", "i ", "not",
+                                                                               "sorry", "actually", "that",
+                                                                               "correction", "let", "make",
+                                                                               "change", "it", "should"))):
+        m = _LEADING_NO.match(text)
+        if m is None:
+            return None
+    value = m.group("value").strip(" .!?,")
+    while (again := _CORRECTION.match(value)) and again.start("value") > 0:
+        value = again.group("value").strip(" .!?,")  # "actually make that fifty" -> "fifty"
+    return value or None
+
+
+_LETTER = re.compile(r"^[a-z]$")
+
+
+def compact_spoken(text: str) -> str:
+    """Spoken codes joined: "A B one two three" -> "AB123", "x ray 4 double 5" -> "X RAY 455".
+
+    Single letters and digit pieces next to each other are joined without spaces and upper-cased;
+    other words stay, upper-cased and space-separated. Regex slot types match against this form.
+    """
+    toks = tokens(text)
+    out: list[str] = []
+    joinable = False
+    i = 0
+    while i < len(toks):
+        joinable = joinable or (i > 0 and toks[i].start == toks[i - 1].end and out and toks[i - 1].text.isalnum())
+        piece = _digit_piece(toks, i, in_run=joinable) if toks[i].text not in ("a", "o") or joinable \
+            or (i + 1 < len(toks) and _digit_piece(toks, i + 1, True)) else None
+        if piece is not None and toks[i].text not in ("a",):
+            text_piece, i = piece[0], piece[1]
+        elif _LETTER.match(toks[i].text) or (toks[i].text.isalnum() and any(c.isdigit() for c in toks[i].text)):
+            text_piece, i = toks[i].text.upper(), i + 1
+        elif toks[i].text in ("-", "dash", "hyphen") and joinable:
+            i += 1
+            continue
+        else:
+            out.append(" " + toks[i].text.upper() if out else toks[i].text.upper())
+            joinable = False
+            i += 1
+            continue
+        out.append(text_piece if joinable or not out else " " + text_piece)
+        joinable = True
+    return "".join(out)

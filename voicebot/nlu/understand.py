@@ -1,0 +1,109 @@
+"""One utterance -> ``Understanding``: intent (with out-of-scope), confidence, entities, emotion.
+
+``Nlu`` is built per flow bundle (its intent classifier and slot types) and shares the loaded models.
+The utterance is embedded once; the emotion head reuses that embedding when both use the same embedder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+
+from voicebot.engines import EmotionDetector
+from voicebot.nlu.emotion import EmotionClassifier
+from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.nlu.intents import IntentClassifier
+from voicebot.nlu.normalize import find_correction
+from voicebot.runtime import InferencePool, Priority
+from voicebot.types import Emotion, Entity, Understanding
+
+
+# An explicit request for a human is always honoured ("zero out"), even inside a long, angry sentence the
+# classifier finds out of scope: "This is ridiculous, nothing works. Get me a human now!"
+HUMAN_REQUEST = re.compile(
+    r"\b(talk|speak|get me|put me (through|on)|transfer me|connect me|i want|i need|give me)\b.{0,30}?"
+    r"\b(a |an |the |to |some )?(human|real person|live (agent|person)|agent|operator|representative|"
+    r"someone|somebody|person|manager|supervisor)\b", re.IGNORECASE)
+HUMAN_REQUEST_CONFIDENCE = 0.9
+AGENT_INTENT = "agent"
+
+
+def asks_for_human(text: str) -> bool:
+    return HUMAN_REQUEST.search(text) is not None
+
+
+def scale_confidence(confidence: float, transcript_confidence: float) -> float:
+    """Intent confidence discounted by ASR confidence: unchanged at 1.0, halved at 0.0."""
+    return confidence * (0.5 + 0.5 * min(1.0, max(0.0, transcript_confidence)))
+
+
+class Nlu:
+    """Implements ``engines.LanguageUnderstanding`` for one flow bundle."""
+
+    def __init__(self, classifier: IntentClassifier, slot_types: Mapping[str, SlotTypeSpec],
+                 emotion: EmotionDetector | None, pool: InferencePool | None) -> None:
+        self.classifier = classifier
+        self.slot_types = dict(slot_types)
+        self.emotion = emotion
+        self.pool = pool  # None: ``understand`` runs inline (tests, ``voicebot chat``)
+
+    async def understand(self, text: str, transcript_confidence: float = 1.0,
+                         expected_slot: str | None = None) -> Understanding:
+        if self.pool is None:
+            return self.understand_sync(text, transcript_confidence, expected_slot)
+        return await self.pool.run(self.understand_sync, text, transcript_confidence, expected_slot,
+                                   priority=Priority.UNDERSTAND)
+
+    def understand_sync(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
+                        today: date | None = None) -> Understanding:
+        """Blocking. ``expected_slot`` names a slot type (a key of ``slot_types``) the dialog asked for."""
+        if not text.strip():
+            return Understanding(text=text, intent=None, confidence=0.0,
+                                 transcript_confidence=transcript_confidence)
+        vector = self.classifier.embedder.embed([text])[0]
+        prediction = self.classifier.predict_vector(vector)
+        intent, confidence = prediction.intent, prediction.confidence
+        if (intent != AGENT_INTENT and (intent is None or confidence < 0.6) and asks_for_human(text)
+                and AGENT_INTENT in self.classifier.intents):
+            intent, confidence = AGENT_INTENT, HUMAN_REQUEST_CONFIDENCE
+        return Understanding(
+            text=text,
+            intent=intent,
+            confidence=scale_confidence(confidence, transcript_confidence),
+            entities=self.entities(text, expected_slot, today),
+            emotion=self._emotion(text, vector),
+            alternatives=tuple((name, scale_confidence(p, transcript_confidence))
+                               for name, p in prediction.ranking[1:]),
+            transcript_confidence=transcript_confidence,
+        )
+
+    def entities(self, text: str, expected_slot: str | None = None,
+                 today: date | None = None) -> tuple[Entity, ...]:
+        """The expected slot type first (read from the corrected part of "no, I said …" when there is one),
+        then every other slot type that matches; free-text slot types only when expected."""
+        found: list[Entity] = []
+        expected = self.slot_types.get(expected_slot) if expected_slot else None
+        if expected is not None:
+            corrected = find_correction(text) if expected.kind != "yes_no" else None
+            entity = extract(corrected, expected, today) if corrected else None
+            if entity is not None and entity.start >= 0:  # offsets into the whole utterance
+                offset = text.rfind(corrected)
+                entity = replace(entity, start=entity.start + offset, end=entity.end + offset)
+            entity = entity or extract(text, expected, today)
+            if entity is not None:
+                found.append(entity)
+        for name, spec in self.slot_types.items():
+            if spec is expected or spec.kind == "text":
+                continue
+            if (entity := extract(text, spec, today)) is not None:
+                found.append(entity)
+        return tuple(found)
+
+    def _emotion(self, text: str, vector) -> Emotion | None:
+        if self.emotion is None:
+            return None
+        if isinstance(self.emotion, EmotionClassifier) and self.emotion.embedder is self.classifier.embedder:
+            return self.emotion.detect_embedded(text, vector)
+        return self.emotion.detect(text)

@@ -1,0 +1,229 @@
+"""faster-whisper recogniser: one shared CTranslate2 model, a small buffer per utterance.
+
+Whisper has no streaming partials. To answer fast the stream decodes speculatively when the caller
+pauses (``pause()``); if no audio arrives after that, ``finish()`` returns the speculative result at
+once, so recognition overlaps the end-of-turn silence.
+
+Decoding: greedy (beam 1), no timestamps, no internal VAD (the listener already segmented), one
+temperature (no fallback re-decodes), English. When digits are expected the decode is constrained to a
+small grammar (``speech/asr.py: grammar_for``) by suppressing every other token; other hints become an
+``initial_prompt`` or ``hotwords`` (``prompt_for``). New tokens are capped at ``8 + 6 per second`` of
+audio; a decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed
+to one copy (:func:`collapse_loops`) and the confidence halved.
+
+Confidence: ``exp(avg_logprob) * min(1, 2 * (1 - no_speech_prob))`` (duration-weighted over segments):
+the geometric-mean token probability, discounted once whisper thinks the audio is more likely not speech
+than speech (isolated short words already get no_speech_prob 0.2-0.6). Halved for a repetition loop.
+Tiny.en gives ≈0.5-0.85 on clear words, 0 on what the filter below drops.
+
+Hallucinations (whisper writes "Thank you." or "you" over noise and silence) are suppressed: the text
+becomes empty when ``no_speech_prob`` > 0.8, or > 0.6 with a log-probability below -1, or when the
+text is one of the known hallucinations and the evidence for speech is weak (:func:`is_hallucination`),
+or when it reads back two or more words of the prompt or hotwords (:func:`echoes_prompt`) while the
+evidence for speech is weak — a clear answer that happens to be one of the hints ("no thanks") stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from voicebot.audio.codecs import resample
+from voicebot.runtime import InferencePool
+from voicebot.speech.asr import grammar_for, prompt_for
+from voicebot.speech.wer import normalize
+from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
+
+MODEL_RATE = 16000
+KNOWN_HALLUCINATIONS = frozenset({
+    "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
+    "bye", "oh", "so", "i", "the", "uh", "hmm", "okay", "subtitles by the amara org community",
+    "please subscribe", "you know",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One decode of one stream's audio: ``Transcript`` plus the raw scores behind its confidence."""
+
+    text: str
+    confidence: float
+    avg_logprob: float
+    no_speech_prob: float
+    audio_seconds: float
+
+
+def is_hallucination(text: str, avg_logprob: float, no_speech_prob: float, audio_seconds: float) -> bool:
+    """Whisper output that is most likely invented over noise or silence."""
+    words = " ".join(normalize(text))
+    if not words:
+        return True
+    if no_speech_prob > 0.8 or (no_speech_prob > 0.6 and avg_logprob < -1.0):
+        return True
+    weak = no_speech_prob > 0.35 or avg_logprob < -0.9 or audio_seconds < 0.25
+    return weak and words in KNOWN_HALLUCINATIONS
+
+
+def echoes_prompt(text: str, *prompts: str | None) -> bool:
+    """The output repeats two or more words of the prompt verbatim ("Say a digit"): whisper read the
+    prompt back instead of the audio. Digit runs do not count: "two three" may be the answer."""
+    words = normalize(text)
+    if len(words) < 2 or all(w.isdigit() for w in words):
+        return False
+    joined = " " + " ".join(words) + " "
+    return any(joined in " " + " ".join(normalize(p)) + " " for p in prompts if p)
+
+
+def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
+    """The text is exactly one of the phrases the flow expects (then it is an answer, not an echo)."""
+    said = " ".join(normalize(text))
+    return any(said == " ".join(normalize(phrase)) for phrase in hints.phrases)
+
+
+def collapse_loops(text: str, min_repeats: int = 3) -> str:
+    """Keep one copy of a run of 1-4 words repeated ``min_repeats`` times or more in a row
+    ("six, six, six, six" -> "six,"): what whisper writes when it loops."""
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in range(1, 5):
+            unit = [w.strip(",.").lower() for w in words[i:i + size]]
+            reps = 1
+            while [w.strip(",.").lower() for w in words[i + reps * size:i + (reps + 1) * size]] == unit:
+                reps += 1
+            if len(unit) == size and reps >= min_repeats:
+                out.extend(words[i:i + size])
+                i += reps * size
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
+
+
+class WhisperRecognizer:
+    """``engines.SpeechRecognizer`` over a faster-whisper model loaded once and shared by all calls."""
+
+    def __init__(self, model: WhisperModel, pool: InferencePool, name: str,
+                 max_utterance_s: float = 30.0) -> None:
+        self.model = model
+        self.pool = pool
+        self.name = name
+        self.max_utterance_s = max_utterance_s
+        self._suppress: dict[tuple[str, ...], tuple[int, ...]] = {}  # grammar -> tokens it forbids
+
+    @classmethod
+    def load(cls, path: str, pool: InferencePool, name: str, threads: int = 2,
+             max_utterance_s: float = 30.0) -> WhisperRecognizer:
+        model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
+        recognizer = cls(model, pool, name, max_utterance_s)
+        recognizer.warm_up()
+        return recognizer
+
+    def warm_up(self) -> None:
+        """One decode of a second of faint noise so the first caller does not pay for lazy init."""
+        rng = np.random.default_rng(0)
+        self.decode(rng.normal(0, 0.003, MODEL_RATE).astype(np.float32), RecognitionHints())
+        self.suppressed_tokens(grammar_for(RecognitionHints(slot_type="digits")) or ())
+
+    def open_stream(self, sample_rate: int, hints: RecognitionHints) -> WhisperStream:
+        return WhisperStream(self, sample_rate, hints)
+
+    def decode(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
+        """Blocking decode of 16 kHz float32 audio (run it through the pool)."""
+        prompt, hotwords = prompt_for(hints)
+        grammar = grammar_for(hints)
+        suppress = list(self.suppressed_tokens(grammar)) if grammar else [-1]  # [-1]: whisper's default
+        seconds = audio.size / MODEL_RATE
+        max_new_tokens = int(8 + 6 * seconds)  # speech is < 6 tokens/s: caps runaway repetitions
+        segments, _info = self.model.transcribe(
+            audio, language="en", beam_size=1, temperature=0.0, without_timestamps=True,
+            vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt, hotwords=hotwords,
+            max_new_tokens=max_new_tokens, suppress_tokens=suppress,
+            no_speech_threshold=None)  # keep every segment: is_hallucination() decides
+        segments = list(segments)
+        if not segments:
+            return Decoded("", 0.0, -10.0, 1.0, seconds)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        looped = sum(len(s.tokens) for s in segments) >= max_new_tokens
+        if looped:  # stopped by the cap, not by end-of-text: a repetition loop
+            text = collapse_loops(text)
+        weights = [max(s.end - s.start, 1e-3) for s in segments]
+        total = sum(weights)
+        logprob = sum(s.avg_logprob * w for s, w in zip(segments, weights, strict=True)) / total
+        no_speech = sum(s.no_speech_prob * w for s, w in zip(segments, weights, strict=True)) / total
+        echoed = echoes_prompt(text, prompt, hotwords) and not is_expected_answer(text, hints) \
+            and (no_speech > 0.3 or logprob < -0.8)  # a clear "no thanks" may repeat a hint
+        if is_hallucination(text, logprob, no_speech, seconds) or echoed:
+            return Decoded("", 0.0, logprob, no_speech, seconds)
+        confidence = math.exp(logprob) * min(1.0, 2.0 * (1.0 - no_speech)) * (0.5 if looped else 1.0)
+        confidence = min(1.0, max(0.0, confidence))
+        return Decoded(text, confidence, logprob, no_speech, seconds)
+
+    def suppressed_tokens(self, grammar: tuple[str, ...]) -> tuple[int, ...]:
+        """Every text token that is not a piece of a grammar word (any case, with or without a leading
+        space), a digit or punctuation. Computed once per grammar (≈50 k ids, a few ms)."""
+        if grammar not in self._suppress:
+            tokenizer = self.model.hf_tokenizer
+            forms = [f"{lead}{form}" for w in grammar for form in (w, w.capitalize()) for lead in ("", " ")]
+            forms += [f"{lead}{d}" for d in "0123456789" for lead in ("", " ")] + [",", ".", " ", "-", "?"]
+            allowed = {i for form in forms for i in tokenizer.encode(form, add_special_tokens=False).ids}
+            end_of_text = tokenizer.token_to_id("<|endoftext|>")
+            self._suppress[grammar] = tuple(i for i in range(end_of_text) if i not in allowed)
+        return self._suppress[grammar]
+
+
+class WhisperStream:
+    """One utterance: buffers PCM (bounded), decodes on ``pause()`` and ``finish()`` via the pool."""
+
+    def __init__(self, recognizer: WhisperRecognizer, sample_rate: int, hints: RecognitionHints) -> None:
+        self._rec = recognizer
+        self._rate = sample_rate
+        self._hints = hints
+        self._max_bytes = int(recognizer.max_utterance_s * sample_rate) * SAMPLE_WIDTH
+        self._pcm = bytearray()
+        # the most recent decode: (bytes of audio it covers, its task)
+        self._last: tuple[int, asyncio.Task[Decoded]] | None = None
+
+    async def accept(self, frame: AudioFrame) -> Transcript | None:
+        room = self._max_bytes - len(self._pcm)
+        if room > 0:
+            self._pcm += frame.pcm[:room]
+        return None
+
+    async def pause(self) -> Transcript | None:
+        """Decode the audio so far; the result is reused by ``finish()`` if no audio follows."""
+        decoded = await self._decode_current()
+        return self._transcript(decoded, final=False)
+
+    async def finish(self) -> Transcript:
+        return self._transcript(await self._decode_current(), final=True)
+
+    def cancel(self) -> None:
+        if self._last is not None:
+            self._last[1].cancel()  # still queued in the pool: never runs; already running: dropped
+        self._pcm = bytearray()
+        self._last = None
+
+    def _decode_current(self) -> asyncio.Task[Decoded]:
+        size = len(self._pcm)
+        if self._last is None or self._last[0] != size:
+            if self._last is not None:  # superseded: a decode still queued never runs (saves a worker)
+                self._last[1].cancel()
+            audio = _to_model_rate(bytes(self._pcm), self._rate)
+            task = asyncio.ensure_future(self._rec.pool.run(self._rec.decode, audio, self._hints))
+            self._last = (size, task)
+        return asyncio.shield(self._last[1])
+
+    def _transcript(self, d: Decoded, final: bool) -> Transcript:
+        return Transcript(d.text, d.confidence, is_final=final, audio_seconds=d.audio_seconds,
+                          engine=self._rec.name, language=self._hints.language)
+
+
+def _to_model_rate(pcm: bytes, rate: int) -> np.ndarray:
+    return np.frombuffer(resample(pcm, rate, MODEL_RATE), dtype="<i2").astype(np.float32) / 32768.0

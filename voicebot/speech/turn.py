@@ -1,0 +1,70 @@
+"""End of turn: how much silence ends the caller's turn, given what they said so far.
+
+The listener decodes speculatively at the caller's first pause; that transcript decides the wait:
+
+* ``end_of_turn_min_s`` of silence when the speculative text looks **complete** for what the flow
+  expects;
+* ``end_of_turn_max_s`` otherwise (mid-number, mid-sentence, nothing decoded yet).
+
+"Complete" rules, in order:
+
+1. no words (or only fillers) -> incomplete (it may be the start of a slow answer);
+2. the text trails off -> incomplete: it ends in "," / "..." / "-" or in a continuation word
+   ("and", "or", "but", "so", "because", "uh", "um", "the", "a", "my", "is", "to", "of", ...), which
+   also covers "my number is";
+3. digits expected (``hints.slot_type == "digits"``): complete once at least ``min_digits`` digits
+   were heard when the flow gives a length (``max_digits > 0``); with no length given, a text that
+   ends in a digit is incomplete (callers read numbers in groups) and any other text is complete;
+4. options expected (``hints.phrases``, e.g. "credit card balance"): the text ending in a proper
+   prefix of an option ("... my credit") is incomplete, unless it also ends in a whole option;
+5. anything else with a word is complete: a one-word "yes", "billing" or "two" ends the turn after
+   ``end_of_turn_min_s``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voicebot.speech.wer import normalize
+from voicebot.types import Expectation
+
+CONTINUATION = frozenset(
+    "and or but so because uh um er erm the a an my is are was to of for with from at in on it's its "
+    "like then plus your our their".split())
+_TRAILING = re.compile(r"(,|\.\.\.|…|-|—)\s*$")
+
+
+def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
+    """Whether a (speculative) transcript reads like a finished answer to ``expectation``."""
+    tokens = normalize(text)
+    if not tokens or _TRAILING.search(text.strip()) or tokens[-1] in CONTINUATION:
+        return False
+    hints = expectation.hints
+    if hints.slot_type == "digits":
+        digits = sum(t.isdigit() for t in tokens)
+        if expectation.max_digits > 0:
+            return digits >= max(1, expectation.min_digits)
+        return not tokens[-1].isdigit()
+    options = [normalize(p) for p in hints.phrases]
+    ends_in_option = any(o and tokens[-len(o):] == o for o in options)
+    return ends_in_option or not any(_ends_in_prefix(tokens, o) for o in options)
+
+
+def _ends_in_prefix(tokens: list[str], option: list[str]) -> bool:
+    """``tokens`` end with the first k < len(option) words of ``option``."""
+    return any(tokens[-k:] == option[:k] for k in range(1, len(option)) if k <= len(tokens))
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTurnPolicy:
+    """Silence thresholds, from ``SpeechSettings.end_of_turn_min_s`` / ``end_of_turn_max_s``."""
+
+    min_s: float = 0.35
+    max_s: float = 1.2
+
+    def silence_needed(self, speculative: str | None, expectation: Expectation = Expectation()) -> float:
+        """Seconds of silence that end the turn; ``speculative`` is None until a decode is ready."""
+        if speculative is not None and looks_complete(speculative, expectation):
+            return self.min_s
+        return self.max_s

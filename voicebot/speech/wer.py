@@ -1,0 +1,130 @@
+"""Word error rate and the text normalisation applied to both reference and hypothesis.
+
+Normalisation (the usual Whisper-eval style, kept small and documented):
+
+1. lower-case; hyphens and slashes become spaces; other punctuation is dropped (apostrophes inside
+   words are kept: "don't");
+2. numbers are written as digits, one token per digit: "forty-seven", "four seven", "47" and
+   "4 7" all become ``4 7``; "double seven" becomes ``7 7``; "oh" next to another digit is ``0``;
+   "two hundred five" becomes ``2 0 5``. Scoring digit by digit is what matters for account and
+   phone numbers, and it makes "47" and "forty seven" equal on both sides;
+3. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+TEENS = {w: 10 + i for i, w in enumerate(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+TENS = {w: 10 * (i + 2)
+        for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+SCALES = {"hundred": 100, "thousand": 1000}
+REPEATS = {"double": 2, "triple": 3}
+FILLERS = {"uh", "um", "er", "erm", "hmm", "mm", "ah"}
+_NUMBER_WORDS = UNITS.keys() | TEENS.keys() | TENS.keys() | SCALES.keys()
+_PUNCT = re.compile(r"[^\w\s']")
+
+
+def _numbers_to_digits(words: Sequence[str]) -> list[str]:
+    """A run of number words -> digit tokens. Adjacent units are separate numbers ("four seven")."""
+    out: list[str] = []
+    value: int | None = None
+    last = ""
+
+    def flush() -> None:
+        nonlocal value
+        if value is not None:
+            out.extend(str(value))
+        value = None
+
+    for w in words:
+        if w in UNITS or w in TEENS:
+            n = UNITS.get(w, TEENS.get(w, 0))
+            if value is not None and (last in SCALES or (last == "tens" and w in UNITS)):
+                value += n
+            else:
+                flush()
+                value = n
+            last = "unit"
+        elif w in TENS:
+            if value is not None and last in SCALES:
+                value += TENS[w]
+            else:
+                flush()
+                value = TENS[w]
+            last = "tens"
+        else:  # hundred / thousand
+            scale = SCALES[w]
+            value = (value or 1) * scale if (value or 0) < scale else value + scale
+            last = w
+    flush()
+    return out
+
+
+def normalize(text: str) -> list[str]:
+    """Normalised tokens of ``text`` (see the module docstring)."""
+    text = text.lower().replace("-", " ").replace("/", " ")
+    text = _PUNCT.sub(" ", text.replace("’", "'"))
+    tokens = [t.strip("'") for t in text.split()]
+    tokens = [t for t in tokens if t and t not in FILLERS]
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.isdigit():
+            out.extend(t)
+            i += 1
+        elif t in REPEATS and i + 1 < len(tokens) and (tokens[i + 1] in UNITS or tokens[i + 1].isdigit()):
+            nxt = tokens[i + 1]
+            out.extend(str(UNITS.get(nxt, nxt)) * REPEATS[t])
+            i += 2
+        elif t in _NUMBER_WORDS:
+            j = i
+            while j < len(tokens) and tokens[j] in _NUMBER_WORDS:
+                j += 1
+            out.extend(_numbers_to_digits(tokens[i:j]))
+            i = j
+        else:
+            out.append(t)
+            i += 1
+    # "oh" is zero only between or beside digits ("four oh seven")
+    return ["0" if t == "oh" and _digit_neighbour(out, k) else t for k, t in enumerate(out)]
+
+
+def _digit_neighbour(tokens: Sequence[str], k: int) -> bool:
+    return any(0 <= j < len(tokens) and tokens[j].isdigit() for j in (k - 1, k + 1))
+
+
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Levenshtein distance over tokens (substitutions, deletions, insertions all cost 1)."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class WerResult:
+    errors: int
+    reference_words: int
+
+    @property
+    def wer(self) -> float:
+        return self.errors / self.reference_words if self.reference_words else 0.0
+
+
+def wer(pairs: Iterable[tuple[str, str]]) -> WerResult:
+    """Corpus WER over (reference, hypothesis) pairs: total edits / total reference words."""
+    errors = words = 0
+    for ref, hyp in pairs:
+        r, h = normalize(ref), normalize(hyp)
+        errors += edit_distance(r, h)
+        words += len(r)
+    return WerResult(errors, words)

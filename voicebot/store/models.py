@@ -1,0 +1,125 @@
+"""The call record schema (SQLAlchemy 2 typed ORM). The same tables serve SQLite and PostgreSQL.
+
+``calls`` has one row per call, ``turns`` one row per caller turn (with per-stage timing), ``events``
+the notable moments of a call (barge-in, DTMF, handoff, faults). QA, reports and compliance build on
+these tables; change them only with a new ``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+
+JsonValue = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC, PostgreSQL timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Text columns are unbounded (VARCHAR without length on PostgreSQL): a long value is never a reason to
+# reject a record. Only ids have a length.
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JsonValue, datetime: UtcDateTime}
+
+
+class SchemaVersion(Base):
+    """One row: the schema version this database was created with."""
+
+    __tablename__ = "schema_version"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[datetime]
+
+
+class CallRow(Base):
+    """One call. ``outcome`` is ``in_progress`` until the call ends; ``handoff`` is the agent packet."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the AudioSocket UUID
+    caller_id: Mapped[str] = mapped_column(String, default="")
+    flow: Mapped[str] = mapped_column(String, default="")
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String, default="in_progress", index=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    handoff: Mapped[dict[str, Any] | None]
+    queue: Mapped[str | None] = mapped_column(String)
+
+    turns: Mapped[list[TurnRow]] = relationship(back_populates="call", order_by="TurnRow.index",
+                                                cascade="all, delete-orphan", passive_deletes=True)
+    events: Mapped[list[EventRow]] = relationship(back_populates="call", order_by="EventRow.at",
+                                                  cascade="all, delete-orphan", passive_deletes=True)
+
+
+class TurnRow(Base):
+    """One caller turn and the bot's answer.
+
+    ``marks`` holds each stage reached (speech_end, asr_final, nlu_done, dialog_done, tts_first_audio,
+    first_frame_sent, ...) in milliseconds after the turn's first mark; ``response_ms`` is the figure
+    callers feel: speech_end to first_frame_sent. ``id`` is assigned when the turn is queued, so a replay
+    never writes it twice.
+    """
+
+    __tablename__ = "turns"
+    __table_args__ = (Index("ix_turns_call_index", "call_id", "index"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    index: Mapped[int]
+    recorded_at: Mapped[datetime]
+    caller_text: Mapped[str] = mapped_column(Text, default="")
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    input_kind: Mapped[str] = mapped_column(String, default="speech")
+    intent: Mapped[str | None] = mapped_column(String)
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    emotion: Mapped[str | None] = mapped_column(String)
+    emotion_score: Mapped[float | None] = mapped_column(Float)
+    bot_text: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String, default="")
+    barged_in: Mapped[bool] = mapped_column(default=False)
+    marks: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    response_ms: Mapped[float | None] = mapped_column(Float)
+
+    call: Mapped[CallRow] = relationship(back_populates="turns")
+
+
+class EventRow(Base):
+    """Something that happened during a call, with its data."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_call_at", "call_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    call: Mapped[CallRow] = relationship(back_populates="events")

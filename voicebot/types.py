@@ -1,0 +1,269 @@
+"""The small typed data that flows through a call: audio, transcripts, understanding, bot actions, turns.
+
+Everything here is an immutable value. Behaviour lives in the modules that produce or consume these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+SAMPLE_WIDTH = 2  # bytes per sample: signed 16-bit little-endian PCM everywhere inside voicebot
+
+
+def now() -> float:
+    """Monotonic seconds: the clock every timing mark in voicebot uses."""
+    return time.monotonic()
+
+
+# --------------------------------------------------------------------------------------------------
+# Audio and telephony input
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """A chunk of mono signed-16-bit little-endian PCM, stamped when it arrived."""
+
+    pcm: bytes
+    sample_rate: int
+    timestamp: float = field(default_factory=now)
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / (SAMPLE_WIDTH * self.sample_rate)
+
+    def samples(self) -> np.ndarray:
+        """The samples as int16 (a view on the bytes, no copy)."""
+        return np.frombuffer(self.pcm, dtype="<i2")
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    """One DTMF digit, as Asterisk reports it when the key is released."""
+
+    digit: str
+    timestamp: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """The far end closed the call."""
+
+    reason: str = "remote"
+    timestamp: float = field(default_factory=now)
+
+
+InboundEvent = AudioFrame | Dtmf | Hangup
+
+
+# --------------------------------------------------------------------------------------------------
+# Hearing and understanding
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the recogniser heard. Partial transcripts may change; a final one will not."""
+
+    text: str
+    confidence: float
+    is_final: bool = True
+    audio_seconds: float = 0.0
+    engine: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class RecognitionHints:
+    """What the dialog expects next, used to bias recognition (whisper prompt/hotwords, vosk grammar)."""
+
+    phrases: tuple[str, ...] = ()
+    slot_type: str | None = None  # e.g. "digits", "yes_no", "money": lets the engine bias its vocabulary
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A slot value found in an utterance. ``value`` is normalised ("double seven" -> "77")."""
+
+    type: str
+    value: Any
+    text: str = ""
+    start: int = -1
+    end: int = -1
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Emotion:
+    """The caller's state for this turn. ``label`` is one of neutral, positive, frustrated, angry."""
+
+    label: str
+    score: float
+    sentiment: float = 0.0  # -1 (negative) .. +1 (positive)
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """The NLU result of one caller utterance. ``intent`` is None when it is out of scope."""
+
+    text: str
+    intent: str | None
+    confidence: float
+    entities: tuple[Entity, ...] = ()
+    emotion: Emotion | None = None
+    alternatives: tuple[tuple[str, float], ...] = ()
+    transcript_confidence: float = 1.0
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.intent is None
+
+    def entity(self, type_: str) -> Entity | None:
+        return next((e for e in self.entities if e.type == type_), None)
+
+
+@dataclass(frozen=True, slots=True)
+class DigitsInput:
+    """DTMF digits collected for the dialog (terminator stripped)."""
+
+    digits: str
+    terminated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NoInput:
+    """The caller said nothing before the no-input timer ran out."""
+
+    waited_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallStart:
+    """The first input of every conversation: the call was answered."""
+
+    caller_id: str = ""
+    called: str = ""
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+DialogInput = CallStart | Understanding | DigitsInput | NoInput
+
+
+# --------------------------------------------------------------------------------------------------
+# What the bot does
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """How to listen after a prompt: what to bias ASR to, timers, and whether DTMF is collected."""
+
+    hints: RecognitionHints = RecognitionHints()
+    no_input_s: float = 6.0
+    max_digits: int = 0  # 0: DTMF not expected (a digit still interrupts the prompt)
+    min_digits: int = 1
+    terminator: str = "#"
+    inter_digit_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Speak text. ``interruptible=False`` plays to the end even if the caller talks."""
+
+    text: str
+    interruptible: bool = True
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Wait for the caller's next input (speech or DTMF) with these expectations."""
+
+    expect: Expectation = Expectation()
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Transfer the caller to a human queue. The session builds the HandoffPacket."""
+
+    reason: str
+    queue: str = "general"
+    skill: str | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """Hang up after any queued prompts have played."""
+
+    reason: str = "completed"
+
+
+BotAction = Say | Listen | Handoff | EndCall
+
+
+# --------------------------------------------------------------------------------------------------
+# What is recorded
+# --------------------------------------------------------------------------------------------------
+
+TurnStage = Literal[
+    "speech_start", "first_pause", "speech_end", "asr_final", "nlu_done", "dialog_done",
+    "tts_first_audio", "first_frame_sent", "barge_in",
+]
+
+
+@dataclass(slots=True)
+class Turn:
+    """One caller turn and the bot's answer, with a monotonic timestamp for every stage reached.
+
+    Mutable while the turn is in progress (the session stamps marks); stored once complete.
+    """
+
+    index: int
+    marks: dict[str, float] = field(default_factory=dict)
+    caller_text: str = ""
+    asr_confidence: float | None = None
+    input_kind: str = "speech"  # speech | dtmf | no_input | start
+    intent: str | None = None
+    intent_confidence: float | None = None
+    entities: dict[str, Any] = field(default_factory=dict)
+    emotion: str | None = None
+    emotion_score: float | None = None
+    bot_text: str = ""
+    decision: str = ""  # which dialog rule fired and why
+    state: str = ""  # dialog state after the turn
+    barged_in: bool = False
+
+    def mark(self, stage: TurnStage, at: float | None = None) -> None:
+        self.marks.setdefault(stage, now() if at is None else at)
+
+    def latency(self, start: TurnStage, end: TurnStage) -> float | None:
+        """Seconds between two marks, or None when either was not reached."""
+        if start in self.marks and end in self.marks:
+            return self.marks[end] - self.marks[start]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffPacket:
+    """Everything an agent needs when the call pops on their screen."""
+
+    call_id: str
+    caller_id: str
+    queue: str
+    skill: str | None
+    priority: int
+    reason: str
+    intent_summary: str
+    slots: dict[str, Any]
+    transcript: tuple[tuple[str, str], ...]  # (speaker, text), speaker in {"caller", "bot"}
+    emotion_trail: tuple[tuple[str, float], ...]
+    created_at: float  # wall-clock epoch seconds
+
+
+CallOutcome = Literal["in_progress", "completed", "handoff", "abandoned", "error"]

@@ -1,0 +1,153 @@
+"""The web side of the service: health, metrics, the call API, the dialplan's handoff lookup, the demo backend.
+
+Later features (agent desktop over a websocket, QA console, reports, supervisor wallboard) mount here and
+read the same store and event bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+import uuid
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from voicebot.call import events as ev
+from voicebot.call.directory import CallInfo
+from voicebot.types import HandoffPacket
+
+if TYPE_CHECKING:
+    from voicebot.app import VoicebotService
+
+RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
+
+
+class Metrics:
+    """Prometheus figures fed from the event bus (one registry per service, no globals)."""
+
+    def __init__(self, service: VoicebotService) -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter("voicebot_calls_total", "Calls ended, by outcome", ["outcome"], registry=self.registry)
+        self.active = Gauge("voicebot_calls_active", "Calls in progress", registry=self.registry)
+        self.active.set_function(lambda: service.audiosocket.active_calls)
+        self.barge_ins = Counter("voicebot_barge_ins_total", "Bot prompts cut off by the caller",
+                                 registry=self.registry)
+        self.handoffs = Counter("voicebot_handoffs_total", "Calls handed to a human, by queue", ["queue"],
+                                registry=self.registry)
+        self.faults = Counter("voicebot_faults_total", "Faults inside calls, by stage", ["stage"],
+                              registry=self.registry)
+        self.utterances = Histogram("voicebot_utterance_seconds", "Caller utterance length",
+                                    buckets=(0.25, 0.5, 1, 2, 4, 8, 16), registry=self.registry)
+
+    def observe(self, event: ev.CallEvent) -> None:
+        match event:
+            case ev.CallEnded(outcome=outcome):
+                self.calls.labels(outcome).inc()
+            case ev.BargeInEvent():
+                self.barge_ins.inc()
+            case ev.HandedOff(packet=packet):
+                self.handoffs.labels(packet.queue).inc()
+            case ev.CallFault(stage=stage):
+                self.faults.labels(stage).inc()
+            case ev.SpeechEndedEvent(duration_s=duration):
+                self.utterances.observe(duration)
+
+
+def handoff_answer(packet: dict[str, Any] | HandoffPacket | None) -> str:
+    """What the dialplan reads with CURL(): ``queue=…&skill=…&priority=…&reason=…``, or ``queue=`` when
+    the bot served the call and did not hand off (the dialplan hangs up)."""
+    if packet is None:
+        return urlencode({"queue": ""})
+    data = asdict(packet) if isinstance(packet, HandoffPacket) else packet
+    return urlencode({"queue": data.get("queue") or "", "skill": data.get("skill") or "",
+                      "priority": data.get("priority") or 0, "reason": data.get("reason") or ""})
+
+
+def create_app(service: VoicebotService) -> FastAPI:
+    metrics = Metrics(service)
+    recent: OrderedDict[str, HandoffPacket | None] = OrderedDict()  # call id -> its handoff, if any
+
+    async def follow_events() -> None:
+        async for event in service.bus.subscribe():
+            metrics.observe(event)
+            if isinstance(event, ev.CallStarted):
+                recent[event.call_id] = None
+            elif isinstance(event, ev.HandedOff):
+                recent[event.call_id] = event.packet
+            while len(recent) > RECENT_CALLS:
+                recent.popitem(last=False)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        task = asyncio.create_task(follow_events())
+        yield
+        task.cancel()
+
+    app = FastAPI(title="voicebot", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "active_calls": service.audiosocket.active_calls, "flows": service.flows.names()}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/calls")
+    async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                         outcome: str | None = None) -> list[dict[str, Any]]:
+        return await service.store.list_calls(limit=limit, offset=offset, outcome=outcome)
+
+    @app.get("/api/calls/{call_id}")
+    async def get_call(call_id: str) -> dict[str, Any]:
+        call = await service.store.get_call(call_id)
+        if call is None:
+            raise HTTPException(404, f"no call {call_id}")
+        return call
+
+    @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse)
+    async def handoff(call_id: str) -> str:
+        """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
+        (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
+        if call_id in recent:
+            return handoff_answer(recent[call_id])
+        if (packet := await service.store.handoff_for(call_id)) is not None:
+            return handoff_answer(packet)
+        if await service.store.get_call(call_id) is not None:
+            return handoff_answer(None)
+        return ""
+
+    @app.post("/api/calls/{call_id}/announce", status_code=204)
+    async def announce(call_id: str, request: Request) -> Response:
+        """The dialplan, just before AudioSocket(): who is calling, which number they dialled, which
+        flow to run. Fields come as query parameters or a form body (Asterisk's CURL(url,data) posts
+        ``caller_id=…&dnis=…``); other fields become dialog variables."""
+        try:
+            uuid.UUID(call_id)
+        except ValueError:
+            raise HTTPException(422, f"call id {call_id!r} is not a UUID") from None
+        fields = dict(request.query_params)
+        body = (await request.body()).decode("utf-8", errors="replace")
+        fields.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        flow = fields.pop("flow", None) or None
+        if flow is not None and flow not in service.flows.names():
+            raise HTTPException(422, f"unknown flow {flow!r}; flows: {', '.join(service.flows.names())}")
+        info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
+                        variables={k: v for k, v in fields.items() if len(k) <= 64 and len(v) <= 512})
+        service.directory.announce(call_id, info)
+        return Response(status_code=204)
+
+    @app.get("/api/flows")
+    async def flows() -> dict[str, Any]:
+        return {"flows": service.flows.names()}
+
+    from voicebot.web.demo_backend import create_demo_app
+
+    app.mount("/demo", create_demo_app(service.settings.store.spool_dir.parent / "demo.db"))
+    return app
