@@ -106,3 +106,30 @@ def test_real_digit_padded_with_silence_makes_one_turn(shared_dir, clip_id):
     assert lead - 0.05 <= starts[0][0] <= lead + clip_s / 2
     assert lead + clip_s / 2 <= ep.speech_end <= lead + clip_s + 0.1
     assert last_silence >= tail - 0.2
+
+
+
+def test_speech_ends_where_the_words_end_not_after_webrtcvads_hangover(shared_dir):
+    """A real word then a faint tail (breath, line noise at -48 dBFS): webrtcvad alone keeps saying
+    "speech" into the tail; the gate relative to the recent peak ends speech with the word."""
+    rng = np.random.default_rng(2)
+    word = fsdd(shared_dir, "0_george_5")  # peaks at -16 dBFS
+    signal = np.concatenate([np.zeros(int(RATE * 0.4)), word, rng.normal(0, 130, int(RATE * 0.3)),
+                             np.zeros(int(RATE * 0.6))])
+    frames = frames_of(signal, t0=0.0)
+    word_end = 0.4 + len(word) / RATE
+    ungated, _, _ = run(frames, vad=WebRtcVad(2, below_peak_db=200.0))
+    gated, starts, _ = run(frames)
+    assert len(starts) == 1
+    assert gated.speech_end <= word_end + 0.02
+    assert ungated.speech_end >= gated.speech_end + 0.06  # what the gate saves on every end of turn
+
+
+
+def test_a_soft_word_after_a_loud_one_is_still_speech(shared_dir):
+    loud, soft = fsdd(shared_dir, "0_george_5"), fsdd(shared_dir, "3_theo_7")  # peaks -16 and -34 dBFS
+    gap = np.zeros(int(RATE * 0.2))
+    signal = np.concatenate([np.zeros(int(RATE * 0.4)), loud, gap, soft, np.zeros(int(RATE * 0.5))])
+    ep, starts, _ = run(frames_of(signal, t0=0.0))
+    soft_start = 0.4 + (len(loud) + len(gap)) / RATE
+    assert len(starts) == 1 and ep.speech_end >= soft_start + len(soft) / RATE / 2

@@ -60,8 +60,10 @@ def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer
         from voicebot.speech.asr_whisper import WhisperRecognizer
 
         path = resolve(WHISPER_ROLES[speech.asr_engine], models_dir=_models_dir(settings))
+        trim = speech.whisper_trim_encoder
         return WhisperRecognizer.load(str(path), pool, speech.asr_engine, threads=speech.asr_threads,
-                                      max_utterance_s=speech.max_utterance_s)
+                                      max_utterance_s=speech.max_utterance_s,
+                                      trim_encoder=speech.asr_engine == "whisper-tiny" if trim is None else trim)
     if speech.asr_engine == "vosk":
         from voicebot.speech.asr_vosk import VoskRecognizer
 

@@ -1,4 +1,4 @@
-"""Voice activity: WebRTC VAD with an energy gate, 20 ms framing and the endpointer state machine.
+"""Voice activity: WebRTC VAD with energy gates, 20 ms framing and the endpointer state machine.
 
 The endpointer turns per-frame speech/non-speech into utterance boundaries:
 
@@ -29,16 +29,27 @@ FRAME_S = 0.02  # webrtcvad accepts 10/20/30 ms; 20 ms is AudioSocket's native f
 class WebRtcVad:
     """``engines.VoiceActivityDetector`` over webrtcvad (8/16/32/48 kHz), one per call.
 
-    Frames quieter than ``min_dbfs`` are non-speech whatever webrtcvad says: it fires on faint line
-    hiss, and real speech on a phone line sits well above -50 dBFS.
+    Two energy gates on top of webrtcvad:
+
+    * frames quieter than ``min_dbfs`` are non-speech: webrtcvad fires on faint line hiss, and real
+      speech on a phone line sits well above -50 dBFS;
+    * frames more than ``below_peak_db`` under the loudest frame of the last ``peak_window_s`` are
+      non-speech: webrtcvad holds "speech" for 100-200 ms after a word ends (its hangover), which
+      would delay every end of turn by as much; speech itself stays within ~30 dB of its vowels.
     """
 
-    def __init__(self, aggressiveness: int = 2, min_dbfs: float = -50.0) -> None:
+    def __init__(self, aggressiveness: int = 2, min_dbfs: float = -50.0, below_peak_db: float = 30.0,
+                 peak_window_s: float = 1.5) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
         self.min_dbfs = min_dbfs
+        self.below_peak_db = below_peak_db
+        self._recent: deque[float] = deque(maxlen=max(1, round(peak_window_s / FRAME_S)))
 
     def is_speech(self, pcm: bytes, sample_rate: int) -> bool:
-        return rms_dbfs(pcm) > self.min_dbfs and self._vad.is_speech(pcm, sample_rate)
+        level = rms_dbfs(pcm)
+        self._recent.append(level)
+        return (level > self.min_dbfs and level >= max(self._recent) - self.below_peak_db
+                and self._vad.is_speech(pcm, sample_rate))
 
 
 class FrameChunker:
