@@ -54,6 +54,7 @@ class SpeechSettings(BaseModel):
     # Encode only the utterance (+2 s) and reuse an encoding of silence for the rest of whisper's 30 s
     # window: 4-6x faster decodes. None: on for whisper-tiny, off for whisper-base (it loses accuracy).
     whisper_trim_encoder: bool | None = None
+    whisper_beam_size: int = Field(5, ge=1, le=10)  # 1 = greedy: ≈ 15 ms faster, ≈ 15 % more errors
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35

@@ -16,6 +16,15 @@ from voicebot.speech.wer import edit_distance, normalize, wer
     ("nineteen eighty four", ["1", "9", "8", "4"]),
     ("Uh, I don't know!", ["i", "don't", "know"]),
     ("My number is 4719", ["my", "number", "is", "4", "7", "1", "9"]),
+    ("one thousand two hundred fifty", ["1", "2", "5", "0"]),
+    ("two hundred and five", ["2", "0", "5"]),
+    ("rock and roll", ["rock", "and", "roll"]),
+    ("$1,250.50", ["1", "2", "5", "0", "dollars", "5", "0", "cents"]),
+    ("twelve hundred fifty dollars and fifty cents", ["1", "2", "5", "0", "dollars", "5", "0", "cents"]),
+    ("Transfer $50.", ["transfer", "5", "0", "dollars"]),
+    ("50%", ["5", "0", "percent"]),
+    ("order a B732", ["order", "a", "b", "7", "3", "2"]),
+    ("the 1st", ["the", "1st"]),
 ])
 def test_normalize(text, tokens):
     assert normalize(text) == tokens

@@ -63,7 +63,8 @@ def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer
         trim = speech.whisper_trim_encoder
         return WhisperRecognizer.load(str(path), pool, speech.asr_engine, threads=speech.asr_threads,
                                       max_utterance_s=speech.max_utterance_s,
-                                      trim_encoder=speech.asr_engine == "whisper-tiny" if trim is None else trim)
+                                      trim_encoder=speech.asr_engine == "whisper-tiny" if trim is None else trim,
+                                      beam_size=speech.whisper_beam_size)
     if speech.asr_engine == "vosk":
         from voicebot.speech.asr_vosk import VoskRecognizer
 

@@ -12,7 +12,8 @@ so it stops where the speech stops. Cutting the window without that splice makes
 ("zero zero zero ..."). Measured on FSDD and Piper sentences: the same text, a decode 4-6x faster;
 whisper base loses accuracy this way (7 -> 11 % WER on sentences), so it keeps the full window.
 
-Decoding: greedy (beam 1), no timestamps (one ≤ 30 s window per utterance), no internal VAD (the
+Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it costs ≈ 10-20 ms and
+cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per utterance), no internal VAD (the
 listener already segmented), one temperature (no fallback re-decodes), English. When digits are expected the decode is constrained to a
 small grammar (``speech/asr.py: grammar_for``) by suppressing every other token; other hints become an
 ``initial_prompt`` or ``hotwords`` (``prompt_for``). New tokens are capped at ``8 + 6 per second`` of
@@ -122,8 +123,9 @@ class WhisperRecognizer:
     """``engines.SpeechRecognizer`` over a faster-whisper model loaded once and shared by all calls."""
 
     def __init__(self, model: WhisperModel, pool: InferencePool, name: str,
-                 max_utterance_s: float = 30.0, trim_encoder: bool = True) -> None:
+                 max_utterance_s: float = 30.0, trim_encoder: bool = True, beam_size: int = 5) -> None:
         self.model = model
+        self.beam_size = beam_size
         self.pool = pool
         self.name = name
         self.max_utterance_s = min(max_utterance_s, WINDOW_S - TRIM_MARGIN_S)
@@ -135,9 +137,9 @@ class WhisperRecognizer:
 
     @classmethod
     def load(cls, path: str, pool: InferencePool, name: str, threads: int = 2,
-             max_utterance_s: float = 30.0, trim_encoder: bool = True) -> WhisperRecognizer:
+             max_utterance_s: float = 30.0, trim_encoder: bool = True, beam_size: int = 5) -> WhisperRecognizer:
         model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
-        recognizer = cls(model, pool, name, max_utterance_s, trim_encoder)
+        recognizer = cls(model, pool, name, max_utterance_s, trim_encoder, beam_size)
         recognizer.warm_up()
         return recognizer
 
@@ -160,7 +162,8 @@ class WhisperRecognizer:
         prompt = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True, hotwords=hotwords)
         max_new_tokens = int(8 + 6 * seconds)  # speech is < 6 tokens/s: caps runaway repetitions
         result = self.model.model.generate(
-            self.encode_window(audio), [prompt], beam_size=1, max_length=len(prompt) + max_new_tokens,
+            self.encode_window(audio), [prompt], beam_size=self.beam_size,
+            max_length=len(prompt) + max_new_tokens,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=list(self.suppressed_tokens(grammar)) if grammar else [-1])[0]  # -1: default
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]

@@ -8,7 +8,11 @@ Normalisation (the usual Whisper-eval style, kept small and documented):
    "4 7" all become ``4 7``; "double seven" becomes ``7 7``; "oh" next to another digit is ``0``;
    "two hundred five" becomes ``2 0 5``. Scoring digit by digit is what matters for account and
    phone numbers, and it makes "47" and "forty seven" equal on both sides;
-3. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
+   "and" inside a number or between dollars and cents is dropped;
+3. money and ids as a recogniser writes them: "$1,250.50" becomes ``1 2 5 0 dollars 5 0 cents``,
+   "50%" ``5 0 percent``, and a token mixing letters and digits is spelled out ("B732" -> ``b 7 3 2``,
+   as "B seven three two" reads);
+4. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
 """
 
 from __future__ import annotations
@@ -27,50 +31,54 @@ REPEATS = {"double": 2, "triple": 3}
 FILLERS = {"uh", "um", "er", "erm", "hmm", "mm", "ah"}
 _NUMBER_WORDS = UNITS.keys() | TEENS.keys() | TENS.keys() | SCALES.keys()
 _PUNCT = re.compile(r"[^\w\s']")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_MONEY = re.compile(r"\$(\d+)(?:\.(\d\d))?\b")
+_ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$")
 
 
 def _numbers_to_digits(words: Sequence[str]) -> list[str]:
-    """A run of number words -> digit tokens. Adjacent units are separate numbers ("four seven")."""
+    """A run of number words -> digit tokens. Adjacent units are separate numbers ("four seven");
+    "one thousand two hundred fifty" is one number (1250)."""
     out: list[str] = []
-    value: int | None = None
-    last = ""
+    total, current, last = 0, None, ""  # the number read so far is total + current
 
     def flush() -> None:
-        nonlocal value
-        if value is not None:
-            out.extend(str(value))
-        value = None
+        nonlocal total, current
+        if current is not None or total:
+            out.extend(str(total + (current or 0)))
+        total, current = 0, None
 
     for w in words:
         if w in UNITS or w in TEENS:
             n = UNITS.get(w, TEENS.get(w, 0))
-            if value is not None and (last in SCALES or (last == "tens" and w in UNITS)):
-                value += n
-            else:
+            if not (last in SCALES or (last == "tens" and w in UNITS)):
                 flush()
-                value = n
+            current = (current or 0) + n
             last = "unit"
         elif w in TENS:
-            if value is not None and last in SCALES:
-                value += TENS[w]
-            else:
+            if last not in SCALES:
                 flush()
-                value = TENS[w]
+            current = (current or 0) + TENS[w]
             last = "tens"
-        else:  # hundred / thousand
-            scale = SCALES[w]
-            value = (value or 1) * scale if (value or 0) < scale else value + scale
+        elif w == "hundred":
+            current = (current or 1) * 100
             last = w
+        else:  # thousand
+            total += (current or 1) * 1000
+            current, last = None, w
     flush()
     return out
 
 
 def normalize(text: str) -> list[str]:
     """Normalised tokens of ``text`` (see the module docstring)."""
-    text = text.lower().replace("-", " ").replace("/", " ")
+    text = _THOUSANDS.sub("", text.lower())
+    text = _MONEY.sub(lambda m: f"{m[1]} dollars" + (f" {m[2]} cents" if m[2] and int(m[2]) else ""), text)
+    text = text.replace("%", " percent ").replace("-", " ").replace("/", " ")
     text = _PUNCT.sub(" ", text.replace("’", "'"))
     tokens = [t.strip("'") for t in text.split()]
     tokens = [t for t in tokens if t and t not in FILLERS]
+    tokens = [c for t in tokens for c in (_spelled(t) if _is_id(t) else (t,))]
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -84,15 +92,33 @@ def normalize(text: str) -> list[str]:
             i += 2
         elif t in _NUMBER_WORDS:
             j = i
-            while j < len(tokens) and tokens[j] in _NUMBER_WORDS:
+            while j < len(tokens) and (tokens[j] in _NUMBER_WORDS or _and_in_number(tokens, j)):
                 j += 1
-            out.extend(_numbers_to_digits(tokens[i:j]))
+            out.extend(_numbers_to_digits([w for w in tokens[i:j] if w != "and"]))
             i = j
+        elif t == "and" and out and out[-1] in ("dollar", "dollars") and i + 1 < len(tokens) \
+                and (tokens[i + 1] in _NUMBER_WORDS or tokens[i + 1].isdigit()):
+            i += 1  # "five dollars and fifty cents" reads as "$5.50"
         else:
             out.append(t)
             i += 1
     # "oh" is zero only between or beside digits ("four oh seven")
     return ["0" if t == "oh" and _digit_neighbour(out, k) else t for k, t in enumerate(out)]
+
+
+def _and_in_number(tokens: Sequence[str], j: int) -> bool:
+    """ "and" after hundred/thousand and before a number word: "two hundred and five"."""
+    return (tokens[j] == "and" and 0 < j < len(tokens) - 1 and tokens[j - 1] in SCALES
+            and tokens[j + 1] in _NUMBER_WORDS)
+
+
+def _is_id(token: str) -> bool:
+    return any(c.isdigit() for c in token) and any(c.isalpha() for c in token) and not _ORDINAL.match(token)
+
+
+def _spelled(token: str) -> list[str]:
+    """"b732" -> ["b", "732"]: letters one by one, digit runs kept (they are split later)."""
+    return re.findall(r"\d+|[^\d]", token)
 
 
 def _digit_neighbour(tokens: Sequence[str], k: int) -> bool:
