@@ -25,6 +25,9 @@ class FakeSynthesizer:
         self.requests.append(text)
         yield self.pcm_for(text)
 
+    def warm_up(self) -> None:
+        """Nothing to warm."""
+
 
 class FakeVad:
     """A VoiceActivityDetector that calls a frame speech when its peak amplitude exceeds ``threshold``."""
@@ -61,6 +64,9 @@ class FakeRecognizer:
         stream = FakeRecognitionStream(self, text, hints)
         self.streams.append(stream)
         return stream
+
+    def warm_up(self) -> None:
+        """Nothing to warm."""
 
 
 class FakeRecognitionStream:

@@ -30,7 +30,7 @@ from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.understand import Nlu
-from voicebot.runtime import InferencePool
+from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.repo import SqlCallStore
@@ -113,6 +113,13 @@ class VoicebotService:
         for name in self.flows.names():
             prompts.update(self.flows.get(name).static_prompts())
         rendered = await self.speaker.prerender(sorted(prompts), 8000)
+
+        def warm_up() -> None:
+            recognizer.warm_up()
+            synthesizer.warm_up()
+            embedder.embed(["I would like to check the balance of my account, please."])
+
+        await self.pool.on_every_thread(warm_up)  # the first caller pays no thread's first-use costs
         self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, store=self.store,
                                      bus=self.bus, dialog_for=self.dialogs.for_call, directory=self.directory)
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
@@ -176,6 +183,7 @@ class VoicebotService:
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json)
+    return_large_buffers_to_the_os()
     service = VoicebotService(settings)
     await service.start()
     await service.run_until_stopped()

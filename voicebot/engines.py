@@ -60,6 +60,10 @@ class SpeechRecognizer(Protocol):
 
     def open_stream(self, sample_rate: int, hints: RecognitionHints) -> RecognitionStream: ...
 
+    def warm_up(self) -> None:
+        """Blocking: small decodes, run at start-up on every inference thread (buffers, lazy init)."""
+        ...
+
 
 class SpeechSynthesizer(Protocol):
     """A loaded TTS voice shared by all calls. Yields PCM at ``sample_rate``, sentence by sentence."""
@@ -68,6 +72,10 @@ class SpeechSynthesizer(Protocol):
     sample_rate: int
 
     def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+
+    def warm_up(self) -> None:
+        """Blocking: one long sentence, run at start-up on every inference thread."""
+        ...
 
 
 class SentenceEmbedder(Protocol):

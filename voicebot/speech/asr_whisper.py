@@ -144,9 +144,11 @@ class WhisperRecognizer:
         return recognizer
 
     def warm_up(self) -> None:
-        """One decode of a second of faint noise so the first caller does not pay for lazy init."""
+        """Decodes of faint noise, short and long, so the first caller does not pay for lazy init and
+        buffer growth."""
         rng = np.random.default_rng(0)
-        self.decode(rng.normal(0, 0.003, MODEL_RATE).astype(np.float32), RecognitionHints())
+        for seconds in (1, 8):
+            self.decode(rng.normal(0, 0.003, seconds * MODEL_RATE).astype(np.float32), RecognitionHints())
         self.suppressed_tokens(grammar_for(RecognitionHints(slot_type="digits")) or ())
 
     def open_stream(self, sample_rate: int, hints: RecognitionHints) -> WhisperStream:

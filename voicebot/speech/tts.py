@@ -239,6 +239,9 @@ class EspeakSynthesizer:
             raise RuntimeError(f"espeak-ng failed ({process.returncode}): {detail}")
         return _wav_payload(out, self.sample_rate)
 
+    def warm_up(self) -> None:
+        """Nothing to warm: each sentence is a new espeak-ng process."""
+
     def synthesize_pcm(self, text: str, sample_rate: int) -> bytes:
         out = subprocess.run([self._binary, *self._args, "--", text], capture_output=True, check=True).stdout
         return resample(_wav_payload(out, self.sample_rate), self.sample_rate, sample_rate)

@@ -30,6 +30,10 @@ def _next_pcm(chunks: Iterator[AudioChunk]) -> bytes | None:
     return None if chunk is None else chunk.audio_int16_bytes
 
 
+_WARM_UP = ("Thank you for calling; I can help you check a balance, track a parcel or an order, reset a password, "
+            "or put you through to one of our agents, so just tell me in a few words what you need today.")
+
+
 class PiperSynthesizer:
     """A loaded Piper voice. Yields native-rate (22 050 Hz) int16 PCM, one chunk per sentence."""
 
@@ -55,6 +59,7 @@ class PiperSynthesizer:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.enable_cpu_mem_arena = False
         session = onnxruntime.InferenceSession(str(model_path), sess_options=options,
                                                providers=["CPUExecutionProvider"])
         stat = model_path.stat()
@@ -65,8 +70,12 @@ class PiperSynthesizer:
             fingerprint=f"{model_path.name}:{stat.st_size}:{stat.st_mtime_ns}:ls={length_scale}:v={_VOLUME}",
             config=SynthesisConfig(length_scale=length_scale, volume=_VOLUME),
         )
-        synthesizer.synthesize_pcm("Hello.", synthesizer.sample_rate)  # first run allocates ONNX buffers
+        synthesizer.warm_up()
         return synthesizer
+
+    def warm_up(self) -> None:
+        """The first runs in a thread make onnxruntime's buffers: make them now, for a long sentence."""
+        self.synthesize_pcm(_WARM_UP, self.sample_rate)
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         """Native-rate PCM, one chunk per sentence as soon as it is ready; the work runs in the pool."""
