@@ -51,7 +51,7 @@ class SpeechSettings(BaseModel):
     asr_engine: Literal["whisper-tiny", "whisper-base", "vosk"] = "whisper-tiny"
     vosk_model_path: Path | None = None
     asr_threads: int = 2
-    # Encode only the utterance (+2 s) and reuse an encoding of silence for the rest of whisper's 30 s
+    # Encode only the utterance (+5 s) and reuse an encoding of silence for the rest of whisper's 30 s
     # window: 4-6x faster decodes. None: on for whisper-tiny, off for whisper-base (it loses accuracy).
     whisper_trim_encoder: bool | None = None
     whisper_beam_size: int = Field(5, ge=1, le=10)  # 1 = greedy: ≈ 15 ms faster, ≈ 15 % more errors

@@ -115,3 +115,21 @@ async def test_a_cough_alone_is_discarded_not_a_turn(recognizer):
     await call.close()
     assert not any(isinstance(e, Utterance) for e in call.events)
     assert [e.reason for e in discarded] == ["no words"]
+
+
+def test_trimmed_encoder_hears_what_the_full_window_hears(recognizer, shared_dir):
+    """The trimmed encoder (utterance + 2 s, then cached silence) against whisper's full 30 s window,
+    on real digits with and without the grammar: the same words, and an encoder output of full size."""
+    from voicebot.speech.asr_whisper import WhisperRecognizer, _to_model_rate
+
+    assert recognizer._silence is not None  # tiny.en trims by default
+    full = WhisperRecognizer(recognizer.model, recognizer.pool, "full-window", trim_encoder=False)
+    clip_ids = ["0_george_5", "3_theo_7", "7_jackson_5", "9_george_5", "5_nicolas_5", "2_lucas_9"]
+    agree = 0
+    for clip_id in clip_ids:
+        audio = _to_model_rate(clip(shared_dir, clip_id), RATE)
+        audio = np.concatenate([np.zeros(3200, np.float32), audio, np.zeros(1600, np.float32)])
+        assert tuple(recognizer.encode_window(audio).shape) == tuple(full.encode_window(audio).shape)
+        for hints in (RecognitionHints(slot_type="digits"), RecognitionHints()):
+            agree += normalize(recognizer.decode(audio, hints).text) == normalize(full.decode(audio, hints).text)
+    assert agree >= 2 * len(clip_ids) - 2, agree
