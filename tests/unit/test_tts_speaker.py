@@ -147,6 +147,18 @@ async def test_prerender_counts_only_new_renderings(tmp_path: Path, pool: Infere
     assert fresh.requests == [] and len(speaker.memory) == 3  # loaded from disk into memory
 
 
+async def test_prerendered_prompt_is_played_from_memory_after_a_restart(tmp_path: Path,
+                                                                       pool: InferencePool) -> None:
+    """A dialog ``Say`` (cache=False) of a static prompt plays the whole rendering that prerender loaded
+    from disk: no sentence of it is synthesized again."""
+    prompt = "One quick question before you go: on a scale of one to five, how happy were you? Thanks."
+    rendered = b"".join(await collect(Speaker(FakeSynthesizer(), tmp_path, pool), prompt, 8000, cache=True))
+    fresh = FakeSynthesizer()
+    restarted = Speaker(fresh, tmp_path, pool)
+    assert await restarted.prerender([prompt], 8000) == 0
+    assert b"".join(await collect(restarted, prompt, 8000)) == rendered and fresh.requests == []
+
+
 async def test_empty_text_says_nothing(tmp_path: Path, pool: InferencePool) -> None:
     fake = FakeSynthesizer()
     assert await collect(Speaker(fake, tmp_path, pool), "   ", 8000) == []

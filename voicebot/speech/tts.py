@@ -148,12 +148,12 @@ class Speaker:
         spoken = say_as.normalize(text, self.language)
         if not spoken:
             return
-        if not cache:
+        key = self.key(spoken, sample_rate)
+        pcm = self.memory.get(key)  # a whole prompt rendered or prerendered before
+        if pcm is None and not cache:
             async for pcm in self._render(spoken, sample_rate):
                 yield pcm
             return
-        key = self.key(spoken, sample_rate)
-        pcm = self.memory.get(key)
         if pcm is None:
             pcm = await self.pool.run(self.disk.read, key, sample_rate, priority=Priority.SPEAK)
             if pcm is not None:
