@@ -377,26 +377,8 @@ class DialogEngine:
         await self._fill(state, turn, value, f"slot {self._slot_of(step)} filled by DTMF")
 
     async def _on_no_input(self, state: DialogState, turn: _Turn) -> None:
-        w = state.waiting
-        assert w is not None
-        step = self._waiting_step(state)
         state.no_input += 1
-        limit = self._limit(step, "max_no_input")
-        turn.note(f"no-input {state.no_input}/{limit}")
-        if isinstance(step, SurveyStep) and state.no_input > 1:
-            turn.note("survey skipped after silence")
-            await self._advance_from_waiting(state, turn)
-        if state.no_input > limit and (
-            getattr(step, "on_no_input", None) or self.bundle.handlers["no_input"].enabled
-        ):
-            target = getattr(step, "on_no_input", None)
-            if target:
-                turn.note(f"no-input limit → {target}")
-                state.waiting = None
-                self._jump(state, turn, target)
-                await self._run(state, turn)
-            self._handler_handoff(state, turn, "no_input", f"no-input {state.no_input}/{limit} → handoff")
-        await self._prompt_again(state, turn, "no_input")
+        await self._missed(state, turn, "no_input", state.no_input, "")
 
     # ------------------------------------------------------------------------------------------
     # Answers to what was asked
@@ -582,24 +564,29 @@ class DialogEngine:
         await self._prompt_again(state, turn, "reprompt")
 
     async def _no_match(self, state: DialogState, turn: _Turn, why: str) -> None:
-        step = self._waiting_step(state)
         state.no_match += 1
-        limit = self._limit(step, "max_no_match")
-        turn.note(f"no-match {state.no_match}/{limit}: {why}")
-        if isinstance(step, SurveyStep) and state.no_match > 1:
-            turn.note("survey skipped")
+        await self._missed(state, turn, "no_match", state.no_match, f": {why}")
+
+    async def _missed(self, state: DialogState, turn: _Turn, kind: str, count: int, why: str) -> None:
+        """The ``count``-th silence (``kind`` "no_input") or unusable answer ("no_match") to the question
+        waited on: a survey is skipped after the second; past the step's limit its ``on_<kind>`` target
+        or the ``<kind>`` handler's handoff; otherwise the question is asked again."""
+        step = self._waiting_step(state)
+        limit = self._limit(step, f"max_{kind}")
+        label = kind.replace("_", "-")
+        turn.note(f"{label} {count}/{limit}{why}")
+        if isinstance(step, SurveyStep) and count > 1:
+            turn.note("survey skipped" + (" after silence" if kind == "no_input" else ""))
             await self._advance_from_waiting(state, turn)
-        if state.no_match > limit and (
-            getattr(step, "on_no_match", None) or self.bundle.handlers["no_match"].enabled
-        ):
-            target = getattr(step, "on_no_match", None)
+        target = getattr(step, f"on_{kind}", None)
+        if count > limit and (target or self.bundle.handlers[kind].enabled):
             if target:
-                turn.note(f"no-match limit → {target}")
+                turn.note(f"{label} limit → {target}")
                 state.waiting = None
                 self._jump(state, turn, target)
                 await self._run(state, turn)
-            self._handler_handoff(state, turn, "no_match", f"no-match {state.no_match}/{limit} → handoff")
-        await self._prompt_again(state, turn, "reprompt")
+            self._handler_handoff(state, turn, kind, f"{label} {count}/{limit} → handoff")
+        await self._prompt_again(state, turn, "no_input" if kind == "no_input" else "reprompt")
 
     def _handler_handoff(self, state: DialogState, turn: _Turn, name: str, why: str) -> None:
         handler: HandlerDef = self.bundle.handlers[name]
