@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import typer
 
@@ -111,16 +113,7 @@ def bench_audiosocket(
     out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/bench_audiosocket.json)."),
 ) -> None:
     """AudioSocket server + paced player under N calls, no models: voiced gaps, errors, CPU per call."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "eval" / "bench_audiosocket.py"
-    spec = importlib.util.spec_from_file_location("bench_audiosocket", path)
-    if spec is None or spec.loader is None:
-        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
-        raise typer.Exit(2)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    raise typer.Exit(module.run_cli(calls, stagger, json_out, out))
+    raise typer.Exit(_eval_script("bench_audiosocket").run_cli(calls, stagger, json_out, out))
 
 
 @bench_app.command("tts")
@@ -133,16 +126,7 @@ def bench_tts(
                              help="Also write the JSON report here (e.g. eval/results/bench_tts.json)."),
 ) -> None:
     """Time to first audio (p50/p95), real-time factor and cache-hit time of the configured voice."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "eval" / "bench_tts.py"
-    spec = importlib.util.spec_from_file_location("bench_tts", path)
-    if spec is None or spec.loader is None:
-        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
-        raise typer.Exit(2)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    raise typer.Exit(module.run_cli(json_out, rounds, rate, concurrency, out))
+    raise typer.Exit(_eval_script("bench_tts").run_cli(json_out, rounds, rate, concurrency, out))
 
 
 models_app = typer.Typer(help="List the models (no sub-command) or train voicebot's own artifacts.")
@@ -224,16 +208,7 @@ def eval_asr(
     out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/asr_tiny.json)."),
 ) -> None:
     """WER, real-time factor and end of speech -> final transcript of an ASR engine on 8 kHz clips."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "eval" / "asr.py"
-    spec = importlib.util.spec_from_file_location("eval_asr", path)
-    if spec is None or spec.loader is None:
-        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
-        raise typer.Exit(2)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    raise typer.Exit(module.run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out, digits))
+    raise typer.Exit(_eval_script("asr").run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out, digits))
 
 
 @app.command()
@@ -293,3 +268,15 @@ def graph(
     from voicebot.dialog.tools import graph as run_graph
 
     raise typer.Exit(run_graph(flow, fmt, out, Settings().dialog.dir))
+
+
+def _eval_script(name: str) -> ModuleType:
+    """A script of the source checkout's ``eval/`` folder, imported as a module."""
+    path = Path(__file__).resolve().parents[1] / "eval" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"eval_{name}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
+        raise typer.Exit(2)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
