@@ -3,7 +3,7 @@
 import pytest
 
 from voicebot.speech.asr import grammar_for, prompt_for
-from voicebot.speech.asr_whisper import collapse_loops, echoes_prompt, is_hallucination
+from voicebot.speech.asr_whisper import choose_hypothesis, collapse_loops, echoes_prompt, is_hallucination
 from voicebot.types import RecognitionHints
 
 
@@ -52,3 +52,15 @@ def test_prompt_read_back_is_detected():
     assert not echoes_prompt("two three", prompt)  # digits a caller may well say
     assert not echoes_prompt("Seven.", prompt)  # one word: could be the answer
     assert not echoes_prompt("four seven", prompt)
+
+
+@pytest.mark.parametrize(("texts", "scores", "no_speech", "kept"), [
+    (["Oh,", "Three.", "3."], [-1.65, -1.71, -1.93], 0.33, 1),  # a close digit beats a lone "Oh"
+    (["Oh", "oh", "Two."], [-1.09, -1.41, -2.44], 0.3, 0),  # too far behind: keep (then dropped as filler)
+    (["Oh,", "Eight."], [-1.6, -2.0], 0.75, 0),  # likely not speech: no digit is invented
+    (["Four.", "Oh."], [-0.7, -0.8], 0.2, 0),  # a digit already wins
+    (["Oh, nine one", "0 9 1"], [-0.5, -0.6], 0.2, 0),  # "oh" among digits is zero
+    (["Oh.", "Oh,", "agent"], [-1.0, -1.1, -1.2], 0.2, 0),  # no digit alternative
+])
+def test_digits_grammar_prefers_a_close_digit_over_a_lone_oh(texts, scores, no_speech, kept):
+    assert choose_hypothesis(texts, scores, no_speech) == kept
