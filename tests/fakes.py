@@ -264,10 +264,12 @@ class FakeCallConnection:
 class ScriptedDialog:
     """A dialog engine whose replies are scripted: ``replies[n]`` is the tuple of BotActions for the
     n-th step (the first step answers CallStart). ``inputs`` records every DialogInput it was given.
-    A reply that is an Exception instance is raised instead (a faulty flow)."""
+    A reply that is an Exception instance is raised instead (a faulty flow). The steps numbered in
+    ``backend_steps`` (1 = the CallStart step) report that they called the backend."""
 
-    def __init__(self, replies: list) -> None:
+    def __init__(self, replies: list, backend_steps: tuple[int, ...] = ()) -> None:
         self.replies = list(replies)
+        self.backend_steps = backend_steps
         self.inputs: list = []
 
     def start(self, call_id: str, caller_id: str = "", variables=None):
@@ -283,7 +285,8 @@ class ScriptedDialog:
         if isinstance(reply, Exception):
             raise reply
         return SimpleNamespace(actions=tuple(reply), decisions=(f"scripted step {len(self.inputs)}",),
-                               state_name=f"step{len(self.inputs)}")
+                               state_name=f"step{len(self.inputs)}",
+                               called_backend=len(self.inputs) in self.backend_steps)
 
 
 class FakeEmbedder:

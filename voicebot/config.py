@@ -59,6 +59,9 @@ class SpeechSettings(BaseModel):
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35
     end_of_turn_max_s: float = 1.2
+    # Speech that resumes this soon after the end of the caller's turn continues it ("no, ... it's 1234"):
+    # the dialog answers the whole utterance instead of the first half. 0 turns it off.
+    turn_continuation_s: float = Field(1.0, ge=0.0)
     min_speech_s: float = 0.12  # shorter bursts (clicks, "mm") do not start a turn
     preroll_s: float = 0.2
     # Silence after which whisper decodes speculatively (the result is reused if the caller stays quiet)

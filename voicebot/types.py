@@ -228,7 +228,7 @@ class Turn:
     marks: dict[str, float] = field(default_factory=dict)
     caller_text: str = ""
     asr_confidence: float | None = None
-    input_kind: str = "speech"  # speech | dtmf | no_input | start
+    input_kind: str = "speech"  # speech | dtmf | no_input | start | continued (the next turn finished it)
     intent: str | None = None
     intent_confidence: float | None = None
     entities: dict[str, Any] = field(default_factory=dict)

@@ -101,6 +101,60 @@ async def test_greets_understands_answers_and_ends(tmp_path, speech_pcm):
     assert sum(len(frame) for frame in conn.sent) > 0
 
 
+@pytest.fixture
+def second_pcm(shared_dir: Path) -> bytes:
+    with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/7_jackson_5.wav")) as wav:
+        return wav.readframes(wav.getnframes())
+
+
+async def play_two_utterances(conn: FakeCallConnection, first: bytes, second: bytes, gap_s: float) -> None:
+    """The caller says something, pauses ``gap_s`` (long enough for the turn to end), and speaks again;
+    paced in real time, as the end of a turn waits for a decode."""
+    silence = b"\0" * FRAME
+    audio = silence * 10 + first + silence * int(gap_s / 0.02) + second + silence * 80
+    for i in range(len(audio) // FRAME):
+        conn.feed(AudioFrame(audio[i * FRAME:(i + 1) * FRAME], 8000, now()))
+        await asyncio.sleep(0.02)
+
+
+CONTINUED_DIALOG = [
+    (Say("Is that right?"), Listen(Expectation(no_input_s=5))),
+    (Say("What's your account number?"), Listen(Expectation(no_input_s=5))),
+    (Say("Thanks."), EndCall("served")),
+]
+
+
+async def test_speech_resumed_right_after_a_turn_continues_it(tmp_path, speech_pcm, second_pcm):
+    """ "no" ... "it's one two three": the dialog answers the whole utterance, from the state it was in."""
+    dialog = ScriptedDialog(CONTINUED_DIALOG)
+    session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
+
+    said = [i.text for i in dialog.inputs if isinstance(i, Understanding)]
+    assert said == ["No.", "No. It's one two three."]
+    turns = store.calls[conn.call_id]["turns"]
+    assert [t.input_kind for t in turns] == ["start", "continued", "speech"]
+    merged = turns[2]
+    assert merged.caller_text == "No. It's one two three."
+    assert merged.decision.startswith("continues the previous utterance")
+    assert merged.marks["speech_start"] == turns[1].marks["speech_start"]
+
+
+async def test_speech_after_a_longer_pause_is_a_new_turn(tmp_path, speech_pcm, second_pcm):
+    dialog = ScriptedDialog(CONTINUED_DIALOG)
+    session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=1.6))
+    assert [i.text for i in dialog.inputs if isinstance(i, Understanding)] == ["No.", "It's one two three."]
+    assert [t.input_kind for t in store.calls[conn.call_id]["turns"]] == ["start", "speech", "speech"]
+
+
+async def test_a_turn_that_reached_the_backend_is_not_continued(tmp_path, speech_pcm, second_pcm):
+    dialog = ScriptedDialog(CONTINUED_DIALOG, backend_steps=(2,))  # answering "No." called the backend
+    session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
+    assert [i.text for i in dialog.inputs if isinstance(i, Understanding)] == ["No.", "It's one two three."]
+
+
 async def test_dtmf_is_collected_into_one_input(tmp_path):
     dialog = ScriptedDialog([
         (Say("Enter your account number, then hash."), Listen(Expectation(max_digits=8, terminator="#"))),

@@ -137,3 +137,23 @@ def test_explicit_requests_for_a_human_are_recognised():
     for text in ("I want to check my balance", "my card was stolen", "a person stole my card",
                  "human resources called me"):
         assert not asks_for_human(text), text
+
+
+def test_lexical_member_learns_words_and_joins_the_ensemble(classifier) -> None:
+    from voicebot.nlu.intents import IntentEnsemble
+    from voicebot.nlu.lexical import LexicalClassifier
+
+    texts = [t for intent in sorted(EXAMPLES) for t in EXAMPLES[intent]]
+    labels = [intent for intent in sorted(EXAMPLES) for _ in EXAMPLES[intent]]
+    lexical = LexicalClassifier.fit(texts, labels)
+    assert lexical.labels == classifier.labels == tuple(sorted(EXAMPLES))
+    probs = lexical.probabilities_of(["my card got stolen", "transfer fifty dollars", "balance please"])
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert [lexical.labels[i] for i in probs.argmax(axis=1)] == ["lost_card", "transfer", "balance"]
+    ensemble = IntentEnsemble([classifier, lexical], threshold=0.0, weights=(1.0, 0.5))
+    assert np.allclose(ensemble.probabilities_of(["block my card"]).sum(), 1.0)
+    assert ensemble.predict("someone stole my card").intent == "lost_card"
+    assert ensemble.weights.tolist() == [1.0, 0.5]
+    binary = LexicalClassifier.fit(texts[:10], labels[:10])  # two labels: sklearn's one-row head, made two-way
+    probs = binary.probabilities_of(["what is my balance", "someone stole my card"])
+    assert np.allclose(probs.sum(axis=1), 1.0) and probs.argmax(axis=1).tolist() == [0, 1]

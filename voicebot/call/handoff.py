@@ -42,6 +42,7 @@ def intent_summary(turns: Sequence[Turn], slots: dict[str, Any], reason: str) ->
 def build_packet(call_id: str, caller_id: str, handoff: Handoff, turns: Sequence[Turn],
                  slots: dict[str, Any]) -> HandoffPacket:
     transcript: list[tuple[str, str]] = []
+    turns = [t for t in turns if t.input_kind != "continued"]  # repeated in the turn that continued it
     for turn in turns:
         if turn.caller_text:
             transcript.append(("caller", turn.caller_text))

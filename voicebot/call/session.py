@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -83,6 +84,24 @@ class CallServices:
     bus: ev.EventBus
     dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
     directory: CallDirectory = field(default_factory=CallDirectory)
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """The caller's last utterance and the dialog state before the bot answered it, kept while the caller
+    may still be finishing it (``speech.turn_continuation_s``)."""
+
+    utterance: Utterance
+    expected: Expectation  # what the dialog expected when it was said
+    state_before: Any  # the engine's DialogState, deep-copied
+
+
+def joined(first: Utterance, second: Utterance) -> Utterance:
+    """One utterance from a turn and its continuation: the words of both, the start of the first."""
+    a, b = first.transcript, second.transcript
+    transcript = replace(b, text=f"{a.text.strip()} {b.text.strip()}", confidence=min(a.confidence, b.confidence),
+                         audio_seconds=a.audio_seconds + b.audio_seconds)
+    return replace(second, transcript=transcript, speech_start=first.speech_start)
 
 
 class CallSession:
@@ -166,19 +185,30 @@ class CallSession:
         next_input: DialogInput = CallStart(caller_id=self._caller_id(), called=self.info.dnis,
                                             variables=tuple(self.info.variables.items()))
         turn = self._new_turn("start")
+        utterance: Utterance | None = None  # the caller's words the dialog answers now, if spoken
+        heard_under = Expectation()  # what the dialog expected when they were said
+        continued = False
         while not self.hung_up.is_set():
+            before = copy.deepcopy(state) if utterance is not None else None
             result = await app.engine.step(state, next_input)
             turn.mark("dialog_done")
-            turn.decision = "; ".join(result.decisions)
+            turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
             turn.state = result.state_name
             self.slots = dict(getattr(state, "slots", {}) or {})
             self.variables = dict(getattr(state, "variables", {}) or {})
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
                 return
-            next_input, turn = await self._next_input(listen.expect, app)
+            # A step that reached the backend cannot be taken back, so its utterance cannot be continued.
+            heard = _Heard(utterance, heard_under, before) if utterance is not None and not result.called_backend \
+                else None
+            next_input, turn, utterance, continued = await self._next_input(listen.expect, app, heard)
             if next_input is None:
                 return
+            if continued and heard is not None:  # answer the whole utterance from the state before its first half
+                state, heard_under = heard.state_before, heard.expected
+            else:
+                heard_under = listen.expect
 
     async def _perform(self, actions: tuple, turn: Turn) -> Listen | None:
         """Carry out the bot's actions. Returns the Listen to wait on, or None when the call is over."""
@@ -198,15 +228,27 @@ class CallSession:
         # A step that neither listens nor ends: listen with defaults rather than leave the caller hanging.
         return Listen()
 
-    async def _next_input(self, expect: Expectation, app: DialogApp) -> tuple[DialogInput | None, Turn]:
-        """Wait for speech, DTMF or the no-input timer; then understand it."""
+    async def _next_input(self, expect: Expectation, app: DialogApp, heard: _Heard | None = None,
+                          ) -> tuple[DialogInput | None, Turn, Utterance | None, bool]:
+        """Wait for speech, DTMF or the no-input timer; then understand it. Returns the input, its turn,
+        the utterance (if spoken) and whether it continued ``heard``: speech that starts within
+        ``turn_continuation_s`` of the end of ``heard`` is understood together with it, and the earlier
+        turn is recorded as ``continued``."""
         self.listener.expect(expect)
         self.digits.reset(expect)
         raw = await self._wait_for_input(expect)
         if raw is None:
-            return None, self._new_turn("none")
+            return None, self._new_turn("none"), None, False
         turn: Turn
         if isinstance(raw, Utterance):
+            window = self.services.settings.speech.turn_continuation_s
+            continued = heard is not None and raw.speech_start - heard.utterance.speech_end <= window
+            if continued and heard is not None:
+                self.log.info("caller continued the previous utterance", first=heard.utterance.transcript.text,
+                              then=raw.transcript.text)
+                raw = joined(heard.utterance, raw)
+                if self._open_turn is not None:
+                    self._open_turn.input_kind = "continued"
             turn = self._new_turn("speech")
             turn.mark("speech_start", raw.speech_start)
             if raw.first_pause is not None:
@@ -215,22 +257,23 @@ class CallSession:
             turn.mark("asr_final", raw.final_at)
             turn.caller_text = raw.transcript.text
             turn.asr_confidence = raw.transcript.confidence
+            asked = heard.expected if continued and heard is not None else expect
             understanding = await app.nlu.understand(
-                raw.transcript.text, raw.transcript.confidence, expect.hints.slot_type)
+                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type)
             turn.mark("nlu_done")
             turn.intent, turn.intent_confidence = understanding.intent, understanding.confidence
             turn.entities = {e.type: e.value for e in understanding.entities}
             if understanding.emotion:
                 turn.emotion, turn.emotion_score = understanding.emotion.label, understanding.emotion.score
-            return understanding, turn
+            return understanding, turn, raw, continued
         if isinstance(raw, DigitsInput):
             turn = self._new_turn("dtmf")
             turn.mark("speech_end")
             turn.entities = {"dtmf": raw.digits}
-            return raw, turn
+            return raw, turn, None, False
         turn = self._new_turn("no_input")
         turn.mark("speech_end")
-        return raw, turn
+        return raw, turn, None, False
 
     async def _wait_for_input(self, expect: Expectation) -> Utterance | DigitsInput | NoInput | None:
         """The next input: what is already queued, else speech or DTMF before the no-input timer ends.
