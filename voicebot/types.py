@@ -82,8 +82,15 @@ class RecognitionHints:
     """What the dialog expects next, used to bias recognition (whisper prompt/hotwords, vosk grammar)."""
 
     phrases: tuple[str, ...] = ()
-    slot_type: str | None = None  # e.g. "digits", "yes_no", "money": lets the engine bias its vocabulary
+    slot_type: str | None = None  # the flow's slot type name ("account_number"), for the NLU
     language: str = "en"
+    # What kind of value that is ("digits", "yes_no", "number", ...): what recognition and the end of turn
+    # bias by. Defaults to ``slot_type`` (the built-in types are named by their kind).
+    kind: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            object.__setattr__(self, "kind", self.slot_type)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,3 +64,11 @@ def test_prompt_read_back_is_detected():
 ])
 def test_digits_grammar_prefers_a_close_digit_over_a_lone_oh(texts, scores, no_speech, kept):
     assert choose_hypothesis(texts, scores, no_speech) == kept
+
+
+def test_a_flow_slot_type_of_kind_digits_gets_the_digit_grammar():
+    account = RecognitionHints(slot_type="account_number", kind="digits")
+    assert grammar_for(account) == grammar_for(RecognitionHints(slot_type="digits"))
+    assert prompt_for(account) == (None, None)
+    assert grammar_for(RecognitionHints(slot_type="account_number")) is None  # kind unknown: free text
+    assert prompt_for(RecognitionHints(slot_type="ok", kind="yes_no"))[1].startswith("yes no")

@@ -953,7 +953,7 @@ class DialogEngine:
             phrases = tuple(type_def.values) + tuple(s for syn in type_def.values.values() for s in syn)
         elif type_def is not None and type_def.kind == "yes_no":
             phrases = ("yes", "no")
-        hints = RecognitionHints(phrases, type_name, lang)
+        hints = RecognitionHints(phrases, type_name, lang, type_def.kind if type_def is not None else None)
         if isinstance(step, CollectDigitsStep):
             return Expectation(
                 hints,
@@ -979,7 +979,7 @@ class DialogEngine:
             hints,
             settings.no_input_timeout_s,
             max_digits,
-            dtmf.min_digits if dtmf else 1,
+            max(dtmf.min_digits if dtmf else 1, type_def.min_length or 1 if type_def else 1),
             dtmf.terminator if dtmf else "#",
             dtmf.inter_digit_s if dtmf else 3.0,
         )

@@ -35,9 +35,9 @@ GENERIC_PROMPT = "Hello, I'm calling about my account."
 def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
     """``(initial_prompt, hotwords)`` for faster-whisper from what the dialog expects next."""
     phrases = ", ".join(p.strip() for p in hints.phrases if p.strip())
-    if hints.slot_type == "digits":
+    if hints.kind == "digits":
         return None, None  # the grammar does the biasing
-    if hints.slot_type == "yes_no":
+    if hints.kind == "yes_no":
         return None, " ".join(filter(None, (YES_NO_WORDS, phrases)))
     if phrases:
         return None, phrases
@@ -47,7 +47,7 @@ def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
 def grammar_for(hints: RecognitionHints) -> tuple[str, ...] | None:
     """The words whisper may write, or None for free text. Only digits are constrained: a yes/no or
     menu question gets free answers too ("I want to check my balance")."""
-    if hints.slot_type != "digits":
+    if hints.kind != "digits":
         return None
     words = f"{DIGIT_WORDS} {COMMAND_WORDS} {' '.join(hints.phrases)}".lower().split()
     return tuple(sorted(set(words)))

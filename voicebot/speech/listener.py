@@ -86,7 +86,7 @@ ListenerEvent = SpeechStarted | BargeIn | PartialTranscript | Utterance | NoiseD
 def has_real_words(text: str, expectation: Expectation = Expectation()) -> bool:
     """Whether ``text`` carries a word that is not a backchannel (see the module docstring)."""
     tokens = normalize(text)
-    if expectation.hints.slot_type == "yes_no":
+    if expectation.hints.kind == "yes_no":
         return any(t not in BACKCHANNELS or t in YES_NO_ANSWERS for t in tokens)
     return any(t not in BACKCHANNELS for t in tokens)
 

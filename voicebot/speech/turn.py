@@ -12,7 +12,7 @@ The listener decodes speculatively at the caller's first pause; that transcript 
 2. the text trails off -> incomplete: it ends in "," / "..." / "-" or in a continuation word
    ("and", "or", "but", "so", "because", "uh", "um", "the", "a", "my", "is", "to", "of", ...), which
    also covers "my number is";
-3. digits expected (``hints.slot_type == "digits"``): complete once at least ``min_digits`` digits
+3. digits expected (``hints.kind == "digits"``): complete once at least ``min_digits`` digits
    were heard when the flow gives a length (``max_digits > 0``); with no length given, a text that
    ends in a digit is incomplete (callers read numbers in groups) and any other text is complete;
 4. options expected (``hints.phrases``, e.g. "credit card balance"): the text ending in a proper
@@ -41,7 +41,7 @@ def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
     if not tokens or _TRAILING.search(text.strip()) or tokens[-1] in CONTINUATION:
         return False
     hints = expectation.hints
-    if hints.slot_type == "digits":
+    if hints.kind == "digits":
         digits = sum(t.isdigit() for t in tokens)
         if expectation.max_digits > 0:
             return digits >= max(1, expectation.min_digits)
