@@ -3,7 +3,14 @@
 import pytest
 
 from voicebot.speech.asr import grammar_for, prompt_for
-from voicebot.speech.asr_whisper import choose_hypothesis, collapse_loops, echoes_prompt, is_hallucination
+from voicebot.speech.asr_whisper import (
+    Decoded,
+    answers_otherwise,
+    choose_hypothesis,
+    collapse_loops,
+    echoes_prompt,
+    is_hallucination,
+)
 from voicebot.types import RecognitionHints
 
 
@@ -72,3 +79,15 @@ def test_a_flow_slot_type_of_kind_digits_gets_the_digit_grammar():
     assert prompt_for(account) == (None, None)
     assert grammar_for(RecognitionHints(slot_type="account_number")) is None  # kind unknown: free text
     assert prompt_for(RecognitionHints(slot_type="ok", kind="yes_no"))[1].startswith("yes no")
+
+
+@pytest.mark.parametrize(("text", "confidence", "otherwise"), [
+    ("I don't have one.", 0.97, True),  # not digits, whatever "one" says
+    ("This is outrageous. I'm absolutely furious.", 0.8, True),
+    ("It's 1 2 3 4.", 0.9, False),  # an answer in digits: the grammar's reading stays
+    ("1 2 3 4 5 6 7 8", 0.8, False),
+    ("You will.", 0.73, False),  # "zero" misheard, without confidence
+    ("Sorry?", 0.9, False),  # one word: the grammar decides
+])
+def test_a_free_answer_wins_over_the_digit_grammar_only_when_it_plainly_says_more(text, confidence, otherwise):
+    assert answers_otherwise(Decoded(text, confidence, -0.2, 0.1, 1.5)) is otherwise

@@ -57,6 +57,7 @@ MODEL_RATE = 16000
 WINDOW_S = 30  # whisper's input window
 TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is trimmed
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
+FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
 KNOWN_HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
     "bye", "oh", "so", "i", "the", "uh", "hmm", "okay", "subtitles by the amara org community",
@@ -114,6 +115,15 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
         if words and words != ["oh"] and all(w.isdigit() for w in words):
             return index if score >= scores[0] - DIGIT_ALTERNATIVE_MARGIN else 0
     return 0
+
+
+def answers_otherwise(free: Decoded) -> bool:
+    """A free-text decode of an answer to a digits question that says more than digits ("I don't have
+    one", "this is outrageous"): two or more words that are not numbers, decoded with confidence. Single
+    digits misheard as free text ("You will." for "zero") stay under 0.75 on FSDD; Piper sentences and
+    "1 2 3 4" decode at 0.8-0.98, and "It's 1 2 3 4" keeps the grammar's reading."""
+    words = [w for w in normalize(free.text) if not w.isdigit()]
+    return len(words) >= 2 and free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
 
 
 def collapse_loops(text: str, min_repeats: int = 3) -> str:
@@ -174,16 +184,27 @@ class WhisperRecognizer:
         return WhisperStream(self, sample_rate, hints)
 
     def decode(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
-        """Blocking decode of 16 kHz float32 audio (run it through the pool)."""
+        """Blocking decode of 16 kHz float32 audio (run it through the pool). Under a digits grammar the
+        same encoding is also decoded as free text, which wins when the caller plainly said something
+        else (:func:`answers_otherwise`: "I don't know", "this is outrageous")."""
         audio = audio[:int(self.max_utterance_s * MODEL_RATE)]
         seconds = audio.size / MODEL_RATE
+        encoded = self.encode_window(audio)
+        decoded = self._generate(encoded, hints, seconds)
+        if grammar_for(hints) is not None:
+            free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
+            if answers_otherwise(free):
+                return free
+        return decoded
+
+    def _generate(self, encoded: ctranslate2.StorageView, hints: RecognitionHints, seconds: float) -> Decoded:
         initial_prompt, hotwords = prompt_for(hints)
         grammar = grammar_for(hints)
         previous = self._tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
         prompt = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True, hotwords=hotwords)
         max_new_tokens = int(8 + 6 * seconds)  # speech is < 6 tokens/s: caps runaway repetitions
         result = self.model.model.generate(
-            self.encode_window(audio), [prompt], beam_size=self.beam_size,
+            encoded, [prompt], beam_size=self.beam_size,
             num_hypotheses=self.beam_size if grammar else 1, max_length=len(prompt) + max_new_tokens,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=list(self.suppressed_tokens(grammar)) if grammar else [-1])[0]  # -1: default
