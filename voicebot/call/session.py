@@ -421,7 +421,8 @@ class CallSession:
     # ------------------------------------------------------------------ endings
 
     async def _handoff(self, action: Handoff) -> None:
-        emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns if t.emotion]
+        emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns
+                    if t.emotion and t.input_kind != "continued"]  # its words are in the next turn
         decided = route(action, self.variables, emotions)
         packet = build_packet(self.call_id, self._caller_id(), decided, self.turns, self.slots)
         self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
