@@ -24,6 +24,8 @@ TODAY = date(2026, 11, 25)  # a Wednesday
     ("five five five twelve thirty four", ["5551234"]),
     ("double 7 three", ["773"]),
     ("I have no idea", []),
+    ("9.0.9.0", ["9090"]),  # whisper under the digits grammar, "nine oh nine oh"
+    ("the rate is 1.25", []),  # a decimal is not a digit string
 ])
 def test_digit_runs(text: str, digits: list[str]) -> None:
     assert [m.value for m in n.find_digit_runs(text)] == digits

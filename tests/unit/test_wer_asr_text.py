@@ -88,6 +88,8 @@ def test_a_flow_slot_type_of_kind_digits_gets_the_digit_grammar():
     ("1 2 3 4 5 6 7 8", 0.8, False),
     ("You will.", 0.73, False),  # "zero" misheard, without confidence
     ("Sorry?", 0.9, False),  # one word: the grammar decides
+    ("This is outrageous. I'm absolutely furious.", 0.6, True),  # a sentence, less sure
+    ("This is my account.", 0.28, False),
 ])
 def test_a_free_answer_wins_over_the_digit_grammar_only_when_it_plainly_says_more(text, confidence, otherwise):
     assert answers_otherwise(Decoded(text, confidence, -0.2, 0.1, 1.5)) is otherwise

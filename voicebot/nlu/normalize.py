@@ -152,6 +152,7 @@ def find_numbers(text: str) -> list[Match]:
 
 _RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
 _GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_DOTTED_DIGITS = re.compile(r"^\d(?:\.\d){2,}$")
 
 
 def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | None:
@@ -169,6 +170,8 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
         return w, j + 1
     if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678"
         return w.replace(",", ""), j + 1
+    if _DOTTED_DIGITS.match(w):  # or one digit at a time with dots: "9.0.9.0" (not a decimal: 2+ dots)
+        return w.replace(".", ""), j + 1
     if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", "thousand")):
         if w in ("oh", "o") and not in_run and not (j + 1 < n and (toks[j + 1].text in DIGITS
                                                                   or toks[j + 1].text.isdigit())):

@@ -58,6 +58,7 @@ WINDOW_S = 30  # whisper's input window
 TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is trimmed
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
+FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 KNOWN_HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
     "bye", "oh", "so", "i", "the", "uh", "hmm", "okay", "subtitles by the amara org community",
@@ -119,11 +120,13 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
 
 def answers_otherwise(free: Decoded) -> bool:
     """A free-text decode of an answer to a digits question that says more than digits ("I don't have
-    one", "this is outrageous"): two or more words that are not numbers, decoded with confidence. Single
-    digits misheard as free text ("You will." for "zero") stay under 0.75 on FSDD; Piper sentences and
-    "1 2 3 4" decode at 0.8-0.98, and "It's 1 2 3 4" keeps the grammar's reading."""
+    one", "this is outrageous, I'm absolutely furious"): two or more words that are not numbers at
+    confidence >= 0.75, or four or more at >= 0.5. Single digits misheard as free text stay under that
+    on FSDD ("You will." for "zero" 0.73, "This is my account." 0.28); Piper sentences decode at
+    0.7-0.98, and "It's 1 2 3 4" keeps the grammar's reading."""
     words = [w for w in normalize(free.text) if not w.isdigit()]
-    return len(words) >= 2 and free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
+    return len(words) >= 2 and (free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
+                                or (len(words) >= 4 and free.confidence >= FREE_SENTENCE_MIN_CONFIDENCE))
 
 
 def collapse_loops(text: str, min_repeats: int = 3) -> str:
