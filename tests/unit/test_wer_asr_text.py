@@ -92,4 +92,19 @@ def test_a_flow_slot_type_of_kind_digits_gets_the_digit_grammar():
     ("This is my account.", 0.28, False),
 ])
 def test_a_free_answer_wins_over_the_digit_grammar_only_when_it_plainly_says_more(text, confidence, otherwise):
-    assert answers_otherwise(Decoded(text, confidence, -0.2, 0.1, 1.5)) is otherwise
+    assert answers_otherwise(Decoded(text, confidence, -0.2, 0.1, 1.5), GRAMMAR_SURE) is otherwise
+
+
+GRAMMAR_SURE = Decoded("1 2 3 4", 0.9, -0.1, 0.1, 1.5)
+
+
+@pytest.mark.parametrize(("free", "grammar", "otherwise"), [
+    (("Yes.", 0.88), ("1.", 0.23), True),  # the grammar doubts its own reading
+    (("Tomorrow.", 0.82), ("", 0.0), True),
+    (("No.", 0.8), ("Oh,", 0.5), True),  # a lone "Oh" is what the grammar makes of a word it cannot spell
+    (("Nine.", 0.9), ("9.", 0.6), False),
+    (("Bye.", 0.6), ("5.", 0.2), False),  # "five" misheard, without confidence
+    (("Yes.", 0.88), ("4.", 0.5), False),
+])
+def test_one_confident_word_wins_only_over_a_doubtful_grammar_reading(free, grammar, otherwise):
+    assert answers_otherwise(Decoded(*free, -0.2, 0.1, 0.6), Decoded(*grammar, -1.0, 0.3, 0.6)) is otherwise

@@ -59,6 +59,7 @@ TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is t
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
+GRAMMAR_DOUBT_CONFIDENCE = 0.3
 KNOWN_HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
     "bye", "oh", "so", "i", "the", "uh", "hmm", "okay", "subtitles by the amara org community",
@@ -118,13 +119,17 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
     return 0
 
 
-def answers_otherwise(free: Decoded) -> bool:
+def answers_otherwise(free: Decoded, grammar: Decoded) -> bool:
     """A free-text decode of an answer to a digits question that says more than digits ("I don't have
     one", "this is outrageous, I'm absolutely furious"): two or more words that are not numbers at
     confidence >= 0.75, or four or more at >= 0.5. Single digits misheard as free text stay under that
     on FSDD ("You will." for "zero" 0.73, "This is my account." 0.28); Piper sentences decode at
-    0.7-0.98, and "It's 1 2 3 4" keeps the grammar's reading."""
+    0.7-0.98, and "It's 1 2 3 4" keeps the grammar's reading. One confident word ("Yes.", "Tomorrow.")
+    wins only over a doubtful grammar reading (confidence < 0.3: "" or "2.") or a lone "Oh" ("No.")."""
     words = [w for w in normalize(free.text) if not w.isdigit()]
+    if len(words) == 1:
+        doubted = grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE or normalize(grammar.text) == ["oh"]
+        return free.confidence >= FREE_ANSWER_MIN_CONFIDENCE and doubted
     return len(words) >= 2 and (free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
                                 or (len(words) >= 4 and free.confidence >= FREE_SENTENCE_MIN_CONFIDENCE))
 
@@ -196,7 +201,7 @@ class WhisperRecognizer:
         decoded = self._generate(encoded, hints, seconds)
         if grammar_for(hints) is not None:
             free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
-            if answers_otherwise(free):
+            if answers_otherwise(free, decoded):
                 return free
         return decoded
 
@@ -259,7 +264,8 @@ class WhisperRecognizer:
         if grammar not in self._suppress:
             tokenizer = self.model.hf_tokenizer
             forms = [f"{lead}{form}" for w in grammar for form in (w, w.capitalize()) for lead in ("", " ")]
-            forms += [f"{lead}{d}" for d in "0123456789" for lead in ("", " ")] + [",", ".", " ", "-", "?"]
+            # no "-": whisper's hyphenated style ("1-1-2-2-3-") stops early on long strings
+            forms += [f"{lead}{d}" for d in "0123456789" for lead in ("", " ")] + [",", ".", " ", "?"]
             allowed = {i for form in forms for i in tokenizer.encode(form, add_special_tokens=False).ids}
             end_of_text = tokenizer.token_to_id("<|endoftext|>")
             self._suppress[grammar] = tuple(i for i in range(end_of_text) if i not in allowed)
