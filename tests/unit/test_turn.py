@@ -20,6 +20,9 @@ MENU = Expectation(hints=RecognitionHints(phrases=("credit card balance", "billi
     ("It's 4 7 1 9", DIGITS_8, False),
     ("It's 4 7 1 9 0 2 3 5", DIGITS_8, True),
     ("four seven one nine zero two three five", DIGITS_8, True),
+    ("yes please", DIGITS_8, True),  # not digits at all: another kind of answer, taken at once
+    ("I don't know.", DIGITS_8, True),
+    ("My account number is", DIGITS_8, False),
     ("four seven", DIGITS, False),  # length unknown, ends in a digit: maybe reading in groups
     ("four seven, that's it", DIGITS, True),
     ("my credit", MENU, False),

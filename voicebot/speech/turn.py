@@ -14,7 +14,8 @@ The listener decodes speculatively at the caller's first pause; that transcript 
    also covers "my number is";
 3. digits expected (``hints.kind == "digits"``): complete once at least ``min_digits`` digits
    were heard when the flow gives a length (``max_digits > 0``); with no length given, a text that
-   ends in a digit is incomplete (callers read numbers in groups) and any other text is complete;
+   ends in a digit is incomplete (callers read numbers in groups); a text with no digit at all is
+   another kind of answer ("yes please", "I don't know") and complete;
 4. options expected (``hints.phrases``, e.g. "credit card balance"): the text ending in a proper
    prefix of an option ("... my credit") is incomplete, unless it also ends in a whole option;
 5. anything else with a word is complete: a one-word "yes", "billing" or "two" ends the turn after
@@ -43,9 +44,9 @@ def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
     hints = expectation.hints
     if hints.kind == "digits":
         digits = sum(t.isdigit() for t in tokens)
-        if expectation.max_digits > 0:
+        if digits and expectation.max_digits > 0:
             return digits >= max(1, expectation.min_digits)
-        return not tokens[-1].isdigit()
+        return not tokens[-1].isdigit()  # no digit at all: an answer of another kind ("I don't know")
     options = [normalize(p) for p in hints.phrases]
     ends_in_option = any(o and tokens[-len(o):] == o for o in options)
     return ends_in_option or not any(_ends_in_prefix(tokens, o) for o in options)
