@@ -265,7 +265,7 @@ class ScriptedDialog:
     """A dialog engine whose replies are scripted: ``replies[n]`` is the tuple of BotActions for the
     n-th step (the first step answers CallStart). ``inputs`` records every DialogInput it was given.
     A reply that is an Exception instance is raised instead (a faulty flow). The steps numbered in
-    ``backend_steps`` (1 = the CallStart step) report that they called the backend."""
+    ``backend_steps`` (1 = the CallStart step) report backend side effects."""
 
     def __init__(self, replies: list, backend_steps: tuple[int, ...] = ()) -> None:
         self.replies = list(replies)
@@ -286,7 +286,7 @@ class ScriptedDialog:
             raise reply
         return SimpleNamespace(actions=tuple(reply), decisions=(f"scripted step {len(self.inputs)}",),
                                state_name=f"step{len(self.inputs)}",
-                               called_backend=len(self.inputs) in self.backend_steps)
+                               side_effects=len(self.inputs) in self.backend_steps)
 
 
 class FakeEmbedder:

@@ -149,7 +149,7 @@ async def test_speech_after_a_longer_pause_is_a_new_turn(tmp_path, speech_pcm, s
 
 
 async def test_a_turn_that_reached_the_backend_is_not_continued(tmp_path, speech_pcm, second_pcm):
-    dialog = ScriptedDialog(CONTINUED_DIALOG, backend_steps=(2,))  # answering "No." called the backend
+    dialog = ScriptedDialog(CONTINUED_DIALOG, backend_steps=(2,))  # answering "No." changed something in the backend
     session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])
     await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
     assert [i.text for i in dialog.inputs if isinstance(i, Understanding)] == ["No.", "It's one two three."]

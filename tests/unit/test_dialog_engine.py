@@ -109,7 +109,9 @@ async def test_order_happy_path_with_dtmf_and_confirmation(bundle):
     assert (
         r.actions[-1].expect.hints.slot_type == "yes_no" and r.state_name == "order_status.get_order:confirm"
     )
+    assert not r.side_effects
     r = await engine.step(state, YES)
+    assert not r.side_effects  # the lookup is a GET webhook: it only reads
     assert "on its way" in said(r) and "{date:2026-03-23}" in said(r)
     assert "anything else" in said(r).lower()
     assert state.vars["orders_checked"] == 1 and state.vars["order"]["status"] == "shipped"
@@ -308,6 +310,7 @@ async def test_subflow_function_call_and_cross_flow_goto(bundle):
     text = said(r)
     assert "{date:2026-11-26}" in text and "{time:14:00}" in text and "anything else" in text.lower()
     assert len(state.result["reference"]) == 6 and r.state_name == "main.anything_else"
+    assert r.side_effects  # a Python function may change something: this step cannot be taken back
 
 
 async def test_survey_accepts_speech_and_skips_after_bad_answers(bundle):
@@ -488,3 +491,29 @@ async def test_empty_transcript_is_no_input_and_no_digression_into_a_running_flo
     r = await engine.step(state, u("where is my order", "order_status", 0.95))
     assert not any(d.startswith("digression") for d in r.decisions)
     assert [f.flow for f in state.stack] == ["main", "order_status"]
+
+
+async def test_a_get_webhook_has_no_side_effects(tmp_path):
+    """A step whose backend calls only read (GET) may be taken back when the caller continues speaking."""
+    flow = tmp_path / "lookup.yaml"
+    flow.write_text("""\
+intents:
+  hours: {examples: [opening hours, when are you open, what time do you open, are you open today, hours]}
+flows:
+  main:
+    steps:
+      - id: menu
+        menu: {prompt: "How can I help?"}
+  hours:
+    intent: hours
+    steps:
+      - call: {webhook: "http://backend/orders/123456", method: GET}
+        save_as: order
+      - say: "Status {vars.order.status}."
+""")
+    lookup, problems = load_bundle(flow)
+    assert lookup is not None, problems
+    engine = engine_for(lookup)
+    state, _ = await started(engine)
+    r = await engine.step(state, u("when are you open", "hours", 0.9))
+    assert "Status shipped." in said(r) and not r.side_effects

@@ -199,8 +199,8 @@ class CallSession:
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
                 return
-            # A step that reached the backend cannot be taken back, so its utterance cannot be continued.
-            heard = _Heard(utterance, heard_under, before) if utterance is not None and not result.called_backend \
+            # A step that may have changed something in the backend cannot be taken back, nor continued.
+            heard = _Heard(utterance, heard_under, before) if utterance is not None and not result.side_effects \
                 else None
             next_input, turn, utterance, continued = await self._next_input(listen.expect, app, heard)
             if next_input is None:

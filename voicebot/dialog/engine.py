@@ -118,7 +118,7 @@ class StepResult:
     actions: tuple[BotAction, ...]
     decisions: tuple[str, ...]
     state_name: str
-    called_backend: bool = False  # a backend action ran: the step cannot be taken back
+    side_effects: bool = False  # a backend action that may change something ran: no taking the step back
 
 
 class _Done(Exception):
@@ -129,7 +129,7 @@ class _Done(Exception):
 class _Turn:
     actions: list[BotAction] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
-    called_backend: bool = False
+    side_effects: bool = False
 
     def note(self, text: str) -> None:
         self.decisions.append(text)
@@ -195,7 +195,7 @@ class DialogEngine:
             self._flow_error(state, turn, exc)
         state.history.extend(turn.decisions)
         del state.history[:-HISTORY_LIMIT]
-        return StepResult(tuple(turn.actions), tuple(turn.decisions), self.state_name(state), turn.called_backend)
+        return StepResult(tuple(turn.actions), tuple(turn.decisions), self.state_name(state), turn.side_effects)
 
     def state_name(self, state: DialogState) -> str:
         if state.ended:
@@ -742,7 +742,8 @@ class DialogEngine:
             context=context,
             headers={k: self._render(state, v) for k, v in spec.headers.items()},
         )
-        turn.called_backend = True
+        # a GET or HEAD webhook only reads; anything else (a POST, a Python function) may change something
+        turn.side_effects |= not (spec.webhook and spec.method.upper() in ("GET", "HEAD"))
         outcome = await self.actions.run(request, self.bundle.backend)
         turn.note(f"{where}: {outcome.detail} ({outcome.status})")
         state.result = outcome.data
