@@ -248,7 +248,7 @@ class _NoEmbedder:
     dimension = 1
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError("IntentEnsemble members embed their own texts")
+        raise TypeError("an IntentEnsemble decides on probabilities; its members embed their own texts")
 
 
 def label_phrase(label: str) -> str:
