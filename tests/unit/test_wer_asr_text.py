@@ -22,7 +22,7 @@ def test_hints_become_a_grammar_hotwords_or_a_prompt():
     prompt, hot = prompt_for(RecognitionHints(slot_type="yes_no"))
     assert {"yes", "no"} <= set(hot.split())
     prompt, hot = prompt_for(RecognitionHints(phrases=("billing", "credit card")))
-    assert hot == "billing, credit card"
+    assert hot == "billing, credit card, help, agent, repeat"
     prompt, hot = prompt_for(RecognitionHints())
     assert prompt and hot is None
 

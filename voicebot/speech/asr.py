@@ -28,6 +28,7 @@ WHISPER_ROLES = {"whisper-tiny": "asr_fast", "whisper-base": "asr_accurate"}
 # to 5 %. Figures: eval/README.md, section ASR.
 DIGIT_WORDS = "zero one two three four five six seven eight nine oh double triple"
 COMMAND_WORDS = "agent operator representative help repeat"  # still heard while digits are expected
+SPOKEN_COMMANDS = "help, agent, repeat"  # global handlers, biased for alongside a question's options
 YES_NO_WORDS = "yes no yeah nope correct"
 GENERIC_PROMPT = "Hello, I'm calling about my account."
 
@@ -39,8 +40,8 @@ def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
         return None, None  # the grammar does the biasing
     if hints.kind == "yes_no":
         return None, " ".join(filter(None, (YES_NO_WORDS, phrases)))
-    if phrases:
-        return None, phrases
+    if phrases:  # the options, and the commands a caller may say instead ("Help!" was heard "health")
+        return None, f"{phrases}, {SPOKEN_COMMANDS}"
     return GENERIC_PROMPT, None
 
 
