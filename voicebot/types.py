@@ -87,6 +87,7 @@ class RecognitionHints:
     # What kind of value that is ("digits", "yes_no", "number", ...): what recognition and the end of turn
     # bias by. Defaults to ``slot_type`` (the built-in types are named by their kind).
     kind: str | None = None
+    digit_count: tuple[int, int] | None = None  # (min, max) digits of a digits answer, when the flow knows
 
     def __post_init__(self) -> None:
         if self.kind is None:

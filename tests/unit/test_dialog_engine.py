@@ -102,6 +102,7 @@ async def test_order_happy_path_with_dtmf_and_confirmation(bundle):
     assert listen.expect.hints.slot_type == "order_number" and listen.expect.max_digits == 6
     # recognition and the end of turn see what kind of value it is, and its length
     assert listen.expect.hints.kind == "digits" and listen.expect.min_digits == 6
+    assert listen.expect.hints.digit_count == (6, 6)
     assert listen.expect.terminator == "#"
     r = await engine.step(state, DigitsInput("123456", terminated=True))
     assert said(r) == "That's {digits:123456}. Is that right?"

@@ -25,6 +25,8 @@ TODAY = date(2026, 11, 25)  # a Wednesday
     ("double 7 three", ["773"]),
     ("I have no idea", []),
     ("9.0.9.0", ["9090"]),  # whisper under the digits grammar, "nine oh nine oh"
+    ("9.0 9.0", ["9090"]),
+    ("9.0, 9.0", ["9090"]),
     ("the rate is 1.25", []),  # a decimal is not a digit string
 ])
 def test_digit_runs(text: str, digits: list[str]) -> None:

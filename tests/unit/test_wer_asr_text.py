@@ -108,3 +108,14 @@ GRAMMAR_SURE = Decoded("1 2 3 4", 0.9, -0.1, 0.1, 1.5)
 ])
 def test_one_confident_word_wins_only_over_a_doubtful_grammar_reading(free, grammar, otherwise):
     assert answers_otherwise(Decoded(*free, -0.2, 0.1, 0.6), Decoded(*grammar, -1.0, 0.3, 0.6)) is otherwise
+
+
+@pytest.mark.parametrize(("texts", "scores", "count", "kept"), [
+    (["4 4 4 4 4", "4 4 4 4", "4 4 4 4 4 4"], [-0.66, -0.69, -0.88], (4, 4), 1),  # whisper miscounts repeats
+    (["1 1 1 1 1", "1 1 1 1"], [-0.3, -0.9], (4, 4), 0),  # too far behind: keep the best
+    (["1 2 3 4", "1 2 3"], [-0.3, -0.4], (4, 4), 0),  # already right
+    (["4 4 4 4 4", "4 4 4 4"], [-0.66, -0.69], None, 0),  # the flow gives no length
+    (["Help.", "4 4 4 4"], [-0.5, -0.6], (4, 4), 0),  # not a digit answer: left alone
+])
+def test_digits_grammar_prefers_the_expected_number_of_digits(texts, scores, count, kept):
+    assert choose_hypothesis(texts, scores, 0.1, count) == kept

@@ -954,7 +954,13 @@ class DialogEngine:
             phrases = tuple(type_def.values) + tuple(s for syn in type_def.values.values() for s in syn)
         elif type_def is not None and type_def.kind == "yes_no":
             phrases = ("yes", "no")
-        hints = RecognitionHints(phrases, type_name, lang, type_def.kind if type_def is not None else None)
+        digit_count = None
+        if isinstance(step, CollectDigitsStep):
+            digit_count = (step.min_digits, step.max_digits)
+        elif type_def is not None and type_def.kind == "digits" and type_def.max_length:
+            digit_count = (type_def.min_length or 1, type_def.max_length)
+        hints = RecognitionHints(phrases, type_name, lang, type_def.kind if type_def is not None else None,
+                                 digit_count)
         if isinstance(step, CollectDigitsStep):
             return Expectation(
                 hints,

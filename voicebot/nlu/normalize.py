@@ -153,6 +153,12 @@ def find_numbers(text: str) -> list[Match]:
 _RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
 _GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _DOTTED_DIGITS = re.compile(r"^\d(?:\.\d){2,}$")
+_DIGIT_DOT_DIGIT = re.compile(r"^\d\.\d$")  # "9.0": a decimal alone, two digits in a run of them
+
+
+def _next_is_digit_dot_digit(toks: list[Token], j: int) -> bool:
+    k = j + 2 if j + 1 < len(toks) and toks[j + 1].text in _RUN_GLUE else j + 1
+    return k < len(toks) and bool(_DIGIT_DOT_DIGIT.match(toks[k].text))
 
 
 def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | None:
@@ -171,6 +177,8 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
     if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678"
         return w.replace(",", ""), j + 1
     if _DOTTED_DIGITS.match(w):  # or one digit at a time with dots: "9.0.9.0" (not a decimal: 2+ dots)
+        return w.replace(".", ""), j + 1
+    if _DIGIT_DOT_DIGIT.match(w) and (in_run or _next_is_digit_dot_digit(toks, j)):  # "9.0 9.0"
         return w.replace(".", ""), j + 1
     if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", "thousand")):
         if w in ("oh", "o") and not in_run and not (j + 1 < n and (toks[j + 1].text in DIGITS

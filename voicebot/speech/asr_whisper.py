@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ctranslate2
@@ -57,6 +58,7 @@ MODEL_RATE = 16000
 WINDOW_S = 30  # whisper's input window
 TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is trimmed
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
+DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 GRAMMAR_DOUBT_CONFIDENCE = 0.3
@@ -105,17 +107,37 @@ def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
     return any(said == " ".join(normalize(phrase)) for phrase in hints.phrases)
 
 
-def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: float) -> int:
-    """Which of a digits-grammar beam's hypotheses (best first) to keep. Whisper writes a lone "Oh" when it
-    is unsure of a short word; when it is not likely silence, the best hypothesis that spells digits wins
-    if it scores within :data:`DIGIT_ALTERNATIVE_MARGIN` of it. FSDD (300 clips): 8.0 -> 6.0 % WER; a
-    lone "oh" was dropped as a likely hallucination before, so these turns were "no input" otherwise."""
-    if normalize(texts[0]) != ["oh"] or no_speech_prob > 0.6:
-        return 0
-    for index, (text, score) in enumerate(zip(texts, scores, strict=True)):
+def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: float,
+                      digit_count: tuple[int, int] | None = None) -> int:
+    """Which of a digits-grammar beam's hypotheses (best first) to keep.
+
+    * Whisper writes a lone "Oh" when it is unsure of a short word; when it is not likely silence, the
+      best hypothesis that spells digits wins if it scores within :data:`DIGIT_ALTERNATIVE_MARGIN`. FSDD
+      (300 clips): 8.0 -> 6.3 % WER (a lone "oh" was dropped as a likely filler before).
+    * When the flow knows how many digits the answer has (``digit_count``, min and max) and the best
+      hypothesis has another count, the best one with a right count wins within
+      :data:`DIGIT_COUNT_MARGIN`: repeated digits are where whisper miscounts ("4 4 4 4 4" -0.66 over
+      "4 4 4 4" -0.69)."""
+    def spells_digits(text: str) -> bool:
         words = normalize(text)
-        if words and words != ["oh"] and all(w.isdigit() for w in words):
-            return index if score >= scores[0] - DIGIT_ALTERNATIVE_MARGIN else 0
+        return bool(words) and words != ["oh"] and all(w.isdigit() for w in words)
+
+    def count_fits(text: str) -> bool:
+        assert digit_count is not None
+        return digit_count[0] <= sum(len(w) for w in normalize(text) if w.isdigit()) <= digit_count[1]
+
+    if normalize(texts[0]) == ["oh"] and no_speech_prob <= 0.6:
+        return _best_within(texts, scores, spells_digits, DIGIT_ALTERNATIVE_MARGIN)
+    if digit_count is not None and spells_digits(texts[0]) and not count_fits(texts[0]):
+        return _best_within(texts, scores, count_fits, DIGIT_COUNT_MARGIN)
+    return 0
+
+
+def _best_within(texts: list[str], scores: list[float], wanted: Callable[[str], bool], margin: float) -> int:
+    """The best hypothesis that is ``wanted`` if it trails the best by at most ``margin``, else the best."""
+    for index, (text, score) in enumerate(zip(texts, scores, strict=True)):
+        if wanted(text):
+            return index if score >= scores[0] - margin else 0
     return 0
 
 
@@ -219,7 +241,7 @@ class WhisperRecognizer:
         no_speech = result.no_speech_prob
         hypotheses = [[t for t in ids if t < self._tokenizer.eot] for ids in result.sequences_ids]
         texts = [self._tokenizer.decode(tokens).strip() for tokens in hypotheses]
-        best = choose_hypothesis(texts, result.scores, no_speech) if grammar else 0
+        best = choose_hypothesis(texts, result.scores, no_speech, hints.digit_count) if grammar else 0
         tokens, text = hypotheses[best], texts[best]
         looped = len(tokens) >= max_new_tokens
         if looped:  # stopped by the cap, not by end-of-text: a repetition loop
