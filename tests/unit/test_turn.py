@@ -22,6 +22,8 @@ MENU = Expectation(hints=RecognitionHints(phrases=("credit card balance", "billi
     ("four seven one nine zero two three five", DIGITS_8, True),
     ("yes please", DIGITS_8, True),  # not digits at all: another kind of answer, taken at once
     ("I don't know.", DIGITS_8, True),
+    ("I don't have one.", DIGITS_8, True),  # "one" the pronoun, not a digit
+    ("It's 1", DIGITS_8, False),
     ("My account number is", DIGITS_8, False),
     ("four seven", DIGITS, False),  # length unknown, ends in a digit: maybe reading in groups
     ("four seven, that's it", DIGITS, True),

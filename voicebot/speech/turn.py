@@ -34,6 +34,8 @@ CONTINUATION = frozenset(
     "and or but so because uh um er erm the a an my is are was to of for with from at in on it's its "
     "like then plus your our their".split())
 _TRAILING = re.compile(r"(,|\.\.\.|…|-|—)\s*$")
+_PRONOUN_ONE = re.compile(r"\b(?:have|had|got|need|want|that|this|the|other|another|no|any|new|which)\s+one\b",
+                          re.IGNORECASE)
 
 
 def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
@@ -44,6 +46,8 @@ def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
     hints = expectation.hints
     if hints.kind == "digits":
         digits = sum(t.isdigit() for t in tokens)
+        if digits == 1 and _PRONOUN_ONE.search(text):  # "I don't have one": no digit read out
+            return True
         if digits and expectation.max_digits > 0:
             return digits >= max(1, expectation.min_digits)
         return not tokens[-1].isdigit()  # no digit at all: an answer of another kind ("I don't know")
