@@ -158,3 +158,14 @@ def test_angry_request_for_a_human_goes_to_the_agent_intent():
     understood = nlu.understand_sync("This is ridiculous. I've called three times and nothing works. "
                                      "Get me a human now")
     assert understood.intent == "agent" and understood.confidence >= 0.6
+
+
+def test_the_recogniser_s_punctuation_does_not_lower_the_intent_confidence(classifier, emotion) -> None:
+    """Whisper writes "My card hasn't arrived." where the examples have no punctuation."""
+    nlu = Nlu(classifier, {}, emotion, None)
+    plain = nlu.understand_sync("my card has not arrived yet")
+    for written in ("My card has not arrived yet.", "My card has not arrived yet?!", "my card has not arrived yet ."):
+        understood = nlu.understand_sync(written)
+        assert understood.intent == plain.intent == "card_arrival"
+        assert abs(understood.confidence - plain.confidence) < 1e-3
+        assert understood.text == written  # entities and the record keep what was heard

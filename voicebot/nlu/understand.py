@@ -27,6 +27,10 @@ HUMAN_REQUEST = re.compile(
     r"\b(a |an |the |to |some )?(human|real person|live (agent|person)|agent|operator|representative|"
     r"someone|somebody|person|manager|supervisor)\b", re.IGNORECASE)
 HUMAN_REQUEST_CONFIDENCE = 0.9
+# The final punctuation the recogniser writes and the flows' examples lack: "help." scored 0.58 where
+# "help" scores 0.82 (logistics flow), enough to miss the help handler. Inner commas stay: they help the
+# encoder read clauses ("my top up of fifty dollars failed, card ending ...").
+_FINAL_PUNCTUATION = " .!?,;:"
 AGENT_INTENT = "agent"
 
 
@@ -62,7 +66,7 @@ class Nlu:
         if not text.strip():
             return Understanding(text=text, intent=None, confidence=0.0,
                                  transcript_confidence=transcript_confidence)
-        vector = self.classifier.embedder.embed([text])[0]
+        vector = self.classifier.embedder.embed([text.rstrip(_FINAL_PUNCTUATION) or text])[0]
         prediction = self.classifier.predict_vector(vector)
         intent, confidence = prediction.intent, prediction.confidence
         if (intent != AGENT_INTENT and (intent is None or confidence < 0.6) and asks_for_human(text)
