@@ -12,8 +12,8 @@ so it stops where the speech stops. Cutting the window without that splice makes
 ("zero zero zero ..."). The full window pads the log-mel features with zeros, as faster-whisper does;
 the trimmed one pads the audio (the better of the two there). FSDD, 300 clips, beam 5, digits grammar /
 no hint: full window 6.3 % / 36.0 % WER at ≈ 280 ms a clip, trimmed with a 5 s margin 8.0 % / 31.7 % at
-≈ 60 ms (a 2 s margin: 10.7 % / 39.3 %). The trimmed decode is what lets a turn end 0.35 s after the caller stops; whisper
-base loses more this way (sentences 7 -> 11 %), so it keeps the full window.
+≈ 60 ms (a 2 s margin: 10.7 % / 39.3 %). The trimmed decode is what lets a turn end 0.35 s after the
+caller stops; whisper base loses more this way (sentences 7 -> 11 %), so it keeps the full window.
 
 Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it costs ≈ 10-20 ms and
 cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per
@@ -107,6 +107,11 @@ def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
     return any(said == " ".join(normalize(phrase)) for phrase in hints.phrases)
 
 
+def is_lone_oh(text: str) -> bool:
+    """Whisper's "Oh," / "Oh." on its own: what it writes under the digits grammar when it is unsure."""
+    return normalize(text) == ["oh"]
+
+
 def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: float,
                       digit_count: tuple[int, int] | None = None) -> int:
     """Which of a digits-grammar beam's hypotheses (best first) to keep.
@@ -120,13 +125,13 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
       "4 4 4 4" -0.69)."""
     def spells_digits(text: str) -> bool:
         words = normalize(text)
-        return bool(words) and words != ["oh"] and all(w.isdigit() for w in words)
+        return bool(words) and not is_lone_oh(text) and all(w.isdigit() for w in words)
 
     def count_fits(text: str) -> bool:
         assert digit_count is not None
         return digit_count[0] <= sum(len(w) for w in normalize(text) if w.isdigit()) <= digit_count[1]
 
-    if normalize(texts[0]) == ["oh"] and no_speech_prob <= 0.6:
+    if is_lone_oh(texts[0]) and no_speech_prob <= 0.6:
         return _best_within(texts, scores, spells_digits, DIGIT_ALTERNATIVE_MARGIN)
     if digit_count is not None and spells_digits(texts[0]) and not count_fits(texts[0]):
         return _best_within(texts, scores, count_fits, DIGIT_COUNT_MARGIN)
@@ -150,7 +155,7 @@ def answers_otherwise(free: Decoded, grammar: Decoded) -> bool:
     wins only over a doubtful grammar reading (confidence < 0.3: "" or "2.") or a lone "Oh" ("No.")."""
     words = [w for w in normalize(free.text) if not w.isdigit()]
     if len(words) == 1:
-        doubted = grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE or normalize(grammar.text) == ["oh"]
+        doubted = grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE or is_lone_oh(grammar.text)
         return free.confidence >= FREE_ANSWER_MIN_CONFIDENCE and doubted
     return len(words) >= 2 and (free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
                                 or (len(words) >= 4 and free.confidence >= FREE_SENTENCE_MIN_CONFIDENCE))
