@@ -4,7 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup clean
+.PHONY: run test setup system-deps clean
+
+# Debian tools the tests and eval/ use to speak as callers other than the bot (flite, festival, sox codecs)
+DEBIAN_DEPS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,15 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/voicebot serve
 
-test: $(STAMP)
+system-deps:
+	@if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v sox >/dev/null \
+	    || [ ! -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
+	  else echo "install these Debian packages (as root): apt-get install $(DEBIAN_DEPS)"; exit 1; fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -rs
 
 clean:
