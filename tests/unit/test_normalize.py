@@ -205,3 +205,65 @@ def test_dotted_am_pm_and_day_parts() -> None:
     assert [m.value for m in n.find_times("at 7 p.m. please")] == [time(19, 0)]
     assert [m.value for m in n.find_times("eight this evening")] == [time(20, 0)]
     assert [m.value for m in n.find_times("ten at night")] == [time(22, 0)]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("yep", True), ("yeah go on", True), ("sure thing", True), ("go ahead", True), ("yes please", True),
+    ("yes, no problem", True), ("yes, that's all", True),
+    ("not yet", False), ("I'd rather not", False), ("not right now, I'll think about it", False),
+    ("nah, that's everything", False), ("that's all", False), ("nothing else", False),
+    ("that's everything", False), ("no that's it", False), ("maybe later", False), ("please don't", False),
+])
+def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
+    match = n.find_yes_no(text)
+    assert match is not None and match.value is value
+
+
+def test_yes_no_not_from_other_sentences() -> None:
+    assert n.find_yes_no("I don't know") is None
+    assert n.find_yes_no("I want a redelivery") is None
+
+
+@pytest.mark.parametrize(("text", "low", "high", "value"), [
+    ("for.", 1, 5, 4), ("Free.", 1, 5, 3), ("to", 0, 9, 2), ("won", 0, 9, 1), ("ate", 0, 9, 8),
+    ("number four please", 0, 9, 4), ("I'd say three", 1, 5, 3), ("4", 1, 5, 4), ("one", 1, 5, 1),
+    ("four out of five", 1, 5, 4),
+    ("Bye.", 1, 5, 5), ("Fine.", 1, 5, 5),  # on a rating scale only
+    ("Bye.", 0, 9, None), ("ate", 1, 5, None), ("seven", 1, 5, None),
+    ("I need it for my son", 0, 9, None), ("two or three", 1, 5, None), ("the first one", 0, 9, None),
+])
+def test_short_number_answers(text: str, low: int, high: int, value: int | None) -> None:
+    match = n.find_short_number(text, low, high)
+    assert (match.value if match else None) == value
+
+
+@pytest.mark.parametrize(("text", "edit"), [
+    ("the last one is eight", n.DigitEdit("at", "8", -1)),
+    ("no, the last one was an eight not a six", n.DigitEdit("at", "8", -1)),
+    ("the third digit is five", n.DigitEdit("at", "5", 2)),
+    ("the 3rd digit should be 5", n.DigitEdit("at", "5", 2)),
+    ("the second to last digit is a seven", n.DigitEdit("at", "7", -2)),
+    ("it ends in 42", n.DigitEdit("end", "42")),
+    ("the last two are four two", n.DigitEdit("end", "42")),
+    ("it starts with one two", n.DigitEdit("start", "12")),
+    ("add a 9 at the end", n.DigitEdit("append", "9")),
+    ("put a nine at the start", n.DigitEdit("prepend", "9")),
+    ("no, 1 1 2 2 3 3", None), ("the last one", None),
+])
+def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
+    assert n.find_digit_edit(text) == edit
+
+
+@pytest.mark.parametrize(("heard", "edit", "result"), [
+    ("1234567890", n.DigitEdit("at", "8", -1), "1234567898"),
+    ("1234567890", n.DigitEdit("at", "5", 2), "1254567890"),
+    ("123456789", n.DigitEdit("at", "0", 9), "1234567890"),  # the tenth digit after nine: added
+    ("1234567", n.DigitEdit("at", "1", 9), None),
+    ("1234567890", n.DigitEdit("end", "42"), "1234567842"),  # the length fits: the end is replaced
+    ("1234567", n.DigitEdit("end", "890"), "1234567890"),  # short: completed
+    ("12345678", n.DigitEdit("end", "7890"), "1234567890"),  # completed, sharing the 78 already heard
+    ("4567890", n.DigitEdit("start", "123"), "1234567890"),
+    ("123456789", n.DigitEdit("append", "0"), "1234567890"),
+])
+def test_apply_digit_edit(heard: str, edit: n.DigitEdit, result: str | None) -> None:
+    assert n.apply_digit_edit(heard, edit, lambda d: len(d) == 10) == result

@@ -14,10 +14,11 @@ Conventions (documented for flow authors):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[^\sa-z\d]", re.IGNORECASE)
 
@@ -537,25 +538,79 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no|nope|nah|naw|negative|incorrect|wrong|not (?:really|right|correct|quite)|"
+    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|not (?:really|right|correct|quite)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
-    r"not at all|absolutely not|of course not|definitely not|cancel)\b", re.IGNORECASE)
+    r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
+    r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
+    r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need)\b",
+    re.IGNORECASE)
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|sure|correct|right|exactly|affirmative|absolutely|definitely|certainly|"
-    r"of course|please do|go ahead|okay|ok|alright|all right|uh-huh|mm-hmm|that'?s (?:right|correct|it)|"
-    r"it is|that is|i do|i did|sounds good|perfect)\b", re.IGNORECASE)
+    r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
+    r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|sounds (?:good|great)|"
+    r"perfect|please|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so)\b", re.IGNORECASE)
+# The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
+_DONE = re.compile(
+    r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
+    r"(?:i'?m|i am) (?:good|done|all set|fine)|all set|that'?ll be all|that will be all)\b", re.IGNORECASE)
 
 
 def find_yes_no(text: str) -> Match | None:
-    """True for "yes", "yeah", "yep", "that's right", "correct"…; False for "no", "nope", "that's wrong"….
+    """True for "yes", "yeah go on", "sure thing", "that's right"…; False for "no", "nope", "not yet",
+    "I'd rather not", "not right now, I'll think about it", "that's wrong"….
 
-    A negation wins when it comes first ("no, that's not right"; "not correct")."""
+    A negation wins when it comes first ("no, that's not right"; "not correct"). Without a yes or no
+    word, the end of a request list is a no ("that's all", "nothing else", "that's everything")."""
     no, yes = _NO.search(text), _YES.search(text)
     if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
         return Match(False, no.start(), no.end())
     if yes:
         return Match(True, yes.start(), yes.end())
+    if done := _DONE.search(text):
+        return Match(False, done.start(), done.end())
     return None
+
+
+# Number words as the recogniser mishears a lone short answer ("four" -> "for.", "three" -> "Free.").
+# Only read when the whole answer is that one word and a small number is expected.
+HOMOPHONES = {"won": 1, "to": 2, "too": 2, "tu": 2, "free": 3, "tree": 3, "for": 4, "fore": 4, "fo": 4,
+              "ate": 8}
+# Readings plausible only on a rating scale (1 to 5..10): "five" heard as "Bye." or "Fine."
+SCALE_HOMOPHONES = {"bye": 5, "fine": 5}
+# Words around a short answer that do not change it ("um, number four please", "I'd say three").
+_SHORT_FILLERS = {"um", "uh", "er", "erm", "hmm", "mm", "ah", "well", "so", "i", "i'd", "id", "say", "think",
+                  "guess", "it's", "its", "it", "is", "a", "an", "the", "number", "option", "press", "pressing",
+                  "please", "maybe", "probably", "like", "about", "give", "i'll", "go", "with", "just",
+                  "definitely", "ok", "okay", "yeah", "let's", "lets", "choose", "pick", "take", "that's",
+                  "thats", "one", "star", "stars"}
+_OUT_OF = re.compile(r"\b(?:out )?of (?:five|ten|5|10)\b", re.IGNORECASE)  # "four out of five"
+
+
+def find_short_number(text: str, low: int, high: int) -> Match | None:
+    """A lone small number answering a numeric choice: "four", "4", "number four please", "for." -> 4.
+
+    The answer must be that one number (with filler words at most: a "for" inside a sentence is not 4).
+    Homophones (``HOMOPHONES``) count; "bye" / "fine" for five only on a rating scale (``low`` 1, ``high``
+    5-10)."""
+    text = _OUT_OF.sub(lambda m: " " * len(m.group()), text)  # same offsets
+    toks = [t for t in tokens(text) if t.text.isalnum() or "'" in t.text]
+    content = [t for t in toks if t.text not in _SHORT_FILLERS]
+    if not content and toks and [t.text for t in toks].count("one") == 1:
+        content = [t for t in toks if t.text == "one"]  # "one" is both a filler ("the first one") and 1
+    if len(content) != 1:
+        return None
+    tok = content[0]
+    w = tok.text
+    value = UNITS.get(w)
+    if value is None and w.isdigit():
+        value = int(w)
+    if value is None:
+        value = HOMOPHONES.get(w)
+    if value is None and low == 1 and 5 <= high <= 10:
+        value = SCALE_HOMOPHONES.get(w)
+    if value is None or not low <= value <= high:
+        return None
+    return Match(value, tok.start, tok.end)
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -634,6 +689,106 @@ def find_correction(text: str) -> str | None:
     while (again := _CORRECTION.match(value)) and again.start("value") > 0:
         value = again.group("value").strip(" .!?,")  # "actually make that fifty" -> "fifty"
     return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class DigitEdit:
+    """A caller's fix to a digit string read back to them.
+
+    ``kind``: "at" (the digit at ``position`` is ``digits``; 0-based, negative from the end), "end" (it
+    ends in ``digits``), "start" (it starts with ``digits``), "append" / "prepend" (``digits`` are added
+    at the end / the start)."""
+
+    kind: Literal["at", "end", "start", "append", "prepend"]
+    digits: str
+    position: int = 0
+
+
+_EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s+be|\s+actually|\s+an?|\s+:)*"
+_EDIT_AT = re.compile(
+    r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))"
+    r"(?:\s+(?P<count>two|three|four|five|\d)(?:\s+(?:digit|number|numeral)s)?|\s+(?:digit|number|one|numeral)s?)"
+    + _EDIT_VERB
+    + r"\s*(?P<value>.+)$", re.IGNORECASE)
+_EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?)\s+(?:in|with)\s+(?P<value>.+)$", re.IGNORECASE)
+_EDIT_STARTS = re.compile(r"\b(?:starts?|starting|begins?|beginning)\s+with\s+(?P<value>.+)$", re.IGNORECASE)
+_EDIT_ADD = re.compile(
+    r"\b(?:add|put|there'?s|you missed|missed|plus|with|and)\s+(?P<value>.+?)\s+(?:at|on|to)\s+the\s+"
+    r"(?P<where>end|start|beginning|front)\b", re.IGNORECASE)
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def _edit_digits(value: str) -> str:
+    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8")."""
+    value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
+    return "".join(run.value for run in find_digit_runs(value))
+
+
+def find_digit_edit(text: str) -> DigitEdit | None:
+    """A fix to part of a digit string: "the last one is eight" -> at -1 "8"; "the third digit is five" ->
+    at 2 "5"; "the last two are four two", "it ends in 42" -> end "42"; "it starts with 12" -> start
+    "12"; "add a 9 at the end" -> append "9". None when the text names no part (a whole number restated
+    is a plain digits answer)."""
+    if m := _EDIT_ADD.search(text):
+        digits = _edit_digits(m.group("value"))
+        if digits:
+            return DigitEdit("append" if m.group("where").lower() == "end" else "prepend", digits)
+    if m := _EDIT_ENDS.search(text):
+        if digits := _edit_digits(m.group("value")):
+            return DigitEdit("end", digits)
+    if m := _EDIT_STARTS.search(text):
+        if digits := _edit_digits(m.group("value")):
+            return DigitEdit("start", digits)
+    if m := _EDIT_AT.search(text):
+        digits = _edit_digits(m.group("value"))
+        word = re.sub(r"[\s-]+", " ", m.group("ord").lower())
+        count = m.group("count")
+        if not digits:
+            return None
+        if word in ("last", "final"):
+            if count or len(digits) > 1:  # "the last two are 4 2"
+                return DigitEdit("end", digits)
+            return DigitEdit("at", digits, -1)
+        if word in ("second last", "second to last", "third last", "third to last"):
+            return DigitEdit("at", digits[:1], -2 if word.startswith("second") else -3)
+        if word == "first" and (count or len(digits) > 1):  # "the first three are 1 2 3"
+            return DigitEdit("start", digits)
+        numeral = _ORDINAL_NUMERAL.match(word)
+        position = ORDINALS.get(word) or (int(numeral.group(1)) if numeral else None)
+        if position and len(digits) == 1:
+            return DigitEdit("at", digits, position - 1)
+    return None
+
+
+def apply_digit_edit(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> str | None:
+    """``heard`` with ``edit`` applied; None when the edit names a digit that is not there.
+
+    "ends in" / "starts with": a string that already ``fits`` the expected length has its end (start)
+    replaced; a short one is completed when that fits (sharing the digits already heard: "1234" + "ends in
+    456" -> "123456"), else its end (start) is replaced."""
+    d = edit.digits
+    if edit.kind == "append":
+        return heard + d
+    if edit.kind == "prepend":
+        return d + heard
+    if edit.kind == "at":
+        i = edit.position if edit.position >= 0 else len(heard) + edit.position
+        if i == len(heard):
+            return heard + d  # "the eighth digit is 5" after seven digits
+        if not 0 <= i < len(heard):
+            return None
+        return heard[:i] + d + heard[i + 1:]
+    if edit.kind == "end":
+        replaced = heard[:max(0, len(heard) - len(d))] + d
+        overlap = next(k for k in range(min(len(d), len(heard)), -1, -1) if heard.endswith(d[:k]))
+        completed = heard + d[overlap:]
+    else:
+        replaced = d + heard[len(d):]
+        overlap = next(k for k in range(min(len(d), len(heard)), -1, -1) if heard.startswith(d[len(d) - k:]))
+        completed = d[:len(d) - overlap] + heard
+    if fits(heard) or not fits(completed):
+        return replaced
+    return completed
 
 
 _LETTER = re.compile(r"^[a-z]$")
