@@ -115,3 +115,35 @@ def test_digits_written_as_a_grouped_number_by_asr():
     spec = SlotTypeSpec(name="account_number", kind="digits", min_length=8, max_length=8)
     assert extract("12,345,678", spec).value == "12345678"
     assert extract("my account is 12,345,678.", spec).value == "12345678"
+
+
+RATING = SlotTypeSpec("rating", "number", min_length=1, max_length=5)
+CHOICE = SlotTypeSpec("menu_choice", "number", max_length=9)
+
+
+@pytest.mark.parametrize(("text", "spec", "expected"), [
+    ("Free.", RATING, 3), ("for.", RATING, 4), ("Bye.", RATING, 5), ("four", RATING, 4),
+    ("to", CHOICE, 2), ("ate", CHOICE, 8), ("Bye.", CHOICE, None),
+    ("I need it for my son", CHOICE, None),
+])
+def test_short_answers_when_a_small_number_is_expected(text: str, spec: SlotTypeSpec, expected) -> None:
+    entity = extract(text, spec, expected=True)
+    assert (entity.value if entity else None) == expected
+
+
+def test_homophones_only_when_expected() -> None:
+    assert extract("for.", RATING) is None and extract("Bye.", RATING) is None
+
+
+def test_wrong_length_digits_only_when_expected() -> None:
+    spec = SlotTypeSpec("tracking", "digits", min_length=10, max_length=10)
+    assert extract("one two three four, five six seven", spec) is None
+    entity = extract("one two three four, five six seven", spec, expected=True)
+    assert entity is not None and entity.value == "1234567" and entity.confidence < 1
+
+
+def test_a_yes_no_list_takes_every_yes_and_no() -> None:
+    more = SlotTypeSpec("more", "list", values={"yes": ("yes", "one more thing"), "no": ("no", "nothing")})
+    assert value("nah, that's everything", more) == "no"
+    assert value("not right now, I'll think about it", more) == "no"
+    assert value("yeah go on", more) == "yes"

@@ -228,8 +228,14 @@ BUILTIN_HANDLERS: dict[str, HandlerDef] = {
     ),
 }
 
+# What a survey and a menu with keys expect: a lone small number, so that the NLU reads "Free." as 3 and
+# "Bye." as 5 on the survey's scale (a bundle may declare its own ``rating`` type, e.g. 1-10).
+SURVEY_TYPE = "rating"
+MENU_CHOICE_TYPE = "menu_choice"
 BUILTIN_SLOT_TYPES: dict[str, SlotTypeDef] = {
-    kind: SlotTypeDef(kind=kind) for kind in SLOT_KINDS if kind not in ("regex", "list")
+    **{kind: SlotTypeDef(kind=kind) for kind in SLOT_KINDS if kind not in ("regex", "list")},
+    SURVEY_TYPE: SlotTypeDef(kind="number", min_length=1, max_length=5),
+    MENU_CHOICE_TYPE: SlotTypeDef(kind="number", max_length=9),
 }
 
 
@@ -322,7 +328,7 @@ class Bundle:
         if step_kind(step) == "collect_digits":
             return "digits"
         if step_kind(step) == "survey":
-            return "number"
+            return SURVEY_TYPE
         return "text"
 
     def text(self, value: Text | None, language: str) -> str | None:

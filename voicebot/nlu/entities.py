@@ -37,19 +37,29 @@ def _entity(spec: SlotTypeSpec, text: str, value: object, start: int, end: int,
                   confidence=confidence)
 
 
-def _digits(text: str, spec: SlotTypeSpec) -> Entity | None:
+# The confidence of a digits answer of the wrong length, given only when digits are expected: the dialog
+# reads it back ("I heard 1 2 3 4, 5 6 7 — that's seven digits") instead of asking the same question again.
+WRONG_LENGTH_CONFIDENCE = 0.5
+
+
+def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
     runs = normalize.find_digit_runs(text)
     if len(runs) > 1:  # "1234 5678" said in groups: also consider all groups joined
         runs.append(normalize.Match("".join(r.value for r in runs), runs[0].start, runs[-1].end))
     lo, hi = spec.min_length or 1, spec.max_length or 64
     fitting = [r for r in runs if lo <= len(r.value) <= hi]
     if not fitting:
+        if expected and runs:  # every digit said, for the read-back
+            return _entity(spec, text, runs[-1].value, runs[-1].start, runs[-1].end, WRONG_LENGTH_CONFIDENCE)
         return None
     best = max(fitting, key=lambda r: len(r.value))
     return _entity(spec, text, best.value, best.start, best.end)
 
 
-def _number(text: str, spec: SlotTypeSpec) -> Entity | None:
+def _number(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
+    if expected and spec.max_length is not None and spec.max_length <= 10:  # a choice or a rating scale
+        if short := normalize.find_short_number(text, spec.min_length or 0, spec.max_length):
+            return _entity(spec, text, short.value, short.start, short.end)
     found = normalize.find_numbers(text)
     if not found:
         return None
@@ -71,6 +81,7 @@ def _regex(text: str, spec: SlotTypeSpec) -> Entity | None:
 
 
 def _list(text: str, spec: SlotTypeSpec) -> Entity | None:
+    """The longest synonym said; a list of "yes" and "no" ("Anything else?") also takes every yes/no."""
     lowered = text.lower()
     best: tuple[int, int, str] | None = None  # (-length, start, canonical): longest phrase wins
     for canonical, synonyms in spec.values.items():
@@ -80,21 +91,26 @@ def _list(text: str, spec: SlotTypeSpec) -> Entity | None:
                 if best is None or key < best:
                     best = key
     if best is None:
+        if {"yes", "no"} <= spec.values.keys() and (yes_no := normalize.find_yes_no(text)):
+            return _entity(spec, text, "yes" if yes_no.value else "no", yes_no.start, yes_no.end)
         return None
     start = best[1]
     return _entity(spec, text, best[2], start, start - best[0])
 
 
-def extract(text: str, spec: SlotTypeSpec, today: date | None = None) -> Entity | None:
+def extract(text: str, spec: SlotTypeSpec, today: date | None = None, expected: bool = False) -> Entity | None:
     """The value of slot type ``spec`` in ``text`` (``Entity.type`` is ``spec.name``), or None.
 
-    ``today`` anchors relative dates ("tomorrow"); default: the local date.
+    ``today`` anchors relative dates ("tomorrow"); default: the local date. ``expected``: the dialog asked
+    for this type, which makes readings plausible that are not otherwise: a lone "for." is 4 where a
+    number up to 10 is expected ("bye" is 5 on a 1-5 scale), and digits of the wrong length are returned
+    (confidence ``WRONG_LENGTH_CONFIDENCE``) for the dialog to read back.
     """
     kind = spec.kind
     if kind == "digits":
-        return _digits(text, spec)
+        return _digits(text, spec, expected)
     if kind == "number":
-        return _number(text, spec)
+        return _number(text, spec, expected)
     if kind == "regex":
         return _regex(text, spec)
     if kind == "list":

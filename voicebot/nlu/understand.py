@@ -13,7 +13,7 @@ from datetime import date
 
 from voicebot.engines import EmotionDetector
 from voicebot.nlu.emotion import EmotionClassifier
-from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.normalize import find_correction
 from voicebot.runtime import InferencePool, Priority
@@ -91,11 +91,14 @@ class Nlu:
         expected = self.slot_types.get(expected_slot) if expected_slot else None
         if expected is not None:
             corrected = find_correction(text) if expected.kind != "yes_no" else None
-            entity = extract(corrected, expected, today) if corrected else None
+            entity = extract(corrected, expected, today, expected=True) if corrected else None
             if entity is not None and entity.start >= 0:  # offsets into the whole utterance
                 offset = text.rfind(corrected)
                 entity = replace(entity, start=entity.start + offset, end=entity.end + offset)
-            entity = entity or extract(text, expected, today)
+            if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # the whole answer may fit
+                whole = extract(text, expected, today, expected=True)
+                entity = whole if whole is not None and (entity is None or whole.confidence > entity.confidence) \
+                    else entity
             if entity is not None:
                 found.append(entity)
         for name, spec in self.slot_types.items():
