@@ -279,6 +279,23 @@ async def test_rate_sets_kind_and_frame_size(clock: FakeClock) -> None:
         player.set_sample_rate(11025)
 
 
+async def test_rate_change_while_audio_is_queued_keeps_each_utterance_in_its_own_kind(clock: FakeClock) -> None:
+    """The caller's audio turned out to be slin16: what was queued at 8 kHz still plays as 0x10, then 0x12."""
+    wire = Wire(clock)
+    player = Player(wire.write, 8000, keepalive=False, clock=clock, sleep=clock.sleep)
+    task = asyncio.create_task(player.run())
+    first = player.play(tone(5, 3))
+    player.set_sample_rate(16000)
+    second = player.play(b"\x07\x00" * 320 * 2)
+    await player.drain()
+    player.close()
+    await task
+    assert first.done.result() is True and second.done.result() is True
+    assert [(kind, len(p)) for _, kind, p in wire.messages] == [(Kind.SLIN, 320)] * 3 + [(Kind.SLIN16, 640)] * 2
+    with pytest.raises(ValueError):
+        player.play(b"\x00\x00" * 10, sample_rate=11025)
+
+
 async def test_drain_waits_for_queued_audio_and_play_after_close_is_cancelled(wire: Wire, clock: FakeClock) -> None:
     player = make_player(wire, clock)
     task = asyncio.create_task(player.run())

@@ -13,6 +13,10 @@ and the far end's jitter buffer stays primed.
 
 ``cancel()`` is synchronous: the next frame written after it never belongs to a cancelled utterance,
 so the bot stops within one frame. Utterances queued with ``interruptible=False`` survive ``cancel()``.
+
+Each utterance keeps the rate (and AudioSocket kind) it was queued with, so the call's rate may change at
+any moment (``set_sample_rate``: the caller's audio changed kind): what is queued plays as it was made,
+keep-alive silence and later utterances use the new rate. Asterisk plays any slin kind on any channel.
 """
 
 from __future__ import annotations
@@ -38,8 +42,12 @@ class Playback:
     """One queued utterance. ``done`` resolves True when it played to the end, False when cancelled
     (or when its audio stream failed: ``error`` then holds the exception)."""
 
-    def __init__(self, audio: bytes | AsyncIterator[bytes], interruptible: bool, max_ahead: int) -> None:
+    def __init__(self, audio: bytes | AsyncIterator[bytes], interruptible: bool, sample_rate: int, frame_ms: int,
+                 max_ahead_s: float) -> None:
         self.interruptible = interruptible
+        self.sample_rate = sample_rate
+        self.frame_bytes = sample_rate * frame_ms // 1000 * 2
+        self.header = HEADER.pack(KIND_FOR_RATE[sample_rate], self.frame_bytes)
         self.started = asyncio.Event()
         self.first_frame_at: float | None = None
         self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -48,7 +56,7 @@ class Playback:
         self.streamed = not isinstance(audio, (bytes, bytearray, memoryview))
         self._offset = 0
         self._room: asyncio.Future[None] | None = None
-        self._max_ahead = max_ahead
+        self._max_ahead = int(max_ahead_s * sample_rate) * 2
         self._feeder: asyncio.Task[None] | None = None
         if self.streamed:
             self._buffer = bytearray()
@@ -159,21 +167,24 @@ class Player:
         self.set_sample_rate(sample_rate)
 
     def set_sample_rate(self, sample_rate: int) -> None:
-        """Change the outbound rate (and AudioSocket kind). Only while nothing is queued or playing."""
-        if self._current is not None or self._queue:
-            raise RuntimeError("cannot change the sample rate while audio is queued")
+        """The outbound rate (and AudioSocket kind) of keep-alive silence and of utterances queued from now on;
+        queued ones keep their own."""
         if sample_rate not in KIND_FOR_RATE:
             raise ValueError(f"AudioSocket has no kind for {sample_rate} Hz")
         self.sample_rate = sample_rate
         self.frame_bytes = sample_rate * self.frame_ms // 1000 * 2
-        self._header = HEADER.pack(KIND_FOR_RATE[sample_rate], self.frame_bytes)
-        self._silence = self._header + bytes(self.frame_bytes)
+        self._silence = HEADER.pack(KIND_FOR_RATE[sample_rate], self.frame_bytes) + bytes(self.frame_bytes)
 
     # ------------------------------------------------------------------ control (any task)
 
-    def play(self, audio: bytes | AsyncIterator[bytes], interruptible: bool = True) -> Playback:
-        """Queue an utterance: PCM at ``sample_rate``, whole or as a stream of chunks of any size."""
-        playback = Playback(audio, interruptible, int(self._max_ahead_s * self.sample_rate) * 2)
+    def play(self, audio: bytes | AsyncIterator[bytes], interruptible: bool = True,
+             sample_rate: int | None = None) -> Playback:
+        """Queue an utterance: PCM at ``sample_rate`` (default: the player's), whole or as a stream of chunks
+        of any size."""
+        rate = self.sample_rate if sample_rate is None else sample_rate
+        if rate not in KIND_FOR_RATE:
+            raise ValueError(f"AudioSocket has no kind for {rate} Hz")
+        playback = Playback(audio, interruptible, rate, self.frame_ms, self._max_ahead_s)
         if self._closed:
             playback.finish(False)
             return playback
@@ -273,13 +284,13 @@ class Player:
             if playback.done.done():  # cancelled while queued
                 self._current = None
                 continue
-            chunk = playback.take(self.frame_bytes)
+            chunk = playback.take(playback.frame_bytes)
             if chunk is not None:
                 if playback.first_frame_at is None:
                     playback.first_frame_at = self._clock()
                     playback.started.set()
                 playback.frames += 1
-                return self._header + chunk
+                return playback.header + chunk
             if playback.exhausted:  # its last frame went out one slot ago: it has played
                 playback.finish(True)
                 self._current = None
