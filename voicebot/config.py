@@ -29,8 +29,10 @@ class AudioSocketSettings(BaseModel):
     shutdown_grace_s: float = 20.0
     # Asterisk sends the UUID within milliseconds of connecting; a silent connection is dropped after this.
     uuid_timeout_s: float = 5.0
-    # After the UUID, wait this long at most for the first audio (it tells the call's rate) before the
-    # call handler starts; keep-alive silence flows meanwhile, so Asterisk answers media at once (~10 ms).
+    # After the UUID, wait this long at most for the first audio before the call handler starts, so the
+    # greeting starts in the call's rate (8 kHz if none came: a silent caller may send no frames). It fixes
+    # nothing: the rate follows the kind of every audio frame, whenever it comes. Keep-alive silence flows
+    # meanwhile, so Asterisk answers media at once (~10 ms).
     first_audio_wait_s: float = 0.5
     # Kernel send buffer per call (0: OS default, which autotunes to MBs and hides a stalled peer for minutes).
     send_buffer_bytes: int = 64 * 1024

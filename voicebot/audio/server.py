@@ -6,8 +6,10 @@ Per connection (an ``asyncio.Protocol``, no task per read):
 * the first message must be the ``0x01`` UUID. A connection closed before any byte is normal (Asterisk
   does that for an unanswered channel) and logged at info;
 * after the UUID the call's :class:`~voicebot.audio.player.Player` starts at once (keep-alive silence lets
-  Asterisk's ``Answer()`` see media), and the handler starts at the first audio message, which tells the
-  call's rate, or after ``first_audio_wait_s``;
+  Asterisk's ``Answer()`` see media), and the handler starts at the first audio message, or after
+  ``first_audio_wait_s`` (a silent caller's leg may send none: Local channels, silence suppression). The
+  call's rate is never guessed: it is 8 kHz until audio arrives and then always the kind of the latest
+  audio message (``CallConnection.sample_rate``, and the player's rate for what is queued from then on);
 * inbound ``0x10``-``0x18`` audio becomes :class:`AudioFrame` s of at most 20 ms (a big message is split,
   a short one passed as is), ``0x03`` becomes :class:`Dtmf`; a TCP close (Asterisk never sends ``0x00``)
   or a ``0x00`` from the peer ends the call. ``events()`` ends with exactly one :class:`Hangup`;
@@ -271,8 +273,11 @@ class _Connection(asyncio.Protocol):
                                 f"misalign every later sample")
         else:
             pcm = payload
-        if call.sample_rate != rate:
+        if call.sample_rate != rate:  # the first audio of a slin16 channel, or a later change of kind
+            if self.call_task is not None:
+                self.log.info("caller audio changed rate; following it", sample_rate=rate, was=call.sample_rate)
             call.sample_rate = rate
+            call.player.set_sample_rate(rate)  # answer in the call's own rate and kind
         frame = rate // 50 * 2
         if len(pcm) <= frame:
             call._push(AudioFrame(pcm, rate, arrived))
@@ -308,15 +313,13 @@ class _Connection(asyncio.Protocol):
         self.log.info("call connected")
 
     def _start_handler(self) -> None:
-        """Start the handler once the call's rate is known (first audio), or at the latest after the wait."""
+        """Start the handler at the first audio (the greeting then starts in the call's rate), or at the latest
+        after the wait; the rate follows the audio from then on either way."""
         if self.call_task is not None or self.call is None:
             return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        call = self.call
-        if call.player.pending == 0 and call.player.sample_rate != call.sample_rate:
-            call.player.set_sample_rate(call.sample_rate)  # answer in the call's own rate and kind
         self.call_task = self._server.serve(self)
 
     def _no_uuid(self) -> None:
