@@ -223,3 +223,94 @@ def test_a_clear_answer_equal_to_a_hint_is_not_an_echo():
     assert echoes_prompt("No thanks.", None, "yes no nothing else, no thanks")
     assert is_expected_answer("No thanks.", hints)
     assert not is_expected_answer("no thanks I'm fine", hints)
+
+
+# ---- silence on the clock: Asterisk sends no frames while the caller is silent --------------------
+
+
+class RealTime(Harness):
+    """Frames stamped on the loop clock and paced in real time, as the AudioSocket server stamps them."""
+
+    async def feed(self, pcm: bytes, seconds: float, rate: int = RATE):
+        loop = asyncio.get_running_loop()
+        for _ in range(round(seconds * 50)):
+            self.i += 1
+            self.listener.feed(AudioFrame(pcm, rate, loop.time()))
+            await asyncio.sleep(0.02)
+
+    async def wait_for(self, kind, timeout: float = 5.0):
+        async def poll():
+            while not self.of(kind):
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(poll(), timeout)
+        return self.of(kind)
+
+
+async def test_turn_ends_on_the_clock_when_no_frames_follow_the_speech():
+    h = RealTime(FakeRecognizer("I'd like my balance please"))
+    await h.feed(LOUD, 0.5)  # then nothing at all: no silence frames
+    [(_, utt)] = await h.wait_for(Utterance)
+    stream = h.listener._recognizer.streams[0]
+    assert stream.pauses == 1 and stream.finished  # the pause decode ran on the clock and was reused
+    assert utt.first_pause - utt.speech_end >= SETTINGS.pause_s
+    assert stream.frames == h.i  # no filler audio was made up for the recogniser
+    await h.close()
+
+
+async def test_incomplete_answer_waits_for_the_longer_silence_on_the_clock_too():
+    h = RealTime(FakeRecognizer("my account number is"))
+    await h.feed(LOUD, 0.5)
+    await asyncio.sleep(SETTINGS.end_of_turn_min_s + 0.2)
+    assert h.of(Utterance) == []  # the short silence is not enough for an unfinished sentence
+    [(_, utt)] = await h.wait_for(Utterance)
+    assert utt.transcript.text == "my account number is"
+    await h.close()
+
+
+async def test_a_late_burst_of_frames_is_heard_whole_and_keeps_the_turn_open():
+    """Frames held up by the network arrive together: nothing is inserted before them, the turn goes on."""
+    h = RealTime(FakeRecognizer("one two three four"))
+    await h.feed(LOUD, 0.4)
+    await asyncio.sleep(0.15)  # a stall shorter than the end-of-turn silence: the pause decode starts
+    loop = asyncio.get_running_loop()
+    arrived = loop.time()
+    for _ in range(8):  # the held-up frames, all stamped with the same arrival time
+        h.i += 1
+        h.listener.feed(AudioFrame(LOUD, RATE, arrived))
+    await h.feed(LOUD, 0.2)
+    [(_, utt)] = await h.wait_for(Utterance)
+    assert len(h.of(Utterance)) == 1 and len(h.of(SpeechStarted)) == 1
+    assert utt.speech_end >= arrived
+    stream = h.listener._recognizer.streams[0]
+    assert stream.frames == h.i  # every frame reached the recogniser, and nothing else
+    await h.close()
+
+
+async def test_no_timer_runs_between_utterances():
+    h = RealTime(FakeRecognizer("yes"))
+    await h.feed(LOUD, 0.4)
+    await h.wait_for(Utterance)
+    assert h.listener._timer is None
+    await h.close()
+
+
+async def test_a_change_of_rate_is_followed_and_an_utterance_in_progress_is_dropped():
+    class RateRecorder(FakeRecognizer):
+        rates: list[int] = []
+
+        def open_stream(self, sample_rate, hints):
+            self.rates.append(sample_rate)
+            return super().open_stream(sample_rate, hints)
+
+    recognizer = RateRecorder("hello there")
+    h = RealTime(recognizer)
+    await h.feed(LOUD, 0.3)
+    h.listener.set_sample_rate(16000)
+    [(_, dropped)] = await h.wait_for(NoiseDiscarded)
+    assert dropped.reason == "rate changed"
+    loud16 = (np.sin(np.arange(2 * N) / 3) * 8000).astype("<i2").tobytes()
+    await h.feed(loud16, 0.4, rate=16000)
+    [(_, utt)] = await h.wait_for(Utterance)
+    assert recognizer.rates == [8000, 16000]
+    assert recognizer.streams[0].cancelled and utt.transcript.text == "hello there"
+    await h.close()

@@ -16,6 +16,15 @@ Silence after the first pause is held back from the recogniser; if the caller sp
 sent before the new speech, otherwise it is dropped, so ``finish()`` sees exactly the audio that was
 decoded at the pause and whisper returns that result at once.
 
+Silence is counted on the clock, not in frames: Asterisk sends **no frames** while the caller is silent
+(Local channels, phones with silence suppression). "Now" is the end of the last frame fed plus the
+wall-clock time since it was fed (:meth:`Listener._position`), and while an utterance is open one timer
+(``loop.call_at``, re-armed only when it fires or a deadline moves earlier; none between utterances)
+runs the pause decode and the end of turn at their deadlines whether or not frames come. No filler audio
+is made: the recogniser hears exactly the frames that came, so frames that arrive late in a burst are
+never cut into (a stall longer than the end-of-turn silence looks like its end; speech in the late
+frames then continues the turn, see ``call/session.py``).
+
 Barge-in (only while ``set_bot_speaking(True)``): an engine with partials (Vosk) is checked on every
 partial; for whisper, each further ``barge_in_min_voiced_s`` of voiced audio triggers a quick decode.
 ``BargeIn`` is emitted once the text has a real word, i.e. a word that is not a backchannel
@@ -77,7 +86,7 @@ class Utterance:
 @dataclass(frozen=True, slots=True)
 class NoiseDiscarded:
     at: float
-    reason: str  # "no words" | "backchannel"
+    reason: str  # "no words" | "backchannel" | "rate changed"
 
 
 ListenerEvent = SpeechStarted | BargeIn | PartialTranscript | Utterance | NoiseDiscarded
@@ -129,7 +138,9 @@ class Listener:
         self._events: asyncio.Queue[ListenerEvent | BaseException | None] = asyncio.Queue()
         self._utt: _Utterance | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._last_ts = 0.0
+        self._last_ts = 0.0  # end of the last frame fed (its timestamp)
+        self._fed_at = 0.0  # loop time when it was fed
+        self._timer: asyncio.TimerHandle | None = None  # the open utterance's next silence deadline
         self._closed = False
 
     # ---- the session's side ------------------------------------------------------------------
@@ -144,6 +155,20 @@ class Listener:
         self._bot_speaking = speaking
         if speaking and self._utt is not None:
             self._utt.bot_spoke = True
+
+    def set_sample_rate(self, sample_rate: int) -> None:
+        """The caller's audio changed kind (e.g. the first ``0x12`` frame of a slin16 channel): hear it at the
+        new rate from now on. An utterance in progress mixes two rates and is dropped."""
+        if sample_rate == self._rate:
+            return
+        self._rate = sample_rate
+        self._chunker = FrameChunker(sample_rate)
+        if self._utt is not None:
+            self._utt.ops.put_nowait(("cancel",))
+            self._utt = None
+            self._emit(NoiseDiscarded(now(), "rate changed"))
+        self._cancel_timer()
+        self._endpointer.reset()
 
     def feed(self, frame: AudioFrame) -> None:
         if self._closed:
@@ -160,6 +185,7 @@ class Listener:
 
     async def close(self) -> None:
         self._closed = True
+        self._cancel_timer()
         if self._utt is not None:
             self._utt.ops.put_nowait(("cancel",))
             self._utt = None
@@ -174,6 +200,7 @@ class Listener:
 
     def _feed20(self, frame: AudioFrame) -> None:
         self._last_ts = frame.timestamp
+        self._fed_at = asyncio.get_running_loop().time()
         voiced = self._vad.is_speech(frame.pcm, self._rate)
         step = self._endpointer.step(frame, voiced)
         utt = self._utt
@@ -184,6 +211,7 @@ class Listener:
             for f in step.started:
                 utt.ops.put_nowait(("audio", f))
             self._emit(SpeechStarted(utt.speech_start))
+            self._arm(utt)
             return
         if utt is None or not step.in_speech:
             return
@@ -196,21 +224,62 @@ class Listener:
             utt.ops.put_nowait(("audio", frame))
             if frame.timestamp - utt.speech_start >= self._settings.max_utterance_s:
                 self._end_turn(utt)
-            elif (self._bot_speaking and not utt.barged and not utt.has_partials
-                  and not utt.decoding and self._endpointer.voiced_s >= utt.next_barge_check):
-                utt.next_barge_check = self._endpointer.voiced_s + self._settings.barge_in_min_voiced_s
-                self._request_decode(utt, for_end_of_turn=False)
+            else:
+                if (self._bot_speaking and not utt.barged and not utt.has_partials
+                        and not utt.decoding and self._endpointer.voiced_s >= utt.next_barge_check):
+                    utt.next_barge_check = self._endpointer.voiced_s + self._settings.barge_in_min_voiced_s
+                    self._request_decode(utt, for_end_of_turn=False)
+                self._arm(utt)
             return
         if utt.paused:
             utt.held.append(frame)
         else:
             utt.ops.put_nowait(("audio", frame))
-            if step.silence_s >= self._settings.pause_s:
-                utt.paused = True
-                if utt.first_pause is None:
-                    utt.first_pause = frame.timestamp
-                self._request_decode(utt, for_end_of_turn=True)
+        self._on_silence(utt)
+
+    # ---- silence, on the clock ------------------------------------------------------------------
+
+    def _position(self) -> float:
+        """Now, on the frames' timeline: the end of the last frame plus the wall-clock time since it was fed
+        (no frames come while the caller is silent). Frames fed faster than real time (tests) just advance it."""
+        return self._last_ts + max(0.0, asyncio.get_running_loop().time() - self._fed_at)
+
+    def _on_silence(self, utt: _Utterance) -> None:
+        """A silent frame, or the clock reached a deadline: the pause decode, then the end-of-turn rule."""
+        if not utt.paused and self._position() - self._endpointer.speech_end >= self._settings.pause_s:
+            utt.paused = True
+            if utt.first_pause is None:
+                utt.first_pause = self._position()
+            self._request_decode(utt, for_end_of_turn=True)
         self._check_end(utt)
+
+    def _silence_needed(self, utt: _Utterance) -> float:
+        if not utt.paused:
+            return self._settings.pause_s
+        spec = utt.speculative
+        text = spec[1] if spec is not None and spec[0] == utt.voiced_frames else None
+        return self._policy.silence_needed(text, utt.expectation)
+
+    def _arm(self, utt: _Utterance) -> None:
+        """Make sure the timer fires by the utterance's next silence deadline (one handle; it re-arms itself)."""
+        loop = asyncio.get_running_loop()
+        due = self._fed_at + self._endpointer.speech_end + self._silence_needed(utt) - self._last_ts
+        if self._timer is not None:
+            if self._timer.when() <= due:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        utt = self._utt
+        if utt is not None and not utt.ended and not self._closed:
+            self._on_silence(utt)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _request_decode(self, utt: _Utterance, for_end_of_turn: bool) -> None:
         """Queue a speculative decode, unless one is running (then, at a pause, decode again after it:
@@ -224,13 +293,13 @@ class Listener:
     def _check_end(self, utt: _Utterance) -> None:
         if utt.ended or self._utt is not utt:
             return
-        spec = utt.speculative
-        text = spec[1] if spec is not None and spec[0] == utt.voiced_frames else None
-        silence = self._last_ts - self._endpointer.speech_end
-        if silence >= self._policy.silence_needed(text, utt.expectation):
+        if utt.paused and self._position() - self._endpointer.speech_end >= self._silence_needed(utt):
             self._end_turn(utt)
+        else:
+            self._arm(utt)
 
     def _end_turn(self, utt: _Utterance) -> None:
+        self._cancel_timer()
         utt.ended = True
         utt.held.clear()
         utt.ops.put_nowait(("finish", self._endpointer.speech_end))
