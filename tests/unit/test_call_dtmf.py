@@ -32,13 +32,23 @@ def test_inter_digit_timeout_delivers_partial_entry_once():
     assert collector.timeout() is None
 
 
-def test_reset_discards_pending_digits():
+def test_keys_pending_at_a_new_question_are_kept_and_read_under_it():
+    """Keys typed while the bot was busy (e.g. re-processing a continued turn) belong to the next entry."""
     collector = DigitCollector(Expectation(max_digits=6))
     collector.key("5", 0.0)
-    collector.reset(Expectation(max_digits=2))
-    assert collector.digits == ""
+    assert collector.reset(Expectation(max_digits=3, inter_digit_s=2.0)) == []
+    assert collector.digits == "5" and collector.deadline == 2.0
     assert collector.key("1", 1.0) is None
-    assert collector.key("2", 1.1) == DigitsInput("12")
+    assert collector.key("2", 1.1) == DigitsInput("512")
+
+
+def test_pending_keys_that_complete_the_new_question_are_returned_in_order():
+    collector = DigitCollector(Expectation(max_digits=8))
+    for i, digit in enumerate("4213"):
+        collector.key(digit, i * 0.2)
+    assert collector.reset(Expectation(max_digits=2)) == [DigitsInput("42"), DigitsInput("13")]
+    assert collector.digits == ""
+    assert collector.reset(Expectation()) == []  # nothing pending: nothing made up
 
 
 def test_terminator_after_a_complete_entry_is_swallowed_even_after_reset():

@@ -236,3 +236,63 @@ async def test_service_shutdown_hands_the_caller_over(tmp_path):
     await run_session(session)
     call = store.calls[conn.call_id]
     assert call["outcome"] == "handoff" and call["handoff"].reason == "service_shutdown"
+
+
+class KeysDuringReprocessing(ScriptedDialog):
+    """While the dialog works on the caller's continued (joined) utterance, the caller types four keys."""
+
+    def __init__(self, replies: list, conn: FakeCallConnection) -> None:
+        super().__init__(replies)
+        self.conn = conn
+
+    async def step(self, state, event):
+        if isinstance(event, Understanding) and "one two three" in event.text:
+            for digit in "1234":
+                self.conn.feed(Dtmf(digit))
+            await asyncio.sleep(0.2)  # the keys arrive while this step is still running
+        return await super().step(state, event)
+
+
+async def test_keys_typed_while_a_continued_turn_is_reprocessed_are_kept(tmp_path, speech_pcm, second_pcm):
+    replies = [
+        (Say("What's your account number?"), Listen(Expectation(max_digits=8, no_input_s=5))),
+        (Say("Sorry?"), Listen(Expectation(max_digits=8, no_input_s=5))),
+        (Say("Thanks. Now your PIN."), Listen(Expectation(max_digits=4, no_input_s=5))),
+        (EndCall("served"),),
+    ]
+    session, conn, _, _ = make_session(tmp_path, ScriptedDialog([]), ["No.", "It's one two three."])
+    dialog = KeysDuringReprocessing(replies, conn)
+    session.services = CallServices(**{**session.services.__dict__,
+                                       "dialog_for": lambda _info: DialogApp("test", "v1", dialog, FakeNlu({}))})
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
+    said = [i.text for i in dialog.inputs if isinstance(i, Understanding)]
+    assert said == ["No.", "No. It's one two three."]
+    assert dialog.inputs[-1] == DigitsInput("1234", terminated=False)  # the PIN, typed early, not lost
+
+
+async def test_call_rate_follows_the_callers_first_audio_whenever_it_comes(tmp_path, speech_pcm):
+    """A slin16 channel whose caller was silent at first: the greeting went out at 8 kHz, the caller is heard
+    at 16 kHz and answered in 0x12 frames."""
+    from voicebot.audio.audiosocket import Kind
+    from voicebot.audio.codecs import resample
+
+    dialog = ScriptedDialog([
+        (Say("Welcome. How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["three"])
+    wide = resample(b"\0" * FRAME * 10 + speech_pcm + b"\0" * 8000 * 2 * 2, 8000, 16000)
+
+    async def caller_speaks_after_the_greeting_started() -> None:
+        while not conn.sent:
+            await asyncio.sleep(0.01)
+        start = now()
+        for i in range(len(wide) // (2 * FRAME)):
+            conn.feed(AudioFrame(wide[i * 2 * FRAME:(i + 1) * 2 * FRAME], 16000, start + i * 0.02))
+
+    await asyncio.gather(run_session(session), caller_speaks_after_the_greeting_started())
+    assert isinstance(dialog.inputs[1], Understanding) and dialog.inputs[1].text == "three"
+    assert session.rate == 16000 and session.listener._rate == 16000
+    kinds = [message[0] for message in conn.sent]
+    assert kinds[0] == Kind.SLIN and kinds[-1] == Kind.SLIN16
+    assert {(m[0], len(m) - 3) for m in conn.sent} == {(Kind.SLIN, 320), (Kind.SLIN16, 640)}

@@ -21,8 +21,12 @@ class DigitCollector:
     last_key_at: float | None = None
     _late_terminator: tuple[str, float] | None = None  # (terminator, until when it is swallowed)
 
-    def reset(self, expect: Expectation) -> None:
+    def reset(self, expect: Expectation) -> list[DigitsInput]:
+        """A new question. Keys pressed and not yet part of an input (typed while the bot was busy) are kept
+        and read again under it, in order; returns the inputs they complete at once."""
+        pending, at = self.digits, self.last_key_at or 0.0
         self.expect, self.digits, self.last_key_at = expect, "", None
+        return [d for d in (self.key(k, at) for k in pending) if d is not None]
 
     def key(self, digit: str, at: float) -> DigitsInput | None:
         """Add a key press; returns the collected input once it is complete."""

@@ -2,8 +2,9 @@
 
 Three small tasks per call:
 
-* ``_pump_audio`` reads the connection: audio goes to the :class:`Listener`, DTMF to the digit collector,
-  hangup ends the call.
+* ``_pump_audio`` reads the connection: audio goes to the :class:`Listener` (the call's rate follows the
+  audio's: a slin16 channel's first frame may come long after the greeting started at 8 kHz), DTMF to the
+  digit collector, hangup ends the call.
 * ``_pump_listener`` turns what the listener hears into inputs: a finished utterance becomes an input
   for the dialog, real words while the bot speaks cut the bot off (barge-in).
 * ``run`` is the conversation: it sends each input through NLU and the dialog engine and carries out
@@ -235,7 +236,9 @@ class CallSession:
         ``turn_continuation_s`` of the end of ``heard`` is understood together with it, and the earlier
         turn is recorded as ``continued``."""
         self.listener.expect(expect)
-        self.digits.reset(expect)
+        for keyed in self.digits.reset(expect):  # keys typed while the bot was busy are kept, in order
+            self._offer(keyed)
+        self._arm_digit_timer()
         raw = await self._wait_for_input(expect)
         if raw is None:
             return None, self._new_turn("none"), None, False
@@ -320,15 +323,15 @@ class CallSession:
 
     def _say(self, action: Say, turn: Turn) -> None:
         turn.bot_text = f"{turn.bot_text} {action.text}".strip()
-        audio = self._synthesize(action.text, turn)
-        playback = self.conn.player.play(audio, interruptible=action.interruptible)
+        audio = self._synthesize(action.text, turn, self.rate)
+        playback = self.conn.player.play(audio, interruptible=action.interruptible, sample_rate=self.rate)
         self._publish(ev.PlaybackStarted(self.call_id, text=action.text))
         asyncio.create_task(self._watch_playback(playback, action.text, turn))
 
-    async def _synthesize(self, text: str, turn: Turn | None, cache: bool = False) -> AsyncIterator[bytes]:
-        """TTS audio for the player. A TTS fault ends the utterance and hands the caller over."""
+    async def _synthesize(self, text: str, turn: Turn | None, rate: int, cache: bool = False) -> AsyncIterator[bytes]:
+        """TTS audio for the player at ``rate``. A TTS fault ends the utterance and hands the caller over."""
         try:
-            async for chunk in self.services.speaker.speak(text, self.rate, cache=cache):
+            async for chunk in self.services.speaker.speak(text, rate, cache=cache):
                 if turn is not None:
                     turn.mark("tts_first_audio")
                 yield chunk
@@ -358,6 +361,8 @@ class CallSession:
     async def _pump_audio(self) -> None:
         async for event in self.conn.events():
             if isinstance(event, AudioFrame):
+                if event.sample_rate != self.rate:
+                    self._follow_rate(event.sample_rate)
                 self.listener.set_bot_speaking(self.conn.player.speaking)
                 self.listener.feed(event)
             elif isinstance(event, Dtmf):
@@ -367,17 +372,28 @@ class CallSession:
                 self.hung_up.set()
                 return
 
+    def _follow_rate(self, rate: int) -> None:
+        """The caller's audio is at another rate than the call's so far (the first frame of a slin16 channel,
+        or a change of kind): hear it and answer in it from now on. What is already playing plays on."""
+        self.log.info("call rate follows the caller's audio", sample_rate=rate, was=self.rate)
+        self.rate = rate
+        self.listener.set_sample_rate(rate)
+
     def _on_digit(self, event: Dtmf) -> None:
         self._publish(ev.DtmfEvent(self.call_id, digit=event.digit))
         complete = self.digits.key(event.digit, event.timestamp)
         if complete is not None or self.digits.digits:
             self.conn.player.cancel()  # a key press interrupts the prompt, like speech
+        if complete is not None:
+            self._offer(complete)
+        self._arm_digit_timer()
+
+    def _arm_digit_timer(self) -> None:
+        """The inter-digit timeout of the entry in progress, if any."""
         if self._digit_timer:
             self._digit_timer.cancel()
             self._digit_timer = None
-        if complete is not None:
-            self._offer(complete)
-        elif (deadline := self.digits.deadline) is not None:
+        if (deadline := self.digits.deadline) is not None:
             loop = asyncio.get_running_loop()
             self._digit_timer = loop.call_at(
                 loop.time() + max(0.0, deadline - now()), self._digit_timeout)
@@ -446,7 +462,8 @@ class CallSession:
         try:
             self.conn.player.cancel(include_uninterruptible=True)
             if apology:  # pre-rendered at start-up, so it plays even when synthesis is failing
-                self.conn.player.play(self._synthesize(apology, None, cache=True), interruptible=False)
+                self.conn.player.play(self._synthesize(apology, None, self.rate, cache=True), interruptible=False,
+                                      sample_rate=self.rate)
         except Exception:  # noqa: BLE001 - the transfer must happen even without a voice
             self.log.exception("apology could not be played")
         try:
