@@ -467,6 +467,28 @@ async def test_wideband_call_is_answered_in_its_own_rate(server, recorder, logs)
     assert frame.sample_rate == 16000 and len(frame.pcm) == 640
 
 
+async def test_rate_follows_slin16_audio_that_comes_after_the_handler_started(server, recorder, logs) -> None:
+    """A slin16 channel whose caller is silent at first (no frames): the call starts at 8 kHz, and its first
+    0x12 frame, seconds later, moves the call and the player to 16 kHz; what was queued plays as it was made."""
+    call_id = new_id()
+    peer = await Peer.connect(server.port)
+    peer.send(encode_uuid(call_id))
+    await asyncio.wait_for(recorder.started.wait(), 5)
+    call = recorder.calls[call_id]
+    assert call.sample_rate == 8000 and call.player.sample_rate == 8000
+    call.player.play(b"\x10\x00" * 160 * 40)  # a greeting of 800 ms at 8 kHz, playing when the caller speaks
+    await asyncio.sleep(0.2)
+    peer.send(encode(Kind.SLIN16, FRAME * 2) * 3)
+    await wait_for(lambda: len(recorder.audio(call_id)) == 3)
+    assert call.sample_rate == 16000 and call.player.sample_rate == 16000
+    assert all(f.sample_rate == 16000 and len(f.pcm) == 640 for f in recorder.audio(call_id))
+    call.player.play(b"\x20\x00" * 320 * 2)
+    await wait_for(lambda: sum(1 for m in peer.received if m.kind == Kind.SLIN16 and any(m.payload)) == 2)
+    voiced = [(m.kind, len(m.payload)) for m in peer.received if any(m.payload)]
+    assert voiced == [(Kind.SLIN, 320)] * 40 + [(Kind.SLIN16, 640)] * 2
+    assert not error_lines(logs)
+
+
 async def test_inbound_queue_is_bounded_drops_oldest(recorder, logs) -> None:
     server = await start_server(recorder, inbound_queue_frames=50, first_audio_wait_s=0.05)
     try:
