@@ -211,6 +211,20 @@ def eval_asr(
     raise typer.Exit(_eval_script("asr").run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out, digits))
 
 
+@eval_app.command("voices")
+def eval_voices(
+    bundles: str = typer.Option(None, help="Comma list of bundles (default: every bundle with tests)."),
+    matrix: str = typer.Option("piper/clean,flite/ulaw,flite/gsm+babble10,festival/ulaw,festival/gsm+babble10",
+                               help="family/channel entries: piper | flite | festival over clean | ulaw | gsm+babble10 …"),
+    jobs: int = typer.Option(4, min=1, help="Concurrent calls per bundle."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/voices.json)."),
+    progress_log: Path = typer.Option(None, dir_okay=False, help="Append one JSON line per call here."),
+) -> None:
+    """Audio-mode conversation tests spoken by flite/festival voices over telephone channels: pass rates."""
+    raise typer.Exit(_eval_script("caller_voices").run_cli(bundles, matrix, jobs, json_out, out, progress_log))
+
+
 @app.command()
 def validate(
     path: Path = typer.Argument(Path("dialogs"), exists=True, help="A dialogs directory or one flow file."),
@@ -246,12 +260,20 @@ def test_flows(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Transcripts of passing tests too."),
     audio: bool = typer.Option(False, "--audio", help="Play each test as a real call: Piper TTS -> AudioSocket -> "
                                "a `voicebot serve` started per bundle (shows what the ASR heard)."),
+    voice: str = typer.Option("piper", "--voice", help="With --audio: who speaks the caller lines, a comma list of "
+                              "piper | flite | festival | flite-slt, flite-rms, flite-awb, flite-kal, festival-slt, "
+                              "festival-kal, festival-ked (a family is all its voices)."),
+    channel: str = typer.Option("clean", "--channel", help="With --audio: the telephone line, a comma list of clean | "
+                                "ulaw | alaw | gsm | amr, optionally +pink<SNR> or +babble<SNR> (gsm+babble10). "
+                                "Every voice over every channel, taken in turn one per test."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="With --audio: concurrent calls per bundle "
+                             "(one voicebot serve per call lane)."),
 ) -> None:
     """Run the YAML conversation tests with the real NLU; exit 1 when any fails."""
     if audio:
         from voicebot.dialog.audio_driver import run_cli as run_audio
 
-        raise typer.Exit(run_audio(path, flow, json_out, verbose))
+        raise typer.Exit(run_audio(path, flow, json_out, verbose, voice, channel, jobs))
     from voicebot.dialog.tools import test as run_tests
 
     raise typer.Exit(run_tests(path, flow, json_out, verbose, None))

@@ -12,6 +12,11 @@ other synthesizers and pass them through what a real call does to speech:
 A caller voice is named ``<engine>-<speaker>`` (:data:`VOICES`); a channel by a spec string
 (:func:`parse_channel`): ``ulaw``, ``gsm``, ``alaw+snr15``, ``amr+babble10``, ``clean`` …
 
+For the caller simulator (``voicebot test --audio --voice … --channel …``), a :class:`CallerSetup` is one
+voice over one channel and :func:`renderer_for` gives the simulator's renderer for it: ``piper`` over
+``clean`` is the simulator's own :class:`~voicebot.call.simulator.AudioRenderer`, unchanged; every other
+setup speaks ``say`` lines through :func:`caller_audio` (Piper's audio, too, can be put through a channel).
+
 Rendering runs the synthesizer and ``sox`` as subprocesses (blocking): call it from a thread in async
 code. It needs Debian's ``flite``, ``festival`` (with ``festvox-kallpc16k``, ``festvox-kdlpc16k``,
 ``festvox-us-slt-hts``) and ``sox`` with ``libsox-fmt-all``; :func:`missing_tools` names what is absent.
@@ -20,10 +25,13 @@ code. It needs Debian's ``flite``, ``festival`` (with ``festvox-kallpc16k``, ``f
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +39,11 @@ import numpy as np
 import soxr
 from scipy.signal import butter, sosfilt
 
+from voicebot.call.script import SayText, Utterance
+from voicebot.call.simulator import AudioRenderer, TextToSpeech
+
 RATE = 8000
+PIPER = "piper"  # the bot's own voice, the simulator's default caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,12 @@ VOICES: dict[str, Voice] = {v.name: v for v in (
     Voice("festival-kal", "festival", "voice_kal_diphone", "male", "US"),
     Voice("festival-ked", "festival", "voice_ked_diphone", "male", "US"),
 )}
+
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    engine: tuple(name for name, v in VOICES.items() if v.engine == engine)
+    for engine in ("flite", "festival")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +109,82 @@ def parse_channel(spec: str) -> Channel:
     background = None if match["bg"] is None else ("pink" if match["bg"] == "snr" else match["bg"])
     return Channel(codec=match["codec"], background=background,
                    snr_db=float(match["snr"]) if match["snr"] else 15.0)
+
+
+def parse_voices(spec: str) -> tuple[str, ...]:
+    """A comma list of voices: ``piper``, a key of :data:`VOICES`, or a family (``flite``, ``festival``:
+    all its voices)."""
+    voices: list[str] = []
+    for name in (part.strip().lower() for part in spec.split(",")):
+        if name == PIPER or name in VOICES:
+            voices.append(name)
+        elif name in FAMILIES:
+            voices.extend(FAMILIES[name])
+        else:
+            raise ValueError(f"unknown voice {name!r}: use piper, {', '.join(FAMILIES)} "
+                             f"or one of {', '.join(VOICES)}")
+    return tuple(dict.fromkeys(voices))
+
+
+def parse_channels(spec: str) -> tuple[Channel, ...]:
+    """A comma list of channel specs (:func:`parse_channel`)."""
+    return tuple(dict.fromkeys(parse_channel(part) for part in spec.split(",")))
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSetup:
+    """Who speaks a simulated caller's lines (``piper`` or a key of :data:`VOICES`) and over what line."""
+
+    voice: str = PIPER
+    channel: Channel = Channel(codec="none", band_limit=False, line_noise_dbfs=None)
+
+    @property
+    def family(self) -> str:
+        """``piper``, ``flite`` or ``festival``."""
+        return self.voice if self.voice == PIPER else VOICES[self.voice].engine
+
+    @property
+    def label(self) -> str:
+        return f"{self.voice} over {self.channel.name}"
+
+
+def caller_setups(voices: str = PIPER, channels: str = "clean") -> tuple[CallerSetup, ...]:
+    """Every voice over every channel (``--voice`` and ``--channel`` lists), channel by channel."""
+    pairs = itertools.product(parse_channels(channels), parse_voices(voices))
+    return tuple(CallerSetup(v, c) for c, v in pairs)
+
+
+class CallerRenderer(AudioRenderer):
+    """The simulator's renderer with ``say`` lines spoken by a setup's voice over its channel.
+
+    Flite and festival audio is cached under ``cache_dir`` (reruns skip synthesis); Piper's is rendered by
+    the simulator's own renderer (cached for the run), then put through the channel. ``wav`` steps play
+    as recorded.
+    """
+
+    def __init__(self, setup: CallerSetup, cache_dir: Path | None = None,
+                 tts: TextToSpeech | None = None) -> None:
+        super().__init__(tts)
+        self.setup = setup
+        self.cache_dir = cache_dir
+
+    def render(self, utterance: Utterance, rate: int) -> bytes:
+        if not isinstance(utterance, SayText):
+            return super().render(utterance, rate)
+        voice, channel = self.setup.voice, self.setup.channel
+        if voice == PIPER:
+            piper = np.frombuffer(super().render(utterance, RATE), dtype="<i2")
+            audio = through_channel(piper, RATE, channel, seed=_seed(utterance.text, voice, channel))
+        else:
+            audio = caller_audio(utterance.text, voice, channel, self.cache_dir)
+        return _resample(audio, RATE, rate).astype("<i2").tobytes()
+
+
+def renderer_for(setup: CallerSetup, cache_dir: Path | None = None) -> AudioRenderer:
+    """The simulator's renderer for ``setup``: Piper over a clean line is the simulator's own, unchanged."""
+    if setup == CallerSetup():
+        return AudioRenderer()
+    return CallerRenderer(setup, cache_dir)
 
 
 def missing_tools() -> list[str]:
@@ -138,17 +232,28 @@ def through_channel(pcm: np.ndarray, rate: int, channel: Channel, seed: int = 0)
 
 def caller_audio(text: str, voice: str, channel: Channel, cache_dir: Path | None = None) -> np.ndarray:
     """``text`` spoken by ``voice`` over ``channel`` (int16, 8 kHz), cached on disk when ``cache_dir``
-    is given (synthesis is deterministic; the seed comes from the text)."""
-    key = hashlib.sha1(f"{voice}|{channel}|{text}".encode()).hexdigest()[:20]
+    is given (synthesis is deterministic; the seed comes from the text). Safe to call from several threads."""
+    key = _key(text, voice, channel)
     path = cache_dir / f"{key}.npy" if cache_dir is not None else None
     if path is not None and path.exists():
         return np.load(path)
-    seed = int(key[:8], 16)
-    audio = through_channel(speak(text, voice, RATE), RATE, channel, seed=seed)
+    audio = through_channel(speak(text, voice, RATE), RATE, channel, seed=_seed(text, voice, channel))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, audio)
+        partial = path.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.part")
+        with partial.open("wb") as out:
+            np.save(out, audio)
+        partial.replace(path)  # atomic: a concurrent reader sees the whole file or none
     return audio
+
+
+def _key(text: str, voice: str, channel: Channel) -> str:
+    return hashlib.sha1(f"{voice}|{channel}|{text}".encode()).hexdigest()[:20]
+
+
+def _seed(text: str, voice: str, channel: Channel) -> int:
+    """The noise seed of one line: the same line over the same channel always sounds the same."""
+    return int(_key(text, voice, channel)[:8], 16)
 
 
 # ---- pieces --------------------------------------------------------------------------------------

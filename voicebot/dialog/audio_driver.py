@@ -1,8 +1,9 @@
 """Conversation tests in audio mode (``voicebot test --audio``): each test is one real phone call.
 
 The test's turns become a caller script (:func:`caller_script`): the caller waits for the bot to finish
-speaking before every turn, ``caller:`` text is spoken by the project's Piper voice, ``dtmf:`` is keyed,
-``silence:`` just waits for the bot's no-input reprompt. The call goes over AudioSocket to a real
+speaking before every turn, ``caller:`` text is spoken (by the project's Piper voice, or by a caller voice
+over a telephone channel, see below), ``dtmf:`` is keyed, ``silence:`` just waits for the bot's no-input
+reprompt. The call goes over AudioSocket to a real
 ``voicebot serve`` (one per bundle, started here with that bundle as its default flow), so the caller's
 words pass through VAD, end of turn, ASR and the NLU before the dialog sees them. After the call, its
 stored record (``GET /api/calls/{id}``) is mapped back onto the test's turns (:func:`outcomes_from_record`):
@@ -16,6 +17,17 @@ only the call UUID, so a test's ``caller_id`` and ``variables`` do not reach the
 canned (``fixtures``) or failing (``error``) cannot run against a real service and are reported skipped.
 The service's demo backend database is restored to its seeded state before every test, as the text mode
 gives every test a fresh one.
+
+Caller voices (``--voice``, ``--channel``; :mod:`voicebot.call.voices`): every voice over every channel
+makes the list of caller setups, and the tests take them in turn, one setup per test (test *i* of the run
+gets setup *i* mod *n*), so a run of 27 tests with ``--voice flite`` speaks about 7 tests with each of the
+four flite voices. The default, ``piper`` over ``clean``, is the simulator's own rendering. Flite and
+festival audio is cached on disk (``var/caller-voices/``), so reruns start at once.
+
+Concurrent calls (``--jobs N``): each bundle gets N services, each playing its share of the tests one call
+after the other (a shared queue). One service per lane because the tests change the demo backend (cards
+blocked, returns and bookings made) and every call must start from the seeded database, as in a sequential
+run; N calls at a time on a busy machine also load the recogniser more, so compare runs at the same N.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +50,7 @@ import httpx
 from voicebot.call.bench import BenchTarget, serve_subprocess
 from voicebot.call.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
 from voicebot.call.simulator import AudioRenderer, CallResult, place_call, prepare_script
+from voicebot.call.voices import CallerSetup, caller_setups, missing_tools, renderer_for
 from voicebot.dialog.testing import (
     ConversationResult,
     ConversationTest,
@@ -52,8 +66,9 @@ from voicebot.types import Handoff
 BOT_QUIET_S = 1.5  # the bot is done when it has been quiet this long (covers a pause between prompts)
 ANSWER_TIMEOUT_S = 30.0  # how long the caller waits for the bot to start answering a turn
 SILENCE_TIMEOUT_S = 60.0  # a silence turn waits this long for the bot's no-input prompt
-RECORD_TIMEOUT_S = 20.0
-MAX_RESTARTS = 2  # how long to wait for the call record to be complete after hangup
+RECORD_TIMEOUT_S = 20.0  # how long to wait for the call record to be complete after hangup
+MAX_RESTARTS = 2  # per lane: a service that stopped mid-run is restarted at most this often
+VOICE_CACHE = Path("var/caller-voices")
 _INPUT_KINDS = ("speech", "dtmf", "no_input")
 _ENDED_OUTCOMES = ("completed", "handoff")
 
@@ -266,6 +281,7 @@ class AudioTestResult:
     heard: tuple[Heard, ...] = ()
     call_id: str = ""
     events: tuple[dict[str, Any], ...] = ()  # the call record's events (transcripts, barge-ins...), if failed
+    caller: CallerSetup = CallerSetup()  # who spoke the caller's lines, over what line
 
 
 @dataclass(slots=True)
@@ -335,54 +351,97 @@ def _with_heard(result: ConversationResult, heard: Sequence[Heard]) -> None:
     result.transcript = out
 
 
+def rotate(tests: Sequence[ConversationTest], setups: Sequence[CallerSetup]) -> list[CallerSetup]:
+    """One caller setup per test, taken in turn (test i gets setup i mod n)."""
+    return [setups[i % len(setups)] for i in range(len(tests))]
+
+
 async def run_audio_tests(tests: Sequence[ConversationTest], dialogs_dir: Path,
-                          on_result: Callable[[AudioTestResult], None] | None = None) -> AudioRun:
-    """Run every test as one real call, one service per bundle; skipped tests are listed with the reason."""
-    run = AudioRun()
-    runnable: dict[str, list[ConversationTest]] = {}
-    for test in tests:
+                          on_result: Callable[[AudioTestResult], None] | None = None,
+                          callers: Sequence[CallerSetup] | None = None, jobs: int = 1,
+                          cache_dir: Path | None = VOICE_CACHE) -> AudioRun:
+    """Run every test as one real call, ``jobs`` calls at a time per bundle; skipped tests are listed with
+    the reason. ``callers`` gives each test its caller setup (default: Piper over a clean line); a test may
+    appear more than once with different setups. Results come back in the order of ``tests``."""
+    callers = list(callers) if callers is not None else [CallerSetup()] * len(tests)
+    if len(callers) != len(tests):
+        raise ValueError(f"{len(callers)} caller setups for {len(tests)} tests")
+    renderers = {setup: renderer_for(setup, cache_dir) for setup in dict.fromkeys(callers)}
+    done: dict[int, AudioTestResult] = {}
+
+    def emit(k: int, result: AudioTestResult) -> None:
+        done[k] = result
+        if on_result:
+            on_result(result)
+
+    runnable: dict[str, list[tuple[int, ConversationTest, CallerSetup]]] = {}
+    for k, (test, setup) in enumerate(zip(tests, callers)):
         reason = skip_reason(test)
         if reason:
-            run.results.append(AudioTestResult(None, test, reason))
-            if on_result:
-                on_result(run.results[-1])
+            emit(k, AudioTestResult(None, test, reason, caller=setup))
         else:
-            runnable.setdefault(test.bundle, []).append(test)
-    renderer = AudioRenderer()
-    for bundle, bundle_tests in runnable.items():
-        pending = list(bundle_tests)
+            runnable.setdefault(test.bundle, []).append((k, test, setup))
+    for bundle, planned in runnable.items():
+        await _run_bundle(bundle, planned, dialogs_dir, renderers, max(1, jobs), emit)
+    return AudioRun([done[k] for k in sorted(done)])
+
+
+def _prerender(planned: Sequence[tuple[int, ConversationTest, CallerSetup]],
+               renderers: Mapping[CallerSetup, AudioRenderer]) -> None:
+    """Render every caller line once (blocking; the renderers cache it), while the services start."""
+    for _, test, setup in planned:
+        with contextlib.suppress(Exception):  # a script that cannot render fails in its own call
+            prepare_script(caller_script(test), 8000, renderers[setup])
+
+
+async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest, CallerSetup]],
+                      dialogs_dir: Path, renderers: Mapping[CallerSetup, AudioRenderer], jobs: int,
+                      emit: Callable[[int, AudioTestResult], None]) -> None:
+    """``jobs`` lanes, each a service of its own playing tests from the shared queue one after the other."""
+    pending = deque(planned)
+    rendered = asyncio.ensure_future(asyncio.to_thread(_prerender, planned, renderers))
+
+    async def lane() -> None:
         restarts = 0
         while pending:  # a service that stopped mid-run (killed from outside) is restarted, at most twice
             workdir = Path(tempfile.mkdtemp(prefix=f"voicebot-audio-{bundle}-"))
             try:
                 async with serve_bundle(dialogs_dir, bundle, workdir) as target:
+                    await rendered
                     demo_db = workdir / "demo.db"
                     snapshot = (DemoDbSnapshot(demo_db, workdir / "demo.seeded.db")
                                 if demo_db.exists() else None)
                     while pending:
-                        test = pending[0]
-                        outcome = await _run_one(test, target, renderer, snapshot)
+                        k, test, setup = pending.popleft()
+                        outcome = await _run_one(test, target, renderers[setup], snapshot)
+                        outcome.caller = setup
                         if not await _serving(target):
                             if restarts < MAX_RESTARTS:
                                 restarts += 1
                                 print(f"voicebot serve stopped during {test.name!r} "
                                       f"(log: {workdir / 'serve.log'}); restarting it and the test",
                                       file=sys.stderr)
+                                pending.appendleft((k, test, setup))
                                 break
                             outcome.result.failures.insert(0, "audio: voicebot serve stopped during the call")
                             outcome.result.passed = False
-                        pending.pop(0)
-                        run.results.append(outcome)
-                        if on_result:
-                            on_result(outcome)
+                        emit(k, outcome)
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
-    return run
+
+    try:
+        async with asyncio.TaskGroup() as lanes:
+            for _ in range(min(jobs, len(planned))):
+                lanes.create_task(lane())
+    finally:
+        await rendered
 
 
 def format_audio(run: AudioRun, verbose: bool = False) -> str:
-    """The text mode's report (transcripts with what the service heard), then the skipped tests."""
-    lines = [format_results(run.ran, verbose)] if run.ran else []
+    """The text mode's report (transcripts with what the service heard, the caller's voice and line),
+    then the skipped tests."""
+    ran = [r for r in run.results if r.result is not None]
+    lines = [format_results(run.ran, verbose, [f"[{r.caller.label}]" for r in ran])] if ran else []
     for r in run.skipped:
         lines.append(f"SKIP  {r.test.bundle}: {r.test.name}  ({r.test.file}:{r.test.line}): {r.skipped}")
     passed = sum(r.passed for r in run.ran)
@@ -392,9 +451,9 @@ def format_audio(run: AudioRun, verbose: bool = False) -> str:
 
 def audio_json(run: AudioRun) -> dict[str, Any]:
     data = results_json(run.ran)
-    by_name = {(r.test.file, r.test.name): r for r in run.results if r.result is not None}
-    for entry in data["tests"]:
-        r = by_name[(entry["file"], entry["name"])]
+    ran = [r for r in run.results if r.result is not None]
+    for entry, r in zip(data["tests"], ran, strict=True):
+        entry.update(_caller_json(r.caller))
         entry["call_id"] = r.call_id
         if r.events:
             entry["events"] = list(r.events)
@@ -403,17 +462,33 @@ def audio_json(run: AudioRun) -> dict[str, Any]:
         ]
     data["skipped"] = [
         {"bundle": r.test.bundle, "name": r.test.name, "file": r.test.file, "line": r.test.line,
-         "reason": r.skipped}
+         "reason": r.skipped, **_caller_json(r.caller)}
         for r in run.skipped
     ]
     data["mode"] = "audio"
     return data
 
 
-def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool) -> int:
-    """``voicebot test --audio``: exit 0 all ran tests passed, 1 some failed, 2 nothing could run."""
+def _caller_json(setup: CallerSetup) -> dict[str, str]:
+    return {"voice": setup.voice, "family": setup.family, "channel": setup.channel.name}
+
+
+def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool,
+            voices: str = "piper", channels: str = "clean", jobs: int = 1) -> int:
+    """``voicebot test --audio``: exit 0 all ran tests passed, 1 some failed, 2 nothing could run (or a
+    bad option)."""
     from voicebot.dialog.testing import load_tests
 
+    try:
+        setups = caller_setups(voices, channels)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    missing = missing_tools() if any(s.family != "piper" or s.channel.name != "clean" for s in setups) else []
+    if missing:
+        print(f"error: caller voices need the Debian packages {' '.join(missing)} (apt-get install ...)",
+              file=sys.stderr)
+        return 2
     directory = path if path.is_dir() else path.parent
     dialogs_dir = directory.parent if directory.name == "tests" else directory
     tests, problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow)
@@ -426,10 +501,11 @@ def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool) -> int:
 
     def progress(r: AudioTestResult) -> None:
         state = "SKIP" if r.result is None else ("PASS" if r.result.passed else "FAIL")
-        print(f"[{state}] {r.test.bundle}: {r.test.name}", file=sys.stderr, flush=True)
+        print(f"[{state}] {r.test.bundle}: {r.test.name}  [{r.caller.label}]", file=sys.stderr, flush=True)
 
-    print(f"audio mode: {len(tests)} test(s); starting voicebot serve per bundle...", file=sys.stderr)
-    run = asyncio.run(run_audio_tests(tests, dialogs_dir, progress))
+    print(f"audio mode: {len(tests)} test(s), {jobs} call(s) at a time; callers: "
+          f"{', '.join(s.label for s in setups)}; starting voicebot serve per bundle...", file=sys.stderr)
+    run = asyncio.run(run_audio_tests(tests, dialogs_dir, progress, rotate(tests, setups), jobs))
     if json_out:
         print(json.dumps(audio_json(run), indent=2, default=str))
     else:

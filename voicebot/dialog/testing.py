@@ -353,11 +353,15 @@ async def run_suite(
     return [await run_test(test, make_driver(test)) for test in tests]
 
 
-def format_results(results: Sequence[ConversationResult], verbose: bool = False) -> str:
+def format_results(results: Sequence[ConversationResult], verbose: bool = False,
+                   notes: Sequence[str] | None = None) -> str:
+    """One line per test (with its note, e.g. the audio mode's caller voice), failures, transcripts."""
     lines = []
-    for r in results:
+    for k, r in enumerate(results):
+        note = f"  {notes[k]}" if notes else ""
         lines.append(
-            f"{'PASS' if r.passed else 'FAIL'}  {r.test.bundle}: {r.test.name}  ({r.test.file}:{r.test.line})"
+            f"{'PASS' if r.passed else 'FAIL'}  {r.test.bundle}: {r.test.name}  "
+            f"({r.test.file}:{r.test.line}){note}"
         )
         for failure in r.failures:
             lines.append(f"      - {failure}")
