@@ -326,3 +326,61 @@ async def test_cli_prints_json_and_exits_with_the_right_code(clip: Path, tmp_pat
     assert refused_code == 1
     bad_code, _, err = await cli(str(bad), "--port", "1")
     assert bad_code == 2 and "step 1 (dtmf): 'X' is not a DTMF digit" in err
+
+
+class FrameLog:
+    """A bot that says nothing and logs the arrival time of every audio frame after the UUID."""
+
+    def __init__(self) -> None:
+        self.uuid_at = 0.0
+        self.frames: list[tuple[float, int]] = []  # (arrival, kind)
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, length = audiosocket.parse_header(await reader.readexactly(3))
+            await reader.readexactly(length)
+            self.uuid_at = loop.time()
+            while True:
+                kind, length = audiosocket.parse_header(await reader.readexactly(3))
+                await reader.readexactly(length)
+                if kind in AUDIO_RATES:
+                    self.frames.append((loop.time(), kind))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_no_frames_while_the_caller_is_silent(clip: Path) -> None:
+    """silence_frames off: only the voiced span of each utterance goes out, nothing in pauses (like DTX)."""
+    from voicebot.call.script import Pause
+
+    bot = FrameLog()
+    script = CallerScript((Pause(0.5), PlayWav(clip), Pause(1.0), PlayWav(clip), HangUp()), silence_frames=False)
+    prepared = prepare_script(script)
+    speech = prepared.utterances[1]
+    async with bot as port:
+        result = await place_call("127.0.0.1", port, prepared, timeout=20)
+    assert result.steps_done == 5
+    assert len(bot.frames) == 2 * (speech.last_voiced - speech.first_voiced + 1)
+    assert [t.kind for t in result.turns] == ["wav", "wav"]
+
+
+async def test_a_slin16_call_whose_first_audio_comes_late(clip: Path) -> None:
+    bot = FrameLog()
+    script = CallerScript((PlayWav(clip), HangUp()), first_audio_after=1.0)
+    async with bot as port:
+        result = await place_call("127.0.0.1", port, script, rate=16000, timeout=20)
+    assert result.steps_done == 2 and bot.frames
+    assert bot.frames[0][0] - bot.uuid_at >= 1.0 - 0.005  # not one frame before, speech included
+    assert {kind for _, kind in bot.frames} == {Kind.SLIN16}

@@ -103,3 +103,14 @@ def test_load_script_names_the_file(tmp_path: Path) -> None:
 def test_shipped_scripts_are_valid() -> None:
     for path in sorted((ROOT / "eval" / "scripts").glob("*.yaml")):
         assert load_script(path).steps
+
+
+def test_call_options_for_a_caller_that_sends_no_frames_in_silence() -> None:
+    script = parse_script({"silence_frames": False, "first_audio_after": 2, "steps": ["hangup"]})
+    assert script.silence_frames is False and script.first_audio_after == 2.0
+    default = parse_script({"steps": ["hangup"]})
+    assert default.silence_frames is True and default.first_audio_after == 0.0
+    with pytest.raises(ScriptError, match="silence_frames: expected true or false"):
+        parse_script({"silence_frames": "no", "steps": ["hangup"]})
+    with pytest.raises(ScriptError, match="first_audio_after: must be >= 0"):
+        parse_script({"first_audio_after": -1, "steps": ["hangup"]})

@@ -7,13 +7,15 @@ is a mapping with exactly one key (a bare string is allowed for steps without op
     caller_id: "+15551230001"     # AudioSocket carries only the call UUID: with --web these three are
     dnis: "5551000"               # announced to voicebot's web API before the call, as the dialplan
     flow: banking                 # does (POST /api/calls/{uuid}/announce); all three are optional
+    silence_frames: false         # send no frames while the caller is silent (default true, see below)
+    first_audio_after: 2.0        # the caller's leg sends no audio for the first 2 s (default 0)
     steps:
       - wait_for_bot: {timeout: 8}    # wait until the bot has spoken and then gone quiet
       - say: "I want to check my balance"   # text spoken by the project's TTS (voicebot.speech.tts_piper)
       - wait_for_bot: {}
       - wav: clips/account.wav        # any rate / channels / int or float PCM; path relative to the script
       - dtmf: "1234#"                 # one 0x03 frame per digit, 250 ms apart
-      - pause: 1.5                    # silence (audio keeps flowing, as on a real RTP leg)
+      - pause: 1.5                    # silence (audio keeps flowing, as on a real RTP leg, unless silence_frames: false)
       - barge_in: {after: 0.8, say: "agent please"}  # talk 0.8 s after the bot starts its next prompt
       - hangup                        # close TCP, as Asterisk does (the simulator never sends 0x00)
 
@@ -33,6 +35,12 @@ Options per step:
 
 Each ``say``, ``wav``, ``dtmf`` and ``barge_in`` step is one caller turn: the simulator measures the time
 from its end to the bot's first audio.
+
+Call options: ``silence_frames: false`` behaves like Asterisk with a Local channel or a phone with silence
+suppression (DTX): no audio frames at all while the caller is silent, and none for the quiet lead-in and
+tail of each utterance (only from its first to its last voiced frame). ``first_audio_after`` (s) holds
+back every audio frame, speech included, until that long after the UUID: a caller silent at first, e.g.
+a slin16 channel whose first ``0x12`` frame comes late.
 """
 
 from __future__ import annotations
@@ -102,6 +110,8 @@ class CallerScript:
     name: str = ""
     dnis: str = ""
     flow: str = ""
+    silence_frames: bool = True
+    first_audio_after: float = 0.0
 
 
 DEFAULT_SCRIPT = CallerScript(steps=(WaitForBot(timeout=10.0), HangUp()), name="greeting only")
@@ -194,10 +204,10 @@ def parse_script(data: Any, base_dir: Path = Path(".")) -> CallerScript:
     """Validate a loaded YAML document. WAV paths are resolved against ``base_dir`` and must exist."""
     if not isinstance(data, Mapping):
         raise ScriptError(f"a caller script is a mapping with 'steps', got {type(data).__name__}")
-    unknown = set(data) - {"name", "caller_id", "dnis", "flow", "steps"}
+    unknown = set(data) - {"name", "caller_id", "dnis", "flow", "silence_frames", "first_audio_after", "steps"}
     if unknown:
         raise ScriptError(f"unknown top-level key(s) {sorted(unknown)}; "
-                          "allowed: name, caller_id, dnis, flow, steps")
+                          "allowed: name, caller_id, dnis, flow, silence_frames, first_audio_after, steps")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ScriptError("'steps' must be a non-empty list")
@@ -211,7 +221,12 @@ def parse_script(data: Any, base_dir: Path = Path(".")) -> CallerScript:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ScriptError(f"{key}: expected a string, got {value!r}")
         fields[key] = str(value)
-    return CallerScript(steps=steps, name=str(data.get("name", "")), **fields)
+    silence_frames = data.get("silence_frames", True)
+    if not isinstance(silence_frames, bool):
+        raise ScriptError(f"silence_frames: expected true or false, got {silence_frames!r}")
+    return CallerScript(steps=steps, name=str(data.get("name", "")), silence_frames=silence_frames,
+                        first_audio_after=_number("first_audio_after", data.get("first_audio_after", 0.0)),
+                        **fields)
 
 
 def load_script(path: Path | str) -> CallerScript:

@@ -2,7 +2,10 @@
 
 It connects over TCP (``TCP_NODELAY``), sends ``0x01`` with a fresh UUID, then one 20 ms audio frame
 every 20 ms on absolute deadlines (``0x10`` 320 bytes at 8 kHz, ``0x12`` 640 bytes at 16 kHz): the
-script's speech when the caller talks, digital silence otherwise, as a real RTP leg never stops. DTMF
+script's speech when the caller talks, digital silence otherwise, as a real RTP leg never stops; or, with
+``silence_frames`` off, nothing while the caller is silent, as Asterisk does with Local channels and
+phones with silence suppression (AUDIOSOCKET.md §3). ``first_audio_after`` holds every audio frame back
+for that long after the UUID (a caller silent at first, e.g. a slin16 channel's late first frame). DTMF
 goes out as one ``0x03`` frame per digit when the digit "ends". The caller hangs up by closing TCP
 (never ``0x00``). Everything the bot sends is read: ``0x10``-``0x18`` audio (resampled to 8 kHz for
 the recording), ``0x00`` (the bot hung up, e.g. after a handoff); any other kind, or zero-length
@@ -317,6 +320,7 @@ class CallResult:
     steps_done: int
     late_frames: int = 0  # caller frames the simulator sent more than 20 ms after their deadline
     handoff: dict[str, str] | None = None  # the dialplan's lookup after a bot hangup (``web_url`` given)
+    bot_rates: tuple[tuple[float, int], ...] = ()  # (seconds from connect, rate) at each change of the bot's kind
 
     @property
     def ok(self) -> bool:
@@ -330,6 +334,7 @@ class CallResult:
             "frames_received": self.frames_received, "voiced_frames": self.voiced_frames,
             "gaps": asdict(self.gaps), "max_send_lag_ms": round(self.max_send_lag_s * 1000, 1),
             "late_frames": self.late_frames, "handoff": self.handoff,
+            "bot_rates": [list(change) for change in self.bot_rates],
             "turns": [asdict(t) for t in self.turns],
         }
 
@@ -421,11 +426,13 @@ class _CallProtocol(asyncio.Protocol):
     """Reads and logs everything the bot sends; sends the caller's frames on absolute deadlines."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, rate: int, threshold_dbfs: float,
-                 record_caller: bool) -> None:
+                 record_caller: bool, silence_frames: bool = True) -> None:
         self.loop = loop
         self.threshold_ms = _mean_square_threshold(threshold_dbfs)
         self.record_caller = record_caller
         self.silence = audiosocket.encode_audio(bytes(int(rate * FRAME_S) * 2), rate)
+        self.silence_frames = silence_frames
+        self.audio_from = math.inf  # loop time of the first audio frame allowed (set when the UUID is sent)
         self.transport: asyncio.Transport | None = None
         self.decoder = audiosocket.Decoder()
         self.closed = asyncio.Event()
@@ -438,6 +445,7 @@ class _CallProtocol(asyncio.Protocol):
         self.voiced: list[bool] = []
         self.durations: list[float] = []
         self.bot_chunks: list[tuple[float, bytes]] = []
+        self.bot_rates: list[tuple[float, int]] = []
         self.voiced_times: list[float] = []
         self.last_onset = -math.inf
         self._resamplers: dict[int, StreamResampler] = {}
@@ -491,6 +499,8 @@ class _CallProtocol(asyncio.Protocol):
             samples = np.frombuffer(payload, dtype="<i2").astype(np.float32)
             is_voiced = float(np.dot(samples, samples)) / samples.size >= self.threshold_ms
             rate = AUDIO_RATES[kind]
+            if not self.bot_rates or self.bot_rates[-1][1] != rate:
+                self.bot_rates.append((now, rate))
             if kind != Kind.SLIN:
                 resampler = self._resamplers.setdefault(kind, StreamResampler(rate, RECORD_RATE))
                 payload = resampler.process(payload)
@@ -523,7 +533,7 @@ class _CallProtocol(asyncio.Protocol):
 
     # -- outbound ----------------------------------------------------------------------------------
     def tick(self, lag: float) -> None:
-        """The frame clock's 20 ms tick: send one frame, speech when queued, silence otherwise."""
+        """The frame clock's 20 ms tick: send one frame, speech when queued, silence (or nothing) otherwise."""
         if self.closed.is_set():
             return
         self.max_lag = max(self.max_lag, lag)
@@ -531,13 +541,16 @@ class _CallProtocol(asyncio.Protocol):
             self.late_frames += 1
             now = self.loop.time()
             self.stalls.append((now - lag, now))
-        self.transport.write(self._next_frame())
+        if (frame := self._next_frame()) is not None:
+            self.transport.write(frame)
 
-    def _next_frame(self) -> bytes:
-        if self._speech is None:
-            return self.silence
-        utterance, pos, done = self._speech
+    def _next_frame(self) -> bytes | None:
         now = self.loop.time()
+        if now < self.audio_from:
+            return None
+        if self._speech is None:
+            return self.silence if self.silence_frames else None
+        utterance, pos, done = self._speech
         if pos == utterance.first_voiced:
             self._speech_start = now
         if pos == utterance.last_voiced:
@@ -550,6 +563,8 @@ class _CallProtocol(asyncio.Protocol):
                 done.set_result((self._speech_start, self._speech_end))
         else:
             self._speech = (utterance, pos + 1, done)
+        if not self.silence_frames and not utterance.first_voiced <= pos <= utterance.last_voiced:
+            return None  # silence suppression: the quiet lead-in and tail are not sent either
         return utterance.messages[pos]
 
     def _finish_speech(self) -> None:
@@ -686,7 +701,8 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
                      record_caller: bool = False, threshold_dbfs: float = -45.0,
                      tts: TextToSpeech | None = None, connect_timeout: float = 5.0,
                      web_url: str | None = None, announce: bool = False,
-                     clock: FrameClock | None = None) -> CallResult:
+                     clock: FrameClock | None = None, silence_frames: bool | None = None,
+                     first_audio_after: float | None = None) -> CallResult:
     """Place one call against an AudioSocket server, play ``script`` and return what happened.
 
     A ``CallerScript`` is rendered here (off the loop); pass a ``PreparedScript`` to share rendering
@@ -696,13 +712,16 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
     ``GET {web_url}/api/calls/{uuid}/handoff``, as Asterisk's ``CURL()`` would do after AudioSocket;
     with ``announce`` too, the script's caller id, dnis and flow are first posted to
     ``{web_url}/api/calls/{uuid}/announce``, as the dialplan does before ``AudioSocket()``.
+    ``silence_frames`` and ``first_audio_after``, when given, override the script's call options.
     """
     loop = asyncio.get_running_loop()
     if isinstance(script, CallerScript):
         script = await asyncio.to_thread(prepare_script, script, rate, AudioRenderer(tts), threshold_dbfs)
     rate = script.rate
     call_id = call_id or str(uuid.uuid4())
-    proto = _CallProtocol(loop, rate, threshold_dbfs, record_caller)
+    options = script.script
+    proto = _CallProtocol(loop, rate, threshold_dbfs, record_caller,
+                          options.silence_frames if silence_frames is None else silence_frames)
     if web_url and announce:
         try:
             await _announce(web_url, call_id, script.script)
@@ -715,6 +734,7 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
                           (f"connect to {host}:{port}: {exc!r}",), 0.0, 0, 0, GapReport(), 0.0, 0)
     t0 = loop.time()
     proto.transport.write(audiosocket.encode_uuid(call_id))
+    proto.audio_from = t0 + (options.first_audio_after if first_audio_after is None else first_audio_after)
     own_clock = clock is None
     clock = clock or FrameClock()
     clock.add(proto.tick)
@@ -751,6 +771,7 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
         duration_s=end - t0, frames_received=len(proto.arrivals), voiced_frames=len(proto.voiced_times),
         gaps=find_voiced_gaps(proto.arrivals, proto.voiced, proto.durations, stalls=proto.stalls),
         max_send_lag_s=proto.max_lag, steps_done=steps_done, late_frames=proto.late_frames, handoff=handoff,
+        bot_rates=tuple((round(t - t0, 4), rate) for t, rate in proto.bot_rates),
     )
 
 
@@ -813,7 +834,8 @@ async def run_calls(host: str, port: int, script: CallerScript | PreparedScript 
                     calls: int = 1, stagger: float = 0.0, rate: int = 8000, timeout: float = 120.0,
                     record_caller: bool = False, threshold_dbfs: float = -45.0,
                     tts: TextToSpeech | None = None, web_url: str | None = None,
-                    announce: bool = False) -> LoadResult:
+                    announce: bool = False, silence_frames: bool | None = None,
+                    first_audio_after: float | None = None) -> LoadResult:
     """``calls`` concurrent calls in this loop, started ``stagger`` seconds apart, script rendered once."""
     loop = asyncio.get_running_loop()
     if isinstance(script, CallerScript):
@@ -825,7 +847,7 @@ async def run_calls(host: str, port: int, script: CallerScript | PreparedScript 
         await asyncio.sleep(k * stagger)
         return await place_call(host, port, script, timeout=timeout, record_caller=record_caller,
                                 threshold_dbfs=threshold_dbfs, web_url=web_url, announce=announce,
-                                clock=clock)
+                                clock=clock, silence_frames=silence_frames, first_audio_after=first_audio_after)
 
     start = loop.time()
     try:
@@ -862,6 +884,8 @@ def print_call(result: CallResult) -> None:
     g = result.gaps
     if result.handoff is not None:
         console.print(f"handoff lookup: {result.handoff}")
+    if len(result.bot_rates) > 1:
+        console.print("bot audio rate: " + ", then ".join(f"{rate} Hz from {t:.2f} s" for t, rate in result.bot_rates))
     console.print(f"hangup: {result.hangup_by or '-'} ({result.hangup_detail}); {result.duration_s:.1f} s, "
                   f"{result.frames_received} frames received ({result.voiced_frames} voiced), "
                   f"{g.utterances} bot utterances, "
@@ -905,8 +929,10 @@ def print_summary(summary: dict[str, Any], wall_s: float) -> None:
 
 
 def run_cli(script_path: Path | None, host: str, port: int, calls: int, stagger: float, rate: int,
-            record: Path | None, as_json: bool, timeout: float, web_url: str | None = None) -> int:
-    """``voicebot call``: returns the exit code (1 if any call had an error, 2 for a bad script)."""
+            record: Path | None, as_json: bool, timeout: float, web_url: str | None = None,
+            silence_frames: bool | None = None, first_audio_after: float | None = None) -> int:
+    """``voicebot call``: returns the exit code (1 if any call had an error, 2 for a bad script).
+    ``silence_frames``/``first_audio_after`` override the script's call options when given."""
     from voicebot.call.script import load_script
 
     try:
@@ -917,13 +943,15 @@ def run_cli(script_path: Path | None, host: str, port: int, calls: int, stagger:
         return 2
     result = asyncio.run(run_calls(host, port, prepared, calls=calls, stagger=stagger, timeout=timeout,
                                    record_caller=record is not None, web_url=web_url,
-                                   announce=web_url is not None))
+                                   announce=web_url is not None, silence_frames=silence_frames,
+                                   first_audio_after=first_audio_after))
     if record is not None:
         for call in result.calls:
             if call.hangup_by:
                 call.write_wav(record / f"{call.call_id}.wav")
     if as_json:
         out: dict[str, Any] = {"script": script.name, "rate": rate, "wall_s": round(result.wall_s, 3),
+                               "silence_frames": script.silence_frames if silence_frames is None else silence_frames,
                                "summary": result.summary}
         out["calls"] = [c.to_dict() for c in result.calls]
         print(json.dumps(out, indent=2))
