@@ -1,12 +1,19 @@
 """ASR accuracy and speed on a manifest of 8 kHz WAV clips: WER, real-time factor, end of speech -> final.
 
-Manifest lines: ``{"audio": "path/relative/to/manifest.wav", "text": "reference"}``.
+Manifest lines: ``{"audio": "path/relative/to/manifest.wav", "text": "reference"}``, optionally with
+``category`` and ``source`` (WER is also reported per value of each).
+
+``--channel`` passes every clip through a telephone line first (``voicebot.call.voices``: ``clean``,
+``ulaw``, ``gsm+babble10``, ``amr+pink10`` …; the noise is seeded by the clip's id, so runs compare).
 
 Two passes per engine:
 
 * **decode** - every clip, with the listener's pre-roll of silence before it and its first pause after
   (0.2 s, 0.1 s), is fed to a recognition stream in 20 ms frames and finished; WER (see
-  ``voicebot.speech.wer`` for the normalisation) and real-time factor = decode seconds / audio seconds;
+  ``voicebot.speech.wer`` for the normalisation), character error rate (``wer.cer``: spelled letters
+  written as one word count as right), real-time factor = decode seconds / audio seconds, and the
+  time from ``finish()`` to the transcript per clip (p50/p95: one whole decode, as when no speculative
+  decode was made);
 * **live** - ``--live`` clips (spread over the manifest) are played in real time through a
   ``Listener`` (VAD, speculative decode at the first pause, end-of-turn rules), padded with 0.5 s of
   silence before and 1.5 s after; "end of speech -> final" is ``Utterance.final_at - speech_end``, the
@@ -22,23 +29,45 @@ import json
 import statistics
 import time
 import wave
+import zlib
+from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
+
+from voicebot.call.voices import Channel, parse_channel, through_channel
 from voicebot.config import Settings
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.listener import Listener, NoiseDiscarded, Utterance
-from voicebot.speech.wer import wer
+from voicebot.speech.wer import cer, wer
 from voicebot.types import AudioFrame, Expectation, RecognitionHints, now
 
 RATE = 8000
 FRAME = RATE // 50 * 2
+GROUP_FIELDS = ("category", "source")  # manifest fields WER is broken down by
+PRIVATE_CATEGORIES = {"alphanumeric"}  # AN4's names and phone numbers: never copied into a report
 
 
-def read_manifest(path: Path, limit: int | None = None) -> list[tuple[Path, str]]:
+class Clip(NamedTuple):  # not a dataclass: `voicebot eval` loads this file outside sys.modules
+    """One manifest line: the WAV, its reference, and the groups it is scored in."""
+
+    path: Path
+    text: str
+    id: str
+    groups: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def private(self) -> bool:
+        return bool(dict(self.groups).get("category") in PRIVATE_CATEGORIES)
+
+
+def read_manifest(path: Path, limit: int | None = None) -> list[Clip]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    items = [(path.parent / r["audio"], r["text"]) for r in rows]
-    if limit and limit < len(items):  # spread over the manifest (FSDD is sorted by digit)
+    items = [Clip(path.parent / r["audio"], r["text"], str(r.get("id", r["audio"])),
+                  tuple((f, str(r[f])) for f in GROUP_FIELDS if f in r)) for r in rows]
+    if limit and limit < len(items):  # spread over the manifest (sorted by digit or by source)
         items = [items[i * len(items) // limit] for i in range(limit)]
     return items
 
@@ -50,6 +79,12 @@ def read_wav(path: Path) -> bytes:
         return w.readframes(w.getnframes())
 
 
+def clip_audio(clip: Clip, channel: Channel) -> bytes:
+    """The clip's 8 kHz PCM as it arrives over ``channel`` (noise seeded by the clip's id)."""
+    pcm = np.frombuffer(read_wav(clip.path), dtype="<i2")
+    return through_channel(pcm, RATE, channel, seed=zlib.crc32(clip.id.encode())).astype("<i2").tobytes()
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -57,34 +92,58 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def decode_pass(recognizer, items, hints: RecognitionHints, settings: Settings) -> dict:
-    pairs, decode_s, audio_s, confidences = [], 0.0, 0.0, []
+def score(clips: list[Clip], hyps: list[str]) -> dict:
+    """WER and CER over all clips, then WER and CER per value of each group field."""
+    pairs = [(c.text, h) for c, h in zip(clips, hyps, strict=True)]
+    by_group: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for clip, pair in zip(clips, pairs, strict=True):
+        for field, value in clip.groups:
+            by_group[field][value].append(pair)
+    total, chars = wer(pairs), cer(pairs)
+    return {
+        "wer": round(total.wer, 4), "errors": total.errors, "reference_words": total.reference_words,
+        "cer": round(chars.cer, 4),
+        **{f"by_{field}": {value: _group(group) for value, group in sorted(values.items())}
+           for field, values in by_group.items()},
+        "mistakes": [{"ref": c.text, "hyp": h} for c, h in zip(clips, hyps, strict=True)
+                     if not c.private and wer([(c.text, h)]).errors][:20],
+    }
+
+
+def _group(pairs: list[tuple[str, str]]) -> dict:
+    return {"clips": len(pairs), "wer": round(wer(pairs).wer, 4), "cer": round(cer(pairs).cer, 4)}
+
+
+async def decode_pass(recognizer, clips: list[Clip], audio: dict[str, bytes], hints: RecognitionHints,
+                      settings: Settings) -> dict:
+    hyps, times, decode_s, audio_s, confidences = [], [], 0.0, 0.0, []
     before = bytes(int(RATE * settings.speech.preroll_s) * 2)
     after = bytes(int(RATE * settings.speech.pause_s) * 2)
-    for path, ref in items:
-        pcm = before + read_wav(path) + after  # as the listener sends it: pre-roll, speech, first pause
+    for clip in clips:
+        # as the listener sends it: pre-roll, speech, first pause
+        pcm = before + audio[clip.id] + after
         stream = recognizer.open_stream(RATE, hints)
         started = time.perf_counter()
         for i in range(0, len(pcm), FRAME):
             await stream.accept(AudioFrame(pcm[i:i + FRAME], RATE))
         transcript = await stream.finish()
-        decode_s += time.perf_counter() - started
+        times.append(time.perf_counter() - started)
+        decode_s += times[-1]
         audio_s += len(pcm) / (2 * RATE)
-        pairs.append((ref, transcript.text))
+        hyps.append(transcript.text)
         confidences.append(transcript.confidence)
-    result = wer(pairs)
     return {
-        "clips": len(items), "wer": round(result.wer, 4), "errors": result.errors,
-        "reference_words": result.reference_words, "rtf": round(decode_s / audio_s, 3),
+        "clips": len(clips), **score(clips, hyps), "rtf": round(decode_s / audio_s, 3),
+        "decode_p50_s": _r(percentile(times, 0.5)), "decode_p95_s": _r(percentile(times, 0.95)),
         "mean_confidence": round(statistics.fmean(confidences), 3) if confidences else None,
-        "mistakes": [{"ref": r, "hyp": h} for r, h in pairs if wer([(r, h)]).errors][:20],
     }
 
 
-async def live_pass(recognizer, items, settings: Settings, expectation: Expectation) -> dict:
-    waits, pairs, missed = [], [], 0
+async def live_pass(recognizer, clips: list[Clip], audio: dict[str, bytes], settings: Settings,
+                    expectation: Expectation) -> dict:
+    waits, hyps, missed = [], [], 0
     silence = bytes(FRAME)
-    for path, ref in items:
+    for clip in clips:
         listener = Listener(recognizer, RATE, settings.speech)
         listener.expect(expectation)
         got: list = []
@@ -95,7 +154,7 @@ async def live_pass(recognizer, items, settings: Settings, expectation: Expectat
                     got.append(event)
 
         task = asyncio.create_task(collect())
-        pcm = read_wav(path)
+        pcm = audio[clip.id]
         frames = [silence] * 25 + [pcm[i:i + FRAME].ljust(FRAME, b"\0") for i in range(0, len(pcm), FRAME)]
         frames += [silence] * 75
         next_at = now()
@@ -111,16 +170,16 @@ async def live_pass(recognizer, items, settings: Settings, expectation: Expectat
         utterances = [e for e in got if isinstance(e, Utterance)]
         if not utterances:
             missed += 1
-            pairs.append((ref, ""))
+            hyps.append("")
             continue
-        pairs.append((ref, " ".join(u.transcript.text for u in utterances)))
+        hyps.append(" ".join(u.transcript.text for u in utterances))
         waits.append(utterances[-1].final_at - utterances[-1].speech_end)
-    result = wer(pairs)
+    scores = score(clips, hyps)
     return {
-        "clips": len(items), "wer": round(result.wer, 4), "no_utterance": missed,
+        "clips": len(clips), "wer": scores["wer"], "cer": scores["cer"], "no_utterance": missed,
         "end_of_speech_to_final_p50_s": _r(percentile(waits, 0.5)),
         "end_of_speech_to_final_p95_s": _r(percentile(waits, 0.95)),
-        "mistakes": [{"ref": r, "hyp": h} for r, h in pairs if wer([(r, h)]).errors][:20],
+        "mistakes": scores["mistakes"],
     }
 
 
@@ -129,7 +188,10 @@ def _r(value: float | None) -> float | None:
 
 
 async def evaluate(manifest: Path, engine: str, slot: str | None, limit: int | None, live: int,
-                   vosk_model: Path | None = None, digits: int = 0) -> dict:
+                   vosk_model: Path | None = None, digits: int = 0, channel: str = "clean") -> dict:
+    line = parse_channel(channel)
+    clips = read_manifest(manifest, limit)
+    audio = {clip.id: clip_audio(clip, line) for clip in clips}  # before any task runs: blocking is harmless
     settings = Settings()
     settings.speech.asr_engine = engine  # type: ignore[assignment]
     if vosk_model is not None:
@@ -138,15 +200,15 @@ async def evaluate(manifest: Path, engine: str, slot: str | None, limit: int | N
     started = time.perf_counter()
     recognizer = await asyncio.to_thread(load_recognizer, settings, pool)
     load_s = time.perf_counter() - started
-    items = read_manifest(manifest, limit)
     hints = RecognitionHints(slot_type=slot)
-    report = {"engine": recognizer.name, "manifest": str(manifest), "slot": slot, "digits": digits,
+    report = {"engine": recognizer.name, "manifest": str(manifest), "channel": line.name, "slot": slot,
+              "digits": digits, "beam_size": settings.speech.whisper_beam_size,
               "load_and_warm_up_s": round(load_s, 2),
-              "decode": await decode_pass(recognizer, items, hints, settings)}
+              "decode": await decode_pass(recognizer, clips, audio, hints, settings)}
     if live:
-        step = max(1, len(items) // live)
+        step = max(1, len(clips) // live)
         expectation = Expectation(hints=hints, min_digits=max(1, digits), max_digits=digits)
-        report["live"] = await live_pass(recognizer, items[::step][:live], settings, expectation)
+        report["live"] = await live_pass(recognizer, clips[::step][:live], audio, settings, expectation)
     # let decodes still queued (speculative ones nobody awaits) finish before the model is freed
     await asyncio.gather(*(pool.run(time.sleep, 0) for _ in range(pool.workers)))
     del recognizer
@@ -155,8 +217,9 @@ async def evaluate(manifest: Path, engine: str, slot: str | None, limit: int | N
 
 
 def run_cli(manifest: Path, engine: str, slot: str | None, limit: int | None, live: int,
-            vosk_model: Path | None, json_out: bool, out: Path | None, digits: int = 0) -> int:
-    report = asyncio.run(evaluate(manifest, engine, slot, limit, live, vosk_model, digits))
+            vosk_model: Path | None, json_out: bool, out: Path | None, digits: int = 0,
+            channel: str = "clean") -> int:
+    report = asyncio.run(evaluate(manifest, engine, slot, limit, live, vosk_model, digits, channel))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
@@ -164,10 +227,14 @@ def run_cli(manifest: Path, engine: str, slot: str | None, limit: int | None, li
         print(json.dumps(report, indent=2))
         return 0
     d = report["decode"]
-    print(f"engine {report['engine']}  slot hint {slot or 'none'}  "
+    print(f"engine {report['engine']}  channel {report['channel']}  slot hint {slot or 'none'}  "
           f"load+warm-up {report['load_and_warm_up_s']} s")
     print(f"decode: {d['clips']} clips  WER {d['wer']:.1%} ({d['errors']}/{d['reference_words']})  "
-          f"RTF {d['rtf']}  mean confidence {d['mean_confidence']}")
+          f"CER {d['cer']:.1%}  RTF {d['rtf']}  decode p50 {d['decode_p50_s']} s  p95 {d['decode_p95_s']} s  "
+          f"mean confidence {d['mean_confidence']}")
+    for field in GROUP_FIELDS:
+        for value, g in d.get(f"by_{field}", {}).items():
+            print(f"  {field} {value}: {g['clips']} clips  WER {g['wer']:.1%}  CER {g['cer']:.1%}")
     if "live" in report:
         lv = report["live"]
         print(f"live:   {lv['clips']} clips in real time  WER {lv['wer']:.1%}  "

@@ -166,33 +166,49 @@ def models_train_emotion(
 
 @eval_app.command("intents")
 def eval_intents(
-    train: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV (text,label) or JSONL (text, label)."),
     test: Path = typer.Option(..., exists=True, dir_okay=False, help="Same format; label `oos` = out of scope."),
+    train: Path = typer.Option(None, exists=True, dir_okay=False, help="CSV (text,label) or JSONL (text, label)."),
+    flow: Path = typer.Option(None, exists=True, dir_okay=False,
+                              help="Instead of --train: a flow bundle (YAML) whose own NLU is trained as the "
+                                   "service trains it; also reports how the dialog routes each request."),
     shots: int = typer.Option(None, min=1, help="Train on K examples per label (fixed seed)."),
     mode: str = typer.Option("accurate", help="accurate (fine-tune top MiniLM layers, minutes) | "
-                                              "fast (frozen embeddings + logistic regression, the flows' path)."),
+                                              "fast (frozen embeddings + logistic regression)."),
     threads: int = typer.Option(2, min=1, help="CPU threads for training and batch prediction."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of lines."),
     out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here."),
 ) -> None:
-    """Train an intent classifier on --train, test on --test: accuracy, macro-F1, out-of-scope P/R, ms/utterance."""
+    """Intent accuracy, macro-F1, out-of-scope P/R: a classifier trained on --train, or a flow's own NLU (--flow)."""
     import json
     import sys
 
-    from voicebot.nlu.evaluate import evaluate, format_report
+    from voicebot.nlu.evaluate import evaluate, evaluate_flow, format_flow_report, format_report, read_rows
 
-    if mode not in ("accurate", "fast"):
-        raise typer.BadParameter("mode must be accurate or fast", param_hint="--mode")
+    if (train is None) == (flow is None):
+        raise typer.BadParameter("give either --train or --flow", param_hint="--train/--flow")
+    if flow is not None:
+        from voicebot.dialog.loader import load_bundle
 
-    def progress(step: int, total: int, loss: float) -> None:
-        if not json_out and (step % 50 == 0 or step == total):
-            print(f"  step {step}/{total} loss {loss:.3f}", file=sys.stderr, flush=True)
+        bundle, problems = load_bundle(flow)
+        if bundle is None:
+            raise typer.BadParameter("; ".join(str(p) for p in problems), param_hint="--flow")
+        report, _ = evaluate_flow(bundle, read_rows(test))
+        report = {"flow": str(flow), "test": str(test)} | report
+        text = format_flow_report(report)
+    else:
+        if mode not in ("accurate", "fast"):
+            raise typer.BadParameter("mode must be accurate or fast", param_hint="--mode")
 
-    report = evaluate(train, test, shots, mode, threads, progress)  # type: ignore[arg-type]
+        def progress(step: int, total: int, loss: float) -> None:
+            if not json_out and (step % 50 == 0 or step == total):
+                print(f"  step {step}/{total} loss {loss:.3f}", file=sys.stderr, flush=True)
+
+        report = evaluate(train, test, shots, mode, threads, progress)  # type: ignore[arg-type]
+        text = format_report(report)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
-    typer.echo(json.dumps(report, indent=2) if json_out else format_report(report))
+    typer.echo(json.dumps(report, indent=2) if json_out else text)
 
 
 @eval_app.command("asr")
@@ -206,9 +222,17 @@ def eval_asr(
     vosk_model: Path = typer.Option(None, file_okay=False, help="Vosk model directory (engine vosk)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
     out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/asr_tiny.json)."),
+    channel: str = typer.Option("clean", help="Telephone line applied to every clip: clean, ulaw, gsm+babble10, amr+pink10 …"),
 ) -> None:
     """WER, real-time factor and end of speech -> final transcript of an ASR engine on 8 kHz clips."""
-    raise typer.Exit(_eval_script("asr").run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out, digits))
+    from voicebot.call.voices import parse_channel
+
+    try:
+        parse_channel(channel)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--channel") from error
+    raise typer.Exit(_eval_script("asr").run_cli(manifest, engine, slot, limit, live, vosk_model, json_out, out,
+                                                 digits, channel))
 
 
 @eval_app.command("voices")

@@ -1,6 +1,6 @@
 import pytest
 
-from voicebot.speech.wer import edit_distance, normalize, wer
+from voicebot.speech.wer import cer, edit_distance, normalize, wer
 
 
 @pytest.mark.parametrize("text, tokens", [
@@ -41,3 +41,29 @@ def test_corpus_wer_normalises_both_sides():
     result = wer([("three", "3."), ("seven", "Seven"), ("one two", "one too"), ("nine", "")])
     assert (result.errors, result.reference_words) == (2, 5)
     assert result.wer == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("spoken, written", [
+    ("JUNE TWENTY THIRD NINETEEN SIXTY NINE", "June 23rd, 1969"),
+    ("the twenty first", "the 21st"),
+    ("eleventh", "11th"),
+    ("the twentieth", "the 20th"),
+    ("SIX EIGHT THREE THREE OH SEVEN FIVE", "683-3075"),
+    ("NINE THIRTY SIXTY FIVE", "9/30/65"),
+])
+def test_spoken_dates_and_numbers_read_as_written(spoken, written):
+    assert normalize(spoken) == normalize(written)
+
+
+def test_ordinals_are_not_lenient():
+    assert normalize("twenty third") != normalize("twenty three")
+    assert normalize("June 23rd") != normalize("June 24th")
+    assert wer([("the twenty third", "the 22nd")]).errors == 1
+
+
+def test_character_error_rate_ignores_word_boundaries_only():
+    assert cer([("E R I C", "Eric")]).errors == 0
+    assert wer([("E R I C", "Eric")]).errors == 4
+    result = cer([("P I T T", "Pitts"), ("forty seven", "47")])
+    assert (result.errors, result.reference_chars) == (1, 6)
+    assert result.cer == pytest.approx(1 / 6)

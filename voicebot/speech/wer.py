@@ -12,7 +12,13 @@ Normalisation (the usual Whisper-eval style, kept small and documented):
 3. money and ids as a recogniser writes them: "$1,250.50" becomes ``1 2 5 0 dollars 5 0 cents``,
    "50%" ``5 0 percent``, and a token mixing letters and digits is spelled out ("B732" -> ``b 7 3 2``,
    as "B seven three two" reads);
-4. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
+4. ordinals keep their suffix on the last digit: "twenty third", "23rd" both become ``2 3rd``
+   (AN4's dates are read "JUNE TWENTY THIRD"; whisper writes "June 23rd"), "first" and "1st" ``1st``;
+5. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
+
+Spelled letters are scored as written: "E R I C" against "Eric" is four word errors (the caller spelled
+it, and a flow reading a spelled name needs the letters). :func:`cer` measures the same pairs by
+character with the spaces taken out, so there the two are equal: report both for spelled items.
 """
 
 from __future__ import annotations
@@ -33,7 +39,13 @@ _NUMBER_WORDS = UNITS.keys() | TEENS.keys() | TENS.keys() | SCALES.keys()
 _PUNCT = re.compile(r"[^\w\s']")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _MONEY = re.compile(r"\$(\d+)(?:\.(\d\d))?\b")
-_ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$")
+_ORDINAL = re.compile(r"^(\d+)(st|nd|rd|th)$")
+ORDINALS = {"first": ("one", "st"), "second": ("two", "nd"), "third": ("three", "rd"), "fifth": ("five", "th"),
+            "eighth": ("eight", "th"), "ninth": ("nine", "th"), "twelfth": ("twelve", "th"),
+            **{f"{w}th": (w, "th") for w in ("four", "six", "seven", "ten", "eleven", *(
+                "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()))},
+            **{f"{w[:-1]}ieth": (w, "th") for w in TENS}}
+_SUFFIX = "\0"  # marks an ordinal suffix token until it is put back on its number
 
 
 def _numbers_to_digits(words: Sequence[str]) -> list[str]:
@@ -79,11 +91,18 @@ def normalize(text: str) -> list[str]:
     tokens = [t.strip("'") for t in text.split()]
     tokens = [t for t in tokens if t and t not in FILLERS]
     tokens = [c for t in tokens for c in (_spelled(t) if _is_id(t) else (t,))]
+    tokens = [c for t in tokens for c in _ordinal(t)]
     out: list[str] = []
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if t.isdigit():
+        if t.startswith(_SUFFIX):
+            if out and out[-1].isdigit():
+                out[-1] += t[1:]
+            else:  # only after a number (never happens: _ordinal puts one first)
+                out.append(t[1:])
+            i += 1
+        elif t.isdigit():
             out.extend(t)
             i += 1
         elif t in REPEATS and i + 1 < len(tokens) and (tokens[i + 1] in UNITS or tokens[i + 1].isdigit()):
@@ -121,6 +140,15 @@ def _spelled(token: str) -> list[str]:
     return re.findall(r"\d+|[^\d]", token)
 
 
+def _ordinal(token: str) -> tuple[str, ...]:
+    """"23rd" -> ("23", suffix marker "rd"); "third" -> ("three", marker "rd"); others unchanged."""
+    if token in ORDINALS:
+        word, suffix = ORDINALS[token]
+        return word, _SUFFIX + suffix
+    match = _ORDINAL.match(token)
+    return (match[1], _SUFFIX + match[2]) if match else (token,)
+
+
 def _digit_neighbour(tokens: Sequence[str], k: int) -> bool:
     return any(0 <= j < len(tokens) and tokens[j].isdigit() for j in (k - 1, k + 1))
 
@@ -146,6 +174,16 @@ class WerResult:
         return self.errors / self.reference_words if self.reference_words else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class CerResult:
+    errors: int
+    reference_chars: int
+
+    @property
+    def cer(self) -> float:
+        return self.errors / self.reference_chars if self.reference_chars else 0.0
+
+
 def wer(pairs: Iterable[tuple[str, str]]) -> WerResult:
     """Corpus WER over (reference, hypothesis) pairs: total edits / total reference words."""
     errors = words = 0
@@ -154,3 +192,14 @@ def wer(pairs: Iterable[tuple[str, str]]) -> WerResult:
         errors += edit_distance(r, h)
         words += len(r)
     return WerResult(errors, words)
+
+
+def cer(pairs: Iterable[tuple[str, str]]) -> CerResult:
+    """Corpus character error rate over (reference, hypothesis) pairs, on the normalised texts with
+    their spaces taken out ("E R I C" and "Eric" are equal; "4 7" and "forty-seven" too)."""
+    errors = chars = 0
+    for ref, hyp in pairs:
+        r, h = "".join(normalize(ref)), "".join(normalize(hyp))
+        errors += edit_distance(r, h)
+        chars += len(r)
+    return CerResult(errors, chars)
