@@ -42,3 +42,34 @@ def test_policy_waits_long_until_the_speculative_text_looks_complete():
     assert policy.silence_needed("I'd like my balance") == 0.3
     assert policy.silence_needed("I'd like my balance and") == 1.1
     assert policy.silence_needed("4 7", DIGITS_8) == 1.1
+
+
+REPAIR = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=1, max_digits=8)  # length not pinned
+ONE_KEY = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=1, max_digits=1)
+
+
+@pytest.mark.parametrize("text, expectation, complete", [
+    ("three one four, one five nine, two six", DIGITS_8, True),
+    ("three one four,", DIGITS_8, False),
+    ("3 1 4 1 5 9", DIGITS_8, False),
+    ("the number's nine eight seven, six five four, three two one", Expectation(
+        hints=RecognitionHints(slot_type="digits"), min_digits=9, max_digits=9), True),
+    ("forty-two seventeen ninety-eight oh six", DIGITS_8, True),  # pairs count as their digits
+    ("double four seven seven", DIGITS_8, False),
+    ("3 1 4", REPAIR, False),  # no pinned length: a group may follow
+    ("3 1 4, that's it", REPAIR, True),
+    ("I don't have one", REPAIR, True),
+    ("no, I don't know it", DIGITS_8, True),
+    ("7", ONE_KEY, True),
+])
+def test_digit_strings_said_in_groups(text, expectation, complete):
+    assert looks_complete(text, expectation) is complete
+
+
+def test_a_pause_inside_a_digit_string_may_wait_longer_than_max_s():
+    policy = EndOfTurnPolicy(min_s=0.3, max_s=1.2, digit_pause_s=2.0)
+    assert policy.silence_needed("3 1 4,", DIGITS_8) == 2.0  # 3 of 8 digits: the caller is between groups
+    assert policy.silence_needed("3 1 4 1 5 9 2 6", DIGITS_8) == 0.3
+    assert policy.silence_needed("I don't have one.", DIGITS_8) == 0.3  # no digits: ends after the short silence
+    assert policy.silence_needed("I want to speak to", DIGITS_8) == 1.2
+    assert policy.silence_needed("3 1 4", REPAIR) == 1.2

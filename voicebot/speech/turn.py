@@ -12,14 +12,20 @@ The listener decodes speculatively at the caller's first pause; that transcript 
 2. the text trails off -> incomplete: it ends in "," / "..." / "-" or in a continuation word
    ("and", "or", "but", "so", "because", "uh", "um", "the", "a", "my", "is", "to", "of", ...), which
    also covers "my number is";
-3. digits expected (``hints.kind == "digits"``): complete once at least ``min_digits`` digits
-   were heard when the flow gives a length (``max_digits > 0``); with no length given, a text that
-   ends in a digit is incomplete (callers read numbers in groups); a text with no digit at all is
-   another kind of answer ("yes please", "I don't know") and complete;
+3. digits expected (``hints.kind == "digits"``): a text with no digit at all is another kind of
+   answer ("yes please", "I don't know", "I don't have one") and complete; when the flow gives a
+   length (``min_digits`` > 1), complete once at least ``min_digits`` digits were heard; with no
+   length (``min_digits`` <= 1: a digits slot with no length, a repair turn), a text that ends in a
+   digit is incomplete (callers read numbers in groups: "three one four, one five nine, two six"),
+   unless only one digit was expected (``max_digits == 1``);
 4. options expected (``hints.phrases``, e.g. "credit card balance"): the text ending in a proper
    prefix of an option ("... my credit") is incomplete, unless it also ends in a whole option;
 5. anything else with a word is complete: a one-word "yes", "billing" or "two" ends the turn after
    ``end_of_turn_min_s``.
+
+A pause inside a digit string whose expected length is not reached yet ("three one four, ..." with
+eight digits expected) may wait longer than ``end_of_turn_max_s``: ``digit_pause_s`` when given (callers
+reading a number off a card pause between groups for up to a second or two).
 """
 
 from __future__ import annotations
@@ -45,11 +51,11 @@ def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
         return False
     hints = expectation.hints
     if hints.kind == "digits":
-        digits = sum(t.isdigit() for t in tokens)
+        digits = digit_count(text)
         if digits == 1 and _PRONOUN_ONE.search(text):  # "I don't have one": no digit read out
             return True
-        if digits and expectation.max_digits > 0:
-            return digits >= max(1, expectation.min_digits)
+        if digits and (expectation.min_digits > 1 or expectation.max_digits == 1):
+            return digits >= expectation.min_digits
         return not tokens[-1].isdigit()  # no digit at all: an answer of another kind ("I don't know")
     options = [normalize(p) for p in hints.phrases]
     ends_in_option = any(o and tokens[-len(o):] == o for o in options)
@@ -67,9 +73,20 @@ class EndOfTurnPolicy:
 
     min_s: float = 0.35
     max_s: float = 1.2
+    digit_pause_s: float | None = None  # None: max_s
 
     def silence_needed(self, speculative: str | None, expectation: Expectation = Expectation()) -> float:
         """Seconds of silence that end the turn; ``speculative`` is None until a decode is ready."""
-        if speculative is not None and looks_complete(speculative, expectation):
+        if speculative is None:
+            return self.max_s
+        if looks_complete(speculative, expectation):
             return self.min_s
+        if self.digit_pause_s is not None and expectation.hints.kind == "digits" \
+                and 0 < digit_count(speculative) < expectation.min_digits:
+            return max(self.max_s, self.digit_pause_s)
         return self.max_s
+
+
+def digit_count(text: str) -> int:
+    """Digits read out in ``text`` (one per normalised token)."""
+    return sum(t.isdigit() for t in normalize(text))
