@@ -4,8 +4,11 @@ exist, and the dialplan's CUT() parsing reads the web API's handoff answer the w
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -113,3 +116,119 @@ def test_dialplan_reads_the_handoff_answer_the_route_writes(dialplan: dict[str, 
     assert handed.startswith("queue=")
     finished = _run_cuts(after, {"HANDOFF": handoff_answer(None)})
     assert finished["QUEUE"] == "" and handoff_answer(None).startswith("queue=")
+
+
+# Where each dialplan application and function comes from: Asterisk's core, or a module.
+CORE = {"Answer", "Set", "Goto", "GotoIf", "NoOp", "Wait", "Hangup"}
+PROVIDER = {
+    "AudioSocket": "app_audiosocket", "Dial": "app_dial", "TryExec": "app_exec", "Gosub": "app_stack",
+    "Return": "app_stack", "Log": "app_verbose", "Queue": "app_queue", "QUEUE_EXISTS": "app_queue",
+    "CURL": "func_curl", "CURLOPT": "func_curl", "URIENCODE": "func_uri", "CUT": "func_cut", "UUID": "func_uuid",
+    "IF": "func_logic", "CALLERID": "func_callerid", "Playback": "app_playback", "SendDTMF": "app_senddtmf",
+    "MixMonitor": "app_mixmonitor", "WaitForNoise": "app_waitforsilence", "WaitForSilence": "app_waitforsilence",
+}
+DEPENDS = {"app_audiosocket": "res_audiosocket", "chan_audiosocket": "res_audiosocket", "func_curl": "res_curl"}
+# Text in extensions.conf -> the module it needs
+NEEDS = {"Dial(AudioSocket/": "chan_audiosocket", "channel originate": "res_clioriginate", ".wav": "format_wav",
+         "Dial(": "bridge_simple", "Queue(": "bridge_simple"}
+
+
+def _loaded_modules() -> set[str]:
+    return set(re.findall(r"^load\s*=\s*(\w+)\.so", (ASTERISK / "modules.conf").read_text(), re.M))
+
+
+def test_modules_conf_loads_everything_the_dialplan_uses(dialplan: dict[str, dict[str, list[str]]]) -> None:
+    loaded = _loaded_modules()
+    assert "pbx_config" in loaded  # without it extensions.conf is not read at all
+    text = " ".join(app for exts in dialplan.values() for apps in exts.values() for app in apps)
+    apps = {re.match(r"(?:\w+:)?(\w+)\(", app).group(1) for exts in dialplan.values() for apps in exts.values()
+            for app in apps}
+    functions = set(re.findall(r"\$\{(\w+)\(", text)) | set(re.findall(r"\b(CURLOPT|CALLERID)\(", text))
+    for name in sorted(apps | functions):
+        assert name in CORE or name in PROVIDER, f"{name}: which module provides it? add it to modules.conf"
+        if name in PROVIDER:
+            assert PROVIDER[name] in loaded, f"{name} needs {PROVIDER[name]} in asterisk/modules.conf"
+    for module in loaded & DEPENDS.keys():
+        assert DEPENDS[module] in loaded, f"{module} needs {DEPENDS[module]}"
+    whole = (ASTERISK / "extensions.conf").read_text()
+    for used, module in NEEDS.items():
+        assert used not in whole or module in loaded, f"{used} needs {module}"
+
+
+def _handoff_steps(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        found = [node["handoff"]] if isinstance(node.get("handoff"), dict) else []
+        return found + [h for value in node.values() for h in _handoff_steps(value)]
+    if isinstance(node, list):
+        return [h for value in node for h in _handoff_steps(value)]
+    return []
+
+
+def test_every_queue_the_shipped_flows_hand_off_to_exists() -> None:
+    import yaml
+
+    prefix = dict(line.split("=", 1) for line in _conf("extensions.conf")["globals"])["VOICEBOT_QUEUE_PREFIX"]
+    queues = _conf("queues.conf")
+    named = {h["queue"] for path in (ASTERISK.parent / "dialogs").glob("*.yaml")
+             for h in _handoff_steps(yaml.safe_load(path.read_text())) if h.get("queue")}
+    assert {"banking", "cards", "public"} <= named  # queues are the handoff steps' names, not the flows'
+    for queue in named:
+        assert prefix + queue in queues, f"flows hand off to {queue!r}: add [{prefix}{queue}] to queues.conf"
+
+
+def test_test_callers_record_one_file_per_call_and_play_shipped_sounds(
+        dialplan: dict[str, dict[str, list[str]]]) -> None:
+    import wave
+
+    for exten, apps in dialplan["voicebot-test"].items():
+        recordings = [a for a in apps if a.startswith("Set(RECORDING=")]
+        assert recordings and "${UNIQUEID}" in recordings[0], exten  # EPOCH repeats within a second
+        assert "MixMonitor(${RECORDING})" in apps, exten
+        for app in apps:
+            if m := re.fullmatch(r"Playback\(voicebot/([\w-]+)\)", app):
+                with wave.open(str(ASTERISK / "sounds" / f"{m.group(1)}.wav")) as sound:
+                    assert (sound.getframerate(), sound.getnchannels(), sound.getsampwidth()) == (8000, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def check() -> ModuleType:
+    """asterisk/check.py, imported."""
+    spec = importlib.util.spec_from_file_location("asterisk_check", ASTERISK / "check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_expects_the_banking_agent_handoff(check: ModuleType) -> None:
+    """check.py's expected answer is what the banking flow's agent handler gives an unverified caller."""
+    import yaml
+
+    from voicebot.web.app import handoff_answer
+
+    banking = yaml.safe_load((ASTERISK.parent / "dialogs" / "banking.yaml").read_text())
+    agent = banking["handlers"]["agent"]["handoff"]
+    assert "or 0" in agent["priority"]  # unverified: no customer priority
+    menu = next(s for s in banking["flows"]["main"]["steps"] if s.get("id") == "menu")
+    assert menu["menu"]["dtmf"]["0"] == "agent"  # the dtmf caller presses 0
+    expected = handoff_answer({"queue": agent["queue"], "skill": agent["skill"], "priority": 0,
+                               "reason": agent["reason"]})
+    assert set(check.EXPECTED.values()) == {expected}
+    assert set(check.module_names(ASTERISK / "modules.conf")) == _loaded_modules()
+
+
+def test_check_follows_a_call_in_asterisks_log(check: ModuleType) -> None:
+    uuid = "9afe9cd8-fcab-4d60-be05-2fb50d8975b1"
+    log = (
+        '[Dec  5 01:28:12] VERBOSE[1][C-2] pbx.c: Executing [caller@voicebot-test:4] Log("Local/1000;1", '
+        '"NOTICE,voicebot test caller caller: recording /tmp/voicebot-test-179.0.wav") in new stack\n'
+        "[Dec  5 01:28:12] NOTICE[1][C-2] Ext. caller: voicebot test caller caller: recording /tmp/voicebot-test-179.0.wav\n"
+        f'[Dec  5 01:28:47] NOTICE[2][C-1] Ext. s: voicebot {uuid}: leg_ok=1 handoff="queue=banking&skill=general'
+        '&priority=0&reason=caller_request"\n'
+        f"[Dec  5 01:28:47] NOTICE[2][C-1] Ext. s: voicebot {uuid}: Queue(voicebot-banking) priority 0 skill general\n"
+    )
+    call = check.trace(log)
+    assert (call.uuid, call.leg_ok, call.end, call.recording) == (
+        uuid, "1", "Queue(voicebot-banking)", "/tmp/voicebot-test-179.0.wav")
+    assert call.answer == "queue=banking&skill=general&priority=0&reason=caller_request"
+    assert check.trace(log.splitlines(keepends=True)[1]).end == ""  # still running
