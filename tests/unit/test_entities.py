@@ -147,3 +147,9 @@ def test_a_yes_no_list_takes_every_yes_and_no() -> None:
     assert value("nah, that's everything", more) == "no"
     assert value("not right now, I'll think about it", more) == "no"
     assert value("yeah go on", more) == "yes"
+
+
+def test_i_dont_have_one_is_no_digit_heard() -> None:
+    spec = SlotTypeSpec("pin", "digits", min_length=4, max_length=4)
+    assert extract("I don't have one", spec, expected=True) is None
+    assert extract("one.", spec, expected=True).value == "1"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from voicebot.dialog.actions import ActionRequest, ActionRunner
 from voicebot.dialog.conditions import FlowRuntimeError, evaluate, format_value, render
-from voicebot.dialog.loader import Bundle
+from voicebot.dialog.loader import MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.schema import (
     AnyStep,
     AskStep,
@@ -30,6 +30,7 @@ from voicebot.dialog.schema import (
     Text,
     step_kind,
 )
+from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit
 from voicebot.types import (
     BotAction,
     CallStart,
@@ -60,6 +61,14 @@ _READ_BACK_TAG = {
     "regex": "spell",
     "number": "number",
 }
+
+# Words a caller fixing a digit string uses, allowed by the digits grammar while a read-back is answered
+# ("the last one is eight", "it ends in four two", "add a nine at the end").
+REPAIR_WORDS = tuple(
+    "the last first second third fourth fifth sixth seventh eighth ninth tenth one digit number is was should be "
+    "a an it ends in starts with add at end start no yes that's right wrong not".split()
+)
+_KEYPAD_WORDS = ("key", "keypad", "type", "press", "dial")
 
 WaitKind = Literal["ask", "menu", "collect", "survey", "confirm_slot", "confirm_intent"]
 
@@ -106,6 +115,7 @@ class DialogState:
     last_prompt: tuple[Say, ...] = ()
     last_listen: Listen | None = None
     last_filled: str | None = None  # the slot filled or confirmed in the caller's last turn
+    digits_heard: str | None = None  # a digit string read back at the waiting step, for the caller to fix
     last_intent: str | None = None
     last_confidence: float = 0.0
     started: bool = False
@@ -272,9 +282,13 @@ class DialogEngine:
         if w.kind != "menu" and correctable and correctable != self._slot_of(step):
             await self._try_correction(state, u, turn, correctable)
         digression = self._digression_intent(state, u)
+        if w.kind in ("ask", "collect") and self._digit_bounds(step) is not None:
+            await self._digits_answer(state, u, turn)
+        if w.kind == "ask" and self._yes_with_value(state, step, u, turn):
+            await self._fill(state, turn, True, f"slot {self._slot_of(step)} answered yes by giving what comes next")
         if w.kind in ("ask", "collect", "survey"):
             entity = self._entity_for(u, slot_type)
-            if entity is not None and self._valid_type(slot_type, entity.value):
+            if entity is not None and self._valid(step, entity.value):
                 why = f"slot {self._slot_of(step)} filled by speech ({entity.text or entity.value!r})"
                 if digression is not None and self._answer_with_request(step, u, entity):
                     # "yes, and my card was stolen": keep the answer, then serve the request
@@ -286,6 +300,9 @@ class DialogEngine:
         if w.kind == "menu":
             assert isinstance(step, MenuStep)
             allowed = step.menu.intents or list(self.bundle.intent_flow)
+            key = u.entity(MENU_CHOICE_TYPE)
+            if key is not None and str(key.value) in step.menu.dtmf and not (sure and u.intent in allowed):
+                await self._menu_key(state, turn, step, str(key.value), f"{key.text!r} said")
             if u.intent in allowed and u.intent in self.bundle.intent_flow:
                 if sure:
                     turn.note(
@@ -301,8 +318,14 @@ class DialogEngine:
         if sure and u.intent in ("help", "repeat", "goodbye") and self.bundle.handlers[u.intent].enabled:
             await self._global_intent(state, turn, u.intent)
 
-        if w.kind == "menu" and u.intent is None:
-            await self._out_of_scope(state, turn)
+        if w.kind == "menu":
+            assert isinstance(step, MenuStep)
+            intent = self._intent_for_value(state, step, u)
+            if intent is not None:
+                turn.note(f"a value for flow {self.bundle.intent_flow[intent]} said at the menu")
+                await self._confirm_intent(state, turn, intent, u)
+        if w.kind == "menu" and u.intent is None and u.entity("number") is None and u.entity("digits") is None:
+            await self._out_of_scope(state, turn)  # a number said is not a request: a no-match, never a handoff
         await self._no_match(state, turn, "nothing usable in the answer")
 
     def _digression_intent(self, state: DialogState, u: Understanding) -> str | None:
@@ -366,17 +389,23 @@ class DialogEngine:
             await self._no_match(state, turn, f"DTMF {digits!r} is not 1 (yes) or 2 (no)")
         if w.kind == "menu":
             assert isinstance(step, MenuStep)
-            intent = step.menu.dtmf.get(digits)
-            if intent == "agent":
-                self._handler_handoff(state, turn, "agent", f"DTMF {digits} is mapped to an agent")
-            if intent in self.bundle.intent_flow:
-                turn.note(f"DTMF {digits} chose intent {intent}")
-                await self._start_intent_flow(state, turn, intent, None, digression=False)
+            await self._menu_key(state, turn, step, digits, "DTMF")
             await self._no_match(state, turn, f"DTMF {digits!r} is not a menu option")
+        if w.kind in ("ask", "collect") and self._digit_bounds(step) is not None:
+            await self._digits_keyed(state, turn, digits)
         value = self._digits_value(state, step, digits)
         if value is None:
             await self._no_match(state, turn, f"DTMF {digits!r} is not a valid {self._expected_type(state)}")
         await self._fill(state, turn, value, f"slot {self._slot_of(step)} filled by DTMF")
+
+    async def _menu_key(self, state: DialogState, turn: _Turn, step: MenuStep, key: str, how: str) -> None:
+        """A menu option chosen by its key, pressed or said ("two", "press 2"). Raises _Done when it is one."""
+        intent = step.menu.dtmf.get(key)
+        if intent == "agent":
+            self._handler_handoff(state, turn, "agent", f"{how} {key} is mapped to an agent")
+        if intent in self.bundle.intent_flow:
+            turn.note(f"{how} {key} chose intent {intent}")
+            await self._start_intent_flow(state, turn, intent, None, digression=False)
 
     async def _on_no_input(self, state: DialogState, turn: _Turn) -> None:
         state.no_input += 1
@@ -402,6 +431,7 @@ class DialogEngine:
             value = score
         state.slots[slot] = value
         state.last_filled = slot
+        state.digits_heard = None
         turn.note(why)
         if isinstance(step, AskStep) and step.confirm:
             self._wait(state, "confirm_slot", w.flow, w.index)
@@ -432,6 +462,14 @@ class DialogEngine:
             and self._valid_type(type_name, entity.value)
         ):
             await self._correct(state, turn, slot, entity.value, "speech")
+        edit = find_digit_edit(u.text) if self._digit_bounds(step) is not None else None
+        if edit is not None and isinstance(state.slots.get(slot), str):
+            current = state.slots[slot]
+            fixed = apply_digit_edit(current, edit, lambda d: self._fits(step, d))
+            turn.note(f"the caller fixed part of {slot}: {edit.kind} {edit.digits!r}")
+            if fixed is not None and self._fits(step, fixed):
+                await self._correct(state, turn, slot, fixed, "a spoken fix")
+            await self._reject_digits(state, turn, current, fixed)
         yes_no = self._entity_for(u, "yes_no")
         if yes_no is not None and isinstance(yes_no.value, bool):
             turn.note(f"confirmation of {slot} answered {'yes' if yes_no.value else 'no'}")
@@ -445,7 +483,9 @@ class DialogEngine:
         assert w is not None
         step = self._waiting_step(state)
         slot = self._slot_of(step)
-        state.slots.pop(slot, None)
+        rejected = state.slots.pop(slot, None)
+        if self._digit_bounds(step) is not None and isinstance(rejected, str):
+            await self._reject_digits(state, turn, rejected)
         turn.note(f"slot {slot} rejected by the caller; asking again")
         self._wait(state, "ask", w.flow, w.index)
         await self._emit_prompt(state, turn, step, "prompt")
@@ -456,19 +496,27 @@ class DialogEngine:
             turn.note(f"intent confirmation answered {'yes' if yes_no.value else 'no'}")
             await self._confirmed_intent(state, turn, yes_no.value)
         w = state.waiting
-        assert w is not None
+        assert w is not None and w.intent is not None
+        if u.intent in (None, w.intent) or u.confidence < self.bundle.settings.confirm_below:
+            ahead = self._values_ahead(state, self.bundle.intent_flow[w.intent], 0, u)
+            filled = [slot for step, slot, _ in ahead if isinstance(step, AskStep)]
+            if filled:
+                turn.note(f"intent confirmation answered yes by giving {', '.join(filled)}")
+                await self._confirmed_intent(state, turn, True, also=u)
         if u.intent in self.bundle.intent_flow and u.confidence >= self.bundle.settings.confirm_below:
             turn.note(f"new request instead of a yes/no: intent {u.intent} ({u.confidence:.2f})")
             self._wait(state, "menu", w.flow, w.index)
             await self._start_intent_flow(state, turn, u.intent, u, digression=False)
 
-    async def _confirmed_intent(self, state: DialogState, turn: _Turn, yes: bool) -> None:
+    async def _confirmed_intent(
+        self, state: DialogState, turn: _Turn, yes: bool, also: Understanding | None = None
+    ) -> None:
         w = state.waiting
         assert w is not None and w.intent is not None
         intent, request = w.intent, w.request
         self._wait(state, "menu", w.flow, w.index)
-        if yes:  # values said with the request ("redeliver parcel 123…") fill the flow's slots now
-            await self._start_intent_flow(state, turn, intent, request, digression=False)
+        if yes:  # values said with the request ("redeliver parcel 123…") or as the yes fill the flow's slots
+            await self._start_intent_flow(state, turn, intent, request, digression=False, also=also)
         turn.note("the caller did not want that; asking again")
         await self._prompt_again(state, turn, "reprompt")
 
@@ -778,7 +826,13 @@ class DialogEngine:
         state.stack[-1] = Frame(flow, index)
 
     async def _start_intent_flow(
-        self, state: DialogState, turn: _Turn, intent: str, u: Understanding | None, digression: bool
+        self,
+        state: DialogState,
+        turn: _Turn,
+        intent: str,
+        u: Understanding | None,
+        digression: bool,
+        also: Understanding | None = None,
     ) -> None:
         """Run the flow an intent starts, as a sub-flow of the menu or as a digression. Raises _Done."""
         flow_name = self.bundle.intent_flow[intent]
@@ -795,22 +849,37 @@ class DialogEngine:
             state.stack[-1].index = w.index + 1
             menu = self.bundle.flows[w.flow].steps[w.index]
             state.stack.append(Frame(flow_name, then=getattr(menu, "goto", None)))
-        if u is not None:
-            self._prefill(state, turn, flow_name, u)
+        for said in (u, also):
+            if said is not None:
+                self._prefill(state, turn, flow_name, said)
         await self._run(state, turn)
 
     def _prefill(
-        self, state: DialogState, turn: _Turn, flow_name: str, u: Understanding, seen: set[str] | None = None
-    ) -> None:
+        self, state: DialogState, turn: _Turn, flow_name: str, u: Understanding, start: int = 0
+    ) -> list[str]:
         """Values said together with the request ("where is order 123456") fill the slots of the flow
-        and of the sub-flows its ``flow:`` steps run. Yes/no questions are not answered in advance
-        (the "yes" of "yes, and my card was stolen" answered the question before)."""
+        (from step ``start``) and of the sub-flows its ``flow:`` steps run. Yes/no questions are not
+        answered in advance (the "yes" of "yes, and my card was stolen" answered the question before).
+        Returns the slots filled."""
+        filled = []
+        for step, slot, value in self._values_ahead(state, flow_name, start, u):
+            state.slots[slot] = value
+            filled.append(slot)
+            turn.note(f"slot {slot} filled from the request ({value!r})")
+        return filled
+
+    def _values_ahead(
+        self, state: DialogState, flow_name: str, start: int, u: Understanding, seen: set[str] | None = None
+    ) -> list[tuple[AnyStep, str, Any]]:
+        """(step, slot, value) for each ask from step ``start`` of a flow on (into the sub-flows its ``flow:``
+        steps run) whose slot is empty and whose value ``u`` holds; yes/no and ``reset`` asks excepted."""
         seen = seen if seen is not None else set()
         seen.add(flow_name)
-        for step in self.bundle.flows[flow_name].steps:
+        found: list[tuple[AnyStep, str, Any]] = []
+        for step in self.bundle.flows[flow_name].steps[start:]:
             sub = getattr(step, "flow", None)
             if step_kind(step) == "flow" and sub not in seen:
-                self._prefill(state, turn, sub, u, seen)
+                found += self._values_ahead(state, sub, 0, u, seen)
             elif isinstance(step, (AskStep, CollectDigitsStep)) and not (
                 isinstance(step, AskStep) and step.reset
             ):
@@ -819,9 +888,161 @@ class DialogEngine:
                 if type_def is not None and type_def.kind == "yes_no":
                     continue
                 entity = self._entity_for(u, self.bundle.slot_type_of(step))
-                if entity is not None and slot not in state.slots and self._valid(step, entity.value):
-                    state.slots[slot] = entity.value
-                    turn.note(f"slot {slot} filled from the request ({entity.value!r})")
+                if (
+                    entity is not None
+                    and slot not in state.slots
+                    and slot not in {s for _, s, _ in found}
+                    and self._valid(step, entity.value)
+                ):
+                    found.append((step, slot, entity.value))
+        return found
+
+    def _yes_with_value(self, state: DialogState, step: AnyStep, u: Understanding, turn: _Turn) -> bool:
+        """A yes/no question answered with what the flow asks next ("Do you have your order number?"
+        "1234567"): the values fill those slots, and the answer is a yes."""
+        w = state.waiting
+        assert w is not None
+        type_def = self.bundle.slot_type_defs.get(self.bundle.slot_type_of(step))
+        if not isinstance(step, AskStep) or step.confirm or type_def is None or type_def.kind != "yes_no":
+            return False
+        if self._entity_for(u, self.bundle.slot_type_of(step)) is not None or not any(
+            isinstance(ask, AskStep) for ask, _, _ in self._values_ahead(state, w.flow, w.index + 1, u)
+        ):  # (a collect_digits step always asks)
+            return False
+        return bool(self._prefill(state, turn, w.flow, u, w.index + 1))
+
+    def _intent_for_value(self, state: DialogState, step: MenuStep, u: Understanding) -> str | None:
+        """At a menu, a number that one of the menu's flows asks for (a tracking number said instead of a
+        request): the first such flow's intent, to confirm ("Did you want to track a parcel?")."""
+        allowed = step.menu.intents or list(self.bundle.intent_flow)
+        for intent in dict.fromkeys([*step.menu.dtmf.values(), *allowed]):
+            if intent not in allowed or intent not in self.bundle.intent_flow:
+                continue
+            for ask, _, _ in self._values_ahead(state, self.bundle.intent_flow[intent], 0, u):
+                type_def = self.bundle.slot_type_defs.get(self.bundle.slot_type_of(ask))
+                if isinstance(ask, AskStep) and type_def is not None and type_def.kind in ("digits", "phone"):
+                    return intent
+        return None
+
+    # ------------------------------------------------------------------------------------------
+    # Digit strings: read back, fixed in part, completed by keypad
+    # ------------------------------------------------------------------------------------------
+
+    def _digit_bounds(self, step: AnyStep) -> tuple[int, int] | None:
+        """(min, max) digits of a digits question (a ``kind: digits`` slot or a collect_digits step)."""
+        type_def = self.bundle.slot_type_defs.get(self.bundle.slot_type_of(step))
+        digits_kind = type_def is not None and type_def.kind == "digits"
+        if isinstance(step, CollectDigitsStep):
+            lo, hi = step.min_digits, step.max_digits
+            if digits_kind and type_def is not None:
+                lo, hi = max(lo, type_def.min_length or 1), min(hi, type_def.max_length or hi)
+            return lo, hi
+        if isinstance(step, AskStep) and digits_kind and type_def is not None:
+            return type_def.min_length or 1, type_def.max_length or 64
+        return None
+
+    def _fits(self, step: AnyStep, digits: str) -> bool:
+        bounds = self._digit_bounds(step)
+        return bounds is not None and digits.isdigit() and bounds[0] <= len(digits) <= bounds[1]
+
+    def _expected_count(self, step: AnyStep) -> str:
+        bounds = self._digit_bounds(step)
+        assert bounds is not None
+        return str(bounds[0]) if bounds[0] == bounds[1] else f"{bounds[0]} to {bounds[1]}"
+
+    async def _digits_answer(self, state: DialogState, u: Understanding, turn: _Turn) -> None:
+        """A spoken answer to a digits question: filled when it has the expected length; else what was
+        heard is read back. After a read-back the answer may fix a part of it ("the last one is eight",
+        "it ends in 42", "add a 9 at the end"), say the rest (appended when that fits) or say it all again.
+        Returns (to the rest of the cascade) when the answer holds no digits, or when a wrong-length
+        answer comes with another flow's request."""
+        step = self._waiting_step(state)
+        slot = self._slot_of(step)
+        heard = state.digits_heard
+
+        def fits(digits: str) -> bool:
+            return self._fits(step, digits)
+
+        entity = self._entity_for(u, self.bundle.slot_type_of(step))
+        said = entity.value if entity is not None and isinstance(entity.value, str) and entity.value.isdigit() \
+            else None
+        edit = find_digit_edit(u.text) if heard else None
+        if heard and edit is not None:
+            candidate = apply_digit_edit(heard, edit, fits)
+            how = f"a fix ({edit.kind} {edit.digits!r}) of the {len(heard)} digits heard"
+            if candidate is None:
+                await self._read_back(state, turn, heard, f"the fix ({edit.kind} {edit.digits!r}) names a "
+                                      f"digit the {len(heard)} heard do not have")
+                return
+        elif said is None or (not fits(said) and self._digression_intent(state, u) is not None):
+            return
+        elif fits(said):
+            candidate, how = said, f"speech ({entity.text or said!r})"  # type: ignore[union-attr]
+        elif heard and (fits(heard + said) or len(heard + said) < self._digit_bounds(step)[0]):  # type: ignore[index]
+            candidate, how = heard + said, f"the rest said after the {len(heard)} digits heard"
+        else:
+            candidate, how = said, "speech"
+        if fits(candidate):
+            await self._fill(state, turn, candidate, f"slot {slot} filled by {how}")
+        await self._read_back(state, turn, candidate, f"{len(candidate)} digits heard, not "
+                              f"{self._expected_count(step)}")
+
+    async def _digits_keyed(self, state: DialogState, turn: _Turn, keys: str) -> None:
+        """Keys pressed for a digits question. Keys of the expected length replace what was said; keys that
+        complete the digits heard (said, then read back) are appended to them. Returns when the keys alone
+        fit (the usual DTMF fill follows)."""
+        step = self._waiting_step(state)
+        bounds = self._digit_bounds(step)
+        assert bounds is not None
+        keys = keys.rstrip("#")
+        heard = state.digits_heard
+        if not keys.isdigit() or self._fits(step, keys):
+            return
+        if heard and self._fits(step, heard + keys):
+            await self._fill(state, turn, heard + keys,
+                             f"slot {self._slot_of(step)} completed by DTMF after the {len(heard)} digits said")
+        candidate = heard + keys if heard and len(heard + keys) < bounds[0] else keys
+        await self._read_back(state, turn, candidate, f"{len(candidate)} digits, not {self._expected_count(step)}")
+
+    async def _read_back(self, state: DialogState, turn: _Turn, heard: str, why: str) -> None:
+        """A no-match that says what was heard, in groups, and how to fix it. Raises _Done."""
+        step = self._waiting_step(state)
+        state.digits_heard = heard
+        state.no_match += 1
+        limit = self._limit(step, "max_no_match")
+        if state.no_match > limit:
+            await self._missed(state, turn, "no_match", state.no_match, f": {why}")
+        turn.note(f"no-match {state.no_match}/{limit}: {why}; read back for the caller to fix")
+        settings = self.bundle.settings
+        scope = {"heard": heard, "count": len(heard), "expected": self._expected_count(step)}
+        self._say(state, turn, render(self._text(state, settings.digits_read_back), scope), remember=True)
+        self._say(state, turn, self._text(state, settings.digits_repair_prompt), remember=True)
+        self._say(state, turn, self._text(state, settings.dtmf_offer), remember=True)
+        self._listen(state, turn, self._expectation(state, step))
+        raise _Done
+
+    async def _reject_digits(self, state: DialogState, turn: _Turn, value: str, fixed: str | None = None) -> None:
+        """A digit string the caller said is wrong at its confirmation: kept, for the caller to fix a part
+        ("no, the last one is eight") or say again; ``fixed``: a fix that left the wrong length, read
+        back. Raises _Done."""
+        w = state.waiting
+        assert w is not None
+        step = self._waiting_step(state)
+        state.slots.pop(self._slot_of(step), None)
+        self._wait(state, "ask" if isinstance(step, AskStep) else "collect", w.flow, w.index)
+        if fixed is not None:
+            await self._read_back(state, turn, fixed, f"the fix left {len(fixed)} digits, not "
+                                  f"{self._expected_count(step)}")
+        state.digits_heard = value
+        turn.note(f"{self._slot_of(step)} {value!r} rejected by the caller; asking again, or for the wrong part")
+        settings = self.bundle.settings
+        prompt = self._render(state, step.prompt)  # type: ignore[union-attr]
+        self._say(state, turn, prompt, step.interruptible, remember=True)  # type: ignore[union-attr]
+        self._say(state, turn, self._text(state, settings.digits_rejected_prompt), remember=True)
+        if not any(word in prompt.lower() for word in _KEYPAD_WORDS):
+            self._say(state, turn, self._text(state, settings.dtmf_offer), remember=True)
+        self._listen(state, turn, self._expectation(state, step))
+        raise _Done
 
     # ------------------------------------------------------------------------------------------
     # Output
@@ -839,6 +1060,7 @@ class DialogEngine:
         w = state.waiting
         if w is None or (w.flow, w.index) != (flow, index):
             state.no_input = state.no_match = 0
+            state.digits_heard = None
         state.waiting = Waiting(kind, flow, index, intent, request)
 
     async def _emit_prompt(self, state: DialogState, turn: _Turn, step: AnyStep, which: str) -> None:
@@ -851,7 +1073,12 @@ class DialogEngine:
             "reprompt": reprompt,
             "no_input": getattr(source, "no_input_prompt", None) or reprompt,
         }[which]
-        self._say(state, turn, self._render(state, text), getattr(step, "interruptible", True), remember=True)
+        spoken = self._render(state, text)
+        self._say(state, turn, spoken, getattr(step, "interruptible", True), remember=True)
+        if which != "prompt" and self._digit_bounds(step) is not None and not any(
+            word in spoken.lower() for word in _KEYPAD_WORDS
+        ):  # after a miss: the keypad, said once unless the reprompt says it already
+            self._say(state, turn, self._text(state, self.bundle.settings.dtmf_offer), remember=True)
         self._listen(state, turn, self._expectation(state, step))
 
     async def _prompt_again(self, state: DialogState, turn: _Turn, which: str) -> None:
@@ -944,8 +1171,9 @@ class DialogEngine:
             intents = step.menu.intents or list(self.bundle.intent_flow)
             phrases = tuple(self.bundle.intent_label(i) for i in intents)
             max_digits = 1 if step.menu.dtmf else 0
+            choice = MENU_CHOICE_TYPE if step.menu.dtmf else None  # "two" (or "to") said for key 2
             return Expectation(
-                RecognitionHints(phrases, None, lang), settings.no_input_timeout_s, max_digits, 1, "", 3.0
+                RecognitionHints(phrases, choice, lang), settings.no_input_timeout_s, max_digits, 1, "", 3.0
             )
         type_name = self.bundle.slot_type_of(step)
         type_def = self.bundle.slot_type_defs.get(type_name)
@@ -959,21 +1187,25 @@ class DialogEngine:
             digit_count = (step.min_digits, step.max_digits)
         elif type_def is not None and type_def.kind == "digits" and type_def.max_length:
             digit_count = (type_def.min_length or 1, type_def.max_length)
+        if state.digits_heard is not None and digit_count is not None:
+            # a fix to what was read back: its words pass the digits grammar, and it is short
+            phrases, digit_count = phrases + REPAIR_WORDS, None
         hints = RecognitionHints(phrases, type_name, lang, type_def.kind if type_def is not None else None,
                                  digit_count)
+        repairing = state.digits_heard is not None
         if isinstance(step, CollectDigitsStep):
             return Expectation(
                 hints,
                 settings.no_input_timeout_s,
                 step.max_digits,
-                step.min_digits,
+                1 if repairing else step.min_digits,
                 step.terminator,
                 step.inter_digit_s,
             )
         if isinstance(step, SurveyStep):
             return Expectation(hints, settings.no_input_timeout_s, 1, 1, "", 3.0)
         assert isinstance(step, AskStep)
-        if not step.dtmf:
+        if not step.dtmf and self._digit_bounds(step) is None:  # a digits question always takes keys
             return Expectation(hints, settings.no_input_timeout_s)
         dtmf = step.dtmf if not isinstance(step.dtmf, bool) else None
         if (type_def is not None and type_def.kind == "yes_no") or (dtmf and dtmf.options):
@@ -986,7 +1218,7 @@ class DialogEngine:
             hints,
             settings.no_input_timeout_s,
             max_digits,
-            max(dtmf.min_digits if dtmf else 1, type_def.min_length or 1 if type_def else 1),
+            1 if repairing else max(dtmf.min_digits if dtmf else 1, type_def.min_length or 1 if type_def else 1),
             dtmf.terminator if dtmf else "#",
             dtmf.inter_digit_s if dtmf else 3.0,
         )
@@ -1039,6 +1271,8 @@ class DialogEngine:
         return entity
 
     def _valid(self, step: AnyStep, value: Any) -> bool:
+        if isinstance(value, str) and self._digit_bounds(step) is not None:
+            return self._fits(step, value)
         return self._valid_type(self.bundle.slot_type_of(step), value)
 
     def _valid_type(self, type_name: str | None, value: Any) -> bool:

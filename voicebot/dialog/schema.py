@@ -69,6 +69,22 @@ class FlowSettings(_Model):
     confirm_intent_prompt: Text = "Did you want to {label}?"
     resume_prompt: Text = "Now, back to where we were."
     yes_no_reprompt: Text = "Please say yes or no. You can also press 1 for yes or 2 for no."
+    digits_read_back: Text = Field(
+        "I heard {digits:heard}. That's {count} digits, and I need {expected}.",
+        description="A digits answer of the wrong length, read back ({heard}, {count}, {expected})",
+    )
+    digits_repair_prompt: Text = Field(
+        "Say the rest, or just the part to fix, like: the last digit is eight. Or say the whole number again.",
+        description="After the read-back: how to fix it",
+    )
+    digits_rejected_prompt: Text = Field(
+        "Or if only part of it was wrong, just say that part, like: the third digit is five.",
+        description="After the question again, when the caller said a digit string is wrong at its confirmation",
+    )
+    dtmf_offer: Text = Field(
+        "You can also type it on your keypad.",
+        description="Added after a missed digits answer (unless the reprompt already mentions the keypad)",
+    )
 
 
 class IntentDef(_Model):

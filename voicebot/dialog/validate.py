@@ -260,7 +260,9 @@ class _Checker:
                 self.add(path, f"missing slot {ref.path[1]!r}: {{{ref.raw}}} reads a slot no step collects")
 
     def check_text(self, path: tuple[Any, ...], text: Any, collected: set[str]) -> None:
-        extra = ("label",) if path[-1] == "confirm_intent_prompt" else ()
+        extra = {"confirm_intent_prompt": ("label",), "digits_read_back": ("heard", "count", "expected")}.get(
+            path[-1], ()
+        )
         values = {None: text} if isinstance(text, str) else text
         for lang, value in values.items():
             self.check_template(path + ((lang,) if lang else ()), value, collected, extra)
@@ -278,7 +280,15 @@ class _Checker:
 
     def texts(self) -> Iterator[tuple[tuple[Any, ...], Any]]:
         settings = self.spec.settings
-        for attr in ("confirm_intent_prompt", "resume_prompt", "yes_no_reprompt"):
+        for attr in (
+            "confirm_intent_prompt",
+            "resume_prompt",
+            "yes_no_reprompt",
+            "digits_read_back",
+            "digits_repair_prompt",
+            "digits_rejected_prompt",
+            "dtmf_offer",
+        ):
             yield ("settings", attr), getattr(settings, attr)
         for name in type(self.spec.handlers).model_fields:
             handler = getattr(self.spec.handlers, name)

@@ -49,11 +49,17 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
     lo, hi = spec.min_length or 1, spec.max_length or 64
     fitting = [r for r in runs if lo <= len(r.value) <= hi]
     if not fitting:
-        if expected and runs:  # every digit said, for the read-back
-            return _entity(spec, text, runs[-1].value, runs[-1].start, runs[-1].end, WRONG_LENGTH_CONFIDENCE)
+        heard = runs[-1] if runs else None
+        if expected and heard and not _pronoun_one(text, heard):  # every digit said, for the read-back
+            return _entity(spec, text, heard.value, heard.start, heard.end, WRONG_LENGTH_CONFIDENCE)
         return None
     best = max(fitting, key=lambda r: len(r.value))
     return _entity(spec, text, best.value, best.start, best.end)
+
+
+def _pronoun_one(text: str, run: normalize.Match) -> bool:
+    """ "I don't have one": a lone "one" inside a sentence is a pronoun, not a digit heard."""
+    return text[run.start:run.end].lower() == "one" and text.strip(" .!?,").lower() != "one"
 
 
 def _number(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:

@@ -1,0 +1,257 @@
+"""Answers that converge and are never thrown away: the read-back and repair of a digit string (fixed in
+part, completed or replaced by keypad), a yes given as the next answer, menu options said by their key,
+a number said at the menu, short answers at a survey."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.dialog.actions import ActionRunner
+from voicebot.dialog.engine import REPAIR_WORDS, DialogEngine
+from voicebot.dialog.loader import MENU_CHOICE_TYPE, SURVEY_TYPE, load_bundle
+from voicebot.nlu.normalize import find_correction
+from voicebot.types import CallStart, DigitsInput, EndCall, Entity, Handoff, Listen, NoInput, Say, Understanding
+
+BUNDLE = """\
+intents:
+  balance:
+    label: check your balance
+    examples: [balance, my balance, how much money, account balance, check balance]
+  card:
+    label: block a card
+    examples: [lost card, stolen card, my card was stolen, I lost my card, block my card]
+  pin:
+    label: change your PIN
+    examples: [change my pin, new pin, pin change, reset my pin, forgot my pin]
+slot_types:
+  account: {kind: digits, min_length: 8, max_length: 8}
+  card_number: {kind: digits, min_length: 4, max_length: 4}
+flows:
+  main:
+    steps:
+      - id: menu
+        menu:
+          prompt: "How can I help?"
+          reprompt: "Say balance or lost card, or press 1 for balance, 2 for a card, 0 for an agent."
+          dtmf: {"1": balance, "2": card, "3": pin, "0": agent}
+      - survey: score
+        prompt: "One to five?"
+      - end: "Bye."
+  balance:
+    intent: balance
+    steps:
+      - id: account
+        ask: account
+        prompt: "Your account number?"
+        reprompt: "Please say your eight digit account number."
+        confirm: true
+        max_no_match: 2
+      - say: "Balance of {digits:slots.account}: ten dollars."
+  card:
+    intent: card
+    steps:
+      - id: have
+        ask: have_card
+        type: yes_no
+        prompt: "Do you have the card number?"
+      - id: number
+        ask: card_number
+        prompt: "The last four digits of the card?"
+      - say: "Card {digits:slots.card_number} blocked."
+  pin:
+    intent: pin
+    steps:
+      - id: pin
+        collect_digits: new_pin
+        prompt: "Key in the new four digit PIN."
+        min_digits: 4
+        max_digits: 4
+      - say: "PIN {digits:slots.new_pin} set."
+"""
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("flows") / "repair.yaml"
+    path.write_text(BUNDLE)
+    b, problems = load_bundle(path)
+    assert b is not None, problems
+    return b
+
+
+def said(result) -> str:
+    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
+
+
+def listen(result) -> Listen:
+    action = result.actions[-1]
+    assert isinstance(action, Listen)
+    return action
+
+
+def u(text: str, intent: str | None = None, confidence: float = 0.1, **entities) -> Understanding:
+    return Understanding(text, intent, confidence, tuple(Entity(k, v, text) for k, v in entities.items()))
+
+
+async def started(bundle) -> tuple[DialogEngine, object]:
+    engine = DialogEngine(bundle, ActionRunner(), find_correction=find_correction)
+    state = engine.start("call-1")
+    await engine.step(state, CallStart())
+    return engine, state
+
+
+async def at_account(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("balance", "balance", 0.9))
+    return engine, state
+
+
+# The read-back ------------------------------------------------------------------------------------
+
+
+async def test_wrong_length_is_read_back_in_groups_with_the_keypad_offered(bundle):
+    engine, state = await at_account(bundle)
+    r = await engine.step(state, u("one two three four, five six seven", account="1234567"))
+    assert "I heard {digits:1234567}. That's 7 digits, and I need 8." in said(r)
+    assert "the last digit is eight" in said(r) and "type it on your keypad" in said(r)
+    assert "no-match 1/2: 7 digits heard, not 8; read back for the caller to fix" in r.decisions
+    expect = listen(r).expect
+    assert expect.max_digits == 8 and expect.min_digits == 1  # keys at any moment, a short fix is complete
+    assert expect.hints.digit_count is None and set(REPAIR_WORDS) <= set(expect.hints.phrases)
+
+
+@pytest.mark.parametrize(("fix", "entities", "value"), [
+    ("add an eight at the end", {"account": "8"}, "12345678"),
+    ("eight", {"account": "8"}, "12345678"),  # the rest said
+    ("it ends in seven eight", {"account": "78"}, "12345678"),  # sharing the 7 already heard
+    ("one two three four five six seven nine", {"account": "12345679"}, "12345679"),  # said again
+])
+async def test_one_repair_turn_converges(bundle, fix, entities, value):
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three four, five six seven", account="1234567"))
+    r = await engine.step(state, u(fix, **entities))
+    assert state.slots["account"] == value and "Is that right?" in said(r)
+    assert r.state_name == "balance.account:confirm" and state.digits_heard is None
+
+
+async def test_keys_complete_or_replace_what_was_said(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three four, five six seven", account="1234567"))
+    r = await engine.step(state, DigitsInput("8"))
+    assert state.slots["account"] == "12345678"
+    assert "slot account completed by DTMF after the 7 digits said" in r.decisions
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three four, five six seven", account="1234567"))
+    await engine.step(state, DigitsInput("87654321", terminated=True))
+    assert state.slots["account"] == "87654321"
+
+
+async def test_a_second_wrong_answer_is_read_back_then_the_limit_hands_off(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three", account="123"))
+    r = await engine.step(state, u("four five", account="45"))  # the rest, still short: read back together
+    assert "{digits:12345}" in said(r) and "That's 5 digits" in said(r)
+    r = await engine.step(state, u("one", account="1"))
+    assert isinstance(r.actions[-1], Handoff) and r.actions[-1].reason == "no_match"
+
+
+async def test_a_fix_naming_a_missing_digit_reads_back_again(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three", account="123"))
+    r = await engine.step(state, u("the fifth digit is nine", account="9"))
+    assert "{digits:123}" in said(r) and "account" not in state.slots
+
+
+# Said to be wrong at the confirmation -------------------------------------------------------------
+
+
+async def test_no_at_the_confirmation_keeps_the_digits_for_a_fix(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, DigitsInput("12345678"))
+    r = await engine.step(state, u("no", yes_no=False))
+    assert said(r).startswith("Your account number?") and "just say that part" in said(r)
+    assert "account" not in state.slots and state.digits_heard == "12345678"
+    r = await engine.step(state, u("the third digit is five", account="5"))
+    assert state.slots["account"] == "12545678" and "{digits:12545678}" in said(r)
+
+
+async def test_a_fix_at_the_confirmation_is_confirmed_again(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, DigitsInput("12345678"))
+    r = await engine.step(state, u("no, the last one is nine", account="19", yes_no=False))
+    assert state.slots["account"] == "12345679" and r.state_name == "balance.account:confirm"
+    assert "correction by a spoken fix: slot account '12345678' → '12345679'" in r.decisions
+
+
+# The keypad offer and a collect_digits step ---------------------------------------------------------
+
+
+async def test_the_keypad_is_offered_after_one_miss(bundle):
+    engine, state = await at_account(bundle)
+    r = await engine.step(state, u("I don't know"))
+    assert said(r) == "Please say your eight digit account number. | You can also type it on your keypad."
+
+
+async def test_collect_digits_checks_its_length_for_speech_too(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, DigitsInput("3"))
+    r = await engine.step(state, u("four four two", digits="442"))
+    assert "new_pin" not in state.slots and "{digits:442}" in said(r)
+    r = await engine.step(state, DigitsInput("1"))
+    assert "PIN {digits:4421} set." in said(r)
+
+
+# Answers never thrown away --------------------------------------------------------------------------
+
+
+async def test_a_value_for_the_flow_answers_the_intent_confirmation(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("money", "balance", 0.4))
+    assert "Did you want to check your balance?" in said(r)
+    r = await engine.step(state, u("one two three four five six seven eight", account="12345678"))
+    assert "intent confirmation answered yes by giving account" in r.decisions
+    assert "Balance of {digits:12345678}" in said(r)  # a value said with the request is not confirmed
+
+
+async def test_a_yes_no_question_answered_with_the_next_value(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("lost card", "card", 0.9))
+    r = await engine.step(state, u("it's four four two one", card_number="4421", digits="4421"))
+    assert state.slots["have_card"] is True and state.slots["card_number"] == "4421"
+    assert "Card {digits:4421} blocked." in said(r)
+
+
+async def test_a_menu_option_said_by_its_key(bundle):
+    engine, state = await started(bundle)
+    assert listen(await engine.step(state, NoInput())).expect.hints.slot_type == MENU_CHOICE_TYPE
+    r = await engine.step(state, u("to", **{MENU_CHOICE_TYPE: 2}))
+    assert "Do you have the card number?" in said(r) and "'to' said 2 chose intent card" in r.decisions
+
+
+async def test_a_number_after_an_out_of_scope_is_understood_not_handed_off(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("tell me a joke"))
+    assert "out of scope 1/2" in r.decisions
+    r = await engine.step(state, u("one two three four five six seven eight", account="12345678",
+                                   digits="12345678"))
+    assert not state.ended and "Did you want to check your balance?" in said(r)
+    r = await engine.step(state, u("yes", yes_no=True))
+    assert "Balance of {digits:12345678}" in said(r)
+
+
+async def test_a_number_that_is_no_option_is_a_no_match_after_an_out_of_scope(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("tell me a joke"))
+    r = await engine.step(state, u("seven", number=7))
+    assert not state.ended and said(r).startswith("Say balance or lost card")
+
+
+async def test_bye_at_the_survey_is_a_five(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, DigitsInput("1"))
+    await engine.step(state, DigitsInput("12345678"))
+    r = await engine.step(state, DigitsInput("1"))
+    assert listen(r).expect.hints.slot_type == SURVEY_TYPE
+    r = await engine.step(state, u("Bye.", "goodbye", 0.9, **{SURVEY_TYPE: 5}))
+    assert state.slots["score"] == 5 and isinstance(r.actions[-1], EndCall)
+    assert r.actions[-1].reason == "completed"
