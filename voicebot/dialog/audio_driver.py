@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from voicebot.call.bench import BenchTarget, serve_subprocess
+from voicebot.call.bench import BenchError, BenchTarget, serve_subprocess
 from voicebot.call.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
 from voicebot.call.simulator import AudioRenderer, CallResult, place_call, prepare_script
 from voicebot.call.voices import CallerSetup, caller_setups, missing_tools, renderer_for
@@ -69,6 +69,7 @@ SILENCE_TIMEOUT_S = 60.0  # a silence turn waits this long for the bot's no-inpu
 RECORD_TIMEOUT_S = 20.0  # how long to wait for the call record to be complete after hangup
 MAX_RESTARTS = 2  # per lane: a service that stopped mid-run is restarted at most this often
 VOICE_CACHE = Path("var/caller-voices")
+SERVE_READY_S = 900.0  # loading the models takes minutes on a busy machine, several services at once
 _INPUT_KINDS = ("speech", "dtmf", "no_input")
 _ENDED_OUTCOMES = ("completed", "handoff")
 
@@ -326,7 +327,7 @@ async def serve_bundle(dialogs_dir: Path, bundle: str, workdir: Path) -> AsyncIt
     command = ("env", f"VOICEBOT_DIALOG__DIR={dialogs_dir.resolve()}",
                f"VOICEBOT_DIALOG__DEFAULT_FLOW={bundle}", "VOICEBOT_DIALOG__HOT_RELOAD=false",
                sys.executable, "-m", "voicebot", "serve")
-    async with serve_subprocess(workdir, command) as target:
+    async with serve_subprocess(workdir, command, ready_timeout=SERVE_READY_S) as target:
         yield target
 
 
@@ -406,7 +407,12 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
         while pending:  # a service that stopped mid-run (killed from outside) is restarted, at most twice
             workdir = Path(tempfile.mkdtemp(prefix=f"voicebot-audio-{bundle}-"))
             try:
-                async with serve_bundle(dialogs_dir, bundle, workdir) as target:
+                async with contextlib.AsyncExitStack() as stack:
+                    try:
+                        target = await stack.enter_async_context(serve_bundle(dialogs_dir, bundle, workdir))
+                    except BenchError as error:  # the other lanes take this lane's tests
+                        print(f"a call lane of {bundle} gives up: {error}", file=sys.stderr)
+                        return
                     await rendered
                     demo_db = workdir / "demo.db"
                     snapshot = (DemoDbSnapshot(demo_db, workdir / "demo.seeded.db")
@@ -435,6 +441,8 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
                 lanes.create_task(lane())
     finally:
         await rendered
+    if pending:
+        raise BenchError(f"no voicebot serve of {bundle} could start; {len(pending)} test(s) not run")
 
 
 def format_audio(run: AudioRun, verbose: bool = False) -> str:
