@@ -152,6 +152,7 @@ def find_numbers(text: str) -> list[Match]:
 # --------------------------------------------------------------------------------------------------
 
 _RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
+_RUN_FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "hmm"}  # a hesitation inside a digit string
 _GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _DOTTED_DIGITS = re.compile(r"^\d(?:\.\d){2,}$")
 _DIGIT_DOT_DIGIT = re.compile(r"^\d\.\d$")  # "9.0": a decimal alone, two digits in a run of them
@@ -166,12 +167,13 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
     """The digits one spoken piece contributes at token ``j``: (digits, next index), or None."""
     n = len(toks)
     w = toks[j].text
-    if w in REPEATS and j + 1 < n:
-        nxt = toks[j + 1].text
+    if w in REPEATS:
+        k = j + 1 + (j + 1 < n and toks[j + 1].text == ",")  # whisper writes "double, five"
+        nxt = toks[k].text if k < n else ""
         if nxt in DIGITS:
-            return str(DIGITS[nxt]) * REPEATS[w], j + 2
+            return str(DIGITS[nxt]) * REPEATS[w], k + 1
         if nxt.isdigit() and len(nxt) == 1:
-            return nxt * REPEATS[w], j + 2
+            return nxt * REPEATS[w], k + 1
         return None
     if w.isdigit():
         return w, j + 1
@@ -182,8 +184,7 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
     if _DIGIT_DOT_DIGIT.match(w) and (in_run or _next_is_digit_dot_digit(toks, j)):  # "9.0 9.0"
         return w.replace(".", ""), j + 1
     if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", "thousand")):
-        if w in ("oh", "o") and not in_run and not (j + 1 < n and (toks[j + 1].text in DIGITS
-                                                                  or toks[j + 1].text.isdigit())):
+        if w in ("oh", "o") and not in_run and not _zero_starts_run(toks, j):
             return None
         return str(DIGITS[w]), j + 1
     if w in UNITS or w in TENS or (w in DIGITS and j + 1 < n):
@@ -193,8 +194,29 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
     return None
 
 
+def _zero_starts_run(toks: list[Token], j: int) -> bool:
+    """ "oh" at ``j`` is a zero when another digit follows, maybe after more "oh"s, commas or fillers
+    ("oh seven", "Oh, oh, 7"). "Oh, oh, oh, oh" alone (whisper under the digits grammar hearing no digit)
+    is no zero."""
+    k = j + 1
+    while k < len(toks) and (toks[k].text in ("oh", "o") or toks[k].text in _RUN_GLUE or toks[k].text in _RUN_FILLERS):
+        k += 1
+    return k < len(toks) and (toks[k].text in DIGITS or toks[k].text.isdigit() or toks[k].text in TENS)
+
+
+def _next_piece_at(toks: list[Token], j: int) -> int:
+    """Where the next piece of a digit run may start: after a comma, dash or dot, or a hesitation
+    ("four five, uh, six")."""
+    k = j
+    while k < len(toks) - 1 and k - j < 3 and (toks[k].text in _RUN_GLUE or toks[k].text in _RUN_FILLERS):
+        k += 1
+    return k
+
+
 def find_digit_runs(text: str) -> list[Match]:
-    """Digit strings as said or written: "four five six", "4 5 6", "double seven", "triple oh", "o four"."""
+    """Digit strings as said or written: "four five six", "4 5 6", "double seven", "triple oh", "o four",
+    pairs and hundreds ("forty-two seventeen" -> "4217", "nine hundred" -> "900"), with commas, dashes or
+    a hesitation between groups ("nine eight seven, uh, six five four")."""
     toks = tokens(text)
     found, i = [], 0
     while i < len(toks):
@@ -205,8 +227,7 @@ def find_digit_runs(text: str) -> list[Match]:
         digits, j = piece
         start, end = toks[i].start, toks[j - 1].end
         while j < len(toks):
-            k = j + 1 if toks[j].text in _RUN_GLUE and j + 1 < len(toks) else j
-            nxt = _digit_piece(toks, k, in_run=True)
+            nxt = _digit_piece(toks, _next_piece_at(toks, j), in_run=True)
             if nxt is None:
                 break
             digits += nxt[0]
