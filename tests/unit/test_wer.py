@@ -67,3 +67,10 @@ def test_character_error_rate_ignores_word_boundaries_only():
     result = cer([("P I T T", "Pitts"), ("forty seven", "47")])
     assert (result.errors, result.reference_chars) == (1, 6)
     assert result.cer == pytest.approx(1 / 6)
+
+
+def test_capitals_in_a_mixed_case_text_are_spelled_letters():
+    assert normalize("Erase CK CW 1485") == normalize("ERASE C K C W ONE FOUR EIGHT FIVE")
+    assert normalize("IF THE READER WILL") == ["if", "the", "reader", "will"]  # an all-capitals text: words
+    assert normalize("I DON'T know") == ["i", "don't", "know"]
+    assert wer([("ERASE C K C W", "Erase CKW")]).errors == 1  # a letter missed is still an error

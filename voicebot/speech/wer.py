@@ -16,9 +16,12 @@ Normalisation (the usual Whisper-eval style, kept small and documented):
    (AN4's dates are read "JUNE TWENTY THIRD"; whisper writes "June 23rd"), "first" and "1st" ``1st``;
 5. fillers ("uh", "um", "er", "erm", "hmm", "mm") are removed.
 
-Spelled letters are scored as written: "E R I C" against "Eric" is four word errors (the caller spelled
-it, and a flow reading a spelled name needs the letters). :func:`cer` measures the same pairs by
-character with the spaces taken out, so there the two are equal: report both for spelled items.
+Spelled letters: in a text with lower-case letters (a recogniser's usual output), a word in capitals is
+read letter by letter, as spelled ("Erase CK CW" -> ``erase c k c w``, against AN4's "ERASE C K C W");
+a text all in capitals (AN4's and LibriSpeech's references) is read as words. A spelled name written as a
+word stays wrong: "E R I C" against "Eric" is four word errors (a flow reading a spelled name needs the
+letters). :func:`cer` measures the same pairs by character with the spaces taken out, so there the two
+are equal: report both for spelled items.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ ORDINALS = {"first": ("one", "st"), "second": ("two", "nd"), "third": ("three", 
             **{f"{w}th": (w, "th") for w in ("four", "six", "seven", "ten", "eleven", *(
                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()))},
             **{f"{w[:-1]}ieth": (w, "th") for w in TENS}}
+_CAPITALS = re.compile(r"(?<![\w'])[A-Z]{2,}(?![\w'])")
 _SUFFIX = "\0"  # marks an ordinal suffix token until it is put back on its number
 
 
@@ -84,6 +88,8 @@ def _numbers_to_digits(words: Sequence[str]) -> list[str]:
 
 def normalize(text: str) -> list[str]:
     """Normalised tokens of ``text`` (see the module docstring)."""
+    if re.search("[a-z]", text):  # capitals in a mixed-case text are spelled letters
+        text = _CAPITALS.sub(lambda m: " ".join(m[0]), text)
     text = _THOUSANDS.sub("", text.lower())
     text = _MONEY.sub(lambda m: f"{m[1]} dollars" + (f" {m[2]} cents" if m[2] and int(m[2]) else ""), text)
     text = text.replace("%", " percent ").replace("-", " ").replace("/", " ")
