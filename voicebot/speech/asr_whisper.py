@@ -108,8 +108,10 @@ def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
 
 
 def is_lone_oh(text: str) -> bool:
-    """Whisper's "Oh," / "Oh." on its own: what it writes under the digits grammar when it is unsure."""
-    return normalize(text) == ["oh"]
+    """Whisper's "Oh," / "Oh." / "Oh, oh, oh, oh." with no digit: what it writes under the digits grammar
+    when it is unsure, or when the caller said something that is not digits."""
+    words = normalize(text)
+    return bool(words) and all(w == "oh" for w in words)
 
 
 def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: float,
@@ -152,11 +154,14 @@ def answers_otherwise(free: Decoded, grammar: Decoded) -> bool:
     confidence >= 0.75, or four or more at >= 0.5. Single digits misheard as free text stay under that
     on FSDD ("You will." for "zero" 0.73, "This is my account." 0.28); Piper sentences decode at
     0.7-0.98, and "It's 1 2 3 4" keeps the grammar's reading. One confident word ("Yes.", "Tomorrow.")
-    wins only over a doubtful grammar reading (confidence < 0.3: "" or "2.") or a lone "Oh" ("No.")."""
+    wins only over a doubtful grammar reading (confidence < 0.3: "" or "2."). A grammar reading of only
+    "oh"s ("Oh, oh, oh, oh." for "I'm not sure where to find it") says nothing: any free answer with a
+    word that is not a number wins over it."""
     words = [w for w in normalize(free.text) if not w.isdigit()]
+    if is_lone_oh(grammar.text):
+        return bool(words)
     if len(words) == 1:
-        doubted = grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE or is_lone_oh(grammar.text)
-        return free.confidence >= FREE_ANSWER_MIN_CONFIDENCE and doubted
+        return free.confidence >= FREE_ANSWER_MIN_CONFIDENCE and grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE
     return len(words) >= 2 and (free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
                                 or (len(words) >= 4 and free.confidence >= FREE_SENTENCE_MIN_CONFIDENCE))
 
