@@ -153,3 +153,8 @@ def test_i_dont_have_one_is_no_digit_heard() -> None:
     spec = SlotTypeSpec("pin", "digits", min_length=4, max_length=4)
     assert extract("I don't have one", spec, expected=True) is None
     assert extract("one.", spec, expected=True).value == "1"
+
+
+def test_a_digit_string_is_no_choice() -> None:
+    assert extract("one two three four five six seven", CHOICE, expected=True) is None
+    assert extract("it was great, five", RATING, expected=True).value == 5

@@ -63,10 +63,12 @@ def _pronoun_one(text: str, run: normalize.Match) -> bool:
 
 
 def _number(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
+    found = normalize.find_numbers(text)
     if expected and spec.max_length is not None and spec.max_length <= 10:  # a choice or a rating scale
         if short := normalize.find_short_number(text, spec.min_length or 0, spec.max_length):
             return _entity(spec, text, short.value, short.start, short.end)
-    found = normalize.find_numbers(text)
+        if len(found) != 1:  # "one two three four…" is a digit string, not the choice 1
+            return None
     if not found:
         return None
     lo, hi = spec.min_length, spec.max_length  # for numbers: bounds on the value
