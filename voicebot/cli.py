@@ -211,6 +211,20 @@ def eval_intents(
     typer.echo(json.dumps(report, indent=2) if json_out else text)
 
 
+@eval_app.command("digits")
+def eval_digits(
+    split: str = typer.Option("heldout", help="dev (tuned on) | heldout (reported) | all."),
+    engine: str = typer.Option("whisper-tiny", help="The recogniser, as speech.asr_engine names it."),
+    limit: int = typer.Option(None, min=1, help="Only N clips, spread over the split."),
+    regenerate: bool = typer.Option(False, help="Write eval/data/digits/set.jsonl again from its seed first."),
+    progress: bool = typer.Option(False, help="Print each clip as it is heard."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/digits.json)."),
+) -> None:
+    """Exact-string accuracy of spoken 4-16 digit strings (synthetic callers over phone codecs, real FSDD)."""
+    raise typer.Exit(_eval_script("digits").run_cli(split, limit, engine, json_out, out, regenerate, progress))
+
+
 @eval_app.command("asr")
 def eval_asr(
     manifest: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL: {\"audio\": wav, \"text\": reference}."),
