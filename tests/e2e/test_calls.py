@@ -22,14 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 async def call(service: RunningService, steps: list, *, flow: str = "banking", caller_id: str = "+15551230001",
-               timeout: float = 90, fetch_record: bool = True) -> tuple[CallResult, dict | None]:
-    """Announce the call as the dialplan does, place it, and return what the caller heard plus the record."""
+               timeout: float = 90, fetch_record: bool = True, rate: int = 8000,
+               options: dict | None = None) -> tuple[CallResult, dict | None]:
+    """Announce the call as the dialplan does, place it, and return what the caller heard plus the record.
+    ``options`` are the script's call options (``silence_frames``, ``first_audio_after``)."""
     call_id = str(uuid.uuid4())
     async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as client:
         announced = await client.post(f"/api/calls/{call_id}/announce",
                                       content=urlencode({"caller_id": caller_id, "dnis": "5551000", "flow": flow}))
         assert announced.status_code == 204
-        result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": steps}),
+        result = await place_call("127.0.0.1", service.audiosocket_port,
+                                  parse_script({**(options or {}), "steps": steps}), rate=rate,
                                   call_id=call_id, timeout=timeout, web_url=service.web_url)
         record = None
         for _ in range(50 if fetch_record else 0):  # the store writes in the background
@@ -102,6 +105,68 @@ async def test_caller_barges_in_on_the_greeting(service):
     assert greeting["barged_in"] is True
     speech = [t for t in record["turns"] if t["input_kind"] == "speech"]
     assert speech and speech[0]["intent"] == "lost_card", speech[0]
+
+
+async def test_caller_who_sends_no_frames_in_silence_is_answered_and_prompted(service):
+    """Asterisk with a Local channel, or a phone with silence suppression: no frames at all while the caller
+    is silent. The turn still ends and the no-input prompt still plays, on the clock."""
+    result, record = await call(service, [
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "I want to check my balance"},
+        {"wait_for_bot": {"timeout": 20}},  # answered although no frame follows the speech
+        {"wait_for_bot": {"timeout": 20}},  # the caller stays silent: the no-input prompt comes
+        "hangup",
+    ], options={"silence_frames": False})
+    assert result.ok, result.errors
+    [said] = result.turns
+    assert said.latency_s is not None
+    spoken = [t for t in record["turns"] if t["input_kind"] == "speech"]
+    assert spoken and spoken[0]["intent"] == "check_balance", spoken
+    assert "no_input" in [t["input_kind"] for t in record["turns"]]
+    assert "are you still there" in bot_texts(record), bot_texts(record)
+
+
+async def test_slin16_call_whose_first_audio_comes_after_2_s_is_heard_and_answered_at_16_khz(service):
+    """Dial(AudioSocket/...c(slin16)) with a caller silent at first: the greeting starts at 8 kHz, the first 0x12
+    frame moves the call to 16 kHz (never a guess at 0.5 s), the caller is recognised and answered at 16 kHz."""
+    result, record = await call(service, [
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "I want to check my balance"},
+        {"wait_for_bot": {"timeout": 20}},
+        "hangup",
+    ], rate=16000, options={"first_audio_after": 2.0})
+    assert result.ok, result.errors
+    [said] = result.turns
+    assert said.start_s >= 2.0 and said.first_bot_audio_s is not None
+    assert result.bot_rates[0][1] == 8000
+    assert [rate for at, rate in result.bot_rates if at <= said.first_bot_audio_s][-1] == 16000
+    spoken = [t for t in record["turns"] if t["input_kind"] == "speech"]
+    assert spoken and spoken[0]["intent"] == "check_balance", spoken
+    followed = [line for line in service.log_text().splitlines()
+                if result.call_id in line and "call rate follows" in line]
+    assert followed and "sample_rate=16000" in followed[0]
+
+
+async def test_keys_typed_while_a_continued_turn_is_reprocessed_are_kept(service):
+    """ "yes" ... "that's right": the bot re-answers the whole sentence while the caller already keys the PIN;
+    the keys typed meanwhile are not lost."""
+    result, record = await call(service, [
+        {"wait_for_bot": {"timeout": 20}},
+        {"say": "I want to check my balance"},
+        {"wait_for_bot": {"timeout": 20}},
+        {"dtmf": "12345678"},
+        {"wait_for_bot": {"timeout": 20}},  # "That's 1 2 3 4 5 6 7 8. Is that right?"
+        {"say": "yes"},
+        {"pause": 0.45},  # long enough to end the turn, short enough to continue it
+        {"say": "that's right"},
+        {"dtmf": {"digits": "4567", "interval": 0.2}},
+        {"wait_for_bot": {"timeout": 20, "quiet": 1.5}},
+        "hangup",
+    ])
+    assert result.ok, result.errors
+    turns = [(t["input_kind"], t["caller_text"], t["entities"].get("dtmf"), t["bot_text"]) for t in record["turns"]]
+    assert "continued" in [kind for kind, *_ in turns], turns
+    assert [keys for kind, _, keys, _ in turns if kind == "dtmf"] == ["12345678", "4567"], turns
 
 
 async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
