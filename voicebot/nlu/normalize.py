@@ -154,7 +154,7 @@ def find_numbers(text: str) -> list[Match]:
 _RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
 _RUN_FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "hmm"}  # a hesitation inside a digit string
 _GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
-_DOTTED_DIGITS = re.compile(r"^\d(?:\.\d){2,}$")
+_DOTTED_DIGITS = re.compile(r"^\d+(?:\.\d+){2,}$")
 _DIGIT_DOT_DIGIT = re.compile(r"^\d\.\d$")  # "9.0": a decimal alone, two digits in a run of them
 
 
@@ -179,7 +179,7 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
         return w, j + 1
     if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678"
         return w.replace(",", ""), j + 1
-    if _DOTTED_DIGITS.match(w):  # or one digit at a time with dots: "9.0.9.0" (not a decimal: 2+ dots)
+    if _DOTTED_DIGITS.match(w):  # or in pieces with dots: "9.0.9.0", "99555.4.4" (not a decimal: 2+ dots)
         return w.replace(".", ""), j + 1
     if _DIGIT_DOT_DIGIT.match(w) and (in_run or _next_is_digit_dot_digit(toks, j)):  # "9.0 9.0"
         return w.replace(".", ""), j + 1
