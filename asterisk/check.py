@@ -141,9 +141,9 @@ class Checker:
         self.result(call.answer == EXPECTED[caller], f"{name}: the handoff answer is the flow's",
                     f"dialplan read {call.answer!r}, expected {EXPECTED[caller]!r}")
         record = None
-        for _ in range(20):  # the record is written as the call ends
+        for _ in range(20):  # the record is complete once the call has ended
             status, body = self.get(f"/api/calls/{call.uuid}")
-            if status == 200:
+            if status == 200 and json.loads(body).get("ended_at"):
                 record = json.loads(body)
                 break
             time.sleep(0.5)

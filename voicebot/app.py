@@ -16,9 +16,10 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from voicebot.audio.server import AudioSocketServer, CallConnection
-from voicebot.call.directory import CallDirectory, CallInfo
+from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import Settings
@@ -26,6 +27,7 @@ from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
 from voicebot.logs import configure_logging
+from voicebot.models import resolve
 from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.nlu.intents import IntentClassifier
@@ -48,8 +50,7 @@ class DialogApps:
     pool: InferencePool
     actions: ActionRunner
     cache_dir: Path
-    default_flow: str
-    routes: dict[str, str]
+    router: FlowRouter
     _built: dict[tuple[str, str], DialogApp] = field(default_factory=dict)
 
     def build(self, bundle: Bundle) -> DialogApp:
@@ -69,12 +70,8 @@ class DialogApps:
             self.build(self.flows.get(name))
 
     def for_call(self, info: CallInfo) -> DialogApp:
-        """The flow for this call: the one the dialplan named, else the dialled number's route, else the default."""
-        name = info.flow or self.routes.get(info.dnis, self.default_flow)
-        if name not in self.flows.names():
-            log.warning("unknown flow for call; using the default", flow=name, default=self.default_flow)
-            name = self.default_flow
-        return self.build(self.flows.get(name))
+        """The flow for this call (see :class:`FlowRouter`)."""
+        return self.build(self.flows.get(self.router.choose(info, self.flows.names())))
 
 
 class VoicebotService:
@@ -82,6 +79,9 @@ class VoicebotService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.paths = settings.paths()
+        self.router = FlowRouter(settings.dialog.default_flow, dict(settings.dialog.routes),
+                                 frozenset(settings.dialog.hidden_flows))
         self.pool = InferencePool(settings.inference_workers)
         self.bus = EventBus()
         self.directory = CallDirectory()
@@ -95,19 +95,23 @@ class VoicebotService:
         return f"http://{host}:{self.settings.web.port}"
 
     async def start(self) -> None:
-        s = self.settings
+        s, paths = self.settings, self.paths
         started = time.perf_counter()
-        Path("var").mkdir(exist_ok=True)
-        self.flows = FlowRegistry.load(s.dialog.dir)
-        self.store = await SqlCallStore.open(s.store.url, s.store.spool_dir)
+        log.info("paths", flows=str(paths.flows), models=str(paths.models), model_cache=str(paths.model_cache),
+                 prompt_cache=str(paths.prompt_cache), store=make_url(paths.store_url).render_as_string(),
+                 spool=str(paths.spool), demo_db=str(paths.demo_db))
+        self.flows = FlowRegistry.load(paths.flows)
+        self.router.check(self.flows.names())
+        self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
-        self.speaker = Speaker(synthesizer, s.speech.prompt_cache_dir, self.pool)
-        embedder = MiniLmEmbedder.load()
+        self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
+        embedder = MiniLmEmbedder.load(resolve("embeddings", paths.models), paths.model_cache / "embeddings")
+        emotion = EmotionClassifier.load(embedder, resolve("emotion", paths.models))
         self.dialogs = DialogApps(
-            flows=self.flows, embedder=embedder, emotion=EmotionClassifier.load(embedder), pool=self.pool,
-            actions=ActionRunner(base_url=s.dialog.backend_url, service_url=self.web_url), cache_dir=s.models_dir / "cache" / "intents",
-            default_flow=s.dialog.default_flow, routes=s.dialog.routes)
+            flows=self.flows, embedder=embedder, emotion=emotion, pool=self.pool,
+            actions=ActionRunner(base_url=s.dialog.backend_url, service_url=self.web_url),
+            cache_dir=paths.model_cache / "intents", router=self.router)
         await self.pool.run(self.dialogs.build_all)
         prompts = {APOLOGY, SHUTDOWN_NOTICE}
         for name in self.flows.names():

@@ -2,15 +2,26 @@
 
 Nested fields use a double underscore in the environment: ``VOICEBOT_AUDIOSOCKET__PORT=9093``.
 Conversation behaviour is not configured here: it lives in the YAML flows under ``dialogs/``.
+
+Paths: the defaults are absolute, in the voicebot checkout (``dialogs/``, ``models/``, ``var/``), so the
+service finds the same files wherever it is started; a relative path given in a setting is relative to the
+directory the service starts in. :meth:`Settings.paths` resolves them all once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from sqlalchemy.engine import make_url
+
+from voicebot.models import DEFAULT_MODELS_DIR
+
+CHECKOUT = DEFAULT_MODELS_DIR.parent  # the voicebot checkout: the shipped flows and models, var/ for data
+VAR = CHECKOUT / "var"
 
 
 class AudioSocketSettings(BaseModel):
@@ -41,12 +52,15 @@ class AudioSocketSettings(BaseModel):
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    # The demo back office's SQLite file (created and seeded if absent). None: demo.db beside the call
+    # store's SQLite file (var/demo.db by default), or in var/ when the store is not SQLite.
+    demo_db: Path | None = None
 
 
 class StoreSettings(BaseModel):
     # SQLite embedded by default; PostgreSQL through the same code: postgresql+asyncpg://user@host/db
-    url: str = "sqlite+aiosqlite:///var/voicebot.db"
-    spool_dir: Path = Path("var/spool")  # records that could not be written wait here, then replay
+    url: str = f"sqlite+aiosqlite:///{VAR / 'voicebot.db'}"
+    spool_dir: Path = VAR / "spool"  # records that could not be written wait here, then replay
 
 
 class SpeechSettings(BaseModel):
@@ -73,20 +87,23 @@ class SpeechSettings(BaseModel):
     max_utterance_s: float = 30.0  # audio kept per utterance (bounds per-call memory)
     vosk_grammar: bool = False  # restrict Vosk to the flow's expected phrases when it gives some
     tts_voice: Literal["piper-joe", "espeak"] = "piper-joe"
-    prompt_cache_dir: Path = Path("var/prompt-cache")
+    prompt_cache_dir: Path = VAR / "prompt-cache"
     tts_length_scale: float = Field(1.0, gt=0.5, lt=2.0)  # < 1 speaks faster
     tts_threads: int = 1  # onnxruntime intra-op threads per synthesis; parallelism comes from the pool
 
 
 class DialogSettings(BaseModel):
-    dir: Path = Path("dialogs")
-    default_flow: str = "banking"
+    dir: Path = CHECKOUT / "dialogs"
+    default_flow: str = "banking"  # the flow of a call whose dialled number has no route (logged as such)
     hot_reload: bool = True
     # Overrides every bundle's `backend:` URL when set. Bundles may write "{service}/…" for this
     # voicebot's own web address (the demo flows call the demo backend that way).
     backend_url: str | None = None
-    # DNIS (called number) or AUDIOSOCKET service -> flow name
+    # Dialled number (the dialplan's announcement) -> flow name
     routes: dict[str, str] = Field(default_factory=dict)
+    # Bundles no call reaches unless default_flow or a route names them (the announcement's flow= cannot):
+    # the `example` template is not a service.
+    hidden_flows: list[str] = Field(default_factory=lambda: ["example"])
 
 
 class Settings(BaseSettings):
@@ -101,7 +118,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     speech: SpeechSettings = SpeechSettings()
     dialog: DialogSettings = DialogSettings()
-    models_dir: Path = Path("models")
+    models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2
     log_level: str = "INFO"
@@ -117,3 +134,31 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def paths(self) -> ServicePaths:
+        """Every file and directory the service uses, absolute (relative settings resolved against the
+        working directory, once)."""
+        url = make_url(self.store.url)
+        sqlite_file = Path(url.database).absolute() if url.get_backend_name() == "sqlite" and url.database \
+            and url.database != ":memory:" else None
+        if sqlite_file is not None:
+            url = url.set(database=str(sqlite_file))
+        demo_db = self.web.demo_db or (sqlite_file.parent if sqlite_file else VAR) / "demo.db"
+        models = self.models_dir.absolute()
+        return ServicePaths(flows=self.dialog.dir.absolute(), models=models, model_cache=models / "cache",
+                            prompt_cache=self.speech.prompt_cache_dir.absolute(),
+                            store_url=url.render_as_string(hide_password=False),
+                            spool=self.store.spool_dir.absolute(), demo_db=demo_db.absolute())
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePaths:
+    """Where the service reads and writes, from :class:`Settings`."""
+
+    flows: Path  # the YAML flow bundles
+    models: Path  # manifest.toml and trained artifacts
+    model_cache: Path  # joined models, embedding exports, trained intent classifiers
+    prompt_cache: Path  # rendered prompts
+    store_url: str  # call records
+    spool: Path  # records waiting for the database
+    demo_db: Path  # the demo back office's SQLite file

@@ -1,4 +1,5 @@
-"""What the dialplan tells voicebot about a call before it connects: caller id, dialled number, flow.
+"""What the dialplan tells voicebot about a call before it connects (caller id, dialled number, flow),
+and which flow the call runs.
 
 AudioSocket carries only the call's UUID. The dialplan announces the rest over HTTP just before
 ``AudioSocket()`` (``POST /api/calls/{uuid}/announce``); the session takes it when the call connects.
@@ -8,9 +9,14 @@ Announcements that are never taken (a call that failed to connect) expire.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+import structlog
+
 from voicebot.types import now
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +54,44 @@ class CallDirectory:
             if deadline > moment:
                 break
             del self._entries[call_id]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRouter:
+    """Which flow a call runs: the flow its announcement names, else its dialled number's route, else the
+    default flow (logged: one warning with the number and the flow used).
+
+    ``hidden`` flows (the ``example`` template) run only when ``default_flow`` or a route names them.
+    """
+
+    default_flow: str
+    routes: Mapping[str, str] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()
+
+    def check(self, flows: Collection[str]) -> None:
+        """Refuse settings that name flows which do not exist (at start-up, before any call)."""
+        problems = [f"default flow {self.default_flow!r}"] if self.default_flow not in flows else []
+        problems += [f"route {number!r} -> {flow!r}" for number, flow in self.routes.items() if flow not in flows]
+        if problems:
+            raise ValueError(f"no such flow for {', '.join(problems)}; flows: {', '.join(sorted(flows))}")
+
+    def routable(self, flow: str) -> bool:
+        """Whether an announcement may ask for this flow by name."""
+        return flow not in self.hidden or flow == self.default_flow or flow in self.routes.values()
+
+    def choose(self, info: CallInfo, flows: Collection[str]) -> str:
+        """The flow for this call, among the loaded ``flows``."""
+        if info.flow and info.flow in flows and self.routable(info.flow):
+            return info.flow
+        if info.flow:
+            log.warning("announced flow not available; routing by the dialled number", flow=info.flow)
+        routed = self.routes.get(info.dnis)
+        if routed in flows:
+            return routed
+        if routed is not None:
+            log.warning("route names a flow that is not loaded; running the default flow", dnis=info.dnis,
+                        route=routed, flow=self.default_flow)
+        else:
+            log.warning("no route for the dialled number; running the default flow", dnis=info.dnis,
+                        flow=self.default_flow)
+        return self.default_flow

@@ -136,8 +136,10 @@ def create_app(service: VoicebotService) -> FastAPI:
         body = (await request.body()).decode("utf-8", errors="replace")
         fields.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
         flow = fields.pop("flow", None) or None
-        if flow is not None and flow not in service.flows.names():
-            raise HTTPException(422, f"unknown flow {flow!r}; flows: {', '.join(service.flows.names())}")
+        routable = [name for name in service.flows.names() if service.router.routable(name)]
+        if flow is not None and flow not in routable:
+            hidden = " (hidden: VOICEBOT_DIALOG__HIDDEN_FLOWS)" if flow in service.flows.names() else ""
+            raise HTTPException(422, f"unknown flow {flow!r}{hidden}; flows: {', '.join(routable)}")
         info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
                         variables={k: v for k, v in fields.items() if len(k) <= 64 and len(v) <= 512})
         service.directory.announce(call_id, info)
@@ -149,5 +151,5 @@ def create_app(service: VoicebotService) -> FastAPI:
 
     from voicebot.web.demo_backend import create_demo_app
 
-    app.mount("/demo", create_demo_app(service.settings.store.spool_dir.parent / "demo.db"))
+    app.mount("/demo", create_demo_app(service.paths.demo_db))
     return app
