@@ -255,3 +255,10 @@ async def test_bye_at_the_survey_is_a_five(bundle):
     r = await engine.step(state, u("Bye.", "goodbye", 0.9, **{SURVEY_TYPE: 5}))
     assert state.slots["score"] == 5 and isinstance(r.actions[-1], EndCall)
     assert r.actions[-1].reason == "completed"
+
+
+async def test_a_fix_that_changes_nothing_is_a_yes(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, DigitsInput("12345678"))
+    r = await engine.step(state, u("yes, it ends in seven eight", account="78", yes_no=True))
+    assert "Balance of {digits:12345678}" in said(r)

@@ -463,9 +463,11 @@ class DialogEngine:
         ):
             await self._correct(state, turn, slot, entity.value, "speech")
         edit = find_digit_edit(u.text) if self._digit_bounds(step) is not None else None
-        if edit is not None and isinstance(state.slots.get(slot), str):
-            current = state.slots[slot]
-            fixed = apply_digit_edit(current, edit, lambda d: self._fits(step, d))
+        current = state.slots.get(slot)
+        fixed = apply_digit_edit(current, edit, lambda d: self._fits(step, d)) \
+            if edit is not None and isinstance(current, str) else current
+        if edit is not None and fixed != current:  # (a fix that changes nothing is a yes)
+            assert isinstance(current, str)
             turn.note(f"the caller fixed part of {slot}: {edit.kind} {edit.digits!r}")
             if fixed is not None and self._fits(step, fixed):
                 await self._correct(state, turn, slot, fixed, "a spoken fix")
