@@ -39,6 +39,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -388,9 +389,12 @@ async def run_audio_tests(tests: Sequence[ConversationTest], dialogs_dir: Path,
 
 
 def _prerender(planned: Sequence[tuple[int, ConversationTest, CallerSetup]],
-               renderers: Mapping[CallerSetup, AudioRenderer]) -> None:
-    """Render every caller line once (blocking; the renderers cache it), while the services start."""
+               renderers: Mapping[CallerSetup, AudioRenderer], stop: threading.Event) -> None:
+    """Render the caller lines in the order the calls take them (blocking; the renderers cache them), so
+    that most calls find their audio ready; a call whose audio is not ready renders it itself."""
     for _, test, setup in planned:
+        if stop.is_set():
+            return
         with contextlib.suppress(Exception):  # a script that cannot render fails in its own call
             prepare_script(caller_script(test), 8000, renderers[setup])
 
@@ -400,7 +404,8 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
                       emit: Callable[[int, AudioTestResult], None]) -> None:
     """``jobs`` lanes, each a service of its own playing tests from the shared queue one after the other."""
     pending = deque(planned)
-    rendered = asyncio.ensure_future(asyncio.to_thread(_prerender, planned, renderers))
+    stop = threading.Event()
+    rendered = asyncio.ensure_future(asyncio.to_thread(_prerender, planned, renderers, stop))
 
     async def lane() -> None:
         restarts = 0
@@ -413,7 +418,6 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
                     except BenchError as error:  # the other lanes take this lane's tests
                         print(f"a call lane of {bundle} gives up: {error}", file=sys.stderr)
                         return
-                    await rendered
                     demo_db = workdir / "demo.db"
                     snapshot = (DemoDbSnapshot(demo_db, workdir / "demo.seeded.db")
                                 if demo_db.exists() else None)
@@ -440,6 +444,7 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
             for _ in range(min(jobs, len(planned))):
                 lanes.create_task(lane())
     finally:
+        stop.set()
         await rendered
     if pending:
         raise BenchError(f"no voicebot serve of {bundle} could start; {len(pending)} test(s) not run")
