@@ -262,3 +262,12 @@ async def test_a_fix_that_changes_nothing_is_a_yes(bundle):
     await engine.step(state, DigitsInput("12345678"))
     r = await engine.step(state, u("yes, it ends in seven eight", account="78", yes_no=True))
     assert "Balance of {digits:12345678}" in said(r)
+
+
+async def test_the_read_back_is_spoken_digit_by_digit_in_groups(bundle):
+    from voicebot.speech.say_as import normalize
+
+    engine, state = await at_account(bundle)
+    r = await engine.step(state, u("one two three four, five six seven", account="1234567"))
+    spoken = normalize(next(a.text for a in r.actions if isinstance(a, Say)))
+    assert spoken == "I heard one two three, four five six seven. That's seven digits, and I need eight."
