@@ -5,6 +5,9 @@ Manifest lines: ``{"audio": "path/relative/to/manifest.wav", "text": "reference"
 
 ``--channel`` passes every clip through a telephone line first (``voicebot.call.voices``: ``clean``,
 ``ulaw``, ``gsm+babble10``, ``amr+pink10`` …; the noise is seeded by the clip's id, so runs compare).
+Before a line other than ``clean`` the clip is set to an active speech level of -26 dBFS (ITU-T P.56's
+nominal telephone level), as a phone's fixed gain delivers a caller: some recordings (three FLEURS clips)
+sit at -60 dBFS, under the line's -55 dBFS hiss. ``clean`` is the clip as recorded.
 
 Two passes per engine:
 
@@ -47,6 +50,7 @@ from voicebot.types import AudioFrame, Expectation, RecognitionHints, now
 RATE = 8000
 FRAME = RATE // 50 * 2
 GROUP_FIELDS = ("category", "source")  # manifest fields WER is broken down by
+LINE_LEVEL_DBFS = -26.0  # active speech level a clip is set to before a telephone line
 PRIVATE_CATEGORIES = {"alphanumeric"}  # AN4's names and phone numbers: never copied into a report
 
 
@@ -82,7 +86,23 @@ def read_wav(path: Path) -> bytes:
 def clip_audio(clip: Clip, channel: Channel) -> bytes:
     """The clip's 8 kHz PCM as it arrives over ``channel`` (noise seeded by the clip's id)."""
     pcm = np.frombuffer(read_wav(clip.path), dtype="<i2")
+    if channel.name == "clean":
+        return pcm.tobytes()
+    pcm = at_level(pcm, LINE_LEVEL_DBFS)
     return through_channel(pcm, RATE, channel, seed=zlib.crc32(clip.id.encode())).astype("<i2").tobytes()
+
+
+def at_level(pcm: np.ndarray, dbfs: float) -> np.ndarray:
+    """``pcm`` scaled so its active level (RMS of the 20 ms frames within 30 dB of the loudest) is
+    ``dbfs``; peaks beyond full scale are clipped."""
+    frames = pcm[:len(pcm) // 160 * 160].reshape(-1, 160).astype(np.float64) / 32768
+    rms = np.sqrt((frames ** 2).mean(axis=1)) if len(frames) else np.zeros(1)
+    active = rms[rms >= rms.max() * 10 ** (-30 / 20)]
+    level = float(np.sqrt((active ** 2).mean())) if rms.max() > 0 else 0.0
+    if level == 0.0:
+        return pcm
+    scaled = pcm.astype(np.float64) * (10 ** (dbfs / 20) / level)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -78,3 +78,12 @@ def test_cli_rejects_an_unknown_channel(manifest):
     result = CliRunner().invoke(app, ["eval", "asr", "--manifest", str(manifest), "--channel", "isdn"])
     assert result.exit_code != 0
     assert "channel" in result.output
+
+
+def test_a_quiet_clip_reaches_the_line_at_telephone_level(eval_asr):
+    t = np.arange(8000) / 8000
+    quiet = (np.sin(2 * np.pi * 440 * t) * 30).astype(np.int16)  # about -60 dBFS
+    louder = eval_asr.at_level(quiet, -26.0)
+    rms_db = 20 * np.log10(np.sqrt((louder.astype(float) ** 2).mean()) / 32768)
+    assert rms_db == pytest.approx(-26.0, abs=0.5)
+    assert eval_asr.at_level(np.zeros(800, np.int16), -26.0).tolist() == [0] * 800
