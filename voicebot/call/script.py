@@ -15,7 +15,7 @@ is a mapping with exactly one key (a bare string is allowed for steps without op
       - wait_for_bot: {}
       - wav: clips/account.wav        # any rate / channels / int or float PCM; path relative to the script
       - dtmf: "1234#"                 # one 0x03 frame per digit, 250 ms apart
-      - pause: 1.5                    # silence (audio keeps flowing, as on a real RTP leg, unless silence_frames: false)
+      - pause: 1.5                    # silence (frames keep flowing, as on an RTP leg; see silence_frames)
       - barge_in: {after: 0.8, say: "agent please"}  # talk 0.8 s after the bot starts its next prompt
       - hangup                        # close TCP, as Asterisk does (the simulator never sends 0x00)
 

@@ -62,6 +62,7 @@ log = structlog.get_logger(__name__)
 APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to a colleague."
 SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
 FAULT_QUEUE = "general"
+NOTICE_RATE = 8000  # APOLOGY and SHUTDOWN_NOTICE are pre-rendered at this rate (app.py); any channel plays it
 
 
 @dataclass(frozen=True)
@@ -462,8 +463,8 @@ class CallSession:
         try:
             self.conn.player.cancel(include_uninterruptible=True)
             if apology:  # pre-rendered at start-up, so it plays even when synthesis is failing
-                self.conn.player.play(self._synthesize(apology, None, self.rate, cache=True), interruptible=False,
-                                      sample_rate=self.rate)
+                self.conn.player.play(self._synthesize(apology, None, NOTICE_RATE, cache=True), interruptible=False,
+                                      sample_rate=NOTICE_RATE)
         except Exception:  # noqa: BLE001 - the transfer must happen even without a voice
             self.log.exception("apology could not be played")
         try:

@@ -885,7 +885,8 @@ def print_call(result: CallResult) -> None:
     if result.handoff is not None:
         console.print(f"handoff lookup: {result.handoff}")
     if len(result.bot_rates) > 1:
-        console.print("bot audio rate: " + ", then ".join(f"{rate} Hz from {t:.2f} s" for t, rate in result.bot_rates))
+        changes = ", then ".join(f"{rate} Hz from {t:.2f} s" for t, rate in result.bot_rates)
+        console.print(f"bot audio rate: {changes}")
     console.print(f"hangup: {result.hangup_by or '-'} ({result.hangup_detail}); {result.duration_s:.1f} s, "
                   f"{result.frames_received} frames received ({result.voiced_frames} voiced), "
                   f"{g.utterances} bot utterances, "
