@@ -271,9 +271,14 @@ class Listener:
         self._timer = loop.call_at(due, self._on_timer)
 
     def _on_timer(self) -> None:
+        """A deadline passed. Checked one loop turn later: frames that arrived in the same turn (a busy loop)
+        reach the listener first (the session's audio task wakes up from that turn's socket callbacks)."""
         self._timer = None
+        asyncio.get_running_loop().call_soon(self._on_deadline)
+
+    def _on_deadline(self) -> None:
         utt = self._utt
-        if utt is not None and not utt.ended and not self._closed:
+        if utt is not None and not utt.ended and not self._closed and self._timer is None:
             self._on_silence(utt)
 
     def _cancel_timer(self) -> None:
