@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from voicebot.dialog.actions import ActionRequest, ActionRunner
 from voicebot.dialog.conditions import FlowRuntimeError, evaluate, format_value, render
@@ -955,12 +955,15 @@ class DialogEngine:
     async def _digits_answer(self, state: DialogState, u: Understanding, turn: _Turn) -> None:
         """A spoken answer to a digits question: filled when it has the expected length; else what was
         heard is read back. After a read-back the answer may fix a part of it ("the last one is eight",
-        "it ends in 42", "add a 9 at the end"), say the rest (appended when that fits) or say it all again.
+        "it ends in 42", "add a 9 at the end"), say the rest (appended while not above the maximum) or say
+        it all again.
         Returns (to the rest of the cascade) when the answer holds no digits, or when a wrong-length
         answer comes with another flow's request."""
         step = self._waiting_step(state)
         slot = self._slot_of(step)
         heard = state.digits_heard
+        bounds = self._digit_bounds(step)
+        assert bounds is not None
 
         def fits(digits: str) -> bool:
             return self._fits(step, digits)
@@ -975,12 +978,11 @@ class DialogEngine:
             if candidate is None:
                 await self._read_back(state, turn, heard, f"the fix ({edit.kind} {edit.digits!r}) names a "
                                       f"digit the {len(heard)} heard do not have")
-                return
         elif said is None or (not fits(said) and self._digression_intent(state, u) is not None):
             return
         elif fits(said):
             candidate, how = said, f"speech ({entity.text or said!r})"  # type: ignore[union-attr]
-        elif heard and (fits(heard + said) or len(heard + said) < self._digit_bounds(step)[0]):  # type: ignore[index]
+        elif heard and len(heard + said) <= bounds[1]:
             candidate, how = heard + said, f"the rest said after the {len(heard)} digits heard"
         else:
             candidate, how = said, "speech"
@@ -1003,10 +1005,10 @@ class DialogEngine:
         if heard and self._fits(step, heard + keys):
             await self._fill(state, turn, heard + keys,
                              f"slot {self._slot_of(step)} completed by DTMF after the {len(heard)} digits said")
-        candidate = heard + keys if heard and len(heard + keys) < bounds[0] else keys
+        candidate = heard + keys if heard and len(heard + keys) <= bounds[1] else keys
         await self._read_back(state, turn, candidate, f"{len(candidate)} digits, not {self._expected_count(step)}")
 
-    async def _read_back(self, state: DialogState, turn: _Turn, heard: str, why: str) -> None:
+    async def _read_back(self, state: DialogState, turn: _Turn, heard: str, why: str) -> NoReturn:
         """A no-match that says what was heard, in groups, and how to fix it. Raises _Done."""
         step = self._waiting_step(state)
         state.digits_heard = heard
@@ -1023,7 +1025,9 @@ class DialogEngine:
         self._listen(state, turn, self._expectation(state, step))
         raise _Done
 
-    async def _reject_digits(self, state: DialogState, turn: _Turn, value: str, fixed: str | None = None) -> None:
+    async def _reject_digits(
+        self, state: DialogState, turn: _Turn, value: str, fixed: str | None = None
+    ) -> NoReturn:
         """A digit string the caller said is wrong at its confirmation: kept, for the caller to fix a part
         ("no, the last one is eight") or say again; ``fixed``: a fix that left the wrong length, read
         back. Raises _Done."""
