@@ -1018,7 +1018,8 @@ class DialogEngine:
             await self._missed(state, turn, "no_match", state.no_match, f": {why}")
         turn.note(f"no-match {state.no_match}/{limit}: {why}; read back for the caller to fix")
         settings = self.bundle.settings
-        scope = {"heard": heard, "count": len(heard), "expected": self._expected_count(step)}
+        count = f"{len(heard)} digit" + ("" if len(heard) == 1 else "s")
+        scope = {"heard": heard, "count": count, "expected": self._expected_count(step)}
         self._say(state, turn, render(self._text(state, settings.digits_read_back), scope), remember=True)
         self._say(state, turn, self._text(state, settings.digits_repair_prompt), remember=True)
         self._say(state, turn, self._text(state, settings.dtmf_offer), remember=True)

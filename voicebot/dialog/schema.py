@@ -70,8 +70,8 @@ class FlowSettings(_Model):
     resume_prompt: Text = "Now, back to where we were."
     yes_no_reprompt: Text = "Please say yes or no. You can also press 1 for yes or 2 for no."
     digits_read_back: Text = Field(
-        "I heard {digits:heard}. That's {count} digits, and I need {expected}.",
-        description="A digits answer of the wrong length, read back ({heard}, {count}, {expected})",
+        "I heard {digits:heard}. That's {count}, and I need {expected}.",
+        description='A digits answer of the wrong length, read back ({heard}; {count}: "7 digits"; {expected}: "10")',
     )
     digits_repair_prompt: Text = Field(
         "Say the rest, or just the part to fix, like: the last digit is eight. Or say the whole number again.",
