@@ -271,3 +271,24 @@ async def test_the_read_back_is_spoken_digit_by_digit_in_groups(bundle):
     r = await engine.step(state, u("one two three four, five six seven", account="1234567"))
     spoken = normalize(next(a.text for a in r.actions if isinstance(a, Say)))
     assert spoken == "I heard one two three, four five six seven. That's seven digits, and I need eight."
+
+
+async def test_a_yes_no_list_is_heard_as_a_yes_no_question(tmp_path):
+    path = tmp_path / "more.yaml"
+    path.write_text("""\
+slot_types:
+  more:
+    kind: list
+    values: {"yes": ["yes", one more thing], "no": ["no", nothing else]}
+flows:
+  main:
+    steps:
+      - ask: more
+        prompt: "Anything else?"
+      - end: "Bye."
+""")
+    b, problems = load_bundle(path)
+    assert b is not None, problems
+    engine, state = await started(b)
+    hints = state.last_listen.expect.hints
+    assert hints.kind == "yes_no" and hints.slot_type == "more"

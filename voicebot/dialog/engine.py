@@ -1197,8 +1197,10 @@ class DialogEngine:
         if state.digits_heard is not None and digit_count is not None:
             # a fix to what was read back: its words pass the digits grammar, and it is short
             phrases, digit_count = phrases + REPAIR_WORDS, None
-        hints = RecognitionHints(phrases, type_name, lang, type_def.kind if type_def is not None else None,
-                                 digit_count)
+        kind = type_def.kind if type_def is not None else None
+        if type_def is not None and kind == "list" and {"yes", "no"} <= type_def.values.keys():
+            kind = "yes_no"  # "Anything else?": heard as a yes/no question ("Yeah." is an answer, not a backchannel)
+        hints = RecognitionHints(phrases, type_name, lang, kind, digit_count)
         repairing = state.digits_heard is not None
         if isinstance(step, CollectDigitsStep):
             return Expectation(
