@@ -15,32 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-from voicebot.nlu.evaluate import evaluate_rows, format_report, read_rows
+from voicebot.nlu.evaluate import evaluate_rows, format_report, holdout, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "intents"
 SETS = ("banking77", "banking77-10shot", "clinc150", "hwu64")
-
-
-def holdout(rows: list[tuple[str, str]], share: float = 0.2, seed: int = 0):
-    """Split per label: the first ``share`` of each shuffled label group is the dev part."""
-    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        by_label[row[1]].append(row)
-    rng = random.Random(seed)
-    train, dev = [], []
-    for label in sorted(by_label):
-        group = list(by_label[label])
-        rng.shuffle(group)
-        cut = int(len(group) * share)
-        dev += group[:cut]
-        train += group[cut:]
-    return train, dev
 
 
 def load_set(name: str, data: Path = DATA):

@@ -258,9 +258,12 @@ def eval_voices(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/voices.json)."),
     progress_log: Path = typer.Option(None, dir_okay=False, help="Append one JSON line per call here."),
+    from_log: Path = typer.Option(None, exists=True, dir_okay=False,
+                                  help="Place no calls: report the calls of a progress log (a run cut short)."),
 ) -> None:
     """Audio-mode conversation tests spoken by flite/festival voices over telephone channels: pass rates."""
-    raise typer.Exit(_eval_script("caller_voices").run_cli(bundles, matrix, jobs, json_out, out, progress_log))
+    raise typer.Exit(_eval_script("caller_voices").run_cli(bundles, matrix, jobs, json_out, out, progress_log,
+                                                           from_log))
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,23 +102,31 @@ class MiniLmEmbedder:
         self.fingerprint = fingerprint  # identifies the weights: part of trained-artifact cache keys
 
     @classmethod
-    def load(cls, path: Path | None = None, cache_dir: Path | None = None,
-             threads: int = 1) -> MiniLmEmbedder:
-        """Load from ``path`` (a model directory) or the registry package named in models/manifest.toml.
+    def load(cls, path: Path | None = None, cache_dir: Path | None = None, threads: int = 1,
+             adapter: Path | None = None) -> MiniLmEmbedder:
+        """Load from ``path`` (a model directory) or the registry package named in models/manifest.toml;
+        with ``adapter`` (``adapt.py``: tuned top layers), those layers replace the base ones.
 
         The ONNX export is cached in ``cache_dir`` (default ``models/cache/embeddings``), keyed by the
-        weights' hash; the first load exports it (a few seconds, needs torch and onnx).
+        weights' (and adapter's) hash; the first load exports it (a few seconds, needs torch and onnx).
         """
         from voicebot.models import DEFAULT_MODELS_DIR, resolve
 
         path = Path(path) if path is not None else resolve("embeddings")
         cache_dir = cache_dir or DEFAULT_MODELS_DIR / "cache" / "embeddings"
         digest = _weights_digest(path)
+        if adapter is not None:
+            digest += "-" + hashlib.sha256(Path(adapter).read_bytes()).hexdigest()[:16]
         onnx_path = cache_dir / f"minilm-{digest}.onnx"
         if not onnx_path.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = onnx_path.with_suffix(".partial")
-            export_onnx(load_encoder(path), partial)
+            encoder = load_encoder(path)
+            if adapter is not None:
+                from voicebot.nlu.adapt import apply_adapter
+
+                apply_adapter(encoder, Path(adapter))
+            partial = onnx_path.with_suffix(f".{os.getpid()}.partial")
+            export_onnx(encoder, partial)
             partial.replace(onnx_path)
         return cls(str(onnx_path), load_tokenizer(path), fingerprint=f"minilm-{digest}", threads=threads)
 

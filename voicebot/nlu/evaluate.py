@@ -8,6 +8,9 @@ deterministically (fixed seeds), in the chosen mode:
   with a frozen-embedding logistic regression and a TF-IDF n-gram one (``IntentEnsemble``, ``lexical.py``);
   minutes, two embeddings per utterance;
 - ``fast``: frozen embeddings + logistic regression, the flows' product path (``intents.py``); seconds.
+
+``--flow`` instead evaluates a flow bundle's own product NLU, trained from its YAML as the service trains it,
+and scores what the dialog does with each understood request at its menu (``route``).
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from voicebot.nlu.intents import OOS, IntentClassifier, IntentEnsemble, label_phrase, logistic_regression
 
 Mode = Literal["accurate", "fast"]
+Outcome = Literal["direct", "confirm", "out_of_scope", "no_match"]
 # Weight of the lexical member (TF-IDF n-grams) against 1 for each embedding member, tuned on the dev sets.
 LEXICAL_WEIGHT = 0.5
 # Out-of-scope threshold of the accurate-mode ensemble, tuned on CLINC150 val (eval/README.md "Intents"):
@@ -55,6 +60,22 @@ def few_shot(rows: Sequence[tuple[str, str]], shots: int, seed: int = 0) -> list
         rng.shuffle(group)
         picked += group[:shots]
     return picked
+
+
+def holdout(rows: list[tuple[str, str]], share: float = 0.2, seed: int = 0):
+    """Split per label: the first ``share`` of each shuffled label group is the dev part."""
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    rng = random.Random(seed)
+    train, dev = [], []
+    for label in sorted(by_label):
+        group = list(by_label[label])
+        rng.shuffle(group)
+        cut = int(len(group) * share)
+        dev += group[:cut]
+        train += group[cut:]
+    return train, dev
 
 
 def train_classifier(rows: Sequence[tuple[str, str]], mode: Mode = "accurate", threads: int = 2,
@@ -170,3 +191,119 @@ def format_report(report: dict[str, Any]) -> str:
         "(median, one thread, after warm-up)",
         f"training            {report['train_seconds']:.1f} s",
     ])
+
+
+# -- a flow bundle's product NLU ------------------------------------------------------------------------
+
+
+class FlowNluSource(Protocol):
+    """What the service trains a bundle's NLU from (``dialog.loader.Bundle`` has these)."""
+
+    intents: dict[str, list[str]]
+    oos_examples: list[str]
+    intent_flow: dict[str, str]
+    settings: Any  # .confirm_below
+
+    @property
+    def slot_types(self) -> dict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One test row: what the NLU said and what the dialog does with it at the menu."""
+
+    text: str
+    gold: str
+    intent: str | None
+    confidence: float
+    outcome: Outcome
+
+
+def route(intent: str | None, confidence: float, confirm_below: float, flow_intents: Collection[str]) -> Outcome:
+    """What ``dialog/engine.py`` ``_on_utterance`` does at a menu with an understood request: out of scope when
+    there is no intent; the intent's flow (or handler) at once when its confidence is at least ``confirm_below``;
+    below it, "Did you want to …?" for a flow's intent, a no-match re-prompt for a built-in one (help, agent)."""
+    if intent is None:
+        return "out_of_scope"
+    if confidence >= confirm_below:
+        return "direct"
+    return "confirm" if intent in flow_intents else "no_match"
+
+
+def flow_metrics(rows: Sequence[Routed]) -> dict[str, Any]:
+    """``metrics`` plus how in-scope requests are served: reached the right flow directly or after one
+    confirmation, handed to the out-of-scope handler, or wrong; and how out-of-scope ones are treated."""
+    result = metrics([r.gold for r in rows], [r.intent or OOS for r in rows])
+    inside = [r for r in rows if r.gold != OOS]
+    outside = [r for r in rows if r.gold == OOS]
+
+    def share(part: Sequence[Routed], whole: Sequence[Routed]) -> float | None:
+        return len(part) / len(whole) if whole else None
+
+    right = [r for r in inside if r.intent == r.gold]
+    result |= {
+        "in_scope_rows": len(inside), "oos_rows": len(outside),
+        "reached": share([r for r in right if r.outcome in ("direct", "confirm")], inside),
+        "reached_directly": share([r for r in right if r.outcome == "direct"], inside),
+        "reached_after_confirmation": share([r for r in right if r.outcome == "confirm"], inside),
+        "handed_off_oos": share([r for r in inside if r.outcome == "out_of_scope"], inside),
+        "wrong_intent": share([r for r in inside if r.intent is not None and r.intent != r.gold], inside),
+        "oos_confirmed": share([r for r in outside if r.outcome == "confirm"], outside),
+        "oos_routed_directly": share([r for r in outside if r.outcome == "direct"], outside),
+        "per_intent_reached": {
+            intent: share([r for r in right if r.gold == intent and r.outcome in ("direct", "confirm")],
+                          [r for r in inside if r.gold == intent])
+            for intent in sorted({r.gold for r in inside})},
+    }
+    return result
+
+
+def evaluate_flow(bundle: FlowNluSource, test_rows: Sequence[tuple[str, str]], embedder=None,
+                  cache_dir: Path | None = None, confirm_below: float | None = None,
+                  ) -> tuple[dict[str, Any], list[Routed]]:
+    """Train the bundle's NLU exactly as the service does (``IntentClassifier.train`` from its examples and
+    out-of-scope examples, ``Nlu`` around it), understand each test text (ASR confidence 1) and route it
+    with the bundle's ``confirm_below`` (or the one given, for sweeps)."""
+    confirm_below = bundle.settings.confirm_below if confirm_below is None else confirm_below
+    from voicebot.nlu.embeddings import MiniLmEmbedder
+    from voicebot.nlu.understand import Nlu
+
+    embedder = embedder or MiniLmEmbedder.load()
+    start = time.perf_counter()
+    classifier = IntentClassifier.train(bundle.intents, embedder, cache_dir=cache_dir,
+                                        oos_examples=bundle.oos_examples)
+    train_seconds = time.perf_counter() - start
+    nlu = Nlu(classifier, bundle.slot_types, None, None)
+    routed = []
+    for text, gold in test_rows:
+        u = nlu.understand_sync(text)
+        routed.append(Routed(text, gold, u.intent, u.confidence,
+                             route(u.intent, u.confidence, confirm_below, bundle.intent_flow)))
+    report = {"mode": "flow", "test_rows": len(test_rows), "intents": len(classifier.intents),
+              "confirm_below": confirm_below, "threshold": classifier.threshold,
+              "similarity_floor": classifier.similarity_floor, "train_seconds": train_seconds,
+              **flow_metrics(routed)}
+    return report, routed
+
+
+def format_flow_report(report: dict[str, Any]) -> str:
+    """Human-readable lines for ``voicebot eval intents --flow``."""
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f} %"
+
+    lines = [
+        f"flow {report.get('flow', '')}: {report['intents']} intents, {report['in_scope_rows']} in-scope and "
+        f"{report['oos_rows']} out-of-scope test rows; confirm below {report['confirm_below']}, "
+        f"out-of-scope threshold {report['threshold']:.3f}, similarity floor {report['similarity_floor']:.2f}",
+        f"accuracy                      {pct(report['accuracy'])}",
+        f"in-scope accuracy             {pct(report['in_scope_accuracy'])}",
+        f"out-of-scope P / R            {pct(report['oos_precision'])} / {pct(report['oos_recall'])}",
+        f"in scope, right flow          {pct(report['reached'])} (directly {pct(report['reached_directly'])}, "
+        f"after one confirmation {pct(report['reached_after_confirmation'])})",
+        f"in scope, handed off as oos   {pct(report['handed_off_oos'])}",
+        f"in scope, wrong intent        {pct(report['wrong_intent'])}",
+        f"out of scope, confirmed / routed at once  {pct(report['oos_confirmed'])} / "
+        f"{pct(report['oos_routed_directly'])}",
+    ]
+    lines += [f"  {intent:<28}{pct(value)} reached" for intent, value in report["per_intent_reached"].items()]
+    return "\n".join(lines)

@@ -72,39 +72,15 @@ def finetune(texts: Sequence[str], labels: Sequence[str], config: FineTuneConfig
     y_all = [index[label] for label in labels]
     tokenizer = load_tokenizer(path)
     encoder = load_encoder(path)
-    layers = encoder.encoder.layer
-    frozen_count = len(layers) - config.train_layers
-    for parameter in encoder.parameters():
-        parameter.requires_grad = False
-    trainable = [p for layer in layers[frozen_count:] for p in layer.parameters()]
-    for parameter in trainable:
-        parameter.requires_grad = True
+    split = SplitEncoder(encoder, config.train_layers)
+    trainable = split.trainable
     dim = int(encoder.config.hidden_size)
-
-    def lower(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = encoder.embeddings(input_ids=ids)
-        for layer in layers[:frozen_count]:
-            hidden = layer(hidden, _additive(mask, hidden.dtype))
-        return hidden
-
-    def upper(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        for layer in layers[frozen_count:]:
-            hidden = layer(hidden, _additive(mask, hidden.dtype))
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
-
-    encoder.eval()
-    cached: list[torch.Tensor] = [torch.empty(0)] * len(texts)  # lower-layer output per text, unpadded
+    cached = split.cache_lower(tokenizer, texts)
     head = torch.zeros(len(classes), dim)
-    with torch.inference_mode():
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), 64):
-            idx = order[start:start + 64]
-            ids, mask = (torch.from_numpy(a) for a in tokenize(tokenizer, [texts[i] for i in idx]))
-            hidden = lower(ids, mask)
-            pooled = upper(hidden, mask)  # frozen embeddings: the class vectors start at their means
-            for row, i in enumerate(idx):
-                cached[i] = hidden[row, :int(mask[row].sum())].clone()
+    with torch.inference_mode():  # frozen embeddings: the class vectors start at their means
+        for start in range(0, len(texts), 64):
+            pooled = split.upper_cached(cached[start:start + 64])
+            for row, i in enumerate(range(start, start + len(pooled))):
                 head[y_all[i]] += pooled[row]
     head = torch.nn.Parameter(torch.nn.functional.normalize(head, dim=-1))
     encoder.train()
@@ -123,13 +99,8 @@ def finetune(texts: Sequence[str], labels: Sequence[str], config: FineTuneConfig
         for batch in _batches(lengths, config.batch_size, rng):
             if step >= total:
                 break
-            longest = max(lengths[i] for i in batch)
-            hidden = torch.zeros(len(batch), longest, dim)
-            mask = torch.zeros(len(batch), longest, dtype=torch.long)
-            for row, i in enumerate(batch):
-                hidden[row, :lengths[i]] = cached[i]
-                mask[row, :lengths[i]] = 1
-            logits = config.scale * upper(hidden, mask) @ torch.nn.functional.normalize(head, dim=-1).T
+            logits = config.scale * split.upper_cached([cached[i] for i in batch]) @ \
+                torch.nn.functional.normalize(head, dim=-1).T
             target = torch.tensor([y_all[i] for i in batch])
             loss = torch.nn.functional.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
             optimizer.zero_grad()
@@ -145,6 +116,55 @@ def finetune(texts: Sequence[str], labels: Sequence[str], config: FineTuneConfig
         class_vectors = config.scale * torch.nn.functional.normalize(head, dim=-1)
     return FineTuned(MiniLmEmbedder.from_torch(encoder, tokenizer, threads=config.threads), classes,
                      class_vectors.numpy().astype(np.float32))
+
+
+class SplitEncoder:
+    """A BERT encoder cut in two: frozen lower layers (run once per text, outputs cached) and the top
+    ``train_layers`` layers, trainable, with mean pooling and L2 norm."""
+
+    def __init__(self, encoder, train_layers: int) -> None:
+        self.encoder = encoder
+        self.layers = encoder.encoder.layer
+        self.frozen_count = len(self.layers) - train_layers
+        for parameter in encoder.parameters():
+            parameter.requires_grad = False
+        self.trainable = [p for layer in self.layers[self.frozen_count:] for p in layer.parameters()]
+        for parameter in self.trainable:
+            parameter.requires_grad = True
+
+    def cache_lower(self, tokenizer, texts: Sequence[str], batch: int = 64) -> list:
+        """The lower layers' output for each text (unpadded tensors), in ``texts`` order."""
+        import torch
+
+        self.encoder.eval()
+        cached: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch):
+                idx = order[start:start + batch]
+                ids, mask = (torch.from_numpy(a) for a in tokenize(tokenizer, [texts[i] for i in idx]))
+                hidden = self.encoder.embeddings(input_ids=ids)
+                for layer in self.layers[:self.frozen_count]:
+                    hidden = layer(hidden, _additive(mask, hidden.dtype))
+                for row, i in enumerate(idx):
+                    cached[i] = hidden[row, :int(mask[row].sum())].clone()
+        self.encoder.train()
+        return cached
+
+    def upper_cached(self, rows: Sequence):
+        """Pooled, normalised embeddings of cached lower-layer outputs (padded into one batch)."""
+        import torch
+
+        lengths = [len(h) for h in rows]
+        hidden = torch.zeros(len(rows), max(lengths), rows[0].shape[-1])
+        mask = torch.zeros(len(rows), max(lengths), dtype=torch.long)
+        for row, h in enumerate(rows):
+            hidden[row, :len(h)] = h
+            mask[row, :len(h)] = 1
+        for layer in self.layers[self.frozen_count:]:
+            hidden = layer(hidden, _additive(mask, hidden.dtype))
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
 
 
 def _additive(mask, dtype):  # (batch, tokens) 0/1 -> (batch, 1, 1, tokens) additive attention mask

@@ -40,6 +40,8 @@ OOS_WEIGHT = 0.5
 # Frozen MiniLM, CLINC150 val: rejects 41 % of out-of-scope rows and 0.5 % of in-scope ones on its own;
 # off-topic questions to a small flow sit far lower (< 0.3).
 SIMILARITY_FLOOR = 0.4
+AUGMENT = False  # train on paraphrase.variants of every example too
+NAME_EXAMPLES = False  # each intent's name is one more example ("lost_card" -> "lost card")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,32 +92,35 @@ class IntentClassifier:
         cached = cache_dir / f"intents-{_cache_key(examples, oos_examples, embedder)}.npz"
         if cached.exists():
             return cls.load(cached, embedder)
-        texts = [t for intent in sorted(examples) for t in examples[intent]]
-        labels = [intent for intent in sorted(examples) for _ in examples[intent]]
-        texts += list(oos_examples)
-        labels += [OOS] * len(oos_examples)
+        texts, labels, groups = training_rows(examples, oos_examples)
         vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
-        classifier = cls.fit(embedder, vectors, labels, similarity_floor=SIMILARITY_FLOOR)
+        classifier = cls.fit(embedder, vectors, labels, similarity_floor=SIMILARITY_FLOOR, groups=groups)
         cache_dir.mkdir(parents=True, exist_ok=True)
         classifier.save(cached)
         return classifier
 
     @classmethod
     def fit(cls, embedder: SentenceEmbedder, vectors: np.ndarray, labels: Sequence[str],
-            similarity_floor: float = SIMILARITY_FLOOR, folds: int = 5, seed: int = 0) -> IntentClassifier:
-        """Logistic regression on precomputed embeddings; threshold from out-of-fold predictions."""
+            similarity_floor: float = SIMILARITY_FLOOR, folds: int = 5, seed: int = 0,
+            groups: Sequence[int] | None = None) -> IntentClassifier:
+        """Logistic regression on precomputed embeddings; threshold from out-of-fold predictions.
+        ``groups``: rows with the same group (an example and its variants) stay in one fold."""
         labels_arr = np.asarray(labels)
+        group_arr = np.arange(len(labels_arr)) if groups is None else np.asarray(groups)
         weights, bias, classes = logistic_regression(vectors, labels_arr)
-        counts = {c: int((labels_arr == c).sum()) for c in classes}
+        counts = {c: len(np.unique(group_arr[labels_arr == c])) for c in classes}
         k = min(folds if len(labels_arr) <= 2000 else 3, min(counts.values()))  # large sets: 3 folds suffice
         threshold = THRESHOLD_BOUNDS[0]
         if k >= 2 and len(classes) >= 2:
             probs = np.zeros((len(labels_arr), len(classes)), dtype=np.float32)
             rng = np.random.default_rng(seed)
             fold_of = np.empty(len(labels_arr), dtype=int)
-            for c in classes:  # stratified folds
+            for c in classes:  # stratified folds of whole groups
+                members = group_arr[labels_arr == c]
+                shuffled = rng.permutation(np.unique(members))
+                fold_of_group = dict(zip(shuffled.tolist(), (np.arange(len(shuffled)) % k).tolist(), strict=True))
                 idx = np.flatnonzero(labels_arr == c)
-                fold_of[rng.permutation(idx)] = np.arange(len(idx)) % k
+                fold_of[idx] = [fold_of_group[g] for g in group_arr[idx].tolist()]
             for f in range(k):
                 train, held = fold_of != f, fold_of == f
                 w, b, fold_classes = logistic_regression(vectors[train], labels_arr[train])
@@ -251,6 +256,26 @@ class _NoEmbedder:
         raise TypeError("an IntentEnsemble decides on probabilities; its members embed their own texts")
 
 
+def training_rows(examples: Mapping[str, Sequence[str]], oos_examples: Sequence[str] = (),
+                  ) -> tuple[list[str], list[str], list[int]]:
+    """(texts, labels, groups) the fast mode trains on: each example, its caller-like variants
+    (``paraphrase.variants``) when ``AUGMENT``, and each intent's name as one more example when ``NAME_EXAMPLES``;
+    an example and its variants share a group (one cross-validation fold)."""
+    from voicebot.nlu.paraphrase import variants
+
+    rows = [(text, intent) for intent in sorted(examples) for text in examples[intent]]
+    if NAME_EXAMPLES:
+        rows += [(label_phrase(intent), intent) for intent in sorted(examples)]
+    rows += [(text, OOS) for text in oos_examples]
+    texts, labels, groups = [], [], []
+    for group, (text, label) in enumerate(rows):
+        for variant in [text, *(variants(text) if AUGMENT else ())]:
+            texts.append(variant)
+            labels.append(label)
+            groups.append(group)
+    return texts, labels, groups
+
+
 def label_phrase(label: str) -> str:
     """An intent name as a phrase ("card_arrival" -> "card arrival"): one extra example per intent."""
     return label.replace("_", " ").replace("-", " ").strip()
@@ -305,7 +330,7 @@ def _cache_key(examples: Mapping[str, Sequence[str]], oos_examples: Sequence[str
                embedder: SentenceEmbedder) -> str:
     payload = {
         "version": CACHE_VERSION, "C": LOGREG_C, "keep": IN_SCOPE_KEEP, "floor": SIMILARITY_FLOOR,
-        "oos_weight": OOS_WEIGHT,
+        "oos_weight": OOS_WEIGHT, "augment": AUGMENT, "names": NAME_EXAMPLES,
         "embedder": getattr(embedder, "fingerprint", type(embedder).__name__),
         "examples": {k: list(v) for k, v in sorted(examples.items())}, "oos": list(oos_examples),
     }
