@@ -563,13 +563,15 @@ _NO = re.compile(
     r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
     r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
-    r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need)\b",
+    r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need|"
+    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|sure|correct|right|exactly|affirmative|absolutely|definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|sounds (?:good|great)|"
-    r"perfect|please|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so)\b", re.IGNORECASE)
+    r"perfect|please|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
+    r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me)\b", re.IGNORECASE)
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
