@@ -32,7 +32,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from voicebot.call.voices import CallerSetup, caller_setups, missing_tools
 from voicebot.dialog.audio_driver import AudioTestResult, run_audio_tests, skip_reason
@@ -57,7 +57,7 @@ def parse_matrix(spec: str) -> list[tuple[str, str]]:
 
 
 def plan(tests: Sequence[ConversationTest], matrix: Sequence[tuple[str, str]]
-         ) -> tuple[list[ConversationTest], list[CallerSetup], list[str]]:
+         ) -> tuple[list[ConversationTest], list[CallerSetup]]:
     """Every runnable test once per matrix entry, test by test (a run cut short still covers every entry
     alike); inside an entry a bundle's tests take the family's voices in turn."""
     runnable = [t for t in tests if skip_reason(t) is None]
@@ -66,15 +66,61 @@ def plan(tests: Sequence[ConversationTest], matrix: Sequence[tuple[str, str]]
         by_bundle.setdefault(test.bundle, []).append(test)
     planned: list[ConversationTest] = []
     callers: list[CallerSetup] = []
-    entries: list[str] = []
     for bundle_tests in by_bundle.values():
         for i, test in enumerate(bundle_tests):
             for family, channel in matrix:
                 setups = caller_setups(family, channel)
                 planned.append(test)
                 callers.append(setups[i % len(setups)])
-                entries.append(f"{family}/{channel}")
-    return planned, callers, entries
+    return planned, callers
+
+
+class Call(NamedTuple):
+    """One played test: who called over what line, and what came of it (a named tuple: the script is
+    loaded by file path, where dataclasses cannot resolve their module)."""
+
+    test: ConversationTest
+    voice: str
+    family: str
+    channel: str
+    passed: bool
+    failures: tuple[str, ...]
+    heard: tuple[tuple[str, str], ...]  # (kind, text) per caller input the service took
+
+    @property
+    def entry(self) -> str:
+        return f"{self.family}/{self.channel}"
+
+    @classmethod
+    def of(cls, r: AudioTestResult) -> Call:
+        assert r.result is not None
+        return cls(r.test, r.caller.voice, r.caller.family, r.caller.channel.name, r.result.passed,
+                   tuple(r.result.failures), tuple((h.kind, h.text) for h in r.heard))
+
+    def row(self) -> dict[str, Any]:
+        """The progress log's line for this call."""
+        return {"bundle": self.test.bundle, "test": self.test.name, "voice": self.voice,
+                "family": self.family, "channel": self.channel, "passed": self.passed, "failures": list(self.failures),
+                "heard": [list(h) for h in self.heard]}
+
+
+def calls_from_log(path: Path, tests: Sequence[ConversationTest]) -> list[Call]:
+    """The calls of a progress log (``--progress-log``), e.g. of a run cut short."""
+    by_name = {(t.bundle, t.name): t for t in tests}
+    kinds = {"caller": "speech", "dtmf": "dtmf", "silence": "no_input"}
+    calls = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        test = by_name.get((row["bundle"], row["test"]))
+        if test is None:
+            continue
+        inputs = [kinds.get(t.kind, "speech") for t in test.turns if t.kind != "start"]
+        heard = tuple((h[0], h[1]) if isinstance(h, list) else (inputs[k] if k < len(inputs) else "speech", h)
+                      for k, h in enumerate(row["heard"]))  # older logs kept the text only
+        family = row.get("family") or row["voice"].split("-")[0]
+        calls.append(Call(test, row["voice"], family, row["channel"], row["passed"], tuple(row["failures"]),
+                          heard))
+    return calls
 
 
 # ---- failure kinds -------------------------------------------------------------------------------
@@ -88,20 +134,18 @@ def _misheard(said: str, heard: str) -> bool:
     return edit_distance(ref, hyp) >= max(1, 0.25 * len(ref))
 
 
-def classify(r: AudioTestResult) -> dict[str, Any]:
-    """The failed test's kind (module docstring) with the failure and what was said and heard."""
-    assert r.result is not None
-    failures = r.result.failures
+def classify(call: Call) -> dict[str, Any]:
+    """The failed call's kind (module docstring) with the failure and what was said and heard."""
+    failures = call.failures
     first = next((f for f in failures if not f.startswith("audio:")), failures[0] if failures else "")
-    inputs = [t for t in r.test.turns if t.kind != "start"]
-    pairs = [(t.value, h.text) for t, h in zip(inputs, r.heard) if t.kind == "caller" and h.kind == "speech"]
+    turns = call.test.turns
+    inputs = [t for t in turns if t.kind != "start"]
+    pairs = [(t.value, text if kind == "speech" else f"({kind} {text})".strip())
+             for t, (kind, text) in zip(inputs, call.heard) if t.kind == "caller"]
     match = _TURN.match(first)
-    upto = len(inputs)
-    if match:
-        upto = int(match[1]) - (len(r.test.turns) - len(inputs))  # caller inputs up to the failing turn
-    spoken = [(t.value, h.text if h.kind == "speech" else f"({h.kind} {h.text})".strip())
-              for t, h in zip(inputs[:upto], r.heard) if t.kind == "caller"]
-    wrong = [(s, h) for s, h in spoken if _misheard(s, h)]
+    upto = int(match[1]) - (len(turns) - len(inputs)) if match else len(inputs)  # inputs to the failing turn
+    wrong = [(said, heard) for said, heard in pairs[:sum(t.kind == "caller" for t in inputs[:upto])]
+             if _misheard(said, heard)]
     if any(f.startswith("call:") for f in failures):
         kind, first = "call", next(f for f in failures if f.startswith("call:"))
     elif any(f.startswith("audio:") and "scripted turns" in f for f in failures):
@@ -112,10 +156,10 @@ def classify(r: AudioTestResult) -> dict[str, Any]:
         kind = "NLU"
     else:
         kind = "flow"
-    return {"kind": kind, "bundle": r.test.bundle, "test": r.test.name, "voice": r.caller.voice,
-            "channel": r.caller.channel.name, "failure": first,
-            "misheard": [{"said": s, "heard": h} for s, h in wrong[-2:]],
-            "heard": [{"said": s, "heard": h} for s, h in pairs]}
+    return {"kind": kind, "bundle": call.test.bundle, "test": call.test.name, "voice": call.voice,
+            "channel": call.channel, "failure": first,
+            "misheard": [{"said": said, "heard": heard} for said, heard in wrong[-2:]],
+            "heard": [{"said": said, "heard": heard} for said, heard in pairs]}
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -131,25 +175,23 @@ def _rates(rows: Sequence[tuple[str, bool]]) -> dict[str, dict[str, Any]]:
     return {k: {"passed": passed[k], "total": n, "rate": round(passed[k] / n, 3)} for k, n in total.items()}
 
 
-def report(results: Sequence[AudioTestResult], entries: Sequence[str], jobs: int,
-           seconds: float) -> dict[str, Any]:
+def report(calls: Sequence[Call], jobs: int, seconds: float | None) -> dict[str, Any]:
     """Pass rates per bundle × entry, per entry, family, channel and voice; failures by kind."""
-    ran = [(r, e, r.result.passed) for r, e in zip(results, entries, strict=True) if r.result is not None]
-    bundles = dict.fromkeys(r.test.bundle for r, _, _ in ran)
-    failed = [classify(r) for r, _, ok in ran if not ok]
+    failed = [classify(c) for c in calls if not c.passed]
     kinds = Counter(f["kind"] for f in failed)
     return {
         "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "jobs": jobs,
-        "wall_s": round(seconds, 1),
-        "matrix": list(dict.fromkeys(entries)),
-        "passed": sum(ok for _, _, ok in ran),
-        "total": len(ran),
-        "by_bundle": {b: _rates([(e, ok) for r, e, ok in ran if r.test.bundle == b]) for b in bundles},
-        "by_entry": _rates([(e, ok) for _, e, ok in ran]),
-        "by_family": _rates([(r.caller.family, ok) for r, _, ok in ran]),
-        "by_channel": _rates([(r.caller.channel.name, ok) for r, _, ok in ran]),
-        "by_voice": _rates([(r.caller.voice, ok) for r, _, ok in ran]),
+        "wall_s": None if seconds is None else round(seconds, 1),
+        "matrix": list(dict.fromkeys(c.entry for c in calls)),
+        "passed": sum(c.passed for c in calls),
+        "total": len(calls),
+        "by_bundle": {b: _rates([(c.entry, c.passed) for c in calls if c.test.bundle == b])
+                      for b in dict.fromkeys(c.test.bundle for c in calls)},
+        "by_entry": _rates([(c.entry, c.passed) for c in calls]),
+        "by_family": _rates([(c.family, c.passed) for c in calls]),
+        "by_channel": _rates([(c.channel, c.passed) for c in calls]),
+        "by_voice": _rates([(c.voice, c.passed) for c in calls]),
         "failures_by_kind": {k: kinds[k] for k in KINDS if kinds[k]},
         "examples": {k: [f for f in failed if f["kind"] == k][:EXAMPLES_PER_KIND] for k in KINDS if kinds[k]},
         "failed": failed,
@@ -160,8 +202,9 @@ def render(data: dict[str, Any]) -> str:
     def pct(v: dict[str, Any]) -> str:
         return f"{v['passed']}/{v['total']} ({100 * v['rate']:.0f} %)" if v["total"] else "-"
 
-    lines = [f"audio-mode conversation tests, {data['measured']}, {data['jobs']} calls at a time per bundle, "
-             f"{data['wall_s'] / 60:.0f} min", ""]
+    wall = f", {data['wall_s'] / 60:.0f} min" if data["wall_s"] else ""
+    lines = [f"audio-mode conversation tests, {data['measured']}, {data['jobs']} calls at a time per bundle"
+             f"{wall}", ""]
     entries = data["matrix"]
     lines.append("| bundle | " + " | ".join(entries) + " |")
     lines.append("|---" * (len(entries) + 1) + "|")
@@ -182,14 +225,13 @@ def render(data: dict[str, Any]) -> str:
 
 
 def run_cli(bundles: str | None, matrix: str, jobs: int, json_out: bool, out: Path | None,
-            progress_log: Path | None = None, dialogs_dir: Path = ROOT / "dialogs") -> int:
+            progress_log: Path | None = None, from_log: Path | None = None,
+            dialogs_dir: Path = ROOT / "dialogs") -> int:
+    """Run the matrix (or, with ``from_log``, report a progress log's calls) and print the figures."""
     try:
-        entries_spec = parse_matrix(matrix)
+        entries = parse_matrix(matrix)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if missing := missing_tools():
-        print(f"error: install the Debian packages {' '.join(missing)}", file=sys.stderr)
         return 2
     tests: list[ConversationTest] = []
     for bundle in (bundles.split(",") if bundles else [None]):
@@ -197,30 +239,20 @@ def run_cli(bundles: str | None, matrix: str, jobs: int, json_out: bool, out: Pa
         for problem in problems:
             print(problem, file=sys.stderr)
         tests += found
-    planned, callers, entries = plan(tests, entries_spec)
-    if not planned:
-        print("no runnable conversation tests", file=sys.stderr)
-        return 2
-    print(f"{len(planned)} calls ({len(planned) // len(entries_spec)} tests × {len(entries_spec)} "
-          f"voice/channel entries), {jobs} at a time per bundle", file=sys.stderr)
-    log = progress_log.open("a") if progress_log else None
-    count = 0
-
-    def progress(r: AudioTestResult) -> None:
-        nonlocal count
-        count += 1
-        state = "SKIP" if r.result is None else ("PASS" if r.result.passed else "FAIL")
-        print(f"[{count}/{len(planned)}] {state} {r.test.bundle}: {r.test.name} [{r.caller.label}]",
-              file=sys.stderr, flush=True)
-        if log and r.result is not None:
-            row = {"bundle": r.test.bundle, "test": r.test.name, "voice": r.caller.voice,
-                   "channel": r.caller.channel.name, "passed": r.result.passed, "failures": r.result.failures,
-                   "heard": [h.text for h in r.heard]}
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-
-    results, seconds = asyncio.run(_timed(planned, dialogs_dir, progress, callers, jobs))
-    data = report(results, entries, jobs, seconds)
+    if from_log is not None:
+        calls, seconds = calls_from_log(from_log, tests), None
+    else:
+        if missing := missing_tools():
+            print(f"error: install the Debian packages {' '.join(missing)}", file=sys.stderr)
+            return 2
+        planned, callers = plan(tests, entries)
+        if not planned:
+            print("no runnable conversation tests", file=sys.stderr)
+            return 2
+        print(f"{len(planned)} calls ({len(planned) // len(entries)} tests × {len(entries)} "
+              f"voice/channel entries), {jobs} at a time per bundle", file=sys.stderr)
+        calls, seconds = asyncio.run(_run(planned, callers, jobs, dialogs_dir, progress_log))
+    data = report(calls, jobs, seconds)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2) + "\n")
@@ -228,12 +260,24 @@ def run_cli(bundles: str | None, matrix: str, jobs: int, json_out: bool, out: Pa
     return 0
 
 
-async def _timed(planned: Sequence[ConversationTest], dialogs_dir: Path, progress: Any,
-                 callers: Sequence[CallerSetup], jobs: int) -> tuple[list[AudioTestResult], float]:
+async def _run(planned: Sequence[ConversationTest], callers: Sequence[CallerSetup], jobs: int,
+               dialogs_dir: Path, progress_log: Path | None) -> tuple[list[Call], float]:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
+    done = 0
+
+    def progress(r: AudioTestResult) -> None:
+        nonlocal done
+        done += 1
+        state = "SKIP" if r.result is None else ("PASS" if r.result.passed else "FAIL")
+        print(f"[{done}/{len(planned)}] {state} {r.test.bundle}: {r.test.name} [{r.caller.label}]",
+              file=sys.stderr, flush=True)
+        if progress_log is not None and r.result is not None:
+            with progress_log.open("a") as log:
+                log.write(json.dumps(Call.of(r).row()) + "\n")
+
     run = await run_audio_tests(planned, dialogs_dir, progress, callers, jobs)
-    return run.results, loop.time() - t0
+    return [Call.of(r) for r in run.results if r.result is not None], loop.time() - t0
 
 
 def main() -> int:
@@ -244,8 +288,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--progress-log", type=Path, default=None, help="append one JSON line per call here")
+    parser.add_argument("--from-log", type=Path, default=None,
+                        help="no calls: report the calls of a progress log (a run cut short)")
     args = parser.parse_args()
-    return run_cli(args.bundles, args.matrix, args.jobs, args.json, args.out, args.progress_log)
+    return run_cli(args.bundles, args.matrix, args.jobs, args.json, args.out, args.progress_log,
+                   args.from_log)
 
 
 if __name__ == "__main__":
