@@ -25,7 +25,8 @@ four flite voices. The default, ``piper`` over ``clean``, is the simulator's own
 festival audio is cached on disk (``var/caller-voices/``), so reruns start at once.
 
 Concurrent calls (``--jobs N``): each bundle gets N services, each playing its share of the tests one call
-after the other (a shared queue). One service per lane because the tests change the demo backend (cards
+after the other (a shared queue); the first service starts alone and fills the prompt and intent caches
+the others then load from. One service per lane because the tests change the demo backend (cards
 blocked, returns and bookings made) and every call must start from the seeded database, as in a sequential
 run; N calls at a time on a busy machine also load the recogniser more, so compare runs at the same N.
 """
@@ -407,7 +408,11 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
     stop = threading.Event()
     rendered = asyncio.ensure_future(asyncio.to_thread(_prerender, planned, renderers, stop))
 
-    async def lane() -> None:
+    first_up = asyncio.Event()
+
+    async def lane(first: bool) -> None:
+        if not first:  # the first service fills the prompt and intent caches; the others then load fast
+            await first_up.wait()
         restarts = 0
         while pending:  # a service that stopped mid-run (killed from outside) is restarted, at most twice
             workdir = Path(tempfile.mkdtemp(prefix=f"voicebot-audio-{bundle}-"))
@@ -418,6 +423,9 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
                     except BenchError as error:  # the other lanes take this lane's tests
                         print(f"a call lane of {bundle} gives up: {error}", file=sys.stderr)
                         return
+                    finally:
+                        if first:
+                            first_up.set()
                     demo_db = workdir / "demo.db"
                     snapshot = (DemoDbSnapshot(demo_db, workdir / "demo.seeded.db")
                                 if demo_db.exists() else None)
@@ -441,8 +449,8 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
 
     try:
         async with asyncio.TaskGroup() as lanes:
-            for _ in range(min(jobs, len(planned))):
-                lanes.create_task(lane())
+            for n in range(min(jobs, len(planned))):
+                lanes.create_task(lane(first=n == 0))
     finally:
         stop.set()
         await rendered
