@@ -5,18 +5,24 @@ one warm-up decode); every call opens cheap streams on it. A missing model raise
 :class:`voicebot.models.ModelMissing` naming the package to install.
 
 Engines: ``whisper-tiny`` (faster-whisper tiny.en, the default), ``whisper-base`` (more accurate,
-slower), ``vosk`` (any Vosk model directory given by ``speech.vosk_model_path``; true partials).
+slower), ``whisper-cascade`` (tiny.en, and base again on the turns tiny is unsure of:
+``speech/asr_cascade.py``), ``vosk`` (any Vosk model directory given by ``speech.vosk_model_path``; true
+partials).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicebot.config import Settings
 from voicebot.engines import SpeechRecognizer
 from voicebot.models import DEFAULT_MODELS_DIR, ModelMissing, resolve
 from voicebot.runtime import InferencePool
 from voicebot.types import RecognitionHints
+
+if TYPE_CHECKING:
+    from voicebot.speech.asr_whisper import WhisperRecognizer
 
 WHISPER_ROLES = {"whisper-tiny": "asr_fast", "whisper-base": "asr_accurate"}
 
@@ -57,15 +63,16 @@ def grammar_for(hints: RecognitionHints) -> tuple[str, ...] | None:
 def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer:
     """The shared recogniser for ``settings.speech.asr_engine``, loaded and warmed up."""
     speech = settings.speech
+    trim = speech.whisper_trim_encoder
     if speech.asr_engine in WHISPER_ROLES:
-        from voicebot.speech.asr_whisper import WhisperRecognizer
+        return _whisper(settings, pool, speech.asr_engine,
+                        trim_encoder=speech.asr_engine == "whisper-tiny" if trim is None else trim)
+    if speech.asr_engine == "whisper-cascade":  # both trimmed: base must answer soon after tiny
+        from voicebot.speech.asr_cascade import MIN_CONFIDENCE, CascadeRecognizer
 
-        path = resolve(WHISPER_ROLES[speech.asr_engine], models_dir=_models_dir(settings))
-        trim = speech.whisper_trim_encoder
-        return WhisperRecognizer.load(str(path), pool, speech.asr_engine, threads=speech.asr_threads,
-                                      max_utterance_s=speech.max_utterance_s,
-                                      trim_encoder=speech.asr_engine == "whisper-tiny" if trim is None else trim,
-                                      beam_size=speech.whisper_beam_size)
+        fast = _whisper(settings, pool, "whisper-tiny", trim_encoder=trim is not False)
+        accurate = _whisper(settings, pool, "whisper-base", trim_encoder=trim is not False)
+        return CascadeRecognizer(fast, accurate, speech.asr_engine, MIN_CONFIDENCE)
     if speech.asr_engine == "vosk":
         from voicebot.speech.asr_vosk import VoskRecognizer
 
@@ -77,6 +84,17 @@ def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer
                 "a Korean test model)")
         return VoskRecognizer.load(Path(path), pool, grammar=speech.vosk_grammar)
     raise ValueError(f"unknown ASR engine {speech.asr_engine!r}")
+
+
+def _whisper(settings: Settings, pool: InferencePool, engine: str, trim_encoder: bool) -> WhisperRecognizer:
+    """One faster-whisper model (``whisper-tiny`` or ``whisper-base``), loaded and warmed up."""
+    from voicebot.speech.asr_whisper import WhisperRecognizer
+
+    speech = settings.speech
+    path = resolve(WHISPER_ROLES[engine], models_dir=_models_dir(settings))
+    return WhisperRecognizer.load(str(path), pool, engine, threads=speech.asr_threads,
+                                  max_utterance_s=speech.max_utterance_s, trim_encoder=trim_encoder,
+                                  beam_size=speech.whisper_beam_size)
 
 
 def _models_dir(settings: Settings) -> Path:
