@@ -64,7 +64,7 @@ class StoreSettings(BaseModel):
 
 
 class SpeechSettings(BaseModel):
-    asr_engine: Literal["whisper-tiny", "whisper-base", "vosk"] = "whisper-tiny"
+    asr_engine: Literal["whisper-tiny", "whisper-base", "whisper-cascade", "vosk"] = "whisper-tiny"
     vosk_model_path: Path | None = None
     asr_threads: int = 2
     # Encode only the utterance (+5 s) and reuse an encoding of silence for the rest of whisper's 30 s
