@@ -10,7 +10,17 @@ from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import REPAIR_WORDS, DialogEngine
 from voicebot.dialog.loader import MENU_CHOICE_TYPE, SURVEY_TYPE, load_bundle
 from voicebot.nlu.normalize import find_correction
-from voicebot.types import CallStart, DigitsInput, EndCall, Entity, Handoff, Listen, NoInput, Say, Understanding
+from voicebot.types import (
+    CallStart,
+    DigitsInput,
+    EndCall,
+    Entity,
+    Handoff,
+    Listen,
+    NoInput,
+    Say,
+    Understanding,
+)
 
 BUNDLE = """\
 intents:

@@ -213,7 +213,8 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("not yet", False), ("I'd rather not", False), ("not right now, I'll think about it", False),
     ("nah, that's everything", False), ("that's all", False), ("nothing else", False),
     ("that's everything", False), ("no that's it", False), ("maybe later", False), ("please don't", False),
-    ("fine", True), ("that works", True), ("I'm fine", False), ("I'm good thanks", False), ("I'm okay", False),
+    ("fine", True), ("that works", True), ("I'm fine", False), ("I'm good thanks", False),
+    ("I'm okay", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)

@@ -65,8 +65,8 @@ _READ_BACK_TAG = {
 # Words a caller fixing a digit string uses, allowed by the digits grammar while a read-back is answered
 # ("the last one is eight", "it ends in four two", "add a nine at the end").
 REPAIR_WORDS = tuple(
-    "the last first second third fourth fifth sixth seventh eighth ninth tenth one digit number is was should be "
-    "a an it ends in starts with add at end start no yes that's right wrong not".split()
+    "the last first second third fourth fifth sixth seventh eighth ninth tenth one digit number is was "
+    "should be a an it ends in starts with add at end start no yes that's right wrong not".split()
 )
 _KEYPAD_WORDS = ("key", "keypad", "type", "press", "dial")
 
@@ -285,7 +285,8 @@ class DialogEngine:
         if w.kind in ("ask", "collect") and self._digit_bounds(step) is not None:
             await self._digits_answer(state, u, turn)
         if w.kind == "ask" and self._yes_with_value(state, step, u, turn):
-            await self._fill(state, turn, True, f"slot {self._slot_of(step)} answered yes by giving what comes next")
+            why = f"slot {self._slot_of(step)} answered yes by giving what comes next"
+            await self._fill(state, turn, True, why)
         if w.kind in ("ask", "collect", "survey"):
             entity = self._entity_for(u, slot_type)
             if entity is not None and self._valid(step, entity.value):
@@ -324,8 +325,9 @@ class DialogEngine:
             if intent is not None:
                 turn.note(f"a value for flow {self.bundle.intent_flow[intent]} said at the menu")
                 await self._confirm_intent(state, turn, intent, u)
-        if w.kind == "menu" and u.intent is None and u.entity("number") is None and u.entity("digits") is None:
-            await self._out_of_scope(state, turn)  # a number said is not a request: a no-match, never a handoff
+        number_said = u.entity("number") is not None or u.entity("digits") is not None
+        if w.kind == "menu" and u.intent is None and not number_said:  # a number is no request: no handoff
+            await self._out_of_scope(state, turn)
         await self._no_match(state, turn, "nothing usable in the answer")
 
     def _digression_intent(self, state: DialogState, u: Understanding) -> str | None:
@@ -399,7 +401,8 @@ class DialogEngine:
         await self._fill(state, turn, value, f"slot {self._slot_of(step)} filled by DTMF")
 
     async def _menu_key(self, state: DialogState, turn: _Turn, step: MenuStep, key: str, how: str) -> None:
-        """A menu option chosen by its key, pressed or said ("two", "press 2"). Raises _Done when it is one."""
+        """A menu option chosen by its key, pressed or said ("two", "press 2"). Raises _Done when it is
+        one."""
         intent = step.menu.dtmf.get(key)
         if intent == "agent":
             self._handler_handoff(state, turn, "agent", f"{how} {key} is mapped to an agent")
@@ -969,8 +972,9 @@ class DialogEngine:
             return self._fits(step, digits)
 
         entity = self._entity_for(u, self.bundle.slot_type_of(step))
-        said = entity.value if entity is not None and isinstance(entity.value, str) and entity.value.isdigit() \
-            else None
+        said = None
+        if entity is not None and isinstance(entity.value, str) and entity.value.isdigit():
+            said = entity.value
         edit = find_digit_edit(u.text) if heard else None
         if heard and edit is not None:
             candidate = apply_digit_edit(heard, edit, fits)
@@ -1003,10 +1007,11 @@ class DialogEngine:
         if not keys.isdigit() or self._fits(step, keys):
             return
         if heard and self._fits(step, heard + keys):
-            await self._fill(state, turn, heard + keys,
-                             f"slot {self._slot_of(step)} completed by DTMF after the {len(heard)} digits said")
+            why = f"slot {self._slot_of(step)} completed by DTMF after the {len(heard)} digits said"
+            await self._fill(state, turn, heard + keys, why)
         candidate = heard + keys if heard and len(heard + keys) <= bounds[1] else keys
-        await self._read_back(state, turn, candidate, f"{len(candidate)} digits, not {self._expected_count(step)}")
+        why = f"{len(candidate)} digits, not {self._expected_count(step)}"
+        await self._read_back(state, turn, candidate, why)
 
     async def _read_back(self, state: DialogState, turn: _Turn, heard: str, why: str) -> NoReturn:
         """A no-match that says what was heard, in groups, and how to fix it. Raises _Done."""
@@ -1041,7 +1046,7 @@ class DialogEngine:
             await self._read_back(state, turn, fixed, f"the fix left {len(fixed)} digits, not "
                                   f"{self._expected_count(step)}")
         state.digits_heard = value
-        turn.note(f"{self._slot_of(step)} {value!r} rejected by the caller; asking again, or for the wrong part")
+        turn.note(f"{self._slot_of(step)} {value!r} rejected by the caller; asking again, or for the part")
         settings = self.bundle.settings
         prompt = self._render(state, step.prompt)  # type: ignore[union-attr]
         self._say(state, turn, prompt, step.interruptible, remember=True)  # type: ignore[union-attr]
@@ -1199,7 +1204,7 @@ class DialogEngine:
             phrases, digit_count = phrases + REPAIR_WORDS, None
         kind = type_def.kind if type_def is not None else None
         if type_def is not None and kind == "list" and {"yes", "no"} <= type_def.values.keys():
-            kind = "yes_no"  # "Anything else?": heard as a yes/no question ("Yeah." is an answer, not a backchannel)
+            kind = "yes_no"  # "Anything else?" is a yes/no question: "Yeah." is an answer, not a backchannel
         hints = RecognitionHints(phrases, type_name, lang, kind, digit_count)
         repairing = state.digits_heard is not None
         if isinstance(step, CollectDigitsStep):
@@ -1227,7 +1232,8 @@ class DialogEngine:
             hints,
             settings.no_input_timeout_s,
             max_digits,
-            1 if repairing else max(dtmf.min_digits if dtmf else 1, type_def.min_length or 1 if type_def else 1),
+            1 if repairing
+            else max(dtmf.min_digits if dtmf else 1, type_def.min_length or 1 if type_def else 1),
             dtmf.terminator if dtmf else "#",
             dtmf.inter_digit_s if dtmf else 3.0,
         )

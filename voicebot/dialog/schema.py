@@ -71,15 +71,17 @@ class FlowSettings(_Model):
     yes_no_reprompt: Text = "Please say yes or no. You can also press 1 for yes or 2 for no."
     digits_read_back: Text = Field(
         "I heard {digits:heard}. That's {count}, and I need {expected}.",
-        description='A digits answer of the wrong length, read back ({heard}; {count}: "7 digits"; {expected}: "10")',
+        description='A digits answer of the wrong length, read back ({heard}; {count}: "7 digits"; '
+        '{expected}: "10")',
     )
     digits_repair_prompt: Text = Field(
-        "Say the rest, or just the part to fix, like: the last digit is eight. Or say the whole number again.",
+        "Say the rest, or just the part to fix, like: the last digit is eight. "
+        "Or say the whole number again.",
         description="After the read-back: how to fix it",
     )
     digits_rejected_prompt: Text = Field(
         "Or if only part of it was wrong, just say that part, like: the third digit is five.",
-        description="After the question again, when the caller said a digit string is wrong at its confirmation",
+        description="After the question again, when a digit string was said to be wrong at its confirmation",
     )
     dtmf_offer: Text = Field(
         "You can also type it on your keypad.",

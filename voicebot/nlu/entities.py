@@ -29,6 +29,7 @@ class SlotTypeSpec:
     max_length: int | None = None
     pattern: str | None = None  # regex kind: searched (ignoring case) in the text, then in its compact spoken form
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list kind: canonical value -> synonyms
+    expected_only: bool = False  # looked for only when the dialog asks for it (a survey's rating, a menu key)
 
 
 def _entity(spec: SlotTypeSpec, text: str, value: object, start: int, end: int,
@@ -106,7 +107,9 @@ def _list(text: str, spec: SlotTypeSpec) -> Entity | None:
     return _entity(spec, text, best[2], start, start - best[0])
 
 
-def extract(text: str, spec: SlotTypeSpec, today: date | None = None, expected: bool = False) -> Entity | None:
+def extract(
+    text: str, spec: SlotTypeSpec, today: date | None = None, expected: bool = False
+) -> Entity | None:
     """The value of slot type ``spec`` in ``text`` (``Entity.type`` is ``spec.name``), or None.
 
     ``today`` anchors relative dates ("tomorrow"); default: the local date. ``expected``: the dialog asked

@@ -559,7 +559,8 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|not (?:really|right|correct|quite)|"
+    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|"
+    r"not (?:really|right|correct|quite)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
     r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
@@ -569,7 +570,8 @@ _NO = re.compile(
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|sure|correct|right|exactly|affirmative|absolutely|definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
-    r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|sounds (?:good|great)|"
+    r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|"
+    r"sounds (?:good|great)|"
     r"perfect|please|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me)\b", re.IGNORECASE)
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
@@ -602,7 +604,8 @@ HOMOPHONES = {"won": 1, "to": 2, "too": 2, "tu": 2, "free": 3, "tree": 3, "for":
 SCALE_HOMOPHONES = {"bye": 5, "fine": 5}
 # Words around a short answer that do not change it ("um, number four please", "I'd say three").
 _SHORT_FILLERS = {"um", "uh", "er", "erm", "hmm", "mm", "ah", "well", "so", "i", "i'd", "id", "say", "think",
-                  "guess", "it's", "its", "it", "is", "a", "an", "the", "number", "option", "press", "pressing",
+                  "guess", "it's", "its", "it", "is", "a", "an", "the", "number", "option", "press",
+                  "pressing",
                   "please", "maybe", "probably", "like", "about", "give", "i'll", "go", "with", "just",
                   "definitely", "ok", "okay", "yeah", "let's", "lets", "choose", "pick", "take", "that's",
                   "thats", "one", "star", "stars"}
@@ -729,8 +732,10 @@ class DigitEdit:
 
 _EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s+be|\s+actually|\s+an?|\s+:)*"
 _EDIT_AT = re.compile(
-    r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))"
-    r"(?:\s+(?P<count>two|three|four|five|\d)(?:\s+(?:digit|number|numeral)s)?|\s+(?:digit|number|one|numeral)s?)"
+    r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|"
+    r"\d{1,2}(?:st|nd|rd|th))"
+    r"(?:\s+(?P<count>two|three|four|five|\d)(?:\s+(?:digit|number|numeral)s)?"
+    r"|\s+(?:digit|number|one|numeral)s?)"
     + _EDIT_VERB
     + r"\s*(?P<value>.+)$", re.IGNORECASE)
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?)\s+(?:in|with)\s+(?P<value>.+)$", re.IGNORECASE)

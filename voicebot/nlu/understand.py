@@ -86,7 +86,8 @@ class Nlu:
     def entities(self, text: str, expected_slot: str | None = None,
                  today: date | None = None) -> tuple[Entity, ...]:
         """The expected slot type first (read from the corrected part of "no, I said …" when there is one),
-        then every other slot type that matches; free-text slot types only when expected."""
+        then every other slot type that matches; free-text and ``expected_only`` slot types only when
+        expected."""
         found: list[Entity] = []
         expected = self.slot_types.get(expected_slot) if expected_slot else None
         if expected is not None:
@@ -97,12 +98,12 @@ class Nlu:
                 entity = replace(entity, start=entity.start + offset, end=entity.end + offset)
             if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # the whole answer may fit
                 whole = extract(text, expected, today, expected=True)
-                entity = whole if whole is not None and (entity is None or whole.confidence > entity.confidence) \
-                    else entity
+                if whole is not None and (entity is None or whole.confidence > entity.confidence):
+                    entity = whole
             if entity is not None:
                 found.append(entity)
         for name, spec in self.slot_types.items():
-            if spec is expected or spec.kind == "text":
+            if spec is expected or spec.kind == "text" or spec.expected_only:
                 continue
             if (entity := extract(text, spec, today)) is not None:
                 found.append(entity)
