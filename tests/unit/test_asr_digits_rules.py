@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from voicebot.speech.asr_whisper import Decoded, answers_otherwise, choose_hypothesis, is_lone_oh
@@ -30,3 +31,27 @@ def test_a_grammar_reading_of_only_ohs_gives_way_to_any_free_answer(free, otherw
 
 def test_a_string_of_ohs_gives_way_to_a_close_digit_hypothesis():
     assert choose_hypothesis(["Oh, oh, oh.", "0 0 7", "Oh."], [-1.2, -1.5, -1.6], 0.2) == 1
+
+
+def test_slowing_down_keeps_the_pitch():
+    from voicebot.speech.asr_whisper import slow_down
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    slowed = slow_down(tone, 0.8, rate)
+    assert abs(slowed.size - rate / 0.8) <= 1
+    spectrum = np.abs(np.fft.rfft(slowed[2000:-2000]))
+    peak_hz = np.argmax(spectrum) * rate / (slowed.size - 4000)
+    assert abs(peak_hz - 440) < 5
+    assert 0.25 < np.abs(slowed[2000:-2000]).max() < 0.35  # no gain or loss where frames overlap
+
+
+@pytest.mark.parametrize(("text", "count", "fits"), [
+    ("4217 9806", (8, 8), True), ("forty-two seventeen", (4, 4), True), ("1 2 3", (4, 8), False),
+    ("I don't have one", (8, 8), False),
+])
+def test_digit_count_of_a_reading(text, count, fits):
+    from voicebot.speech.asr_whisper import fits_count
+
+    assert fits_count(text, count) is fits

@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ctranslate2
 import numpy as np
@@ -58,10 +58,19 @@ MODEL_RATE = 16000
 WINDOW_S = 30  # whisper's input window
 TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is trimmed
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
+DIGITS_TEMPO = 0.8  # digits are decoded slowed to this tempo: fewer dropped repeats (eval/README.md)
 DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 GRAMMAR_DOUBT_CONFIDENCE = 0.3
+# how callers say pairs and hundreds ("forty-two seventeen", "nine hundred"): the digits grammar admits
+# them, and numerals of any length, so whisper can write what was said (eval/README.md, digit strings)
+NUMBER_WORDS = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty "
+                "forty fifty sixty seventy eighty ninety hundred").split()
+# ... and the words callers put around a number ("yeah, my account number is ..."), which the grammar
+# would otherwise force into digits ("it's" -> "2"); none sounds like a digit ("to", "for" are left out)
+CARRIER_WORDS = ("it it's is that that's the my number number's account order tracking phone card yes yeah "
+                 "sure okay ok thanks thank you so um uh").split()
 KNOWN_HALLUCINATIONS = frozenset({
     "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
     "bye", "oh", "so", "i", "the", "uh", "hmm", "okay", "subtitles by the amara org community",
@@ -131,13 +140,44 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
 
     def count_fits(text: str) -> bool:
         assert digit_count is not None
-        return digit_count[0] <= sum(len(w) for w in normalize(text) if w.isdigit()) <= digit_count[1]
+        return fits_count(text, digit_count)
 
     if is_lone_oh(texts[0]) and no_speech_prob <= 0.6:
         return _best_within(texts, scores, spells_digits, DIGIT_ALTERNATIVE_MARGIN)
     if digit_count is not None and spells_digits(texts[0]) and not count_fits(texts[0]):
         return _best_within(texts, scores, count_fits, DIGIT_COUNT_MARGIN)
     return 0
+
+
+def fits_count(text: str, digit_count: tuple[int, int]) -> bool:
+    """``text`` spells between ``digit_count[0]`` and ``digit_count[1]`` digits."""
+    return digit_count[0] <= sum(len(w) for w in normalize(text) if w.isdigit()) <= digit_count[1]
+
+
+def slow_down(audio: np.ndarray, tempo: float, rate: int = MODEL_RATE) -> np.ndarray:
+    """``audio`` played at ``tempo`` (< 1: slower) at the same pitch: WSOLA, 40 ms frames overlapping by
+    half, each taken within ±10 ms of its nominal place where it best continues the previous one."""
+    n = int(0.04 * rate) // 2 * 2
+    hop, tol = n // 2, int(0.01 * rate)
+    if audio.size < 2 * n:
+        return audio
+    frames = math.ceil(audio.size / (hop * tempo)) + 1
+    x = np.concatenate([np.zeros(tol, audio.dtype), audio, np.zeros(3 * n + tol, audio.dtype)])
+    window = np.hanning(n).astype(np.float32)
+    out = np.zeros(frames * hop + n, np.float32)
+    weight = np.zeros_like(out)
+    previous = tol
+    for k in range(frames):
+        nominal = tol + round(k * hop * tempo)
+        position = nominal
+        if k:
+            natural = x[previous + hop:previous + hop + n]
+            score = np.correlate(x[nominal - tol:nominal + tol + n], natural, mode="valid")
+            position = nominal - tol + int(np.argmax(score))
+        out[k * hop:k * hop + n] += window * x[position:position + n]
+        weight[k * hop:k * hop + n] += window
+        previous = position
+    return (out / np.maximum(weight, 1e-3))[:int(audio.size / tempo)]
 
 
 def _best_within(texts: list[str], scores: list[float], wanted: Callable[[str], bool], margin: float) -> int:
@@ -224,18 +264,33 @@ class WhisperRecognizer:
         return WhisperStream(self, sample_rate, hints)
 
     def decode(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
-        """Blocking decode of 16 kHz float32 audio (run it through the pool). Under a digits grammar the
-        same encoding is also decoded as free text, which wins when the caller plainly said something
-        else (:func:`answers_otherwise`: "I don't know", "this is outrageous")."""
+        """Blocking decode of 16 kHz float32 audio (run it through the pool). Under a digits grammar
+        (:meth:`_digits`) the encoding of the audio as it came is also decoded as free text, which wins when
+        the caller plainly said something else (:func:`answers_otherwise`: "I don't know", "this is
+        outrageous")."""
         audio = audio[:int(self.max_utterance_s * MODEL_RATE)]
         seconds = audio.size / MODEL_RATE
         encoded = self.encode_window(audio)
-        decoded = self._generate(encoded, hints, seconds)
-        if grammar_for(hints) is not None:
-            free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
-            if answers_otherwise(free, decoded):
-                return free
-        return decoded
+        if grammar_for(hints) is None:
+            return self._generate(encoded, hints, seconds)
+        decoded = self._digits(audio, encoded, hints)
+        free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
+        return free if answers_otherwise(free, decoded) else decoded
+
+    def _digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints) -> Decoded:
+        """The grammar's reading of ``audio`` slowed to :data:`DIGITS_TEMPO` (whisper drops fewer repeated
+        digits); when the flow knows the length and only the reading at normal speed (``encoded``) has
+        it, that one."""
+        seconds = audio.size / MODEL_RATE
+        if seconds / DIGITS_TEMPO > self.max_utterance_s:
+            return self._generate(encoded, hints, seconds)
+        slowed = slow_down(audio, DIGITS_TEMPO)
+        slow = replace(self._generate(self.encode_window(slowed), hints, slowed.size / MODEL_RATE),
+                       audio_seconds=seconds)
+        if hints.digit_count is None or fits_count(slow.text, hints.digit_count):
+            return slow
+        normal = self._generate(encoded, hints, seconds)
+        return normal if fits_count(normal.text, hints.digit_count) else slow
 
     def _generate(self, encoded: ctranslate2.StorageView, hints: RecognitionHints, seconds: float) -> Decoded:
         initial_prompt, hotwords = prompt_for(hints)
@@ -291,14 +346,21 @@ class WhisperRecognizer:
         return np.array(encoded)
 
     def suppressed_tokens(self, grammar: tuple[str, ...]) -> tuple[int, ...]:
-        """Every text token that is not a piece of a grammar word (any case, with or without a leading
-        space), a digit or punctuation. Computed once per grammar (≈50 k ids, a few ms)."""
+        """Every text token that is not a piece of a grammar word, a pair or hundred word
+        (:data:`NUMBER_WORDS`) or a word said around a number (:data:`CARRIER_WORDS`; any case, with or
+        without a leading space), a numeral ("4", "42", "217")
+        or punctuation; ordinal endings ("5th") are not allowed. Computed once per grammar (≈50 k ids,
+        a few ms)."""
         if grammar not in self._suppress:
             tokenizer = self.model.hf_tokenizer
-            forms = [f"{lead}{form}" for w in grammar for form in (w, w.capitalize()) for lead in ("", " ")]
+            words = (*grammar, *NUMBER_WORDS, *CARRIER_WORDS)
+            forms = [f"{lead}{form}" for w in words for form in (w, w.capitalize()) for lead in ("", " ")]
             # no "-": whisper's hyphenated style ("1-1-2-2-3-") stops early on long strings
-            forms += [f"{lead}{d}" for d in "0123456789" for lead in ("", " ")] + [",", ".", " ", "?"]
+            forms += [",", ".", " ", "?"]
             allowed = {i for form in forms for i in tokenizer.encode(form, add_special_tokens=False).ids}
+            vocabulary = tokenizer.get_vocab()
+            allowed |= {i for token, i in vocabulary.items() if token.lstrip("Ġ").isdigit()}
+            allowed -= {vocabulary[suffix] for suffix in ("th", "st", "nd", "rd") if suffix in vocabulary}
             end_of_text = tokenizer.token_to_id("<|endoftext|>")
             self._suppress[grammar] = tuple(i for i in range(end_of_text) if i not in allowed)
         return self._suppress[grammar]
