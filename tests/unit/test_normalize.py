@@ -269,3 +269,7 @@ def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
 ])
 def test_apply_digit_edit(heard: str, edit: n.DigitEdit, result: str | None) -> None:
     assert n.apply_digit_edit(heard, edit, lambda d: len(d) == 10) == result
+
+
+def test_a_request_with_please_is_no_yes() -> None:
+    assert n.find_yes_no("please repeat that") is None

@@ -572,7 +572,7 @@ _YES = re.compile(
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|"
     r"sounds (?:good|great)|"
-    r"perfect|please|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
+    r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me)\b", re.IGNORECASE)
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
