@@ -302,3 +302,36 @@ flows:
     engine, state = await started(b)
     hints = state.last_listen.expect.hints
     assert hints.kind == "yes_no" and hints.slot_type == "more"
+
+
+async def test_a_yes_with_the_next_value_keeps_it(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("lost card", "card", 0.9))
+    r = await engine.step(state, u("yes, it's four four two one", yes_no=True, card_number="4421"))
+    assert "Card {digits:4421} blocked." in said(r)
+
+
+async def test_a_list_word_alone_is_no_yes(tmp_path):
+    path = tmp_path / "ret.yaml"
+    path.write_text("""\
+slot_types:
+  reason:
+    kind: list
+    values: {changed_mind: [changed my mind], too_small: [too small]}
+flows:
+  main:
+    steps:
+      - ask: go
+        type: yes_no
+        prompt: "Shall I start the return?"
+      - ask: reason
+        prompt: "Why?"
+      - end: "Done."
+""")
+    b, problems = load_bundle(path)
+    assert b is not None, problems
+    engine, state = await started(b)
+    r = await engine.step(state, u("I changed my mind", reason="changed_mind"))
+    assert "go" not in state.slots and "reason" not in state.slots and "Shall I start the return?" in said(r)
+    r = await engine.step(state, u("yes, it's too small", yes_no=True, reason="too_small"))
+    assert state.slots == {"go": True, "reason": "too_small"} and "Done." in said(r)

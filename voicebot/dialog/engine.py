@@ -903,17 +903,25 @@ class DialogEngine:
         return found
 
     def _yes_with_value(self, state: DialogState, step: AnyStep, u: Understanding, turn: _Turn) -> bool:
-        """A yes/no question answered with what the flow asks next ("Do you have your order number?"
-        "1234567"): the values fill those slots, and the answer is a yes."""
+        """A yes/no question answered with what the flow asks next. With a yes ("yes, they're too small")
+        the values fill those asks; without a yes or no ("Do you have your order number?" "1234567"), a
+        value that is not a word of a list (a number, a date, ...) is a yes and fills its ask. Whether the
+        answer is a yes without a yes/no word."""
         w = state.waiting
         assert w is not None
         type_def = self.bundle.slot_type_defs.get(self.bundle.slot_type_of(step))
         if not isinstance(step, AskStep) or step.confirm or type_def is None or type_def.kind != "yes_no":
             return False
-        if self._entity_for(u, self.bundle.slot_type_of(step)) is not None or not any(
-            isinstance(ask, AskStep) for ask, _, _ in self._values_ahead(state, w.flow, w.index + 1, u)
-        ):  # (a collect_digits step always asks)
+        answer = self._entity_for(u, self.bundle.slot_type_of(step))
+        ahead = [(ask, self.bundle.slot_type_defs.get(self.bundle.slot_type_of(ask)))
+                 for ask, _, _ in self._values_ahead(state, w.flow, w.index + 1, u)
+                 if isinstance(ask, AskStep)]  # (a collect_digits step always asks)
+        if answer is not None:
+            if answer.value is True and ahead:
+                self._prefill(state, turn, w.flow, u, w.index + 1)
             return False
+        if not any(kind is not None and kind.kind not in ("list", "text") for _, kind in ahead):
+            return False  # "I changed my mind" is a reason for a return, and no yes to starting one
         return bool(self._prefill(state, turn, w.flow, u, w.index + 1))
 
     def _intent_for_value(self, state: DialogState, step: MenuStep, u: Understanding) -> str | None:
