@@ -232,7 +232,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     ("four out of five", 1, 5, 4),
     ("Bye.", 1, 5, 5), ("Fine.", 1, 5, 5),  # on a rating scale only
     ("Bye.", 0, 9, None), ("ate", 1, 5, None), ("seven", 1, 5, None),
-    ("I need it for my son", 0, 9, None), ("two or three", 1, 5, None), ("the first one", 0, 9, None),
+    ("I need it for my son", 0, 9, None), ("two or three", 1, 5, None), ("the first one", 0, 9, 1),
+    ("the second option", 0, 9, 2), ("give me a second", 0, 9, None),
 ])
 def test_short_number_answers(text: str, low: int, high: int, value: int | None) -> None:
     match = n.find_short_number(text, low, high)

@@ -613,7 +613,8 @@ _OUT_OF = re.compile(r"\b(?:out )?of (?:five|ten|5|10)\b", re.IGNORECASE)  # "fo
 
 
 def find_short_number(text: str, low: int, high: int) -> Match | None:
-    """A lone small number answering a numeric choice: "four", "4", "number four please", "for." -> 4.
+    """A lone small number answering a numeric choice: "four", "4", "number four please", "for." -> 4;
+    "the second one" -> 2.
 
     The answer must be that one number (with filler words at most: a "for" inside a sentence is not 4).
     Homophones (``HOMOPHONES``) count; "bye" / "fine" for five only on a rating scale (``low`` 1, ``high``
@@ -632,6 +633,8 @@ def find_short_number(text: str, low: int, high: int) -> Match | None:
         value = int(w)
     if value is None:
         value = HOMOPHONES.get(w)
+    if value is None and w in ORDINALS and ORDINALS[w] < 10:  # "the second one", "first option"
+        value = ORDINALS[w]
     if value is None and low == 1 and 5 <= high <= 10:
         value = SCALE_HOMOPHONES.get(w)
     if value is None or not low <= value <= high:
