@@ -31,6 +31,7 @@ from pathlib import Path
 from voicebot.audio.codecs import StreamResampler, resample
 from voicebot.config import Settings
 from voicebot.engines import SpeechSynthesizer
+from voicebot.models import resolve
 from voicebot.runtime import InferencePool, Priority
 from voicebot.speech import say_as
 from voicebot.types import SAMPLE_WIDTH
@@ -273,7 +274,8 @@ def load_synthesizer(settings: Settings, pool: InferencePool) -> SpeechSynthesiz
     if voice == "piper-joe":
         from voicebot.speech.tts_piper import PiperSynthesizer
 
-        return PiperSynthesizer.load(pool, length_scale=settings.speech.tts_length_scale,
+        return PiperSynthesizer.load(pool, model_path=resolve("tts_voice", settings.paths().models),
+                                     length_scale=settings.speech.tts_length_scale,
                                      threads=settings.speech.tts_threads)
     if voice == "espeak":
         return EspeakSynthesizer.load()
