@@ -133,3 +133,27 @@ def test_trimmed_encoder_hears_what_the_full_window_hears(recognizer, shared_dir
         for hints in (RecognitionHints(slot_type="digits"), RecognitionHints()):
             agree += normalize(recognizer.decode(audio, hints).text) == normalize(full.decode(audio, hints).text)
     assert agree >= 2 * len(clip_ids) - 2, agree
+
+
+@pytest.mark.parametrize("expectation", [
+    Expectation(hints=RecognitionHints(slot_type="account", kind="digits", digit_count=(8, 8)),
+                min_digits=8, max_digits=8),
+    Expectation(hints=RecognitionHints(slot_type="account", kind="digits"), min_digits=1, max_digits=8),  # repair
+], ids=["length-known", "no-pinned-length"])
+async def test_a_number_read_in_groups_is_one_turn(recognizer, tmp_path, expectation):
+    """ "three one four, one five nine, two six" with pauses at the commas: one utterance, not three."""
+    from voicebot.call.voices import caller_audio, missing_tools, parse_channel
+
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    groups = [await asyncio.to_thread(caller_audio, group, "flite-slt", parse_channel("ulaw"), tmp_path)
+              for group in ("three one four", "one five nine", "two six")]
+    call = LiveCall(recognizer, expectation)
+    await call.silence(0.4)
+    for audio in groups:
+        await call.play(audio.astype("<i2").tobytes())
+        await call.silence(0.6)  # a caller's pause between groups, longer than the short end-of-turn silence
+    utterances = await call.wait_for(Utterance)
+    await call.close()
+    assert len(utterances) == 1
+    assert sum(t.isdigit() for t in normalize(utterances[0].transcript.text)) >= 6

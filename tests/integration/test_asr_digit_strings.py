@@ -1,0 +1,95 @@
+"""The product recogniser on spoken digit strings: real FSDD speakers joined into account numbers, and
+flite callers over a telephone channel. Accuracy thresholds, not fixed outputs (figures: eval/README.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+
+import numpy as np
+import pytest
+
+from voicebot.call.voices import caller_audio, missing_tools, parse_channel
+from voicebot.config import Settings
+from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.runtime import InferencePool
+from voicebot.speech.asr import load_recognizer
+from voicebot.speech.asr_whisper import is_lone_oh
+from voicebot.speech.wer import normalize
+from voicebot.types import AudioFrame, RecognitionHints
+
+pytestmark = pytest.mark.slow
+RATE = 8000
+FRAME = 320
+
+# (digits, speaker, clip take 5-9 per digit): groups of 3-3-4 / 4-4 / 3-4 with pauses between them
+FSDD_STRINGS = [("4271930586", "theo"), ("80512749", "yweweler"), ("3140592", "theo"),
+                ("6627150843", "yweweler"), ("90318274", "theo"), ("5071863", "yweweler")]
+FLITE_STRINGS = [("42179806", "four two one seven, nine eight oh six"),
+                 ("3141592", "three one four, one five nine two"),
+                 ("7733081264", "seven seven three, three oh eight, one two six four"),
+                 ("9004412", "nine hundred, double four, one two")]
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    pool = InferencePool(2)
+    yield load_recognizer(Settings(), pool)
+    pool.shutdown()
+
+
+def fsdd_string(shared_dir, digits: str, speaker: str) -> np.ndarray:
+    sizes = {7: (3, 4), 8: (4, 4), 10: (3, 3, 4)}[len(digits)]
+    ends = set(np.cumsum(sizes))
+    parts = []
+    for k, d in enumerate(digits, 1):
+        path = shared_dir / "data" / "asr" / "fsdd_digits_dev" / "audio" / f"{d}_{speaker}_{5 + k % 5}.wav"
+        with wave.open(str(path)) as w:
+            parts.append(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"))
+        parts.append(np.zeros(int(RATE * (0.45 if k in ends else 0.12)), np.int16))
+    return np.concatenate(parts)
+
+
+async def hear(recognizer, audio: np.ndarray, hints: RecognitionHints) -> str:
+    pcm = bytes(int(0.2 * RATE) * 2) + audio.astype("<i2").tobytes() + bytes(int(0.1 * RATE) * 2)
+    stream = recognizer.open_stream(RATE, hints)
+    for i in range(0, len(pcm), FRAME):
+        await stream.accept(AudioFrame(pcm[i:i + FRAME], RATE))
+    return (await stream.finish()).text
+
+
+def heard(text: str, length: int) -> str | None:
+    entity = extract(text, SlotTypeSpec("account", "digits", min_length=length, max_length=length))
+    return None if entity is None else entity.value
+
+
+def digits_hints(length: int) -> RecognitionHints:
+    return RecognitionHints(slot_type="account", kind="digits", digit_count=(length, length))
+
+
+async def test_real_speakers_reading_account_numbers(recognizer, shared_dir):
+    right = 0
+    for digits, speaker in FSDD_STRINGS:
+        text = await hear(recognizer, fsdd_string(shared_dir, digits, speaker), digits_hints(len(digits)))
+        right += heard(text, len(digits)) == digits
+    assert right >= 4, f"{right} of {len(FSDD_STRINGS)} FSDD strings exactly right"
+
+
+async def test_flite_callers_reading_numbers_the_ways_people_do(recognizer, tmp_path):
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    right = 0
+    for digits, said in FLITE_STRINGS:
+        audio = await asyncio.to_thread(caller_audio, said, "flite-slt", parse_channel("ulaw"), tmp_path)
+        right += heard(await hear(recognizer, audio, digits_hints(len(digits))), len(digits)) == digits
+    assert right >= 3, f"{right} of {len(FLITE_STRINGS)} flite strings exactly right"
+
+
+async def test_speech_that_is_not_digits_is_not_heard_as_oh_oh_oh(recognizer, tmp_path):
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    for said in ("I'm not sure where to find it", "can I just speak to somebody please"):
+        audio = await asyncio.to_thread(caller_audio, said, "flite-rms", parse_channel("gsm"), tmp_path)
+        text = await hear(recognizer, audio, digits_hints(8))
+        assert not is_lone_oh(text), text
+        assert len([w for w in normalize(text) if not w.isdigit()]) >= 2, text
