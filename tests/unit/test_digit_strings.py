@@ -30,6 +30,8 @@ from voicebot.nlu.normalize import find_digit_runs
     ("9.0 9.0", "9090"),
     ("9.0.9.0", "9090"),
     ("99555.4.4", "9955544"),
+    ("Double 710392.", "7710392"),
+    ("2,000615399.", "2000615399"),
     ("4217 9806", "42179806"),
     ("Sure, it's 9, 9, 9, 9, 2, 3, 3, 2, 8.", "999923328"),
     ("One, four, one, four, double, five, double, two, double, six", "1414552266"),

@@ -153,7 +153,7 @@ def find_numbers(text: str) -> list[Match]:
 
 _RUN_GLUE = {"-", ",", ".", "dash", "hyphen", "/"}
 _RUN_FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "hmm"}  # a hesitation inside a digit string
-_GROUPED_NUMERAL = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_GROUPED_NUMERAL = re.compile(r"^\d+(?:,\d+)+$")
 _DOTTED_DIGITS = re.compile(r"^\d+(?:\.\d+){2,}$")
 _DIGIT_DOT_DIGIT = re.compile(r"^\d\.\d$")  # "9.0": a decimal alone, two digits in a run of them
 
@@ -172,12 +172,12 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
         nxt = toks[k].text if k < n else ""
         if nxt in DIGITS:
             return str(DIGITS[nxt]) * REPEATS[w], k + 1
-        if nxt.isdigit() and len(nxt) == 1:
-            return nxt * REPEATS[w], k + 1
+        if nxt.isdigit():  # "double 7", or whisper's "Double 710392" for "double seven one oh three nine two"
+            return nxt[0] * REPEATS[w] + nxt[1:], k + 1
         return None
     if w.isdigit():
         return w, j + 1
-    if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678"
+    if _GROUPED_NUMERAL.match(w):  # ASR writes a spoken digit string as a number: "12,345,678", "2,000615399"
         return w.replace(",", ""), j + 1
     if _DOTTED_DIGITS.match(w):  # or in pieces with dots: "9.0.9.0", "99555.4.4" (not a decimal: 2+ dots)
         return w.replace(".", ""), j + 1
