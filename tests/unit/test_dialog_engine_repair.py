@@ -335,3 +335,24 @@ flows:
     assert "go" not in state.slots and "reason" not in state.slots and "Shall I start the return?" in said(r)
     r = await engine.step(state, u("yes, it's too small", yes_no=True, reason="too_small"))
     assert state.slots == {"go": True, "reason": "too_small"} and "Done." in said(r)
+
+
+async def test_a_short_number_said_with_the_request_is_read_back_at_once(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("my balance for 1234567", "balance", 0.9, digits="1234567"))
+    assert said(r).startswith("I heard {digits:1234567}. That's 7 digits, and I need 8.")
+    r = await engine.step(state, u("eight", account="8"))
+    assert state.slots["account"] == "12345678"
+
+
+async def test_a_fitting_number_with_the_request_is_not_read_back_at_the_next_question(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("my balance for 12345678", "balance", 0.9, digits="12345678",
+                                   account="12345678"))
+    assert "Balance of {digits:12345678}" in said(r) and "I heard" not in said(r)
+
+
+async def test_a_number_of_another_length_with_the_request_is_not_read_back(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("my balance, card ending 4421", "balance", 0.9, digits="4421"))
+    assert said(r) == "Your account number?"

@@ -140,6 +140,7 @@ class _Turn:
     actions: list[BotAction] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     side_effects: bool = False
+    heard_digits: str | None = None  # a digit string said with the request, for the flow's first question
 
     def note(self, text: str) -> None:
         self.decisions.append(text)
@@ -713,14 +714,18 @@ class DialogEngine:
             assert isinstance(step, AskStep)
             if step.reset:
                 state.slots.pop(step.ask, None)
+            heard, turn.heard_digits = turn.heard_digits, None
             if state.slots.get(step.ask) is not None:
                 turn.note(f"{where}: slot {step.ask} already filled ({state.slots[step.ask]!r}), not asking")
             else:
                 self._wait(state, "ask", frame.flow, frame.index)
+                await self._heard_with_request(state, turn, step, heard)
                 await self._emit_prompt(state, turn, step, "prompt")
         elif kind in ("menu", "collect_digits", "survey"):
             wait_kind = {"menu": "menu", "collect_digits": "collect", "survey": "survey"}[kind]
+            heard, turn.heard_digits = turn.heard_digits, None
             self._wait(state, wait_kind, frame.flow, frame.index)  # type: ignore[arg-type]
+            await self._heard_with_request(state, turn, step, heard)
             await self._emit_prompt(state, turn, step, "prompt")
         elif kind == "branch":
             scope = self._scope(state)
@@ -856,8 +861,27 @@ class DialogEngine:
             state.stack.append(Frame(flow_name, then=getattr(menu, "goto", None)))
         for said in (u, also):
             if said is not None:
-                self._prefill(state, turn, flow_name, said)
+                filled = self._prefill(state, turn, flow_name, said)
+                digits = said.entity("digits")
+                if digits is not None and digits.value not in [state.slots[slot] for slot in filled]:
+                    turn.heard_digits = digits.value
         await self._run(state, turn)
+
+    async def _heard_with_request(
+        self, state: DialogState, turn: _Turn, step: AnyStep, heard: str | None
+    ) -> None:
+        """The flow's first question is a digits question, and the request came with a digit string one or
+        two digits off its length ("track 5,55,512,345": nine digits of ten): read back at once instead of
+        asking afresh. (A number of another length, "my card ending 4421", is for another question.)"""
+        bounds = self._digit_bounds(step)
+        if (
+            isinstance(heard, str)
+            and bounds is not None
+            and not self._fits(step, heard)
+            and bounds[0] - 2 <= len(heard) <= bounds[1] + 2
+        ):
+            why = f"{len(heard)} digits said with the request, not {self._expected_count(step)}"
+            await self._read_back(state, turn, heard, why)
 
     def _prefill(
         self, state: DialogState, turn: _Turn, flow_name: str, u: Understanding, start: int = 0
