@@ -228,6 +228,9 @@ def test_a_clear_answer_equal_to_a_hint_is_not_an_echo():
 # ---- silence on the clock: Asterisk sends no frames while the caller is silent --------------------
 
 
+PREROLL_FRAMES = round(SETTINGS.preroll_s / 0.02)
+
+
 class RealTime(Harness):
     """Frames stamped on the loop clock and paced in real time, as the AudioSocket server stamps them."""
 
@@ -253,7 +256,8 @@ async def test_turn_ends_on_the_clock_when_no_frames_follow_the_speech():
     stream = h.listener._recognizer.streams[0]
     assert stream.pauses == 1 and stream.finished  # the pause decode ran on the clock and was reused
     assert utt.first_pause - utt.speech_end >= SETTINGS.pause_s
-    assert stream.frames == h.i  # no filler audio was made up for the recogniser
+    # no filler after the onset: the frames that came, after the pre-roll made of silence (none came before)
+    assert stream.frames == h.i + PREROLL_FRAMES
     await h.close()
 
 
@@ -282,7 +286,7 @@ async def test_a_late_burst_of_frames_is_heard_whole_and_keeps_the_turn_open():
     assert len(h.of(Utterance)) == 1 and len(h.of(SpeechStarted)) == 1
     assert utt.speech_end >= arrived
     stream = h.listener._recognizer.streams[0]
-    assert stream.frames == h.i  # every frame reached the recogniser, and nothing else
+    assert stream.frames == h.i + PREROLL_FRAMES  # every frame reached the recogniser, nothing between them
     await h.close()
 
 

@@ -133,3 +133,17 @@ def test_a_soft_word_after_a_loud_one_is_still_speech(shared_dir):
     ep, starts, _ = run(frames_of(signal, t0=0.0))
     soft_start = 0.4 + (len(loud) + len(gap)) / RATE
     assert len(starts) == 1 and ep.speech_end >= soft_start + len(soft) / RATE / 2
+
+
+def test_a_caller_who_sent_nothing_before_speaking_still_gets_the_preroll_as_silence():
+    """Asterisk sends no frames in silence: the first frames are already speech. The recogniser still hears
+    preroll_s before the onset (whisper drops short words without a lead-in), made of digital silence."""
+    frames = frames_of(tone(0.3), t0=50.0)
+    ep = Endpointer(min_speech_s=0.12, preroll_s=0.2)
+    steps = [ep.step(f, True) for f in frames]
+    started = next(s.started for s in steps if s.started)
+    assert len(started) == 10 + 6
+    assert all(not any(f.pcm) for f in started[:10]) and all(any(f.pcm) for f in started[10:])
+    stamps = [f.timestamp for f in started]
+    assert stamps == sorted(stamps) and started[9].timestamp == pytest.approx(frames[0].timestamp - FRAME_S)
+    assert ep.speech_start == pytest.approx(frames[0].timestamp - FRAME_S)  # the silence is not speech

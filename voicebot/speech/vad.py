@@ -4,7 +4,9 @@ The endpointer turns per-frame speech/non-speech into utterance boundaries:
 
 * speech starts once ``min_speech_s`` of voiced frames fall inside a short window (a click or a
   single voiced frame does not start a turn); the ``preroll_s`` of audio before it is kept so the
-  recogniser hears the onset of the first word;
+  recogniser hears the onset of the first word. When less audio came before it (a phone or a Local
+  channel that sends no frames in silence), digital silence makes up the rest, placed before the first
+  frame: whisper hears nothing in a short word with no lead-in ("three" and "five" decode to nothing);
 * while in speech it reports the silence since the end of the last voiced frame, which the
   listener compares with the end-of-turn rules (``speech/turn.py``).
 
@@ -86,6 +88,13 @@ class EndpointStep:
     silence_s: float = 0.0  # since the end of the last voiced frame (0 while voiced)
 
 
+def _lead_in(count: int, first: AudioFrame) -> tuple[AudioFrame, ...]:
+    """``count`` frames of digital silence ending where ``first`` begins (none if ``count`` <= 0)."""
+    silence = bytes(len(first.pcm))
+    return tuple(AudioFrame(silence, first.sample_rate, first.timestamp - k * first.duration)
+                 for k in range(count, 0, -1))
+
+
 class Endpointer:
     """Per-call speech start / silence tracking over 20 ms frames already classified by a VAD."""
 
@@ -118,7 +127,7 @@ class Endpointer:
         self.voiced_s = sum(f.duration for f, v in recent if v)
         frames = tuple(f for f, _ in history[max(0, first - self._preroll):])
         self._history.clear()
-        return EndpointStep(True, True, started=frames)
+        return EndpointStep(True, True, started=_lead_in(self._preroll - first, frames[0]) + frames)
 
     def reset(self) -> None:
         """The turn ended: look for the next speech start."""
