@@ -356,3 +356,12 @@ async def test_a_number_of_another_length_with_the_request_is_not_read_back(bund
     engine, state = await started(bundle)
     r = await engine.step(state, u("my balance, card ending 4421", "balance", 0.9, digits="4421"))
     assert said(r) == "Your account number?"
+
+
+async def test_words_not_heard_clearly_are_no_out_of_scope_request(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("tell me a joke"))
+    garbled = Understanding("do do do", None, 0.1, transcript_confidence=0.3)
+    r = await engine.step(state, garbled)
+    assert not state.ended and said(r).startswith("Say balance or lost card")
+    assert "no-match 1/2: nothing usable in the answer" in r.decisions

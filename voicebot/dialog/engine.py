@@ -69,6 +69,10 @@ REPAIR_WORDS = tuple(
     "should be a an it ends in starts with add at end start no yes that's right wrong not".split()
 )
 _KEYPAD_WORDS = ("key", "keypad", "type", "press", "dial")
+# Below this recogniser confidence a menu answer with no intent was not heard clearly ("do do do", a loop
+# whisper wrote for "two"): a no-match that repeats the options, never counted toward the out-of-scope
+# handoff.
+OUT_OF_SCOPE_MIN_TRANSCRIPT_CONFIDENCE = 0.5
 
 WaitKind = Literal["ask", "menu", "collect", "survey", "confirm_slot", "confirm_intent"]
 
@@ -327,8 +331,9 @@ class DialogEngine:
                 turn.note(f"a value for flow {self.bundle.intent_flow[intent]} said at the menu")
                 await self._confirm_intent(state, turn, intent, u)
         number_said = u.entity("number") is not None or u.entity("digits") is not None
-        if w.kind == "menu" and u.intent is None and not number_said:  # a number is no request: no handoff
-            await self._out_of_scope(state, turn)
+        heard_clearly = u.transcript_confidence >= OUT_OF_SCOPE_MIN_TRANSCRIPT_CONFIDENCE
+        if w.kind == "menu" and u.intent is None and not number_said and heard_clearly:
+            await self._out_of_scope(state, turn)  # (a number, or words not heard clearly, are no request)
         await self._no_match(state, turn, "nothing usable in the answer")
 
     def _digression_intent(self, state: DialogState, u: Understanding) -> str | None:
