@@ -365,3 +365,25 @@ async def test_words_not_heard_clearly_are_no_out_of_scope_request(bundle):
     r = await engine.step(state, garbled)
     assert not state.ended and said(r).startswith("Say balance or lost card")
     assert "no-match 1/2: nothing usable in the answer" in r.decisions
+
+
+async def test_a_pin_is_not_read_out(tmp_path):
+    path = tmp_path / "pin.yaml"
+    path.write_text("""\
+flows:
+  main:
+    steps:
+      - collect_digits: pin
+        prompt: "Your PIN?"
+        min_digits: 4
+        max_digits: 4
+        read_back: false
+      - end: "Done."
+""")
+    b, problems = load_bundle(path)
+    assert b is not None, problems
+    engine, state = await started(b)
+    r = await engine.step(state, u("four five six", digits="456"))
+    assert said(r).startswith("That's 3 digits, and I need 4.") and "456" not in said(r)
+    r = await engine.step(state, DigitsInput("7"))
+    assert state.slots["pin"] == "4567"

@@ -1062,7 +1062,8 @@ class DialogEngine:
         settings = self.bundle.settings
         count = f"{len(heard)} digit" + ("" if len(heard) == 1 else "s")
         scope = {"heard": heard, "count": count, "expected": self._expected_count(step)}
-        self._say(state, turn, render(self._text(state, settings.digits_read_back), scope), remember=True)
+        text = settings.digits_read_back if getattr(step, "read_back", True) else settings.digits_count_back
+        self._say(state, turn, render(self._text(state, text), scope), remember=True)
         self._say(state, turn, self._text(state, settings.digits_repair_prompt), remember=True)
         self._say(state, turn, self._text(state, settings.dtmf_offer), remember=True)
         self._listen(state, turn, self._expectation(state, step))

@@ -83,6 +83,10 @@ class FlowSettings(_Model):
         "Or if only part of it was wrong, just say that part, like: the third digit is five.",
         description="After the question again, when a digit string was said to be wrong at its confirmation",
     )
+    digits_count_back: Text = Field(
+        "That's {count}, and I need {expected}.",
+        description="Instead of digits_read_back where a step has read_back: false (a PIN)",
+    )
     dtmf_offer: Text = Field(
         "You can also type it on your keypad.",
         description="Added after a missed digits answer (unless the reprompt already mentions the keypad)",
@@ -211,6 +215,9 @@ class AskStep(_Jumping):
     on_no_input: str | None = None
     on_no_match: str | None = None
     reset: bool = False
+    read_back: bool = Field(
+        True, description="false: a digits answer of the wrong length is not read out (a PIN)"
+    )
     interruptible: bool = True
 
 
@@ -248,6 +255,7 @@ class CollectDigitsStep(_Jumping):
     max_no_match: int | None = Field(None, ge=0)
     on_no_input: str | None = None
     on_no_match: str | None = None
+    read_back: bool = Field(True, description="false: an answer of the wrong length is not read out (a PIN)")
     interruptible: bool = True
 
 

@@ -260,9 +260,11 @@ class _Checker:
                 self.add(path, f"missing slot {ref.path[1]!r}: {{{ref.raw}}} reads a slot no step collects")
 
     def check_text(self, path: tuple[Any, ...], text: Any, collected: set[str]) -> None:
-        extra = {"confirm_intent_prompt": ("label",), "digits_read_back": ("heard", "count", "expected")}.get(
-            path[-1], ()
-        )
+        extra = {
+            "confirm_intent_prompt": ("label",),
+            "digits_read_back": ("heard", "count", "expected"),
+            "digits_count_back": ("count", "expected"),
+        }.get(path[-1], ())
         values = {None: text} if isinstance(text, str) else text
         for lang, value in values.items():
             self.check_template(path + ((lang,) if lang else ()), value, collected, extra)
@@ -287,6 +289,7 @@ class _Checker:
             "digits_read_back",
             "digits_repair_prompt",
             "digits_rejected_prompt",
+            "digits_count_back",
             "dtmf_offer",
         ):
             yield ("settings", attr), getattr(settings, attr)
