@@ -79,13 +79,20 @@ def test_variants_are_spoken_and_wrapped_deterministically() -> None:
     assert variants("I lost my card!") == out  # no randomness: the cache key decides everything
 
 
-def test_training_rows_keep_an_example_and_its_variants_in_one_group(monkeypatch) -> None:
-    monkeypatch.setattr(intents, "AUGMENT", True)
-    monkeypatch.setattr(intents, "NAME_EXAMPLES", True)
-    texts, labels, groups = training_rows({"lost_card": ["I lost my card"]}, ["tell me a joke"])
-    assert "lost card" in texts  # the intent's name is an example
+def test_training_rows_keep_an_example_and_its_variants_in_one_group() -> None:
+    texts, labels, groups = training_rows({"lost_card": ["I lost my card"]}, ["tell me a joke"], augment=True)
+    assert texts[0] == "I lost my card" and "i lost my card" in texts
     by_group: dict[int, set[str]] = {}
     for label, group in zip(labels, groups, strict=True):
         by_group.setdefault(group, set()).add(label)
     assert all(len(found) == 1 for found in by_group.values())
     assert labels.count(OOS) == 1 + len(variants("tell me a joke"))  # out-of-scope rows are wrapped too
+    assert training_rows({"lost_card": ["I lost my card"]})[0] == ["I lost my card"]  # nothing added by default
+
+
+def test_the_similarity_floor_measures_against_the_examples_not_their_variants(tmp_path) -> None:
+    texts, labels, groups = training_rows({"a": ["check my balance", "my balance"], "b": ["lost card", "card gone"]},
+                                          augment=True)
+    embedder = FakeEmbedder()
+    classifier = intents.IntentClassifier.fit(embedder, embedder.embed(texts), labels, groups=groups)
+    assert len(classifier.examples) == 4

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from voicebot.nlu.adapt import AdaptConfig, adapt, save_adapter
-from voicebot.nlu.evaluate import holdout, read_rows
+from voicebot.nlu.evaluate import few_shot, holdout, read_rows
 from voicebot.nlu.intents import OOS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "intents"
@@ -43,10 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=AdaptConfig().steps)
     parser.add_argument("--lr", type=float, default=AdaptConfig().encoder_lr)
     parser.add_argument("--layers", type=int, default=AdaptConfig().train_layers)
+    parser.add_argument("--per-label", type=int, default=None, help="At most this many rows per label (seeded).")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODELS_DIR / ARTIFACT)
     args = parser.parse_args(argv)
     groups = read_groups(args.data)
+    if args.per_label:
+        groups = {name: few_shot(rows, args.per_label) for name, rows in groups.items()}
     print({name: len(rows) for name, rows in groups.items()}, flush=True)
     started = time.perf_counter()
 
