@@ -5,7 +5,8 @@ from voicebot.types import RecognitionHints, Transcript
 
 
 def test_only_unsure_free_text_goes_to_base():
-    cascade = CascadeRecognizer(fast=None, accurate=None, name="whisper-cascade", min_confidence=MIN_CONFIDENCE)
+    cascade = CascadeRecognizer(fast=None, accurate=None, name="whisper-cascade",
+                                min_confidence=MIN_CONFIDENCE)
     free = RecognitionHints()
     assert cascade.needs_second_opinion(Transcript("the birch canoes lid", MIN_CONFIDENCE - 0.01), free)
     assert cascade.needs_second_opinion(Transcript("", 0.0), free)  # filtered as a hallucination

@@ -61,12 +61,15 @@ def test_clean_channel_keeps_the_audio_and_a_codec_changes_it(eval_asr, manifest
 
 
 def test_scores_per_category_and_source(eval_asr):
-    clips = [eval_asr.Clip(Path("a.wav"), "the birch canoe", "a", (("category", "read_sentence"), ("source", "osr"))),
-             eval_asr.Clip(Path("b.wav"), "glue the sheet", "b", (("category", "read_sentence"), ("source", "vctk"))),
-             eval_asr.Clip(Path("c.wav"), "E R I C", "c", (("category", "alphanumeric"), ("source", "an4")))]
+    def clip(text: str, category: str, source: str):
+        return eval_asr.Clip(Path(f"{source}.wav"), text, source, (("category", category), ("source", source)))
+
+    clips = [clip("the birch canoe", "read_sentence", "osr"), clip("glue the sheet", "read_sentence", "vctk"),
+             clip("E R I C", "alphanumeric", "an4")]
     report = eval_asr.score(clips, ["the birch canoe", "blue the sheet", "Eric"])
     assert report["errors"] == 1 + 4 and report["reference_words"] == 10
-    assert report["by_category"]["read_sentence"] == {"clips": 2, "wer": round(1 / 6, 4), "cer": round(1 / 25, 4)}
+    read = report["by_category"]["read_sentence"]
+    assert read == {"clips": 2, "wer": round(1 / 6, 4), "cer": round(1 / 25, 4)}
     assert report["by_category"]["alphanumeric"]["wer"] == 1.0
     assert report["by_category"]["alphanumeric"]["cer"] == 0.0  # spelled letters written as one word
     assert set(report["by_source"]) == {"osr", "vctk", "an4"}

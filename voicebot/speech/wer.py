@@ -43,8 +43,8 @@ _PUNCT = re.compile(r"[^\w\s']")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _MONEY = re.compile(r"\$(\d+)(?:\.(\d\d))?\b")
 _ORDINAL = re.compile(r"^(\d+)(st|nd|rd|th)$")
-ORDINALS = {"first": ("one", "st"), "second": ("two", "nd"), "third": ("three", "rd"), "fifth": ("five", "th"),
-            "eighth": ("eight", "th"), "ninth": ("nine", "th"), "twelfth": ("twelve", "th"),
+ORDINALS = {"first": ("one", "st"), "second": ("two", "nd"), "third": ("three", "rd"),
+            "fifth": ("five", "th"), "eighth": ("eight", "th"), "ninth": ("nine", "th"), "twelfth": ("twelve", "th"),
             **{f"{w}th": (w, "th") for w in ("four", "six", "seven", "ten", "eleven", *(
                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()))},
             **{f"{w[:-1]}ieth": (w, "th") for w in TENS}}
