@@ -28,7 +28,8 @@ def test_natural_requests_reach_the_right_flow(name: str, tmp_path) -> None:
     in_scope = rng.sample([r for r in rows if r[1] != OOS], 20)
     out_of_scope = rng.sample([r for r in rows if r[1] == OOS], 10)
     report, routed = evaluate_flow(bundle, in_scope + out_of_scope, cache_dir=tmp_path)
-    misses = [(r.text, r.gold, r.intent, round(r.confidence, 2)) for r in routed if (r.intent or OOS) != r.gold]
+    misses = [(r.text, r.gold, r.intent, round(r.confidence, 2))
+              for r in routed if (r.intent or OOS) != r.gold]
     assert report["reached"] >= 0.8, misses  # directly or after one "Did you want to …?"
     assert report["handed_off_oos"] <= 0.1, misses
     assert report["oos_recall"] >= 0.6, misses

@@ -35,7 +35,8 @@ def test_flow_metrics_count_confirmations_hand_offs_and_wrong_flows() -> None:
     m = flow_metrics(rows)
     assert (m["in_scope_rows"], m["oos_rows"]) == (4, 2)
     assert m["reached"] == pytest.approx(0.5)
-    assert m["reached_directly"] == pytest.approx(0.25) and m["reached_after_confirmation"] == pytest.approx(0.25)
+    assert m["reached_directly"] == pytest.approx(0.25)
+    assert m["reached_after_confirmation"] == pytest.approx(0.25)
     assert m["handed_off_oos"] == pytest.approx(0.25) and m["wrong_intent"] == pytest.approx(0.25)
     assert m["oos_recall"] == pytest.approx(0.5) and m["oos_precision"] == pytest.approx(0.5)
     assert m["oos_confirmed"] == pytest.approx(0.5) and m["oos_routed_directly"] == 0
@@ -55,7 +56,8 @@ class _Bundle:
         "lost_card": ["I lost my card", "my card was stolen", "block my card", "someone stole my card",
                       "I can't find my card"],
     })
-    oos_examples: list = field(default_factory=lambda: ["play some music", "what's the weather", "tell me a joke"])
+    oos_examples: list = field(
+        default_factory=lambda: ["play some music", "what's the weather", "tell me a joke"])
     intent_flow: dict = field(default_factory=lambda: dict(FLOW_INTENTS))
     settings: _Settings = field(default_factory=_Settings)
     slot_types: dict = field(default_factory=dict)
@@ -87,12 +89,14 @@ def test_training_rows_keep_an_example_and_its_variants_in_one_group() -> None:
         by_group.setdefault(group, set()).add(label)
     assert all(len(found) == 1 for found in by_group.values())
     assert labels.count(OOS) == 1 + len(variants("tell me a joke"))  # out-of-scope rows are wrapped too
-    assert training_rows({"lost_card": ["I lost my card"]})[0] == ["I lost my card"]  # nothing added by default
+    assert training_rows({"lost_card": ["I lost my card"]})[0] == ["I lost my card"]  # nothing by default
+    commands, _, _ = training_rows({"agent": ["talk to a person"]}, augment=True)
+    assert commands == ["talk to a person"]  # "agent" is not wrapped: a sure agent hands the call off
 
 
 def test_the_similarity_floor_measures_against_the_examples_not_their_variants(tmp_path) -> None:
-    texts, labels, groups = training_rows({"a": ["check my balance", "my balance"], "b": ["lost card", "card gone"]},
-                                          augment=True)
+    texts, labels, groups = training_rows(
+        {"a": ["check my balance", "my balance"], "b": ["lost card", "card gone"]}, augment=True)
     embedder = FakeEmbedder()
     classifier = intents.IntentClassifier.fit(embedder, embedder.embed(texts), labels, groups=groups)
     assert len(classifier.examples) == 4

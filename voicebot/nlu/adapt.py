@@ -79,7 +79,8 @@ def adapt(groups: Sequence[Sequence[tuple[str, str]]], config: AdaptConfig = Ada
     optimizer = torch.optim.AdamW(split.trainable, lr=config.encoder_lr, weight_decay=0.01)
     warmup = max(1, round(config.warmup * config.steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (config.steps - s) / max(1, config.steps - warmup))))
+        optimizer,
+        lambda s: min((s + 1) / warmup, max(0.0, (config.steps - s) / max(1, config.steps - warmup))))
     sizes = [sum(len(v) for v in g.values()) for g in by_label]
     encoder.train()
     for step in range(config.steps):
@@ -117,7 +118,8 @@ def apply_adapter(encoder, adapter: Path) -> None:
     import torch
     from safetensors.numpy import load_file
 
-    weights = {name: torch.from_numpy(array.astype(np.float32)) for name, array in load_file(str(adapter)).items()}
+    weights = {name: torch.from_numpy(array.astype(np.float32))
+               for name, array in load_file(str(adapter)).items()}
     missing = set(weights) - set(encoder.state_dict())
     assert not missing, f"adapter names unknown to the encoder: {sorted(missing)[:3]}"
     encoder.load_state_dict(weights, strict=False)

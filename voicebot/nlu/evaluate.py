@@ -219,10 +219,12 @@ class Routed:
     outcome: Outcome
 
 
-def route(intent: str | None, confidence: float, confirm_below: float, flow_intents: Collection[str]) -> Outcome:
-    """What ``dialog/engine.py`` ``_on_utterance`` does at a menu with an understood request: out of scope when
-    there is no intent; the intent's flow (or handler) at once when its confidence is at least ``confirm_below``;
-    below it, "Did you want to …?" for a flow's intent, a no-match re-prompt for a built-in one (help, agent)."""
+def route(intent: str | None, confidence: float, confirm_below: float,
+          flow_intents: Collection[str]) -> Outcome:
+    """What ``dialog/engine.py`` ``_on_utterance`` does at a menu with an understood request: out of scope
+    when there is no intent; the intent's flow (or handler) at once when its confidence is at least
+    ``confirm_below``; below it, "Did you want to …?" for a flow's intent, a no-match re-prompt for a
+    built-in one (help, agent)."""
     if intent is None:
         return "out_of_scope"
     if confidence >= confirm_below:
@@ -294,11 +296,13 @@ def format_flow_report(report: dict[str, Any]) -> str:
     lines = [
         f"flow {report.get('flow', '')}: {report['intents']} intents, {report['in_scope_rows']} in-scope and "
         f"{report['oos_rows']} out-of-scope test rows; confirm below {report['confirm_below']}, "
-        f"out-of-scope threshold {report['threshold']:.3f}, similarity floor {report['similarity_floor']:.2f}",
+        f"out-of-scope threshold {report['threshold']:.3f}, "
+        f"similarity floor {report['similarity_floor']:.2f}",
         f"accuracy                      {pct(report['accuracy'])}",
         f"in-scope accuracy             {pct(report['in_scope_accuracy'])}",
         f"out-of-scope P / R            {pct(report['oos_precision'])} / {pct(report['oos_recall'])}",
-        f"in scope, right flow          {pct(report['reached'])} (directly {pct(report['reached_directly'])}, "
+        f"in scope, right flow          {pct(report['reached'])} "
+        f"(directly {pct(report['reached_directly'])}, "
         f"after one confirmation {pct(report['reached_after_confirmation'])})",
         f"in scope, handed off as oos   {pct(report['handed_off_oos'])}",
         f"in scope, wrong intent        {pct(report['wrong_intent'])}",

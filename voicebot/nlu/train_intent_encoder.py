@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=AdaptConfig().steps)
     parser.add_argument("--lr", type=float, default=AdaptConfig().encoder_lr)
     parser.add_argument("--layers", type=int, default=AdaptConfig().train_layers)
-    parser.add_argument("--per-label", type=int, default=None, help="At most this many rows per label (seeded).")
+    parser.add_argument("--per-label", type=int, default=None,
+                        help="At most this many rows per label (seeded).")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODELS_DIR / ARTIFACT)
     args = parser.parse_args(argv)
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     config = AdaptConfig(steps=args.steps, encoder_lr=args.lr, train_layers=args.layers, threads=args.threads)
     weights = adapt(list(groups.values()), config, progress=progress)
     save_adapter(weights, args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
+    size = args.out.stat().st_size / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB) in {time.perf_counter() - started:.0f} s")
     return 0
 
 

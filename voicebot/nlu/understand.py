@@ -69,7 +69,7 @@ class Nlu:
         vector = self.classifier.embedder.embed([text.rstrip(_FINAL_PUNCTUATION) or text])[0]
         prediction = self.classifier.predict_vector(vector)
         intent, confidence = prediction.intent, prediction.confidence
-        if (intent != AGENT_INTENT and (intent is None or confidence < 0.6) and asks_for_human(text)
+        if ((intent is None or confidence < 0.6) and asks_for_human(text)  # a doubtful "agent" too
                 and AGENT_INTENT in self.classifier.intents):
             intent, confidence = AGENT_INTENT, HUMAN_REQUEST_CONFIDENCE
         return Understanding(
