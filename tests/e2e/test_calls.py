@@ -157,9 +157,11 @@ async def test_keys_typed_while_a_continued_turn_is_reprocessed_are_kept(service
         {"dtmf": "12345678"},
         {"wait_for_bot": {"timeout": 20}},  # "That's 1 2 3 4 5 6 7 8. Is that right?"
         {"say": "yes"},
-        {"pause": 0.45},  # long enough to end the turn, short enough to continue it
+        {"pause": 0.6},  # long enough to end the turn, short enough (with the words' quiet ends) to continue it
         {"say": "that's right"},
-        {"dtmf": {"digits": "4567", "interval": 0.2}},
+        {"dtmf": {"digits": "45", "interval": 0.2}},  # typed while "that's right" is heard and re-processed
+        {"pause": 1.0},  # the PIN question is asked again, for the whole "yes that's right"
+        {"dtmf": {"digits": "67", "interval": 0.2}},  # well within the 3 s between keys: one entry
         {"wait_for_bot": {"timeout": 20, "quiet": 1.5}},
         "hangup",
     ])
