@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -75,16 +76,18 @@ def call(
 
 @app.command("demo-backend")
 def demo_backend(
-    db: Path = typer.Option(Path("var/demo.db"), dir_okay=False, help="SQLite file; created and seeded if absent."),
+    db: Path = typer.Option(None, dir_okay=False,
+                            help="SQLite file, created and seeded if absent (default: VOICEBOT_WEB__DEMO_DB)."),
     host: str = typer.Option("127.0.0.1", help="Listen address."),
     port: int = typer.Option(8081, help="Listen port (the main service mounts the same app under /demo)."),
 ) -> None:
     """Run the demo back office (bank, shop, parcels, city hotline) alone, for the demo flows."""
     import uvicorn
 
+    from voicebot.config import Settings
     from voicebot.web.demo_backend import create_demo_app
 
-    uvicorn.run(create_demo_app(db), host=host, port=port)
+    uvicorn.run(create_demo_app(db or Settings().paths().demo_db), host=host, port=port)
 
 
 @bench_app.command("calls")
@@ -341,5 +344,6 @@ def _eval_script(name: str) -> ModuleType:
         typer.echo(f"error: {path} is missing (run from a source checkout)", err=True)
         raise typer.Exit(2)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
     spec.loader.exec_module(module)
     return module
