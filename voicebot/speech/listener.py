@@ -20,10 +20,11 @@ Silence is counted on the clock, not in frames: Asterisk sends **no frames** whi
 (Local channels, phones with silence suppression). "Now" is the end of the last frame fed plus the
 wall-clock time since it was fed (:meth:`Listener._position`), and while an utterance is open one timer
 (``loop.call_at``, re-armed only when it fires or a deadline moves earlier; none between utterances)
-runs the pause decode and the end of turn at their deadlines whether or not frames come. No filler audio
-is made: the recogniser hears exactly the frames that came, so frames that arrive late in a burst are
+runs the pause decode and the end of turn at their deadlines whether or not frames come. Nothing is put
+between frames: the recogniser hears the frames that came, so frames that arrive late in a burst are
 never cut into (a stall longer than the end-of-turn silence looks like its end; speech in the late
-frames then continues the turn, see ``call/session.py``).
+frames then continues the turn, see ``call/session.py``). Only the pre-roll before an utterance's first
+frame is made of silence when no frame came before it (``speech/vad.py``).
 
 Barge-in (only while ``set_bot_speaking(True)``): an engine with partials (Vosk) is checked on every
 partial; for whisper, each further ``barge_in_min_voiced_s`` of voiced audio triggers a quick decode.
