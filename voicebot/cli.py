@@ -67,11 +67,19 @@ def call(
     timeout: float = typer.Option(120.0, help="Give up on a call after this many seconds."),
     web: str = typer.Option(None, help="voicebot's web API (e.g. http://127.0.0.1:8080): announce each call "
                                        "(caller id, dnis, flow) and look up the handoff, as the dialplan does."),
+    no_silence_frames: bool = typer.Option(False, "--no-silence-frames",
+                                           help="Send no frames while the caller is silent, as Asterisk does with "
+                                                "Local channels and phones with silence suppression."),
+    first_audio_after: float = typer.Option(None, min=0.0,
+                                            help="Send no audio for this many seconds after the UUID (with --rate "
+                                                 "16000: a slin16 channel whose first 0x12 frame comes late)."),
 ) -> None:
     """Caller simulator: behave like Asterisk toward an AudioSocket server and measure the bot."""
     from voicebot.call.simulator import run_cli
 
-    raise typer.Exit(run_cli(script, host, port, calls, stagger, rate, record, json_out, timeout, web))
+    raise typer.Exit(run_cli(script, host, port, calls, stagger, rate, record, json_out, timeout, web,
+                             silence_frames=False if no_silence_frames else None,
+                             first_audio_after=first_audio_after))
 
 
 @app.command("demo-backend")
