@@ -75,6 +75,9 @@ class SpeechSettings(BaseModel):
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35
     end_of_turn_max_s: float = 1.2
+    # A pause inside a digit string shorter than the expected length (callers reading a card pause
+    # between groups) may last this long before the turn ends; None: end_of_turn_max_s
+    end_of_turn_digit_pause_s: float | None = Field(2.0, ge=0.0)
     # Speech that resumes this soon after the end of the caller's turn continues it ("no, ... it's 1234"):
     # the dialog answers the whole utterance instead of the first half. 0 turns it off.
     turn_continuation_s: float = Field(1.0, ge=0.0)

@@ -88,7 +88,8 @@ async def test_incomplete_answer_waits_for_max_silence():
 
 
 async def test_digits_expected_waits_until_enough_digits():
-    h = Harness(FakeRecognizer(["4 7 1 9", "4 7 1 9 0 2 3 5"]))
+    h = Harness(FakeRecognizer(["4 7 1 9", "4 7 1 9 0 2 3 5"]),
+                SETTINGS.model_copy(update={"end_of_turn_digit_pause_s": None}))
     h.listener.expect(Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=8, max_digits=8))
     await h.feed(LOUD, 0.5)
     end = h.i
@@ -100,6 +101,21 @@ async def test_digits_expected_waits_until_enough_digits():
     (f1, u1), (f2, u2) = h.of(Utterance)
     assert (f1 - end) * 0.02 >= 1.0 and (f2 - end2) * 0.02 < 0.45
     assert h.listener._recognizer.streams[0].hints.slot_type == "digits"
+
+
+async def test_a_pause_between_digit_groups_short_of_the_length_keeps_the_turn():
+    h = Harness(FakeRecognizer("4 7 1 9"), SETTINGS.model_copy(update={"end_of_turn_digit_pause_s": 2.0}))
+    h.listener.expect(Expectation(hints=RecognitionHints(slot_type="digits", kind="digits"),
+                                  min_digits=8, max_digits=8))
+    await h.feed(LOUD, 0.5)
+    await h.feed(QUIET, 1.5)  # longer than end_of_turn_max_s, shorter than the digit pause
+    await h.feed(LOUD, 0.5)
+    end = h.i
+    await h.feed(QUIET, 2.5)  # still 4 digits of 8: the turn ends at the digit pause, not before
+    await h.close()
+    [(at_frame, utt)] = h.of(Utterance)
+    assert len(h.listener._recognizer.streams) == 1
+    assert 2.0 <= (at_frame - end) * 0.02 < 2.15
 
 
 async def test_speech_resuming_after_a_pause_is_one_utterance():

@@ -133,7 +133,8 @@ class Listener:
         self._vad = vad or WebRtcVad(settings.vad_aggressiveness)
         self._chunker = FrameChunker(sample_rate)
         self._endpointer = Endpointer(settings.min_speech_s, settings.preroll_s)
-        self._policy = EndOfTurnPolicy(settings.end_of_turn_min_s, settings.end_of_turn_max_s)
+        self._policy = EndOfTurnPolicy(settings.end_of_turn_min_s, settings.end_of_turn_max_s,
+                                       settings.end_of_turn_digit_pause_s)
         self._expectation = Expectation()
         self._bot_speaking = False
         self._events: asyncio.Queue[ListenerEvent | BaseException | None] = asyncio.Queue()
