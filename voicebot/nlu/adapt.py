@@ -1,4 +1,5 @@
-"""Adapt the MiniLM encoder so that cosine similarity means "same request" (the flows' intent encoder).
+"""Adapt the MiniLM encoder so that cosine similarity means "same request": a candidate intent encoder, not
+the product path (the adapters trained so far did not raise the flows' dev figures, eval/README.md "Intents").
 
 Contrastive fine-tuning of the top ``train_layers`` transformer layers on public intent data (BANKING77,
 CLINC150, HWU64, SLURP): each batch holds two utterances of each of up to ``labels_per_batch`` intents of
@@ -7,8 +8,7 @@ over cosine similarities, "multiple negatives ranking"). The lower layers stay f
 computed once per text and cached, so a step runs the top layers only. About half the texts are lower-cased
 without punctuation, as the recogniser writes them.
 
-The result is an *adapter*: the tuned layers' weights in float16 (``models/intent_encoder.safetensors``,
-≈ 7 MB for two layers), applied over the base package's weights when ``MiniLmEmbedder.load(adapter=…)``
+The result is an *adapter*: the tuned layers' weights in float16 (≈ 7 MB for two layers), applied over the base package's weights when ``MiniLmEmbedder.load(adapter=…)``
 exports the ONNX model once into ``models/cache/embeddings``. Deterministic: fixed seeds.
 """
 

@@ -1,4 +1,4 @@
-"""Train the flows' intent encoder adapter (``models/intent_encoder.safetensors``) on public intent data.
+"""Train an intent encoder adapter (``adapt.py``; a candidate, not shipped) on public intent data.
 
 ``python -m voicebot.nlu.train_intent_encoder [--data ../shared/data/intents] [--steps N] [--out F]`` reads
 BANKING77 (the 80 % training part of ``holdout()``: the 20 % stays a development set), CLINC150 train
