@@ -199,11 +199,19 @@ def answers_otherwise(free: Decoded, grammar: Decoded) -> bool:
     wins only over a doubtful grammar reading (confidence < 0.3: "" or "2."). A grammar reading of only
     "oh"s ("Oh, oh, oh, oh." for "I'm not sure where to find it") says nothing: any free answer with a
     word that is not a number wins over it."""
+    if says_words(free):
+        return True
     words = [w for w in normalize(free.text) if not w.isdigit()]
     if is_lone_oh(grammar.text):
         return bool(words)
-    if len(words) == 1:
-        return free.confidence >= FREE_ANSWER_MIN_CONFIDENCE and grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE
+    return len(words) == 1 and free.confidence >= FREE_ANSWER_MIN_CONFIDENCE \
+        and grammar.confidence < GRAMMAR_DOUBT_CONFIDENCE
+
+
+def says_words(free: Decoded) -> bool:
+    """The part of :func:`answers_otherwise` that needs no grammar reading: two or more words that are not
+    numbers, confidently decoded, win whatever the grammar would read (so it need not be decoded)."""
+    words = [w for w in normalize(free.text) if not w.isdigit()]
     return len(words) >= 2 and (free.confidence >= FREE_ANSWER_MIN_CONFIDENCE
                                 or (len(words) >= 4 and free.confidence >= FREE_SENTENCE_MIN_CONFIDENCE))
 
@@ -275,8 +283,10 @@ class WhisperRecognizer:
         encoded = self.encode_window(audio)
         if grammar_for(hints) is None:
             return self._generate(encoded, hints, seconds)
-        decoded = self._digits(audio, encoded, hints)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
+        if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
+            return free
+        decoded = self._digits(audio, encoded, hints)
         return free if answers_otherwise(free, decoded) else decoded
 
     def _digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints) -> Decoded:
