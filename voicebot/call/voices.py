@@ -24,6 +24,7 @@ code. It needs Debian's ``flite``, ``festival`` (with ``festvox-kallpc16k``, ``f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -330,13 +331,10 @@ def _babble(n: int, rng: np.random.Generator) -> np.ndarray:
     return mix
 
 
-_LINE_CACHE: dict[tuple[str, str], np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=len(_BABBLE_LINES) * 4)
 def _cached_line(line: str, voice: str) -> np.ndarray:
-    if (line, voice) not in _LINE_CACHE:
-        _LINE_CACHE[(line, voice)] = speak(line, voice, RATE)
-    return _LINE_CACHE[(line, voice)]
+    """One babble line, synthesized once per process (read-only: callers copy before mixing)."""
+    return speak(line, voice, RATE)
 
 
 def _codec_round_trip(pcm: np.ndarray, codec: str) -> np.ndarray:
