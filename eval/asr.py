@@ -3,7 +3,7 @@
 Manifest lines: ``{"audio": "path/relative/to/manifest.wav", "text": "reference"}``, optionally with
 ``category`` and ``source`` (WER is also reported per value of each).
 
-``--channel`` passes every clip through a telephone line first (``voicebot.call.voices``: ``clean``,
+``--channel`` passes every clip through a telephone line first (``voicebot.caller.voices``: ``clean``,
 ``ulaw``, ``gsm+babble10``, ``amr+pink10`` …; the noise is seeded by the clip's id, so runs compare).
 Before a line other than ``clean`` the clip is set to an active speech level of -26 dBFS (ITU-T P.56's
 nominal telephone level), as a phone's fixed gain delivers a caller: some recordings (three FLEURS clips)
@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from voicebot.call.voices import Channel, parse_channel, through_channel
+from voicebot.caller.voices import Channel, parse_channel, through_channel
 from voicebot.config import Settings
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer

@@ -99,8 +99,8 @@ async def serve(port: int) -> None:
 
 
 async def bench(calls: int, stagger: float) -> dict:
-    from voicebot.call.script import CallerScript, HangUp, SendDtmf, WaitForBot
-    from voicebot.call.simulator import run_calls
+    from voicebot.caller.script import CallerScript, HangUp, SendDtmf, WaitForBot
+    from voicebot.caller.simulator import run_calls
 
     server_log = tempfile.TemporaryFile("w+")
     child = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True,

@@ -4,9 +4,9 @@ family and telephone channel, and the failures grouped by kind.
 Run with ``voicebot eval voices [--bundles banking,retail] [--matrix piper/clean,flite/ulaw,...] [--jobs 4]
 [--json] [--out eval/results/voices.json]`` or ``python eval/caller_voices.py``. Each matrix entry is a
 voice family (``piper``: the bot's own voice, the baseline; ``flite``: four voices; ``festival``: three) over
-a channel (``voicebot.call.voices.parse_channel``: ``clean``, ``ulaw``, ``gsm+babble10`` …). Every runnable
+a channel (``voicebot.caller.voices.parse_channel``: ``clean``, ``ulaw``, ``gsm+babble10`` …). Every runnable
 test of every bundle is played once per entry, as one real call against a ``voicebot serve`` of its bundle
-(``voicebot.dialog.audio_driver``); inside an entry the family's voices take the tests in turn. Calls run
+(``voicebot.designer.audio_tests``); inside an entry the family's voices take the tests in turn. Calls run
 in real time, ``--jobs`` at a time per bundle.
 
 A failed test is put in one kind, the first that applies:
@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from voicebot.call.voices import CallerSetup, caller_setups, missing_tools
-from voicebot.dialog.audio_driver import AudioTestResult, run_audio_tests, skip_reason
-from voicebot.dialog.testing import ConversationTest, load_tests
+from voicebot.caller.voices import CallerSetup, caller_setups, missing_tools
+from voicebot.designer.audio_tests import AudioTestResult, run_audio_tests, skip_reason
+from voicebot.designer.conversation_tests import ConversationTest, load_tests
 from voicebot.speech.wer import edit_distance, normalize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 The set (``eval/data/digits/set.jsonl``, made by :func:`generate` from a fixed seed) has two sources:
 
-* **synthetic** callers that are not the bot's Piper voice (``voicebot/call/voices.py``: flite and
+* **synthetic** callers that are not the bot's Piper voice (``voicebot/caller/voices.py``: flite and
   festival) over μ-law, GSM and AMR, with and without background noise, reading 4–16 digit strings the
   ways people say them: digit by digit, in groups with commas (pauses), "double"/"triple", "oh" for
   zero, pairs ("forty-two seventeen"), hundreds ("nine hundred"), inside a sentence, with an "uh";
@@ -191,7 +191,7 @@ def audio_for(item: dict, cache_dir: Path = CACHE_DIR) -> np.ndarray:
         for clip_id, gap_ms in item["clips"]:
             parts += [_fsdd_clip(clip_id), np.zeros(RATE * gap_ms // 1000, np.int16)]
         return np.concatenate(parts)
-    from voicebot.call.voices import caller_audio, parse_channel
+    from voicebot.caller.voices import caller_audio, parse_channel
 
     return caller_audio(item["text"], item["voice"], parse_channel(item["channel"]), cache_dir)
 

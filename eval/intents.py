@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from voicebot.nlu.evaluate import evaluate_rows, format_report, holdout, read_rows
+from voicebot.training.evaluate import evaluate_rows, format_report, holdout, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "intents"

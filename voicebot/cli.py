@@ -75,7 +75,7 @@ def call(
                                                  "16000: a slin16 channel whose first 0x12 frame comes late)."),
 ) -> None:
     """Caller simulator: behave like Asterisk toward an AudioSocket server and measure the bot."""
-    from voicebot.call.simulator import run_cli
+    from voicebot.caller.simulator import run_cli
 
     raise typer.Exit(run_cli(script, host, port, calls, stagger, rate, record, json_out, timeout, web,
                              silence_frames=False if no_silence_frames else None,
@@ -111,7 +111,7 @@ def bench_calls(
     ready_timeout: float = typer.Option(180.0, help="Seconds to wait for `voicebot serve` to become ready."),
 ) -> None:
     """Start `voicebot serve` on free ports and measure latency per stage, CPU and memory per call."""
-    from voicebot.call.bench import run_cli
+    from voicebot.caller.bench import run_cli
 
     raise typer.Exit(run_cli(calls, stagger, script, json_out, out, timeout, ready_timeout))
 
@@ -169,7 +169,7 @@ def models_train_emotion(
     import json
 
     from voicebot.models import DEFAULT_MODELS_DIR
-    from voicebot.nlu.train_emotion import train
+    from voicebot.training.train_emotion import train
 
     report = train(data, out or DEFAULT_MODELS_DIR / "emotion_head.npz")
     typer.echo(json.dumps(report, indent=None if json_out else 2))
@@ -193,7 +193,7 @@ def eval_intents(
     import json
     import sys
 
-    from voicebot.nlu.evaluate import evaluate, evaluate_flow, format_flow_report, format_report, read_rows
+    from voicebot.training.evaluate import evaluate, evaluate_flow, format_flow_report, format_report, read_rows
 
     if (train is None) == (flow is None):
         raise typer.BadParameter("give either --train or --flow", param_hint="--train/--flow")
@@ -250,7 +250,7 @@ def eval_asr(
     channel: str = typer.Option("clean", help="Telephone line applied to every clip: clean, ulaw, gsm+babble10, amr+pink10 …"),
 ) -> None:
     """WER, real-time factor and end of speech -> final transcript of an ASR engine on 8 kHz clips."""
-    from voicebot.call.voices import parse_channel
+    from voicebot.caller.voices import parse_channel
 
     try:
         parse_channel(channel)
@@ -284,7 +284,7 @@ def validate(
     strict: bool = typer.Option(False, help="Warnings fail too."),
 ) -> None:
     """Check flow files: prints file:line:col: message for every problem; exit 1 on any error."""
-    from voicebot.dialog.tools import validate as run_validate
+    from voicebot.designer.commands import validate as run_validate
 
     raise typer.Exit(run_validate(path, json_out, strict))
 
@@ -298,7 +298,7 @@ def chat(
 ) -> None:
     """Talk to a flow in the terminal; shows intent, slots, state and decisions each turn."""
     from voicebot.config import Settings
-    from voicebot.dialog.tools import chat as run_chat
+    from voicebot.designer.commands import chat as run_chat
 
     settings = Settings()
     raise typer.Exit(run_chat(flow, settings.dialog.dir, backend, caller_id, language, settings.dialog.backend_url))
@@ -323,10 +323,10 @@ def test_flows(
 ) -> None:
     """Run the YAML conversation tests with the real NLU; exit 1 when any fails."""
     if audio:
-        from voicebot.dialog.audio_driver import run_cli as run_audio
+        from voicebot.designer.audio_tests import run_cli as run_audio
 
         raise typer.Exit(run_audio(path, flow, json_out, verbose, voice, channel, jobs))
-    from voicebot.dialog.tools import test as run_tests
+    from voicebot.designer.commands import test as run_tests
 
     raise typer.Exit(run_tests(path, flow, json_out, verbose, None))
 
@@ -339,7 +339,7 @@ def graph(
 ) -> None:
     """Export a diagram of a bundle's flows (Mermaid text or SVG)."""
     from voicebot.config import Settings
-    from voicebot.dialog.tools import graph as run_graph
+    from voicebot.designer.commands import graph as run_graph
 
     raise typer.Exit(run_graph(flow, fmt, out, Settings().dialog.dir))
 

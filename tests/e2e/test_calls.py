@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from harness import ROOT, RunningService, start_service, stop_service
-from voicebot.call.script import parse_script
-from voicebot.call.simulator import CallResult, place_call
+from voicebot.caller.script import parse_script
+from voicebot.caller.simulator import CallResult, place_call
 from voicebot.store.repo import SqlCallStore
 
 pytestmark = pytest.mark.slow

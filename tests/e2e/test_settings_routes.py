@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from harness import ROOT, RunningService
-from voicebot.call.script import parse_script
-from voicebot.call.simulator import place_call
+from voicebot.caller.script import parse_script
+from voicebot.caller.simulator import place_call
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import wave
 import numpy as np
 import pytest
 
-from voicebot.call.voices import caller_audio, missing_tools, parse_channel
+from voicebot.caller.voices import caller_audio, missing_tools, parse_channel
 from voicebot.config import Settings
 from voicebot.nlu.entities import SlotTypeSpec, extract
 from voicebot.runtime import InferencePool

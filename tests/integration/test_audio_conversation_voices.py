@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.voices import caller_setups, missing_tools
-from voicebot.dialog.audio_driver import audio_json, run_audio_tests
-from voicebot.dialog.testing import load_tests
+from voicebot.caller.voices import caller_setups, missing_tools
+from voicebot.designer.audio_tests import audio_json, run_audio_tests
+from voicebot.designer.conversation_tests import load_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 

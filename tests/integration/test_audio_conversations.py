@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.dialog.audio_driver import run_audio_tests
-from voicebot.dialog.testing import _UNSET, load_tests
+from voicebot.designer.audio_tests import run_audio_tests
+from voicebot.designer.conversation_tests import _UNSET, load_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 CHOSEN = ("help and repeat", "agent request at the menu", "menu by keypad", "no recent transfers")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicebot.call.voices import VOICES, Channel, caller_audio, missing_tools, parse_channel, speak, through_channel
+from voicebot.caller.voices import VOICES, Channel, caller_audio, missing_tools, parse_channel, speak, through_channel
 
 
 def _rms(x: np.ndarray) -> float:

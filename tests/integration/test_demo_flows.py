@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from voicebot.dialog.loader import load_directory
-from voicebot.dialog.testing import (BackendSpec, ConversationTest, TextDriver, load_tests, real_nlu_factory,
+from voicebot.designer.conversation_tests import (BackendSpec, ConversationTest, TextDriver, load_tests, real_nlu_factory,
                                      run_test)
 from voicebot.models import ModelMissing, resolve
 from voicebot.web.demo_backend import create_demo_app

@@ -142,7 +142,7 @@ def test_trimmed_encoder_hears_what_the_full_window_hears(recognizer, shared_dir
 ], ids=["length-known", "no-pinned-length"])
 async def test_a_number_read_in_groups_is_one_turn(recognizer, tmp_path, expectation):
     """ "three one four, one five nine, two six" with pauses at the commas: one utterance, not three."""
-    from voicebot.call.voices import caller_audio, missing_tools, parse_channel
+    from voicebot.caller.voices import caller_audio, missing_tools, parse_channel
 
     if missing_tools():
         pytest.skip(f"missing {missing_tools()}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.dialog.loader import load_bundle
-from voicebot.nlu.evaluate import evaluate_flow, read_rows
+from voicebot.training.evaluate import evaluate_flow, read_rows
 from voicebot.nlu.intents import OOS
 
 pytestmark = pytest.mark.slow

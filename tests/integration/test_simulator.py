@@ -14,8 +14,8 @@ import pytest
 
 from voicebot.audio import audiosocket
 from voicebot.audio.audiosocket import AUDIO_RATES, Kind
-from voicebot.call.script import BargeIn, CallerScript, HangUp, PlayWav, SendDtmf, WaitForBot
-from voicebot.call.simulator import place_call, prepare_script, run_calls
+from voicebot.caller.script import BargeIn, CallerScript, HangUp, PlayWav, SendDtmf, WaitForBot
+from voicebot.caller.simulator import place_call, prepare_script, run_calls
 
 pytestmark = pytest.mark.slow
 
@@ -259,7 +259,7 @@ async def test_refused_connection_is_an_error() -> None:
 async def test_bench_measures_an_in_process_server(clip: Path) -> None:
     import os
 
-    from voicebot.call.bench import BenchTarget, run_bench
+    from voicebot.caller.bench import BenchTarget, run_bench
 
     bot = ToyBot()
     script = CallerScript((WaitForBot(quiet=0.3), PlayWav(clip), WaitForBot(quiet=0.3), HangUp()), name="toy")
@@ -277,8 +277,8 @@ async def test_bench_measures_an_in_process_server(clip: Path) -> None:
 
 
 async def test_say_steps_are_spoken_by_the_project_tts() -> None:
-    from voicebot.call.script import SayText
-    from voicebot.call.simulator import AudioRenderer, load_project_tts
+    from voicebot.caller.script import SayText
+    from voicebot.caller.simulator import AudioRenderer, load_project_tts
 
     renderer = AudioRenderer(await asyncio.to_thread(load_project_tts))
     script = CallerScript((WaitForBot(quiet=0.3), SayText("I want to check my balance"),
@@ -363,7 +363,7 @@ class FrameLog:
 
 async def test_no_frames_while_the_caller_is_silent(clip: Path) -> None:
     """silence_frames off: only the voiced span of each utterance goes out, nothing in pauses (like DTX)."""
-    from voicebot.call.script import Pause
+    from voicebot.caller.script import Pause
 
     bot = FrameLog()
     script = CallerScript((Pause(0.5), PlayWav(clip), Pause(1.0), PlayWav(clip), HangUp()), silence_frames=False)

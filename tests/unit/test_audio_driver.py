@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from voicebot.call.script import HangUp, SayText, SendDtmf, WaitForBot
-from voicebot.dialog.audio_driver import (
+from voicebot.caller.script import HangUp, SayText, SendDtmf, WaitForBot
+from voicebot.designer.audio_tests import (
     SILENCE_TIMEOUT_S,
     DemoDbSnapshot,
     Heard,
@@ -15,7 +15,7 @@ from voicebot.dialog.audio_driver import (
     outcomes_from_record,
     skip_reason,
 )
-from voicebot.dialog.testing import (
+from voicebot.designer.conversation_tests import (
     BackendSpec,
     ConversationResult,
     ConversationTest,

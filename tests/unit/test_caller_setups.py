@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicebot.call.script import PlayWav, SayText
-from voicebot.call.simulator import AudioRenderer
-from voicebot.call.voices import (
+from voicebot.caller.script import PlayWav, SayText
+from voicebot.caller.simulator import AudioRenderer
+from voicebot.caller.voices import (
     FAMILIES,
     CallerRenderer,
     CallerSetup,
@@ -19,8 +19,8 @@ from voicebot.call.voices import (
     parse_voices,
     renderer_for,
 )
-from voicebot.dialog.audio_driver import AudioRun, AudioTestResult, audio_json, format_audio, rotate, run_cli
-from voicebot.dialog.testing import ConversationResult, ConversationTest
+from voicebot.designer.audio_tests import AudioRun, AudioTestResult, audio_json, format_audio, rotate, run_cli
+from voicebot.designer.conversation_tests import ConversationResult, ConversationTest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from voicebot.cli import app
-from voicebot.dialog.graph import build_graph, to_mermaid, to_svg
+from voicebot.designer.graph import build_graph, to_mermaid, to_svg
 from voicebot.dialog.loader import load_bundle
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 
 from fakes import FakeNlu
-from voicebot.dialog.chat import chat
+from voicebot.designer.chat import chat
 from voicebot.dialog.loader import load_bundle
-from voicebot.dialog.testing import (
+from voicebot.designer.conversation_tests import (
     BackendSpec,
     ConversationTest,
     ConversationTurn,
@@ -167,7 +167,7 @@ async def test_chat_shows_intent_slots_state_and_handoff(bundle, nlu, monkeypatc
     lines = iter(["where is my order", "#123456#", "", "agent please", "n"])
     out = io.StringIO()
     monkeypatch.setattr(
-        "voicebot.dialog.chat.TextDriver",
+        "voicebot.designer.chat.TextDriver",
         lambda b, n, backend_url=None: TextDriver(b, n, backend_url, find_correction=correction),
     )
     await chat(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from voicebot.call.voices import parse_channel
+from voicebot.caller.voices import parse_channel
 from voicebot.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]

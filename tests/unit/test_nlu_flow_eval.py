@@ -8,7 +8,7 @@ import pytest
 
 from fakes import FakeEmbedder
 from voicebot.nlu import intents
-from voicebot.nlu.evaluate import Routed, evaluate_flow, flow_metrics, route
+from voicebot.training.evaluate import Routed, evaluate_flow, flow_metrics, route
 from voicebot.nlu.intents import OOS, training_rows
 from voicebot.nlu.paraphrase import spoken, variants
 

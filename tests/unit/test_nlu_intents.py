@@ -9,7 +9,7 @@ import pytest
 
 from fakes import FakeEmbedder
 from voicebot.nlu.entities import SlotTypeSpec
-from voicebot.nlu.evaluate import few_shot, metrics
+from voicebot.training.evaluate import few_shot, metrics
 from voicebot.nlu.intents import OOS, IntentClassifier, calibrate_threshold
 from voicebot.nlu.understand import Nlu, scale_confidence
 from voicebot.types import Emotion
@@ -141,7 +141,7 @@ def test_explicit_requests_for_a_human_are_recognised():
 
 def test_lexical_member_learns_words_and_joins_the_ensemble(classifier) -> None:
     from voicebot.nlu.intents import IntentEnsemble
-    from voicebot.nlu.lexical import LexicalClassifier
+    from voicebot.training.lexical import LexicalClassifier
 
     texts = [t for intent in sorted(EXAMPLES) for t in EXAMPLES[intent]]
     labels = [intent for intent in sorted(EXAMPLES) for _ in EXAMPLES[intent]]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.bench import BenchError, ProcSampler, read_turn_marks, serve_subprocess, stage_stats
+from voicebot.caller.bench import BenchError, ProcSampler, read_turn_marks, serve_subprocess, stage_stats
 
 
 def test_stage_stats_per_stage_percentiles() -> None:

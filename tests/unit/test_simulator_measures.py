@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from voicebot.audio.audiosocket import HEADER
-from voicebot.call.script import CallerScript, PlayWav, SayText, ScriptError
-from voicebot.call.simulator import (
+from voicebot.caller.script import CallerScript, PlayWav, SayText, ScriptError
+from voicebot.caller.simulator import (
     AudioRenderer,
     CallResult,
     GapReport,
@@ -146,7 +146,7 @@ def test_renderer_caches_text_per_rate_and_converts_wavs(tmp_path: Path) -> None
 
 
 def test_prepare_script_renders_only_utterances() -> None:
-    from voicebot.call.script import BargeIn, HangUp, WaitForBot
+    from voicebot.caller.script import BargeIn, HangUp, WaitForBot
 
     script = CallerScript((WaitForBot(), SayText("one"), BargeIn(SayText("two")), HangUp()))
     prepared = prepare_script(script, 8000, AudioRenderer(CountingTts()))
@@ -184,7 +184,7 @@ def test_gaps_overlapping_a_simulator_stall_are_marked() -> None:
 async def test_frame_clock_ticks_subscribers_until_the_last_leaves() -> None:
     import asyncio
 
-    from voicebot.call.simulator import FrameClock
+    from voicebot.caller.simulator import FrameClock
 
     clock = FrameClock()
     ticks: list[float] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.script import (
+from voicebot.caller.script import (
     BargeIn,
     HangUp,
     Pause,

@@ -89,6 +89,18 @@ def _weights_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def apply_adapter(encoder, adapter: Path) -> None:
+    """Load the adapter's float16 layers over ``encoder`` (a torch BERT model), in place."""
+    import torch
+    from safetensors.numpy import load_file
+
+    weights = {name: torch.from_numpy(array.astype(np.float32))
+               for name, array in load_file(str(adapter)).items()}
+    missing = set(weights) - set(encoder.state_dict())
+    assert not missing, f"adapter names unknown to the encoder: {sorted(missing)[:3]}"
+    encoder.load_state_dict(weights, strict=False)
+
+
 class MiniLmEmbedder:
     """Implements ``engines.SentenceEmbedder``. Thread-safe (onnxruntime sessions allow concurrent runs)."""
 
@@ -105,7 +117,7 @@ class MiniLmEmbedder:
     def load(cls, path: Path | None = None, cache_dir: Path | None = None, threads: int = 1,
              adapter: Path | None = None) -> MiniLmEmbedder:
         """Load from ``path`` (a model directory) or the registry package named in models/manifest.toml;
-        with ``adapter`` (``adapt.py``: tuned top layers), those layers replace the base ones.
+        with ``adapter`` (``training/adapt.py``: tuned top layers), those layers replace the base ones.
 
         The ONNX export is cached in ``cache_dir`` (default ``models/cache/embeddings``), keyed by the
         weights' (and adapter's) hash; the first load exports it (a few seconds, needs torch and onnx).
@@ -122,8 +134,6 @@ class MiniLmEmbedder:
             cache_dir.mkdir(parents=True, exist_ok=True)
             encoder = load_encoder(path)
             if adapter is not None:
-                from voicebot.nlu.adapt import apply_adapter
-
                 apply_adapter(encoder, Path(adapter))
             partial = onnx_path.with_suffix(f".{os.getpid()}.partial")
             export_onnx(encoder, partial)

@@ -10,7 +10,7 @@ Two ways to train the same classifier (embedder + linear softmax head + out-of-s
   it has some), an example and its variants in one fold, and capped so that a plausible request is
   confirmed rather than rejected.
 - accurate (``IntentClassifier.from_finetuned``, used by ``voicebot eval intents``): the top encoder
-  layers fine-tuned with a cosine-softmax head (``finetune.py``); minutes on 2 cores.
+  layers fine-tuned with a cosine-softmax head (``training/finetune.py``); minutes on 2 cores.
 
 Rows labelled ``oos`` train an extra class; predicting it (or a top probability below the threshold)
 means out of scope: ``IntentPrediction.intent is None``.

@@ -6,7 +6,7 @@ the AudioSocket port accepts and ``GET /healthz`` answers, places one call and t
 standard caller script (``eval/scripts/bench.yaml``), and reports:
 
 * client-side latency (end of caller speech -> first voiced bot audio) p50/p95/max, voiced gaps and
-  errors, as measured by the caller simulator (``voicebot.call.simulator``);
+  errors, as measured by the caller simulator (``voicebot.caller.simulator``);
 * server-side stages p50/p95 from the ``turns.marks`` the server stored (milliseconds after the
   turn's first mark): ASR (speech_end -> asr_final), NLU, dialog, TTS first audio, player, and the
   server total speech_end -> first_frame_sent;
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot.call.script import CallerScript, ScriptError, load_script
-from voicebot.call.simulator import (
+from voicebot.caller.script import CallerScript, ScriptError, load_script
+from voicebot.caller.simulator import (
     CallResult,
     FrameClock,
     PreparedScript,

@@ -8,7 +8,7 @@ reprompt. The call goes over AudioSocket to a real
 words pass through VAD, end of turn, ASR and the NLU before the dialog sees them. After the call, its
 stored record (``GET /api/calls/{id}``) is mapped back onto the test's turns (:func:`outcomes_from_record`):
 record turn 0 is the greeting, each later record turn answers one caller input. The outcomes are checked
-by the same :func:`~voicebot.dialog.testing.run_test` as the text mode.
+by the same :func:`~voicebot.designer.conversation_tests.run_test` as the text mode.
 
 What a call cannot show is ``None`` and its expectations are skipped: filled slots are not in the call
 record (only the NLU's entities are), so ``slots:`` is not checked; ``bot_says`` is checked against the
@@ -18,7 +18,7 @@ canned (``fixtures``) or failing (``error``) cannot run against a real service a
 The service's demo backend database is restored to its seeded state before every test, as the text mode
 gives every test a fresh one.
 
-Caller voices (``--voice``, ``--channel``; :mod:`voicebot.call.voices`): every voice over every channel
+Caller voices (``--voice``, ``--channel``; :mod:`voicebot.caller.voices`): every voice over every channel
 makes the list of caller setups, and the tests take them in turn, one setup per test (test *i* of the run
 gets setup *i* mod *n*), so a run of 27 tests with ``--voice flite`` speaks about 7 tests with each of the
 four flite voices. The default, ``piper`` over ``clean``, is the simulator's own rendering. Flite and
@@ -49,11 +49,11 @@ from typing import Any
 
 import httpx
 
-from voicebot.call.bench import BenchError, BenchTarget, serve_subprocess
-from voicebot.call.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
-from voicebot.call.simulator import AudioRenderer, CallResult, place_call, prepare_script
-from voicebot.call.voices import CallerSetup, caller_setups, missing_tools, renderer_for
-from voicebot.dialog.testing import (
+from voicebot.caller.bench import BenchError, BenchTarget, serve_subprocess
+from voicebot.caller.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
+from voicebot.caller.simulator import AudioRenderer, CallResult, place_call, prepare_script
+from voicebot.caller.voices import CallerSetup, caller_setups, missing_tools, renderer_for
+from voicebot.designer.conversation_tests import (
     ConversationResult,
     ConversationTest,
     ConversationTurn,
@@ -187,7 +187,7 @@ def outcomes_from_record(test: ConversationTest, record: Mapping[str, Any]) -> R
 
 
 class AudioDriver:
-    """A :class:`~voicebot.dialog.testing.ConversationDriver` that plays a whole test as one real call.
+    """A :class:`~voicebot.designer.conversation_tests.ConversationDriver` that plays a whole test as one real call.
 
     ``begin`` places the call and reads its record; ``turn`` then hands out the recorded outcomes in order.
     """
@@ -498,7 +498,7 @@ def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool,
             voices: str = "piper", channels: str = "clean", jobs: int = 1) -> int:
     """``voicebot test --audio``: exit 0 all ran tests passed, 1 some failed, 2 nothing could run (or a
     bad option)."""
-    from voicebot.dialog.testing import load_tests
+    from voicebot.designer.conversation_tests import load_tests
 
     try:
         setups = caller_setups(voices, channels)

@@ -1,6 +1,6 @@
 """Train an intent encoder adapter (``adapt.py``; a candidate, not shipped) on public intent data.
 
-``python -m voicebot.nlu.train_intent_encoder [--data ../shared/data/intents] [--steps N] [--out F]`` reads
+``python -m voicebot.training.train_intent_encoder [--data ../shared/data/intents] [--steps N] [--out F]`` reads
 BANKING77 (the 80 % training part of ``holdout()``: the 20 % stays a development set), CLINC150 train
 (without its ``oos`` rows), HWU64 train and SLURP devel, and runs ``adapt.adapt``. Deterministic.
 CPU only; ≈ 15–20 minutes on 2 shared cores for the default steps.
@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from voicebot.nlu.adapt import AdaptConfig, adapt, save_adapter
-from voicebot.nlu.evaluate import few_shot, holdout, read_rows
+from voicebot.training.adapt import AdaptConfig, adapt, save_adapter
+from voicebot.training.evaluate import few_shot, holdout, read_rows
 from voicebot.nlu.intents import OOS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "intents"

@@ -100,8 +100,8 @@ def train_classifier(rows: Sequence[tuple[str, str]], mode: Mode = "accurate", t
             return IntentClassifier.fit(frozen, vectors, named_labels)
         weights, bias, classes = logistic_regression(vectors, np.asarray(named_labels))
         return IntentClassifier(frozen, classes, weights, bias, threshold=0.0)
-    from voicebot.nlu.finetune import FineTuneConfig, finetune
-    from voicebot.nlu.lexical import LexicalClassifier
+    from voicebot.training.finetune import FineTuneConfig, finetune
+    from voicebot.training.lexical import LexicalClassifier
 
     weights, bias, classes = logistic_regression(vectors, np.asarray(named_labels))
     tuned = finetune(texts, labels, FineTuneConfig(threads=threads), progress=progress)

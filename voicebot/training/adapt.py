@@ -56,7 +56,7 @@ def adapt(groups: Sequence[Sequence[tuple[str, str]]], config: AdaptConfig = Ada
     import torch
 
     from voicebot.models import resolve
-    from voicebot.nlu.finetune import SplitEncoder
+    from voicebot.training.finetune import SplitEncoder
 
     path = Path(path) if path is not None else resolve("embeddings")
     torch.manual_seed(config.seed)
@@ -111,15 +111,3 @@ def save_adapter(weights: dict[str, np.ndarray], target: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(target), metadata={"base": "all-MiniLM-L6-v2", "kind": "intent-contrastive"})
-
-
-def apply_adapter(encoder, adapter: Path) -> None:
-    """Load the adapter's float16 layers over ``encoder`` (a torch BERT model), in place."""
-    import torch
-    from safetensors.numpy import load_file
-
-    weights = {name: torch.from_numpy(array.astype(np.float32))
-               for name, array in load_file(str(adapter)).items()}
-    missing = set(weights) - set(encoder.state_dict())
-    assert not missing, f"adapter names unknown to the encoder: {sorted(missing)[:3]}"
-    encoder.load_state_dict(weights, strict=False)

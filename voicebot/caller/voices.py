@@ -14,7 +14,7 @@ A caller voice is named ``<engine>-<speaker>`` (:data:`VOICES`); a channel by a 
 
 For the caller simulator (``voicebot test --audio --voice … --channel …``), a :class:`CallerSetup` is one
 voice over one channel and :func:`renderer_for` gives the simulator's renderer for it: ``piper`` over
-``clean`` is the simulator's own :class:`~voicebot.call.simulator.AudioRenderer`, unchanged; every other
+``clean`` is the simulator's own :class:`~voicebot.caller.simulator.AudioRenderer`, unchanged; every other
 setup speaks ``say`` lines through :func:`caller_audio` (Piper's audio, too, can be put through a channel).
 
 Rendering runs the synthesizer and ``sox`` as subprocesses (blocking): call it from a thread in async
@@ -40,8 +40,8 @@ import numpy as np
 import soxr
 from scipy.signal import butter, sosfilt
 
-from voicebot.call.script import SayText, Utterance
-from voicebot.call.simulator import AudioRenderer, TextToSpeech
+from voicebot.caller.script import SayText, Utterance
+from voicebot.caller.simulator import AudioRenderer, TextToSpeech
 
 RATE = 8000
 PIPER = "piper"  # the bot's own voice, the simulator's default caller

@@ -15,7 +15,7 @@ from voicebot.dialog.loader import Bundle, FlowProblem, bundle_files, load_bundl
 
 def validate(path: Path, json_out: bool = False, strict: bool = False) -> int:
     """Print ``file:line:col: severity: message`` for every problem; 1 on any error (or warning if strict)."""
-    from voicebot.dialog.testing import load_tests
+    from voicebot.designer.conversation_tests import load_tests
 
     bundles, problems = load_directory(path)
     if path.is_dir():
@@ -87,7 +87,7 @@ def _bundle_for(flow: str, dialogs_dir: Path) -> Bundle | None:
 
 def graph(flow: str, fmt: str, out: Path | None, dialogs_dir: Path) -> int:
     """Write a Mermaid or SVG diagram of a bundle (the SVG is drawn here; no graphviz needed)."""
-    from voicebot.dialog.graph import to_mermaid, to_svg
+    from voicebot.designer.graph import to_mermaid, to_svg
 
     bundle = _bundle_for(flow, dialogs_dir)
     if bundle is None:
@@ -108,7 +108,7 @@ def graph(flow: str, fmt: str, out: Path | None, dialogs_dir: Path) -> int:
 
 
 def _backend_spec(value: str):
-    from voicebot.dialog.testing import BackendSpec
+    from voicebot.designer.conversation_tests import BackendSpec
 
     if value in ("none", "demo", "live"):
         return BackendSpec(value), None  # type: ignore[arg-type]
@@ -125,8 +125,8 @@ def chat(
     language: str | None,
     settings_backend_url: str | None,
 ) -> int:
-    from voicebot.dialog.chat import chat as run_chat
-    from voicebot.dialog.testing import real_nlu_factory
+    from voicebot.designer.chat import chat as run_chat
+    from voicebot.designer.conversation_tests import real_nlu_factory
 
     bundle = _bundle_for(flow, dialogs_dir)
     if bundle is None:
@@ -144,7 +144,7 @@ def chat(
 
 def test(path: Path, flow: str | None, json_out: bool, verbose: bool, backend_url: str | None) -> int:
     """Run the YAML conversation tests with the real NLU; 1 when any fails."""
-    from voicebot.dialog.testing import (
+    from voicebot.designer.conversation_tests import (
         ConversationResult,
         TextDriver,
         format_results,

@@ -66,7 +66,7 @@ import numpy as np
 from voicebot.audio import audiosocket
 from voicebot.audio.audiosocket import AUDIO_RATES, KIND_FOR_RATE, Kind
 from voicebot.audio.codecs import StreamResampler, resample
-from voicebot.call.script import (
+from voicebot.caller.script import (
     DEFAULT_SCRIPT,
     BargeIn,
     CallerScript,
@@ -934,7 +934,7 @@ def run_cli(script_path: Path | None, host: str, port: int, calls: int, stagger:
             silence_frames: bool | None = None, first_audio_after: float | None = None) -> int:
     """``voicebot call``: returns the exit code (1 if any call had an error, 2 for a bad script).
     ``silence_frames``/``first_audio_after`` override the script's call options when given."""
-    from voicebot.call.script import load_script
+    from voicebot.caller.script import load_script
 
     try:
         script = load_script(script_path) if script_path else DEFAULT_SCRIPT

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from voicebot.dialog.loader import Bundle
-from voicebot.dialog.testing import (
+from voicebot.designer.conversation_tests import (
     BackendSpec,
     ConversationTest,
     ConversationTurn,
