@@ -47,6 +47,18 @@ class AudioSocketSettings(BaseModel):
     first_audio_wait_s: float = 0.5
     # Kernel send buffer per call (0: OS default, which autotunes to MBs and hides a stalled peer for minutes).
     send_buffer_bytes: int = 64 * 1024
+    # Per-call inbound limits. Asterisk sends audio in real time; a peer may send it at most this many times
+    # faster (plus the burst of audio saved up, which absorbs network jitter and one 64 KB message): the rest
+    # is dropped. DTMF beyond max_dtmf_per_s (burst: one second's worth) is dropped too. A call whose dropped
+    # excess passes max_excess_audio_s of audio or max_excess_dtmf digits ends as a protocol error.
+    max_audio_speed: float = Field(1.5, ge=1.0)
+    audio_burst_s: float = Field(15.0, gt=0)
+    max_excess_audio_s: float = Field(60.0, gt=0)
+    max_dtmf_per_s: float = Field(20.0, gt=0)
+    max_excess_dtmf: int = Field(200, gt=0)
+    # Connections that have not sent their UUID yet do not count against max_calls; at most this many are
+    # kept waiting (the oldest is closed for a new one), each for at most uuid_timeout_s.
+    max_pending_connections: int = Field(100, ge=1)
 
 
 class WebSettings(BaseModel):

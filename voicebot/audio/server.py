@@ -3,6 +3,8 @@
 Per connection (an ``asyncio.Protocol``, no task per read):
 
 * the peer is checked against ``allowed_peers`` (refused at once) and ``max_calls`` (answered ``0x00``);
+  connections that have not sent their UUID do not count as calls: at most ``max_pending_connections``
+  wait (the oldest is closed for a new one), each for at most ``uuid_timeout_s``;
 * the first message must be the ``0x01`` UUID. A connection closed before any byte is normal (Asterisk
   does that for an unanswered channel) and logged at info;
 * after the UUID the call's :class:`~voicebot.audio.player.Player` starts at once (keep-alive silence lets
@@ -16,6 +18,10 @@ Per connection (an ``asyncio.Protocol``, no task per read):
 * anything else is a protocol error: one error log line naming call id, peer and the problem, a
   ``Hangup(reason="protocol_error")``, ``0x00`` if the socket is still writable, and the socket closed.
   Other calls are not affected.
+* per call, audio faster than ``max_audio_speed`` × real time (beyond ``audio_burst_s`` saved up) and DTMF
+  beyond ``max_dtmf_per_s`` are dropped, with one warning per call and the totals in the ``call ended``
+  line; a call whose excess keeps growing past ``max_excess_audio_s`` / ``max_excess_dtmf`` is ended as a
+  protocol error.
 
 Inbound G.711: Asterisk labels μ-law/A-law as ``0x10`` (AUDIOSOCKET.md §3.3). ``inbound_codec="auto"``
 decides on the call's first audio message: a ``0x10`` payload of exactly 160 bytes (20 ms of G.711;
@@ -38,6 +44,7 @@ import structlog
 
 from voicebot.audio.audiosocket import AUDIO_RATES, Kind, ProtocolError, decode_dtmf, decode_uuid, encode_hangup
 from voicebot.audio.codecs import alaw_to_pcm, ulaw_to_pcm
+from voicebot.audio.limits import TokenBucket
 from voicebot.audio.player import PeerNotReading, Player
 from voicebot.config import AudioSocketSettings
 from voicebot.types import AudioFrame, Dtmf, Hangup, InboundEvent, now
@@ -140,6 +147,10 @@ class _Connection(asyncio.Protocol):
         self.call: CallConnection | None = None
         self.peer: tuple[str, int] = ("?", 0)
         self.log = log.bind(call_id=None)
+        settings = self._settings
+        self._audio_limit = TokenBucket(settings.max_audio_speed, settings.audio_burst_s)
+        self._dtmf_limit = TokenBucket(settings.max_dtmf_per_s, settings.max_dtmf_per_s)
+        self._dropped_dtmf = 0
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -155,14 +166,10 @@ class _Connection(asyncio.Protocol):
             self._ended = True
             transport.abort()
             return
-        if server.accepting is False or len(server.connections) >= self._settings.max_calls:
-            self.log.warning("connection refused: at max_calls or stopping; answered 0x00",
-                             max_calls=self._settings.max_calls)
-            self._ended = True
-            transport.write(_HANGUP)
-            transport.close()
+        if server.accepting is False or server.calls >= self._settings.max_calls:
+            self._refuse()
             return
-        server.connections.add(self)
+        server.admit_pending(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -224,7 +231,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_timer is not None:
             self._close_timer.cancel()
-        self._server.connections.discard(self)
+        self._server.forget(self)
         if not self._ended:
             if self.call is None and self._received == 0 and exc is None:
                 self.log.info("connection closed before the UUID (unanswered channel)")
@@ -244,8 +251,12 @@ class _Connection(asyncio.Protocol):
         elif kind in AUDIO_RATES:
             self._on_audio(call, kind, payload, arrived)
         elif kind == Kind.DTMF:
-            call._push(Dtmf(decode_dtmf(payload), arrived))
-            self._start_handler()
+            digit = decode_dtmf(payload)
+            if self._dtmf_limit.take(1, arrived):
+                call._push(Dtmf(digit, arrived))
+                self._start_handler()
+            else:
+                self._dtmf_flood()
         elif kind == Kind.HANGUP:
             self.log.info("peer sent hangup (0x00)")
             self._end("remote", send_hangup=False)
@@ -278,6 +289,9 @@ class _Connection(asyncio.Protocol):
                 self.log.info("caller audio changed rate; following it", sample_rate=rate, was=call.sample_rate)
             call.sample_rate = rate
             call.player.set_sample_rate(rate)  # answer in the call's own rate and kind
+        if not self._audio_limit.take(len(pcm) / (2 * rate), arrived):
+            self._audio_flood()
+            return
         frame = rate // 50 * 2
         if len(pcm) <= frame:
             call._push(AudioFrame(pcm, rate, arrived))
@@ -296,12 +310,40 @@ class _Connection(asyncio.Protocol):
             self.log.info("inbound 0x10 frames of 160 bytes: treating them as μ-law (inbound_codec=auto)")
         return codec
 
+    def _audio_flood(self) -> None:
+        excess = self._audio_limit.dropped
+        if excess > self._settings.max_excess_audio_s:
+            raise ProtocolError(f"audio keeps arriving faster than {self._settings.max_audio_speed}× real time "
+                                f"({excess:.0f} s of excess audio dropped)")
+        if excess * 50 < 1.5:  # the first dropped frame: one warning per call, totals at the end
+            self.log.warning("inbound audio faster than real time; dropping the excess",
+                             max_audio_speed=self._settings.max_audio_speed)
+
+    def _dtmf_flood(self) -> None:
+        self._dropped_dtmf += 1
+        if self._dropped_dtmf > self._settings.max_excess_dtmf:
+            raise ProtocolError(f"DTMF flood: more than {self._settings.max_excess_dtmf} digits over "
+                                f"{self._settings.max_dtmf_per_s} per second")
+        if self._dropped_dtmf == 1:
+            self.log.warning("DTMF faster than a keypad; dropping the excess", max_dtmf_per_s=self._settings.max_dtmf_per_s)
+
     # ------------------------------------------------------------------ call lifecycle
+
+    def _refuse(self) -> None:
+        assert self._transport is not None
+        self.log.warning("connection refused: at max_calls or stopping; answered 0x00",
+                         max_calls=self._settings.max_calls)
+        self._ended = True
+        self._transport.write(_HANGUP)
+        self._transport.close()
 
     def _start_call(self, call_id: str) -> None:
         assert self._transport is not None
         if self._timer is not None:
             self._timer.cancel()
+        if not self._server.promote(self):
+            self._refuse()
+            return
         self.log = self.log.bind(call_id=call_id)
         s = self._settings
         player = Player(self._write, 8000, keepalive=s.keepalive, max_unsent_bytes=s.max_unsent_bytes,
@@ -400,6 +442,7 @@ class _Connection(asyncio.Protocol):
                 "frames_in": call.frames_in, "frames_out": call.player.sent_frames,
                 "underruns": call.player.underruns, "max_late_ms": round(call.player.max_late_s * 1000, 1),
                 "late_restarts": call.player.late_restarts, "dropped_frames": call.dropped_frames,
+                "excess_audio_s": round(self._audio_limit.dropped, 2), "excess_dtmf": self._dropped_dtmf,
                 "inbound_codec": call.inbound_codec, "sample_rate": call.sample_rate}
 
 
@@ -413,6 +456,7 @@ class AudioSocketServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections: set[_Connection] = set()
+        self._pending: dict[_Connection, None] = {}  # without a UUID yet, oldest first
         self.accepting = False
         self.active_calls = 0
 
@@ -440,6 +484,34 @@ class AudioSocketServer:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
+
+    @property
+    def calls(self) -> int:
+        """Connections that sent their UUID and have not gone yet."""
+        return len(self.connections) - len(self._pending)
+
+    def admit_pending(self, connection: _Connection) -> None:
+        """A new connection waits for its UUID; beyond ``max_pending_connections`` the oldest is closed."""
+        while len(self._pending) >= self.settings.max_pending_connections:
+            oldest = next(iter(self._pending))
+            self.forget(oldest)
+            oldest.log.warning("closing a connection still without a UUID to admit a new one",
+                               max_pending_connections=self.settings.max_pending_connections)
+            oldest.end("protocol_error")
+        self.connections.add(connection)
+        self._pending[connection] = None
+
+    def promote(self, connection: _Connection) -> bool:
+        """The connection sent its UUID: it is a call now, if there is room for one."""
+        if not self.accepting or self.calls >= self.settings.max_calls:
+            self.forget(connection)
+            return False
+        self._pending.pop(connection, None)
+        return True
+
+    def forget(self, connection: _Connection) -> None:
+        self._pending.pop(connection, None)
+        self.connections.discard(connection)
 
     def serve(self, connection: _Connection) -> asyncio.Task[None]:
         task = asyncio.create_task(self._serve(connection), name=f"call-{connection.peer[1]}")
