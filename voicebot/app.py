@@ -28,10 +28,9 @@ from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
 from voicebot.logs import configure_logging
 from voicebot.models import resolve
+from voicebot.nlu.build import build_nlu
 from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
-from voicebot.nlu.intents import IntentClassifier
-from voicebot.nlu.understand import Nlu
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
@@ -57,9 +56,7 @@ class DialogApps:
         key = (bundle.name, bundle.version)
         if key not in self._built:
             started = time.perf_counter()
-            classifier = IntentClassifier.train(bundle.intents, self.embedder, cache_dir=self.cache_dir,
-                                                oos_examples=bundle.oos_examples)
-            nlu = Nlu(classifier, bundle.slot_types, self.emotion, self.pool)
+            nlu = build_nlu(bundle, self.embedder, self.emotion, self.pool, self.cache_dir)
             self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu)
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))

@@ -523,9 +523,8 @@ class TextDriver:
 def real_nlu_factory(cache_dir: Path | None = None) -> Callable[[Bundle], LanguageUnderstanding]:
     """Load the real NLU models once; return a function giving each bundle its trained Nlu (memoised)."""
     from voicebot.models import ModelMissing
+    from voicebot.nlu.build import build_nlu
     from voicebot.nlu.embeddings import MiniLmEmbedder
-    from voicebot.nlu.intents import IntentClassifier
-    from voicebot.nlu.understand import Nlu
 
     embedder = MiniLmEmbedder.load()
     try:
@@ -544,10 +543,7 @@ def real_nlu_factory(cache_dir: Path | None = None) -> Callable[[Bundle], Langua
     def for_bundle(bundle: Bundle) -> LanguageUnderstanding:
         key = (bundle.name, bundle.version)
         if key not in trained:
-            classifier = IntentClassifier.train(
-                bundle.intents, embedder, cache_dir=cache_dir, oos_examples=bundle.oos_examples
-            )
-            trained[key] = Nlu(classifier, bundle.slot_types, emotion, None)
+            trained[key] = build_nlu(bundle, embedder, emotion, None, cache_dir)
         return trained[key]
 
     return for_bundle

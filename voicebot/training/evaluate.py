@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from voicebot.nlu.build import NluSource, build_nlu
 from voicebot.nlu.intents import OOS, IntentClassifier, IntentEnsemble, label_phrase, logistic_regression
 
 Mode = Literal["accurate", "fast"]
@@ -196,16 +197,11 @@ def format_report(report: dict[str, Any]) -> str:
 # -- a flow bundle's product NLU ------------------------------------------------------------------------
 
 
-class FlowNluSource(Protocol):
-    """What the service trains a bundle's NLU from (``dialog.loader.Bundle`` has these)."""
+class FlowNluSource(NluSource, Protocol):
+    """A bundle as the flow evaluation reads it: what its NLU is built from and how its menu routes."""
 
-    intents: dict[str, list[str]]
-    oos_examples: list[str]
     intent_flow: dict[str, str]
     settings: Any  # .confirm_below
-
-    @property
-    def slot_types(self) -> dict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,19 +259,16 @@ def flow_metrics(rows: Sequence[Routed]) -> dict[str, Any]:
 def evaluate_flow(bundle: FlowNluSource, test_rows: Sequence[tuple[str, str]], embedder=None,
                   cache_dir: Path | None = None, confirm_below: float | None = None,
                   ) -> tuple[dict[str, Any], list[Routed]]:
-    """Train the bundle's NLU exactly as the service does (``IntentClassifier.train`` from its examples and
-    out-of-scope examples, ``Nlu`` around it), understand each test text (ASR confidence 1) and route it
-    with the bundle's ``confirm_below`` (or the one given, for sweeps)."""
+    """Train the bundle's NLU exactly as the service does (``nlu.build.build_nlu``), understand each test
+    text (ASR confidence 1) and route it with the bundle's ``confirm_below`` (or the one given, for sweeps)."""
     confirm_below = bundle.settings.confirm_below if confirm_below is None else confirm_below
     from voicebot.nlu.embeddings import MiniLmEmbedder
-    from voicebot.nlu.understand import Nlu
 
     embedder = embedder or MiniLmEmbedder.load()
     start = time.perf_counter()
-    classifier = IntentClassifier.train(bundle.intents, embedder, cache_dir=cache_dir,
-                                        oos_examples=bundle.oos_examples)
+    nlu = build_nlu(bundle, embedder, None, None, cache_dir)
     train_seconds = time.perf_counter() - start
-    nlu = Nlu(classifier, bundle.slot_types, None, None)
+    classifier = nlu.classifier
     routed = []
     for text, gold in test_rows:
         u = nlu.understand_sync(text)
