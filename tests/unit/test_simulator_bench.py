@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.caller.bench import BenchError, ProcSampler, read_turn_marks, serve_subprocess, stage_stats
+from voicebot.caller.bench import ProcSampler, read_turn_marks, stage_stats
+from voicebot.caller.launcher import ServeError, serving
 
 
 def test_stage_stats_per_stage_percentiles() -> None:
@@ -53,6 +54,6 @@ def test_proc_sampler_reads_this_process() -> None:
 
 async def test_server_that_dies_at_start_up_is_a_clear_error(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "import sys; print('no flows here'); sys.exit(3)"]
-    with pytest.raises(BenchError, match=r"exited with 3 before it was ready:\nno flows here"):
-        async with serve_subprocess(tmp_path, command=command, ready_timeout=20):
+    with pytest.raises(ServeError, match=r"exited with 3 before it was ready:\nno flows here"):
+        async with serving(tmp_path, command=command, ready_timeout=20):
             pass

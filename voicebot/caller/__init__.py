@@ -1,1 +1,1 @@
-"""The caller side: a simulator that plays Asterisk's part (scripts, caller voices) and the call benchmarks."""
+"""The caller side: a simulator playing Asterisk's part (scripts, caller voices), the call benchmarks."""

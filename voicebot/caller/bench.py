@@ -1,6 +1,6 @@
 """``voicebot bench calls``: end-to-end latency, CPU and memory of the real server under N calls.
 
-It starts ``voicebot serve`` as a subprocess on free ports with a temporary SQLite database, waits until
+It starts ``voicebot serve`` (``caller/launcher.py``: free ports, a temporary SQLite database), waits until
 the AudioSocket port accepts and ``GET /healthz`` answers, places one call and then N calls started
 ``stagger`` seconds apart (0.5 s by default, so that callers do not all talk in the same instant) with a
 standard caller script (``eval/scripts/bench.yaml``), and reports:
@@ -22,17 +22,16 @@ Figures come from a machine shared with other work: they are noisy and are print
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voicebot.caller.launcher import HOST, RunningService, ServeError, serving
 from voicebot.caller.script import CallerScript, ScriptError, load_script
 from voicebot.caller.simulator import (
     CallResult,
@@ -59,7 +58,7 @@ SAMPLE_EVERY_S = 0.1
 
 
 class BenchError(RuntimeError):
-    """The server could not be started or measured."""
+    """The server could not be measured."""
 
 
 class ProcSampler:
@@ -91,60 +90,10 @@ class BenchTarget:
     db_url: str | None = None
     web_url: str | None = None  # for the dialplan's handoff lookup after a bot hangup
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _wait_ready(process: asyncio.subprocess.Process, port: int, web_port: int, log: Path,
-                      timeout: float) -> None:
-    import httpx
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while loop.time() < deadline:
-            if process.returncode is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                raise BenchError(
-                    f"voicebot serve exited with {process.returncode} before it was ready:\n{tail}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                if (await client.get(f"http://127.0.0.1:{web_port}/healthz")).status_code == 200:
-                    return
-            except (OSError, httpx.HTTPError):
-                pass
-            await asyncio.sleep(0.25)
-    raise BenchError(f"voicebot serve was not ready after {timeout:g} s (log: {log})")
-
-
-@contextlib.asynccontextmanager
-async def serve_subprocess(workdir: Path, command: Sequence[str] | None = None,
-                           ready_timeout: float = 180.0) -> AsyncIterator[BenchTarget]:
-    """Run ``voicebot serve`` (or ``command``) on free ports with a SQLite database under ``workdir``."""
-    port, web_port = free_port(), free_port()
-    db_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    env = dict(os.environ, VOICEBOT_STORE__URL=db_url, VOICEBOT_AUDIOSOCKET__PORT=str(port),
-               VOICEBOT_WEB__PORT=str(web_port), VOICEBOT_STORE__SPOOL_DIR=str(workdir / "spool"))
-    log = workdir / "serve.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *(command or (sys.executable, "-m", "voicebot", "serve")), env=env, stdout=out, stderr=out)
-    try:
-        await _wait_ready(process, port, web_port, log, ready_timeout)
-        yield BenchTarget("127.0.0.1", port, process.pid, db_url, f"http://127.0.0.1:{web_port}")
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    @classmethod
+    def of(cls, service: RunningService) -> BenchTarget:
+        """The target a started ``voicebot serve`` (:mod:`voicebot.caller.launcher`) offers."""
+        return cls(HOST, service.audiosocket_port, service.process.pid, service.db_url, service.web_url)
 
 
 async def read_turn_marks(db_url: str, call_ids: Iterable[str]) -> list[dict[str, float]]:
@@ -303,15 +252,15 @@ def run_cli(calls: int, stagger: float, script_path: Path | None, as_json: bool,
         script = await asyncio.to_thread(
             lambda: prepare_script(load_script(script_path or BENCH_SCRIPT), 8000))
         with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
-            async with serve_subprocess(Path(tmp), ready_timeout=ready_timeout) as target:
-                return await run_bench(target, script, calls, stagger, timeout)
+            async with serving(Path(tmp), ready_timeout=ready_timeout) as service:
+                return await run_bench(BenchTarget.of(service), script, calls, stagger, timeout)
 
     try:
         report = asyncio.run(main())
     except ScriptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except BenchError as exc:
+    except (BenchError, ServeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if out is not None:

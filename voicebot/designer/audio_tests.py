@@ -49,7 +49,8 @@ from typing import Any
 
 import httpx
 
-from voicebot.caller.bench import BenchError, BenchTarget, serve_subprocess
+from voicebot.caller.bench import BenchTarget
+from voicebot.caller.launcher import ServeError, serving
 from voicebot.caller.script import CallerScript, HangUp, SayText, SendDtmf, Step, WaitForBot
 from voicebot.caller.simulator import AudioRenderer, CallResult, place_call, prepare_script
 from voicebot.caller.voices import CallerSetup, caller_setups, missing_tools, renderer_for
@@ -326,11 +327,10 @@ async def _serving(target: BenchTarget) -> bool:
 @contextlib.asynccontextmanager
 async def serve_bundle(dialogs_dir: Path, bundle: str, workdir: Path) -> AsyncIterator[BenchTarget]:
     """A real ``voicebot serve`` on free ports whose default flow is ``bundle``."""
-    command = ("env", f"VOICEBOT_DIALOG__DIR={dialogs_dir.resolve()}",
-               f"VOICEBOT_DIALOG__DEFAULT_FLOW={bundle}", "VOICEBOT_DIALOG__HOT_RELOAD=false",
-               sys.executable, "-m", "voicebot", "serve")
-    async with serve_subprocess(workdir, command, ready_timeout=SERVE_READY_S) as target:
-        yield target
+    env = {"VOICEBOT_DIALOG__DIR": str(dialogs_dir.resolve()), "VOICEBOT_DIALOG__DEFAULT_FLOW": bundle,
+           "VOICEBOT_DIALOG__HOT_RELOAD": "false"}
+    async with serving(workdir, env, ready_timeout=SERVE_READY_S) as service:
+        yield BenchTarget.of(service)
 
 
 def _with_heard(result: ConversationResult, heard: Sequence[Heard]) -> None:
@@ -420,7 +420,7 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
                 async with contextlib.AsyncExitStack() as stack:
                     try:
                         target = await stack.enter_async_context(serve_bundle(dialogs_dir, bundle, workdir))
-                    except BenchError as error:  # the other lanes take this lane's tests
+                    except ServeError as error:  # the other lanes take this lane's tests
                         print(f"a call lane of {bundle} gives up: {error}", file=sys.stderr)
                         return
                     finally:
@@ -455,7 +455,7 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
         stop.set()
         await rendered
     if pending:
-        raise BenchError(f"no voicebot serve of {bundle} could start; {len(pending)} test(s) not run")
+        raise ServeError(f"no voicebot serve of {bundle} could start; {len(pending)} test(s) not run")
 
 
 def format_audio(run: AudioRun, verbose: bool = False) -> str:

@@ -1,1 +1,1 @@
-"""Offline model work the service never loads: intent and emotion training, encoder adapters, accuracy evaluation."""
+"""Offline model work the service never loads: intent and emotion training, encoder adapters, evaluation."""

@@ -260,7 +260,8 @@ def evaluate_flow(bundle: FlowNluSource, test_rows: Sequence[tuple[str, str]], e
                   cache_dir: Path | None = None, confirm_below: float | None = None,
                   ) -> tuple[dict[str, Any], list[Routed]]:
     """Train the bundle's NLU exactly as the service does (``nlu.build.build_nlu``), understand each test
-    text (ASR confidence 1) and route it with the bundle's ``confirm_below`` (or the one given, for sweeps)."""
+    text (ASR confidence 1) and route it with the bundle's ``confirm_below`` (or the one given, for
+    sweeps)."""
     confirm_below = bundle.settings.confirm_below if confirm_below is None else confirm_below
     from voicebot.nlu.embeddings import MiniLmEmbedder
 

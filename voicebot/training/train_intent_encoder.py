@@ -1,7 +1,7 @@
 """Train an intent encoder adapter (``adapt.py``; a candidate, not shipped) on public intent data.
 
-``python -m voicebot.training.train_intent_encoder [--data ../shared/data/intents] [--steps N] [--out F]`` reads
-BANKING77 (the 80 % training part of ``holdout()``: the 20 % stays a development set), CLINC150 train
+``python -m voicebot.training.train_intent_encoder [--data ../shared/data/intents] [--steps N] [--out F]``
+reads BANKING77 (the 80 % training part of ``holdout()``: the 20 % stays a development set), CLINC150 train
 (without its ``oos`` rows), HWU64 train and SLURP devel, and runs ``adapt.adapt``. Deterministic.
 CPU only; ≈ 15–20 minutes on 2 shared cores for the default steps.
 """
