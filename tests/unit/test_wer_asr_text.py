@@ -2,7 +2,6 @@
 
 import pytest
 
-from voicebot.speech.asr import grammar_for, prompt_for
 from voicebot.speech.asr_whisper import (
     Decoded,
     answers_otherwise,
@@ -11,6 +10,7 @@ from voicebot.speech.asr_whisper import (
     echoes_prompt,
     is_hallucination,
 )
+from voicebot.speech.whisper_hints import grammar_for, prompt_for
 from voicebot.types import RecognitionHints
 
 

@@ -1,4 +1,4 @@
-"""Speech recognition: the engine factory and how the flow's hints bias whisper.
+"""Speech recognition: the engine factory (how the flow's hints bias whisper: ``speech/whisper_hints.py``).
 
 ``load_recognizer`` builds the engine named by ``settings.speech.asr_engine`` once at start-up (load +
 one warm-up decode); every call opens cheap streams on it. A missing model raises
@@ -19,45 +19,11 @@ from voicebot.config import Settings
 from voicebot.engines import SpeechRecognizer
 from voicebot.models import DEFAULT_MODELS_DIR, ModelMissing, resolve
 from voicebot.runtime import InferencePool
-from voicebot.types import RecognitionHints
 
 if TYPE_CHECKING:
     from voicebot.speech.asr_whisper import WhisperRecognizer
 
 WHISPER_ROLES = {"whisper-tiny": "asr_fast", "whisper-base": "asr_accurate"}
-
-# Whisper reads the prompt (and hotwords, which faster-whisper puts before it) as text that came just
-# before the audio: it steers vocabulary. When digits are expected, whisper is constrained to a grammar
-# instead: every token that cannot spell a digit word, a command word or one of the flow's phrases is
-# suppressed, as a Vosk or VoiceXML digits grammar would. On FSDD (tiny.en, 75 clips) that cut WER from
-# 16 % (digit words as hotwords; a numeric prompt or a comma list did worse, with runaway repetitions)
-# to 5 %. Figures: eval/README.md, section ASR.
-DIGIT_WORDS = "zero one two three four five six seven eight nine oh double triple"
-COMMAND_WORDS = "agent operator representative help repeat"  # still heard while digits are expected
-SPOKEN_COMMANDS = "help, agent, repeat"  # global handlers, biased for alongside a question's options
-YES_NO_WORDS = "yes no yeah nope correct"
-GENERIC_PROMPT = "Hello, I'm calling about my account."
-
-
-def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
-    """``(initial_prompt, hotwords)`` for faster-whisper from what the dialog expects next."""
-    phrases = ", ".join(p.strip() for p in hints.phrases if p.strip())
-    if hints.kind == "digits":
-        return None, None  # the grammar does the biasing
-    if hints.kind == "yes_no":
-        return None, " ".join(filter(None, (YES_NO_WORDS, phrases)))
-    if phrases:  # the options, and the commands a caller may say instead ("Help!" was heard "health")
-        return None, f"{phrases}, {SPOKEN_COMMANDS}"
-    return GENERIC_PROMPT, None
-
-
-def grammar_for(hints: RecognitionHints) -> tuple[str, ...] | None:
-    """The words whisper may write, or None for free text. Only digits are constrained: a yes/no or
-    menu question gets free answers too ("I want to check my balance")."""
-    if hints.kind != "digits":
-        return None
-    words = f"{DIGIT_WORDS} {COMMAND_WORDS} {' '.join(hints.phrases)}".lower().split()
-    return tuple(sorted(set(words)))
 
 
 def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer:

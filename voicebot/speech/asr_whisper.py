@@ -19,7 +19,7 @@ Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it 
 cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per
 utterance), no internal VAD (the listener already segmented), one temperature (no fallback
 re-decodes), English. When digits are expected the decode is constrained to a
-small grammar (``speech/asr.py: grammar_for``, plus numerals, pair and hundred words and the words said
+small grammar (``whisper_hints.grammar_for``, plus numerals, pair and hundred words and the words said
 around a number) by suppressing every other token, and it hears the audio slowed to
 :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven
 three three"). Other hints become an ``initial_prompt`` or ``hotwords`` (``prompt_for``). New tokens are capped at ``8 + 6 per second`` of
@@ -52,8 +52,8 @@ from faster_whisper.tokenizer import Tokenizer
 
 from voicebot.audio.codecs import resample
 from voicebot.runtime import InferencePool
-from voicebot.speech.asr import grammar_for, prompt_for
 from voicebot.speech.wer import normalize
+from voicebot.speech.whisper_hints import grammar_for, prompt_for
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
 
 MODEL_RATE = 16000
