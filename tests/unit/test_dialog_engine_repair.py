@@ -8,7 +8,8 @@ import pytest
 
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import REPAIR_WORDS, DialogEngine
-from voicebot.dialog.loader import MENU_CHOICE_TYPE, SURVEY_TYPE, load_bundle
+from voicebot.dialog.bundle import MENU_CHOICE_TYPE, SURVEY_TYPE
+from voicebot.dialog.loader import load_bundle
 from voicebot.nlu.normalize import find_correction
 from voicebot.types import (
     CallStart,

@@ -18,7 +18,7 @@ from typing import Any, Literal, NoReturn
 
 from voicebot.dialog.actions import ActionRequest, ActionRunner
 from voicebot.dialog.conditions import FlowRuntimeError, evaluate, format_value, render
-from voicebot.dialog.loader import MENU_CHOICE_TYPE, Bundle
+from voicebot.dialog.bundle import MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.schema import (
     AnyStep,
     AskStep,

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from voicebot.dialog.bundle import Bundle, FlowProblem
 from voicebot.dialog.conditions import ExpressionError, parse_expression, template_refs
 from voicebot.dialog.schema import RESERVED_INTENTS, AnyStep, step_kind
-
-if TYPE_CHECKING:
-    from voicebot.dialog.loader import Bundle, FlowProblem
 
 _TEXT_FIELDS = ("say", "prompt", "reprompt", "no_input_prompt")
 _TERMINAL = ("goto", "handoff", "end")
@@ -28,8 +26,6 @@ class _Checker:
         self.problems: list[FlowProblem] = []
 
     def add(self, path: tuple[Any, ...], message: str, severity: str = "error", key: bool = False) -> None:
-        from voicebot.dialog.loader import FlowProblem
-
         line, col = self.bundle.source_map.locate(path, key=key)
         self.problems.append(FlowProblem(str(self.bundle.file), line, col, message, severity))  # type: ignore[arg-type]
 
