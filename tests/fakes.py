@@ -165,8 +165,7 @@ class FakeNlu:
 
 
 class FakeCallStore:
-    """In-memory ``CallStore``: keeps what was written so tests can look at it; same read methods as
-    ``SqlCallStore`` (a subset of the fields)."""
+    """In-memory ``CallStore``: keeps what was written in ``calls`` so tests can look at it."""
 
     def __init__(self) -> None:
         self.calls: dict[str, dict] = {}
@@ -193,17 +192,6 @@ class FakeCallStore:
 
     async def close(self) -> None:
         self.closed = True
-
-    async def get_call(self, call_id: str) -> dict | None:
-        return self.calls.get(call_id)
-
-    async def list_calls(self, limit: int = 50, offset: int = 0, outcome: str | None = None) -> list[dict]:
-        calls = [c for c in reversed(self.calls.values()) if outcome is None or c["outcome"] == outcome]
-        return calls[offset:offset + limit]
-
-    async def handoff_for(self, call_id: str):
-        call = self.calls.get(call_id)
-        return call["handoff"] if call else None
 
 
 class FakeCallConnection:

@@ -23,6 +23,7 @@ from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import Settings
+from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
@@ -34,7 +35,10 @@ from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
+from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
+from voicebot.web.app import create_app
+from voicebot.web.context import WebContext
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +104,7 @@ class VoicebotService:
         self.flows = FlowRegistry.load(paths.flows)
         self.router.check(self.flows.names())
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
+        self.queries = SqlCallQueries(self.store.engine)
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
@@ -125,9 +130,7 @@ class VoicebotService:
                                      bus=self.bus, dialog_for=self.dialogs.for_call, directory=self.directory)
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
         await self.audiosocket.start()
-        from voicebot.web.app import create_app
-
-        web_app = create_app(self)
+        web_app = create_app(web_context(self))
         config = uvicorn.Config(web_app, host=s.web.host, port=s.web.port, log_level="warning", lifespan="on")
         self.web = uvicorn.Server(config)
         self.web.install_signal_handlers = lambda: None  # the service owns SIGTERM/SIGINT
@@ -180,6 +183,14 @@ class VoicebotService:
         await self.store.close()
         self.pool.shutdown()
         log.info("stopped")
+
+
+def web_context(service: VoicebotService) -> WebContext:
+    """The narrow part of the service the web app sees; the demo back office under ``/demo`` when configured."""
+    mounts = {"/demo": create_demo_app(service.paths.demo_db)} if service.settings.web.demo_backend else {}
+    return WebContext(calls=service.queries, directory=service.directory, bus=service.bus,
+                      flow_names=lambda: service.flows.names(), routable=service.router.routable,
+                      active_calls=lambda: service.audiosocket.active_calls, mounts=mounts)
 
 
 async def serve(settings: Settings) -> None:

@@ -93,7 +93,7 @@ def demo_backend(
     import uvicorn
 
     from voicebot.config import Settings
-    from voicebot.web.demo_backend import create_demo_app
+    from voicebot.demo.backend import create_demo_app
 
     uvicorn.run(create_demo_app(db or Settings().paths().demo_db), host=host, port=port)
 

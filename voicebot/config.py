@@ -64,6 +64,8 @@ class AudioSocketSettings(BaseModel):
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Mount the demo back office (what the demo flows call) under /demo. Off for a real deployment.
+    demo_backend: bool = True
     # The demo back office's SQLite file (created and seeded if absent). None: demo.db beside the call
     # store's SQLite file (var/demo.db by default), or in var/ when the store is not SQLite.
     demo_db: Path | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from voicebot.store.records import CallRecord
 from voicebot.types import (
     AudioFrame,
     CallOutcome,
@@ -112,4 +113,20 @@ class CallStore(Protocol):
 
     async def close(self) -> None:
         """Flush everything pending."""
+        ...
+
+
+class CallQueries(Protocol):
+    """The read side of the call records (``store/queries.py``): typed records, never dicts."""
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        """The call with its turns and events, or None."""
+        ...
+
+    async def list_calls(self, limit: int = 50, offset: int = 0, outcome: str | None = None) -> list[CallRecord]:
+        """Newest first, without turns and events (``turn_count`` says how many turns)."""
+        ...
+
+    async def handoff_for(self, call_id: str) -> dict[str, Any] | None:
+        """The stored handoff packet (JSON), or None when the call was not handed off (or is unknown)."""
         ...

@@ -16,6 +16,7 @@ import pytest
 from harness import ROOT, RunningService, start_service, stop_service
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import CallResult, place_call
+from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 
 pytestmark = pytest.mark.slow
@@ -189,7 +190,7 @@ async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
     assert code == 0
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{service.db_path}", tmp_path / "spool")
     try:
-        record = await store.get_call(result.call_id)
+        record = (await SqlCallQueries(store.engine).get_call(result.call_id)).to_json()
     finally:
         await store.close()
     assert record["outcome"] == "handoff" and record["handoff"]["reason"] == "service_shutdown"

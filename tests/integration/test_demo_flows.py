@@ -15,7 +15,7 @@ from voicebot.dialog.loader import load_directory
 from voicebot.designer.conversation_tests import (BackendSpec, ConversationTest, TextDriver, load_tests, real_nlu_factory,
                                      run_test)
 from voicebot.models import ModelMissing, resolve
-from voicebot.web.demo_backend import create_demo_app
+from voicebot.demo.backend import create_demo_app
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from voicebot.web.demo_backend import create_demo_app
+from voicebot.demo.backend import create_demo_app
 
 pytestmark = pytest.mark.slow
 

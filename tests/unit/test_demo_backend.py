@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from voicebot.web.demo_backend import create_demo_app, day_text, digits
+from voicebot.demo.backend import create_demo_app, day_text, digits
 
 TODAY = date(2026, 3, 18)  # a Wednesday
 

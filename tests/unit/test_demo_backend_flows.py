@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from voicebot.dialog.loader import Bundle, load_directory
 from voicebot.dialog.schema import CallStep, HandoffStep, SurveyStep
-from voicebot.web.demo_backend import create_demo_app
+from voicebot.demo.backend import create_demo_app
 
 DIALOGS = Path(__file__).resolve().parents[2] / "dialogs"
 QUEUES = {"banking": {"banking", "cards"}, "retail": {"retail"}, "logistics": {"logistics"},

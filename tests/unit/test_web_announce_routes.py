@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 
+from voicebot.app import web_context
 from voicebot.call.directory import CallDirectory, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.config import Settings
@@ -21,8 +22,8 @@ def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNames
     settings = Settings(web={"demo_db": tmp_path / "backoffice.db"})
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=router, directory=CallDirectory(),
                               bus=EventBus(), flows=SimpleNamespace(names=lambda: FLOWS),
-                              audiosocket=SimpleNamespace(active_calls=0), store=None)
-    return TestClient(create_app(service)), service
+                              audiosocket=SimpleNamespace(active_calls=0), queries=None)
+    return TestClient(create_app(web_context(service))), service
 
 
 def test_hidden_flows_cannot_be_announced_and_routed_ones_can(tmp_path: Path) -> None:

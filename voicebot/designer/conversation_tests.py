@@ -409,7 +409,7 @@ def backend_client(
         from starlette.applications import Starlette
         from starlette.routing import Mount
 
-        from voicebot.web.demo_backend import create_demo_app
+        from voicebot.demo.backend import create_demo_app
 
         tmp = tempfile.TemporaryDirectory(prefix="voicebot-demo-")
         demo = create_demo_app(Path(tmp.name) / "demo.db")

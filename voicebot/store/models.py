@@ -2,7 +2,8 @@
 
 ``calls`` has one row per call, ``turns`` one row per caller turn (with per-stage timing), ``events``
 the notable moments of a call (barge-in, DTMF, handoff, faults). QA, reports and compliance build on
-these tables; change them only with a new ``SCHEMA_VERSION``.
+these tables; change them only together with a new migration in ``migrations/versions/`` (the tests check
+that the migrated database and these classes agree).
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
-
-SCHEMA_VERSION = 1
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 
@@ -44,15 +43,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JsonValue, datetime: UtcDateTime}
-
-
-class SchemaVersion(Base):
-    """One row: the schema version this database was created with."""
-
-    __tablename__ = "schema_version"
-
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    applied_at: Mapped[datetime]
 
 
 class CallRow(Base):

@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import event as sa_event
-from sqlalchemy import exc, func, select, text
+from sqlalchemy import exc, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import selectinload
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from voicebot.store.models import SCHEMA_VERSION, Base, CallRow, EventRow, SchemaVersion, TurnRow
+from voicebot.store import database
+from voicebot.store.models import CallRow, EventRow, TurnRow
 from voicebot.store.spool import Record, Spool
 from voicebot.types import CallOutcome, HandoffPacket, Turn
 
@@ -78,26 +77,13 @@ class SqlCallStore:
     async def open(cls, url: str, spool_dir: Path, *, redact: Redactor = no_redaction,
                    queue_size: int = 10_000, batch_size: int = 200, busy_timeout_ms: int = 5000,
                    retry_s: float = 2.0, schema: str | None = None) -> SqlCallStore:
-        """Connect, create the schema if needed, replay any spool, start the writer.
+        """Connect, bring the schema up to date (Alembic), replay any spool, start the writer.
 
         ``url``: ``sqlite+aiosqlite:///var/voicebot.db`` or ``postgresql+asyncpg://user@host/db``.
         ``schema`` (PostgreSQL only) puts the tables in that schema. A database that is down at start-up
         does not stop the service: records spool until it is back.
         """
-        parsed = make_url(url)
-        sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"pool_pre_ping": not sqlite}
-        if sqlite:
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            options["connect_args"] = {"timeout": busy_timeout_ms / 1000}
-        else:
-            options["connect_args"] = {"timeout": 5}
-        if schema:
-            options["execution_options"] = {"schema_translate_map": {None: schema}}
-        engine = create_async_engine(url, **options)
-        if sqlite:
-            _sqlite_pragmas(engine, busy_timeout_ms)
+        engine = database.connect(url, busy_timeout_ms=busy_timeout_ms, schema=schema)
         spool = await asyncio.to_thread(Spool, spool_dir)
         store = cls(engine, spool, redact=redact, queue_size=queue_size, batch_size=batch_size,
                     retry_s=retry_s, schema=schema)
@@ -105,7 +91,7 @@ class SqlCallStore:
             await store._ensure_schema()
         except Exception as error:  # noqa: BLE001 - the bot still answers calls; records spool
             log.error("call record database unavailable at start-up; records will spool",
-                      url=parsed.render_as_string(hide_password=True), error=str(error))
+                      url=make_url(url).render_as_string(hide_password=True), error=str(error))
         store._replay_pending = await asyncio.to_thread(spool.has_records)
         if store._replay_pending and store._schema_ready:
             async with store._commit_lock:
@@ -166,35 +152,10 @@ class SqlCallStore:
                          records=len(self._held))
         await self._engine.dispose()
 
-    # ------------------------------------------------------------------ read side
-
-    async def get_call(self, call_id: str) -> dict[str, Any] | None:
-        """The call with its turns, events and handoff packet, or None."""
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(CallRow).where(CallRow.id == call_id)
-                .options(selectinload(CallRow.turns), selectinload(CallRow.events)))
-            if row is None:
-                return None
-            return {**_call_dict(row), "turns": [_turn_dict(t) for t in row.turns],
-                    "events": [_event_dict(e) for e in row.events]}
-
-    async def list_calls(self, limit: int = 50, offset: int = 0,
-                         outcome: str | None = None) -> list[dict[str, Any]]:
-        """Newest calls first, without turns (``turn_count`` says how many)."""
-        turn_count = (select(func.count(TurnRow.id)).where(TurnRow.call_id == CallRow.id)
-                      .correlate(CallRow).scalar_subquery())
-        query = select(CallRow, turn_count).order_by(CallRow.started_at.desc(), CallRow.id)
-        if outcome:
-            query = query.where(CallRow.outcome == outcome)
-        async with self._sessions() as session:
-            rows = (await session.execute(query.limit(limit).offset(offset))).all()
-        return [{**_call_dict(call), "turn_count": count} for call, count in rows]
-
-    async def handoff_for(self, call_id: str) -> dict[str, Any] | None:
-        """The handoff packet of a call (queue, skill, priority, ...), or None when it was not handed off."""
-        async with self._sessions() as session:
-            return await session.scalar(select(CallRow.handoff).where(CallRow.id == call_id))
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine it writes through; ``queries.SqlCallQueries`` reads through the same one."""
+        return self._engine
 
     # ------------------------------------------------------------------ records
 
@@ -388,17 +349,7 @@ class SqlCallStore:
                     call.duration_s = round((call.ended_at - call.started_at).total_seconds(), 3)
 
     async def _ensure_schema(self) -> None:
-        async with self._engine.begin() as conn:
-            if self._schema_name and conn.dialect.name == "postgresql":
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema_name}"'))
-            await conn.run_sync(Base.metadata.create_all)
-            version = await conn.scalar(select(func.max(SchemaVersion.version)))
-            if version is None:
-                await conn.execute(SchemaVersion.__table__.insert().values(
-                    version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
-            elif version != SCHEMA_VERSION:
-                raise RuntimeError(f"call record schema is version {version}, this voicebot expects "
-                                   f"{SCHEMA_VERSION}: migrate the database first")
+        await database.upgrade(self._engine, schema=self._schema_name)
         self._schema_ready = True
 
 
@@ -426,16 +377,6 @@ def _is_outage(error: BaseException) -> bool:
         return True
     return isinstance(error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError
                       | exc.TimeoutError | OSError | TimeoutError)
-
-
-def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @sa_event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", f"busy_timeout={int(busy_timeout_ms)}", "foreign_keys=ON",
-                       "synchronous=NORMAL"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
 
 
 def _wall(t: float) -> float:
@@ -472,22 +413,3 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _call_dict(row: CallRow) -> dict[str, Any]:
-    return {"id": row.id, "caller_id": row.caller_id, "flow": row.flow, "started_at": _iso(row.started_at),
-            "ended_at": _iso(row.ended_at), "outcome": row.outcome, "duration_s": row.duration_s,
-            "queue": row.queue, "handoff": row.handoff}
-
-
-def _turn_dict(row: TurnRow) -> dict[str, Any]:
-    return {"index": row.index, "recorded_at": _iso(row.recorded_at),
-            **{k: getattr(row, k) for k in _TURN_FIELDS}}
-
-
-def _event_dict(row: EventRow) -> dict[str, Any]:
-    return {"at": _iso(row.at), "kind": row.kind, "data": row.data}

@@ -1,17 +1,19 @@
-"""The web side of the service: health, metrics, the call API, the dialplan's handoff lookup, the demo backend.
+"""The web side of the service: health, metrics, the call API, the dialplan's announcement and handoff lookup.
 
-Later features (agent desktop over a websocket, QA console, reports, supervisor wallboard) mount here and
-read the same store and event bus.
+It depends on a :class:`~voicebot.web.context.WebContext` only, never on the service. Later features (agent
+desktop over a websocket, QA console, reports, supervisor wallboard) mount here and read the same call
+queries and event bus; other apps (the demo back office) come in the context's ``mounts``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -21,9 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from voicebot.call import events as ev
 from voicebot.call.directory import CallInfo
 from voicebot.types import HandoffPacket
-
-if TYPE_CHECKING:
-    from voicebot.app import VoicebotService
+from voicebot.web.context import WebContext
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
 
@@ -31,11 +31,11 @@ RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before th
 class Metrics:
     """Prometheus figures fed from the event bus (one registry per service, no globals)."""
 
-    def __init__(self, service: VoicebotService) -> None:
+    def __init__(self, active_calls: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("voicebot_calls_total", "Calls ended, by outcome", ["outcome"], registry=self.registry)
         self.active = Gauge("voicebot_calls_active", "Calls in progress", registry=self.registry)
-        self.active.set_function(lambda: service.audiosocket.active_calls)
+        self.active.set_function(active_calls)
         self.barge_ins = Counter("voicebot_barge_ins_total", "Bot prompts cut off by the caller",
                                  registry=self.registry)
         self.handoffs = Counter("voicebot_handoffs_total", "Calls handed to a human, by queue", ["queue"],
@@ -69,12 +69,12 @@ def handoff_answer(packet: dict[str, Any] | HandoffPacket | None) -> str:
                       "priority": data.get("priority") or 0, "reason": data.get("reason") or ""})
 
 
-def create_app(service: VoicebotService) -> FastAPI:
-    metrics = Metrics(service)
+def create_app(ctx: WebContext) -> FastAPI:
+    metrics = Metrics(ctx.active_calls)
     recent: OrderedDict[str, HandoffPacket | None] = OrderedDict()  # call id -> its handoff, if any
 
     async def follow_events() -> None:
-        async for event in service.bus.subscribe():
+        async for event in ctx.bus.subscribe():
             metrics.observe(event)
             if isinstance(event, ev.CallStarted):
                 recent[event.call_id] = None
@@ -93,7 +93,7 @@ def create_app(service: VoicebotService) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "active_calls": service.audiosocket.active_calls, "flows": service.flows.names()}
+        return {"status": "ok", "active_calls": ctx.active_calls(), "flows": ctx.flow_names()}
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -102,14 +102,15 @@ def create_app(service: VoicebotService) -> FastAPI:
     @app.get("/api/calls")
     async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                          outcome: str | None = None) -> list[dict[str, Any]]:
-        return await service.store.list_calls(limit=limit, offset=offset, outcome=outcome)
+        return [call.summary_json() for call in await ctx.calls.list_calls(limit=limit, offset=offset,
+                                                                            outcome=outcome)]
 
     @app.get("/api/calls/{call_id}")
     async def get_call(call_id: str) -> dict[str, Any]:
-        call = await service.store.get_call(call_id)
+        call = await ctx.calls.get_call(call_id)
         if call is None:
             raise HTTPException(404, f"no call {call_id}")
-        return call
+        return call.to_json()
 
     @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse)
     async def handoff(call_id: str) -> str:
@@ -117,9 +118,9 @@ def create_app(service: VoicebotService) -> FastAPI:
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
         if call_id in recent:
             return handoff_answer(recent[call_id])
-        if (packet := await service.store.handoff_for(call_id)) is not None:
+        if (packet := await ctx.calls.handoff_for(call_id)) is not None:
             return handoff_answer(packet)
-        if await service.store.get_call(call_id) is not None:
+        if await ctx.calls.get_call(call_id) is not None:
             return handoff_answer(None)
         return ""
 
@@ -136,20 +137,20 @@ def create_app(service: VoicebotService) -> FastAPI:
         body = (await request.body()).decode("utf-8", errors="replace")
         fields.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
         flow = fields.pop("flow", None) or None
-        routable = [name for name in service.flows.names() if service.router.routable(name)]
+        names = ctx.flow_names()
+        routable = [name for name in names if ctx.routable(name)]
         if flow is not None and flow not in routable:
-            hidden = " (hidden: VOICEBOT_DIALOG__HIDDEN_FLOWS)" if flow in service.flows.names() else ""
+            hidden = " (hidden: VOICEBOT_DIALOG__HIDDEN_FLOWS)" if flow in names else ""
             raise HTTPException(422, f"unknown flow {flow!r}{hidden}; flows: {', '.join(routable)}")
         info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
                         variables={k: v for k, v in fields.items() if len(k) <= 64 and len(v) <= 512})
-        service.directory.announce(call_id, info)
+        ctx.directory.announce(call_id, info)
         return Response(status_code=204)
 
     @app.get("/api/flows")
     async def flows() -> dict[str, Any]:
-        return {"flows": service.flows.names()}
+        return {"flows": ctx.flow_names()}
 
-    from voicebot.web.demo_backend import create_demo_app
-
-    app.mount("/demo", create_demo_app(service.paths.demo_db))
+    for path, mounted in ctx.mounts.items():
+        app.mount(path, mounted)
     return app

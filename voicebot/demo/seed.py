@@ -1,7 +1,7 @@
 """Schema and deterministic seed data of the demo backend (bank, shop, parcel carrier, city hotline).
 
 A handful of hand-written records are the ones the demo flows, their tests and the docs use (see
-``FEATURED`` below and the module docstring of ``voicebot.web.demo_backend``); a few hundred generated
+``FEATURED`` below and the module docstring of ``voicebot.demo.backend``); a few hundred generated
 records (fixed random seed) make the data look like a real back office.
 
 Dates are stored as day offsets from *today* (``-3`` is three days ago) and rendered when a request
@@ -136,7 +136,7 @@ CREATE TABLE complaints (
 """
 
 # --------------------------------------------------------------------------------------------------
-# Featured records: the ones flows, tests and docs refer to. Keep in step with demo_backend's docstring.
+# Featured records: the ones flows, tests and docs refer to. Keep in step with backend.py's docstring.
 # --------------------------------------------------------------------------------------------------
 
 # (id, first, last, dob, pin, ssn_last4, phone, tier)

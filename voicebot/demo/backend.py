@@ -1,8 +1,8 @@
 """Demo back office for the four demo flows: a bank, a shop, a parcel carrier and a city hotline.
 
-``create_demo_app(db_path)`` returns a FastAPI app (mounted under ``/demo`` by the main web app, or run
-alone with ``voicebot demo-backend``). The SQLite file is created and seeded on first start when absent
-(``voicebot.web.demo_seed``; same data every time). JSON in and out; errors are
+``create_demo_app(db_path)`` returns a FastAPI app (mounted under ``/demo`` by the service when
+``web.demo_backend`` is on, or run alone with ``voicebot demo-backend``). The SQLite file is created and
+seeded on first start when absent (``voicebot.demo.seed``; same data every time). JSON in and out; errors are
 ``{"error": code, "message": text}`` with a 4xx status. A POST body is either the plain fields below or
 the dialog engine's webhook envelope ``{call_id, caller_id, flow, slots, vars, params}`` whose ``params``
 carry the fields (a flow's ``call: {webhook: ..., params: {...}}``). Numbers are strings of digits
@@ -94,7 +94,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from voicebot.web.demo_seed import COMPLAINT_CATEGORIES, seed
+from voicebot.demo.seed import COMPLAINT_CATEGORIES, seed
 
 SESSION_TTL_S = 15 * 60
 RETURN_WINDOW_DAYS = 30

@@ -1,0 +1,1 @@
+"""Alembic migrations of the call record schema (run by ``voicebot.store.database``)."""

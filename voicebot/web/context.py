@@ -1,0 +1,28 @@
+"""What the web app may use of the running service: a narrow door, built by the composition root (``app.py``).
+
+The web side reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
+announcements into ``directory`` and asks about flows and active calls through the callables. It never
+sees the service itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp
+
+from voicebot.call.directory import CallDirectory
+from voicebot.call.events import EventBus
+from voicebot.engines import CallQueries
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    calls: CallQueries  # the call records (read side)
+    directory: CallDirectory  # announcements waiting for their call
+    bus: EventBus  # call events, for metrics and the dialplan's handoff lookup
+    flow_names: Callable[[], list[str]]  # every loaded flow
+    routable: Callable[[str], bool]  # whether an announcement may name this flow
+    active_calls: Callable[[], int]  # calls in progress
+    mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
