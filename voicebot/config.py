@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 
@@ -123,6 +123,22 @@ class DialogSettings(BaseModel):
     hidden_flows: list[str] = Field(default_factory=lambda: ["example"])
 
 
+class AmiSettings(BaseModel):
+    """Asterisk Manager Interface: call and queue control (``telephony/ami.py``); asterisk/manager.conf's
+    ``[voicebot-control]`` user. Off unless ``enabled``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "voicebot-control"
+    secret: SecretStr = SecretStr("")
+    # After a lost connection: wait reconnect_min_s, doubling up to reconnect_max_s while attempts fail.
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    action_timeout_s: float = Field(10.0, gt=0)  # an action (or the login) not answered in this time fails
+    ping_interval_s: float = Field(20.0, ge=0)  # a Ping on an idle connection finds a dead peer; 0: off
+
+
 class Settings(BaseSettings):
     """Everything the service needs to start. Defaults give the embedded demo (SQLite, demo flows)."""
 
@@ -135,6 +151,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     speech: SpeechSettings = SpeechSettings()
     dialog: DialogSettings = DialogSettings()
+    ami: AmiSettings = AmiSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2

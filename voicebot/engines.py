@@ -8,6 +8,7 @@ Blocking inference runs in the shared bounded executor, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,7 +18,12 @@ from voicebot.types import (
     CallOutcome,
     Emotion,
     HandoffPacket,
+    InboundEvent,
+    OriginateRequest,
+    OriginateResult,
+    QueueStatus,
     RecognitionHints,
+    TelephonyEvent,
     Transcript,
     Turn,
     Understanding,
@@ -129,4 +135,95 @@ class CallQueries(Protocol):
 
     async def handoff_for(self, call_id: str) -> dict[str, Any] | None:
         """The stored handoff packet (JSON), or None when the call was not handed off (or is unknown)."""
+        ...
+
+
+class PlaybackHandle(Protocol):
+    """One queued bot utterance, as the session follows it."""
+
+    started: asyncio.Event  # set when its first frame went out
+    done: asyncio.Future[bool]  # True: played to the end; False: cancelled
+    first_frame_at: float | None
+
+
+class AudioOutput(Protocol):
+    """The paced outbound audio of one call (``audio/player.py``'s ``Player``)."""
+
+    def play(self, audio: bytes | AsyncIterator[bytes], interruptible: bool = True,
+             sample_rate: int | None = None) -> PlaybackHandle: ...
+
+    def cancel(self, include_uninterruptible: bool = False) -> int:
+        """Stop the current and queued interruptible utterances; returns how many were cancelled."""
+        ...
+
+    @property
+    def speaking(self) -> bool: ...
+
+    async def drain(self) -> None:
+        """Wait until every queued utterance has played or been cancelled."""
+        ...
+
+
+class CallChannel(Protocol):
+    """One call's media connection, exactly as the session uses it (AudioSocket's ``CallConnection``)."""
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def sample_rate(self) -> int:
+        """The call's rate when the session starts (it then follows the rate of the audio frames)."""
+        ...
+
+    @property
+    def player(self) -> AudioOutput: ...
+
+    @property
+    def shutdown_requested(self) -> asyncio.Event:
+        """Set when the service is stopping: the call should go to a human."""
+        ...
+
+    def events(self) -> AsyncIterator[InboundEvent]:
+        """Audio frames and DTMF in arrival order, then exactly one ``Hangup``. One consumer per call."""
+        ...
+
+    async def hangup(self, drain: bool = True) -> None:
+        """Let queued audio finish if ``drain``, then end the call's media leg. Idempotent."""
+        ...
+
+
+class TelephonyError(Exception):
+    """The PBX refused an action (its message is the error's text) or could not be reached in time."""
+
+
+class TelephonyControl(Protocol):
+    """Call and queue control on the PBX (``telephony/ami.py`` speaks Asterisk's AMI). Every action
+    raises :class:`TelephonyError` when the PBX refuses it or is unreachable."""
+
+    async def originate(self, request: OriginateRequest) -> OriginateResult:
+        """Place a call; returns once it was answered or failed."""
+        ...
+
+    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
+        """Send a channel to another place in the dialplan."""
+        ...
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None: ...
+
+    async def add_queue_member(self, queue: str, interface: str, name: str = "", penalty: int = 0,
+                               paused: bool = False) -> None: ...
+
+    async def remove_queue_member(self, queue: str, interface: str) -> None: ...
+
+    async def pause_queue_member(self, interface: str, paused: bool, queue: str | None = None,
+                                 reason: str = "") -> None:
+        """Pause (or resume) a member in ``queue``, or in every queue when ``queue`` is None."""
+        ...
+
+    async def queue_status(self, queue: str | None = None) -> list[QueueStatus]:
+        """Every queue (or one), with its members and waiting callers."""
+        ...
+
+    def events(self) -> AsyncIterator[TelephonyEvent]:
+        """Unsolicited PBX events from now on, one stream per consumer; a slow consumer loses the oldest."""
         ...

@@ -275,3 +275,83 @@ class HandoffPacket:
 
 
 CallOutcome = Literal["in_progress", "completed", "handoff", "abandoned", "error"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Telephony control (engines.TelephonyControl): what voicebot asks of the PBX and what it hears back.
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    """An agent's interface in a queue, as the PBX reports it."""
+
+    interface: str  # what the queue rings, e.g. PJSIP/agent-101 (AMI: Location)
+    name: str
+    state_interface: str
+    dynamic: bool  # added at run time (QueueAdd), not configured in queues.conf
+    penalty: int
+    calls_taken: int
+    in_call: bool
+    status: int  # device state: 1 not in use, 2 in use, 5 unavailable, 6 ringing (Asterisk's AST_DEVICE_*)
+    paused: bool
+    paused_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A caller waiting in a queue."""
+
+    position: int
+    channel: str
+    unique_id: str
+    caller_id: str
+    wait_s: int
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """One queue: its counters, its members and the callers waiting."""
+
+    queue: str
+    strategy: str
+    calls: int  # callers waiting
+    holdtime_s: int
+    talktime_s: int
+    completed: int
+    abandoned: int
+    members: tuple[QueueMember, ...]
+    entries: tuple[QueueEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateRequest:
+    """Call ``channel`` and, once it answers, run it from ``context``/``exten``/``priority``."""
+
+    channel: str  # e.g. PJSIP/agent-101 or Local/100@outbound
+    context: str
+    exten: str
+    priority: int = 1
+    caller_id: str = ""
+    timeout_s: float = 30.0
+    variables: dict[str, str] = field(default_factory=dict)  # set on the new channel
+    channel_id: str = ""  # the unique id the new channel gets (empty: the PBX picks one)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    """How an originate ended."""
+
+    success: bool
+    channel: str
+    unique_id: str
+    reason: int  # Asterisk's cause: 4 answered, 3 no answer, 5 busy, 8 congestion, 0 failed
+
+
+@dataclass(frozen=True, slots=True)
+class TelephonyEvent:
+    """An unsolicited PBX event (AMI ``Event: …``): its name and its fields, verbatim."""
+
+    name: str
+    fields: dict[str, str]
+    at: float  # now() when it arrived

@@ -50,11 +50,10 @@ from voicebot.types import (
 )
 
 if TYPE_CHECKING:
-    from voicebot.audio.player import Playback
-    from voicebot.audio.server import CallConnection
     from voicebot.config import Settings
     from voicebot.dialog.engine import DialogEngine
-    from voicebot.engines import CallStore, LanguageUnderstanding, SpeechRecognizer
+    from voicebot.engines import (CallChannel, CallStore, LanguageUnderstanding, PlaybackHandle,
+                                  SpeechRecognizer)
     from voicebot.speech.tts import Speaker
 
 log = structlog.get_logger(__name__)
@@ -109,7 +108,7 @@ def joined(first: Utterance, second: Utterance) -> Utterance:
 class CallSession:
     """The per-call object: owns the listener, the digit collector, the turns and the dialog state."""
 
-    def __init__(self, services: CallServices, connection: CallConnection) -> None:
+    def __init__(self, services: CallServices, connection: CallChannel) -> None:
         self.services = services
         self.conn = connection
         self.call_id = connection.call_id
@@ -342,7 +341,7 @@ class CallSession:
             if turn is not None:  # not for the apology itself
                 asyncio.create_task(self._fail_to_human("technical_fault", None))
 
-    async def _watch_playback(self, playback: Playback, text: str, turn: Turn) -> None:
+    async def _watch_playback(self, playback: PlaybackHandle, text: str, turn: Turn) -> None:
         started = asyncio.create_task(playback.started.wait())
         try:
             await asyncio.wait({started, playback.done}, return_when=asyncio.FIRST_COMPLETED)
