@@ -36,6 +36,7 @@ from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.queries import SqlCallQueries
+from voicebot.store.recorder import CallRecorder
 from voicebot.store.repo import SqlCallStore
 from voicebot.web.app import create_app
 from voicebot.web.context import WebContext
@@ -105,6 +106,7 @@ class VoicebotService:
         self.router.check(self.flows.names())
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
+        self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
@@ -126,8 +128,8 @@ class VoicebotService:
             embedder.embed(["I would like to check the balance of my account, please."])
 
         await self.pool.on_every_thread(warm_up)  # the first caller pays no thread's first-use costs
-        self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, store=self.store,
-                                     bus=self.bus, dialog_for=self.dialogs.for_call, directory=self.directory)
+        self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, bus=self.bus,
+                                     dialog_for=self.dialogs.for_call, directory=self.directory)
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
         await self.audiosocket.start()
         web_app = create_app(web_context(self))
@@ -180,6 +182,8 @@ class VoicebotService:
         self.web.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._web_task, 5)
+        await self.bus.close()  # every call has published its end: the recorder takes what is left
+        await self.recorder.close()
         await self.store.close()
         self.pool.shutdown()
         log.info("stopped")

@@ -22,6 +22,7 @@ from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp
 from voicebot.config import Settings
 from voicebot.runtime import InferencePool
 from voicebot.speech.tts import Speaker
+from voicebot.store.recorder import CallRecorder
 from voicebot.types import (
     AudioFrame,
     CallStart,
@@ -56,6 +57,19 @@ def feed_utterance(conn: FakeCallConnection, pcm: bytes, silence_s: float = 1.6)
         conn.feed(AudioFrame(audio[i * FRAME:(i + 1) * FRAME], 8000, start + i * 0.02))
 
 
+class RecordedCall(CallSession):
+    """A call whose ``run()`` returns once the call recorder (subscribed to the bus) has stored it."""
+
+    def __init__(self, services: CallServices, conn: FakeCallConnection, recorder: CallRecorder) -> None:
+        super().__init__(services, conn)
+        self.recorder = recorder
+
+    async def run(self) -> None:
+        await super().run()
+        await self.services.bus.close()
+        await self.recorder.close()
+
+
 def make_session(tmp_path: Path, dialog: ScriptedDialog, texts: list[str], synthesizer=None,
                  nlu_intents=None) -> tuple[CallSession, FakeCallConnection, FakeCallStore, EventBus]:
     settings = Settings()
@@ -64,10 +78,10 @@ def make_session(tmp_path: Path, dialog: ScriptedDialog, texts: list[str], synth
     speaker = Speaker(synthesizer or FakeSynthesizer(8000), tmp_path / "cache", pool)
     nlu = FakeNlu(nlu_intents or {"check_balance": ["balance", "my balance", "three"]})
     app = DialogApp("test", "v1", dialog, nlu)
-    services = CallServices(settings=settings, recognizer=FakeRecognizer(texts), speaker=speaker, store=store,
-                            bus=bus, dialog_for=lambda _conn: app)
+    services = CallServices(settings=settings, recognizer=FakeRecognizer(texts), speaker=speaker, bus=bus,
+                            dialog_for=lambda _conn: app)
     conn = FakeCallConnection()
-    return CallSession(services, conn), conn, store, bus
+    return RecordedCall(services, conn, CallRecorder.start(bus, store)), conn, store, bus
 
 
 async def run_session(session: CallSession, timeout: float = 20) -> None:

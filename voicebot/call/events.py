@@ -1,132 +1,109 @@
-"""Typed call events and the in-process bus that carries them to whoever listens.
+"""The in-process event bus, and the call events it carries (defined in ``voicebot/events.py``).
 
-The session publishes; later features subscribe without touching the session: the agent desktop
-(screen pop on ``HandedOff``), live supervision (transcripts), metrics, QA. The default bus is in
-process; a Redis-backed bus can implement the same two methods for a multi-node deployment.
+The session publishes; subscribers (the call recorder, metrics, later the agent desktop, live
+supervision, QA) follow without touching the session. ``call/bus_redis.py`` implements the same
+:class:`voicebot.events.Bus` over Redis for several workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import structlog
 
-from voicebot.types import HandoffPacket, now
+from voicebot.events import (
+    BargeInEvent,
+    CallEnded,
+    CallEvent,
+    CallFault,
+    CallStarted,
+    CallStateChanged,
+    DtmfEvent,
+    HandedOff,
+    NoiseDiscardedEvent,
+    PlaybackFinished,
+    PlaybackStarted,
+    SpeechEndedEvent,
+    SpeechStartedEvent,
+    TranscriptEvent,
+    TurnCompleted,
+)
+
+__all__ = [
+    "BargeInEvent", "CallEnded", "CallEvent", "CallFault", "CallStarted", "CallStateChanged",
+    "DtmfEvent", "EventBus", "HandedOff", "NoiseDiscardedEvent", "PlaybackFinished", "PlaybackStarted",
+    "SpeechEndedEvent", "SpeechStartedEvent", "TranscriptEvent", "TurnCompleted",
+]
 
 log = structlog.get_logger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class CallEvent:
-    call_id: str
-    at: float = field(default_factory=now, kw_only=True)
-
-    @property
-    def kind(self) -> str:
-        return _snake(type(self).__name__)
-
-    def data(self) -> dict[str, Any]:
-        """The event's fields other than call_id and at, for the call record."""
-        values = asdict(self)
-        values.pop("call_id")
-        values.pop("at")
-        return values
+DROP_WARNING_EVERY = 100  # a subscriber that is behind is warned about at its first drop and every N after
 
 
-@dataclass(frozen=True, slots=True)
-class CallStarted(CallEvent):
-    caller_id: str
-    flow: str
-    sample_rate: int
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechStartedEvent(CallEvent):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechEndedEvent(CallEvent):
-    duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptEvent(CallEvent):
-    text: str
-    confidence: float
-    is_final: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfEvent(CallEvent):
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackStarted(CallEvent):
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackFinished(CallEvent):
-    text: str
-    completed: bool  # False: cut off by barge-in or hangup
-
-
-@dataclass(frozen=True, slots=True)
-class BargeInEvent(CallEvent):
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class HandedOff(CallEvent):
-    packet: HandoffPacket
-
-
-@dataclass(frozen=True, slots=True)
-class CallFault(CallEvent):
-    stage: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallEnded(CallEvent):
-    outcome: str
-    reason: str
-
-
-def _snake(name: str) -> str:
-    out = [name[0].lower()]
-    for char in name[1:]:
-        out.append(f"_{char.lower()}" if char.isupper() else char)
-    return "".join(out).removesuffix("_event")
+@dataclass(eq=False, slots=True)
+class _Subscriber:
+    queue: asyncio.Queue[CallEvent | None]  # None: the bus closed
+    lossless: bool
+    warn_at: int  # lossless: backlog that is logged next (doubles each time)
+    dropped: int = field(default=0)
 
 
 class EventBus:
-    """Fan-out of call events to subscribers, each with its own bounded queue.
+    """Fan-out of call events to subscribers, each with its own queue (a :class:`voicebot.events.Bus`).
 
-    A slow subscriber loses its oldest events (with a warning); it never slows a call.
+    A plain subscriber's queue holds ``queue_size`` events; one that falls behind loses its oldest events
+    (with a warning): it never slows a call. A lossless subscriber (the call recorder) has an unbounded
+    queue: nothing is lost, and its backlog is logged each time it doubles past ``backlog_warning``.
     """
 
-    def __init__(self, queue_size: int = 1000) -> None:
+    def __init__(self, queue_size: int = 1000, backlog_warning: int = 1000) -> None:
         self._queue_size = queue_size
-        self._subscribers: set[asyncio.Queue[CallEvent]] = set()
+        self._backlog_warning = backlog_warning
+        self._subscribers: set[_Subscriber] = set()
+        self._closed = False
 
     def publish(self, event: CallEvent) -> None:
-        for queue in self._subscribers:
-            if queue.full():
-                queue.get_nowait()
-                log.warning("event subscriber is behind; dropped its oldest event")
-            queue.put_nowait(event)
+        if self._closed:
+            log.warning("event published after the bus closed; dropped", type=event.kind, call_id=event.call_id)
+            return
+        for sub in self._subscribers:
+            if sub.lossless:
+                sub.queue.put_nowait(event)
+                if sub.queue.qsize() >= sub.warn_at:
+                    log.warning("lossless event subscriber is behind; its backlog grows", backlog=sub.queue.qsize())
+                    sub.warn_at *= 2
+                elif sub.queue.qsize() < self._backlog_warning // 2:
+                    sub.warn_at = self._backlog_warning
+                continue
+            if sub.queue.full():
+                sub.queue.get_nowait()
+                if sub.dropped % DROP_WARNING_EVERY == 0:
+                    log.warning("event subscriber is behind; dropped its oldest event", dropped=sub.dropped + 1)
+                sub.dropped += 1
+            sub.queue.put_nowait(event)
 
-    async def subscribe(self) -> AsyncIterator[CallEvent]:
-        queue: asyncio.Queue[CallEvent] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+    def subscribe(self, *, lossless: bool = False) -> AsyncIterator[CallEvent]:
+        """Events published from this call on (registered at once, before the first ``anext``)."""
+        sub = _Subscriber(asyncio.Queue(0 if lossless else self._queue_size), lossless, self._backlog_warning)
+        if self._closed:
+            sub.queue.put_nowait(None)
+        else:
+            self._subscribers.add(sub)
+        return self._receive(sub)
+
+    async def close(self) -> None:
+        self._closed = True
+        for sub in self._subscribers:
+            if sub.queue.full():
+                sub.queue.get_nowait()
+            sub.queue.put_nowait(None)
+        self._subscribers.clear()
+
+    async def _receive(self, sub: _Subscriber) -> AsyncIterator[CallEvent]:
         try:
-            while True:
-                yield await queue.get()
+            while (event := await sub.queue.get()) is not None:
+                yield event
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.discard(sub)

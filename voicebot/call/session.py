@@ -1,6 +1,7 @@
 """One call, top to bottom: audio → VAD/end of turn → ASR → NLU → dialog → TTS → paced player.
 
-Three small tasks per call:
+Three small tasks per call (every task of a call lives in its :class:`CallTasks`, cancelled and awaited
+when the call ends):
 
 * ``_pump_audio`` reads the connection: audio goes to the :class:`Listener` (the call's rate follows the
   audio's: a slin16 channel's first frame may come long after the greeting started at 8 kHz), DTMF to the
@@ -10,8 +11,12 @@ Three small tasks per call:
 * ``run`` is the conversation: it sends each input through NLU and the dialog engine and carries out
   the bot's actions (say, listen, hand off, end).
 
-Any fault in any stage ends in an apology and a transfer to a human; the call record is written
-whatever happens (see :meth:`CallSession._fail_to_human`).
+Any fault in any stage ends in an apology and a transfer to a human (see :meth:`CallSession._fail_to_human`).
+
+The session only publishes events (``voicebot/events.py``): the call's state changes, its prompts (each
+with an ``utterance_id``), what the caller said and keyed, every completed turn with its stage timings,
+the handoff and the end. It never writes records: the call recorder (``store/recorder.py``) subscribes to
+the bus and decides what it keeps, and the end of a call is published whatever happens.
 """
 
 from __future__ import annotations
@@ -19,18 +24,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
-from voicebot.call import events as ev
+from voicebot import events as ev
 from voicebot.call.directory import CallDirectory, CallInfo
 from voicebot.call.dtmf import DigitCollector
 from voicebot.call.handoff import build_packet, route
-from voicebot.speech.listener import BargeIn, Listener, NoiseDiscarded, SpeechStarted, Utterance
+from voicebot.events import (
+    BargeIn,
+    CallState,
+    NoiseDiscarded,
+    PartialTranscript,
+    SpeechStarted,
+    Utterance,
+    wall_clock,
+)
+from voicebot.speech.listener import Listener
 from voicebot.types import (
     AudioFrame,
     CallStart,
@@ -52,8 +66,7 @@ from voicebot.types import (
 if TYPE_CHECKING:
     from voicebot.config import Settings
     from voicebot.dialog.engine import DialogEngine
-    from voicebot.engines import (CallChannel, CallStore, LanguageUnderstanding, PlaybackHandle,
-                                  SpeechRecognizer)
+    from voicebot.engines import CallChannel, LanguageUnderstanding, PlaybackHandle, SpeechRecognizer
     from voicebot.speech.tts import Speaker
 
 log = structlog.get_logger(__name__)
@@ -62,6 +75,8 @@ APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to
 SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
 FAULT_QUEUE = "general"
 NOTICE_RATE = 8000  # APOLOGY and SHUTDOWN_NOTICE are pre-rendered at this rate (app.py); any channel plays it
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,8 +96,7 @@ class CallServices:
     settings: Settings
     recognizer: SpeechRecognizer
     speaker: Speaker
-    store: CallStore
-    bus: ev.EventBus
+    bus: ev.Bus
     dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
     directory: CallDirectory = field(default_factory=CallDirectory)
 
@@ -95,6 +109,31 @@ class _Heard:
     utterance: Utterance
     expected: Expectation  # what the dialog expected when it was said
     state_before: Any  # the engine's DialogState, deep-copied
+
+
+class CallTasks:
+    """The background tasks of one call: each is started here, and :meth:`close` cancels and awaits them."""
+
+    def __init__(self, call_id: str) -> None:
+        self._call_id = call_id
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        task = asyncio.create_task(work, name=f"{name}-{self._call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def close(self) -> None:
+        """Cancel every task (at once, before the first await) and wait until none is left."""
+        while self._tasks:
+            pending = list(self._tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def joined(first: Utterance, second: Utterance) -> Utterance:
@@ -125,7 +164,10 @@ class CallSession:
         self.outcome = "in_progress"
         self.end_reason = ""
         self.handoff_packet: HandoffPacket | None = None
-        self._open_turn: Turn | None = None  # stored when the next input arrives or the call ends
+        self.state: CallState | None = None
+        self.tasks = CallTasks(self.call_id)
+        self._open_turn: Turn | None = None  # published when the next input arrives or the call ends
+        self._prompts: dict[str, tuple[PlaybackHandle, str]] = {}  # utterance id -> prompt not finished yet
         self._speech_started: float | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
 
@@ -133,25 +175,21 @@ class CallSession:
 
     async def run(self) -> None:
         """The whole call. Returns when the call is over; never raises."""
-        started = time.time()
         app: DialogApp | None = None
-        tasks = [asyncio.create_task(self._supervised(self._pump_audio(), "audio"), name=f"audio-{self.call_id}"),
-                 asyncio.create_task(self._supervised(self._pump_listener(), "asr"), name=f"asr-{self.call_id}"),
-                 asyncio.create_task(self._on_shutdown(), name=f"shutdown-{self.call_id}")]
+        self.tasks.spawn(self._supervised(self._pump_audio(), "audio"), "audio")
+        self.tasks.spawn(self._supervised(self._pump_listener(), "asr"), "asr")
+        self.tasks.spawn(self._on_shutdown(), "shutdown")
         try:
             app = self.services.dialog_for(self.info)
-            await self.services.store.call_started(self.call_id, self._caller_id(), app.name, started)
             self._publish(ev.CallStarted(self.call_id, caller_id=self._caller_id(), flow=app.name,
                                          sample_rate=self.rate))
+            self._enter(CallState.RINGING_IN)
             await self._converse_until_hangup(app)
         except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
             self.log.exception("call fault", stage="conversation")
             self._publish(ev.CallFault(self.call_id, stage="conversation", error=repr(error)))
             await self._fail_to_human("technical_fault", APOLOGY)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             await self._finish(app)
 
     async def _supervised(self, work: Coroutine[Any, Any, None], stage: str) -> None:
@@ -168,8 +206,8 @@ class CallSession:
 
     async def _converse_until_hangup(self, app: DialogApp) -> None:
         """The conversation, dropped at once when the caller hangs up (queued model work included)."""
-        conversation = asyncio.create_task(self._converse(app))
-        hangup = asyncio.create_task(self.hung_up.wait())
+        conversation = self.tasks.spawn(self._converse(app), "conversation")
+        hangup = self.tasks.spawn(self.hung_up.wait(), "hangup")
         try:
             await asyncio.wait({conversation, hangup}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -242,6 +280,7 @@ class CallSession:
         raw = await self._wait_for_input(expect)
         if raw is None:
             return None, self._new_turn("none"), None, False
+        self._enter(CallState.THINKING)
         turn: Turn
         if isinstance(raw, Utterance):
             window = self.services.settings.speech.turn_continuation_s
@@ -291,8 +330,9 @@ class CallSession:
                 continue
             if self.hung_up.is_set():
                 return None
-            get = asyncio.create_task(self.inputs.get())
-            hangup = asyncio.create_task(self.hung_up.wait())
+            self._enter(CallState.LISTENING)
+            get = self.tasks.spawn(self.inputs.get(), "input")
+            hangup = self.tasks.spawn(self.hung_up.wait(), "hangup")
             try:
                 timeout = expect.no_input_s
                 while True:
@@ -312,8 +352,8 @@ class CallSession:
 
     async def _until_quiet_or_input(self) -> None:
         """Wait until the bot's queued audio has played (or input arrived, or the caller hung up)."""
-        drained = asyncio.create_task(self.conn.player.drain())
-        waiters = {drained, asyncio.create_task(self.hung_up.wait())}
+        drained = self.tasks.spawn(self.conn.player.drain(), "drain")
+        waiters = {drained, self.tasks.spawn(self.hung_up.wait(), "hangup")}
         while not drained.done() and self.inputs.empty() and not self.hung_up.is_set():
             await asyncio.wait(waiters, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
@@ -323,10 +363,24 @@ class CallSession:
 
     def _say(self, action: Say, turn: Turn) -> None:
         turn.bot_text = f"{turn.bot_text} {action.text}".strip()
-        audio = self._synthesize(action.text, turn, self.rate)
-        playback = self.conn.player.play(audio, interruptible=action.interruptible, sample_rate=self.rate)
-        self._publish(ev.PlaybackStarted(self.call_id, text=action.text))
-        asyncio.create_task(self._watch_playback(playback, action.text, turn))
+        self._play(action.text, self._synthesize(action.text, turn, self.rate), action.interruptible, self.rate,
+                   turn)
+
+    def _play(self, text: str, audio: AsyncIterator[bytes], interruptible: bool, rate: int,
+              turn: Turn | None) -> None:
+        """Queue one bot utterance under a new ``utterance_id`` and follow it until it ends."""
+        utterance_id = uuid.uuid4().hex
+        playback = self.conn.player.play(audio, interruptible=interruptible, sample_rate=rate)
+        self._prompts[utterance_id] = (playback, text)
+        self._publish(ev.PlaybackStarted(self.call_id, text=text, utterance_id=utterance_id))
+        self.tasks.spawn(self._watch_playback(playback, utterance_id, text, turn), "playback")
+
+    def _playing(self) -> str | None:
+        """The utterance id of the prompt being heard now (else the next one queued), if any."""
+        for utterance_id, (playback, _) in self._prompts.items():
+            if playback.first_frame_at is not None and not playback.done.done():
+                return utterance_id
+        return next(iter(self._prompts), None)
 
     async def _synthesize(self, text: str, turn: Turn | None, rate: int, cache: bool = False) -> AsyncIterator[bytes]:
         """TTS audio for the player at ``rate``. A TTS fault ends the utterance and hands the caller over."""
@@ -339,20 +393,24 @@ class CallSession:
             self.log.exception("tts fault", text=text)
             self._publish(ev.CallFault(self.call_id, stage="tts", error=repr(error)))
             if turn is not None:  # not for the apology itself
-                asyncio.create_task(self._fail_to_human("technical_fault", None))
+                self.tasks.spawn(self._fail_to_human("technical_fault", None), "fault")
 
-    async def _watch_playback(self, playback: PlaybackHandle, text: str, turn: Turn) -> None:
-        started = asyncio.create_task(playback.started.wait())
+    async def _watch_playback(self, playback: PlaybackHandle, utterance_id: str, text: str,
+                              turn: Turn | None) -> None:
+        started = self.tasks.spawn(playback.started.wait(), "playback-start")
         try:
             await asyncio.wait({started, playback.done}, return_when=asyncio.FIRST_COMPLETED)
             if playback.first_frame_at is not None:
-                turn.mark("first_frame_sent", playback.first_frame_at)
-            completed = await playback.done
-            if not completed:
+                if turn is not None:
+                    turn.mark("first_frame_sent", playback.first_frame_at)
+                if not playback.done.done():
+                    self._enter(CallState.SPEAKING)
+            completed = await asyncio.shield(playback.done)  # the player owns the future
+            if not completed and turn is not None:
                 turn.barged_in = True
-            self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed))
-        except asyncio.CancelledError:
-            pass
+            if self._prompts.pop(utterance_id, None) is not None:
+                self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed,
+                                                  utterance_id=utterance_id))
         finally:
             started.cancel()
 
@@ -407,18 +465,24 @@ class CallSession:
         async for event in self.listener.events():
             if isinstance(event, SpeechStarted):
                 self._speech_started = event.at
-                self._publish(ev.SpeechStartedEvent(self.call_id, at=event.at))
+                self._publish(ev.SpeechStartedEvent(self.call_id, at=wall_clock(event.at)))
             elif isinstance(event, BargeIn):
+                playing = self._playing()
                 cancelled = self.conn.player.cancel()
                 if cancelled and self._open_turn is not None:
                     self._open_turn.mark("barge_in", event.at)
                 if cancelled:
-                    self.log.info("barge-in", text=event.text)
-                    self._publish(ev.BargeInEvent(self.call_id, text=event.text, at=event.at))
+                    self.log.info("barge-in", text=event.text, utterance_id=playing)
+                    self._publish(ev.BargeInEvent(self.call_id, text=event.text, utterance_id=playing,
+                                                  at=wall_clock(event.at)))
+            elif isinstance(event, PartialTranscript):
+                self._publish(ev.TranscriptEvent(self.call_id, text=event.transcript.text,
+                                                 confidence=event.transcript.confidence, is_final=False))
             elif isinstance(event, Utterance):
                 self._speech_started = None
                 text = event.transcript.text.strip()
-                self._publish(ev.SpeechEndedEvent(self.call_id, duration_s=event.speech_end - event.speech_start))
+                self._publish(ev.SpeechEndedEvent(self.call_id, duration_s=event.speech_end - event.speech_start,
+                                                  at=wall_clock(event.speech_end)))
                 self._publish(ev.TranscriptEvent(self.call_id, text=text, confidence=event.transcript.confidence,
                                                  is_final=True))
                 if text:
@@ -427,6 +491,7 @@ class CallSession:
             elif isinstance(event, NoiseDiscarded):
                 self._speech_started = None
                 self.log.info("caller sound ignored", reason=event.reason)
+                self._publish(ev.NoiseDiscardedEvent(self.call_id, reason=event.reason, at=wall_clock(event.at)))
 
     def _offer(self, item: Utterance | DigitsInput) -> None:
         if self.inputs.full():
@@ -443,6 +508,7 @@ class CallSession:
         packet = build_packet(self.call_id, self._caller_id(), decided, self.turns, self.slots)
         self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
         self._publish(ev.HandedOff(self.call_id, packet=packet))
+        self._enter(CallState.HANDED_OFF)
         self.log.info("handing off", queue=packet.queue, priority=packet.priority, reason=packet.reason)
         await self.conn.hangup(drain=not self.hung_up.is_set())
 
@@ -462,8 +528,8 @@ class CallSession:
         try:
             self.conn.player.cancel(include_uninterruptible=True)
             if apology:  # pre-rendered at start-up, so it plays even when synthesis is failing
-                self.conn.player.play(self._synthesize(apology, None, NOTICE_RATE, cache=True), interruptible=False,
-                                      sample_rate=NOTICE_RATE)
+                self._play(apology, self._synthesize(apology, None, NOTICE_RATE, cache=True), False, NOTICE_RATE,
+                           None)
         except Exception:  # noqa: BLE001 - the transfer must happen even without a voice
             self.log.exception("apology could not be played")
         try:
@@ -475,54 +541,56 @@ class CallSession:
                 await self.conn.hangup(drain=False)
 
     async def _finish(self, app: DialogApp | None) -> None:
+        """Publish the end of the call, then stop its tasks. Everything up to the tasks' cancellation runs
+        without awaiting, so the end is published even if the call's task is being cancelled."""
         if self._digit_timer:
             self._digit_timer.cancel()
-        with contextlib.suppress(Exception):
-            await self.listener.close()
         if self.outcome == "in_progress":
             self.outcome = "abandoned" if self.hung_up.is_set() else "completed"
-        if self._open_turn is not None:  # awaited, so it is queued before the call's end
-            with contextlib.suppress(Exception):
-                await self.services.store.turn_completed(self.call_id, self._open_turn)
-            self._open_turn = None
-        ended = time.time()
-        try:
-            await self.services.store.call_ended(self.call_id, self.outcome, ended, self.handoff_packet)
-        except Exception:  # noqa: BLE001 - the store spools; this is a last resort log
-            self.log.exception("call record could not be queued")
+        for utterance_id, (playback, text) in self._prompts.items():  # cut off by the end of the call
+            completed = playback.done.done() and not playback.done.cancelled() and playback.done.result()
+            self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed,
+                                              utterance_id=utterance_id))
+        self._prompts.clear()
+        self._publish_open_turn()
+        self._enter(CallState.ENDED)
         self._publish(ev.CallEnded(self.call_id, outcome=self.outcome, reason=self.end_reason))
+        await self.tasks.close()
+        with contextlib.suppress(Exception):
+            await self.listener.close()
         with contextlib.suppress(Exception):
             await self.conn.hangup(drain=False)
         self.log.info("call ended", outcome=self.outcome, reason=self.end_reason, turns=len(self.turns),
                       flow=app.name if app else None)
 
-    # ------------------------------------------------------------------ records
+    # ------------------------------------------------------------------ events
 
     def _new_turn(self, kind: str) -> Turn:
-        """Open the next turn; the previous one is complete (its reply played or was cut off) and stored."""
-        self._store_open_turn()
+        """Open the next turn; the previous one is complete (its reply played or was cut off) and published."""
+        self._publish_open_turn()
         turn = Turn(index=len(self.turns), input_kind=kind)
         self.turns.append(turn)
         self._open_turn = turn
         return turn
 
-    def _store_open_turn(self) -> None:
+    def _publish_open_turn(self) -> None:
         if self._open_turn is not None:
-            asyncio.create_task(self.services.store.turn_completed(self.call_id, self._open_turn))
+            turn = self._open_turn
+            self._publish(ev.TurnCompleted(self.call_id, turn=replace(turn, marks=dict(turn.marks),
+                                                                       entities=dict(turn.entities))))
             self._open_turn = None
+
+    def _enter(self, state: CallState) -> None:
+        """Publish a change of the call's state: never the same state twice in a row, nothing after ``ended``
+        and only ``ended`` after ``handed_off``."""
+        if state == self.state or self.state is CallState.ENDED or (
+                self.state is CallState.HANDED_OFF and state is not CallState.ENDED):
+            return
+        previous, self.state = self.state, state
+        self._publish(ev.CallStateChanged(self.call_id, state=state, previous=previous))
 
     def _publish(self, event: ev.CallEvent) -> None:
         self.services.bus.publish(event)
-        if isinstance(event, ev.PlaybackStarted | ev.BargeInEvent | ev.DtmfEvent | ev.HandedOff | ev.CallFault
-                      | ev.TranscriptEvent):
-            asyncio.create_task(self.services.store.event(self.call_id, event.kind, _jsonable(event.data())))
 
     def _caller_id(self) -> str:
         return self.info.caller_id
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    packet = data.get("packet")
-    if isinstance(packet, dict):
-        data = {**data, "packet": {k: list(v) if isinstance(v, tuple) else v for k, v in packet.items()}}
-    return data

@@ -2,7 +2,8 @@
 
 One ``Listener`` per call. ``feed()`` runs on the event loop for every inbound frame and only does
 cheap work (VAD on 20 ms frames, a little bookkeeping); the recogniser is driven from one small task
-per utterance that keeps the stream calls in order. The session consumes ``events()``.
+per utterance that keeps the stream calls in order. The session consumes ``events()``: the hearing events of
+``voicebot/events.py`` (the vocabulary the session's call events share).
 
 Timeline of one utterance (times are ``AudioFrame.timestamp`` values)::
 
@@ -40,57 +41,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from voicebot.config import SpeechSettings
 from voicebot.engines import RecognitionStream, SpeechRecognizer, VoiceActivityDetector
+from voicebot.events import BargeIn, HearingEvent, NoiseDiscarded, PartialTranscript, SpeechStarted, Utterance
 from voicebot.speech.turn import EndOfTurnPolicy
 from voicebot.speech.vad import Endpointer, FrameChunker, WebRtcVad
 from voicebot.speech.wer import normalize
-from voicebot.types import AudioFrame, Expectation, Transcript, now
+from voicebot.types import AudioFrame, Expectation, now
 
 BACKCHANNELS = frozenset("mhm mmhmm mm hmm huh uh um ah oh okay ok right yeah yep yup alright sure".split())
 YES_NO_ANSWERS = frozenset("yeah yep yup okay ok right sure alright".split())
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechStarted:
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class BargeIn:
-    """Real words while the bot speaks: the session stops the player."""
-
-    at: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class PartialTranscript:
-    transcript: Transcript
-
-
-@dataclass(frozen=True, slots=True)
-class Utterance:
-    """A finished caller turn. ``first_pause`` is when the speculative decode started (None if the
-    turn ended before any pause, e.g. at ``max_utterance_s``)."""
-
-    transcript: Transcript
-    speech_start: float
-    speech_end: float
-    first_pause: float | None
-    final_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class NoiseDiscarded:
-    at: float
-    reason: str  # "no words" | "backchannel" | "rate changed"
-
-
-ListenerEvent = SpeechStarted | BargeIn | PartialTranscript | Utterance | NoiseDiscarded
 
 
 def has_real_words(text: str, expectation: Expectation = Expectation()) -> bool:
@@ -137,7 +99,7 @@ class Listener:
                                        settings.end_of_turn_digit_pause_s)
         self._expectation = Expectation()
         self._bot_speaking = False
-        self._events: asyncio.Queue[ListenerEvent | BaseException | None] = asyncio.Queue()
+        self._events: asyncio.Queue[HearingEvent | BaseException | None] = asyncio.Queue()
         self._utt: _Utterance | None = None
         self._tasks: set[asyncio.Task] = set()
         self._last_ts = 0.0  # end of the last frame fed (its timestamp)
@@ -178,7 +140,7 @@ class Listener:
         for sub in self._chunker.split(frame):
             self._feed20(sub)
 
-    async def events(self) -> AsyncIterator[ListenerEvent]:
+    async def events(self) -> AsyncIterator[HearingEvent]:
         """Events until ``close()``. A recogniser failure is raised here, in the session's task."""
         while (event := await self._events.get()) is not None:
             if isinstance(event, BaseException):
@@ -371,7 +333,7 @@ class Listener:
             utt.barged = True
             self._emit(BargeIn(now(), text))
 
-    def _emit(self, event: ListenerEvent) -> None:
+    def _emit(self, event: HearingEvent) -> None:
         if not self._closed:
             self._events.put_nowait(event)
 
