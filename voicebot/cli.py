@@ -1,4 +1,4 @@
-"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models."""
+"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models, db."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ eval_app = typer.Typer(no_args_is_help=True, help="Accuracy runs (WER, intents).
 bench_app = typer.Typer(no_args_is_help=True, help="Speed runs (TTS, calls). Print figures; --json for machines.")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+db_app = typer.Typer(no_args_is_help=True, help="The call record database: its schema, through migrations.")
+app.add_typer(db_app, name="db")
 
 # Each command is a thin wrapper: parse options, call into the module that owns the concern.
 # Heavy imports happen inside the commands so `voicebot --help` stays instant.
@@ -96,6 +98,36 @@ def demo_backend(
     from voicebot.demo.backend import create_demo_app
 
     uvicorn.run(create_demo_app(db or Settings().paths().demo_db), host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: str = typer.Argument("head", help="Migrate up to this revision (default: the newest)."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Apply the schema migrations (the service also does at start-up); adopts a database made before them."""
+    import asyncio
+
+    from voicebot.config import Settings
+    from voicebot.store import database
+
+    reached = asyncio.run(database.upgrade_url(url or Settings().paths().store_url, revision))
+    typer.echo(f"call record database at revision {reached}")
+
+
+@db_app.command("current")
+def db_current(url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL).")) -> None:
+    """The revision the call record database is at, and the newest this voicebot ships; exit 1 when behind."""
+    import asyncio
+
+    from voicebot.config import Settings
+    from voicebot.store import database
+
+    revision, head = asyncio.run(database.current_url(url or Settings().paths().store_url)), database.head()
+    typer.echo(f"{revision or 'none'} (newest: {head})")
+    if revision != head:
+        typer.echo("the database is behind: run `voicebot db upgrade` (or start the service)", err=True)
+        raise typer.Exit(1)
 
 
 @bench_app.command("calls")

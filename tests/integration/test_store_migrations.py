@@ -171,3 +171,18 @@ async def test_downgrade_and_upgrade_round_trip_keeps_the_calls(target, tmp_path
     finally:
         await engine.dispose()
     assert await _model_differences(url, schema) == []
+
+
+def test_voicebot_db_upgrade_and_current_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from voicebot.cli import app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'voicebot.db'}"
+    runner = CliRunner()
+    behind = runner.invoke(app, ["db", "current", "--url", url])
+    assert behind.exit_code == 1 and behind.stdout.startswith(f"none (newest: {database.head()})")
+    upgraded = runner.invoke(app, ["db", "upgrade", "--url", url])
+    assert upgraded.exit_code == 0 and f"at revision {database.head()}" in upgraded.stdout
+    current = runner.invoke(app, ["db", "current", "--url", url])
+    assert current.exit_code == 0 and current.stdout.startswith(f"{database.head()} (newest: {database.head()})")

@@ -68,11 +68,27 @@ async def current(engine: AsyncEngine, *, schema: str | None = None) -> str | No
         return await conn.run_sync(_current, schema)
 
 
-def head() -> str:
+def head() -> str | None:
     """The newest migration this voicebot ships."""
-    revision = ScriptDirectory.from_config(_config(None, None)).get_current_head()
-    assert revision is not None
-    return revision
+    return ScriptDirectory.from_config(_config(None, None)).get_current_head()
+
+
+async def upgrade_url(url: str, revision: str = "head") -> str | None:
+    """``upgrade`` on the database at ``url`` (``voicebot db upgrade``)."""
+    engine = connect(url)
+    try:
+        return await upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def current_url(url: str) -> str | None:
+    """``current`` of the database at ``url`` (``voicebot db current``)."""
+    engine = connect(url)
+    try:
+        return await current(engine)
+    finally:
+        await engine.dispose()
 
 
 def _config(conn: Connection | None, schema: str | None) -> Config:
