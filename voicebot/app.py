@@ -19,14 +19,16 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from voicebot.audio.server import AudioSocketServer, CallConnection
+from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
-from voicebot.config import Settings
+from voicebot.config import EventsSettings, Settings
 from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
+from voicebot.events import Bus
 from voicebot.logs import configure_logging
 from voicebot.models import resolve
 from voicebot.nlu.build import build_nlu
@@ -85,7 +87,6 @@ class VoicebotService:
         self.router = FlowRouter(settings.dialog.default_flow, dict(settings.dialog.routes),
                                  frozenset(settings.dialog.hidden_flows))
         self.pool = InferencePool(settings.inference_workers)
-        self.bus = EventBus()
         self.directory = CallDirectory()
         self._stopping = asyncio.Event()
 
@@ -104,6 +105,7 @@ class VoicebotService:
                  spool=str(paths.spool), demo_db=str(paths.demo_db))
         self.flows = FlowRegistry.load(paths.flows)
         self.router.check(self.flows.names())
+        self.bus = await open_bus(s.events)
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
@@ -187,6 +189,13 @@ class VoicebotService:
         await self.store.close()
         self.pool.shutdown()
         log.info("stopped")
+
+
+async def open_bus(settings: EventsSettings) -> Bus:
+    """The call event bus the settings name: in process, or Redis pub/sub shared by several workers."""
+    if settings.bus == "redis":
+        return await RedisEventBus.open(settings.redis_url, settings.redis_channel, queue_size=settings.queue_size)
+    return EventBus(settings.queue_size)
 
 
 def web_context(service: VoicebotService) -> WebContext:

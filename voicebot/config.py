@@ -123,6 +123,18 @@ class DialogSettings(BaseModel):
     hidden_flows: list[str] = Field(default_factory=lambda: ["example"])
 
 
+class EventsSettings(BaseModel):
+    """The call event bus (``voicebot/events.py``)."""
+
+    # memory: this process only; redis: pub/sub, so every worker's subscribers hear every worker's calls
+    # (each worker still records its own calls, in process)
+    bus: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_channel: str = "voicebot:events"
+    # Events a subscriber (metrics, a desktop) may fall behind before it loses the oldest; the recorder loses none
+    queue_size: int = Field(1000, ge=1)
+
+
 class AmiSettings(BaseModel):
     """Asterisk Manager Interface: call and queue control (``telephony/ami.py``); asterisk/manager.conf's
     ``[voicebot-control]`` user. Off unless ``enabled``."""
@@ -152,6 +164,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     dialog: DialogSettings = DialogSettings()
     ami: AmiSettings = AmiSettings()
+    events: EventsSettings = EventsSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2

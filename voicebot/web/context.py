@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
-from voicebot.call.events import EventBus
 from voicebot.engines import CallQueries
+from voicebot.events import Bus
 
 
 @dataclass(frozen=True, slots=True)
 class WebContext:
     calls: CallQueries  # the call records (read side)
     directory: CallDirectory  # announcements waiting for their call
-    bus: EventBus  # call events, for metrics and the dialplan's handoff lookup
+    bus: Bus  # call events, for metrics and the dialplan's handoff lookup
     flow_names: Callable[[], list[str]]  # every loaded flow
     routable: Callable[[str], bool]  # whether an announcement may name this flow
     active_calls: Callable[[], int]  # calls in progress
