@@ -1,1 +1,2 @@
-"""Telephony control: the PBX's call and queue actions behind ``engines.TelephonyControl`` (AMI for Asterisk)."""
+"""Telephony control: the PBX's call and queue actions behind ``engines.TelephonyControl`` (AMI for
+Asterisk)."""

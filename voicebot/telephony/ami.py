@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -79,23 +80,45 @@ def queue_statuses(events: Iterable[Message]) -> list[QueueStatus]:
         if name == "QueueParams":
             params[queue] = event
         elif name == "QueueMember":
-            members.setdefault(queue, []).append(QueueMember(
-                interface=event.get("Location", ""), name=event.get("Name", ""),
-                state_interface=event.get("StateInterface", ""), dynamic=event.get("Membership") == "dynamic",
-                penalty=_int(event, "Penalty"), calls_taken=_int(event, "CallsTaken"),
-                in_call=event.get("InCall") == "1", status=_int(event, "Status"),
-                paused=event.get("Paused") == "1",
-                paused_reason=event.get("PausedReason", "")))
+            members.setdefault(queue, []).append(
+                QueueMember(
+                    interface=event.get("Location", ""),
+                    name=event.get("Name", ""),
+                    state_interface=event.get("StateInterface", ""),
+                    dynamic=event.get("Membership") == "dynamic",
+                    penalty=_int(event, "Penalty"),
+                    calls_taken=_int(event, "CallsTaken"),
+                    in_call=event.get("InCall") == "1",
+                    status=_int(event, "Status"),
+                    paused=event.get("Paused") == "1",
+                    paused_reason=event.get("PausedReason", ""),
+                )
+            )
         elif name == "QueueEntry":
-            entries.setdefault(queue, []).append(QueueEntry(
-                position=_int(event, "Position"), channel=event.get("Channel", ""),
-                unique_id=event.get("Uniqueid", ""), caller_id=event.get("CallerIDNum", ""),
-                wait_s=_int(event, "Wait"), priority=_int(event, "Priority")))
-    return [QueueStatus(queue=queue, strategy=p.get("Strategy", ""), calls=_int(p, "Calls"),
-                        holdtime_s=_int(p, "Holdtime"), talktime_s=_int(p, "TalkTime"),
-                        completed=_int(p, "Completed"), abandoned=_int(p, "Abandoned"),
-                        members=tuple(members.get(queue, ())), entries=tuple(entries.get(queue, ())))
-            for queue, p in params.items()]
+            entries.setdefault(queue, []).append(
+                QueueEntry(
+                    position=_int(event, "Position"),
+                    channel=event.get("Channel", ""),
+                    unique_id=event.get("Uniqueid", ""),
+                    caller_id=event.get("CallerIDNum", ""),
+                    wait_s=_int(event, "Wait"),
+                    priority=_int(event, "Priority"),
+                )
+            )
+    return [
+        QueueStatus(
+            queue=queue,
+            strategy=p.get("Strategy", ""),
+            calls=_int(p, "Calls"),
+            holdtime_s=_int(p, "Holdtime"),
+            talktime_s=_int(p, "TalkTime"),
+            completed=_int(p, "Completed"),
+            abandoned=_int(p, "Abandoned"),
+            members=tuple(members.get(queue, ())),
+            entries=tuple(entries.get(queue, ())),
+        )
+        for queue, p in params.items()
+    ]
 
 
 @dataclass(slots=True)
@@ -134,7 +157,7 @@ class AmiClient:
         self._ids = itertools.count(1)
         self._id_prefix = f"voicebot-{random.getrandbits(32):08x}"
         self._pending: dict[str, _Pending] = {}
-        self._subscribers: set[asyncio.Queue[TelephonyEvent]] = set()
+        self._subscribers: weakref.WeakSet[asyncio.Queue[TelephonyEvent]] = weakref.WeakSet()
         self._writer: asyncio.StreamWriter | None = None
         self._ready = asyncio.Event()
         self._refused: str | None = None  # Asterisk's answer to a refused login
@@ -171,23 +194,38 @@ class AmiClient:
     # ------------------------------------------------------------------ TelephonyControl
 
     async def originate(self, request: OriginateRequest) -> OriginateResult:
-        fields = [("Channel", request.channel), ("Context", request.context), ("Exten", request.exten),
-                  ("Priority", str(request.priority)), ("Timeout", str(int(request.timeout_s * 1000))),
-                  ("Async", "true")]
+        fields = [
+            ("Channel", request.channel),
+            ("Context", request.context),
+            ("Exten", request.exten),
+            ("Priority", str(request.priority)),
+            ("Timeout", str(int(request.timeout_s * 1000))),
+            ("Async", "true"),
+        ]
         if request.caller_id:
             fields.append(("CallerID", request.caller_id))
         if request.channel_id:
             fields.append(("ChannelId", request.channel_id))
         fields += [("Variable", f"{name}={value}") for name, value in request.variables.items()]
-        _, events = await self._action("Originate", fields, until="OriginateResponse",
-                                       timeout=request.timeout_s + self.settings.action_timeout_s)
+        _, events = await self._action(
+            "Originate",
+            fields,
+            until="OriginateResponse",
+            timeout=request.timeout_s + self.settings.action_timeout_s,
+        )
         result = events[-1]
-        return OriginateResult(success=result.get("Response") == "Success", channel=result.get("Channel", ""),
-                               unique_id=result.get("Uniqueid", ""), reason=_int(result, "Reason"))
+        return OriginateResult(
+            success=result.get("Response") == "Success",
+            channel=result.get("Channel", ""),
+            unique_id=result.get("Uniqueid", ""),
+            reason=_int(result, "Reason"),
+        )
 
     async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
-        await self._action("Redirect", [("Channel", channel), ("Context", context), ("Exten", exten),
-                                        ("Priority", str(priority))])
+        await self._action(
+            "Redirect",
+            [("Channel", channel), ("Context", context), ("Exten", exten), ("Priority", str(priority))],
+        )
 
     async def set_variable(self, channel: str, name: str, value: str) -> None:
         await self._action("Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
@@ -197,10 +235,15 @@ class AmiClient:
         response, _ = await self._action("Getvar", [("Channel", channel), ("Variable", name)])
         return response.get("Value", "")
 
-    async def add_queue_member(self, queue: str, interface: str, name: str = "", penalty: int = 0,
-                               paused: bool = False) -> None:
-        fields = [("Queue", queue), ("Interface", interface), ("Penalty", str(penalty)),
-                  ("Paused", "true" if paused else "false")]
+    async def add_queue_member(
+        self, queue: str, interface: str, name: str = "", penalty: int = 0, paused: bool = False
+    ) -> None:
+        fields = [
+            ("Queue", queue),
+            ("Interface", interface),
+            ("Penalty", str(penalty)),
+            ("Paused", "true" if paused else "false"),
+        ]
         if name:
             fields.append(("MemberName", name))
         await self._action("QueueAdd", fields)
@@ -208,8 +251,9 @@ class AmiClient:
     async def remove_queue_member(self, queue: str, interface: str) -> None:
         await self._action("QueueRemove", [("Queue", queue), ("Interface", interface)])
 
-    async def pause_queue_member(self, interface: str, paused: bool, queue: str | None = None,
-                                 reason: str = "") -> None:
+    async def pause_queue_member(
+        self, interface: str, paused: bool, queue: str | None = None, reason: str = ""
+    ) -> None:
         fields = [("Interface", interface), ("Paused", "true" if paused else "false")]
         if queue:
             fields.append(("Queue", queue))
@@ -221,9 +265,13 @@ class AmiClient:
         _, events = await self._action("QueueStatus", [("Queue", queue)] if queue else [])
         return queue_statuses(events)
 
-    async def events(self) -> AsyncIterator[TelephonyEvent]:
+    def events(self) -> AsyncIterator[TelephonyEvent]:
+        """Subscribed at once (not at the first ``anext``); a stream dropped unread unsubscribes itself."""
         queue: asyncio.Queue[TelephonyEvent] = asyncio.Queue(EVENT_QUEUE)
         self._subscribers.add(queue)
+        return self._stream(queue)
+
+    async def _stream(self, queue: asyncio.Queue[TelephonyEvent]) -> AsyncIterator[TelephonyEvent]:
         try:
             while True:
                 yield await queue.get()
@@ -241,8 +289,13 @@ class AmiClient:
         if not self._ready.is_set():
             raise TelephonyError(f"AMI not connected ({self.settings.host}:{self.settings.port})")
 
-    async def _action(self, action: str, fields: Iterable[tuple[str, str]], until: str | None = None,
-                      timeout: float | None = None) -> tuple[Message, list[Message]]:
+    async def _action(
+        self,
+        action: str,
+        fields: Iterable[tuple[str, str]],
+        until: str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[Message, list[Message]]:
         """Send an action; return its response and the events it gathered. Raises on ``Response: Error``."""
         await self._wait_ready()
         writer = self._writer
@@ -271,10 +324,12 @@ class AmiClient:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.settings.host, self.settings.port, limit=READ_LIMIT),
-                    self.settings.action_timeout_s)
+                    self.settings.action_timeout_s,
+                )
             except (OSError, TimeoutError) as error:
-                log.warning("AMI connect failed", host=self.settings.host, port=self.settings.port,
-                            error=str(error))
+                log.warning(
+                    "AMI connect failed", host=self.settings.host, port=self.settings.port, error=str(error)
+                )
             else:
                 try:
                     await self._login(reader, writer)
@@ -282,19 +337,27 @@ class AmiClient:
                     await self._serve(reader, writer)
                 except _Refused as refused:
                     self._refused = str(refused)
-                    log.error("AMI login refused; not retrying", username=self.settings.username,
-                              message=str(refused))
+                    log.error(
+                        "AMI login refused; not retrying",
+                        username=self.settings.username,
+                        message=str(refused),
+                    )
                     self._ready.set()  # wakes the waiting actions, which raise; cleared below
                     return
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                        _ProtocolError) as error:
+                except (
+                    OSError,
+                    TimeoutError,
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    _ProtocolError,
+                ) as error:
                     if not self._closing:
                         log.warning("AMI connection lost", error=str(error) or type(error).__name__)
                 finally:
                     self._disconnected(writer)
             if self._closing:
                 return
-            delay = min(self.settings.reconnect_max_s, self.settings.reconnect_min_s * 2 ** attempt)
+            delay = min(self.settings.reconnect_max_s, self.settings.reconnect_min_s * 2**attempt)
             attempt += 1
             await asyncio.sleep(delay * random.uniform(0.8, 1.0))
 
@@ -304,9 +367,17 @@ class AmiClient:
         if not banner.startswith(BANNER):
             raise _ProtocolError(f"not an AMI banner: {banner[:60]!r}")
         action_id = f"{self._id_prefix}-login-{next(self._ids)}"
-        writer.write(encode("Login", action_id, [("Username", self.settings.username),
-                                                 ("Secret", self.settings.secret.get_secret_value()),
-                                                 ("Events", "on")]))
+        writer.write(
+            encode(
+                "Login",
+                action_id,
+                [
+                    ("Username", self.settings.username),
+                    ("Secret", self.settings.secret.get_secret_value()),
+                    ("Events", "on"),
+                ],
+            )
+        )
         while True:
             message = decode(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout))
             if message.get("ActionID") == action_id:
@@ -317,8 +388,12 @@ class AmiClient:
         self._last_io = now()
         self.connections += 1
         self._ready.set()
-        log.info("AMI logged in", host=self.settings.host, port=self.settings.port,
-                 version=banner.decode(errors="replace").strip().partition("/")[2])
+        log.info(
+            "AMI logged in",
+            host=self.settings.host,
+            port=self.settings.port,
+            version=banner.decode(errors="replace").strip().partition("/")[2],
+        )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         pinger = asyncio.create_task(self._ping()) if self.settings.ping_interval_s > 0 else None
@@ -337,7 +412,7 @@ class AmiClient:
             pending.add(message)
         elif "Event" in message:
             event = TelephonyEvent(name=message["Event"], fields=message, at=now())
-            for queue in self._subscribers:
+            for queue in list(self._subscribers):
                 if queue.full():
                     queue.get_nowait()
                 queue.put_nowait(event)
