@@ -199,7 +199,7 @@ async def open_bus(settings: EventsSettings) -> Bus:
 
 
 def web_context(service: VoicebotService) -> WebContext:
-    """The narrow part of the service the web app sees; the demo back office under ``/demo`` when configured."""
+    """What the web app may see of the service; the demo back office under ``/demo`` when configured."""
     mounts = {"/demo": create_demo_app(service.paths.demo_db)} if service.settings.web.demo_backend else {}
     return WebContext(calls=service.queries, directory=service.directory, bus=service.bus,
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services import require_service
 from voicebot.store import database
-from voicebot.store.models import Base
+from voicebot.store.models import Base, CallRow, EventRow, TurnRow
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.types import now
@@ -86,14 +86,15 @@ async def test_a_fresh_database_is_migrated_to_the_head_and_matches_the_models(t
 
 
 async def _create_all_database(url: str, schema: str | None) -> None:
-    """A database as voicebot made it before migrations: ``create_all`` plus ``schema_version`` = 1, with a
-    call, a turn and an event in it."""
+    """A database as voicebot made it before migrations: ``create_all`` of the three tables (unchanged since)
+    plus ``schema_version`` = 1, with a call in it."""
     engine = database.connect(url, schema=schema)
     try:
         async with engine.begin() as conn:
             if schema:
                 await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            await conn.run_sync(Base.metadata.create_all)
+            tables = [CallRow.__table__, TurnRow.__table__, EventRow.__table__]
+            await conn.run_sync(Base.metadata.create_all, tables)
             await conn.execute(text(f'CREATE TABLE "{schema}".schema_version (version SERIAL NOT NULL, '
                                     "applied_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (version))"
                                     if schema else

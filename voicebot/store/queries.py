@@ -34,7 +34,8 @@ class SqlCallQueries:
             return _call(row, len(row.turns), tuple(_turn(t) for t in row.turns),
                          tuple(_event(e) for e in row.events))
 
-    async def list_calls(self, limit: int = 50, offset: int = 0, outcome: str | None = None) -> list[CallRecord]:
+    async def list_calls(self, limit: int = 50, offset: int = 0,
+                         outcome: str | None = None) -> list[CallRecord]:
         """Newest calls first, without turns and events (``turn_count`` says how many turns)."""
         turn_count = (select(func.count(TurnRow.id)).where(TurnRow.call_id == CallRow.id)
                       .correlate(CallRow).scalar_subquery())

@@ -40,9 +40,9 @@ class TurnRecord:
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "recorded_at": _iso(self.recorded_at), "caller_text": self.caller_text,
                 "asr_confidence": self.asr_confidence, "input_kind": self.input_kind, "intent": self.intent,
-                "intent_confidence": self.intent_confidence, "entities": self.entities, "emotion": self.emotion,
-                "emotion_score": self.emotion_score, "bot_text": self.bot_text, "decision": self.decision,
-                "state": self.state, "barged_in": self.barged_in, "marks": self.marks,
+                "intent_confidence": self.intent_confidence, "entities": self.entities,
+                "emotion": self.emotion, "emotion_score": self.emotion_score, "bot_text": self.bot_text,
+                "decision": self.decision, "state": self.state, "barged_in": self.barged_in, "marks": self.marks,
                 "response_ms": self.response_ms}
 
 
