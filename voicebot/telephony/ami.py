@@ -352,7 +352,11 @@ class AmiClient:
                     _ProtocolError,
                 ) as error:
                     if not self._closing:
-                        log.warning("AMI connection lost", error=str(error) or type(error).__name__)
+                        closed = isinstance(error, asyncio.IncompleteReadError)
+                        log.warning(
+                            "AMI connection lost",
+                            error="closed by the peer" if closed else str(error) or type(error).__name__,
+                        )
                 finally:
                     self._disconnected(writer)
             if self._closing:
