@@ -23,7 +23,7 @@ from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
-from voicebot.config import EventsSettings, Settings
+from voicebot.config import AmiSettings, EventsSettings, Settings
 from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
@@ -40,6 +40,7 @@ from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.repo import SqlCallStore
+from voicebot.telephony.ami import AmiClient
 from voicebot.web.app import create_app
 from voicebot.web.context import WebContext
 
@@ -109,6 +110,7 @@ class VoicebotService:
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
+        self.telephony = await open_telephony(s.ami)  # call and queue control; no call uses it yet
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
@@ -184,11 +186,23 @@ class VoicebotService:
         self.web.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._web_task, 5)
+        if self.telephony is not None:
+            await self.telephony.close()
         await self.bus.close()  # every call has published its end: the recorder takes what is left
         await self.recorder.close()
         await self.store.close()
         self.pool.shutdown()
         log.info("stopped")
+
+
+async def open_telephony(settings: AmiSettings) -> AmiClient | None:
+    """The AMI client when ``ami.enabled``, connecting in the background: an Asterisk that is down (or
+    refuses the login, which is logged) does not stop the service."""
+    if not settings.enabled:
+        return None
+    client = AmiClient(settings)
+    await client.start(wait=False)
+    return client
 
 
 async def open_bus(settings: EventsSettings) -> Bus:

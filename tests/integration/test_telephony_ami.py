@@ -285,3 +285,23 @@ async def test_logoff_says_goodbye_and_does_not_reconnect(peer: AmiPeer) -> None
     assert dict(peer.actions[-1])["Action"] == "Logoff"
     await asyncio.sleep(0.3)
     assert len(peer.connections) == 1 and not client.connected
+
+
+async def test_the_service_builds_the_client_only_when_enabled_and_never_waits_for_asterisk(
+    peer: AmiPeer,
+) -> None:
+    from voicebot.app import open_telephony
+
+    assert await open_telephony(AmiSettings()) is None  # off by default
+    client = await open_telephony(_settings(peer.port))
+    assert client is not None
+    await _until(lambda: client.connected)
+    await client.close()
+
+    port = peer.port
+    await peer.stop()  # Asterisk down at start-up: the service starts anyway, the client keeps trying
+    absent = await open_telephony(_settings(port))
+    assert absent is not None and not absent.connected
+    await peer.start()
+    await _until(lambda: absent.connected, timeout=3.0)
+    await absent.close()
