@@ -9,7 +9,9 @@ import structlog
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
-    for chatty in ("faster_whisper", "httpx", "httpcore"):  # per-request/per-decode lines at INFO
+    # per-request/per-decode lines at INFO; alembic: its context lines at every start (store/database.py
+    # logs the migrations it applies)
+    for chatty in ("faster_whisper", "httpx", "httpcore", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
