@@ -7,10 +7,12 @@ import ast
 import asyncio
 import inspect
 
+import pytest
+
 import voicebot.call.session as session_module
 from voicebot.audio.player import Player
 from voicebot.audio.server import CallConnection
-from voicebot.engines import AudioOutput, CallChannel, PlaybackHandle, TelephonyControl
+from voicebot.engines import AudioOutput, CallChannel, PlaybackHandle, TelephonyControl, TelephonyError
 from voicebot.telephony.ami import AmiClient, _Pending, decode, encode, queue_statuses
 from voicebot.types import QueueEntry, QueueMember
 
@@ -79,6 +81,11 @@ def test_actions_are_written_as_asterisk_reads_them() -> None:
     assert wire == (
         b"Action: Originate\r\nActionID: a-7\r\nChannel: Local/1@x\r\nVariable: A=1\r\nVariable: B=2\r\n\r\n"
     )
+
+
+def test_a_line_break_in_a_value_cannot_smuggle_headers_or_actions() -> None:
+    with pytest.raises(TelephonyError, match="line break"):
+        encode("Setvar", "a-8", [("Variable", "NOTE"), ("Value", "hi\r\n\r\nAction: Originate")])
 
 
 def test_messages_are_read_with_values_that_contain_colons() -> None:

@@ -47,9 +47,12 @@ Message = dict[str, str]
 
 
 def encode(action: str, action_id: str, fields: Iterable[tuple[str, str]] = ()) -> bytes:
-    """One AMI action on the wire. ``fields`` may repeat a key (``Variable``)."""
+    """One AMI action on the wire. ``fields`` may repeat a key (``Variable``). A line break in a key or a
+    value (which would smuggle in headers or whole actions, e.g. from a caller's input) raises."""
     lines = [f"Action: {action}", f"ActionID: {action_id}"]
     lines += [f"{key}: {value}" for key, value in fields]
+    if any("\r" in line or "\n" in line for line in lines):
+        raise TelephonyError(f"AMI {action}: a line break in a field")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
