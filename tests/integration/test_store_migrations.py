@@ -4,6 +4,7 @@ its rows), a downgrade and upgrade round trip, and the migrated tables matching 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -26,21 +27,26 @@ PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = {"calls", "turns", "events"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
-    """(url, schema): a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", None
-        return
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A PostgreSQL schema name of its own (created by the code under test), dropped afterwards."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
     schema = f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    yield PG_URL, schema
+    yield schema
     engine = create_async_engine(PG_URL)
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(url, schema): a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", None
+    return PG_URL, request.getfixturevalue("pg_schema")
 
 
 async def _tables(engine: AsyncEngine, schema: str | None) -> set[str]:
@@ -187,3 +193,14 @@ def test_voicebot_db_upgrade_and_current_on_a_fresh_sqlite_file(tmp_path: Path) 
     assert upgraded.exit_code == 0 and f"at revision {database.head()}" in upgraded.stdout
     current = runner.invoke(app, ["db", "current", "--url", url])
     assert current.exit_code == 0 and current.stdout.startswith(f"{database.head()} (newest: {database.head()})")
+
+
+@pytest.mark.postgres
+async def test_workers_starting_together_on_postgres_migrate_one_at_a_time(pg_schema: str) -> None:
+    engines = [database.connect(PG_URL, schema=pg_schema) for _ in range(3)]
+    try:
+        reached = await asyncio.gather(*(database.upgrade(engine, schema=pg_schema) for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert reached == [database.head()] * 3

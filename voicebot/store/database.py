@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 PRE_ALEMBIC_REVISION = "0001"  # what a create_all database of schema_version 1 holds
+MIGRATION_LOCK = 0x766F6963  # PostgreSQL advisory lock key: workers starting together migrate one at a time
 
 
 def connect(url: str, *, busy_timeout_ms: int = 5000, schema: str | None = None) -> AsyncEngine:
@@ -51,8 +52,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head", *, schema: str | 
     """Apply the migrations up to ``revision``; adopt a pre-Alembic database first. Returns the revision
     the database is at afterwards."""
     async with engine.begin() as conn:
-        if schema and conn.dialect.name == "postgresql":
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            if schema:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         return await conn.run_sync(_upgrade, revision, schema)
 
 
