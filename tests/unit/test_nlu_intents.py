@@ -140,7 +140,7 @@ def test_explicit_requests_for_a_human_are_recognised():
 
 
 def test_lexical_member_learns_words_and_joins_the_ensemble(classifier) -> None:
-    from voicebot.nlu.intents import IntentEnsemble
+    from voicebot.training.ensemble import IntentEnsemble
     from voicebot.training.lexical import LexicalClassifier
 
     texts = [t for intent in sorted(EXAMPLES) for t in EXAMPLES[intent]]

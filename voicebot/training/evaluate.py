@@ -5,7 +5,7 @@ means out of scope (train rows labelled ``oos`` train an out-of-scope class). Tr
 deterministically (fixed seeds), in the chosen mode:
 
 - ``accurate`` (default): the top MiniLM layers fine-tuned with a cosine head (``finetune.py``), averaged
-  with a frozen-embedding logistic regression and a TF-IDF n-gram one (``IntentEnsemble``, ``lexical.py``);
+  with a frozen-embedding logistic regression and a TF-IDF n-gram one (``ensemble.py``, ``lexical.py``);
   minutes, two embeddings per utterance;
 - ``fast``: frozen embeddings + logistic regression, the flows' product path (``intents.py``); seconds.
 
@@ -29,7 +29,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from voicebot.nlu.build import NluSource, build_nlu
-from voicebot.nlu.intents import OOS, IntentClassifier, IntentEnsemble, label_phrase, logistic_regression
+from voicebot.nlu.intents import OOS, IntentClassifier, label_phrase, logistic_regression
+from voicebot.training.ensemble import IntentEnsemble
 
 Mode = Literal["accurate", "fast"]
 Outcome = Literal["direct", "confirm", "out_of_scope", "no_match"]
