@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from voicebot.call import events as ev
+from voicebot import events as ev
 from voicebot.call.directory import CallInfo
 from voicebot.types import HandoffPacket
 from voicebot.web.context import WebContext
