@@ -14,7 +14,7 @@ from voicebot.runtime import InferencePool
 
 
 class NluSource(Protocol):
-    """What a bundle's NLU is built from (``dialog.loader.Bundle`` has these)."""
+    """What a bundle's NLU is built from (``dialog.bundle.Bundle`` has these)."""
 
     @property
     def intents(self) -> Mapping[str, Sequence[str]]: ...
