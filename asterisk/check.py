@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end check of a real Asterisk wired to voicebot, as asterisk/README.md sets it up.
 
-    sudo python3 asterisk/check.py                 # both forms, both test callers
-    sudo python3 asterisk/check.py --form app --caller caller
+    sudo VOICEBOT_API_TOKEN=<a read token> python3 asterisk/check.py     # both forms, both test callers
+    sudo python3 asterisk/check.py --token <a read token> --form app --caller caller
 
 Checks that Asterisk runs with every module of asterisk/modules.conf, voicebot's dialplan, queues and test
 sounds; then, for each AudioSocket form and test caller, originates a test call, follows it in Asterisk's
 log (/var/log/asterisk/voicebot.log) to Queue() or Hangup(), and checks the call record and the handoff
-answer in voicebot's web API. Prints what passed and failed; exits 1 if anything failed.
+answer in voicebot's web API (reading the record takes an API token of scope ``read``:
+``voicebot token create checker --scope read``). Prints what passed and failed; exits 1 if anything failed.
 Standard library only: it runs on the Asterisk host, which need not have voicebot installed.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -77,8 +79,9 @@ def trace(log_text: str) -> CallTrace:
 
 
 class Checker:
-    def __init__(self, asterisk: str, api: str, log: Path, sounds: Path) -> None:
+    def __init__(self, asterisk: str, api: str, log: Path, sounds: Path, token: str) -> None:
         self.asterisk, self.api, self.log, self.sounds = asterisk.split(), api.rstrip("/"), log, sounds
+        self.token = token
         self.failed = 0
 
     def result(self, ok: bool, what: str, detail: str = "") -> bool:
@@ -92,7 +95,8 @@ class Checker:
 
     def get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(self.api + path, timeout=5) as answer:
+            request = urllib.request.Request(self.api + path, headers={"Authorization": f"Bearer {self.token}"})
+            with urllib.request.urlopen(request, timeout=5) as answer:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
@@ -115,6 +119,11 @@ class Checker:
         api = re.search(r"VOICEBOT_API=(\S+)", self.cli("dialplan show globals"))
         self.result(bool(api) and api.group(1).rstrip("/") == self.api, "the dialplan's VOICEBOT_API is this API",
                     api.group(1) if api else "VOICEBOT_API not set")
+        token = re.search(r"VOICEBOT_TOKEN=(\S+)", self.cli("dialplan show globals"))
+        self.result(bool(token) and token.group(1).startswith("vbt_"), "the dialplan has an API token (VOICEBOT_TOKEN)",
+                    "set VOICEBOT_TOKEN in extensions.conf [globals]" if not token else token.group(1)[:8] + "…")
+        status, body = self.get("/api/flows")
+        self.result(status == 200, "this checker's token may read calls (--token / VOICEBOT_API_TOKEN)", body[:100])
         queues = [q for q in QUEUES if f"{q} has" not in self.cli(f"queue show {q}")]
         self.result(not queues, "the demo queues exist", f"missing: {', '.join(queues)}" if queues else "")
         sounds = sorted(p.name for p in self.sounds.glob("*.wav"))
@@ -182,8 +191,10 @@ def main() -> int:
     parser.add_argument("--sounds", type=Path, default=Path("/var/lib/asterisk/sounds/voicebot"))
     parser.add_argument("--form", choices=[*FORMS, "both"], default="both")
     parser.add_argument("--caller", choices=[*EXPECTED, "both"], default="both")
+    parser.add_argument("--token", default=os.environ.get("VOICEBOT_API_TOKEN", ""),
+                        help="an API token of scope read (default: $VOICEBOT_API_TOKEN)")
     args = parser.parse_args()
-    checker = Checker(args.asterisk, args.api, args.log, args.sounds)
+    checker = Checker(args.asterisk, args.api, args.log, args.sounds, args.token)
     if checker.setup():
         for form in FORMS if args.form == "both" else [args.form]:
             for caller in EXPECTED if args.caller == "both" else [args.caller]:

@@ -299,3 +299,20 @@ class FakeEmbedder:
                 out[row, zlib.crc32(word.encode()) % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
+
+
+class FakeTokens:
+    """API tokens in memory (the token store's ``active``): one admin token, ``FakeTokens.SECRET``."""
+
+    SECRET = "vbt_unit-test-admin"
+    HEADERS = {"Authorization": f"Bearer {SECRET}"}
+
+    async def active(self, digest: str):
+        from datetime import UTC, datetime
+
+        from voicebot.store.tokens import TokenRecord
+        from voicebot.web.auth import token_digest
+
+        if digest != token_digest(self.SECRET):
+            return None
+        return TokenRecord("unit-tests", ("admin",), self.SECRET[:8], datetime.now(UTC), None)

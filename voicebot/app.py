@@ -40,8 +40,10 @@ from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.tokens import SqlTokenStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.web.app import create_app
+from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
 
 log = structlog.get_logger(__name__)
@@ -109,6 +111,7 @@ class VoicebotService:
         self.bus = await open_bus(s.events)
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
+        self.tokens = SqlTokenStore(self.store.engine)
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         self.telephony = await open_telephony(s.ami)  # call and queue control; no call uses it yet
         recognizer = load_recognizer(s, self.pool)
@@ -217,7 +220,8 @@ def web_context(service: VoicebotService) -> WebContext:
     mounts = {"/demo": create_demo_app(service.paths.demo_db)} if service.settings.web.demo_backend else {}
     return WebContext(calls=service.queries, directory=service.directory, bus=service.bus,
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
-                      active_calls=lambda: service.audiosocket.active_calls, mounts=mounts)
+                      active_calls=lambda: service.audiosocket.active_calls,
+                      principal_for=store_lookup(service.tokens), mounts=mounts)
 
 
 async def serve(settings: Settings) -> None:

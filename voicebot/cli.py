@@ -16,6 +16,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 db_app = typer.Typer(no_args_is_help=True, help="The call record database: its schema, through migrations.")
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clients (the dialplan, scripts).")
+app.add_typer(token_app, name="token")
 
 # Each command is a thin wrapper: parse options, call into the module that owns the concern.
 # Heavy imports happen inside the commands so `voicebot --help` stays instant.
@@ -69,6 +71,9 @@ def call(
     timeout: float = typer.Option(120.0, help="Give up on a call after this many seconds."),
     web: str = typer.Option(None, help="voicebot's web API (e.g. http://127.0.0.1:8080): announce each call "
                                        "(caller id, dnis, flow) and look up the handoff, as the dialplan does."),
+    api_token: str = typer.Option(None, envvar="VOICEBOT_API_TOKEN",
+                                  help="The dialplan's API token for --web (`voicebot token create … --scope "
+                                       "dialplan`)."),
     no_silence_frames: bool = typer.Option(False, "--no-silence-frames",
                                            help="Send no frames while the caller is silent, as Asterisk does with "
                                                 "Local channels and phones with silence suppression."),
@@ -81,7 +86,7 @@ def call(
 
     raise typer.Exit(run_cli(script, host, port, calls, stagger, rate, record, json_out, timeout, web,
                              silence_frames=False if no_silence_frames else None,
-                             first_audio_after=first_audio_after))
+                             first_audio_after=first_audio_after, api_token=api_token))
 
 
 @app.command("demo-backend")
@@ -113,6 +118,66 @@ def db_upgrade(
 
     reached = asyncio.run(database.upgrade_url(url or Settings().paths().store_url, revision))
     typer.echo(f"call record database at revision {reached}")
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Argument(..., help="Who uses it, e.g. asterisk."),
+    scope: list[str] = typer.Option(..., "--scope", "-s", help="dialplan (announce, handoff lookup), read "
+                                    "(calls, transcripts), admin (everything); repeat for several."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Create a token and print its secret once (only its SHA-256 is stored)."""
+    import asyncio
+
+    from voicebot.web import auth
+
+    try:
+        token = asyncio.run(auth.create_token_at(_store_url(url), name, auth.parse_scopes(scope)))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token.secret)
+    typer.echo(f"token {token.name!r} ({', '.join(sorted(token.scopes))}): shown once, keep it now; clients send "
+               "'Authorization: Bearer <token>'", err=True)
+
+
+@token_app.command("list")
+def token_list(url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL).")) -> None:
+    """Every token: name, scopes, the first characters of its secret, created, revoked."""
+    import asyncio
+
+    from voicebot.web import auth
+
+    for record in asyncio.run(auth.tokens_at(_store_url(url))):
+        revoked = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "active"
+        typer.echo(f"{record.name}\t{' '.join(record.scopes)}\t{record.hint}…\tcreated "
+                   f"{record.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: str = typer.Argument(..., help="The token's name."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Revoke a token: requests with it are refused from now on (the running service included)."""
+    import asyncio
+
+    from voicebot.web import auth
+
+    if not asyncio.run(auth.revoke_at(_store_url(url), name)):
+        typer.echo(f"error: no active token named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"token {name!r} revoked")
+
+
+def _store_url(url: str | None) -> str:
+    """The database a token command works on; its log lines go to stderr (stdout is the answer)."""
+    from voicebot.config import Settings
+    from voicebot.logs import configure_logging
+
+    configure_logging(stderr=True)
+    return url or Settings().paths().store_url
 
 
 @db_app.command("current")

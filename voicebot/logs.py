@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool = False) -> None:
+def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = False) -> None:
+    """Structured lines to stdout (the service), or to stderr for commands whose stdout is their answer."""
     logging.basicConfig(level=level.upper(), format="%(message)s")
     # per-request/per-decode lines at INFO; alembic: its context lines at every start (store/database.py
     # logs the migrations it applies)
@@ -23,5 +25,6 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr if stderr else sys.stdout),
         cache_logger_on_first_use=True,
     )

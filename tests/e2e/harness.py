@@ -9,7 +9,7 @@ from pathlib import Path
 from voicebot.caller.launcher import RunningService, start, stop
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["ROOT", "RunningService", "start_service", "stop_service"]
+__all__ = ["ROOT", "RunningService", "auth", "start_service", "stop_service"]
 
 
 def start_service(workdir: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 180) -> RunningService:
@@ -22,6 +22,11 @@ def start_service(workdir: Path, extra_env: dict[str, str] | None = None, timeou
         **(extra_env or {}),
     }
     return asyncio.run(start(workdir, env, ready_timeout=timeout_s, cwd=workdir))
+
+
+def auth(service: RunningService) -> dict[str, str]:
+    """The headers of the dialplan's (and a reader's) API token the launcher created."""
+    return {"Authorization": f"Bearer {service.api_token}"}
 
 
 def stop_service(service: RunningService) -> int:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from harness import ROOT, RunningService, start_service, stop_service
+from harness import ROOT, RunningService, auth, start_service, stop_service
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import CallResult, place_call
 from voicebot.store.queries import SqlCallQueries
@@ -28,13 +28,14 @@ async def call(service: RunningService, steps: list, *, flow: str = "banking", c
     """Announce the call as the dialplan does, place it, and return what the caller heard plus the record.
     ``options`` are the script's call options (``silence_frames``, ``first_audio_after``)."""
     call_id = str(uuid.uuid4())
-    async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
         announced = await client.post(f"/api/calls/{call_id}/announce",
                                       content=urlencode({"caller_id": caller_id, "dnis": "5551000", "flow": flow}))
         assert announced.status_code == 204
         result = await place_call("127.0.0.1", service.audiosocket_port,
                                   parse_script({**(options or {}), "steps": steps}), rate=rate,
-                                  call_id=call_id, timeout=timeout, web_url=service.web_url)
+                                  call_id=call_id, timeout=timeout, web_url=service.web_url,
+                                  api_token=service.api_token)
         record = None
         for _ in range(50 if fetch_record else 0):  # the store writes in the background
             response = await client.get(f"/api/calls/{call_id}")
@@ -216,14 +217,16 @@ async def test_broken_flow_edit_is_rejected_and_calls_go_on(tmp_path):
 
 
 def test_handoff_lookup_for_unknown_call_is_empty(service: RunningService):
-    response = httpx.get(f"{service.web_url}/api/calls/{uuid.uuid4()}/handoff")
+    response = httpx.get(f"{service.web_url}/api/calls/{uuid.uuid4()}/handoff", headers=auth(service))
     assert response.status_code == 200 and response.text == ""
 
 
 def test_announce_rejects_bad_input(service: RunningService):
-    bad_id = httpx.post(f"{service.web_url}/api/calls/not-a-uuid/announce", content="caller_id=1")
+    bad_id = httpx.post(f"{service.web_url}/api/calls/not-a-uuid/announce", content="caller_id=1",
+                        headers=auth(service))
     assert bad_id.status_code == 422
-    bad_flow = httpx.post(f"{service.web_url}/api/calls/{uuid.uuid4()}/announce", content="flow=nope")
+    bad_flow = httpx.post(f"{service.web_url}/api/calls/{uuid.uuid4()}/announce", content="flow=nope",
+                          headers=auth(service))
     assert bad_flow.status_code == 422 and "unknown flow" in bad_flow.text
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from harness import ROOT, RunningService
+from harness import ROOT, RunningService, auth
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
 
@@ -33,7 +33,7 @@ def test_paths_come_from_the_settings_not_the_working_directory(service: Running
 
 async def test_a_number_without_a_route_runs_the_default_flow_and_says_so(service: RunningService) -> None:
     call_id = str(uuid.uuid4())
-    async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
         hidden = await client.post(f"/api/calls/{call_id}/announce", content="flow=example")
         assert hidden.status_code == 422 and "hidden" in hidden.text
         announced = await client.post(f"/api/calls/{call_id}/announce",
@@ -41,7 +41,8 @@ async def test_a_number_without_a_route_runs_the_default_flow_and_says_so(servic
         assert announced.status_code == 204
         result = await place_call("127.0.0.1", service.audiosocket_port,
                                   parse_script({"steps": [{"wait_for_bot": {"timeout": 20}}, "hangup"]}),
-                                  call_id=call_id, timeout=60, web_url=service.web_url)
+                                  call_id=call_id, timeout=60, web_url=service.web_url,
+                                  api_token=service.api_token)
         assert result.ok, result.errors
         for _ in range(50):
             record = (await client.get(f"/api/calls/{call_id}")).json()

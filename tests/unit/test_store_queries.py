@@ -21,7 +21,10 @@ from voicebot.store.records import RECORD_VERSION, CallRecord, EventRecord, Turn
 from voicebot.store.repo import SqlCallStore
 from voicebot.types import HandoffPacket, Turn, now
 from voicebot.web.app import create_app
+from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
+
+from fakes import FakeTokens
 
 
 async def _store_with_calls(tmp_path: Path) -> tuple[SqlCallStore, str, str]:
@@ -68,14 +71,15 @@ async def test_records_are_typed_frozen_and_versioned(tmp_path: Path) -> None:
 
 def _context(queries: SqlCallQueries, **mounts) -> WebContext:
     return WebContext(calls=queries, directory=CallDirectory(), bus=EventBus(), flow_names=lambda: ["banking"],
-                      routable=lambda name: True, active_calls=lambda: 3, mounts=mounts)
+                      routable=lambda name: True, active_calls=lambda: 3, mounts=mounts,
+                      principal_for=store_lookup(FakeTokens()))
 
 
 async def test_the_web_api_serves_the_records_as_json(tmp_path: Path) -> None:
     store, handed, served = await _store_with_calls(tmp_path)
     queries = SqlCallQueries(store.engine)
     expected_call, expected_list = (await queries.get_call(handed)).to_json(), await queries.list_calls()
-    with TestClient(create_app(_context(queries))) as client:
+    with TestClient(create_app(_context(queries)), headers=FakeTokens.HEADERS) as client:
         health = client.get("/healthz").json()
         listed = client.get("/api/calls").json()
         one = client.get(f"/api/calls/{handed}").json()
@@ -100,7 +104,7 @@ def test_the_demo_back_office_is_mounted_only_when_configured(tmp_path: Path, en
     settings = Settings(web={"demo_backend": enabled, "demo_db": tmp_path / "demo.db"})
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=FlowRouter("banking", {}, frozenset()),
                               directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=None)
+                              audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens())
     with TestClient(create_app(web_context(service))) as client:
         health = client.get("/demo/health")
     assert (health.status_code, (tmp_path / "demo.db").exists()) == ((200, True) if enabled else (404, False))

@@ -15,6 +15,8 @@ from voicebot.call.events import EventBus
 from voicebot.config import Settings
 from voicebot.web.app import create_app
 
+from fakes import FakeTokens
+
 FLOWS = ["banking", "example", "retail"]
 
 
@@ -22,8 +24,9 @@ def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNames
     settings = Settings(web={"demo_db": tmp_path / "backoffice.db"})
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=router, directory=CallDirectory(),
                               bus=EventBus(), flows=SimpleNamespace(names=lambda: FLOWS),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=None)
-    return TestClient(create_app(web_context(service))), service
+                              audiosocket=SimpleNamespace(active_calls=0), queries=None,
+                              tokens=FakeTokens())
+    return TestClient(create_app(web_context(service)), headers=FakeTokens.HEADERS), service
 
 
 def test_hidden_flows_cannot_be_announced_and_routed_ones_can(tmp_path: Path) -> None:

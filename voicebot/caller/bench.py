@@ -89,11 +89,13 @@ class BenchTarget:
     pid: int | None = None
     db_url: str | None = None
     web_url: str | None = None  # for the dialplan's handoff lookup after a bot hangup
+    api_token: str | None = None  # the dialplan's token for that lookup
 
     @classmethod
     def of(cls, service: RunningService) -> BenchTarget:
         """The target a started ``voicebot serve`` (:mod:`voicebot.caller.launcher`) offers."""
-        return cls(HOST, service.audiosocket_port, service.process.pid, service.db_url, service.web_url)
+        return cls(HOST, service.audiosocket_port, service.process.pid, service.db_url, service.web_url,
+                   service.api_token)
 
 
 async def read_turn_marks(db_url: str, call_ids: Iterable[str]) -> list[dict[str, float]]:
@@ -143,6 +145,7 @@ async def _phase(target: BenchTarget, script: PreparedScript, calls: int, stagge
         peak_active = max(peak_active, active)
         try:
             return await place_call(target.host, target.port, script, timeout=timeout, web_url=target.web_url,
+                                    api_token=target.api_token,
                                     clock=clock)
         finally:
             active -= 1

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from voicebot.web.auth import Scope, create_token_at
+
 HOST = "127.0.0.1"
 
 
@@ -34,6 +36,7 @@ class RunningService:
     db_path: Path
     log_path: Path
     process: subprocess.Popen
+    api_token: str  # a dialplan + read token created in its database before it started
 
     @property
     def db_url(self) -> str:
@@ -58,11 +61,14 @@ async def start(workdir: Path, env: Mapping[str, str] | None = None, command: Se
     full_env = {**os.environ, "VOICEBOT_AUDIOSOCKET__PORT": str(audiosocket_port),
                 "VOICEBOT_WEB__PORT": str(web_port), "VOICEBOT_STORE__URL": f"sqlite+aiosqlite:///{db_path}",
                 "VOICEBOT_STORE__SPOOL_DIR": str(workdir / "spool"), **(env or {})}
+    token = await create_token_at(f"sqlite+aiosqlite:///{db_path}", f"launcher-{os.getpid()}-{audiosocket_port}",
+                                  frozenset({Scope.DIALPLAN, Scope.READ}))
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(list(command or (sys.executable, "-m", "voicebot", "serve")), cwd=cwd,
                                    env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    service = RunningService(audiosocket_port, f"http://{HOST}:{web_port}", db_path, log_path, process)
+    service = RunningService(audiosocket_port, f"http://{HOST}:{web_port}", db_path, log_path, process,
+                             token.secret)
     try:
         await _wait_ready(service, ready_timeout)
     except BaseException:

@@ -674,7 +674,12 @@ def _turn_result(proto: _CallProtocol, t0: float, raw: RawTurn) -> TurnResult:
     )
 
 
-async def _announce(web_url: str, call_id: str, script: CallerScript) -> None:
+def _api_headers(api_token: str | None) -> dict[str, str]:
+    """The dialplan's credentials: ``Authorization: Bearer <token>`` (a ``dialplan`` token)."""
+    return {"Authorization": f"Bearer {api_token}"} if api_token else {}
+
+
+async def _announce(web_url: str, call_id: str, script: CallerScript, api_token: str | None) -> None:
     import httpx
 
     fields = {"caller_id": script.caller_id, "dnis": script.dnis}
@@ -683,15 +688,17 @@ async def _announce(web_url: str, call_id: str, script: CallerScript) -> None:
     async with httpx.AsyncClient(timeout=3.0) as client:
         response = await client.post(f"{web_url.rstrip('/')}/api/calls/{call_id}/announce",
                                      content=urlencode(fields),
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              **_api_headers(api_token)})
         response.raise_for_status()
 
 
-async def _lookup_handoff(web_url: str, call_id: str) -> dict[str, str]:
+async def _lookup_handoff(web_url: str, call_id: str, api_token: str | None) -> dict[str, str]:
     import httpx
 
     async with httpx.AsyncClient(timeout=3.0) as client:
-        response = await client.get(f"{web_url.rstrip('/')}/api/calls/{call_id}/handoff")
+        response = await client.get(f"{web_url.rstrip('/')}/api/calls/{call_id}/handoff",
+                                    headers=_api_headers(api_token))
         response.raise_for_status()
     return {key: values[0] for key, values in parse_qs(response.text.strip(), keep_blank_values=True).items()}
 
@@ -700,7 +707,7 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
                      rate: int = 8000, timeout: float = 120.0, call_id: str | None = None,
                      record_caller: bool = False, threshold_dbfs: float = -45.0,
                      tts: TextToSpeech | None = None, connect_timeout: float = 5.0,
-                     web_url: str | None = None, announce: bool = False,
+                     web_url: str | None = None, announce: bool = False, api_token: str | None = None,
                      clock: FrameClock | None = None, silence_frames: bool | None = None,
                      first_audio_after: float | None = None) -> CallResult:
     """Place one call against an AudioSocket server, play ``script`` and return what happened.
@@ -711,7 +718,8 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
     With ``web_url`` (voicebot's web API), a bot hangup is followed by the dialplan's handoff lookup,
     ``GET {web_url}/api/calls/{uuid}/handoff``, as Asterisk's ``CURL()`` would do after AudioSocket;
     with ``announce`` too, the script's caller id, dnis and flow are first posted to
-    ``{web_url}/api/calls/{uuid}/announce``, as the dialplan does before ``AudioSocket()``.
+    ``{web_url}/api/calls/{uuid}/announce``, as the dialplan does before ``AudioSocket()``; both send
+    ``api_token`` as the dialplan does.
     ``silence_frames`` and ``first_audio_after``, when given, override the script's call options.
     """
     loop = asyncio.get_running_loop()
@@ -724,7 +732,7 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
                           options.silence_frames if silence_frames is None else silence_frames)
     if web_url and announce:
         try:
-            await _announce(web_url, call_id, script.script)
+            await _announce(web_url, call_id, script.script, api_token)
         except Exception as exc:  # noqa: BLE001 - the dialplan goes on without it; the result says so
             proto.errors.append(f"announce at {web_url}: {exc!r}")
     try:
@@ -759,7 +767,7 @@ async def place_call(host: str, port: int, script: CallerScript | PreparedScript
     handoff = None
     if web_url and proto.hangup_by == "bot":
         try:
-            handoff = await _lookup_handoff(web_url, call_id)
+            handoff = await _lookup_handoff(web_url, call_id, api_token)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, as the dialplan would see it
             proto.errors.append(f"handoff lookup at {web_url}: {exc!r}")
     return CallResult(
@@ -834,7 +842,7 @@ async def run_calls(host: str, port: int, script: CallerScript | PreparedScript 
                     calls: int = 1, stagger: float = 0.0, rate: int = 8000, timeout: float = 120.0,
                     record_caller: bool = False, threshold_dbfs: float = -45.0,
                     tts: TextToSpeech | None = None, web_url: str | None = None,
-                    announce: bool = False, silence_frames: bool | None = None,
+                    announce: bool = False, api_token: str | None = None, silence_frames: bool | None = None,
                     first_audio_after: float | None = None) -> LoadResult:
     """``calls`` concurrent calls in this loop, started ``stagger`` seconds apart, script rendered once."""
     loop = asyncio.get_running_loop()
@@ -847,7 +855,7 @@ async def run_calls(host: str, port: int, script: CallerScript | PreparedScript 
         await asyncio.sleep(k * stagger)
         return await place_call(host, port, script, timeout=timeout, record_caller=record_caller,
                                 threshold_dbfs=threshold_dbfs, web_url=web_url, announce=announce,
-                                clock=clock, silence_frames=silence_frames, first_audio_after=first_audio_after)
+                                api_token=api_token, clock=clock, silence_frames=silence_frames, first_audio_after=first_audio_after)
 
     start = loop.time()
     try:
@@ -931,7 +939,8 @@ def print_summary(summary: dict[str, Any], wall_s: float) -> None:
 
 def run_cli(script_path: Path | None, host: str, port: int, calls: int, stagger: float, rate: int,
             record: Path | None, as_json: bool, timeout: float, web_url: str | None = None,
-            silence_frames: bool | None = None, first_audio_after: float | None = None) -> int:
+            silence_frames: bool | None = None, first_audio_after: float | None = None,
+            api_token: str | None = None) -> int:
     """``voicebot call``: returns the exit code (1 if any call had an error, 2 for a bad script).
     ``silence_frames``/``first_audio_after`` override the script's call options when given."""
     from voicebot.caller.script import load_script
@@ -944,7 +953,8 @@ def run_cli(script_path: Path | None, host: str, port: int, calls: int, stagger:
         return 2
     result = asyncio.run(run_calls(host, port, prepared, calls=calls, stagger=stagger, timeout=timeout,
                                    record_caller=record is not None, web_url=web_url,
-                                   announce=web_url is not None, silence_frames=silence_frames,
+                                   announce=web_url is not None, api_token=api_token,
+                                   silence_frames=silence_frames,
                                    first_audio_after=first_audio_after))
     if record is not None:
         for call in result.calls:

@@ -209,7 +209,7 @@ class AudioDriver:
         if self.before_call is not None:
             self.before_call()
         self.call = await place_call(self.target.host, self.target.port, prepared, timeout=self.call_timeout)
-        self.record = await fetch_record(self.target.web_url or "", self.call.call_id)
+        self.record = await fetch_record(self.target.web_url or "", self.call.call_id, self.target.api_token)
         if self.record is None:
             self.mapping = RecordMapping((), (), (f"no call record for {self.call.call_id}",))
         else:
@@ -235,13 +235,15 @@ class AudioDriver:
         return found + [f"audio: {p}" for p in self.mapping.problems]
 
 
-async def fetch_record(web_url: str, call_id: str,
+async def fetch_record(web_url: str, call_id: str, api_token: str | None,
                        timeout: float = RECORD_TIMEOUT_S) -> dict[str, Any] | None:
-    """The call's record once it has ended (records are written asynchronously after the hangup)."""
+    """The call's record once it has ended (records are written asynchronously after the hangup); reading it
+    takes a ``read`` token."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     record: dict[str, Any] | None = None
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+    async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
         while loop.time() < deadline:
             with contextlib.suppress(httpx.HTTPError):
                 response = await client.get(f"{web_url}/api/calls/{call_id}")

@@ -113,3 +113,16 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     call: Mapped[CallRow] = relationship(back_populates="events")
+
+
+class ApiTokenRow(Base):
+    """An API token for a machine client (the dialplan, scripts): its SHA-256, never the secret."""
+
+    __tablename__ = "api_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String)  # space-separated
+    hint: Mapped[str] = mapped_column(String(16))  # the secret's first characters, to recognise it
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

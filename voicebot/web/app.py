@@ -16,13 +16,14 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from voicebot import events as ev
 from voicebot.call.directory import CallInfo
 from voicebot.types import HandoffPacket
+from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
@@ -90,6 +91,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         task.cancel()
 
     app = FastAPI(title="voicebot", version="0.1.0", lifespan=lifespan)
+    reader = [Depends(require(Scope.READ, ctx.principal_for))]
+    dialplan = [Depends(require(Scope.DIALPLAN, ctx.principal_for))]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -99,20 +102,20 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/calls")
+    @app.get("/api/calls", dependencies=reader)
     async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                          outcome: str | None = None) -> list[dict[str, Any]]:
         return [call.summary_json() for call in await ctx.calls.list_calls(limit=limit, offset=offset,
                                                                             outcome=outcome)]
 
-    @app.get("/api/calls/{call_id}")
+    @app.get("/api/calls/{call_id}", dependencies=reader)
     async def get_call(call_id: str) -> dict[str, Any]:
         call = await ctx.calls.get_call(call_id)
         if call is None:
             raise HTTPException(404, f"no call {call_id}")
         return call.to_json()
 
-    @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse)
+    @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse, dependencies=dialplan)
     async def handoff(call_id: str) -> str:
         """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
@@ -124,7 +127,7 @@ def create_app(ctx: WebContext) -> FastAPI:
             return handoff_answer(None)
         return ""
 
-    @app.post("/api/calls/{call_id}/announce", status_code=204)
+    @app.post("/api/calls/{call_id}/announce", status_code=204, dependencies=dialplan)
     async def announce(call_id: str, request: Request) -> Response:
         """The dialplan, just before AudioSocket(): who is calling, which number they dialled, which
         flow to run. Fields come as query parameters or a form body (Asterisk's CURL(url,data) posts
@@ -147,7 +150,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         ctx.directory.announce(call_id, info)
         return Response(status_code=204)
 
-    @app.get("/api/flows")
+    @app.get("/api/flows", dependencies=reader)
     async def flows() -> dict[str, Any]:
         return {"flows": ctx.flow_names()}
 

@@ -1,6 +1,6 @@
 """What the web app may use of the running service: a narrow door, built by the composition root (``app.py``).
 
-The web side reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
+The web side checks credentials through ``principal_for``, reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
 announcements into ``directory`` and asks about flows and active calls through the callables. It never
 sees the service itself.
 """
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from voicebot.call.directory import CallDirectory
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
+from voicebot.web.auth import TokenLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +26,5 @@ class WebContext:
     flow_names: Callable[[], list[str]]  # every loaded flow
     routable: Callable[[str], bool]  # whether an announcement may name this flow
     active_calls: Callable[[], int]  # calls in progress
+    principal_for: TokenLookup  # an API token's digest -> who it is and what it may do (None: refused)
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office

@@ -1,0 +1,148 @@
+"""Who may call the web API: API tokens for machine clients, checked per scope.
+
+A token is ``vbt_`` + 32 random bytes (URL-safe base64), shown once when created (``voicebot token
+create``); only its SHA-256 is stored (a random secret of that length needs no slow hash), with a short
+prefix to recognise it in listings. Clients send ``Authorization: Bearer <token>``. Scopes:
+
+* ``dialplan`` — what Asterisk's dialplan does: announce a call, read its handoff answer;
+* ``read`` — read calls, turns, events and handoff packets;
+* ``admin`` — everything.
+
+People's logins (the agent desktop) resolve to the same :class:`Principal`, with scopes from their role,
+so every route states the scope it needs once (:func:`require`).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from voicebot.store import database
+from voicebot.store.tokens import SqlTokenStore, TokenRecord
+
+TOKEN_PREFIX = "vbt_"
+
+
+class Scope(enum.StrEnum):
+    DIALPLAN = "dialplan"
+    READ = "read"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whoever a request is made by: a named API token (later also a person with a role)."""
+
+    name: str
+    scopes: frozenset[Scope]
+
+    def may(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+
+TokenLookup = Callable[[str], Awaitable[Principal | None]]  # digest → principal, None if unknown or revoked
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token as created: ``secret`` is shown once and never stored."""
+
+    name: str
+    secret: str
+    digest: str
+    scopes: frozenset[Scope]
+
+
+def new_token(name: str, scopes: frozenset[Scope]) -> NewToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return NewToken(name, secret, token_digest(secret), scopes)
+
+
+async def issue_token(store: SqlTokenStore, name: str, scopes: frozenset[Scope]) -> NewToken:
+    """Create and store a token; its secret is in the result only."""
+    if not name.strip() or len(name) > 64:
+        raise ValueError("a token name is 1 to 64 characters")
+    if not scopes:
+        raise ValueError(f"give at least one scope: {[s.value for s in Scope]}")
+    token = new_token(name.strip(), scopes)
+    await store.add(token.name, token.digest, tuple(s.value for s in scopes), token.secret[:8])
+    return token
+
+
+async def create_token_at(url: str, name: str, scopes: frozenset[Scope]) -> NewToken:
+    """``voicebot token create``: bring the database up to date, then issue the token."""
+    engine = database.connect(url)
+    try:
+        await database.upgrade(engine)
+        return await issue_token(SqlTokenStore(engine), name, scopes)
+    finally:
+        await engine.dispose()
+
+
+async def tokens_at(url: str) -> list[TokenRecord]:
+    engine = database.connect(url)
+    try:
+        await database.upgrade(engine)
+        return await SqlTokenStore(engine).list()
+    finally:
+        await engine.dispose()
+
+
+async def revoke_at(url: str, name: str) -> bool:
+    engine = database.connect(url)
+    try:
+        await database.upgrade(engine)
+        return await SqlTokenStore(engine).revoke(name)
+    finally:
+        await engine.dispose()
+
+
+def store_lookup(store: SqlTokenStore) -> TokenLookup:
+    """Resolve a digest through the token table (revoked tokens resolve to None)."""
+
+    async def lookup(digest: str) -> Principal | None:
+        record = await store.active(digest)
+        return Principal(record.name, parse_scopes(record.scopes)) if record is not None else None
+
+    return lookup
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_scopes(values: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    """``["dialplan", "read"]`` → scopes; an unknown name raises ``ValueError`` naming the known ones."""
+    try:
+        return frozenset(Scope(v.strip()) for v in values if v.strip())
+    except ValueError:
+        raise ValueError(f"unknown scope in {list(values)}; known: {[s.value for s in Scope]}") from None
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    kind, _, value = header.partition(" ")
+    return value.strip() if kind.lower() == "bearer" and value.strip() else None
+
+
+def require(scope: Scope, lookup: TokenLookup) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the request's principal if it may act in ``scope``; 401 without valid
+    credentials, 403 with credentials that lack the scope."""
+
+    async def dependency(request: Request) -> Principal:
+        secret = bearer(request)
+        principal = await lookup(token_digest(secret)) if secret else None
+        if principal is None:
+            raise HTTPException(401, "credentials required: an API token (Authorization: Bearer …)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not principal.may(scope):
+            raise HTTPException(403, f"this token may not {scope.value}")
+        request.state.principal = principal
+        return principal
+
+    return dependency
