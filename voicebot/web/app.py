@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -27,6 +27,41 @@ from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
+# The announcement is a few short fields from the dialplan; anything bigger is refused before it is read.
+ANNOUNCE_MAX_BYTES = 4096
+ANNOUNCE_MAX_FIELDS = 16
+FIELD_NAME_MAX, FIELD_VALUE_MAX = 64, 512
+MAX_OFFSET = 1_000_000_000  # far beyond any call list; bigger numbers overflow the databases' integers
+
+
+def canonical_call_id(call_id: str) -> str:
+    """The one spelling of a call's UUID (lower case, hyphenated, as Asterisk's ``UUID()`` gives it); other
+    spellings of a UUID are normalised to it, anything else is a 422."""
+    try:
+        return str(uuid.UUID(call_id))
+    except ValueError:
+        raise HTTPException(422, f"call id {call_id[:80]!r} is not a UUID") from None
+
+
+def parse_qsl_bounded(body: str) -> list[tuple[str, str]]:
+    """Form fields of the body; more than ``ANNOUNCE_MAX_FIELDS`` is a 422 (not a 500 from the parser)."""
+    try:
+        return parse_qsl(body, keep_blank_values=True, max_num_fields=ANNOUNCE_MAX_FIELDS)
+    except ValueError:
+        raise HTTPException(422, f"at most {ANNOUNCE_MAX_FIELDS} fields") from None
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``ANNOUNCE_MAX_BYTES`` (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > ANNOUNCE_MAX_BYTES):
+        raise HTTPException(413, f"announcement bodies are at most {ANNOUNCE_MAX_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > ANNOUNCE_MAX_BYTES:
+            raise HTTPException(413, f"announcement bodies are at most {ANNOUNCE_MAX_BYTES} bytes")
+    return bytes(body)
 
 
 class Metrics:
@@ -103,14 +138,14 @@ def create_app(ctx: WebContext) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls", dependencies=reader)
-    async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
-                         outcome: str | None = None) -> list[dict[str, Any]]:
+    async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                         outcome: str | None = Query(None, max_length=32)) -> list[dict[str, Any]]:
         return [call.summary_json() for call in await ctx.calls.list_calls(limit=limit, offset=offset,
                                                                             outcome=outcome)]
 
     @app.get("/api/calls/{call_id}", dependencies=reader)
     async def get_call(call_id: str) -> dict[str, Any]:
-        call = await ctx.calls.get_call(call_id)
+        call = await ctx.calls.get_call(canonical_call_id(call_id))
         if call is None:
             raise HTTPException(404, f"no call {call_id}")
         return call.to_json()
@@ -119,6 +154,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def handoff(call_id: str) -> str:
         """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
+        call_id = canonical_call_id(call_id)
         if call_id in recent:
             return handoff_answer(recent[call_id])
         if (packet := await ctx.calls.handoff_for(call_id)) is not None:
@@ -132,13 +168,16 @@ def create_app(ctx: WebContext) -> FastAPI:
         """The dialplan, just before AudioSocket(): who is calling, which number they dialled, which
         flow to run. Fields come as query parameters or a form body (Asterisk's CURL(url,data) posts
         ``caller_id=…&dnis=…``); other fields become dialog variables."""
-        try:
-            uuid.UUID(call_id)
-        except ValueError:
-            raise HTTPException(422, f"call id {call_id!r} is not a UUID") from None
-        fields = dict(request.query_params)
-        body = (await request.body()).decode("utf-8", errors="replace")
-        fields.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        call_id = canonical_call_id(call_id)
+        body = (await _bounded_body(request)).decode("utf-8", errors="replace")
+        pairs = [*request.query_params.multi_items(), *parse_qsl_bounded(body)]
+        if len(pairs) > ANNOUNCE_MAX_FIELDS:
+            raise HTTPException(422, f"at most {ANNOUNCE_MAX_FIELDS} fields")
+        for key, value in pairs:
+            if not key or len(key) > FIELD_NAME_MAX or len(value) > FIELD_VALUE_MAX:
+                raise HTTPException(422, f"field {key[:FIELD_NAME_MAX]!r}: names are 1 to {FIELD_NAME_MAX} "
+                                         f"characters, values at most {FIELD_VALUE_MAX}")
+        fields = dict(pairs)
         flow = fields.pop("flow", None) or None
         names = ctx.flow_names()
         routable = [name for name in names if ctx.routable(name)]
@@ -146,7 +185,7 @@ def create_app(ctx: WebContext) -> FastAPI:
             hidden = " (hidden: VOICEBOT_DIALOG__HIDDEN_FLOWS)" if flow in names else ""
             raise HTTPException(422, f"unknown flow {flow!r}{hidden}; flows: {', '.join(routable)}")
         info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
-                        variables={k: v for k, v in fields.items() if len(k) <= 64 and len(v) <= 512})
+                        variables=fields)
         ctx.directory.announce(call_id, info)
         return Response(status_code=204)
 
