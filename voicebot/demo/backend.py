@@ -17,8 +17,9 @@ Banking (an account-scoped session token from ``/banking/verify`` is required by
 ``X-Session-Token`` header or ``token`` query parameter; tokens live 15 minutes):
 
 - ``POST /banking/verify`` ``{account_number, pin | dob | ssn_last4}`` → ``{verified, token, customer:
-  {first_name, last_name, tier, vip, priority}, account: {number, kind}}``. 404 unknown account, 401
-  when the factor does not match. ``dob`` is ``YYYY-MM-DD`` or 8 digits ``MMDDYYYY``.
+  {first_name, last_name, tier, vip, priority}, account: {number, kind}}``. 401 when the factor does not
+  match or the account does not exist (the same answer: nobody can probe for account numbers); 423 after 5
+  failures for one number, for 30 minutes, whatever is given. ``dob`` is ``YYYY-MM-DD`` or 8 digits ``MMDDYYYY``.
 - ``GET  /banking/accounts/{number}`` → ``{number, kind, balance, available, pending, currency}``
   (403 when the token belongs to another customer).
 - ``GET  /banking/cards`` → the customer's cards ``[{last4, kind, status, account_number}]``.
@@ -85,7 +86,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -94,9 +95,11 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from voicebot.demo.seed import COMPLAINT_CATEGORIES, seed
+from voicebot.demo.seed import COMPLAINT_CATEGORIES, VERIFY_FAILURES_TABLE, seed
 
 SESSION_TTL_S = 15 * 60
+MAX_VERIFY_FAILURES = 5  # failed verifications of one account number before phone banking locks it
+VERIFY_LOCKOUT_S = 30 * 60
 RETURN_WINDOW_DAYS = 30
 TIER_PRIORITY = {"standard": 0, "gold": 5, "private": 10}
 WINDOWS = {"morning": "between 8 in the morning and noon", "afternoon": "between noon and 5 in the afternoon",
@@ -204,8 +207,10 @@ class ComplaintRequest(DemoRequest):
 
 
 def open_db(db_path: Path) -> None:
-    """Create and seed the database file when it is absent."""
+    """Create and seed the database file when it is absent (an older file gains the tables added since)."""
     if db_path.exists():
+        with closing(sqlite3.connect(db_path, timeout=10)) as conn, conn:
+            conn.executescript(VERIFY_FAILURES_TABLE)
         return
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(db_path.name + ".seeding")
@@ -278,16 +283,31 @@ def create_demo_app(db_path: Path, today: date | None = None) -> FastAPI:
 
     @app.post("/banking/verify")
     def verify(body: VerifyRequest, db: Db) -> dict[str, Any]:
-        account = db.execute(
-            "SELECT a.number, a.kind, c.* FROM accounts a JOIN customers c ON c.id = a.customer_id "
-            "WHERE a.number = ?", (body.account_number,)).fetchone()
-        if account is None:
-            raise DemoError(404, "unknown_account", f"No account has the number {body.account_number}.")
+        """A bank's answer: an unknown account and a wrong PIN look the same, and after
+        ``MAX_VERIFY_FAILURES`` failures the number is locked for ``VERIFY_LOCKOUT_S`` (423, whatever is given)."""
         if not (body.pin or body.dob or body.ssn_last4):
             raise DemoError(400, "missing_factor", "Give a PIN, a date of birth or the last 4 of the SSN.")
-        ok = ((body.pin is None or body.pin == account["pin"])
-              and (body.ssn_last4 is None or body.ssn_last4 == account["ssn_last4"])
-              and (body.dob is None or check_dob(body.dob, account["dob"])))
+        with _write(db):
+            record = db.execute("SELECT failures, locked_until FROM verify_failures WHERE account_number = ?",
+                                (body.account_number,)).fetchone()
+            locked = record is not None and record["locked_until"] > time.time()
+            account = db.execute(
+                "SELECT a.number, a.kind, c.* FROM accounts a JOIN customers c ON c.id = a.customer_id "
+                "WHERE a.number = ?", (body.account_number,)).fetchone()
+            ok = not locked and account is not None and (
+                (body.pin is None or body.pin == account["pin"])
+                and (body.ssn_last4 is None or body.ssn_last4 == account["ssn_last4"])
+                and (body.dob is None or check_dob(body.dob, account["dob"])))
+            if ok:
+                db.execute("DELETE FROM verify_failures WHERE account_number = ?", (body.account_number,))
+            elif not locked:
+                failures = (record["failures"] if record is not None else 0) + 1
+                until = time.time() + VERIFY_LOCKOUT_S if failures >= MAX_VERIFY_FAILURES else 0
+                db.execute("INSERT OR REPLACE INTO verify_failures VALUES (?,?,?)",
+                           (body.account_number, 0 if until else failures, until))
+        if locked:
+            raise DemoError(423, "account_locked", "Phone banking is locked for this account after too many "
+                                                   "failed attempts. A colleague can help.")
         if not ok:
             raise DemoError(401, "verification_failed", "Those details do not match our records.")
         token = secrets.token_urlsafe(16)
@@ -564,7 +584,7 @@ def create_demo_app(db_path: Path, today: date | None = None) -> FastAPI:
     @app.post("/public/complaints")
     def file_complaint(body: ComplaintRequest, db: Db) -> JSONResponse:
         category = body.category if body.category in COMPLAINT_CATEGORIES else "other"
-        key = body.idempotency_key or body.call_id
+        key = body.idempotency_key or body.call_id or None  # "" is no key: NULLs never collide
         status = 200
         with _write(db):
             row = None

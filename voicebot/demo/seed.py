@@ -13,7 +13,17 @@ from __future__ import annotations
 import random
 import sqlite3
 
-SCHEMA = """
+# Failed verifications per account number (the bank's lockout); added after the first release, so
+# ``open_db`` also creates it in older files.
+VERIFY_FAILURES_TABLE = """
+CREATE TABLE IF NOT EXISTS verify_failures (
+    account_number TEXT PRIMARY KEY, -- as given: unknown numbers are counted the same way
+    failures INTEGER NOT NULL,
+    locked_until REAL NOT NULL DEFAULT 0
+);
+"""
+
+SCHEMA = VERIFY_FAILURES_TABLE + """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE customers (
