@@ -11,6 +11,7 @@ import contextlib
 import gc
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,8 +142,7 @@ class VoicebotService:
         await self.audiosocket.start()
         web_app = create_app(web_context(self))
         config = uvicorn.Config(web_app, host=s.web.host, port=s.web.port, log_level="warning", lifespan="on")
-        self.web = uvicorn.Server(config)
-        self.web.install_signal_handlers = lambda: None  # the service owns SIGTERM/SIGINT
+        self.web = WebServer(config)
         self._web_task = asyncio.create_task(self.web.serve(), name="web")
         self._reload_task = asyncio.create_task(self._watch_flows(), name="flows-reload") \
             if s.dialog.hot_reload else None
@@ -183,9 +183,13 @@ class VoicebotService:
     async def stop(self) -> None:
         """Stop accepting calls, let calls end or hand them to a human, flush records, exit."""
         log.info("shutting down", active_calls=self.audiosocket.active_calls)
+        handed_over = self.audiosocket.call_ids()
         await self.audiosocket.stop(self.settings.audiosocket.shutdown_grace_s)
         if self._reload_task:
             self._reload_task.cancel()
+        if handed_over:  # the dialplan asks where each call goes once the bot has let go: keep answering
+            missed = await self.directory.wait_for_lookups(handed_over, self.settings.web.shutdown_lookup_grace_s)
+            log.info("handoff lookups after shutdown", calls=len(handed_over), not_looked_up=len(missed))
         self.web.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._web_task, 5)
@@ -196,6 +200,15 @@ class VoicebotService:
         await self.store.close()
         self.pool.shutdown()
         log.info("stopped")
+
+
+class WebServer(uvicorn.Server):
+    """uvicorn without signal handling of its own: the service owns SIGTERM/SIGINT, and the web API is the
+    last thing it stops (the dialplan still looks up calls handed over during shutdown)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def open_telephony(settings: AmiSettings) -> AmiClient | None:

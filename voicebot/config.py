@@ -69,6 +69,9 @@ class WebSettings(BaseModel):
     # The demo back office's SQLite file (created and seeded if absent). None: demo.db beside the call
     # store's SQLite file (var/demo.db by default), or in var/ when the store is not SQLite.
     demo_db: Path | None = None
+    # On SIGTERM the web API stays up after the calls have been handed over, until the dialplan has looked up
+    # where each of them goes (GET …/handoff), at most this long: otherwise those callers fall back.
+    shutdown_lookup_grace_s: float = Field(10.0, ge=0)
 
 
 class StoreSettings(BaseModel):

@@ -189,6 +189,8 @@ async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
             await asyncio.to_thread(stop_service, service)
     assert result.hangup_by == "bot"
     assert code == 0
+    # the dialplan's lookup after the bot let go was still answered: the caller goes to the queue, not the fallback
+    assert result.handoff is not None and result.handoff["reason"] == "service_shutdown", result.errors
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{service.db_path}", tmp_path / "spool")
     try:
         record = (await SqlCallQueries(store.engine).get_call(result.call_id)).to_json()

@@ -22,3 +22,23 @@ def test_expired_and_overflowing_announcements_are_dropped():
         bounded.announce(call_id, CallInfo(caller_id=call_id))
     assert bounded.take("x") == CallInfo()
     assert bounded.take("z").caller_id == "z"
+
+
+async def test_a_stopping_service_waits_for_the_handoff_lookups_of_its_calls() -> None:
+    import asyncio
+
+    directory = CallDirectory()
+    first, second = "5f0b5a4e-0000-4000-8000-000000000001", "5f0b5a4e-0000-4000-8000-000000000002"
+    directory.handoff_looked_up(first)
+
+    async def dialplan_asks_later() -> None:
+        await asyncio.sleep(0.05)
+        directory.handoff_looked_up(second.upper())
+
+    asker = asyncio.create_task(dialplan_asks_later())
+    assert await directory.wait_for_lookups([first, second], timeout_s=2.0) == set()
+    await asker
+    third = "5f0b5a4e-0000-4000-8000-000000000003"
+    started = asyncio.get_running_loop().time()
+    assert await directory.wait_for_lookups([first, third], timeout_s=0.1) == {third}  # never asked: give up
+    assert asyncio.get_running_loop().time() - started < 1.0

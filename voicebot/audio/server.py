@@ -485,6 +485,10 @@ class AudioSocketServer:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
 
+    def call_ids(self) -> list[str]:
+        """The UUIDs of the calls in progress."""
+        return [c.call.call_id for c in self.connections if c.call is not None and not c.ended]
+
     @property
     def calls(self) -> int:
         """Connections that sent their UUID and have not gone yet."""

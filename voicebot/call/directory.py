@@ -3,11 +3,14 @@ and which flow the call runs.
 
 AudioSocket carries only the call's UUID. The dialplan announces the rest over HTTP just before
 ``AudioSocket()`` (``POST /api/calls/{uuid}/announce``); the session takes it when the call connects.
-Announcements that are never taken (a call that failed to connect) expire.
+Announcements that are never taken (a call that failed to connect) expire. After the bot lets go, the
+dialplan looks up where the call goes (``GET /api/calls/{uuid}/handoff``); the directory notes those
+lookups, so a stopping service can wait until the calls it handed over have been looked up.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +36,29 @@ class CallDirectory:
     def __init__(self, ttl_s: float = 120.0, capacity: int = 10_000) -> None:
         self._ttl_s, self._capacity = ttl_s, capacity
         self._entries: OrderedDict[str, tuple[float, CallInfo]] = OrderedDict()
+        self._looked_up: OrderedDict[str, None] = OrderedDict()  # handoff lookups, newest last
+        self._lookup = asyncio.Event()
+
+    def handoff_looked_up(self, call_id: str) -> None:
+        """The dialplan asked where this call goes."""
+        self._looked_up[call_id.lower()] = None
+        while len(self._looked_up) > self._capacity:
+            self._looked_up.popitem(last=False)
+        self._lookup.set()
+
+    async def wait_for_lookups(self, call_ids: Collection[str], timeout_s: float) -> set[str]:
+        """Wait until every one of ``call_ids`` has been looked up, at most ``timeout_s``; the ids that never
+        were."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        waiting = {c.lower() for c in call_ids}
+        while waiting := {c for c in waiting if c not in self._looked_up}:
+            self._lookup.clear()
+            try:
+                await asyncio.wait_for(self._lookup.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                break
+        return waiting
 
     def announce(self, call_id: str, info: CallInfo) -> None:
         self._expire()

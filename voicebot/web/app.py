@@ -155,6 +155,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
         call_id = canonical_call_id(call_id)
+        ctx.directory.handoff_looked_up(call_id)
         if call_id in recent:
             return handoff_answer(recent[call_id])
         if (packet := await ctx.calls.handoff_for(call_id)) is not None:
