@@ -22,7 +22,8 @@ re-decodes), English. When digits are expected the decode is constrained to a
 small grammar (``whisper_hints.grammar_for``, plus numerals, pair and hundred words and the words said
 around a number) by suppressing every other token, and it hears the audio slowed to
 :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven
-three three"). Other hints become an ``initial_prompt`` or ``hotwords`` (``prompt_for``). New tokens are capped at ``8 + 6 per second`` of
+three three"). Other hints become ``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text
+before the audio (hotwords first, joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of
 audio; a decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed
 to one copy (:func:`collapse_loops`) and the confidence halved.
 
@@ -307,8 +308,9 @@ class WhisperRecognizer:
     def _generate(self, encoded: ctranslate2.StorageView, hints: RecognitionHints, seconds: float) -> Decoded:
         initial_prompt, hotwords = prompt_for(hints)
         grammar = grammar_for(hints)
-        previous = self._tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
-        prompt = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True, hotwords=hotwords)
+        previous = ", ".join(p.strip() for p in (hotwords, initial_prompt) if p)  # faster-whisper's order
+        prompt = self.model.get_prompt(self._tokenizer, self._tokenizer.encode(" " + previous) if previous else [],
+                                       without_timestamps=True)
         max_new_tokens = int(8 + 6 * seconds)  # speech is < 6 tokens/s: caps runaway repetitions
         result = self.model.model.generate(
             encoded, [prompt], beam_size=self.beam_size,
