@@ -117,7 +117,8 @@ class Emotion:
 
 @dataclass(frozen=True, slots=True)
 class Understanding:
-    """The NLU result of one caller utterance. ``intent`` is None when it is out of scope."""
+    """The NLU result of one caller utterance. ``intent`` is None when it is out of scope; ``correction``
+    is the corrected part of a correction ("no, I said 4 5 7" -> "4 5 7"), None when it is none."""
 
     text: str
     intent: str | None
@@ -126,6 +127,7 @@ class Understanding:
     emotion: Emotion | None = None
     alternatives: tuple[tuple[str, float], ...] = ()
     transcript_confidence: float = 1.0
+    correction: str | None = None
 
     @property
     def out_of_scope(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from voicebot.dialog.actions import ActionRegistry, ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
+from voicebot.nlu.normalize import find_correction
 from voicebot.types import (
     CallStart,
     DigitsInput,
@@ -53,7 +55,7 @@ def backend(fail: bool = False) -> httpx.AsyncClient:
 
 
 def engine_for(bundle, fail: bool = False, registry: ActionRegistry | None = None) -> DialogEngine:
-    return DialogEngine(bundle, ActionRunner(registry, client=backend(fail)), find_correction=correction)
+    return DialogEngine(bundle, ActionRunner(registry, client=backend(fail)))
 
 
 def said(result) -> str:
@@ -62,7 +64,7 @@ def said(result) -> str:
 
 def u(text: str, intent: str | None = None, confidence: float = 0.9, **entities) -> Understanding:
     ents = tuple(Entity(k, v, text) for k, v in entities.items())
-    return Understanding(text, intent, confidence, ents)
+    return Understanding(text, intent, confidence, ents, correction=correction(text))
 
 
 YES = u("yes", None, 0.2, yes_no=True)
@@ -361,7 +363,7 @@ async def test_runtime_fault_becomes_apology_and_flow_error_handoff(tmp_path):
     assert bundle is not None, problems
     registry = ActionRegistry()
     registry.register("explode")(lambda ctx: {"ok": True})
-    engine = DialogEngine(bundle, ActionRunner(registry), find_correction=correction)
+    engine = DialogEngine(bundle, ActionRunner(registry))
     state, _ = await started(engine)
     r = await engine.step(state, u("a b", "check"))  # the template reads a missing result field
     assert [type(a) for a in r.actions] == [Say, Handoff]
@@ -380,7 +382,7 @@ async def test_failing_function_without_fallback_is_a_flow_error(tmp_path):
     def explode(ctx):
         raise RuntimeError("boom")
 
-    engine = DialogEngine(bundle, ActionRunner(registry), find_correction=correction)
+    engine = DialogEngine(bundle, ActionRunner(registry))
     state, _ = await started(engine)
     r = await engine.step(state, u("a b", "check"))
     assert r.actions[-1].reason == "flow_error"
@@ -394,7 +396,7 @@ async def test_engine_bug_never_raises(bundle, monkeypatch):
     async def broken(*args, **kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(engine, "_on_utterance", broken)
+    monkeypatch.setattr(engine._runner, "apply", broken)  # a bug while the moves are applied
     r = await engine.step(state, u("hello", None))
     assert r.actions[-1].reason == "flow_error" and r.state_name == "ended"
     r = await engine.step(state, u("hello again", None))
@@ -444,7 +446,7 @@ async def test_disabled_handlers_reprompt_without_limit_and_are_not_trained(tmp_
     bundle, problems = load_bundle(path)
     assert bundle is not None, problems
     assert "agent" not in bundle.intents and "help" in bundle.intents
-    engine = DialogEngine(bundle, ActionRunner(), find_correction=correction)
+    engine = DialogEngine(bundle, ActionRunner())
     state, _ = await started(engine)
     for _ in range(6):
         r = await engine.step(state, u("weather", None, 0.1))
@@ -465,12 +467,13 @@ async def test_values_of_the_wrong_length_neither_fill_nor_correct(bundle):
 
 
 async def test_no_thanks_after_a_yes_no_answer_is_not_a_correction(bundle):
-    engine = DialogEngine(bundle, ActionRunner(client=backend()))  # the NLU's find_correction
+    engine = DialogEngine(bundle, ActionRunner(client=backend()))
     state, _ = await started(engine)
     await engine.step(state, u("when are you open", "opening_hours"))
     r = await engine.step(state, YES)  # anything else? yes -> back to the menu
     assert r.state_name == "main.menu" and state.last_filled == "more"
-    r = await engine.step(state, u("no thanks", None, 0.2, yes_no=False))
+    no_thanks = u("no thanks", None, 0.2, yes_no=False)
+    r = await engine.step(state, replace(no_thanks, correction=find_correction(no_thanks.text)))  # the NLU's
     assert state.slots["more"] is True and not any(d.startswith("correction") for d in r.decisions)
 
 

@@ -134,11 +134,11 @@ def u(text: str, intent: str | None = None, confidence: float = 0.9, **entities)
     for name, value in entities.items():
         value, start = value if isinstance(value, tuple) else (value, -1)
         ents.append(Entity(name, value, text, start=start))
-    return Understanding(text, intent, confidence, tuple(ents))
+    return Understanding(text, intent, confidence, tuple(ents), correction=find_correction(text))
 
 
 async def started(bundle) -> tuple[DialogEngine, object]:
-    engine = DialogEngine(bundle, ActionRunner(), find_correction=find_correction)
+    engine = DialogEngine(bundle, ActionRunner())
     state = engine.start("call-1")
     await engine.step(state, CallStart())
     return engine, state

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from voicebot.dialog.actions import ActionRunner
-from voicebot.dialog.engine import REPAIR_WORDS, DialogEngine
 from voicebot.dialog.bundle import MENU_CHOICE_TYPE, SURVEY_TYPE
+from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
+from voicebot.dialog.prompts import REPAIR_WORDS
 from voicebot.nlu.normalize import find_correction
 from voicebot.types import (
     CallStart,
@@ -101,11 +102,12 @@ def listen(result) -> Listen:
 
 
 def u(text: str, intent: str | None = None, confidence: float = 0.1, **entities) -> Understanding:
-    return Understanding(text, intent, confidence, tuple(Entity(k, v, text) for k, v in entities.items()))
+    return Understanding(text, intent, confidence, tuple(Entity(k, v, text) for k, v in entities.items()),
+                         correction=find_correction(text))
 
 
 async def started(bundle) -> tuple[DialogEngine, object]:
-    engine = DialogEngine(bundle, ActionRunner(), find_correction=find_correction)
+    engine = DialogEngine(bundle, ActionRunner())
     state = engine.start("call-1")
     await engine.step(state, CallStart())
     return engine, state

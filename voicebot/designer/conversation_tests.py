@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
@@ -460,7 +460,7 @@ class TextDriver:
         self._client, self._cleanup = backend_client(test.backend, self.backend_url or self.bundle.backend)
         base_url = self.backend_url if test.backend.mode == "live" else None
         runner = ActionRunner(self.registry, client=self._client, base_url=base_url)
-        self.engine = DialogEngine(self.bundle, runner, find_correction=self.find_correction)
+        self.engine = DialogEngine(self.bundle, runner)
         self.state = self.engine.start(f"test-{abs(hash(test.name)) % 10**8}", test.caller_id, test.variables)
         result = await self.engine.step(
             self.state, CallStart(test.caller_id, "", tuple(test.variables.items()))
@@ -475,6 +475,8 @@ class TextDriver:
         if turn.kind == "caller":
             slot_type = self._listen.expect.hints.slot_type if self._listen else None
             understanding = await self.nlu.understand(turn.value, 1.0, slot_type)
+            if self.find_correction is not None:  # corrections read by the given function, not the NLU
+                understanding = replace(understanding, correction=self.find_correction(turn.value))
             intent, confidence = understanding.intent, understanding.confidence
             event: Any = understanding
         elif turn.kind == "dtmf":

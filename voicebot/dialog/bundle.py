@@ -1,4 +1,5 @@
-"""A compiled flow bundle and what its checks report: :class:`Bundle`, :class:`FlowProblem`, :class:`SourceMap`.
+"""A compiled flow bundle and what its checks report: :class:`Bundle`, :class:`FlowProblem`,
+:class:`SourceMap`.
 
 Below both ``loader.py`` (which parses YAML into a Bundle) and ``validate.py`` (which checks one), so
 neither imports the other's caller.

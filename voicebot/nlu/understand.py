@@ -72,26 +72,28 @@ class Nlu:
         if ((intent is None or confidence < 0.6) and asks_for_human(text)  # a doubtful "agent" too
                 and AGENT_INTENT in self.classifier.intents):
             intent, confidence = AGENT_INTENT, HUMAN_REQUEST_CONFIDENCE
+        correction = find_correction(text)
         return Understanding(
             text=text,
             intent=intent,
             confidence=scale_confidence(confidence, transcript_confidence),
-            entities=self.entities(text, expected_slot, today),
+            entities=self.entities(text, expected_slot, today, correction),
             emotion=self._emotion(text, vector),
             alternatives=tuple((name, scale_confidence(p, transcript_confidence))
                                for name, p in prediction.ranking[1:]),
             transcript_confidence=transcript_confidence,
+            correction=correction,
         )
 
-    def entities(self, text: str, expected_slot: str | None = None,
-                 today: date | None = None) -> tuple[Entity, ...]:
-        """The expected slot type first (read from the corrected part of "no, I said …" when there is one),
-        then every other slot type that matches; free-text and ``expected_only`` slot types only when
-        expected."""
+    def entities(self, text: str, expected_slot: str | None = None, today: date | None = None,
+                 correction: str | None = None) -> tuple[Entity, ...]:
+        """The expected slot type first (read from ``correction``, the corrected part of "no, I said …",
+        when there is one), then every other slot type that matches; free-text and ``expected_only`` slot
+        types only when expected."""
         found: list[Entity] = []
         expected = self.slot_types.get(expected_slot) if expected_slot else None
         if expected is not None:
-            corrected = find_correction(text) if expected.kind != "yes_no" else None
+            corrected = correction if expected.kind != "yes_no" else None
             entity = extract(corrected, expected, today, expected=True) if corrected else None
             if entity is not None and entity.start >= 0:  # offsets into the whole utterance
                 offset = text.rfind(corrected)
