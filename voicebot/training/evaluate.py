@@ -218,7 +218,7 @@ class Routed:
 
 def route(intent: str | None, confidence: float, confirm_below: float,
           flow_intents: Collection[str]) -> Outcome:
-    """What ``dialog/engine.py`` ``_on_utterance`` does at a menu with an understood request: out of scope
+    """What ``dialog/interpret.py`` (``Interpreter``) does at a menu with an understood request: out of scope
     when there is no intent; the intent's flow (or handler) at once when its confidence is at least
     ``confirm_below``; below it, "Did you want to …?" for a flow's intent, a no-match re-prompt for a
     built-in one (help, agent)."""
