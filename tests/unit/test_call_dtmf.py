@@ -66,3 +66,13 @@ def test_late_terminator_long_after_is_a_key_again():
     assert collector.key("2", 0.1) == DigitsInput("12")
     collector.reset(Expectation())
     assert collector.key("#", 5.0) == DigitsInput("#")
+
+
+def test_keys_typed_right_after_a_one_key_answer_wait_for_the_next_question():
+    """"1" for yes, then the account number typed at once: two inputs, not one per key."""
+    collector = DigitCollector(Expectation(max_digits=1, terminator=""))
+    assert collector.key("1", 0.0) == DigitsInput("1")
+    assert [collector.key(d, 0.2 + i * 0.1) for i, d in enumerate("123")] == [None, None, None]
+    assert collector.deadline is None and collector.timeout() is None
+    assert collector.reset(Expectation(max_digits=8, terminator="#")) == []
+    assert [collector.key(d, 1.0) for d in "45678"][-1] == DigitsInput("12345678")
