@@ -316,3 +316,10 @@ class FakeTokens:
         if digest != token_digest(self.SECRET):
             return None
         return TokenRecord("unit-tests", ("admin",), self.SECRET[:8], datetime.now(UTC), None)
+
+
+async def store_ok():
+    """``store_health`` of a web context whose store is fine."""
+    from voicebot.store.repo import StoreHealth
+
+    return StoreHealth("ok")

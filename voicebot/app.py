@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import signal
 import time
@@ -234,11 +235,13 @@ def web_context(service: VoicebotService) -> WebContext:
     return WebContext(calls=service.queries, directory=service.directory, bus=service.bus,
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
                       active_calls=lambda: service.audiosocket.active_calls,
-                      principal_for=store_lookup(service.tokens), mounts=mounts)
+                      principal_for=store_lookup(service.tokens), store_health=service.store.health,
+                      mounts=mounts)
 
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json)
+    faulthandler.enable()  # a fatal signal (SIGSEGV, SIGBUS from a native library) still leaves a line
     return_large_buffers_to_the_os()
     service = VoicebotService(settings)
     await service.start()

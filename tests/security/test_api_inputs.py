@@ -16,7 +16,7 @@ from voicebot.web.app import ANNOUNCE_MAX_BYTES, ANNOUNCE_MAX_FIELDS, create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
 
-from fakes import FakeTokens
+from fakes import FakeTokens, store_ok
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ async def api(tmp_path: Path):
     directory = CallDirectory()
     ctx = WebContext(calls=SqlCallQueries(engine), directory=directory, bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(FakeTokens()))
+                     principal_for=store_lookup(FakeTokens()), store_health=store_ok)
     with TestClient(create_app(ctx), headers=FakeTokens.HEADERS) as client:
         yield client, directory
     await engine.dispose()

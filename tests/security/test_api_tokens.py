@@ -21,6 +21,8 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import Scope, issue_token, store_lookup
 from voicebot.web.context import WebContext
 
+from fakes import store_ok
+
 CALL = str(uuid.uuid4())
 READ_PATHS = ["/api/calls", f"/api/calls/{CALL}", "/api/flows"]
 DIALPLAN_PATHS = [("GET", f"/api/calls/{CALL}/handoff"), ("POST", f"/api/calls/{CALL}/announce")]
@@ -36,7 +38,7 @@ async def api(tmp_path: Path):
                                     "ops": {Scope.ADMIN}}.items()}
     ctx = WebContext(calls=SqlCallQueries(engine), directory=CallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(tokens))
+                     principal_for=store_lookup(tokens), store_health=store_ok)
     with TestClient(create_app(ctx)) as client:
         yield client, secrets, tokens, tmp_path / "voicebot.db"
     await engine.dispose()

@@ -24,7 +24,7 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
 
-from fakes import FakeTokens
+from fakes import FakeTokens, store_ok
 
 
 async def _store_with_calls(tmp_path: Path) -> tuple[SqlCallStore, str, str]:
@@ -72,7 +72,7 @@ async def test_records_are_typed_frozen_and_versioned(tmp_path: Path) -> None:
 def _context(queries: SqlCallQueries, **mounts) -> WebContext:
     return WebContext(calls=queries, directory=CallDirectory(), bus=EventBus(), flow_names=lambda: ["banking"],
                       routable=lambda name: True, active_calls=lambda: 3, mounts=mounts,
-                      principal_for=store_lookup(FakeTokens()))
+                      principal_for=store_lookup(FakeTokens()), store_health=store_ok)
 
 
 async def test_the_web_api_serves_the_records_as_json(tmp_path: Path) -> None:
@@ -88,7 +88,8 @@ async def test_the_web_api_serves_the_records_as_json(tmp_path: Path) -> None:
         demo = client.get("/demo/health")
     await store.close()
 
-    assert health == {"status": "ok", "active_calls": 3, "flows": ["banking"]}
+    assert health == {"status": "ok", "active_calls": 3, "flows": ["banking"],
+                      "store": {"status": "ok", "spooled_records": 0, "held_records": 0}}
     assert listed == [c.summary_json() for c in expected_list] and {c["id"] for c in listed} == {handed, served}
     assert {c["id"]: c["turn_count"] for c in listed} == {handed: 2, served: 0}
     assert one == expected_call and one["schema_version"] == RECORD_VERSION and "turn_count" not in one
@@ -104,7 +105,8 @@ def test_the_demo_back_office_is_mounted_only_when_configured(tmp_path: Path, en
     settings = Settings(web={"demo_backend": enabled, "demo_db": tmp_path / "demo.db"})
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=FlowRouter("banking", {}, frozenset()),
                               directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens())
+                              audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(),
+                              store=SimpleNamespace(health=store_ok))
     with TestClient(create_app(web_context(service))) as client:
         health = client.get("/demo/health")
     assert (health.status_code, (tmp_path / "demo.db").exists()) == ((200, True) if enabled else (404, False))

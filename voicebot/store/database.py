@@ -8,6 +8,7 @@ kept. Alembic runs synchronously inside ``AsyncConnection.run_sync``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = structlog.get_logger(__name__)
@@ -133,6 +134,26 @@ def _adopt(conn: Connection, config: Config, schema: str | None) -> None:
                            "voicebot cannot tell what they hold; migrate or move them by hand")
     command.stamp(config, PRE_ALEMBIC_REVISION)
     log.info("call record database created before migrations adopted", revision=PRE_ALEMBIC_REVISION)
+
+
+class StoreFileError(OSError):
+    """A file of the SQLite database cannot be written: a clear error instead of SQLite's crash (a wal-index
+    file it cannot write is memory-mapped, and the process dies of SIGBUS on the first write)."""
+
+
+def check_sqlite_files(url: str | URL) -> None:
+    """Raise :class:`StoreFileError` naming the file when the SQLite database at ``url``, its ``-wal`` or its
+    ``-shm`` (WAL index), or their directory, cannot be written. Cheap (a few ``stat`` calls)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StoreFileError(f"the call record database's directory {path.parent} is not writable")
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+            raise StoreFileError(f"the call record database file {file} is not writable: fix its owner or "
+                                 "permissions (records spool meanwhile)")
 
 
 def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -20,6 +20,8 @@ import asyncio
 import dataclasses
 import json
 import math
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +42,15 @@ from voicebot.types import CallOutcome, HandoffPacket, Turn
 log = structlog.get_logger(__name__)
 
 Redactor = Callable[[str], str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """What ``/healthz`` says of the call record store."""
+
+    status: str  # ok | degraded
+    spooled: int = 0  # records waiting in the spool for the database
+    held: int = 0  # records neither the database nor the spool took yet (in memory)
 
 WRITE_CHUNK = 500  # records per transaction when a large spool is replayed
 
@@ -148,9 +159,35 @@ class SqlCallStore:
                 self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
         if self._held:
-            log.critical("call records lost at shutdown: neither database nor spool took them",
-                         records=len(self._held))
+            await asyncio.to_thread(self._last_resort, self._held)
         await self._engine.dispose()
+
+    async def health(self) -> StoreHealth:
+        """``ok``, or ``degraded`` while records wait in the spool or in memory (the database refused them)."""
+        spooled = await asyncio.to_thread(self._spool.count)
+        degraded = bool(spooled or self._held or self._overflow) or not self._schema_ready
+        return StoreHealth("degraded" if degraded else "ok", spooled, len(self._held) + len(self._overflow))
+
+    def _last_resort(self, records: list[Record]) -> None:
+        """At shutdown neither the database nor the spool took these: keep them wherever a file can still be
+        written, else in the log itself, and say which calls they belong to and where they are."""
+        calls = sorted({str(r.get("call_id")) for r in records})
+        data = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records)
+        for directory in (self._spool.directory, Path(tempfile.gettempdir()), Path.home()):
+            path = directory / f"voicebot-unwritten-{time.time_ns()}.jsonl"
+            try:
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError:
+                continue
+            log.critical("call records the database and the spool refused are kept in a file; replay them by "
+                         "moving it into the spool directory as pending.jsonl", file=str(path),
+                         records=len(records), calls=calls, spool=str(self._spool.directory))
+            return
+        log.critical("call records LOST from disk: the database and every directory refused them; they follow "
+                     "in this line", records=len(records), calls=calls, data=data)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -247,6 +284,7 @@ class SqlCallStore:
                 spooled, paths = await asyncio.to_thread(self._spool.take)
             if not self._schema_ready:
                 await self._ensure_schema()
+            database.check_sqlite_files(self._engine.url)  # SQLite would die of SIGBUS instead of failing
             await self._write(sorted(spooled + records, key=lambda r: r.get("seq", 0)))
         except Exception as error:  # noqa: BLE001 - poison records are handled inside _write
             self._retry_at = loop.time() + self._retry_s
@@ -349,6 +387,7 @@ class SqlCallStore:
                     call.duration_s = round((call.ended_at - call.started_at).total_seconds(), 3)
 
     async def _ensure_schema(self) -> None:
+        database.check_sqlite_files(self._engine.url)
         await database.upgrade(self._engine, schema=self._schema_name)
         self._schema_ready = True
 

@@ -1,9 +1,9 @@
 """The spool: records the database could not take wait here, as JSON lines, until they can be replayed.
 
 New records are appended to ``pending.jsonl`` (fsync'd per append). To replay, ``take()`` renames that
-file to ``replay-<n>.jsonl`` and returns every replay file's records; ``done()`` deletes them once the
-database has them. A failed replay leaves the files for the next try, and records spilled meanwhile go to
-a fresh ``pending.jsonl``, so nothing is lost between reading and deleting. Records the database rejects
+file to ``replay.jsonl`` (or, when a failed replay left one, appends it there: one file per outage, however
+many retries) and returns its records; ``done()`` deletes it once the database has them. Records spilled
+meanwhile go to a fresh ``pending.jsonl``, so nothing is lost between reading and deleting. Records the database rejects
 for good (bad data, not an outage) go to ``rejected.jsonl`` for a person to look at.
 
 All methods are blocking file I/O: call them through ``asyncio.to_thread``. They are thread-safe.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.pending = self.directory / "pending.jsonl"
         self.rejected = self.directory / "rejected.jsonl"
+        self.replay = self.directory / "replay.jsonl"
         self._lock = threading.Lock()
 
     def append(self, records: list[Record]) -> None:
@@ -43,14 +43,29 @@ class Spool:
 
     def has_records(self) -> bool:
         with self._lock:
-            return self.pending.exists() or any(self.directory.glob("replay-*.jsonl"))
+            return self.pending.exists() or self.replay.exists() or any(self.directory.glob("replay-*.jsonl"))
+
+    def count(self) -> int:
+        """Records waiting (lines in the spool's files)."""
+        with self._lock:
+            paths = [p for p in (self.replay, *self.directory.glob("replay-*.jsonl"), self.pending) if p.exists()]
+            return sum(_lines(p) for p in paths)
 
     def take(self) -> tuple[list[Record], list[Path]]:
-        """Every spooled record (replay files first, then pending), and the files they came from."""
+        """Every spooled record (the replay file first, then pending), and the files they came from."""
         with self._lock:
             if self.pending.exists():
-                self.pending.rename(self.directory / f"replay-{time.time_ns():020d}.jsonl")
-            paths = sorted(self.directory.glob("replay-*.jsonl"))
+                if self.replay.exists():  # a replay failed before: one file per outage, not one per retry
+                    with open(self.replay, "ab") as into:
+                        into.write(self._separated(self.replay, self.pending.read_bytes()))
+                        into.flush()
+                        os.fsync(into.fileno())
+                    self.pending.unlink()
+                else:
+                    self.pending.rename(self.replay)
+                _fsync_dir(self.directory)
+            # replay-<n>.jsonl: left by earlier versions, one per retry
+            paths = [*sorted(self.directory.glob("replay-*.jsonl")), *([self.replay] if self.replay.exists() else [])]
         records: list[Record] = []
         for path in paths:
             records.extend(_read(path))
@@ -68,13 +83,19 @@ class Spool:
             return
         data = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records).encode()
         with self._lock, open(path, "a+b") as f:
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a torn last line must not swallow the next record
-                    data = b"\n" + data
-            f.write(data)
+            f.write(self._separated(path, data))
             f.flush()
             os.fsync(f.fileno())
+
+    @staticmethod
+    def _separated(path: Path, data: bytes) -> bytes:
+        """``data`` to append to ``path``, after a line break if a torn last line would swallow it."""
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    return b"\n" + data
+        return data
 
 
 def _read(path: Path) -> list[Record]:
@@ -89,6 +110,11 @@ def _read(path: Path) -> list[Record]:
                 # Only a crash in the middle of an append leaves a torn line; it is the last one.
                 log.error("spool line unreadable, skipped", file=str(path), line=number)
     return records
+
+
+def _lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def _fsync_dir(directory: Path) -> None:

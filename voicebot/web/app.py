@@ -131,7 +131,9 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "active_calls": ctx.active_calls(), "flows": ctx.flow_names()}
+        store = await ctx.store_health()
+        return {"status": store.status, "active_calls": ctx.active_calls(), "flows": ctx.flow_names(),
+                "store": {"status": store.status, "spooled_records": store.spooled, "held_records": store.held}}
 
     @app.get("/metrics")
     async def prometheus() -> Response:

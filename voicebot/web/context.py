@@ -7,7 +7,7 @@ sees the service itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from voicebot.call.directory import CallDirectory
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
+from voicebot.store.repo import StoreHealth
 from voicebot.web.auth import TokenLookup
 
 
@@ -27,4 +28,5 @@ class WebContext:
     routable: Callable[[str], bool]  # whether an announcement may name this flow
     active_calls: Callable[[], int]  # calls in progress
     principal_for: TokenLookup  # an API token's digest -> who it is and what it may do (None: refused)
+    store_health: Callable[[], Awaitable[StoreHealth]]  # ok, or degraded with records waiting in the spool
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
