@@ -160,15 +160,19 @@ class VoicebotService:
 
     async def _watch_flows(self) -> None:
         def reloaded(problems: list[FlowProblem]) -> None:
-            if problems:
-                for problem in problems:
-                    log.error("flow edit rejected; running flows kept", file=problem.file, line=problem.line,
-                              column=problem.column, problem=problem.message)
+            errors = [p for p in problems if p.severity == "error"]
+            if errors:  # one structured record per rejected edit
+                log.error("flow edit rejected; running flows kept", errors=len(errors),
+                          problems=[{"file": p.file, "line": p.line, "column": p.column, "message": p.message}
+                                    for p in errors])
             else:
-                log.info("flows reloaded", flows=self.flows.names())
+                for problem in problems:
+                    log.warning("flow warning", file=problem.file, line=problem.line, problem=problem.message)
+                log.info("flows reloaded", flows=self.flows.names(),
+                         versions={name: self.flows.get(name).version for name in self.flows.names()})
                 asyncio.get_running_loop().run_in_executor(None, self.dialogs.build_all)
 
-        await self.flows.watch(1.0, reloaded)
+        await self.flows.watch(1.0, reloaded, required=self.router.required())
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

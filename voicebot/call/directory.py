@@ -101,6 +101,10 @@ class FlowRouter:
         if problems:
             raise ValueError(f"no such flow for {', '.join(problems)}; flows: {', '.join(sorted(flows))}")
 
+    def required(self) -> frozenset[str]:
+        """The flows calls are routed to: a flow reload may not remove them."""
+        return frozenset({self.default_flow, *self.routes.values()})
+
     def routable(self, flow: str) -> bool:
         """Whether an announcement may ask for this flow by name."""
         return flow not in self.hidden or flow == self.default_flow or flow in self.routes.values()

@@ -3,15 +3,15 @@
 Every ``*.yaml`` file directly in the directory is one bundle (``*.test.yaml`` files and
 sub-directories are not). A bundle is parsed (PyYAML's composer keeps the line and column of every
 node), checked against the pydantic models in ``schema.py`` and by ``validate.py``, and compiled
-into a :class:`Bundle` (``bundle.py``) the engine runs. :class:`FlowRegistry` holds the bundles of a directory and
-swaps in a new set only when every file is valid.
+into a :class:`Bundle` (``bundle.py``) the engine runs. :class:`FlowRegistry` holds the bundles of a
+directory and swaps in a new set only when every file is valid.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -279,20 +279,23 @@ class FlowRegistry:
     def get(self, name: str) -> Bundle:
         return self._bundles[name]
 
-    def reload(self) -> list[FlowProblem]:
-        """Re-read the directory. With any error the running bundles stay; returns every problem."""
+    def reload(self, required: Collection[str] = ()) -> list[FlowProblem]:
+        """Re-read the directory. With any error, or without one of the ``required`` flows (the default flow,
+        the flows routes point at), the running bundles stay; returns every problem."""
         signature = _signature(self.directory)
         bundles, problems = load_directory(self.directory)
         self._signature = signature
+        problems += [FlowProblem(str(self.directory), 1, 1, f"flow {name!r} is gone, but calls are routed to it "
+                                 "(the default flow or a route): removing it is rejected")
+                     for name in sorted(set(required) - set(bundles))]
         if any(p.severity == "error" for p in problems):
-            log.error("flow reload rejected, keeping the running flows:\n%s", "\n".join(map(str, problems)))
             return problems
         self._bundles = bundles  # one reference swap: a call in progress keeps the Bundle it holds
-        log.info("flows reloaded: %s", ", ".join(f"{b.name}@{b.version}" for b in bundles.values()))
         return problems
 
     async def watch(
-        self, interval_s: float = 1.0, on_change: Callable[[list[FlowProblem]], None] | None = None
+        self, interval_s: float = 1.0, on_change: Callable[[list[FlowProblem]], None] | None = None,
+        required: Collection[str] = (),
     ) -> None:
         """Poll the files' modification times; reload when they change. Runs until cancelled."""
         while True:
@@ -300,7 +303,7 @@ class FlowRegistry:
             signature = await asyncio.to_thread(_signature, self.directory)
             if signature == self._signature:
                 continue
-            problems = await asyncio.to_thread(self.reload)
+            problems = await asyncio.to_thread(self.reload, required)
             if on_change is not None:
                 on_change(problems)
 
