@@ -7,8 +7,8 @@ here) becomes the bundle's ``flow_error`` apology plus a handoff with reason ``f
 :meth:`DialogEngine.step` never raises into a call.
 
 One input goes through three phases: ``interpret.py`` reads it into typed moves (the decision cascade
-of docs/flows.md, "How a turn is decided"), ``runner.py`` applies them and runs the flow's steps until
-one waits, ``prompts.py`` phrases what is said and what is listened for.
+of docs/flows.md, "How a turn is decided"), ``runner.py`` applies them and runs the flow's steps
+(``steps.py``) until one waits, ``prompts.py`` phrases what is said and what is listened for.
 """
 
 from __future__ import annotations
@@ -83,4 +83,4 @@ class DialogEngine:
         return StepResult(tuple(out.actions), tuple(out.decisions), self.state_name(state), out.side_effects)
 
     def state_name(self, state: DialogState) -> str:
-        return self._runner.state_name(state)
+        return self._runner.steps.state_name(state)

@@ -1,18 +1,34 @@
-"""Interpreting one input in the current state: an utterance, DTMF or silence -> typed moves.
+"""Interpreting one input in the current state: an utterance, DTMF or silence -> typed moves (``moves.py``).
 
-Reads the state, never changes it. An input becomes zero or more bookkeeping moves (:class:`Heard`,
-:class:`Frustrated`, :class:`Keyed`) followed by exactly one decisive move, found by the decision cascade
-documented in docs/flows.md ("How a turn is decided"); ``runner.py`` applies them. Every decisive move
-carries what the turn's decision text needs.
+Reads the state, never changes it. The decisive move is found by the decision cascade documented in
+docs/flows.md ("How a turn is decided"), numbered the same way below; ``runner.py`` applies the moves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from voicebot.dialog.bundle import MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.conditions import FlowRuntimeError
+from voicebot.dialog.moves import (
+    ConfirmIntent,
+    CorrectConfirmed,
+    CorrectEarlier,
+    Digress,
+    FillSlot,
+    Frustrated,
+    GlobalIntent,
+    HandlerHandoff,
+    Heard,
+    IntentConfirmed,
+    Keyed,
+    Move,
+    NoMatch,
+    OutOfScope,
+    ReadBack,
+    RejectDigits,
+    Silence,
+    SlotConfirmed,
+    StartFlow,
+)
 from voicebot.dialog.questions import Questions, ValueAhead, slot_of
 from voicebot.dialog.schema import AnyStep, AskStep, MenuStep
 from voicebot.dialog.state import DialogState
@@ -24,165 +40,6 @@ _NEGATIVE_EMOTIONS = ("frustrated", "angry")
 # whisper wrote for "two"): a no-match that repeats the options, never counted toward the out-of-scope
 # handoff.
 OUT_OF_SCOPE_MIN_TRANSCRIPT_CONFIDENCE = 0.5
-
-
-# -- bookkeeping moves: noted, then the next move follows ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """An utterance was understood (its intent is remembered for templates)."""
-
-    understanding: Understanding
-
-
-@dataclass(frozen=True, slots=True)
-class Frustrated:
-    """The caller sounds frustrated or angry: counted toward the ``frustration`` handler."""
-
-    label: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Keyed:
-    """DTMF keys were pressed."""
-
-    digits: str
-    terminated: bool
-
-
-# -- decisive moves: one per input, it ends the turn ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """No input (``why``: what stood for it, e.g. an empty transcript)."""
-
-    why: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerHandoff:
-    """A global handler hands the call off (``agent`` asked for, the ``frustration`` limit)."""
-
-    handler: str
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class FillSlot:
-    """The awaited slot gets ``value``; ``ahead``: values said with it for later asks, filled first."""
-
-    value: Any
-    why: str
-    ahead: tuple[ValueAhead, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SlotConfirmed:
-    """The caller answered the slot's confirmation yes or no."""
-
-    yes: bool
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class CorrectConfirmed:
-    """A new value given while its confirmation was asked: replaced and confirmed again."""
-
-    slot: str
-    value: Any
-    how: str
-    fix: str | None = None  # a spoken fix of a part of a digit string, described
-
-
-@dataclass(frozen=True, slots=True)
-class RejectDigits:
-    """A digit string wrong at its confirmation: asked again keeping it for a fix, or ``fixed`` (a fix that
-    left the wrong length) read back."""
-
-    value: str
-    fixed: str | None
-    fix: str
-
-
-@dataclass(frozen=True, slots=True)
-class IntentConfirmed:
-    """The caller answered "Did you want to …?" (``also``: an answer giving values, a yes)."""
-
-    yes: bool
-    why: str
-    also: Understanding | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CorrectEarlier:
-    """ "No, I said 457": the slot filled in the caller's previous turn is replaced."""
-
-    slot: str
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ReadBack:
-    """A digit string of the wrong length: a no-match that reads it back for the caller to fix."""
-
-    digits: str
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartFlow:
-    """A flow's intent chosen at a menu (said, keyed, or confirmed instead of a yes/no)."""
-
-    intent: str
-    understanding: Understanding | None
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmIntent:
-    """A flow's intent not sure enough, or guessed from a value: "Did you want to …?" first."""
-
-    intent: str
-    understanding: Understanding
-    why: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Digress:
-    """Another flow's request while a value is awaited; ``kept``: the answer said with it, kept first."""
-
-    intent: str
-    understanding: Understanding
-    kept: FillSlot | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalIntent:
-    """``help``, ``repeat`` or ``goodbye``."""
-
-    intent: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutOfScope:
-    """A request the bundle does not serve."""
-
-
-@dataclass(frozen=True, slots=True)
-class NoMatch:
-    """Nothing usable in the answer."""
-
-    why: str
-
-
-Move = (
-    Heard | Frustrated | Keyed | Silence | HandlerHandoff | FillSlot | SlotConfirmed | CorrectConfirmed
-    | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent | Digress
-    | GlobalIntent | OutOfScope | NoMatch
-)
 
 
 class Interpreter:
