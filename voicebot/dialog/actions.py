@@ -12,13 +12,33 @@ import hashlib
 import inspect
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
+import structlog
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
+
+_SECRET_KEYS = re.compile(r"(token|key|secret|pass|pwd|auth|session|sig|pin|code)", re.I)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its credentials and with the values of its query string replaced by ``***`` (a
+    session token in a webhook URL must not reach the call record, where it could be replayed)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if parts.username or parts.password:
+        netloc = "***@" + netloc
+    query = "&".join(f"{key}=***" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
+    path = "/".join("***" if _SECRET_KEYS.search(previous) else segment
+                    for previous, segment in zip(["", *parts.path.split("/")], parts.path.split("/")))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 ActionFn = Callable[[dict[str, Any]], Any]
 
@@ -33,6 +53,7 @@ class ActionRequest:
     timeout_s: float = 4.0
     context: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    step: str = ""  # where in the flow (for the operators' log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +123,14 @@ class ActionRunner:
 
     async def run(self, request: ActionRequest, bundle_backend: str | None = None) -> ActionOutcome:
         if request.kind == "function":
-            return await self._function(request)
-        return await self._webhook(request, bundle_backend)
+            outcome = await self._function(request)
+        else:
+            outcome = await self._webhook(request, bundle_backend)
+        if outcome.status != "ok":  # operations see every backend fault, with the call it hit
+            events.warning("backend action failed", call_id=request.context.get("call_id"),
+                           flow=request.context.get("flow"), step=request.step, status=outcome.status,
+                           cause=outcome.detail)
+        return outcome
 
     async def _function(self, request: ActionRequest) -> ActionOutcome:
         try:
@@ -147,7 +174,7 @@ class ActionRunner:
         except ValueError as exc:
             return ActionOutcome("error", {}, str(exc))
         client = self._client_for_use()
-        label = f"webhook {request.method} {url}"
+        label = f"webhook {request.method} {redact_url(url)}"  # stored in the turn's decision: no secrets
         try:
             if request.method == "GET":
                 response = await client.get(url, timeout=request.timeout_s, headers=dict(request.headers))
