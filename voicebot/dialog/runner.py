@@ -8,7 +8,7 @@ Every function that ends the turn returns once the turn's output is complete: th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.bundle import Bundle
@@ -71,7 +71,7 @@ class Runner:
     # -- moves --------------------------------------------------------------------------------------
 
     async def apply(self, state: DialogState, out: TurnOutput, moves: Sequence[Move]) -> None:
-        """Apply an input's moves in order; the last one ends the turn."""
+        """Apply an input's moves in order: bookkeeping first, the decisive one last ends the turn."""
         for move in moves:
             await self._apply(state, out, move)
 
@@ -112,7 +112,7 @@ class Runner:
                 out.note(why)
                 await self._intent_confirmed(state, out, yes, also)
             case CorrectEarlier(slot, value):
-                await self._correct_earlier(state, out, slot, value)
+                self._correct_earlier(state, out, slot, value)
             case ReadBack(digits, why):
                 await self._read_back(state, out, digits, why)
             case StartFlow(intent, u, why):
@@ -130,11 +130,13 @@ class Runner:
                     out.note(kept.why)
                 await self._digress(state, out, intent, u)
             case GlobalIntent(intent):
-                await self._global_intent(state, out, intent)
+                self._global_intent(state, out, intent)
             case OutOfScope():
                 await self._out_of_scope(state, out)
             case NoMatch(why):
                 await self._no_match(state, out, why)
+            case _:
+                assert_never(move)
 
     # -- answers to what was asked --------------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class Runner:
         assert isinstance(step, AskStep)
         self.prompts.confirm_slot(state, out, step)
 
-    async def _correct_earlier(self, state: DialogState, out: TurnOutput, slot: str, value: Any) -> None:
+    def _correct_earlier(self, state: DialogState, out: TurnOutput, slot: str, value: Any) -> None:
         """ "No, I said 457": the slot filled in the caller's previous turn is replaced; the waiting question
         is asked again."""
         out.note(f"correction: slot {slot} {state.slots.get(slot)!r} → {value!r}")
@@ -265,7 +267,7 @@ class Runner:
 
     # -- handlers -----------------------------------------------------------------------------------
 
-    async def _global_intent(self, state: DialogState, out: TurnOutput, intent: str) -> None:
+    def _global_intent(self, state: DialogState, out: TurnOutput, intent: str) -> None:
         handler = self.bundle.handlers[intent]
         if intent == "goodbye":
             out.note("caller said goodbye")
