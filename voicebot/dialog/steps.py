@@ -225,6 +225,7 @@ class StepRunner:
             timeout_s=spec.timeout_s,
             context=context,
             headers={k: render(state, v) for k, v in spec.headers.items()},
+            step=where,
         )
         # a GET or HEAD webhook only reads; anything else (a POST, a Python function) may change something
         out.side_effects |= not (spec.webhook and spec.method.upper() in ("GET", "HEAD"))
