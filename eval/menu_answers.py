@@ -1,0 +1,117 @@
+"""Answers to a menu question spoken by caller voices over telephone lines: WER, and the intent reached.
+
+The lines are the demo flows' conversation-test lines that a test expects to be understood as an intent
+(a turn with ``intent:``; each distinct line once per bundle): requests, global commands ("what can I
+say", "repeat that please", "can I talk to a real person"), complaints. Each is spoken by a caller voice
+over a channel (``voicebot/caller/voices.py``), preceded by 0.2 s and followed by 0.1 s of silence (the
+listener's pre-roll and first pause), decoded by the product recogniser with the hints the bundle's menu
+gives (its intents' labels), and, with ``--intents``, understood by the bundle's own NLU at that
+transcript's confidence. This isolates the menu's hearing from end of turn, load and dialog: one decode
+per line, no call.
+
+Figures: WER per voice × channel and per family; with ``--intents`` the share of lines whose intent is
+the test's (``None`` when the test expects out of scope is not counted: every line here names one).
+
+Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+babble10 --intents
+[--out eval/results/menu_answers_flite.json]`` (dev voices: flite; held-out: festival).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
+from voicebot.config import Settings
+from voicebot.runtime import InferencePool
+from voicebot.speech.asr import load_recognizer
+from voicebot.speech.asr_whisper import _to_model_rate
+from voicebot.speech.wer import wer
+from voicebot.types import RecognitionHints
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLES = ("banking", "logistics", "retail", "public_service")
+PRE_ROLL_S, PAUSE_S = 0.2, 0.1
+
+
+def menu_lines(bundle: str) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """The bundle's menu phrases (its intents' labels) and its tests' (line, expected intent) pairs."""
+    flow = yaml.safe_load((ROOT / "dialogs" / f"{bundle}.yaml").read_text())
+    labels = tuple((spec or {}).get("label") or name.replace("_", " ") for name, spec in flow["intents"].items())
+    tests = yaml.safe_load((ROOT / "dialogs" / "tests" / f"{bundle}.test.yaml").read_text())["tests"]
+    lines = {turn["caller"]: turn["intent"] for test in tests for turn in test["turns"]
+             if "caller" in turn and turn.get("intent")}
+    return labels, list(lines.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--voices", default="flite")
+    parser.add_argument("--channels", default="ulaw,gsm+babble10")
+    parser.add_argument("--bundles", default=",".join(BUNDLES))
+    parser.add_argument("--intents", action="store_true", help="also understand each transcript (bundle NLU)")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/voicebot-caller-audio"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    recognizer = load_recognizer(Settings(), InferencePool(1))
+    nlus = _nlus(args.bundles.split(",")) if args.intents else {}
+    rows = []
+    for voice in parse_voices(args.voices):
+        for channel in args.channels.split(","):
+            for bundle in args.bundles.split(","):
+                labels, lines = menu_lines(bundle)
+                for line, intent in lines:
+                    pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=args.cache)
+                    audio = _to_model_rate(pcm.astype("<i2").tobytes(), 8000)
+                    audio = np.concatenate([np.zeros(int(PRE_ROLL_S * 16000), np.float32), audio,
+                                            np.zeros(int(PAUSE_S * 16000), np.float32)])
+                    heard = recognizer.decode(audio, RecognitionHints(labels))
+                    score = wer([(line, heard.text)])
+                    row = {"bundle": bundle, "voice": voice, "family": voice.split("-")[0], "channel": channel,
+                           "line": line, "heard": heard.text, "confidence": round(heard.confidence, 3),
+                           "errors": score.errors, "words": score.reference_words, "intent": intent}
+                    if nlus:
+                        understood = nlus[bundle].understand_sync(heard.text, heard.confidence)
+                        row["understood"] = understood.intent
+                    rows.append(row)
+    report = summarise(rows)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps({"summary": report, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, float | int]]:
+    """WER, exact lines and (when understood) intent accuracy per voice × channel, family × channel, all."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        for key in (f"{row['voice']}/{row['channel']}", f"{row['family']}/{row['channel']}", "all"):
+            groups[key].append(row)
+    report = {}
+    for key, members in groups.items():
+        entry: dict[str, float | int] = {
+            "lines": len(members),
+            "wer": round(sum(r["errors"] for r in members) / max(1, sum(r["words"] for r in members)), 3),
+            "exact": round(sum(r["errors"] == 0 for r in members) / len(members), 3)}
+        if "understood" in members[0]:
+            entry["intent"] = round(sum(r["understood"] == r["intent"] for r in members) / len(members), 3)
+        report[key] = entry
+    return report
+
+
+def _nlus(bundles: list[str]) -> dict:
+    from voicebot.designer.conversation_tests import real_nlu_factory
+    from voicebot.dialog.loader import load_bundle
+
+    factory = real_nlu_factory()
+    return {name: factory(load_bundle(ROOT / "dialogs" / f"{name}.yaml")[0]) for name in bundles}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
