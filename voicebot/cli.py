@@ -419,6 +419,9 @@ def test_flows(
                              "(one voicebot serve per call lane)."),
 ) -> None:
     """Run the YAML conversation tests with the real NLU; exit 1 when any fails."""
+    from voicebot.logs import configure_logging
+
+    configure_logging(stderr=True)  # log lines (a backend action that failed) to stderr: stdout is the report
     if audio:
         from voicebot.designer.audio_tests import run_cli as run_audio
 

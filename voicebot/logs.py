@@ -8,6 +8,17 @@ import sys
 import structlog
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written: loggers are cached on first use, and a command run
+    in-process (typer's CliRunner) swaps the stream and closes it afterwards."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = False) -> None:
     """Structured lines to stdout (the service), or to stderr for commands whose stdout is their answer."""
     logging.basicConfig(level=level.upper(), format="%(message)s")
@@ -25,6 +36,6 @@ def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = Fa
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr if stderr else sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr() if stderr else sys.stdout),
         cache_logger_on_first_use=True,
     )
