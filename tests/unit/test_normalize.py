@@ -274,3 +274,10 @@ def test_apply_digit_edit(heard: str, edit: n.DigitEdit, result: str | None) -> 
 
 def test_a_request_with_please_is_no_yes() -> None:
     assert n.find_yes_no("please repeat that") is None
+
+
+def test_runaway_amount_is_no_money_and_does_not_raise():
+    """Whisper looping on "thousand" wrote 2.3e42 dollars: too long to round to cents (it raised)."""
+    text = "I am calling about $2,300,000,000,000,000,000,000,000,000,000,000,000,000,000,"
+    assert n.find_money(text) == []
+    assert [m.value for m in n.find_money("$2,300")] == [Decimal("2300.00")]

@@ -260,6 +260,8 @@ CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "US
                   "euros": "EUR", "pound": "GBP", "pounds": "GBP", "quid": "GBP"}
 CENT_WORDS = {"cent", "cents", "pence", "p"}
 _CENT = Decimal("0.01")
+# Larger is no amount a caller means, and too long to round to cents: whisper's runaway "$2,300,000,000,…"
+MAX_AMOUNT = Decimal(10) ** 15
 
 
 def find_money(text: str) -> list[Match]:
@@ -297,7 +299,8 @@ def find_money(text: str) -> list[Match]:
                 amount, end_tok, j = amount + cents[0] * _CENT, after, after + 1
             elif k == j and not symbol and (after == len(toks) or toks[after].text in ".,!?"):
                 amount, end_tok, j = amount + cents[0] * _CENT, after - 1, after  # "twelve dollars fifty"
-        found.append(Match(amount.quantize(_CENT), toks[i].start, toks[end_tok].end))
+        if amount < MAX_AMOUNT:
+            found.append(Match(amount.quantize(_CENT), toks[i].start, toks[end_tok].end))
         i = j
     return found
 
