@@ -1,16 +1,16 @@
 """Answers to a menu question spoken by caller voices over telephone lines: WER, and the intent reached.
 
-The lines are the demo flows' conversation-test lines that a test expects to be understood as an intent
-(a turn with ``intent:``; each distinct line once per bundle): requests, global commands ("what can I
-say", "repeat that please", "can I talk to a real person"), complaints. Each is spoken by a caller voice
+The lines are the demo flows' conversation-test lines whose intent a test checks (a turn with
+``intent:``, out of scope included; each distinct line once per bundle): requests, global commands ("what
+can I say", "repeat that please", "can I talk to a real person"), complaints, off-topic requests. Each is spoken by a caller voice
 over a channel (``voicebot/caller/voices.py``), preceded by 0.2 s and followed by 0.1 s of silence (the
 listener's pre-roll and first pause), decoded by the product recogniser with the hints the bundle's menu
 gives (its intents' labels), and, with ``--intents``, understood by the bundle's own NLU at that
 transcript's confidence. This isolates the menu's hearing from end of turn, load and dialog: one decode
 per line, no call.
 
-Figures: WER per voice × channel and per family; with ``--intents`` the share of lines whose intent is
-the test's (``None`` when the test expects out of scope is not counted: every line here names one).
+Figures: WER and exact lines per voice × channel and per family; with ``--intents`` the share of lines
+understood as the test's intent (out of scope when the test expects ``None``).
 
 Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+babble10 --intents
 [--out eval/results/menu_answers_flite.json]`` (dev voices: flite; held-out: festival).
@@ -40,13 +40,13 @@ BUNDLES = ("banking", "logistics", "retail", "public_service")
 PRE_ROLL_S, PAUSE_S = 0.2, 0.1
 
 
-def menu_lines(bundle: str) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
-    """The bundle's menu phrases (its intents' labels) and its tests' (line, expected intent) pairs."""
+def menu_lines(bundle: str) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
+    """The bundle's menu phrases (its intents' labels) and its tests' (line, expected intent or None) pairs."""
     flow = yaml.safe_load((ROOT / "dialogs" / f"{bundle}.yaml").read_text())
     labels = tuple((spec or {}).get("label") or name.replace("_", " ") for name, spec in flow["intents"].items())
     tests = yaml.safe_load((ROOT / "dialogs" / "tests" / f"{bundle}.test.yaml").read_text())["tests"]
     lines = {turn["caller"]: turn["intent"] for test in tests for turn in test["turns"]
-             if "caller" in turn and turn.get("intent")}
+             if "caller" in turn and "intent" in turn}
     return labels, list(lines.items())
 
 
