@@ -5,6 +5,9 @@ back-off, logoff."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -12,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
-from voicebot.config import AmiSettings
+from voicebot.config import CHECKOUT, AmiSettings
 from voicebot.engines import TelephonyError
 from voicebot.telephony.ami import AmiClient
 from voicebot.types import OriginateRequest, QueueEntry, QueueMember, TelephonyEvent
@@ -305,3 +308,25 @@ async def test_the_service_builds_the_client_only_when_enabled_and_never_waits_f
     await peer.start()
     await _until(lambda: absent.connected, timeout=3.0)
     await absent.close()
+
+
+def _asterisk_ami() -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", 5038)) == 0
+
+
+@pytest.mark.skipif(
+    not _asterisk_ami(), reason="no Asterisk AMI on 127.0.0.1:5038 (asterisk/README.md sets one up)"
+)
+def test_check_ami_passes_against_the_real_asterisk() -> None:
+    """The same client against a real Asterisk set up as asterisk/README.md says (user and queues from the
+    checkout's asterisk/manager.conf and queues.conf)."""
+    done = subprocess.run(
+        [sys.executable, str(CHECKOUT / "asterisk" / "check_ami.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FAIL" not in done.stdout and done.stdout.count("PASS") >= 15
