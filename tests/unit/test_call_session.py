@@ -17,9 +17,11 @@ from fakes import (
     FakeSynthesizer,
     ScriptedDialog,
 )
+from voicebot.call import events as ev
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp
 from voicebot.config import Settings
+from voicebot.events import CallState
 from voicebot.runtime import InferencePool
 from voicebot.speech.tts import Speaker
 from voicebot.store.recorder import CallRecorder
@@ -312,3 +314,95 @@ async def test_call_rate_follows_the_callers_first_audio_whenever_it_comes(tmp_p
     kinds = [message[0] for message in conn.sent]
     assert kinds[0] == Kind.SLIN and kinds[-1] == Kind.SLIN16
     assert {(m[0], len(m) - 3) for m in conn.sent} == {(Kind.SLIN, 320), (Kind.SLIN16, 640)}
+
+
+async def follow(bus: EventBus) -> list:
+    """Every event of the call, until the bus closes."""
+    return [event async for event in bus.subscribe(lossless=True)]
+
+
+async def test_states_of_a_call_in_order_never_repeated(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("Welcome. How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars."), EndCall("served")),
+    ])
+    session, conn, _, bus = make_session(tmp_path, dialog, ["three"])
+    events = asyncio.ensure_future(follow(bus))
+
+    async def caller_speaks_after_the_greeting() -> None:
+        while session.state is not CallState.LISTENING:
+            await asyncio.sleep(0.01)
+        feed_utterance(conn, speech_pcm)
+
+    await asyncio.gather(run_session(session), caller_speaks_after_the_greeting())
+    states = [(e.previous, e.state) for e in await events if isinstance(e, ev.CallStateChanged)]
+    assert [state for _, state in states] == ["ringing_in", "speaking", "listening", "thinking", "speaking", "ended"]
+    assert [previous for previous, _ in states] == [None] + [state for _, state in states[:-1]]
+
+
+async def test_a_handed_off_call_ends_handed_off(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen()),
+        (Say("Putting you through."), Handoff("caller_request", queue="cards")),
+    ])
+    session, conn, _, bus = make_session(tmp_path, dialog, ["agent please"])
+    events = asyncio.ensure_future(follow(bus))
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    states = [e.state for e in await events if isinstance(e, ev.CallStateChanged)]
+    assert states[0] == "ringing_in" and states[-2:] == ["handed_off", "ended"]
+    assert all(a != b for a, b in zip(states, states[1:]))
+
+
+class SlowVoice(FakeSynthesizer):
+    """Speaks each text in 40 chunks, 50 ms of real time apart: a prompt stays "playing" for 2 s."""
+
+    async def synthesize(self, text: str):
+        self.requests.append(text)
+        pcm = self.pcm_for(text)
+        step = len(pcm) // 80 * 2
+        for i in range(40):
+            await asyncio.sleep(0.05)
+            yield pcm[i * step:(i + 1) * step]
+
+
+async def test_a_barge_in_names_the_prompt_it_cut_off(tmp_path, speech_pcm, second_pcm):
+    dialog = ScriptedDialog([
+        (Say("Welcome to the bank and thank you for calling us today"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars"), EndCall("served")),
+    ])
+    session, conn, store, bus = make_session(tmp_path, dialog, ["my balance"], synthesizer=SlowVoice(8000))
+    events = asyncio.ensure_future(follow(bus))
+
+    async def caller_talks_over_the_greeting() -> None:
+        while not session.conn.player.speaking:
+            await asyncio.sleep(0.01)
+        audio = second_pcm + speech_pcm + b"\0" * FRAME * 80
+        for i in range(len(audio) // FRAME):  # in real time, as a caller speaks
+            conn.feed(AudioFrame(audio[i * FRAME:(i + 1) * FRAME], 8000, now()))
+            await asyncio.sleep(0.02)
+
+    await asyncio.gather(run_session(session), caller_talks_over_the_greeting())
+    events = await events
+    greeting, reply = [e for e in events if isinstance(e, ev.PlaybackStarted)]
+    assert greeting.text.startswith("Welcome") and greeting.utterance_id != reply.utterance_id
+    [barge_in] = [e for e in events if isinstance(e, ev.BargeInEvent)]
+    assert barge_in.utterance_id == greeting.utterance_id
+    finished = {e.utterance_id: e.completed for e in events if isinstance(e, ev.PlaybackFinished)}
+    assert finished == {greeting.utterance_id: False, reply.utterance_id: True}
+    assert store.calls[conn.call_id]["turns"][0].barged_in
+
+
+async def test_no_task_of_the_call_outlives_it(tmp_path, speech_pcm):
+    before = asyncio.all_tasks()
+    dialog = ScriptedDialog([
+        (Say("Welcome. How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars. " * 10), Listen(Expectation(no_input_s=30))),
+    ])
+    session, conn, _, _ = make_session(tmp_path, dialog, ["three"])
+    feed_utterance(conn, speech_pcm)
+    asyncio.get_running_loop().call_later(1.5, conn.feed, Hangup())  # while the reply still plays
+    await run_session(session)
+    assert len(session.tasks) == 0
+    left = {t for t in asyncio.all_tasks() - before if not t.done()} - {asyncio.current_task()}
+    assert not [t.get_name() for t in left if conn.call_id in t.get_name()]
