@@ -43,10 +43,11 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
+from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
-from voicebot.web.context import WebContext
+from voicebot.web.context import People, WebContext
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +116,7 @@ class VoicebotService:
         self.queries = SqlCallQueries(self.store.engine)
         self.tokens = SqlTokenStore(self.store.engine)
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
+        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web)  # logins for the web pages
         self.telephony = await open_telephony(s.ami)  # call and queue control; no call uses it yet
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
@@ -240,7 +242,7 @@ def web_context(service: VoicebotService) -> WebContext:
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
-                      mounts=mounts)
+                      mounts=mounts, people=service.people)
 
 
 async def serve(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models, db."""
+"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models, db, token, user."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The call record database: its s
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clients (the dialplan, scripts).")
 app.add_typer(token_app, name="token")
+user_app = typer.Typer(no_args_is_help=True, help="People who log in to the web app, with a role.")
+app.add_typer(user_app, name="user")
 
 # Each command is a thin wrapper: parse options, call into the module that owns the concern.
 # Heavy imports happen inside the commands so `voicebot --help` stays instant.
@@ -171,8 +173,91 @@ def token_revoke(
     typer.echo(f"token {name!r} revoked")
 
 
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="The username they log in with."),
+    role: str = typer.Option(..., "--role", "-r", help="agent, supervisor, qa or admin."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin (scripts) "
+                                        "instead of a prompt."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Add a person (the first admin is made this way); only an argon2 hash of the password is stored."""
+    import asyncio
+
+    from voicebot.web import auth, logins
+
+    try:
+        chosen = auth.Role(role)
+    except ValueError:
+        typer.echo(f"error: unknown role {role!r}; roles: {', '.join(r.value for r in auth.Role)}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(logins.add_user_at(_store_url(url), name, chosen, _new_password(password_stdin)))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"user {name!r} added ({chosen.value})", err=True)
+
+
+@user_app.command("list")
+def user_list(url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL).")) -> None:
+    """Every user: name, role, created, disabled."""
+    import asyncio
+
+    from voicebot.web import logins
+
+    for record in asyncio.run(logins.users_at(_store_url(url))):
+        status = f"disabled {record.disabled_at:%Y-%m-%d %H:%M}" if record.disabled_at else "active"
+        typer.echo(f"{record.name}\t{record.role}\tcreated {record.created_at:%Y-%m-%d %H:%M}\t{status}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str = typer.Argument(..., help="The username."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Set a new password; the person's open sessions end."""
+    import asyncio
+
+    from voicebot.web import logins
+
+    try:
+        changed = asyncio.run(logins.set_password_at(_store_url(url), name, _new_password(password_stdin)))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not changed:
+        typer.echo(f"error: no user named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"password of {name!r} changed; their sessions have ended", err=True)
+
+
+@user_app.command("disable")
+def user_disable(
+    name: str = typer.Argument(..., help="The username."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Refuse a person's logins from now on; their open sessions end (the running service included)."""
+    import asyncio
+
+    from voicebot.web import logins
+
+    if not asyncio.run(logins.disable_at(_store_url(url), name)):
+        typer.echo(f"error: no active user named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"user {name!r} disabled", err=True)
+
+
+def _new_password(from_stdin: bool) -> str:
+    """A new password: the first line of stdin, or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 def _store_url(url: str | None) -> str:
-    """The database a token command works on; its log lines go to stderr (stdout is the answer)."""
+    """The database a token or user command works on; its log lines go to stderr (stdout is the answer)."""
     from voicebot.config import Settings
     from voicebot.logs import configure_logging
 

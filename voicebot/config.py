@@ -72,6 +72,15 @@ class WebSettings(BaseModel):
     # On SIGTERM the web API stays up after the calls have been handed over, until the dialplan has looked up
     # where each of them goes (GET …/handoff), at most this long: otherwise those callers fall back.
     shutdown_lookup_grace_s: float = Field(10.0, ge=0)
+    # People's logins (voicebot/web/people.py): the session cookie is Secure when served over https; a
+    # session ends after this long unused, and this long after login whatever happens.
+    cookie_secure: bool = False
+    session_idle_minutes: float = Field(30.0, gt=0)
+    session_max_hours: float = Field(12.0, gt=0)
+    # Failed logins lock a username (and, with more failures, a client address) for a while.
+    login_max_failures: int = Field(5, ge=1)
+    login_max_failures_per_address: int = Field(20, ge=1)
+    login_lock_minutes: float = Field(15.0, gt=0)
 
 
 class StoreSettings(BaseModel):

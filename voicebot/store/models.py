@@ -126,3 +126,27 @@ class ApiTokenRow(Base):
     hint: Mapped[str] = mapped_column(String(16))  # the secret's first characters, to recognise it
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class UserRow(Base):
+    """A person who logs in to the web app: a role and an argon2 hash of the password (never the password)."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # agent, supervisor, qa, admin
+    password_hash: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class WebSessionRow(Base):
+    """A person's login: the SHA-256 of the cookie's secret (never the secret), revocable and expiring."""
+
+    __tablename__ = "web_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

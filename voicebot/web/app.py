@@ -1,6 +1,7 @@
 """The web side of the service: health, metrics, the call API, the dialplan's announcement and handoff lookup.
 
-It depends on a :class:`~voicebot.web.context.WebContext` only, never on the service. Later features (agent
+It depends on a :class:`~voicebot.web.context.WebContext` only, never on the service. The pages for people
+(login, a home page per role: ``people.py``) come with the context's ``people``; later features (agent
 desktop over a websocket, QA console, reports, supervisor wallboard) mount here and read the same call
 queries and event bus; other apps (the demo back office) come in the context's ``mounts``.
 """
@@ -25,6 +26,8 @@ from voicebot.call.directory import CallInfo
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
+from voicebot.web.logins import session_lookup
+from voicebot.web.people import people_routes, static_files
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
 # The announcement is a few short fields from the dialplan; anything bigger is refused before it is read.
@@ -126,8 +129,9 @@ def create_app(ctx: WebContext) -> FastAPI:
         task.cancel()
 
     app = FastAPI(title="voicebot", version="0.1.0", lifespan=lifespan)
-    reader = [Depends(require(Scope.READ, ctx.principal_for))]
-    dialplan = [Depends(require(Scope.DIALPLAN, ctx.principal_for))]
+    sessions = session_lookup(ctx.people.users, ctx.people.settings) if ctx.people is not None else None
+    reader = [Depends(require(Scope.READ, ctx.principal_for, sessions))]
+    dialplan = [Depends(require(Scope.DIALPLAN, ctx.principal_for, sessions))]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -196,6 +200,9 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def flows() -> dict[str, Any]:
         return {"flows": ctx.flow_names()}
 
+    if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py)
+        app.include_router(people_routes(ctx.people, ctx.calls))
+        app.mount("/static", static_files())
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app

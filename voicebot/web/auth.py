@@ -8,8 +8,9 @@ prefix to recognise it in listings. Clients send ``Authorization: Bearer <token>
 * ``read`` — read calls, turns, events and handoff packets;
 * ``admin`` — everything.
 
-People's logins (the agent desktop) resolve to the same :class:`Principal`, with scopes from their role,
-so every route states the scope it needs once (:func:`require`).
+People's logins (``voicebot/web/people.py``) resolve to the same :class:`Principal`, with scopes from their
+role (:data:`ROLE_SCOPES`), so every route states the scope it needs once (:func:`require`): a request carries
+a token or a person's session cookie.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from voicebot.store import database
 from voicebot.store.tokens import SqlTokenStore, TokenRecord
 
 TOKEN_PREFIX = "vbt_"
+SESSION_COOKIE = "voicebot_session"  # a person's login (voicebot/web/people.py)
 
 
 class Scope(enum.StrEnum):
@@ -34,18 +36,35 @@ class Scope(enum.StrEnum):
     ADMIN = "admin"
 
 
+class Role(enum.StrEnum):
+    """What a person does in the call centre; it decides their pages and their scopes."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    QA = "qa"
+    ADMIN = "admin"
+
+
+# agent: the calls handed to them (for now: read); qa and supervisor: read; admin: everything
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {Role.AGENT: frozenset({Scope.READ}),
+                                             Role.SUPERVISOR: frozenset({Scope.READ}),
+                                             Role.QA: frozenset({Scope.READ}), Role.ADMIN: frozenset({Scope.ADMIN})}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Whoever a request is made by: a named API token (later also a person with a role)."""
+    """Whoever a request is made by: a named API token, or a person (``role`` set) logged in with a session."""
 
     name: str
     scopes: frozenset[Scope]
+    role: Role | None = None
 
     def may(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes
 
 
 TokenLookup = Callable[[str], Awaitable[Principal | None]]  # digest → principal, None if unknown or revoked
+SessionLookup = Callable[[str], Awaitable[Principal | None]]  # session cookie → the person, None if not valid
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +149,24 @@ def bearer(request: Request) -> str | None:
     return value.strip() if kind.lower() == "bearer" and value.strip() else None
 
 
-def require(scope: Scope, lookup: TokenLookup) -> Callable[[Request], Awaitable[Principal]]:
+def require(scope: Scope, lookup: TokenLookup,
+            sessions: SessionLookup | None = None) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the request's principal if it may act in ``scope``; 401 without valid
-    credentials, 403 with credentials that lack the scope."""
+    credentials, 403 with credentials that lack the scope. Credentials are an API token or, with
+    ``sessions``, a person's session cookie; a cookie is taken for reading only (GET, HEAD), so no other site
+    can make a logged-in browser change anything through the API."""
 
     async def dependency(request: Request) -> Principal:
         secret = bearer(request)
         principal = await lookup(token_digest(secret)) if secret else None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if principal is None and sessions is not None and cookie and request.method in ("GET", "HEAD"):
+            principal = await sessions(cookie)
         if principal is None:
-            raise HTTPException(401, "credentials required: an API token (Authorization: Bearer …)",
+            raise HTTPException(401, "credentials required: an API token (Authorization: Bearer …) or a login",
                                 headers={"WWW-Authenticate": "Bearer"})
         if not principal.may(scope):
-            raise HTTPException(403, f"this token may not {scope.value}")
+            raise HTTPException(403, f"this {'login' if principal.role else 'token'} may not {scope.value}")
         request.state.principal = principal
         return principal
 

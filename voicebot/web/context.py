@@ -1,6 +1,6 @@
 """What the web app may use of the running service: a narrow door, built by the composition root (``app.py``).
 
-The web side checks credentials through ``principal_for``, reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
+The web side checks credentials through ``principal_for`` (and people's logins through ``people``), reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
 announcements into ``directory`` and asks about flows and active calls through the callables. It never
 sees the service itself.
 """
@@ -13,10 +13,22 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
+from voicebot.config import WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
 from voicebot.store.repo import StoreHealth
+from voicebot.store.tokens import SqlTokenStore
+from voicebot.store.users import SqlUserStore
 from voicebot.web.auth import TokenLookup
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """What the web app for people needs: who may log in, the API tokens an admin sees, the login settings."""
+
+    users: SqlUserStore  # people, their roles, password hashes and sessions
+    tokens: SqlTokenStore  # listed on the admin page
+    settings: WebSettings  # session cookie and timeouts, login lockouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +42,4 @@ class WebContext:
     principal_for: TokenLookup  # an API token's digest -> who it is and what it may do (None: refused)
     store_health: Callable[[], Awaitable[StoreHealth]]  # ok, or degraded with records waiting in the spool
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
+    people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
