@@ -70,7 +70,8 @@ class DialogApps:
         if key not in self._built:
             started = time.perf_counter()
             nlu = build_nlu(bundle, self.embedder, self.emotion, self.pool, self.cache_dir)
-            self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu)
+            self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu,
+                                         bundle.sensitive)
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))
         return self._built[key]

@@ -187,8 +187,13 @@ class NoiseDiscardedEvent(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class DtmfEvent(CallEvent):
+    """A key the caller pressed; at a sensitive question (a PIN) ``digit`` is ``MASKED_KEY``, never the key."""
+
     type: ClassVar[EventType] = EventType.DTMF
     digit: str
+
+
+MASKED_KEY = "?"  # not a keypad key: the key of a sensitive entry
 
 
 @dataclass(frozen=True, slots=True)

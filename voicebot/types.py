@@ -190,6 +190,7 @@ class Say:
     language: str = "en"
 
 
+    sensitive: bool = False  # the answer is a secret (a PIN): what the caller says or keys is not kept
 @dataclass(frozen=True, slots=True)
 class Listen:
     """Wait for the caller's next input (speech or DTMF) with these expectations."""

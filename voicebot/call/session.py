@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import copy
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,7 +35,9 @@ from voicebot import events as ev
 from voicebot.call.directory import CallDirectory, CallInfo
 from voicebot.call.dtmf import DigitCollector
 from voicebot.call.handoff import build_packet, route
+from voicebot.dialog.sensitive import MASK, Redactor
 from voicebot.events import (
+    MASKED_KEY,
     BargeIn,
     CallState,
     NoiseDiscarded,
@@ -87,6 +89,7 @@ class DialogApp:
     version: str
     engine: DialogEngine
     nlu: LanguageUnderstanding
+    sensitive: Mapping[str, int] = field(default_factory=dict)  # slot -> characters left in clear when masked
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,11 @@ class CallSession:
         self._prompts: dict[str, tuple[PlaybackHandle, str]] = {}  # utterance id -> prompt not finished yet
         self._speech_started: float | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
+        # The flow's sensitive slots: their values are masked in everything published (records, events, the
+        # agent's packet); what the caller says or keys at a sensitive question is not published at all.
+        self.redactor = Redactor({})
+        self._secret_input = False  # the question waiting now is a sensitive one
+        self._secret_turns: set[int] = set()
 
     # ------------------------------------------------------------------ the conversation
 
@@ -220,6 +228,7 @@ class CallSession:
             raise error
 
     async def _converse(self, app: DialogApp) -> None:
+        self.redactor = Redactor(app.sensitive)
         state = app.engine.start(self.call_id, self._caller_id(), self.info.variables)
         next_input: DialogInput = CallStart(caller_id=self._caller_id(), called=self.info.dnis,
                                             variables=tuple(self.info.variables.items()))
@@ -235,6 +244,7 @@ class CallSession:
             turn.state = result.state_name
             self.slots = dict(getattr(state, "slots", {}) or {})
             self.variables = dict(getattr(state, "variables", {}) or {})
+            self.redactor.learn(self.slots)  # before the reply reads a value back
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
                 return
@@ -274,6 +284,7 @@ class CallSession:
         ``turn_continuation_s`` of the end of ``heard`` is understood together with it, and the earlier
         turn is recorded as ``continued``."""
         self.listener.expect(expect)
+        self._secret_input = expect.sensitive
         for keyed in self.digits.reset(expect):  # keys typed while the bot was busy are kept, in order
             self._offer(keyed)
         self._arm_digit_timer()
@@ -285,13 +296,13 @@ class CallSession:
         if isinstance(raw, Utterance):
             window = self.services.settings.speech.turn_continuation_s
             continued = heard is not None and raw.speech_start - heard.utterance.speech_end <= window
-            if continued and heard is not None:
-                self.log.info("caller continued the previous utterance", first=heard.utterance.transcript.text,
-                              then=raw.transcript.text)
+            if continued and heard is not None:  # no caller words at info level
+                self.log.info("caller continued the previous utterance")
                 raw = joined(heard.utterance, raw)
                 if self._open_turn is not None:
                     self._open_turn.input_kind = "continued"
             turn = self._new_turn("speech")
+            self._mark_secret(turn, expect)
             turn.mark("speech_start", raw.speech_start)
             if raw.first_pause is not None:
                 turn.mark("first_pause", raw.first_pause)
@@ -310,6 +321,7 @@ class CallSession:
             return understanding, turn, raw, continued
         if isinstance(raw, DigitsInput):
             turn = self._new_turn("dtmf")
+            self._mark_secret(turn, expect)
             turn.mark("speech_end")
             turn.entities = {"dtmf": raw.digits}
             return raw, turn, None, False
@@ -372,7 +384,7 @@ class CallSession:
         utterance_id = uuid.uuid4().hex
         playback = self.conn.player.play(audio, interruptible=interruptible, sample_rate=rate)
         self._prompts[utterance_id] = (playback, text)
-        self._publish(ev.PlaybackStarted(self.call_id, text=text, utterance_id=utterance_id))
+        self._publish(ev.PlaybackStarted(self.call_id, text=self.redactor.text(text), utterance_id=utterance_id))
         self.tasks.spawn(self._watch_playback(playback, utterance_id, text, turn), "playback")
 
     def _playing(self) -> str | None:
@@ -390,7 +402,7 @@ class CallSession:
                     turn.mark("tts_first_audio")
                 yield chunk
         except Exception as error:  # noqa: BLE001 - a TTS fault becomes a handoff, not silence
-            self.log.exception("tts fault", text=text)
+            self.log.exception("tts fault", text=self.redactor.text(text))
             self._publish(ev.CallFault(self.call_id, stage="tts", error=repr(error)))
             if turn is not None:  # not for the apology itself
                 self.tasks.spawn(self._fail_to_human("technical_fault", None), "fault")
@@ -409,7 +421,7 @@ class CallSession:
             if not completed and turn is not None:
                 turn.barged_in = True
             if self._prompts.pop(utterance_id, None) is not None:
-                self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed,
+                self._publish(ev.PlaybackFinished(self.call_id, text=self.redactor.text(text), completed=completed,
                                                   utterance_id=utterance_id))
         finally:
             started.cancel()
@@ -438,7 +450,7 @@ class CallSession:
         self.listener.set_sample_rate(rate)
 
     def _on_digit(self, event: Dtmf) -> None:
-        self._publish(ev.DtmfEvent(self.call_id, digit=event.digit))
+        self._publish(ev.DtmfEvent(self.call_id, digit=MASKED_KEY if self._secret_input else event.digit))
         complete = self.digits.key(event.digit, event.timestamp)
         if complete is not None or self.digits.digits:
             self.conn.player.cancel()  # a key press interrupts the prompt, like speech
@@ -472,19 +484,19 @@ class CallSession:
                 if cancelled and self._open_turn is not None:
                     self._open_turn.mark("barge_in", event.at)
                 if cancelled:
-                    self.log.info("barge-in", text=event.text, utterance_id=playing)
-                    self._publish(ev.BargeInEvent(self.call_id, text=event.text, utterance_id=playing,
+                    self.log.info("barge-in", utterance_id=playing)
+                    self._publish(ev.BargeInEvent(self.call_id, text=self._heard(event.text), utterance_id=playing,
                                                   at=wall_clock(event.at)))
             elif isinstance(event, PartialTranscript):
-                self._publish(ev.TranscriptEvent(self.call_id, text=event.transcript.text,
+                self._publish(ev.TranscriptEvent(self.call_id, text=self._heard(event.transcript.text),
                                                  confidence=event.transcript.confidence, is_final=False))
             elif isinstance(event, Utterance):
                 self._speech_started = None
                 text = event.transcript.text.strip()
                 self._publish(ev.SpeechEndedEvent(self.call_id, duration_s=event.speech_end - event.speech_start,
                                                   at=wall_clock(event.speech_end)))
-                self._publish(ev.TranscriptEvent(self.call_id, text=text, confidence=event.transcript.confidence,
-                                                 is_final=True))
+                self._publish(ev.TranscriptEvent(self.call_id, text=self._heard(text),
+                                                 confidence=event.transcript.confidence, is_final=True))
                 if text:
                     self.conn.player.cancel()
                     self._offer(event)
@@ -505,7 +517,8 @@ class CallSession:
         emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns
                     if t.emotion and t.input_kind != "continued"]  # its words are in the next turn
         decided = route(action, self.variables, emotions)
-        packet = build_packet(self.call_id, self._caller_id(), decided, self.turns, self.slots)
+        packet = build_packet(self.call_id, self._caller_id(), decided, [self._masked(t) for t in self.turns],
+                              self.redactor.slots(self.slots))
         self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
         self._publish(ev.HandedOff(self.call_id, packet=packet))
         self._enter(CallState.HANDED_OFF)
@@ -549,7 +562,7 @@ class CallSession:
             self.outcome = "abandoned" if self.hung_up.is_set() else "completed"
         for utterance_id, (playback, text) in self._prompts.items():  # cut off by the end of the call
             completed = playback.done.done() and not playback.done.cancelled() and playback.done.result()
-            self._publish(ev.PlaybackFinished(self.call_id, text=text, completed=completed,
+            self._publish(ev.PlaybackFinished(self.call_id, text=self.redactor.text(text), completed=completed,
                                               utterance_id=utterance_id))
         self._prompts.clear()
         self._publish_open_turn()
@@ -575,10 +588,26 @@ class CallSession:
 
     def _publish_open_turn(self) -> None:
         if self._open_turn is not None:
-            turn = self._open_turn
-            self._publish(ev.TurnCompleted(self.call_id, turn=replace(turn, marks=dict(turn.marks),
-                                                                       entities=dict(turn.entities))))
+            self._publish(ev.TurnCompleted(self.call_id, turn=self._masked(self._open_turn)))
             self._open_turn = None
+
+    def _mark_secret(self, turn: Turn, expect: Expectation) -> None:
+        if expect.sensitive:
+            self._secret_turns.add(turn.index)
+
+    def _masked(self, turn: Turn) -> Turn:
+        """A copy of the turn as it may be kept: the caller's input at a sensitive question replaced whole,
+        the sensitive values masked everywhere else."""
+        redact = self.redactor
+        secret = turn.index in self._secret_turns
+        return replace(turn, marks=dict(turn.marks),
+                       caller_text=MASK if secret and turn.caller_text else redact.text(turn.caller_text),
+                       entities={k: MASK for k in turn.entities} if secret else redact.data(dict(turn.entities)),
+                       bot_text=redact.text(turn.bot_text), decision=redact.text(turn.decision))
+
+    def _heard(self, text: str) -> str:
+        """Caller words as they may be published now."""
+        return MASK if self._secret_input and text else self.redactor.text(text)
 
     def _enter(self, state: CallState) -> None:
         """Publish a change of the call's state: never the same state twice in a row, nothing after ``ended``

@@ -201,6 +201,15 @@ class Bundle:
         for flow_name, flow in spec.flows.items():
             for intent in flow.trigger_intents():
                 self.intent_flow.setdefault(intent, flow_name)
+        # sensitive slot -> characters left in clear at its end (0: all masked)
+        self.sensitive: dict[str, int] = {}
+        for flow in spec.flows.values():
+            for step in flow.steps:
+                marked = getattr(step, "sensitive", False)
+                slot = getattr(step, "ask", None) or getattr(step, "collect_digits", None)
+                if marked and slot:
+                    keep = 0 if marked is True else marked.keep_last
+                    self.sensitive[slot] = min(keep, self.sensitive.get(slot, keep))
         self._step_ids: dict[str, dict[str, int]] = {
             flow_name: {s.id: i for i, s in enumerate(flow.steps) if s.id}
             for flow_name, flow in spec.flows.items()

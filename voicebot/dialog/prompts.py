@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from voicebot.dialog.bundle import MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.conditions import format_value, render
 from voicebot.dialog.questions import Questions
@@ -150,7 +152,13 @@ class Prompts:
     # -- expectations ---------------------------------------------------------------------------------
 
     def expectation(self, state: DialogState, step: AnyStep) -> Expectation:
-        """What the waiting step listens for: hints for the recogniser, timers, DTMF lengths."""
+        """What the waiting step listens for: hints for the recogniser, timers, DTMF lengths, and whether the
+        answer is a secret (a sensitive slot)."""
+        expect = self._listening(state, step)
+        slot = getattr(step, "ask", None) or getattr(step, "collect_digits", None)
+        return replace(expect, sensitive=True) if slot in self.bundle.sensitive else expect
+
+    def _listening(self, state: DialogState, step: AnyStep) -> Expectation:
         settings = self.bundle.settings
         lang = state.language
         if isinstance(step, MenuStep):

@@ -113,6 +113,15 @@ class SlotTypeDef(_Model):
     )
 
 
+class SensitiveSpec(_Model):
+    keep_last: int = Field(0, ge=0, le=4, description="Characters left in clear at the end (a card's last 4)")
+
+
+_SENSITIVE_DOC = ("true (or {keep_last: N}): the slot's value is a secret (a PIN, a card or account number, a "
+                  "date of birth): masked in every record, event, log and handoff; what the caller says or keys "
+                  "at this question is not kept")
+
+
 class HandoffSpec(_Model):
     queue: str = "general"
     skill: str | None = None
@@ -218,6 +227,7 @@ class AskStep(_Jumping):
     read_back: bool = Field(
         True, description="false: a digits answer of the wrong length is not read out (a PIN)"
     )
+    sensitive: bool | SensitiveSpec = Field(False, description=_SENSITIVE_DOC)
     interruptible: bool = True
 
 
@@ -256,6 +266,7 @@ class CollectDigitsStep(_Jumping):
     on_no_input: str | None = None
     on_no_match: str | None = None
     read_back: bool = Field(True, description="false: an answer of the wrong length is not read out (a PIN)")
+    sensitive: bool | SensitiveSpec = Field(False, description=_SENSITIVE_DOC)
     interruptible: bool = True
 
 

@@ -18,10 +18,12 @@ import structlog
 
 from voicebot.engines import CallStore
 from voicebot.events import (
+    MASKED_KEY,
     Bus,
     CallEnded,
     CallEvent,
     CallStarted,
+    DtmfEvent,
     EventType,
     HandedOff,
     TranscriptEvent,
@@ -65,6 +67,8 @@ class CallRecorder:
             case CallEnded(call_id=call_id, outcome=outcome, at=at):
                 await self._store.call_ended(call_id, outcome, at, self._handoffs.pop(call_id, None))
             case TranscriptEvent(is_final=False):
+                pass
+            case DtmfEvent(digit=digit) if digit == MASKED_KEY:  # a sensitive entry is not kept key by key
                 pass
             case _ if event.type in RECORDED_EVENTS:
                 if isinstance(event, HandedOff):

@@ -1,0 +1,76 @@
+"""Sensitive slots: values that never reach a record, an event, a log line or an agent in clear.
+
+A flow marks a question ``sensitive: true`` (or ``{keep_last: 4}``). For each call a :class:`Redactor`
+learns the values those slots take and hides them wherever they would be kept: everything the caller
+says or keys at such a question is replaced whole, and the values themselves are masked in any other
+text (the bot's read-back, the decision, the handoff summary), spelled as digits, with separators, or
+as digit words ("four five six seven").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "****"
+_DIGIT_WORDS = {"0": "zero|oh|o", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
+                "7": "seven", "8": "eight", "9": "nine"}
+_SEPARATOR = r"[\s,.\-/]*"
+
+
+def mask_value(value: Any, keep_last: int = 0) -> str:
+    """``****``, or ``****5678`` with the last ``keep_last`` characters left."""
+    text = str(value)
+    return MASK + text[-keep_last:] if 0 < keep_last < len(text) else MASK
+
+
+def _pattern(value: str) -> re.Pattern[str] | None:
+    """How the value may be spelled in a text; None for values too short to find without false hits."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) >= 3 and len(digits) >= len(re.sub(r"[\s\-/.]", "", value)) - 1:
+        parts = [f"(?:{d}|{_DIGIT_WORDS[d]})" for d in digits]
+        return re.compile(r"(?<![\w])" + _SEPARATOR.join(parts) + r"(?![\w])", re.IGNORECASE)
+    if len(value.strip()) >= 3:
+        return re.compile(re.escape(value.strip()), re.IGNORECASE)
+    return None
+
+
+class Redactor:
+    """One call's sensitive values and how to hide them."""
+
+    def __init__(self, rules: Mapping[str, int]) -> None:
+        self.rules = dict(rules)  # slot -> characters left in clear
+        self._patterns: dict[str, tuple[re.Pattern[str], str]] = {}  # value -> (how it is spelled, its mask)
+
+    def learn(self, slots: Mapping[str, Any]) -> None:
+        """Remember the values the sensitive slots hold now."""
+        for slot, keep in self.rules.items():
+            value = slots.get(slot)
+            if value in (None, "") or str(value) in self._patterns:
+                continue
+            if (pattern := _pattern(str(value))) is not None:
+                self._patterns[str(value)] = (pattern, mask_value(value, keep))
+
+    def text(self, text: str) -> str:
+        """``text`` with every known sensitive value masked."""
+        for value in sorted(self._patterns, key=len, reverse=True):  # an account number before a PIN inside it
+            pattern, mask = self._patterns[value]
+            text = pattern.sub(mask, text)
+        return text
+
+    def slots(self, slots: Mapping[str, Any]) -> dict[str, Any]:
+        """The slots with the sensitive ones masked (and every value's text scrubbed)."""
+        return {name: mask_value(value, self.rules[name]) if name in self.rules and value not in (None, "")
+                else self.text(value) if isinstance(value, str) else value
+                for name, value in slots.items()}
+
+    def data(self, value: Any) -> Any:
+        """Any JSON-like value with the known sensitive values masked in its strings."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.data(v) for v in value)
+        return value
