@@ -179,6 +179,7 @@ class Expectation:
     min_digits: int = 1
     terminator: str = "#"
     inter_digit_s: float = 3.0
+    sensitive: bool = False  # the answer is a secret (a PIN): what the caller says or keys is not kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,6 @@ class Say:
     language: str = "en"
 
 
-    sensitive: bool = False  # the answer is a secret (a PIN): what the caller says or keys is not kept
 @dataclass(frozen=True, slots=True)
 class Listen:
     """Wait for the caller's next input (speech or DTMF) with these expectations."""
