@@ -12,7 +12,10 @@ from redis import asyncio as aioredis
 
 from event_samples import one_of_each
 from services import require_service
+from voicebot.app import open_bus
 from voicebot.call.bus_redis import RedisEventBus
+from voicebot.call.events import EventBus
+from voicebot.config import EventsSettings
 from voicebot.events import CALL_EVENTS, CallEvent, DtmfEvent
 
 URL = "redis://127.0.0.1:6379/0"
@@ -104,3 +107,14 @@ async def test_closing_ends_the_subscriptions(channel: str) -> None:
     await bus.close()
     assert [e.digit async for e in recorded] == ["9"]  # what was queued, then the end
     assert [e async for e in heard] == []
+
+
+async def test_the_setting_picks_the_bus(channel: str) -> None:
+    memory = await open_bus(EventsSettings())
+    assert isinstance(memory, EventBus)
+    await memory.close()
+    shared = await open_bus(EventsSettings(bus="redis", redis_url=URL, redis_channel=channel, queue_size=10))
+    try:
+        assert isinstance(shared, RedisEventBus) and shared.connected
+    finally:
+        await shared.close()
