@@ -184,7 +184,7 @@ class FakeCallStore:
 
         self._call(call_id)["turns"].append(dataclasses.replace(turn, marks=dict(turn.marks)))
 
-    async def event(self, call_id: str, kind: str, data: dict) -> None:
+    async def event(self, call_id: str, kind: str, data: dict, at: float | None = None) -> None:
         self._call(call_id)["events"].append((kind, data))
 
     async def call_ended(self, call_id: str, outcome: str, ended_at: float, handoff) -> None:

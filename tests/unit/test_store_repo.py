@@ -287,3 +287,18 @@ async def test_record_after_close_is_spooled_and_replayed_next_start(db: Path, t
     call = await _Api(store).get_call("late")
     assert call is not None and call["outcome"] == "abandoned" and call["flow"] == "retail"
     await store.close()
+
+
+async def test_an_event_keeps_the_time_it_happened(db: Path, tmp_path: Path) -> None:
+    """The recorder may write an event late (its queue behind a busy database): the event's own time is kept."""
+    store = await SqlCallStore.open(_url(db), tmp_path / "spool")
+    happened = time.time() - 30
+    await store.call_started("call-late", "", "banking", now())
+    await store.event("call-late", "dtmf", {"digit": "5"}, at=happened)
+    await store.event("call-late", "dtmf", {"digit": "6"})
+    await store.flush()
+    call = await _Api(store).get_call("call-late")
+    await store.close()
+    assert call is not None
+    late, current = (_epoch(e["at"]) for e in call["events"])
+    assert late == pytest.approx(happened, abs=0.01) and abs(time.time() - current) < 30

@@ -73,7 +73,7 @@ class CallRecorder:
             case _ if event.type in RECORDED_EVENTS:
                 if isinstance(event, HandedOff):
                     self._handoffs[event.call_id] = event.packet
-                await self._store.event(event.call_id, event.kind, event.data())
+                await self._store.event(event.call_id, event.kind, event.data(), at=event.at)
 
     async def _run(self) -> None:
         async for event in self._events:

@@ -119,13 +119,15 @@ class SqlCallStore:
     async def turn_completed(self, call_id: str, turn: Turn) -> None:
         self._submit(lambda: self._turn_record(call_id, turn))
 
-    async def event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
+    async def event(self, call_id: str, kind: str, data: dict[str, Any], at: float | None = None) -> None:
+        """An event of the call; ``at`` is when it happened (epoch or monotonic seconds; default: now)."""
+
         def record() -> Record:
             safe = _json_safe(data)
             if isinstance(safe.get("packet"), dict):
                 safe["packet"] = self._redact_packet(safe["packet"])
-            return {"op": "event", "id": uuid.uuid4().hex, "call_id": str(call_id), "at": time.time(),
-                    "kind": str(kind), "data": safe}
+            return {"op": "event", "id": uuid.uuid4().hex, "call_id": str(call_id),
+                    "at": time.time() if at is None else _wall(at), "kind": str(kind), "data": safe}
 
         self._submit(record)
 

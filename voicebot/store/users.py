@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voicebot.store.models import UserRow, WebSessionRow
@@ -72,9 +72,13 @@ class SqlUserStore:
             await _revoke_all(session, name)
             return bool(result.rowcount)
 
-    async def open_session(self, digest: str, name: str) -> None:
+    async def open_session(self, digest: str, name: str, limits: SessionLimits) -> None:
+        """Store a new session, and forget the sessions that have ended (so the table stays small)."""
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
+            await session.execute(delete(WebSessionRow).where(or_(
+                WebSessionRow.revoked_at.is_not(None), WebSessionRow.created_at < now - limits.absolute,
+                WebSessionRow.last_seen_at < now - limits.idle)))
             session.add(WebSessionRow(digest=digest, user_name=name, created_at=now, last_seen_at=now))
 
     async def session_user(self, digest: str, limits: SessionLimits) -> UserRecord | None:

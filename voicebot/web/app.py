@@ -27,7 +27,7 @@ from voicebot.types import HandoffPacket
 from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
 from voicebot.web.logins import session_lookup
-from voicebot.web.people import people_routes, static_files
+from voicebot.web.people import mount_people
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
 # The announcement is a few short fields from the dialplan; anything bigger is refused before it is read.
@@ -201,8 +201,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         return {"flows": ctx.flow_names()}
 
     if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py)
-        app.include_router(people_routes(ctx.people, ctx.calls))
-        app.mount("/static", static_files())
+        mount_people(app, ctx.people, ctx.calls)
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app

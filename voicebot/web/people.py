@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,27 +25,57 @@ from voicebot.engines import CallQueries
 from voicebot.store.users import UserRecord
 from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
 from voicebot.web.context import People
-from voicebot.web.logins import (LoginThrottle, add_user, check_name, csrf_ok, csrf_token, new_session_secret,
-                                 session_limits, verify_password)
+from voicebot.web.logins import (NAME_MAX, LoginThrottle, add_user, check_name, csrf_ok, csrf_token,
+                                 new_session_secret, session_limits, verify_password)
 
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "voicebot_login_csrf"  # the login form's CSRF secret, before there is a session
 FORM_MAX_BYTES = 4096
 READERS = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})  # who sees the calls pages
+ADMINS = frozenset({Role.ADMIN})
+LATEST_CALLS = 50
 HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
            "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"}
 WRONG = "Wrong username or password."
 
 
-def static_files() -> StaticFiles:
-    return StaticFiles(directory=HERE / "static")
+class Refused(Exception):
+    """A request refused with a page that says why: a form from another origin or without its CSRF token, a
+    page not open to the person's role, a call that does not exist."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
-def people_routes(people: People, calls: CallQueries) -> APIRouter:
-    """The pages, mounted at the root of the web app beside the API."""
-    router = APIRouter(include_in_schema=False)
+class LoginNeeded(Exception):
+    """No valid session: the browser is sent to the login page (and back here afterwards, for a GET)."""
+
+
+def mount_people(app: FastAPI, people: People, calls: CallQueries) -> None:
+    """The pages at the root of the web app beside the API, their CSS under ``/static``."""
     templates = Jinja2Templates(directory=HERE / "templates")
+
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Refused)
+        response = templates.TemplateResponse(request, "refused.html", {"message": error.message},
+                                              status_code=error.status)
+        response.headers.update(HEADERS)
+        return response
+
+    async def to_login(request: Request, _: Exception) -> Response:
+        back = request.url.path if request.method == "GET" else "/"
+        return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
+
+    app.include_router(people_routes(people, calls, templates))
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(LoginNeeded, to_login)
+    app.mount("/static", StaticFiles(directory=HERE / "static"))
+
+
+def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
     settings = people.settings
     limits = session_limits(settings)
     throttle = LoginThrottle(settings.login_lock_minutes * 60)
@@ -61,39 +91,38 @@ def people_routes(people: People, calls: CallQueries) -> APIRouter:
         secret = request.cookies.get(SESSION_COOKIE)
         return await people.users.session_user(token_digest(secret), limits) if secret else None
 
-    def to_login(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    async def person(request: Request, roles: frozenset[Role] = frozenset(Role)) -> UserRecord:
+        """The logged-in person, if their role is one of ``roles``."""
+        user = await current(request)
+        if user is None:
+            raise LoginNeeded
+        if Role(user.role) not in roles:
+            raise Refused(403, f"This page is not open to the {user.role} role.")
+        return user
 
     async def form(request: Request) -> dict[str, str]:
         """The urlencoded body of a POST (at most ``FORM_MAX_BYTES``), after the origin check."""
         if not same_origin(request):
-            raise HTTPException(403, "this form was posted from another site")
+            raise Refused(403, "This form was sent from another site.")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > FORM_MAX_BYTES:
-                raise HTTPException(413, "form too large")
+                raise Refused(413, "This form is too large.")
         try:
             return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
                                   max_num_fields=16))
         except ValueError:
-            raise HTTPException(422, "too many fields") from None
+            raise Refused(422, "This form has too many fields.") from None
 
-    async def posted_by(request: Request) -> tuple[UserRecord | None, dict[str, str]]:
-        """The person posting a form with their session's CSRF token (403 without it), and the fields."""
+    async def posted(request: Request,
+                     roles: frozenset[Role] = frozenset(Role)) -> tuple[UserRecord, dict[str, str]]:
+        """The person posting a form with their session's CSRF token, and the form's fields."""
         fields = await form(request)
-        user = await current(request)
-        if user is None:
-            return None, fields
+        user = await person(request, roles)
         if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
-            raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page")
+            raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
         return user, fields
-
-    @router.get("/login")
-    async def login_page(request: Request, next: str = "/") -> Response:
-        if await current(request) is not None:
-            return RedirectResponse(local(next), status_code=303)
-        return login_form(request, next)
 
     def login_form(request: Request, next: str, error: str = "", status: int = 200) -> HTMLResponse:
         secret = new_session_secret()
@@ -102,77 +131,74 @@ def people_routes(people: People, calls: CallQueries) -> APIRouter:
                             secure=settings.cookie_secure, path="/login")
         return response
 
+    @router.get("/login")
+    async def login_page(request: Request, next: str = "/") -> Response:
+        if await current(request) is not None:
+            return RedirectResponse(local(next), status_code=303)
+        return login_form(request, next)
+
     @router.post("/login")
     async def login(request: Request) -> Response:
         fields = await form(request)
         next = fields.get("next", "/")
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), fields.get("csrf")):
             return login_form(request, next, "The form expired. Please log in again.", 403)
-        name = fields.get("username", "").strip()[:64]
+        name = fields.get("username", "").strip()[:NAME_MAX]
+        address = request.client.host if request.client else ""
         keys = [(f"user:{name.casefold()}", settings.login_max_failures),
-                (f"addr:{request.client.host if request.client else ''}", settings.login_max_failures_per_address)]
+                (f"addr:{address}", settings.login_max_failures_per_address)]
         if wait := throttle.locked_for(keys):
             minutes = max(1, round(wait / 60))
-            return login_form(request, next, f"Too many failed logins. Try again in {minutes} minute"
-                                             f"{'s' if minutes > 1 else ''}.", 429)
+            plural = "s" if minutes > 1 else ""
+            return login_form(request, next, f"Too many failed logins. Try again in {minutes} minute{plural}.",
+                              429)
         user = await people.users.get(name) if name else None
-        if not verify_password(fields.get("password", ""), user):
+        if not verify_password(fields.get("password", ""), user) or user is None:  # as slow for unknown names
             throttle.failed(key for key, _ in keys)
             return login_form(request, next, WRONG, 401)
-        assert user is not None
         throttle.succeeded(keys[0][0])
         secret = new_session_secret()
-        await people.users.open_session(token_digest(secret), user.name)
+        await people.users.open_session(token_digest(secret), user.name, limits)
         response = RedirectResponse(local(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, secret, max_age=int(limits.absolute.total_seconds()), httponly=True,
-                            samesite="lax", secure=settings.cookie_secure, path="/")
+        response.set_cookie(SESSION_COOKIE, secret, max_age=int(limits.absolute.total_seconds()),
+                            httponly=True, samesite="lax", secure=settings.cookie_secure, path="/")
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return response
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        user, _ = await posted_by(request)
-        if user is not None:
-            await people.users.close_session(token_digest(request.cookies[SESSION_COOKIE]))
+        await posted(request)
+        await people.users.close_session(token_digest(request.cookies[SESSION_COOKIE]))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @router.get("/")
     async def home(request: Request) -> Response:
-        user = await current(request)
-        if user is None:
-            return to_login(request)
+        user = await person(request)
         match Role(user.role):
             case Role.AGENT:
                 return page(request, "agent.html", user=user)
             case Role.ADMIN:
                 return await admin_page(request, user)
             case _:
-                return page(request, "calls.html", user=user, calls=await calls.list_calls(limit=50))
+                latest = await calls.list_calls(limit=LATEST_CALLS)
+                return page(request, "calls.html", user=user, calls=latest)
 
     @router.get("/calls")
     async def calls_page(request: Request) -> Response:
-        user = await current(request)
-        if user is None:
-            return to_login(request)
-        if Role(user.role) not in READERS:
-            return page(request, "refused.html", 403, user=user)
-        return page(request, "calls.html", user=user, calls=await calls.list_calls(limit=50))
+        user = await person(request, READERS)
+        return page(request, "calls.html", user=user, calls=await calls.list_calls(limit=LATEST_CALLS))
 
     @router.get("/calls/{call_id}")
     async def call_page(request: Request, call_id: str) -> Response:
-        user = await current(request)
-        if user is None:
-            return to_login(request)
-        if Role(user.role) not in READERS:
-            return page(request, "refused.html", 403, user=user)
+        user = await person(request, READERS)
         try:
             call = await calls.get_call(str(uuid.UUID(call_id)))
         except ValueError:
             call = None
         if call is None:
-            return page(request, "refused.html", 404, user=user, missing=call_id)
+            raise Refused(404, f"There is no call {call_id[:80]}.")
         return page(request, "call.html", user=user, call=call)
 
     async def admin_page(request: Request, user: UserRecord, status: int = 200, message: str = "",
@@ -181,34 +207,22 @@ def people_routes(people: People, calls: CallQueries) -> APIRouter:
                     tokens=await people.tokens.list(), roles=[r.value for r in Role], message=message,
                     error=error)
 
-    async def admin_post(request: Request) -> tuple[UserRecord | None, dict[str, str], Response | None]:
-        user, fields = await posted_by(request)
-        if user is None:
-            return None, fields, to_login(request)
-        if Role(user.role) is not Role.ADMIN:
-            return user, fields, page(request, "refused.html", 403, user=user)
-        return user, fields, None
-
     @router.post("/admin/users")
     async def add(request: Request) -> Response:
-        user, fields, refused = await admin_post(request)
-        if refused is not None:
-            return refused
-        assert user is not None
+        user, fields = await posted(request, ADMINS)
         if fields.get("role") not in {r.value for r in Role}:
             return await admin_page(request, user, 422, error="Choose a role.")
         try:
-            await add_user(people.users, fields.get("username", ""), Role(fields["role"]), fields.get("password", ""))
+            name = check_name(fields.get("username", ""))
+            await add_user(people.users, name, Role(fields["role"]), fields.get("password", ""))
         except ValueError as error:
-            return await admin_page(request, user, 422, error=f"{str(error)[:1].upper()}{str(error)[1:]}.")
-        return await admin_page(request, user, message=f"User {check_name(fields['username'])} added.")
+            text = str(error)
+            return await admin_page(request, user, 422, error=f"{text[:1].upper()}{text[1:]}.")
+        return await admin_page(request, user, message=f"User {name} added.")
 
     @router.post("/admin/users/{name}/disable")
     async def disable(request: Request, name: str) -> Response:
-        user, _, refused = await admin_post(request)
-        if refused is not None:
-            return refused
-        assert user is not None
+        user, _ = await posted(request, ADMINS)
         if name == user.name:
             return await admin_page(request, user, 422, error="You cannot disable yourself.")
         if not await people.users.disable(name):
@@ -221,7 +235,8 @@ def people_routes(people: People, calls: CallQueries) -> APIRouter:
 def local(target: str) -> str:
     """``target`` if it is a path on this site, else ``/`` (no open redirect after login)."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
         return "/"
     return target
 
