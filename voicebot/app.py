@@ -123,7 +123,7 @@ class VoicebotService:
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
         embedder = MiniLmEmbedder.load(resolve("embeddings", paths.models), paths.model_cache / "embeddings")
-        emotion = EmotionClassifier.load(embedder, resolve("emotion", paths.models))
+        emotion = EmotionClassifier.load(resolve("emotion", paths.models), paths.model_cache / "emotion")
         self.dialogs = DialogApps(
             flows=self.flows, embedder=embedder, emotion=emotion, pool=self.pool,
             actions=ActionRunner(base_url=s.dialog.backend_url, service_url=self.web_url),

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from voicebot.store.records import CallRecord
 from voicebot.types import (
     AudioFrame,
+    CallerSignals,
     CallOutcome,
     Emotion,
     HandoffPacket,
@@ -102,7 +103,7 @@ class LanguageUnderstanding(Protocol):
 
 
 class EmotionDetector(Protocol):
-    def detect(self, text: str) -> Emotion: ...
+    def detect(self, text: str, signals: CallerSignals | None = None) -> Emotion: ...
 
 
 class CallStore(Protocol):

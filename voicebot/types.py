@@ -108,11 +108,23 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class Emotion:
-    """The caller's state for this turn. ``label`` is one of neutral, positive, frustrated, angry."""
+    """The caller's state for this turn. ``label`` is one of neutral, positive, frustrated, angry; ``score``
+    its probability, for frustrated and angry the probability that the caller is upset (either of them)."""
 
     label: str
     score: float
     sentiment: float = 0.0  # -1 (negative) .. +1 (positive)
+    cues: tuple[str, ...] = ()  # what besides the words moved it: swearing, shouting, no_match, arousal, ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSignals:
+    """What the call knows about the caller beyond this turn's words (``nlu/emotion.py`` weighs them).
+    ``no_matches``: turns in a row the bot did not understand before this one; ``arousal``: the voice
+    against the caller's own baseline (``speech/arousal.py``, z-score; None before a baseline exists)."""
+
+    no_matches: int = 0
+    arousal: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

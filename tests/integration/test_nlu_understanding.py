@@ -100,8 +100,8 @@ def test_out_of_scope_examples_train_a_rejecting_class(embedder, banking, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def emotion(embedder) -> EmotionClassifier:
-    return EmotionClassifier.load(embedder)
+def emotion() -> EmotionClassifier:
+    return EmotionClassifier.load()
 
 
 def test_emotion_detects_anger_and_calm(emotion) -> None:

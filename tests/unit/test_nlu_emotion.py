@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fakes import FakeEmbedder
-from voicebot.nlu.emotion import LABELS, EmotionClassifier, cues, map_goemotions
+from voicebot.nlu.emotion import EKMAN, LABELS, EmotionClassifier, combine, cues, map_goemotions
+from voicebot.types import CallerSignals
 
 
 @pytest.mark.parametrize(("labels", "ours"), [
@@ -53,3 +54,39 @@ def test_swearing_and_cues_push_to_angry_and_frustrated(neutral_head) -> None:
 def test_vader_sentiment_pushes_to_positive(neutral_head) -> None:
     emotion = neutral_head.detect("Thank you so much, that's wonderful, I really appreciate it")
     assert emotion.label == "positive" and emotion.sentiment > 0.5
+
+
+def test_repeated_no_match_pushes_to_frustrated(neutral_head) -> None:
+    text = "I want to pay my bill"
+    assert neutral_head.detect(text, CallerSignals(no_matches=1)).label == "neutral"
+    emotion = neutral_head.detect(text, CallerSignals(no_matches=3))
+    assert emotion.label == "frustrated" and emotion.cues == ("no_match",)
+
+
+def test_raised_voice_pushes_negative_words_to_angry_not_positive_ones(neutral_head) -> None:
+    text = "my card still doesn't work"
+    calm = neutral_head.detect(text, CallerSignals(arousal=0.2))
+    raised = neutral_head.detect(text, CallerSignals(arousal=3.0))
+    assert "arousal" not in calm.cues and "arousal" in raised.cues
+    assert raised.label == "angry" and calm.label != "angry"
+    happy = neutral_head.detect("Thank you so much, that's wonderful", CallerSignals(arousal=3.0))
+    assert happy.label == "positive" and "arousal" not in happy.cues
+
+
+def test_combine_is_a_distribution_over_the_text_labels() -> None:
+    emotion = combine({"neutral": 0.1, "positive": 0.1, "frustrated": 0.2, "angry": 0.6}, -0.5, ["swearing"])
+    assert emotion.label == "angry" and 0.6 < emotion.score <= 1 and emotion.cues == ("swearing",)
+    assert combine(dict.fromkeys(LABELS, 0.25), 0.0, []).cues == ()
+
+
+def test_ekman_labels_over_threshold_else_the_likeliest() -> None:
+    weights = np.zeros((len(EKMAN), FakeEmbedder.dimension), np.float32)
+    bias = np.full(len(EKMAN), -3.0, np.float32)
+    bias[EKMAN.index("joy")], bias[EKMAN.index("surprise")] = 2.0, 0.5  # p = 0.88, 0.62
+    thresholds = np.full(len(EKMAN), 0.5, np.float32)
+    head = EmotionClassifier(FakeEmbedder(), np.zeros((4, FakeEmbedder.dimension), np.float32),
+                             np.zeros(4, np.float32), LABELS, weights, bias, thresholds)
+    vectors = FakeEmbedder().embed(["wow"])
+    assert head.ekman(vectors) == [("joy", "surprise")]
+    head.ekman_thresholds = np.full(len(EKMAN), 0.95, np.float32)
+    assert head.ekman(vectors) == [("joy",)]

@@ -1,7 +1,8 @@
 """One utterance -> ``Understanding``: intent (with out-of-scope), confidence, entities, emotion.
 
 ``Nlu`` is built per flow bundle (its intent classifier and slot types) and shares the loaded models.
-The utterance is embedded once; the emotion head reuses that embedding when both use the same embedder.
+The utterance is embedded once for the intents; the emotion model runs its own fine-tuned encoder (a few ms),
+weighing the call's signals (``CallerSignals``: turns not understood, the voice's arousal) when given.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from dataclasses import replace
 from datetime import date
 
 from voicebot.engines import EmotionDetector
-from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.normalize import find_correction
 from voicebot.runtime import InferencePool, Priority
-from voicebot.types import Emotion, Entity, Understanding
+from voicebot.types import CallerSignals, Entity, Understanding
 
 
 # An explicit request for a human is always honoured ("zero out"), even inside a long, angry sentence the
@@ -54,15 +54,16 @@ class Nlu:
         self.pool = pool  # None: ``understand`` runs inline (tests, ``voicebot chat``)
 
     async def understand(self, text: str, transcript_confidence: float = 1.0,
-                         expected_slot: str | None = None) -> Understanding:
+                         expected_slot: str | None = None, signals: CallerSignals | None = None) -> Understanding:
         if self.pool is None:
-            return self.understand_sync(text, transcript_confidence, expected_slot)
+            return self.understand_sync(text, transcript_confidence, expected_slot, signals=signals)
         return await self.pool.run(self.understand_sync, text, transcript_confidence, expected_slot,
-                                   priority=Priority.UNDERSTAND)
+                                   signals=signals, priority=Priority.UNDERSTAND)
 
     def understand_sync(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
-                        today: date | None = None) -> Understanding:
-        """Blocking. ``expected_slot`` names a slot type (a key of ``slot_types``) the dialog asked for."""
+                        today: date | None = None, signals: CallerSignals | None = None) -> Understanding:
+        """Blocking. ``expected_slot`` names a slot type (a key of ``slot_types``) the dialog asked for;
+        ``signals``: what the call knows of the caller beyond these words (for the emotion)."""
         if not text.strip():
             return Understanding(text=text, intent=None, confidence=0.0,
                                  transcript_confidence=transcript_confidence)
@@ -78,7 +79,7 @@ class Nlu:
             intent=intent,
             confidence=scale_confidence(confidence, transcript_confidence),
             entities=self.entities(text, expected_slot, today, correction),
-            emotion=self._emotion(text, vector),
+            emotion=self.emotion.detect(text, signals) if self.emotion is not None else None,
             alternatives=tuple((name, scale_confidence(p, transcript_confidence))
                                for name, p in prediction.ranking[1:]),
             transcript_confidence=transcript_confidence,
@@ -110,10 +111,3 @@ class Nlu:
             if (entity := extract(text, spec, today)) is not None:
                 found.append(entity)
         return tuple(found)
-
-    def _emotion(self, text: str, vector) -> Emotion | None:
-        if self.emotion is None:
-            return None
-        if isinstance(self.emotion, EmotionClassifier) and self.emotion.embedder is self.classifier.embedder:
-            return self.emotion.detect_embedded(text, vector)
-        return self.emotion.detect(text)
