@@ -39,7 +39,8 @@ PAGES = ["/", "/calls", f"/calls/{uuid.uuid4()}"]
 
 
 @asynccontextmanager
-async def make_site(tmp_path: Path, base_url: str = "http://testserver", **settings) -> AsyncIterator[tuple[TestClient, SqlUserStore, str, Path]]:
+async def make_site(tmp_path: Path, base_url: str = "http://testserver",
+                    **settings) -> AsyncIterator[tuple[TestClient, SqlUserStore, str, Path]]:
     """The web app (started) over a SQLite file with one call, the four people and an API token."""
     db = tmp_path / "voicebot.db"
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{db}", tmp_path / "spool")
@@ -202,7 +203,8 @@ async def test_logout_and_a_new_password_end_the_session(site) -> None:
     assert client.get("/").status_code == 200
     await users.set_password("sue", hash_password("another good password"))
     assert client.get("/").status_code == 303
-    assert log_in(client, "sue").status_code == 401 and log_in(client, "sue", "another good password").status_code == 303
+    assert log_in(client, "sue").status_code == 401
+    assert log_in(client, "sue", "another good password").status_code == 303
 
 
 async def test_sessions_expire_when_idle_and_after_the_absolute_limit(tmp_path: Path) -> None:
@@ -289,3 +291,37 @@ def test_the_user_command_adds_lists_changes_and_disables(tmp_path: Path) -> Non
     assert "disabled" in voicebot("list").stdout
     stored = sqlite3.connect(tmp_path / "cli.db").execute("SELECT password_hash FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$") and "a new long password" not in stored
+
+
+async def test_an_unknown_call_is_a_page_that_says_so(site) -> None:
+    client, *_ = site
+    log_in(client, "quinn")
+    for call_id in (str(uuid.uuid4()), "not-a-uuid"):
+        missing = client.get(f"/calls/{call_id}")
+        assert missing.status_code == 404 and f"There is no call {call_id}." in missing.text
+
+
+async def test_the_service_serves_the_pages_for_people(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from voicebot.app import web_context
+    from voicebot.call.directory import FlowRouter
+    from voicebot.config import Settings
+
+    engine = database.connect(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}")
+    await database.upgrade(engine)
+    users, tokens = SqlUserStore(engine), SqlTokenStore(engine)
+    await add_user(users, "sue", Role.SUPERVISOR, PASSWORD)
+    settings = Settings(web={"demo_backend": False})
+    service = SimpleNamespace(settings=settings, paths=settings.paths(),
+                              router=FlowRouter("banking", {}, frozenset()), directory=CallDirectory(),
+                              bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
+                              audiosocket=SimpleNamespace(active_calls=0), queries=SqlCallQueries(engine),
+                              tokens=tokens, people=People(users, tokens, settings.web),
+                              store=SimpleNamespace(health=store_ok))
+    with TestClient(create_app(web_context(service)), follow_redirects=False) as client:
+        assert client.get("/").headers["location"] == "/login?next=/"
+        assert log_in(client, "sue").status_code == 303
+        assert "Latest calls" in client.get("/").text and client.get("/api/calls").json() == []
+        assert client.get("/static/style.css").status_code == 200
+    await engine.dispose()
