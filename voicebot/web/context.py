@@ -1,8 +1,8 @@
 """What the web app may use of the running service: a narrow door, built by the composition root (``app.py``).
 
-The web side checks credentials through ``principal_for`` (and people's logins through ``people``), reads call records through ``calls``, hears the calls through ``bus``, takes the dialplan's
-announcements into ``directory`` and asks about flows and active calls through the callables. It never
-sees the service itself.
+The web side checks API tokens through ``principal_for`` and people's logins through ``people``, reads call
+records through ``calls``, hears the calls through ``bus``, takes the dialplan's announcements into
+``directory`` and asks about flows and active calls through the callables. It never sees the service itself.
 """
 
 from __future__ import annotations
