@@ -4,6 +4,7 @@ speech) and a real Player on virtual time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import wave
 from pathlib import Path
 
@@ -351,7 +352,7 @@ async def test_a_handed_off_call_ends_handed_off(tmp_path, speech_pcm):
     await run_session(session)
     states = [e.state for e in await events if isinstance(e, ev.CallStateChanged)]
     assert states[0] == "ringing_in" and states[-2:] == ["handed_off", "ended"]
-    assert all(a != b for a, b in zip(states, states[1:]))
+    assert all(a != b for a, b in itertools.pairwise(states))
 
 
 class SlowVoice(FakeSynthesizer):

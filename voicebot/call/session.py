@@ -61,7 +61,6 @@ from voicebot.types import (
     NoInput,
     Say,
     Turn,
-    Understanding,
     now,
 )
 
