@@ -9,7 +9,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,22 +23,15 @@ from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn, now
 from voicebot.web.app import create_app
-from voicebot.web.auth import Role, store_lookup
+from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
 
 from fakes import store_ok
+from people_site import CALLER_WORDS, PASSWORD, PEOPLE, Site
+from services import REQUIRED
 
 CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-PEOPLE = {"ann": Role.AGENT, "sue": Role.SUPERVISOR, "quinn": Role.QA, "ada": Role.ADMIN}
-CALLER_WORDS = "my card was stolen yesterday"
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    call_id: str
 
 
 def _free_port() -> int:
@@ -97,7 +89,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make system-deps`)")
+        problem = "Debian's chromium is not installed (apt-get install chromium; `make system-deps`)"
+        if REQUIRED:  # CI installs it (make test → system-deps): missing there is a broken set-up
+            pytest.fail(f"{problem}; VOICEBOT_REQUIRE_SERVICES=1 requires it", pytrace=False)
+        pytest.skip(problem)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from conftest import CALLER_WORDS, PASSWORD, Site
+from people_site import CALLER_WORDS, PASSWORD, Site
 
 HOMES = {"ann": "Your desktop", "sue": "Latest calls", "quinn": "Latest calls", "ada": "Users and API tokens"}
 
