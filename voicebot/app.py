@@ -24,7 +24,7 @@ from voicebot.audio.server import AudioSocketServer, CallConnection
 from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
-from voicebot.call.session import APOLOGY, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
+from voicebot.call.session import APOLOGY, FILLER, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import AmiSettings, EventsSettings, Settings
 from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner
@@ -129,7 +129,7 @@ class VoicebotService:
             actions=ActionRunner(base_url=s.dialog.backend_url, service_url=self.web_url),
             cache_dir=paths.model_cache / "intents", router=self.router)
         await self.pool.run(self.dialogs.build_all)
-        prompts = {APOLOGY, SHUTDOWN_NOTICE}
+        prompts = {APOLOGY, SHUTDOWN_NOTICE, FILLER}
         for name in self.flows.names():
             prompts.update(self.flows.get(name).static_prompts())
         rendered = await self.speaker.prerender(sorted(prompts), 8000)

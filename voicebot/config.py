@@ -133,6 +133,9 @@ class DialogSettings(BaseModel):
     # Bundles no call reaches unless default_flow or a route names them (the announcement's flow= cannot):
     # the `example` template is not a service.
     hidden_flows: list[str] = Field(default_factory=lambda: ["example"])
+    # When the dialog has not answered after this long (a slow backend), the caller hears "One moment,
+    # please." instead of silence; 0 turns it off.
+    filler_after_s: float = Field(1.0, ge=0)
 
 
 class EventsSettings(BaseModel):

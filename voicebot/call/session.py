@@ -74,8 +74,9 @@ log = structlog.get_logger(__name__)
 
 APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to a colleague."
 SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
+FILLER = "One moment, please."  # said when the dialog takes long to answer (a slow backend)
 FAULT_QUEUE = "general"
-NOTICE_RATE = 8000  # APOLOGY and SHUTDOWN_NOTICE are pre-rendered at this rate (app.py); any channel plays it
+NOTICE_RATE = 8000  # APOLOGY, SHUTDOWN_NOTICE and FILLER are pre-rendered at this rate (app.py); any channel plays it
 
 T = TypeVar("T")
 
@@ -237,7 +238,7 @@ class CallSession:
         continued = False
         while not self.hung_up.is_set():
             before = copy.deepcopy(state) if utterance is not None else None
-            result = await app.engine.step(state, next_input)
+            result = await self._step_with_filler(app, state, next_input, turn)
             turn.mark("dialog_done")
             turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
             turn.state = result.state_name
@@ -257,6 +258,19 @@ class CallSession:
                 state, heard_under = heard.state_before, heard.expected
             else:
                 heard_under = listen.expect
+
+    async def _step_with_filler(self, app: DialogApp, state: Any, dialog_input: DialogInput, turn: Turn) -> Any:
+        """The dialog's answer; if it takes longer than ``dialog.filler_after_s`` (a backend is slow), the
+        caller hears a short filler meanwhile instead of dead air."""
+        step = self.tasks.spawn(app.engine.step(state, dialog_input), "dialog-step")
+        wait_s = self.services.settings.dialog.filler_after_s
+        if wait_s > 0:
+            done, _ = await asyncio.wait({step}, timeout=wait_s)
+            if not done and not self.hung_up.is_set() and not self.conn.player.speaking:
+                self.log.info("dialog is slow; saying a filler", waited_s=wait_s)
+                turn.bot_text = f"{turn.bot_text} {FILLER}".strip()
+                self._play(FILLER, self._synthesize(FILLER, None, NOTICE_RATE, cache=True), True, NOTICE_RATE, None)
+        return await step
 
     async def _perform(self, actions: tuple, turn: Turn) -> Listen | None:
         """Carry out the bot's actions. Returns the Listen to wait on, or None when the call is over."""
