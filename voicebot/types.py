@@ -75,6 +75,17 @@ class Transcript:
     audio_seconds: float = 0.0
     engine: str = ""
     language: str = "en"
+    voice: VoiceFeatures | None = None  # the caller's voice in a final (``speech/arousal.py``), set by the listener
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceFeatures:
+    """How one utterance sounded: energy of its speech in dBFS, median pitch in semitones above 55 Hz (None
+    when no frame is voiced), words per second of speech (None when the words are not known)."""
+
+    energy_db: float
+    pitch_st: float | None
+    rate_wps: float | None
 
 
 @dataclass(frozen=True, slots=True)

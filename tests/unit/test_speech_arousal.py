@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicebot.speech.arousal import VoiceBaseline, VoiceFeatures, arousal, frame_pitch, voice_features
+from voicebot.speech.arousal import VoiceBaseline, arousal, frame_pitch, voice_features
+from voicebot.types import VoiceFeatures
 
 RATE = 8000
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from voicebot.types import VoiceFeatures
+
 FRAME_S = 0.04  # pitch needs two periods of a low voice (70 Hz)
 PITCH_RANGE_HZ = (70.0, 400.0)
 VOICING = 0.5  # normalised autocorrelation peak of a voiced frame
@@ -22,13 +24,6 @@ SPEECH_RANGE_DB = 25.0  # frames this far under the loudest one are pauses or no
 MIN_TURNS = 2  # turns heard before a baseline means anything
 # feature -> (weight in the arousal, smallest spread assumed: one caller's calm turns vary a little)
 WEIGHTS = {"energy_db": (0.5, 3.0), "pitch_st": (0.3, 1.5), "rate_wps": (0.2, 0.5)}
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceFeatures:
-    energy_db: float  # RMS of the voiced frames, dB full scale
-    pitch_st: float | None  # median pitch, semitones above 55 Hz; None when no frame is voiced
-    rate_wps: float | None  # words per second of speech; None when the words are not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,28 +71,38 @@ def voice_features(pcm: bytes, sample_rate: int, words: int | None = None) -> Vo
     if not len(speech):
         return None
     energy = float(10 * np.log10(np.mean(speech ** 2) + 1e-12))
-    pitches = [p for frame in speech if (p := frame_pitch(frame, sample_rate)) is not None]
-    pitch = float(12 * np.log2(np.median(pitches) / 55.0)) if pitches else None
+    pitches = frame_pitches(speech, sample_rate)
+    pitches = pitches[~np.isnan(pitches)]
+    pitch = float(12 * np.log2(np.median(pitches) / 55.0)) if len(pitches) else None
     seconds = len(speech) * FRAME_S
     rate = words / seconds if words is not None and words > 0 else None
     return VoiceFeatures(energy, pitch, rate)
 
 
-def frame_pitch(frame: np.ndarray, sample_rate: int) -> float | None:
-    """The frame's fundamental frequency by normalised autocorrelation, None when it is not voiced."""
-    frame = frame - frame.mean()
-    energy = float(np.dot(frame, frame))
-    if energy <= 1e-9:
-        return None
-    low, high = int(sample_rate / PITCH_RANGE_HZ[1]), int(sample_rate / PITCH_RANGE_HZ[0])
-    high = min(high, len(frame) - 1)
-    if low >= high:
-        return None
-    corr = np.correlate(frame, frame, mode="full")[len(frame) - 1:]
+def frame_pitches(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Each frame's fundamental frequency by normalised autocorrelation (all frames at once, by FFT);
+    NaN where a frame is not voiced."""
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    size = frames.shape[1]
+    low, high = int(sample_rate / PITCH_RANGE_HZ[1]), min(int(sample_rate / PITCH_RANGE_HZ[0]), size - 1)
+    result = np.full(len(frames), np.nan)
+    if low >= high or not len(frames):
+        return result
+    spectrum = np.fft.rfft(frames, n=2 * size, axis=1)
+    corr = np.fft.irfft(spectrum * np.conj(spectrum), axis=1)[:, :size]
     lags = np.arange(low, high + 1)
-    normalised = corr[lags] / (energy * (len(frame) - lags) / len(frame))
-    best = int(np.argmax(normalised))
-    return sample_rate / float(lags[best]) if normalised[best] >= VOICING else None
+    energy = corr[:, 0:1]
+    normalised = corr[:, lags] / np.maximum(energy * (size - lags) / size, 1e-12)
+    best = normalised.argmax(axis=1)
+    voiced = (normalised[np.arange(len(frames)), best] >= VOICING) & (energy[:, 0] > 1e-9)
+    result[voiced] = sample_rate / lags[best[voiced]]
+    return result
+
+
+def frame_pitch(frame: np.ndarray, sample_rate: int) -> float | None:
+    """One frame's fundamental frequency, None when it is not voiced."""
+    pitch = frame_pitches(frame[None, :], sample_rate)[0]
+    return None if np.isnan(pitch) else float(pitch)
 
 
 def arousal(baseline: VoiceBaseline, features: VoiceFeatures) -> float | None:

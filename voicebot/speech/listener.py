@@ -41,11 +41,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from voicebot.config import SpeechSettings
 from voicebot.engines import RecognitionStream, SpeechRecognizer, VoiceActivityDetector
 from voicebot.events import BargeIn, HearingEvent, NoiseDiscarded, PartialTranscript, SpeechStarted, Utterance
+from voicebot.speech.arousal import voice_features
 from voicebot.speech.turn import EndOfTurnPolicy
 from voicebot.speech.vad import Endpointer, FrameChunker, WebRtcVad
 from voicebot.speech.wer import normalize
@@ -64,7 +66,8 @@ def has_real_words(text: str, expectation: Expectation = Expectation()) -> bool:
 
 
 class _Utterance:
-    """Mutable per-utterance state, owned by the listener (small: frames are only held briefly)."""
+    """Mutable per-utterance state, owned by the listener (the utterance's audio is kept until its final,
+    for ``arousal.voice_features``; ``max_utterance_s`` bounds it)."""
 
     def __init__(self, expectation: Expectation, speech_start: float, bot_speaking: bool) -> None:
         self.expectation = expectation
@@ -74,6 +77,8 @@ class _Utterance:
         self.first_pause: float | None = None
         self.paused = False  # a pause decode was requested for the current silence
         self.held: list[AudioFrame] = []
+        self.audio = bytearray()
+        self.audio_rate = 0
         self.speculative: tuple[int, str] | None = None  # (voiced_frames it covers, text)
         self.next_barge_check = 0.0
         self.decoding = False  # a speculative decode is running: at most one per utterance
@@ -283,6 +288,8 @@ class Listener:
             while True:
                 op = await utt.ops.get()
                 if op[0] == "audio":
+                    utt.audio += op[1].pcm
+                    utt.audio_rate = op[1].sample_rate
                     partial = await stream.accept(op[1])
                     if partial is not None:
                         utt.has_partials = True
@@ -326,6 +333,8 @@ class Listener:
         elif utt.bot_spoke and not utt.barged and not has_real_words(transcript.text, utt.expectation):
             self._emit(NoiseDiscarded(final_at, "backchannel"))
         else:
+            voice = voice_features(bytes(utt.audio), utt.audio_rate, len(transcript.text.split()))
+            transcript = replace(transcript, voice=voice)
             self._emit(Utterance(transcript, utt.speech_start, speech_end, utt.first_pause, final_at))
 
     def _check_barge_in(self, utt: _Utterance, text: str) -> None:
