@@ -157,3 +157,20 @@ def test_lexical_member_learns_words_and_joins_the_ensemble(classifier) -> None:
     binary = LexicalClassifier.fit(texts[:10], labels[:10])  # two labels: sklearn's one-row head, made two-way
     probs = binary.probabilities_of(["what is my balance", "someone stole my card"])
     assert np.allclose(probs.sum(axis=1), 1.0) and probs.argmax(axis=1).tolist() == [0, 1]
+
+
+def test_a_request_for_a_human_is_honoured_when_the_classifier_is_only_fairly_sure() -> None:
+    """Heard "put me through 10 agent": the classifier's "agent" at 0.62 would fall under the flows' bar."""
+    from voicebot.nlu.intents import IntentPrediction
+    from voicebot.nlu.understand import HUMAN_REQUEST_CONFIDENCE
+
+    class FairlySure:
+        intents = ("agent", "check_balance")
+        embedder = type("Embedder", (), {"embed": staticmethod(lambda texts: [[0.0] for _ in texts])})()
+
+        def predict_vector(self, vector) -> IntentPrediction:
+            return IntentPrediction("agent", 0.62, (("agent", 0.62), ("check_balance", 0.2)))
+
+    nlu = Nlu(FairlySure(), {}, None, None)  # type: ignore[arg-type]
+    assert nlu.understand_sync("actually, put me through 10 agent").confidence == HUMAN_REQUEST_CONFIDENCE
+    assert nlu.understand_sync("agent please").confidence == pytest.approx(0.62)  # no request words: as classified

@@ -70,9 +70,9 @@ class Nlu:
         vector = self.classifier.embedder.embed([text.rstrip(_FINAL_PUNCTUATION) or text])[0]
         prediction = self.classifier.predict_vector(vector)
         intent, confidence = prediction.intent, prediction.confidence
-        if ((intent is None or confidence < 0.6) and asks_for_human(text)  # a doubtful "agent" too
-                and AGENT_INTENT in self.classifier.intents):
-            intent, confidence = AGENT_INTENT, HUMAN_REQUEST_CONFIDENCE
+        if ((intent in (None, AGENT_INTENT) or confidence < 0.6) and asks_for_human(text)  # a doubtful "agent" too
+                and AGENT_INTENT in self.classifier.intents):  # ("put me through 10 agent": agent at 0.62)
+            intent, confidence = AGENT_INTENT, max(confidence, HUMAN_REQUEST_CONFIDENCE)
         correction = find_correction(text)
         return Understanding(
             text=text,
