@@ -112,9 +112,15 @@ def create_app(ctx: WebContext) -> FastAPI:
     metrics = Metrics(ctx.active_calls)
     recent: OrderedDict[str, HandoffPacket | None] = OrderedDict()  # call id -> its handoff, if any
 
-    async def follow_events() -> None:
-        async for event in ctx.bus.subscribe():
+    async def count_own_calls() -> None:
+        """This worker's calls only (with a Redis bus every worker hears every call: Prometheus would count
+        each call once per worker)."""
+        async for event in ctx.bus.subscribe(lossless=True):
             metrics.observe(event)
+
+    async def follow_handoffs() -> None:
+        """Every worker's handoffs: the dialplan may ask any worker's web API."""
+        async for event in ctx.bus.subscribe():
             if isinstance(event, ev.CallStarted):
                 recent[event.call_id] = None
             elif isinstance(event, ev.HandedOff):
@@ -124,9 +130,10 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        task = asyncio.create_task(follow_events())
+        tasks = [asyncio.create_task(count_own_calls()), asyncio.create_task(follow_handoffs())]
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
     app = FastAPI(title="voicebot", version="0.1.0", lifespan=lifespan)
     sessions = session_lookup(ctx.people.users, ctx.people.settings) if ctx.people is not None else None
