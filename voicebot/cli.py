@@ -180,10 +180,15 @@ def user_add(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin (scripts) "
                                         "instead of a prompt."),
     url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+    interface: str = typer.Option("", help="An agent's phone as Asterisk's queues ring it, e.g. PJSIP/1001."),
+    queues: str = typer.Option("", help="An agent's queues (bot queue names), each with an optional penalty: "
+                               "banking,cards:2."),
 ) -> None:
-    """Add a person (the first admin is made this way); only an argon2 hash of the password is stored."""
+    """Add a person (the first admin is made this way); only an argon2 hash of the password is stored. An agent
+    with --interface and --queues is a queue member when they choose to be available on their desktop."""
     import asyncio
 
+    from voicebot.store import desktop
     from voicebot.web import auth, logins
 
     try:
@@ -192,11 +197,41 @@ def user_add(
         typer.echo(f"error: unknown role {role!r}; roles: {', '.join(r.value for r in auth.Role)}", err=True)
         raise typer.Exit(2) from None
     try:
-        asyncio.run(logins.add_user_at(_store_url(url), name, chosen, _new_password(password_stdin)))
+        lines = desktop.parse_queues(queues)
+        if bool(interface) != bool(lines):
+            raise ValueError("give an agent both --interface and --queues")
+        store_url = _store_url(url)
+        asyncio.run(logins.add_user_at(store_url, name, chosen, _new_password(password_stdin)))
+        if interface:
+            asyncio.run(desktop.set_agent_at(store_url, name, interface, lines))
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"user {name!r} added ({chosen.value})", err=True)
+    typer.echo(f"user {name!r} added ({chosen.value}{f', {interface} in {queues}' if interface else ''})", err=True)
+
+
+@user_app.command("agent")
+def user_agent(
+    name: str = typer.Argument(..., help="The username."),
+    interface: str = typer.Option(..., help="Their phone as Asterisk's queues ring it (e.g. PJSIP/1001); "
+                                  "'' removes them from the queues' members."),
+    queues: str = typer.Option("", help="Their queues, each with an optional penalty: banking,cards:2."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Set (or change) an agent's phone and queues."""
+    import asyncio
+
+    from voicebot.store import desktop
+
+    try:
+        lines = desktop.parse_queues(queues)
+        if interface and not lines:
+            raise ValueError("give the agent's --queues")
+        asyncio.run(desktop.set_agent_at(_store_url(url), name, interface, lines))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"agent {name!r}: {interface or 'no phone'} {queues}".rstrip(), err=True)
 
 
 @user_app.command("list")

@@ -166,6 +166,19 @@ class AmiSettings(BaseModel):
     ping_interval_s: float = Field(20.0, ge=0)  # a Ping on an idle connection finds a dead peer; 0: off
 
 
+class DesktopSettings(BaseModel):
+    """The agent desktop (``web/desktop.py``) and agent presence in Asterisk's queues (``telephony/presence.py``)."""
+
+    # After a call the agent is in wrap-up (paused in the queues) this long, then available again; per bot
+    # queue name in queue_wrapup_s (e.g. {"cards": 60}), wrapup_s for the others.
+    wrapup_s: float = Field(30.0, ge=0)
+    queue_wrapup_s: dict[str, float] = {}
+    # What an agent may record as a call's outcome.
+    dispositions: list[str] = ["resolved", "follow-up needed", "transferred", "wrong number", "complaint"]
+    # Asterisk queue = prefix + bot queue name (asterisk/extensions.conf's VOICEBOT_QUEUE_PREFIX).
+    queue_prefix: str = "voicebot-"
+
+
 class Settings(BaseSettings):
     """Everything the service needs to start. Defaults give the embedded demo (SQLite, demo flows)."""
 
@@ -180,6 +193,7 @@ class Settings(BaseSettings):
     dialog: DialogSettings = DialogSettings()
     ami: AmiSettings = AmiSettings()
     events: EventsSettings = EventsSettings()
+    desktop: DesktopSettings = DesktopSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2

@@ -9,7 +9,8 @@ echoing the action's ``ActionID``; ``QueueStatus`` as an event list (``EventList
 ``QueueAdd`` / ``QueueRemove`` / ``QueuePause`` with their ``QueueMember*`` events; ``Originate`` (``Async``:
 acknowledged, then an ``OriginateResponse`` event; ``Local/`` channels answer, other technologies fail);
 ``Redirect``, ``Setvar`` / ``Getvar`` on the channels it originated; ``Ping``; ``Logoff`` (``Goodbye``).
-A test adds unsolicited events with :meth:`AmiPeer.emit` and drops every connection with :meth:`AmiPeer.drop`.
+A test adds unsolicited events with :meth:`AmiPeer.emit` (queue members' calls, with both channels' snapshots:
+:meth:`AmiPeer.agent_event`) and drops every connection with :meth:`AmiPeer.drop`.
 
     python -m voicebot.caller.ami_peer --port 5038 --user voicebot-control:secret --queue voicebot-banking
 """
@@ -32,6 +33,8 @@ PRIVILEGE = {
     "QueueMemberStatus": "agent,all",
     "AgentConnect": "agent,all",
     "AgentCalled": "agent,all",
+    "AgentComplete": "agent,all",
+    "AgentRingNoAnswer": "agent,all",
     "QueueCallerJoin": "agent,all",
     "QueueCallerLeave": "agent,all",
     "FullyBooted": "system,all",
@@ -153,6 +156,33 @@ class AmiPeer:
             ("Timestamp", f"{time.time():.6f}"),
         ]
         lines += list(fields.items())
+        for session in list(self._sessions):
+            if session.username is not None and session.events:
+                session.send(lines)
+
+    def agent_event(self, event: str, queue: str, interface: str, variables: dict[str, str] | None = None,
+                    **fields: object) -> None:
+        """An ``AgentCalled`` / ``AgentConnect`` / ``AgentComplete`` / ``AgentRingNoAnswer`` as app_queue.c sends
+        it: the caller's channel snapshot, the member's (prefix ``Dest``), then ``Queue``, ``Interface``,
+        ``MemberName`` and the event's own fields (``HoldTime``, ``RingTime``, ``TalkTime``, ``Reason``).
+        ``variables`` are manager.conf's ``channelvars`` of both channels (``ChanVariable: NAME=value``)."""
+        member = self.queues[queue].members.get(interface) if queue in self.queues else None
+        stamp = f"{time.time():.0f}.{next(self._ids)}"
+        snapshot: list[tuple[str, object]] = []
+        for prefix, channel in (("", f"Local/caller-{stamp};2"), ("Dest", f"{interface}-{next(self._ids):08x}")):
+            snapshot += [(f"{prefix}Channel", channel), (f"{prefix}ChannelState", 6),
+                         (f"{prefix}ChannelStateDesc", "Up"), (f"{prefix}CallerIDNum", "<unknown>"),
+                         (f"{prefix}CallerIDName", "<unknown>"), (f"{prefix}ConnectedLineNum", "<unknown>"),
+                         (f"{prefix}ConnectedLineName", "<unknown>"), (f"{prefix}Language", "en"),
+                         (f"{prefix}AccountCode", ""), (f"{prefix}Context", "voicebot-after"),
+                         (f"{prefix}Exten", "s"), (f"{prefix}Priority", 1), (f"{prefix}Uniqueid", stamp),
+                         (f"{prefix}Linkedid", stamp)]
+            snapshot += [(f"{prefix}ChanVariable", f"{name}={value}") for name, value in (variables or {}).items()]
+        lines: list[tuple[str, object]] = [("Event", event), ("Privilege", PRIVILEGE.get(event, "agent,all")),
+                                           ("Timestamp", f"{time.time():.6f}"), *snapshot, ("Queue", queue),
+                                           ("Interface", interface),
+                                           ("MemberName", member.name if member else interface),
+                                           *fields.items()]
         for session in list(self._sessions):
             if session.username is not None and session.events:
                 session.send(lines)

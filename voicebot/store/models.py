@@ -150,3 +150,28 @@ class WebSessionRow(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class AgentRow(Base):
+    """An agent's phone as Asterisk's queues know it: the interface ``Queue()`` rings and the queues (bot queue
+    names, ``queues.conf`` adds ``voicebot-``) with a penalty each, ``banking:0 cards:2``."""
+
+    __tablename__ = "agents"
+
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), primary_key=True)
+    interface: Mapped[str] = mapped_column(String(128), unique=True)  # e.g. PJSIP/1001
+    queues: Mapped[str] = mapped_column(String, default="")  # space-separated queue:penalty
+
+
+class DeskActionRow(Base):
+    """What an agent did about a call on their desktop: a disposition, a note, a ticket or a callback."""
+
+    __tablename__ = "desk_actions"
+    __table_args__ = (Index("ix_desk_actions_call_at", "call_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))  # no foreign key: the call may not be recorded yet
+    user_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))  # disposition, note, ticket, callback
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
