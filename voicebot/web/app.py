@@ -26,6 +26,7 @@ from voicebot.call.directory import CallInfo
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
+from voicebot.web.desktop import DesktopHub, agent_view, desktop_routes
 from voicebot.web.logins import session_lookup
 from voicebot.web.people import mount_people
 
@@ -34,16 +35,10 @@ RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before th
 ANNOUNCE_MAX_BYTES = 4096
 ANNOUNCE_MAX_FIELDS = 16
 FIELD_NAME_MAX, FIELD_VALUE_MAX = 64, 512
+# What every route with call content may answer instead (documented in the OpenAPI schema)
+REFUSALS: dict[int | str, dict[str, Any]] = {401: {"description": "No valid credentials (a session or an API token)"},
+                                             403: {"description": "The credentials lack the route's scope"}}
 MAX_OFFSET = 1_000_000_000  # far beyond any call list; bigger numbers overflow the databases' integers
-
-
-def canonical_call_id(call_id: str) -> str:
-    """The one spelling of a call's UUID (lower case, hyphenated, as Asterisk's ``UUID()`` gives it); other
-    spellings of a UUID are normalised to it, anything else is a 422."""
-    try:
-        return str(uuid.UUID(call_id))
-    except ValueError:
-        raise HTTPException(422, f"call id {call_id[:80]!r} is not a UUID") from None
 
 
 def parse_qsl_bounded(body: str) -> list[tuple[str, str]]:
@@ -128,12 +123,19 @@ def create_app(ctx: WebContext) -> FastAPI:
             while len(recent) > RECENT_CALLS:
                 recent.popitem(last=False)
 
+    hub = DesktopHub(ctx.calls, ctx.desktop.store, ctx.bus, ctx.desktop.desk, ctx.desktop.settings) \
+        if ctx.desktop is not None and ctx.people is not None else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         tasks = [asyncio.create_task(count_own_calls()), asyncio.create_task(follow_handoffs())]
+        if hub is not None:  # the agent desktop: pops and presence
+            tasks.append(asyncio.create_task(hub.run()))
         yield
         for task in tasks:
             task.cancel()
+        if hub is not None and hub.desk is not None:
+            await hub.desk.close()
 
     app = FastAPI(title="voicebot", version="0.1.0", lifespan=lifespan)
     sessions = session_lookup(ctx.people.users, ctx.people.settings) if ctx.people is not None else None
@@ -146,28 +148,31 @@ def create_app(ctx: WebContext) -> FastAPI:
         return {"status": store.status, "active_calls": ctx.active_calls(), "flows": ctx.flow_names(),
                 "store": {"status": store.status, "spooled_records": store.spooled, "held_records": store.held}}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/calls", dependencies=reader)
+    @app.get("/api/calls", dependencies=reader, responses=REFUSALS)
     async def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                          outcome: str | None = Query(None, max_length=32)) -> list[dict[str, Any]]:
         return [call.summary_json() for call in await ctx.calls.list_calls(limit=limit, offset=offset,
                                                                             outcome=outcome)]
 
-    @app.get("/api/calls/{call_id}", dependencies=reader)
-    async def get_call(call_id: str) -> dict[str, Any]:
-        call = await ctx.calls.get_call(canonical_call_id(call_id))
+    @app.get("/api/calls/{call_id}", dependencies=reader,
+             responses={**REFUSALS, 404: {"description": "No such call"}})
+    async def get_call(call_id: uuid.UUID) -> dict[str, Any]:
+        call = await ctx.calls.get_call(str(call_id))
         if call is None:
             raise HTTPException(404, f"no call {call_id}")
         return call.to_json()
 
-    @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse, dependencies=dialplan)
-    async def handoff(call_id: str) -> str:
+    @app.get("/api/calls/{call_id}/handoff", response_class=PlainTextResponse, dependencies=dialplan,
+             responses=REFUSALS)
+    async def handoff(call_id: uuid.UUID) -> str:
         """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
-        call_id = canonical_call_id(call_id)
+        call_id = str(call_id)  # canonical: lower case, hyphenated, as Asterisk's UUID() gives it
         ctx.directory.handoff_looked_up(call_id)
         if call_id in recent:
             return handoff_answer(recent[call_id])
@@ -177,12 +182,12 @@ def create_app(ctx: WebContext) -> FastAPI:
             return handoff_answer(None)
         return ""
 
-    @app.post("/api/calls/{call_id}/announce", status_code=204, dependencies=dialplan)
-    async def announce(call_id: str, request: Request) -> Response:
+    @app.post("/api/calls/{call_id}/announce", status_code=204, dependencies=dialplan,
+              responses={**REFUSALS, 413: {"description": "Body over ANNOUNCE_MAX_BYTES"}})
+    async def announce(call_id: uuid.UUID, request: Request) -> Response:
         """The dialplan, just before AudioSocket(): who is calling, which number they dialled, which
         flow to run. Fields come as query parameters or a form body (Asterisk's CURL(url,data) posts
         ``caller_id=…&dnis=…``); other fields become dialog variables."""
-        call_id = canonical_call_id(call_id)
         body = (await _bounded_body(request)).decode("utf-8", errors="replace")
         pairs = [*request.query_params.multi_items(), *parse_qsl_bounded(body)]
         if len(pairs) > ANNOUNCE_MAX_FIELDS:
@@ -200,15 +205,17 @@ def create_app(ctx: WebContext) -> FastAPI:
             raise HTTPException(422, f"unknown flow {flow!r}{hidden}; flows: {', '.join(routable)}")
         info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
                         variables=fields)
-        ctx.directory.announce(call_id, info)
+        ctx.directory.announce(str(call_id), info)  # canonical, as the AudioSocket UUID comes
         return Response(status_code=204)
 
-    @app.get("/api/flows", dependencies=reader)
+    @app.get("/api/flows", dependencies=reader, responses=REFUSALS)
     async def flows() -> dict[str, Any]:
         return {"flows": ctx.flow_names()}
 
-    if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py)
-        mount_people(app, ctx.people, ctx.calls)
+    if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py), the agent desktop
+        mount_people(app, ctx.people, ctx.calls, agent_view(hub) if hub is not None else None)
+        if hub is not None:
+            app.include_router(desktop_routes(hub, ctx.people.users, ctx.people.settings))
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app
