@@ -90,3 +90,9 @@ def test_ekman_labels_over_threshold_else_the_likeliest() -> None:
     assert head.ekman(vectors) == [("joy", "surprise")]
     head.ekman_thresholds = np.full(len(EKMAN), 0.95, np.float32)
     assert head.ekman(vectors) == [("joy",)]
+
+
+def test_a_polite_request_is_not_liking(neutral_head) -> None:
+    assert neutral_head.detect("I'd like to check my balance").sentiment < 0.1
+    assert neutral_head.detect("I would like to block my card").sentiment <= 0
+    assert neutral_head.detect("I like this service").sentiment > 0.3

@@ -73,6 +73,8 @@ CUE_WEIGHTS = {
     "arousal": {"angry": 0.8, "frustrated": 0.2, "neutral": -0.4},  # per unit of z-score above 0.5, up to 3
 }
 VADER_WEIGHT = 1.5
+# "I'd like to ..." asks for something: VADER scores that "like" as liking (+0.36), so it reads "want"
+_REQUEST_LIKE = re.compile(r"\b((?:i|we|you)(?:'d| would)|would you) like\b", re.IGNORECASE)
 # Callers mostly make calm requests, Reddit comments are often upset: the text model's offsets are set for
 # GoEmotions, so a call lowers the upset labels' prior ("I want to make a complaint" is not yet upset).
 CALL_CENTRE_PRIOR = {"frustrated": -1.5, "angry": -1.5}
@@ -142,7 +144,8 @@ class EmotionClassifier:
     def detect_embedded(self, text: str, vector: np.ndarray, signals: CallerSignals | None = None) -> Emotion:
         """Same as ``detect`` with the text's emotion-encoder vector already computed (batch evaluation)."""
         probs = self.head_probabilities(vector[None, :])[0]
-        sentiment = float(self._vader.polarity_scores(text)["compound"]) if text.strip() else 0.0
+        read = _REQUEST_LIKE.sub(r"\1 want", text)
+        sentiment = float(self._vader.polarity_scores(read)["compound"]) if text.strip() else 0.0
         return combine(dict(zip(self.labels, probs, strict=True)), sentiment, cues(text), signals)
 
 
