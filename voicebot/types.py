@@ -141,7 +141,8 @@ class CallerSignals:
 @dataclass(frozen=True, slots=True)
 class Understanding:
     """The NLU result of one caller utterance. ``intent`` is None when it is out of scope; ``correction``
-    is the corrected part of a correction ("no, I said 4 5 7" -> "4 5 7"), None when it is none."""
+    is the corrected part of a correction ("no, I said 4 5 7" -> "4 5 7"), None when it is none;
+    ``human_request``: the caller asks for a person ("just put me through"), whatever the intent's confidence."""
 
     text: str
     intent: str | None
@@ -151,6 +152,7 @@ class Understanding:
     alternatives: tuple[tuple[str, float], ...] = ()
     transcript_confidence: float = 1.0
     correction: str | None = None
+    human_request: bool = False
 
     @property
     def out_of_scope(self) -> bool:

@@ -128,7 +128,7 @@ def test_metrics_and_few_shot() -> None:
 
 
 def test_explicit_requests_for_a_human_are_recognised():
-    from voicebot.nlu.understand import asks_for_human
+    from voicebot.nlu.human_request import asks_for_human
 
     for text in ("This is ridiculous, nothing works. Get me a human now!", "I want to speak to a person",
                  "put me through to someone please", "can I talk to a live agent", "transfer me to an operator",

@@ -12,6 +12,7 @@ from voicebot.dialog.moves import (
     ConfirmIntent,
     CorrectConfirmed,
     CorrectEarlier,
+    DeclineAgent,
     Digress,
     FillSlot,
     Frustrated,
@@ -22,6 +23,7 @@ from voicebot.dialog.moves import (
     Keyed,
     Move,
     NoMatch,
+    OfferAgent,
     OutOfScope,
     ReadBack,
     RejectDigits,
@@ -52,14 +54,17 @@ class Interpreter:
     def interpret(self, state: DialogState, event: DialogInput, correctable: str | None) -> list[Move]:
         """The moves for an input while the engine waits. ``correctable``: the slot filled or confirmed in
         the caller's previous turn."""
+        offered = state.waiting is not None and state.waiting.kind == "offer_agent"
         if isinstance(event, Understanding):
             if not event.text.strip():
+                if offered:
+                    return [HandlerHandoff("agent", "no answer to the offer of a person")]
                 return [Silence("empty transcript: treated as no-input")]
             return self._utterance(state, event, correctable)
         if isinstance(event, DigitsInput):
             return [Keyed(event.digits, event.terminated), self._digits(state, event.digits)]
         if isinstance(event, NoInput):
-            return [Silence()]
+            return [HandlerHandoff("agent", "no answer to the offer of a person")] if offered else [Silence()]
         raise FlowRuntimeError(f"unknown input {type(event).__name__}")
 
     # -- an utterance ---------------------------------------------------------------------------------
@@ -83,12 +88,18 @@ class Interpreter:
         """Steps 2-9 of the cascade (docs/flows.md), in that order."""
         settings = self.bundle.settings
         sure = u.intent is not None and u.confidence >= settings.confirm_below
-        # 2. the agent asked for
-        if sure and u.intent == "agent" and self.bundle.handlers["agent"].enabled:
-            return HandlerHandoff("agent", "caller asked for an agent")
-
+        # 2. a person asked for (at the offer of one: its answer)
         w = state.waiting
         assert w is not None
+        if w.kind == "offer_agent":
+            return self._agent_offer_answer(u)
+        agent = self.bundle.handlers["agent"]
+        if agent.enabled and (u.human_request or (sure and u.intent == "agent")):
+            why = "caller asked for a person" if u.human_request else "caller asked for an agent"
+            if agent.confirm and not state.agent_offered:
+                return OfferAgent(why)
+            return HandlerHandoff("agent", why)
+
         # 3. a pending confirmation
         if w.kind == "confirm_slot" and (move := self._slot_confirmation(state, u)):
             return move
@@ -148,6 +159,16 @@ class Interpreter:
         if w.kind == "menu" and u.intent is None and not number_said and heard_clearly:
             return OutOfScope()  # (a number, or words not heard clearly, are no request)
         return NoMatch("nothing usable in the answer")
+
+    def _agent_offer_answer(self, u: Understanding) -> Move:
+        """At "Do you want me to put you through …?": a no asks the question again; a yes, a request for a
+        person, or anything else hands off (the caller asked for one)."""
+        yes_no = self.q.entity_for(u, "yes_no")
+        if not u.human_request and yes_no is not None and yes_no.value is False:
+            return DeclineAgent("the offer of a person answered no")
+        if u.human_request or (yes_no is not None and yes_no.value is True):
+            return HandlerHandoff("agent", "the offer of a person accepted")
+        return HandlerHandoff("agent", "no clear answer to the offer of a person")
 
     def _slot_confirmation(self, state: DialogState, u: Understanding) -> Move | None:
         """Yes, no, a corrected value, or a fix of a part of a digit string, at "I have …. Is that right?"."""
@@ -337,6 +358,10 @@ class Interpreter:
         w = state.waiting
         assert w is not None
         step = self.q.waiting_step(state)
+        if w.kind == "offer_agent":
+            if digits == "2":
+                return DeclineAgent("the offer of a person answered no by DTMF")
+            return HandlerHandoff("agent", f"the offer of a person answered by DTMF {digits!r}")
         if w.kind in ("confirm_slot", "confirm_intent"):
             if digits in ("1", "2"):
                 answer = digits == "1"

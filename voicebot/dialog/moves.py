@@ -57,6 +57,20 @@ class HandlerHandoff:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferAgent:
+    """A person asked for, where the ``agent`` handler offers first: "Do you want me to put you through …?"."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineAgent:
+    """The offer of a person answered no: the question it interrupted is asked again."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class FillSlot:
     """The awaited slot gets ``value``; ``ahead``: values said with it for later asks, filled first."""
 
@@ -165,7 +179,7 @@ class NoMatch:
 
 
 Move = (
-    Heard | Frustrated | Keyed | Silence | HandlerHandoff | FillSlot | SlotConfirmed | CorrectConfirmed
-    | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent | Digress
+    Heard | Frustrated | Keyed | Silence | HandlerHandoff | OfferAgent | DeclineAgent | FillSlot | SlotConfirmed
+    | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent | Digress
     | GlobalIntent | OutOfScope | NoMatch
 )

@@ -16,6 +16,7 @@ from voicebot.dialog.moves import (
     ConfirmIntent,
     CorrectConfirmed,
     CorrectEarlier,
+    DeclineAgent,
     Digress,
     FillSlot,
     Frustrated,
@@ -26,6 +27,7 @@ from voicebot.dialog.moves import (
     Keyed,
     Move,
     NoMatch,
+    OfferAgent,
     OutOfScope,
     ReadBack,
     RejectDigits,
@@ -36,9 +38,11 @@ from voicebot.dialog.moves import (
 from voicebot.dialog.prompts import Prompts
 from voicebot.dialog.questions import Questions, ValueAhead, as_int, slot_of
 from voicebot.dialog.schema import AskStep, HandoffSpec, SurveyStep
-from voicebot.dialog.state import DialogState, Frame, TurnOutput
+from voicebot.dialog.state import DialogState, Frame, TurnOutput, Waiting
 from voicebot.dialog.steps import StepRunner
 from voicebot.types import CallStart, DialogInput, Handoff, Say, Understanding
+
+AGENT_OFFER = "Do you want me to put you through to a colleague?"
 
 
 class Runner:
@@ -96,6 +100,12 @@ class Runner:
                 await self._missed(state, out, "no_input", state.no_input, "")
             case HandlerHandoff(handler, why):
                 self._handler_handoff(state, out, handler, why)
+            case OfferAgent(why):
+                self._offer_agent(state, out, why)
+            case DeclineAgent(why):
+                out.note(why + "; asking again")
+                state.waiting = state.waiting.before if state.waiting is not None else None
+                self.prompts.ask_again(state, out, "prompt")
             case FillSlot():
                 await self._fill(state, out, move)
             case SlotConfirmed(yes, why):
@@ -322,6 +332,18 @@ class Runner:
                 return await self._run(state, out)
             return self._handler_handoff(state, out, kind, f"{label} {count}/{limit} → handoff")
         self.prompts.ask_again(state, out, "no_input" if kind == "no_input" else "reprompt")
+
+    def _offer_agent(self, state: DialogState, out: TurnOutput, why: str) -> None:
+        """The ``agent`` handler's ``confirm``: offer a person once, keeping the question it interrupts."""
+        w = state.waiting
+        assert w is not None
+        confirm = self.bundle.handlers["agent"].confirm
+        out.note(f"{why}: offering a person first")
+        state.agent_offered = True
+        state.waiting = Waiting("offer_agent", w.flow, w.index, before=w)
+        text = self.prompts.render(state, confirm) if isinstance(confirm, (str, dict)) else AGENT_OFFER
+        self.prompts.say(state, out, text, remember=True)
+        self.prompts.listen(state, out, self.prompts.yes_no_expectation(state))
 
     def _handler_handoff(self, state: DialogState, out: TurnOutput, name: str, why: str) -> None:
         handler = self.bundle.handlers[name]

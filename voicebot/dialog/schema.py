@@ -137,6 +137,9 @@ class HandlerDef(_Model):
     max: int | None = Field(None, ge=1, description="out_of_scope: the max-th occurrence in a call hands off")
     threshold: float | None = Field(None, ge=0, le=1, description="frustration: emotion score that counts")
     count: int | None = Field(None, ge=1, description="frustration: turns before handing off")
+    confirm: bool | Text | None = Field(
+        None, description="agent: offer once before handing off (true: 'Do you want me to put you through to a "
+        "colleague?', or the offer's text); yes hands off, no asks the question again")
 
 
 class Handlers(_Model):

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from voicebot.types import BotAction, Listen, Say, Understanding
 
-WaitKind = Literal["ask", "menu", "collect", "survey", "confirm_slot", "confirm_intent"]
+WaitKind = Literal["ask", "menu", "collect", "survey", "confirm_slot", "confirm_intent", "offer_agent"]
 
 
 @dataclass(slots=True)
@@ -34,6 +34,7 @@ class Waiting:
     index: int
     intent: str | None = None  # confirm_intent: the intent being confirmed
     request: Understanding | None = None  # confirm_intent: the utterance, for the values said with it
+    before: Waiting | None = None  # offer_agent: the question the offer of a person interrupted
 
 
 @dataclass
@@ -53,6 +54,7 @@ class DialogState:
     no_match: int = 0
     out_of_scope: int = 0  # in the whole call
     frustration: int = 0
+    agent_offered: bool = False  # the agent handler's offer was made: a request now hands off at once
     last_prompt: tuple[Say, ...] = ()
     last_listen: Listen | None = None
     last_filled: str | None = None  # the slot filled or confirmed in the caller's last turn

@@ -306,8 +306,8 @@ class StepRunner:
         state.waiting = None
 
     def state_name(self, state: DialogState) -> str:
-        """``flow.step_id`` (or ``flow.N``) the engine waits at, ``:confirm`` at a confirmation; ``idle``,
-        ``ended``."""
+        """``flow.step_id`` (or ``flow.N``) the engine waits at, ``:confirm`` at a confirmation,
+        ``:offer_agent`` at the offer of a person; ``idle``, ``ended``."""
         if state.ended:
             return "ended"
         w = state.waiting
@@ -315,4 +315,5 @@ class StepRunner:
             return "idle"
         step = self.bundle.flows[w.flow].steps[w.index]
         name = f"{w.flow}.{step.id or w.index}"
-        return name + (":confirm" if w.kind in ("confirm_slot", "confirm_intent") else "")
+        return name + {"confirm_slot": ":confirm", "confirm_intent": ":confirm", "offer_agent": ":offer_agent"}.get(
+            w.kind, "")

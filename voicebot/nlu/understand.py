@@ -7,35 +7,29 @@ weighing the call's signals (``CallerSignals``: turns not understood, the voice'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
 from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
+from voicebot.nlu.human_request import find_human_request
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.normalize import find_correction
 from voicebot.runtime import InferencePool, Priority
 from voicebot.types import CallerSignals, Entity, Understanding
 
 
-# An explicit request for a human is always honoured ("zero out"), even inside a long, angry sentence the
-# classifier finds out of scope: "This is ridiculous, nothing works. Get me a human now!"
-HUMAN_REQUEST = re.compile(
-    r"\b(talk|speak|get me|put me (through|on)|transfer me|connect me|i want|i need|give me)\b.{0,30}?"
-    r"\b(a |an |the |to |some )?(human|real person|live (agent|person)|agent|operator|representative|"
-    r"someone|somebody|person|manager|supervisor)\b", re.IGNORECASE)
+# A request for a person (``nlu/human_request.py``) is always honoured ("zero out"), even inside a long, angry
+# sentence the classifier finds out of scope: "This is ridiculous, nothing works. Get me a human now!". Said
+# with words of asking, it lifts a doubtful "agent" to this; a declined one ("no, I don't need an agent")
+# is no "agent".
 HUMAN_REQUEST_CONFIDENCE = 0.9
 # The final punctuation the recogniser writes and the flows' examples lack: "help." scored 0.58 where
 # "help" scores 0.82 (logistics flow), enough to miss the help handler. Inner commas stay: they help the
 # encoder read clauses ("my top up of fifty dollars failed, card ending ...").
 _FINAL_PUNCTUATION = " .!?,;:"
 AGENT_INTENT = "agent"
-
-
-def asks_for_human(text: str) -> bool:
-    return HUMAN_REQUEST.search(text) is not None
 
 
 def scale_confidence(confidence: float, transcript_confidence: float) -> float:
@@ -70,8 +64,16 @@ class Nlu:
         vector = self.classifier.embedder.embed([text.rstrip(_FINAL_PUNCTUATION) or text])[0]
         prediction = self.classifier.predict_vector(vector)
         intent, confidence = prediction.intent, prediction.confidence
-        if ((intent in (None, AGENT_INTENT) or confidence < 0.6) and asks_for_human(text)  # a doubtful "agent" too
-                and AGENT_INTENT in self.classifier.intents):  # ("put me through 10 agent": agent at 0.62)
+        ranking = prediction.ranking[1:]
+        request = find_human_request(text) if AGENT_INTENT in self.classifier.intents else None
+        asked = request is not None and not request.declined
+        if request is not None and request.declined and intent == AGENT_INTENT:  # the next best, if any
+            intent, confidence = (ranking[0] if ranking and ranking[0][1] >= self.classifier.threshold
+                                  else (None, 0.0))
+            ranking = ranking[1:]
+        elif (request is not None and asked and (request.explicit or intent != AGENT_INTENT)
+              and (intent in (None, AGENT_INTENT) or confidence < 0.6)):
+            # a doubtful "agent" too ("put me through 10 agent": agent at 0.62)
             intent, confidence = AGENT_INTENT, max(confidence, HUMAN_REQUEST_CONFIDENCE)
         correction = find_correction(text)
         return Understanding(
@@ -80,10 +82,10 @@ class Nlu:
             confidence=scale_confidence(confidence, transcript_confidence),
             entities=self.entities(text, expected_slot, today, correction),
             emotion=self.emotion.detect(text, signals) if self.emotion is not None else None,
-            alternatives=tuple((name, scale_confidence(p, transcript_confidence))
-                               for name, p in prediction.ranking[1:]),
+            alternatives=tuple((name, scale_confidence(p, transcript_confidence)) for name, p in ranking),
             transcript_confidence=transcript_confidence,
             correction=correction,
+            human_request=asked,
         )
 
     def entities(self, text: str, expected_slot: str | None = None, today: date | None = None,
