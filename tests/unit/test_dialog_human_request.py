@@ -120,3 +120,12 @@ async def test_no_request_no_handoff(tmp_path) -> None:
     state = await at_order_number(engine)
     r = await engine.step(state, plain("no I don't need an agent", None, 0.2))
     assert not any(isinstance(a, Handoff) for a in r.actions) and r.state_name == "order_status.get_order"
+
+
+async def test_a_request_for_a_person_after_a_digression_hands_off(tmp_path) -> None:
+    engine = engine_for(load(tmp_path))
+    state = await at_order_number(engine)
+    r = await engine.step(state, plain("what time do you open", "opening_hours"))
+    assert "digression" in " ".join(r.decisions) and r.state_name == "order_status.get_order"
+    r = await engine.step(state, person("I'd rather talk to someone about it"))
+    assert isinstance(r.actions[-1], Handoff) and r.actions[-1].reason == "caller_request"

@@ -84,7 +84,7 @@ class Runner:
             case Heard(u):
                 state.last_intent, state.last_confidence = u.intent, u.confidence
                 heard = f"intent {u.intent}" if u.intent else "out of scope"
-                heard += f" ({u.confidence:.2f})"
+                heard += f" ({u.confidence:.2f})" + (", asks for a person" if u.human_request else "")
                 entities = ", ".join(f"{e.type}={e.value!r}" for e in u.entities)
                 out.note(f"heard {u.text!r}: {heard}" + (f"; entities {entities}" if entities else ""))
             case Frustrated(label, score):
