@@ -39,15 +39,17 @@ from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
+from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
+from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
-from voicebot.web.context import People, WebContext
+from voicebot.web.context import Desktop, People, WebContext
 
 log = structlog.get_logger(__name__)
 
@@ -116,9 +118,11 @@ class VoicebotService:
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
         self.tokens = SqlTokenStore(self.store.engine)
+        self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
+        self.desk = PresenceDesk(self.telephony, s.desktop) if self.telephony is not None else None
+        desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop)  # the agent desktop
+        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
-        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web)  # logins for the web pages
-        self.telephony = await open_telephony(s.ami)  # call and queue control; no call uses it yet
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)

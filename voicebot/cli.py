@@ -333,6 +333,20 @@ def bench_calls(
     raise typer.Exit(run_cli(calls, stagger, script, json_out, out, timeout, ready_timeout))
 
 
+@bench_app.command("desktop")
+def bench_desktop(
+    pops: int = typer.Option(50, min=1, help="Calls popped on the agent's page."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of a line."),
+    out: Path = typer.Option(None, dir_okay=False,
+                             help="Also write the JSON report here (e.g. eval/results/bench_desktop.json)."),
+) -> None:
+    """The screen pop's latency: AMI AgentConnect (the AMI peer) → the agent's page updated in Debian's chromium;
+    p50/p95 (goal p95 ≤ 300 ms; exit 1 above it)."""
+    from voicebot.caller.desk_bench import run_cli
+
+    raise typer.Exit(run_cli(pops, json_out, out))
+
+
 @bench_app.command("audiosocket")
 def bench_audiosocket(
     calls: int = typer.Option(50, min=1, help="Concurrent simulated Asterisk calls."),

@@ -123,8 +123,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             while len(recent) > RECENT_CALLS:
                 recent.popitem(last=False)
 
-    hub = DesktopHub(ctx.calls, ctx.desktop.store, ctx.bus, ctx.desktop.desk, ctx.desktop.settings) \
-        if ctx.desktop is not None and ctx.people is not None else None
+    desktop = ctx.people.desktop if ctx.people is not None else None
+    hub = DesktopHub(ctx.calls, desktop.store, ctx.bus, desktop.desk, desktop.settings) if desktop else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -13,13 +13,24 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
-from voicebot.config import WebSettings
+from voicebot.config import DesktopSettings, WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
+from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
+from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
+
+
+@dataclass(frozen=True, slots=True)
+class Desktop:
+    """What the agent desktop needs (``web/desktop.py``): agents and desk actions at rest, presence in the PBX."""
+
+    store: SqlDeskStore  # agents' queue membership, dispositions, notes, tickets, callbacks
+    desk: PresenceDesk | None  # presence mirrored to Asterisk's queues; None without the PBX link (ami.enabled)
+    settings: DesktopSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,7 @@ class People:
     users: SqlUserStore  # people, their roles, password hashes and sessions
     tokens: SqlTokenStore  # listed on the admin page
     settings: WebSettings  # session cookie and timeouts, login lockouts
+    desktop: Desktop | None = None  # the agent desktop (voicebot/web/desktop.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ per client address, with one message whether or not the username exists.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -38,6 +39,7 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Pol
            "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"}
 WRONG = "Wrong username or password."
+AgentView = Callable[[UserRecord], Awaitable[dict[str, Any]]]  # the agent desktop's page values
 
 
 class Refused(Exception):
@@ -53,8 +55,9 @@ class LoginNeeded(Exception):
     """No valid session: the browser is sent to the login page (and back here afterwards, for a GET)."""
 
 
-def mount_people(app: FastAPI, people: People, calls: CallQueries) -> None:
-    """The pages at the root of the web app beside the API, their CSS under ``/static``."""
+def mount_people(app: FastAPI, people: People, calls: CallQueries, agent_view: AgentView | None = None) -> None:
+    """The pages at the root of the web app beside the API, their CSS under ``/static``; ``agent_view`` gives
+    the agent desktop's values (``desktop.py``)."""
     templates = Jinja2Templates(directory=HERE / "templates")
 
     async def refused(request: Request, error: Exception) -> Response:
@@ -68,13 +71,14 @@ def mount_people(app: FastAPI, people: People, calls: CallQueries) -> None:
         back = request.url.path if request.method == "GET" else "/"
         return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
 
-    app.include_router(people_routes(people, calls, templates))
+    app.include_router(people_routes(people, calls, templates, agent_view))
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount("/static", StaticFiles(directory=HERE / "static"))
 
 
-def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates) -> APIRouter:
+def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates,
+                  agent_view: AgentView | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     settings = people.settings
     limits = session_limits(settings)
@@ -178,7 +182,7 @@ def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates
         user = await person(request)
         match Role(user.role):
             case Role.AGENT:
-                return page(request, "agent.html", user=user)
+                return page(request, "agent.html", user=user, **(await agent_view(user) if agent_view else {}))
             case Role.ADMIN:
                 return await admin_page(request, user)
             case _:

@@ -1,0 +1,118 @@
+"""The agent desktop in Debian's chromium: presence buttons reach the PBX's queues (the AMI peer), a handed-off
+call pops on the open page of the agent Asterisk connected it to (and nowhere else) with its content, and the
+agent's disposition, note, ticket and callback are saved. The site is the real web app with the real AMI client
+and presence desk (voicebot/caller/desk_bench.py, which `voicebot bench desktop` measures)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from voicebot.caller.desk_bench import DeskSite, Person, desk_site, log_in, packet
+from voicebot.web.auth import Role
+
+ANN, BOB = "PJSIP/1001", "PJSIP/1002"
+CALLER = "+15550177"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskSite]:
+    people = {"ann": Person(Role.AGENT, ANN, (("banking", 0), ("cards", 1))),
+              "bob": Person(Role.AGENT, BOB, (("banking", 0),)), "sue": Person(Role.SUPERVISOR)}
+    with desk_site(tmp_path_factory.mktemp("desk"), people) as site:
+        yield site
+
+
+def agent_page(browser, desk: DeskSite, name: str) -> Page:  # noqa: ANN001
+    page = browser.new_context(base_url=desk.url).new_page()
+    log_in(page, name)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your desktop")
+    return page
+
+
+def live(page: Page) -> None:
+    page.locator("body[data-live=yes]").wait_for(state="attached")
+
+
+def test_presence_chosen_on_the_desktop_reaches_the_queues(browser, desk: DeskSite) -> None:  # noqa: ANN001
+    page = agent_page(browser, desk, "bob")
+    expect(page.locator("#presence-state")).to_have_text("offline")
+    page.get_by_role("button", name="Available").click()
+    expect(page.locator("#presence-state")).to_have_text("available")
+    member = desk.peer.queues["voicebot-banking"].members[BOB]
+    assert not member.paused and member.name == "bob"
+    page.get_by_label("Break reason").fill("lunch")
+    page.get_by_role("button", name="Take a break").click()
+    expect(page.locator("#presence-state")).to_have_text("break")
+    expect(page.locator("#presence-reason")).to_have_text(" (lunch)")
+    assert member.paused and member.paused_reason == "lunch"
+    page.get_by_role("button", name="Go offline").click()
+    expect(page.locator("#presence-state")).to_have_text("offline")
+    assert BOB not in desk.peer.queues["voicebot-banking"].members
+    page.context.close()
+
+
+def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk: DeskSite) -> None:  # noqa: ANN001
+    earlier = str(uuid.uuid4())
+
+    async def previous_call() -> None:
+        started = (datetime.now(UTC) - timedelta(days=2)).timestamp()
+        await desk.store.call_started(earlier, CALLER, "banking", started)
+        await desk.store.call_ended(earlier, "completed", started + 60, None)
+        await desk.store.flush()
+
+    desk.run(previous_call())
+    ann, bob = agent_page(browser, desk, "ann"), agent_page(browser, desk, "bob")
+    ann.get_by_role("button", name="Available").click()
+    bob.get_by_role("button", name="Available").click()
+    live(ann), live(bob)
+    call_id = str(uuid.uuid4())
+    desk.hand_off(packet(call_id, CALLER))
+    ann.wait_for_timeout(50)  # the handoff reaches the desktop's bus subscription
+    desk.connect(ANN, call_id)
+
+    pop = ann.locator("#pop")
+    expect(pop).to_be_visible()
+    expect(ann.get_by_role("heading", name=f"Caller {CALLER}")).to_be_visible()
+    expect(ann.locator("#presence-state")).to_have_text("on call")
+    expect(pop.locator("[data-field=reason]")).to_have_text("caller_request")
+    expect(pop.locator("[data-field=intent_summary]")).to_contain_text("Caller wanted: card_lost")
+    expect(pop.locator("[data-field=verified]")).to_have_text("No (not verified by the bot)")
+    expect(pop.locator("#pop-slots")).to_contain_text("account number****4321")
+    expect(pop.locator("#pop-transcript")).to_contain_text("just put me through to a person")
+    expect(pop.locator("#pop-emotions")).to_have_text("neutral 0.71 → frustrated 0.64")
+    expect(pop.locator("#pop-previous")).to_contain_text("banking · completed")
+    expect(ann.locator("#waiting")).to_be_hidden()
+
+    bob.wait_for_timeout(300)  # time enough for a pop that should not come
+    expect(bob.locator("#pop")).to_be_hidden()
+    expect(bob.locator("#waiting")).to_be_visible()
+    assert CALLER not in bob.content() and "****4321" not in bob.content()
+
+    ann.reload()  # the call stays on the agent's screen
+    expect(ann.locator("#pop")).to_be_visible()
+    expect(ann.locator("#pop [data-field=call_id]")).to_have_text(call_id)
+
+    ann.get_by_label("Disposition").select_option("resolved")
+    ann.get_by_role("button", name="Save disposition").click()
+    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    ann.get_by_label("Note").fill("card blocked, new one sent")
+    ann.get_by_role("button", name="Add note").click()
+    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    ann.get_by_label("Callback number").fill(CALLER)
+    ann.get_by_label("Callback at").fill("2026-12-07T10:30")
+    ann.get_by_role("button", name="Schedule callback").click()
+    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    actions = desk.run(desk.desks.actions(call_id))
+    assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann")]
+    assert actions[0].data["disposition"] == "resolved"
+    assert actions[1].data["text"] == "card blocked, new one sent"
+    assert actions[2].data == {"number": CALLER, "when": "2026-12-07T10:30", "text": ""}
+
+    desk.complete(ANN, call_id)
+    expect(ann.locator("#presence-state")).to_have_text("available")  # wrap-up is 0 s on this site
+    ann.context.close(), bob.context.close()

@@ -1,0 +1,270 @@
+"""The agent desktop: presence, the live screen pop and what the agent does about the call.
+
+* ``GET /desktop/events`` — server-sent events for the logged-in person: their own presence changes and, when
+  Asterisk connects a handed-off caller to them (``AgentConnect``, see ``telephony/presence.py``), the pop:
+  why the caller is here, the intent summary, verified or not, the filled slots, the transcript and the
+  emotion trail (all as the handoff packet has them: masked), and the caller's previous calls. Only the agent
+  the call was connected to gets it; supervisors (and admins) get every pop and every presence change.
+* ``POST /desktop/presence`` — available, break (with a reason) or offline, mirrored to the PBX.
+* ``POST /desktop/actions`` — a disposition (from ``desktop.dispositions``), a note, a ticket or a callback
+  for a call popped to this agent.
+
+Pages need a session; forms carry the session's CSRF token (``people.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from voicebot import events as ev
+from voicebot.config import DesktopSettings, WebSettings
+from voicebot.engines import CallQueries, TelephonyError
+from voicebot.events import Bus
+from voicebot.store.desktop import ACTION_KINDS, SqlDeskStore
+from voicebot.store.users import SqlUserStore, UserRecord
+from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
+from voicebot.types import HandoffPacket
+from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
+from voicebot.web.logins import csrf_ok, session_limits
+from voicebot.web.people import Refused, same_origin
+
+log = structlog.get_logger(__name__)
+
+RECENT = 2000  # handoff packets and pops kept in memory (the store has them all)
+WATCHERS = frozenset({Role.SUPERVISOR, Role.ADMIN})  # see every pop and presence change
+STREAM_QUEUE = 100
+KEEPALIVE_S = 15.0
+FORM_MAX_BYTES = 4096
+TEXT_MAX = 2000
+ALL = "*"  # the watchers' stream key
+
+Pop = dict[str, Any]
+
+
+class DesktopHub:
+    """Hears handoffs on the bus and presence changes from the desk; hands pops and changes to the open pages."""
+
+    def __init__(self, calls: CallQueries, store: SqlDeskStore, bus: Bus, desk: PresenceDesk | None,
+                 settings: DesktopSettings) -> None:
+        self.calls, self.store, self.bus, self.desk, self.settings = calls, store, bus, desk, settings
+        self._packets: OrderedDict[str, HandoffPacket] = OrderedDict()
+        self._owners: OrderedDict[str, str] = OrderedDict()  # call id -> the agent it was connected to
+        self._pops: dict[str, Pop] = {}  # agent -> the call on their screen
+        self._streams: defaultdict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    async def run(self) -> None:
+        """Follow the bus and, with the PBX link, the desk and the PBX's queue events, until cancelled."""
+        await self.load_agents()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._follow_bus())
+            if self.desk is not None:
+                group.create_task(self._follow_desk(self.desk))
+                group.create_task(self.desk.follow())
+
+    async def load_agents(self) -> None:
+        """Tell the desk every configured agent's interface and queues (again after a change)."""
+        if self.desk is not None:
+            for agent in await self.store.agents():
+                self.desk.register(AgentLine(agent.name, agent.interface, agent.queues))
+
+    async def _follow_bus(self) -> None:
+        async for event in self.bus.subscribe():
+            if isinstance(event, ev.HandedOff):
+                self._packets[event.call_id] = event.packet
+                while len(self._packets) > RECENT:
+                    self._packets.popitem(last=False)
+
+    async def _follow_desk(self, desk: PresenceDesk) -> None:
+        async for change in desk.changes():
+            self._send(change.agent, change.to_json())
+            if change.state is Presence.ON_CALL and change.call_id:
+                try:
+                    pop = await self.pop(change.call_id)
+                except Exception:  # a failed read never stops the desktop; the agent still has the call
+                    log.exception("screen pop failed", call_id=change.call_id, agent=change.agent)
+                    continue
+                self._owners[change.call_id] = change.agent
+                while len(self._owners) > RECENT:
+                    self._owners.popitem(last=False)
+                self._pops[change.agent] = pop
+                self._send(change.agent, {"type": "pop", "agent": change.agent, **pop})
+                log.info("screen pop", call_id=change.call_id, agent=change.agent)
+
+    async def pop(self, call_id: str) -> Pop:
+        """What the agent's screen shows about a call: its handoff packet (masked at the source) and the
+        caller's previous calls."""
+        packet = self._packets.get(call_id)
+        data: dict[str, Any] = asdict(packet) if packet is not None else (await self.calls.handoff_for(call_id) or {})
+        slots = dict(data.get("slots") or {})
+        caller_id = str(data.get("caller_id") or "")
+        previous = await self.store.previous_calls(caller_id, but=call_id)
+        return {"call_id": call_id, "caller_id": caller_id, "queue": data.get("queue") or "",
+                "skill": data.get("skill") or "", "priority": data.get("priority") or 0,
+                "reason": data.get("reason") or "", "intent_summary": data.get("intent_summary") or "",
+                "verified": verified(slots), "slots": slots,
+                "transcript": [list(line) for line in data.get("transcript") or ()],
+                "emotion_trail": [list(mark) for mark in data.get("emotion_trail") or ()],
+                "previous_calls": [{"id": p.id, "started_at": p.started_at.isoformat(timespec="minutes"),
+                                    "flow": p.flow, "outcome": p.outcome, "reason": p.reason} for p in previous],
+                "known": bool(data)}
+
+    def current_pop(self, agent: str) -> Pop | None:
+        """The call on the agent's screen, while they are on it or wrapping it up."""
+        if self.desk is not None and self.desk.state(agent).state not in (Presence.ON_CALL, Presence.WRAP_UP):
+            return None
+        return self._pops.get(agent)
+
+    def may_act(self, user: UserRecord, call_id: str) -> bool:
+        return self._owners.get(call_id) == user.name or Role(user.role) in WATCHERS
+
+    @contextlib.contextmanager
+    def subscription(self, user: UserRecord) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+        """The messages for this person while the block runs: their own, or every one for a watcher."""
+        key = ALL if Role(user.role) in WATCHERS else user.name
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
+        self._streams[key].add(queue)
+        try:
+            yield queue
+        finally:
+            self._streams[key].discard(queue)
+
+    def _send(self, agent: str, message: dict[str, Any]) -> None:
+        for queue in [*self._streams.get(agent, ()), *self._streams.get(ALL, ())]:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+
+def verified(slots: dict[str, Any]) -> bool:
+    """Whether the bot verified the caller: a truthy ``verified`` slot (flows that verify set it)."""
+    return str(slots.get("verified", "")).lower() in ("true", "yes", "1")
+
+
+def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettings) -> APIRouter:
+    """The desktop's event stream and forms, for people logged in to ``users``."""
+    router = APIRouter(include_in_schema=False)
+    limits = session_limits(web_settings)
+
+    async def person(request: Request) -> UserRecord | None:
+        secret = request.cookies.get(SESSION_COOKIE)
+        return await users.session_user(token_digest(secret), limits) if secret else None
+
+    async def agent_or_watcher(request: Request) -> UserRecord:
+        user = await person(request)
+        if user is None:
+            raise Refused(401, "Log in first.")
+        if Role(user.role) not in WATCHERS | {Role.AGENT}:
+            raise Refused(403, f"The desktop is not open to the {user.role} role.")
+        return user
+
+    async def posted(request: Request) -> tuple[UserRecord, dict[str, str]]:
+        if not same_origin(request):
+            raise Refused(403, "This form was sent from another site.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > FORM_MAX_BYTES:
+                raise Refused(413, "This form is too large.")
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
+                                    max_num_fields=16))
+        except ValueError:
+            raise Refused(422, "This form has too many fields.") from None
+        user = await agent_or_watcher(request)
+        if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
+            raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
+        return user, fields
+
+    @router.get("/desktop/events")
+    async def events(request: Request) -> Response:
+        user = await agent_or_watcher(request)
+
+        async def lines() -> AsyncIterator[str]:
+            with hub.subscription(user) as queue:
+                yield "retry: 1000\n\n"
+                while True:
+                    try:
+                        message = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: {message['type']}\ndata: {json.dumps(message)}\n\n"
+
+        return StreamingResponse(lines(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @router.post("/desktop/presence")
+    async def presence(request: Request) -> Response:
+        user, fields = await posted(request)
+        if hub.desk is None:
+            raise Refused(409, "Presence needs the PBX link (ami.enabled).")
+        try:
+            state = Presence(fields.get("state", ""))
+            await hub.load_agents()
+            await hub.desk.choose(user.name, state, fields.get("reason", "")[:200])
+        except ValueError as error:
+            raise Refused(422, f"{str(error)[:1].upper()}{str(error)[1:]}.") from None
+        except TelephonyError as error:
+            log.warning("presence not changed: the PBX refused", agent=user.name, error=str(error))
+            raise Refused(502, "The phone system did not take the change; try again.") from None
+        return RedirectResponse("/", status_code=303)
+
+    @router.post("/desktop/actions")
+    async def action(request: Request) -> Response:
+        user, fields = await posted(request)
+        call_id, kind = fields.get("call_id", ""), fields.get("kind", "")
+        if not hub.may_act(user, call_id):
+            raise Refused(404, "This call was not handed to you.")
+        if kind not in ACTION_KINDS:
+            raise Refused(422, f"Choose an action: {', '.join(ACTION_KINDS)}.")
+        data = action_data(kind, fields, hub.settings)
+        await hub.store.add_action(call_id, user.name, kind, data)
+        log.info("desk action", call_id=call_id, agent=user.name, kind=kind)
+        return RedirectResponse("/", status_code=303)
+
+    return router
+
+
+def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings) -> dict[str, Any]:
+    """An action's fields, checked: a configured disposition, a note's or ticket's text, a callback's number and
+    time. ``Refused`` (422) says what is missing."""
+    text = fields.get("text", "").strip()[:TEXT_MAX]
+    match kind:
+        case "disposition":
+            if fields.get("disposition") not in settings.dispositions:
+                raise Refused(422, f"Choose a disposition: {', '.join(settings.dispositions)}.")
+            return {"disposition": fields["disposition"], "text": text}
+        case "callback":
+            number, when = fields.get("number", "").strip()[:32], fields.get("when", "").strip()[:32]
+            if not number or not when:
+                raise Refused(422, "A callback needs a number and a time.")
+            return {"number": number, "when": when, "text": text}
+        case _:
+            if not text:
+                raise Refused(422, f"Write the {kind}'s text.")
+            return {"text": text}
+
+
+def agent_view(hub: DesktopHub) -> Callable[[UserRecord], Awaitable[dict[str, Any]]]:
+    """The agent page's values: presence, the call on screen, the dispositions."""
+
+    async def view(user: UserRecord) -> dict[str, Any]:
+        await hub.load_agents()
+        state = hub.desk.state(user.name) if hub.desk is not None else None
+        return {"presence": state.to_json() if state is not None else None, "pop": hub.current_pop(user.name),
+                "dispositions": hub.settings.dispositions, "member": await hub.store.agent(user.name)}
+
+    return view
+
+

@@ -1,0 +1,81 @@
+// The agent desktop: the screen pop and presence arrive over server-sent events (/desktop/events) and are
+// written into the page with textContent only (never as HTML). Action forms are sent without leaving the page.
+"use strict";
+
+(function () {
+  const pop = document.getElementById("pop");
+  if (!pop) return;
+
+  function text(parent, tag, value, className) {
+    const node = document.createElement(tag);
+    node.textContent = value;
+    if (className) node.className = className;
+    parent.appendChild(node);
+    return node;
+  }
+
+  function show(data) {
+    for (const node of pop.querySelectorAll("[data-field]")) {
+      const value = data[node.dataset.field];
+      node.textContent = node.dataset.field === "verified" ? (value ? "Yes" : "No (not verified by the bot)")
+        : (value === undefined || value === null || value === "" ? "—" : String(value));
+    }
+    const slots = document.getElementById("pop-slots");
+    slots.replaceChildren();
+    const names = Object.keys(data.slots || {});
+    if (!names.length) text(slots, "dd", "Nothing.", "muted");
+    for (const name of names) {
+      text(slots, "dt", name.replace(/_/g, " "));
+      text(slots, "dd", String(data.slots[name]));
+    }
+    const emotions = (data.emotion_trail || []).map(([label, score]) => `${label} ${Number(score).toFixed(2)}`);
+    document.getElementById("pop-emotions").textContent = emotions.length ? emotions.join(" → ") : "—";
+    const transcript = document.getElementById("pop-transcript");
+    transcript.replaceChildren();
+    for (const [speaker, words] of data.transcript || []) {
+      const line = text(transcript, "li", "");
+      text(line, "span", speaker, "speaker");
+      line.append(" " + words);
+    }
+    const previous = document.getElementById("pop-previous");
+    previous.replaceChildren();
+    if (!(data.previous_calls || []).length) text(previous, "li", "None.", "muted");
+    for (const call of data.previous_calls || []) {
+      text(previous, "li", `${call.started_at} · ${call.flow} · ${call.outcome}${call.reason ? " · " + call.reason : ""}`);
+    }
+    for (const input of pop.querySelectorAll("input[name=call_id]")) input.value = data.call_id;
+    document.getElementById("pop-saved").textContent = "";
+    document.getElementById("waiting").hidden = true;
+    pop.hidden = false;
+    pop.dataset.callId = data.call_id;
+    window.voicebotPoppedAt = performance.timeOrigin + performance.now();  // read by `voicebot bench desktop`
+  }
+
+  function presence(change) {
+    const state = document.getElementById("presence-state");
+    if (!state) return;  // this page's stream carries only this agent's own changes
+    state.textContent = change.state.replace(/_/g, " ");
+    state.dataset.state = change.state;
+    document.getElementById("presence-reason").textContent = change.reason ? ` (${change.reason})` : "";
+  }
+
+  const initial = JSON.parse(document.getElementById("pop-data").textContent);
+  if (initial) show(initial);
+
+  const events = new EventSource("/desktop/events");
+  events.addEventListener("pop", (message) => show(JSON.parse(message.data)));
+  events.addEventListener("presence_changed", (message) => presence(JSON.parse(message.data)));
+  events.addEventListener("open", () => { document.body.dataset.live = "yes"; });
+
+  for (const form of document.querySelectorAll("form.desk-action")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const saved = document.getElementById("pop-saved");
+      const response = await fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form)),
+                                                  credentials: "same-origin"});
+      saved.className = response.ok ? "ok" : "error";
+      saved.textContent = response.ok ? "Saved." : "Not saved: reload the page and try again.";
+      if (response.ok) form.reset();
+    });
+  }
+})();
