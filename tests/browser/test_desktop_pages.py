@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from voicebot.caller.desk_bench import DeskSite, Person, desk_site, log_in, packet
+from voicebot.caller.desk_bench import PASSWORD, DeskSite, Person, desk_site, log_in, packet
+from voicebot.store.desktop import AgentRecord
 from voicebot.web.auth import Role
 
 ANN, BOB = "PJSIP/1001", "PJSIP/1002"
@@ -22,7 +23,8 @@ CALLER = "+15550177"
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskSite]:
     people = {"ann": Person(Role.AGENT, ANN, (("banking", 0), ("cards", 1))),
-              "bob": Person(Role.AGENT, BOB, (("banking", 0),)), "sue": Person(Role.SUPERVISOR)}
+              "bob": Person(Role.AGENT, BOB, (("banking", 0),)), "sue": Person(Role.SUPERVISOR),
+              "ada": Person(Role.ADMIN)}
     with desk_site(tmp_path_factory.mktemp("desk"), people) as site:
         yield site
 
@@ -116,3 +118,25 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     desk.complete(ANN, call_id)
     expect(ann.locator("#presence-state")).to_have_text("available")  # wrap-up is 0 s on this site
     ann.context.close(), bob.context.close()
+
+
+def test_an_admin_gives_a_new_agent_a_phone_and_queues(browser, desk: DeskSite) -> None:  # noqa: ANN001
+    page = browser.new_context(base_url=desk.url).new_page()
+    log_in(page, "ada")
+    page.get_by_label("Username").fill("carl")
+    page.get_by_label("Role").select_option("agent")
+    page.get_by_label("Password (8 characters or more)").fill(PASSWORD)
+    page.get_by_label("Agent's phone (e.g. PJSIP/1001)").fill("PJSIP/1005")
+    page.get_by_label("Agent's queues (banking,cards:2)").fill("cards:1")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("status")).to_have_text("User carl added.")
+    expect(page.get_by_role("row", name="carl")).to_contain_text("PJSIP/1005")
+    assert desk.run(desk.desks.agent("carl")) == AgentRecord("carl", "PJSIP/1005", (("cards", 1),))
+    page.get_by_label("Username").fill("dora")
+    page.get_by_label("Password (8 characters or more)").fill(PASSWORD)
+    page.get_by_label("Agent's phone (e.g. PJSIP/1001)").fill("PJSIP/1005")  # carl's
+    page.get_by_label("Agent's queues (banking,cards:2)").fill("cards")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("alert")).to_contain_text("PJSIP/1005 is carl's phone")
+    expect(page.get_by_role("row", name="dora")).to_have_count(0)  # refused before the user was added
+    page.context.close()

@@ -72,8 +72,13 @@ class SqlDeskStore:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def set_agent(self, name: str, interface: str, queues: tuple[tuple[str, int], ...]) -> None:
-        """Make ``name`` (a user) a queue member on ``interface``; an empty interface removes it."""
+        """Make ``name`` (a user) a queue member on ``interface``; an empty interface removes it. ``ValueError``
+        when another agent has the interface."""
         async with self._sessions.begin() as session:
+            taken = await session.scalar(select(AgentRow.user_name).where(AgentRow.interface == interface,
+                                                                          AgentRow.user_name != name))
+            if interface and taken is not None:
+                raise ValueError(f"{interface} is {taken}'s phone")
             await session.execute(delete(AgentRow).where(AgentRow.user_name == name))
             if interface:
                 session.add(AgentRow(user_name=name, interface=interface, queues=format_queues(queues)))
@@ -123,10 +128,6 @@ async def set_agent_at(url: str, name: str, interface: str, queues: tuple[tuple[
         async with async_sessionmaker(engine)() as session:
             if await session.get(UserRow, name) is None:
                 raise ValueError(f"no user named {name!r}")
-            taken = await session.scalar(select(AgentRow.user_name).where(AgentRow.interface == interface,
-                                                                          AgentRow.user_name != name))
-            if interface and taken is not None:
-                raise ValueError(f"{interface} is {taken}'s phone")
         await SqlDeskStore(engine).set_agent(name, interface, queues)
     finally:
         await engine.dispose()

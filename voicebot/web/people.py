@@ -1,6 +1,6 @@
 """The web app for people: login, logout and a home page per role, server-rendered (Jinja2, no build step).
 
-* agent — their desktop (a placeholder until presence and the screen pop come);
+* agent — their desktop: presence and the screen pop (``desktop.py``);
 * supervisor, qa — the latest calls, and each call's transcript;
 * admin — the users (add, disable) and the API tokens.
 
@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from voicebot.engines import CallQueries
+from voicebot.store.desktop import parse_queues
 from voicebot.store.users import UserRecord
 from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
 from voicebot.web.context import People
@@ -208,6 +209,7 @@ def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates
     async def admin_page(request: Request, user: UserRecord, status: int = 200, message: str = "",
                          error: str = "") -> HTMLResponse:
         return page(request, "admin.html", status, user=user, users=await people.users.list(),
+                    agents={a.name: a for a in await people.desktop.store.agents()} if people.desktop else None,
                     tokens=await people.tokens.list(), roles=[r.value for r in Role], message=message,
                     error=error)
 
@@ -216,9 +218,18 @@ def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates
         user, fields = await posted(request, ADMINS)
         if fields.get("role") not in {r.value for r in Role}:
             return await admin_page(request, user, 422, error="Choose a role.")
+        interface = fields.get("interface", "").strip()[:128]
         try:
             name = check_name(fields.get("username", ""))
+            queues = parse_queues(fields.get("queues", ""))
+            if interface and (people.desktop is None or fields.get("role") != Role.AGENT or not queues):
+                raise ValueError("an agent's phone needs the agent role and their queues")
+            if interface and (owner := next((a.name for a in await people.desktop.store.agents()
+                                             if a.interface == interface), None)):
+                raise ValueError(f"{interface} is {owner}'s phone")
             await add_user(people.users, name, Role(fields["role"]), fields.get("password", ""))
+            if interface and people.desktop is not None:  # a queue member (the agent desktop)
+                await people.desktop.store.set_agent(name, interface, queues)
         except ValueError as error:
             text = str(error)
             return await admin_page(request, user, 422, error=f"{text[:1].upper()}{text[1:]}.")
