@@ -34,7 +34,8 @@ REQUESTS = [
     "Get me someone who can actually help.", "Give me an agent.", "Give me a real person now!",
     "Put me on to somebody.", "Can you connect me to someone?", "Pass me to a colleague.",
     "I want to be transferred.", "Can I be put through to someone?", "Just get me somebody.",
-    "I keep pressing zero and nothing happens.",
+    "I keep pressing zero and nothing happens.", "I asked for an agent ten minutes ago!",
+    "Could I have a word with someone in charge?", "Is there anybody there I can speak to?",
     # angry, or no machine
     "This is ridiculous, nothing works. Get me a human now!", "No, I want a real person.",
     "No! Just let me talk to someone.", "I don't want to talk to a machine.",
@@ -64,6 +65,7 @@ DECLINED = [
     "No thanks, no agent needed.", "I didn't ask for an operator.", "Please don't transfer me.",
     "Don't put me through to anyone.", "No need for an agent, thanks.", "I don't need to talk to a person.",
     "I do not want a representative.", "Not an agent, my balance.", "I'd rather not talk to a person.",
+    "I never asked for a manager.",
 ]
 
 

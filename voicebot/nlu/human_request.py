@@ -45,7 +45,8 @@ _NEGATION = re.compile(r"\b(?:don't|dont|do not|doesn't|does not|didn't|did not|
 
 _REQUESTS = [re.compile(p) for p in (
     # talk to whom: "can I talk to a real person", "let me speak with one of your staff"
-    rf"\b(?:talk|speak|chat|talking|speaking)(?: directly| properly)? (?:to|with) {_WHO}\b(?!')",
+    rf"\b(?:talk|speak|chat|talking|speaking|have a word|have a chat)(?: directly| properly)? (?:to|with) "
+    rf"{_WHO}\b(?!')",
     # get me through to whom: "put me through to someone", "get me a human", "connect me with customer service"
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
@@ -54,13 +55,13 @@ _REQUESTS = [re.compile(p) for p in (
     r"\b(?:transfer|connect) me(?: (?:now|please|right now|already|then|over|through))*$",
     r"\b(?:be|get|being) (?:transferred|put through|connected)\b",
     # whom they want: "I need a manager", "can I have an operator", "is there a real person"
-    rf"\b(?:want|need|prefer|rather have|request|requesting|ask for|asking for|looking for|is there|where is|"
+    rf"\b(?:want|need|prefer|rather have|request|requesting|ask(?:ed|ing)? for|looking for|is there|where is|"
     rf"where's|bring|(?:can|could|may) (?:i|we) (?:please |just )?(?:have|get)|(?:i'd|i would|id) like) "
     rf"{_STRONG}\b(?!')",
     # a weak name wanted, and nothing else: "I just want someone", "I need somebody who can actually help"
     rf"\b(?:want|need|(?:can|could) i (?:have|get)|is there) {_WEAK}(?: (?:please|now|real quick|here|on the (?:line|phone)|"
-    rf"who can (?:actually )?help(?: me)?|to help me|(?:that |who )?i can (?:talk|speak) (?:to|with)))*$",
-    rf"\b{_WHO} (?:that |who )?i can (?:talk|speak) (?:to|with)\b",
+    rf"who can (?:actually )?help(?: me)?|to help me|(?:there )?(?:that |who )?i can (?:talk|speak) (?:to|with)))*$",
+    rf"\b{_WHO} (?:there )?(?:that |who )?i can (?:talk|speak) (?:to|with)\b",
     # no machine: "I don't want to talk to a robot", "stop the robot", "I'm done with this machine"
     rf"\b(?:stop|enough of|done with|sick of|hate) (?:this |the |these |talking to (?:a |the |this )?)?{_MACHINE}",
     r"\b(?:press(?:ed|ing)?|dial(?:led|ing)?|hit(?:ting)?) (?:zero|0)\b",
