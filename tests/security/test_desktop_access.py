@@ -98,6 +98,10 @@ def test_only_the_connected_agent_and_supervisors_get_the_pop(desk: DeskSite) ->
                                               "text": "x"}).status_code == 403
     assert ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, "kind": "disposition",
                                               "disposition": "not a configured one"}).status_code == 422
+    for incomplete in ({"kind": "note", "text": " "}, {"kind": "ticket"}, {"kind": "callback", "number": "+1555"},
+                       {"kind": "erase", "text": "x"}):
+        answer = ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, **incomplete})
+        assert answer.status_code == 422, incomplete
     saved = ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, "kind": "disposition",
                                                "disposition": "resolved"})
     assert saved.status_code == 303
