@@ -93,7 +93,7 @@ def test_asr_confidence_scales_intent_confidence() -> None:
 
 
 class ConstantEmotion:
-    def detect(self, text: str) -> Emotion:
+    def detect(self, text: str, signals: object = None) -> Emotion:
         return Emotion("frustrated", 0.7, -0.5)
 
 
