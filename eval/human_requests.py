@@ -78,7 +78,7 @@ def nlu_scores(rows: Sequence[tuple[str, str]]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--nlu", action="store_true", help="also the demo bundles' NLU and the engine's decision")
+    parser.add_argument("--nlu", action="store_true", help="also the engine's decision on the demo bundles' NLU")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     lines = [("detector", result["detector"])]
     for name, figures in result.get("bundles", {}).items():
-        lines += [(f"{name} engine", figures["engine"]), (f"{name} classifier alone", figures["classifier_alone"])]
+        lines += [(f"{name} engine", figures["engine"]),
+                  (f"{name} classifier alone", figures["classifier_alone"])]
     for label, s in lines:
         print(f"{label:32} recall {s['recall']:.3f} ({s['requests']})  "
               f"false handoffs {s['false_handoff_rate']:.3f} ({s['others']})")

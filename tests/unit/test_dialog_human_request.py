@@ -35,7 +35,8 @@ def engine_for(bundle) -> DialogEngine:
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"status": "shipped", "date": "2026-03-23"})
 
-    return DialogEngine(bundle, ActionRunner(None, client=httpx.AsyncClient(transport=httpx.MockTransport(handle))))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    return DialogEngine(bundle, ActionRunner(None, client=client))
 
 
 def person(text: str, intent: str | None = None, confidence: float = 0.3, **entities) -> Understanding:

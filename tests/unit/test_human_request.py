@@ -61,7 +61,8 @@ NEAR_MISSES = [
 ]
 
 DECLINED = [
-    "no I don't need an agent", "No, I don't want an agent.", "I don't want to speak to anyone, I just want my balance.",
+    "no I don't need an agent", "No, I don't want an agent.",
+    "I don't want to speak to anyone, I just want my balance.",
     "No thanks, no agent needed.", "I didn't ask for an operator.", "Please don't transfer me.",
     "Don't put me through to anyone.", "No need for an agent, thanks.", "I don't need to talk to a person.",
     "I do not want a representative.", "Not an agent, my balance.", "I'd rather not talk to a person.",
@@ -93,6 +94,7 @@ def test_enough_phrasings_are_checked() -> None:
 
 
 def test_a_bare_name_is_told_from_words_of_asking() -> None:
-    bare, explicit = find_human_request("agent please"), find_human_request("actually, put me through 10 agent")
+    bare = find_human_request("agent please")
+    explicit = find_human_request("actually, put me through 10 agent")
     assert bare is not None and not bare.explicit and bare.phrase == "agent"
     assert explicit is not None and explicit.explicit and explicit.phrase == "put me through"

@@ -58,7 +58,7 @@ class HandlerHandoff:
 
 @dataclass(frozen=True, slots=True)
 class OfferAgent:
-    """A person asked for, where the ``agent`` handler offers first: "Do you want me to put you through …?"."""
+    """A person asked for where the ``agent`` handler offers first ("Do you want me to put you through …?")."""
 
     why: str
 
@@ -180,6 +180,6 @@ class NoMatch:
 
 Move = (
     Heard | Frustrated | Keyed | Silence | HandlerHandoff | OfferAgent | DeclineAgent | FillSlot | SlotConfirmed
-    | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent | Digress
-    | GlobalIntent | OutOfScope | NoMatch
+    | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent
+    | Digress | GlobalIntent | OutOfScope | NoMatch
 )

@@ -315,5 +315,5 @@ class StepRunner:
             return "idle"
         step = self.bundle.flows[w.flow].steps[w.index]
         name = f"{w.flow}.{step.id or w.index}"
-        return name + {"confirm_slot": ":confirm", "confirm_intent": ":confirm", "offer_agent": ":offer_agent"}.get(
-            w.kind, "")
+        suffix = {"confirm_slot": ":confirm", "confirm_intent": ":confirm", "offer_agent": ":offer_agent"}
+        return name + suffix.get(w.kind, "")

@@ -33,7 +33,8 @@ _FILLER = (
     "i i'd id me get have a an the some to speak talk with let quick quickly immediately "
     "again sir madam there straight away no".split()
 )
-_MACHINE = r"(?:machines?|robots?|computers?|bots?|automated (?:system|voice|thing)|recordings?|recorded voice)"
+_MACHINE = (r"(?:machines?|robots?|computers?|bots?|automated (?:system|voice|thing)|recordings?|"
+            r"recorded voice)")
 # Words of asking that may stand between a negation and what it negates: "I don't really want to talk to".
 _ASKING = frozenset(
     "i want wanna need would like to talk speak chat be being really actually have ask asking asked for a an "
@@ -47,7 +48,7 @@ _REQUESTS = [re.compile(p) for p in (
     # talk to whom: "can I talk to a real person", "let me speak with one of your staff"
     rf"\b(?:talk|speak|chat|talking|speaking|have a word|have a chat)(?: directly| properly)? (?:to|with) "
     rf"{_WHO}\b(?!')",
-    # get me through to whom: "put me through to someone", "get me a human", "connect me with customer service"
+    # get me through to whom: "put me through to someone", "get me a human", "connect me with a rep"
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
     # through, with no one named: "just put me through", "transfer me please", "can I be put through"
@@ -59,20 +60,23 @@ _REQUESTS = [re.compile(p) for p in (
     rf"where's|bring|(?:can|could|may) (?:i|we) (?:please |just )?(?:have|get)|(?:i'd|i would|id) like) "
     rf"{_STRONG}\b(?!')",
     # a weak name wanted, and nothing else: "I just want someone", "I need somebody who can actually help"
-    rf"\b(?:want|need|(?:can|could) i (?:have|get)|is there) {_WEAK}(?: (?:please|now|real quick|here|on the (?:line|phone)|"
-    rf"who can (?:actually )?help(?: me)?|to help me|(?:there )?(?:that |who )?i can (?:talk|speak) (?:to|with)))*$",
+    rf"\b(?:want|need|(?:can|could) i (?:have|get)|is there) {_WEAK}(?: (?:please|now|real quick|here|"
+    rf"on the (?:line|phone)|who can (?:actually )?help(?: me)?|to help me|"
+    rf"(?:there )?(?:that |who )?i can (?:talk|speak) (?:to|with)))*$",
     rf"\b{_WHO} (?:there )?(?:that |who )?i can (?:talk|speak) (?:to|with)\b",
     # no machine: "I don't want to talk to a robot", "stop the robot", "I'm done with this machine"
-    rf"\b(?:stop|enough of|done with|sick of|hate) (?:this |the |these |talking to (?:a |the |this )?)?{_MACHINE}",
+    rf"\b(?:stop|enough of|done with|sick of|hate) (?:this |the |these |talking to (?:a |the |this )?)?"
+    rf"{_MACHINE}",
     r"\b(?:press(?:ed|ing)?|dial(?:led|ing)?|hit(?:ting)?) (?:zero|0)\b",
 )]
 # Negated, these ask for a person: "I don't want to talk to a machine", "I'm not talking to a robot".
 _NO_MACHINE = re.compile(rf"\b(?:talk|speak|talking|speaking|deal|dealing|chat)(?: to| with)? "
                          rf"(?:a |an |the |this |some |your )?(?:stupid |bloody |damn )?{_MACHINE}\b")
 # Whom the caller is talking to, asked or told: "am I talking to a real person?", "I was talking to an agent".
-_ASKING_WHO = re.compile(r"^(?:(?:am i|are you|is this|is that|is it|are we|was i|was that) (?:even |actually |"
-                         r"really |just )?(?:talking|speaking|a|an|the)|(?:i was|we were|i've been|i have been|"
-                         r"i already|i've already) (?:talking|speaking|chatting))\b")
+_ASKING_WHO = re.compile(r"^(?:(?:am i|are you|is this|is that|is it|are we|was i|was that) "
+                         r"(?:even |actually |really |just )?(?:talking|speaking|a|an|the)|"
+                         r"(?:i was|we were|i've been|i have been|i already|i've already) "
+                         r"(?:talking|speaking|chatting))\b")
 # Declined in so many words: "no need for an agent", "no operator needed, thanks", "not an agent".
 _NO_ONE = re.compile(rf"\bno need (?:for|of|to (?:talk|speak) (?:to|with)) {_WHO}|"
                      rf"\bno {_WHO} (?:needed|necessary|required|thanks|thank you)\b|^not {_STRONG}$")
@@ -80,7 +84,8 @@ _BARE = re.compile(rf"{_STRONG}(?: {_STRONG})*")
 _CLAUSE = re.compile(r"[.,;:!?]+|\s+but\s+|\s+-+\s+")
 # What the recogniser writes for a word of the request: "a gent please", "super visor", "customer services".
 _HEARD_AS = [(re.compile(p), r) for p, r in (
-    (r"\ba gents?\b", "agent"), (r"\bage(?:nt|n) please\b", "agent please"), (r"\bsuper visor\b", "supervisor"),
+    (r"\ba gents?\b", "agent"), (r"\bage(?:nt|n) please\b", "agent please"),
+    (r"\bsuper visor\b", "supervisor"),
     (r"\bopera tor\b", "operator"), (r"\brepresent[ai]tive\b", "representative"), (r"\bhooman\b", "human"),
     (r"\bwanna\b", "want to"), (r"\bgimme\b", "give me"), (r"\blemme\b", "let me"),
 )]
