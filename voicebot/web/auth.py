@@ -46,7 +46,8 @@ class Role(enum.StrEnum):
 
 
 # agent: the calls handed to them (for now: read); qa and supervisor: read; admin: everything
-ROLE_SCOPES: dict[Role, frozenset[Scope]] = {Role.AGENT: frozenset({Scope.READ}),
+# An agent reads no call through the API: the desktop pops the call handed to them, and only that one.
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {Role.AGENT: frozenset(),
                                              Role.SUPERVISOR: frozenset({Scope.READ}),
                                              Role.QA: frozenset({Scope.READ}), Role.ADMIN: frozenset({Scope.ADMIN})}
 
