@@ -263,7 +263,7 @@ class ScriptedDialog:
     def start(self, call_id: str, caller_id: str = "", variables=None):
         from types import SimpleNamespace
 
-        return SimpleNamespace(slots={}, variables={})
+        return SimpleNamespace(slots={}, vars={}, call_vars=dict(variables or {}))
 
     async def step(self, state, event):
         from types import SimpleNamespace

@@ -300,6 +300,7 @@ class HandoffPacket:
     transcript: tuple[tuple[str, str], ...]  # (speaker, text), speaker in {"caller", "bot"}
     emotion_trail: tuple[tuple[str, float], ...]
     created_at: float  # wall-clock epoch seconds
+    verified: bool = False  # the flow verified the caller (its ``vars.verified``)
 
 
 CallOutcome = Literal["in_progress", "completed", "handoff", "abandoned", "error"]

@@ -40,7 +40,7 @@ def intent_summary(turns: Sequence[Turn], slots: dict[str, Any], reason: str) ->
 
 
 def build_packet(call_id: str, caller_id: str, handoff: Handoff, turns: Sequence[Turn],
-                 slots: dict[str, Any]) -> HandoffPacket:
+                 slots: dict[str, Any], verified: bool = False) -> HandoffPacket:
     transcript: list[tuple[str, str]] = []
     turns = [t for t in turns if t.input_kind != "continued"]  # repeated in the turn that continued it
     for turn in turns:
@@ -63,4 +63,5 @@ def build_packet(call_id: str, caller_id: str, handoff: Handoff, turns: Sequence
         transcript=tuple(transcript),
         emotion_trail=emotions,
         created_at=time.time(),
+        verified=verified,
     )

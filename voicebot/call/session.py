@@ -242,8 +242,9 @@ class CallSession:
             turn.mark("dialog_done")
             turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
             turn.state = result.state_name
-            self.slots = dict(getattr(state, "slots", {}) or {})
-            self.variables = dict(getattr(state, "variables", {}) or {})
+            self.slots = dict(state.slots)
+            # what the dialplan announced (tier=gold) and what the flow set (vars.verified, …): handoff routing
+            self.variables = {**state.call_vars, **state.vars}
             self.redactor.learn(self.slots)  # before the reply reads a value back
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
@@ -531,7 +532,7 @@ class CallSession:
                     if t.emotion and t.input_kind != "continued"]  # its words are in the next turn
         decided = route(action, self.variables, emotions)
         packet = build_packet(self.call_id, self._caller_id(), decided, [self._masked(t) for t in self.turns],
-                              self.redactor.slots(self.slots))
+                              self.redactor.slots(self.slots), verified=bool(self.variables.get("verified")))
         self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
         self._publish(ev.HandedOff(self.call_id, packet=packet))
         self._enter(CallState.HANDED_OFF)

@@ -112,7 +112,7 @@ class DesktopHub:
         return {"call_id": call_id, "caller_id": caller_id, "queue": data.get("queue") or "",
                 "skill": data.get("skill") or "", "priority": data.get("priority") or 0,
                 "reason": data.get("reason") or "", "intent_summary": data.get("intent_summary") or "",
-                "verified": verified(slots), "slots": slots,
+                "verified": bool(data.get("verified")), "slots": slots,
                 "transcript": [list(line) for line in data.get("transcript") or ()],
                 "emotion_trail": [list(mark) for mark in data.get("emotion_trail") or ()],
                 "previous_calls": [{"id": p.id, "started_at": p.started_at.isoformat(timespec="minutes"),
@@ -144,11 +144,6 @@ class DesktopHub:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
-
-
-def verified(slots: dict[str, Any]) -> bool:
-    """Whether the bot verified the caller: a truthy ``verified`` slot (flows that verify set it)."""
-    return str(slots.get("verified", "")).lower() in ("true", "yes", "1")
 
 
 def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettings) -> APIRouter:
