@@ -125,6 +125,7 @@ class FakeNlu:
         self.slot_types = slot_types or {}
         self.threshold = threshold
         self.calls: list[tuple[str, str | None]] = []
+        self.signals: list = []  # the CallerSignals of each call, in order
 
     @staticmethod
     def _tokens(text: str) -> set[str]:
@@ -133,10 +134,12 @@ class FakeNlu:
         words = set(re.findall(r"[a-z0-9']+", text.lower()))
         return words - FakeNlu._FUNCTION_WORDS or words
 
-    async def understand(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None):
+    async def understand(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
+                         signals=None):
         from voicebot.types import Emotion, Entity, Understanding
 
         self.calls.append((text, expected_slot))
+        self.signals.append(signals)
         words = self._tokens(text)
         best, score = None, 0.0
         for intent, examples in self.intents.items():

@@ -99,7 +99,7 @@ class LanguageUnderstanding(Protocol):
     """Utterance -> intent, entities and emotion for one dialog (trained from its flows)."""
 
     async def understand(self, text: str, transcript_confidence: float = 1.0,
-                         expected_slot: str | None = None) -> Understanding: ...
+                         expected_slot: str | None = None, signals: CallerSignals | None = None) -> Understanding: ...
 
 
 class EmotionDetector(Protocol):

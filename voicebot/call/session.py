@@ -46,9 +46,11 @@ from voicebot.events import (
     Utterance,
     wall_clock,
 )
+from voicebot.speech.arousal import VoiceBaseline, arousal
 from voicebot.speech.listener import Listener
 from voicebot.types import (
     AudioFrame,
+    CallerSignals,
     CallStart,
     DialogInput,
     DigitsInput,
@@ -178,6 +180,10 @@ class CallSession:
         self.redactor = Redactor({})
         self._secret_input = False  # the question waiting now is a sensitive one
         self._secret_turns: set[int] = set()
+        # What the emotion reads besides the words: the caller's voice against their own baseline so far, and
+        # how many utterances in a row were not understood.
+        self._voice = VoiceBaseline()
+        self._misunderstood = 0
 
     # ------------------------------------------------------------------ the conversation
 
@@ -326,7 +332,9 @@ class CallSession:
             turn.asr_confidence = raw.transcript.confidence
             asked = heard.expected if continued and heard is not None else expect
             understanding = await app.nlu.understand(
-                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type)
+                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type, signals=self._signals(raw))
+            self._misunderstood = self._misunderstood + 1 if understanding.out_of_scope and not \
+                understanding.entities else 0
             turn.mark("nlu_done")
             turn.intent, turn.intent_confidence = understanding.intent, understanding.confidence
             turn.entities = {e.type: e.value for e in understanding.entities}
@@ -604,6 +612,15 @@ class CallSession:
         if self._open_turn is not None:
             self._publish(ev.TurnCompleted(self.call_id, turn=self._masked(self._open_turn)))
             self._open_turn = None
+
+    def _signals(self, utterance: Utterance) -> CallerSignals:
+        """This utterance's voice against the caller's baseline (then added to it), and the run of
+        utterances not understood before it."""
+        voice = utterance.transcript.voice
+        raised = arousal(self._voice, voice) if voice is not None else None
+        if voice is not None:
+            self._voice = self._voice.update(voice)
+        return CallerSignals(no_matches=self._misunderstood, arousal=raised)
 
     def _mark_secret(self, turn: Turn, expect: Expectation) -> None:
         if expect.sensitive:
