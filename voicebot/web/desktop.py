@@ -21,7 +21,6 @@ from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Request
@@ -37,7 +36,7 @@ from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
 from voicebot.web.logins import csrf_ok, session_limits
-from voicebot.web.people import Refused, same_origin
+from voicebot.web.people import Refused, read_form
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +44,6 @@ RECENT = 2000  # handoff packets and pops kept in memory (the store has them all
 WATCHERS = frozenset({Role.SUPERVISOR, Role.ADMIN})  # see every pop and presence change
 STREAM_QUEUE = 100
 KEEPALIVE_S = 15.0
-FORM_MAX_BYTES = 4096
 TEXT_MAX = 2000
 ALL = "*"  # the watchers' stream key
 
@@ -164,18 +162,7 @@ def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettin
         return user
 
     async def posted(request: Request) -> tuple[UserRecord, dict[str, str]]:
-        if not same_origin(request):
-            raise Refused(403, "This form was sent from another site.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > FORM_MAX_BYTES:
-                raise Refused(413, "This form is too large.")
-        try:
-            fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
-                                    max_num_fields=16))
-        except ValueError:
-            raise Refused(422, "This form has too many fields.") from None
+        fields = await read_form(request)
         user = await agent_or_watcher(request)
         if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
             raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")

@@ -105,25 +105,10 @@ def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates
             raise Refused(403, f"This page is not open to the {user.role} role.")
         return user
 
-    async def form(request: Request) -> dict[str, str]:
-        """The urlencoded body of a POST (at most ``FORM_MAX_BYTES``), after the origin check."""
-        if not same_origin(request):
-            raise Refused(403, "This form was sent from another site.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > FORM_MAX_BYTES:
-                raise Refused(413, "This form is too large.")
-        try:
-            return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
-                                  max_num_fields=16))
-        except ValueError:
-            raise Refused(422, "This form has too many fields.") from None
-
     async def posted(request: Request,
                      roles: frozenset[Role] = frozenset(Role)) -> tuple[UserRecord, dict[str, str]]:
         """The person posting a form with their session's CSRF token, and the form's fields."""
-        fields = await form(request)
+        fields = await read_form(request)
         user = await person(request, roles)
         if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
             raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
@@ -144,7 +129,7 @@ def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        fields = await form(request)
+        fields = await read_form(request)
         next = fields.get("next", "/")
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), fields.get("csrf")):
             return login_form(request, next, "The form expired. Please log in again.", 403)
@@ -254,6 +239,21 @@ def local(target: str) -> str:
             or "\\" in target:
         return "/"
     return target
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The urlencoded body of a POST (at most ``FORM_MAX_BYTES``), after the origin check."""
+    if not same_origin(request):
+        raise Refused(403, "This form was sent from another site.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX_BYTES:
+            raise Refused(413, "This form is too large.")
+    try:
+        return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=16))
+    except ValueError:
+        raise Refused(422, "This form has too many fields.") from None
 
 
 def same_origin(request: Request) -> bool:
