@@ -177,6 +177,12 @@ class DesktopSettings(BaseModel):
     dispositions: list[str] = ["resolved", "follow-up needed", "transferred", "wrong number", "complaint"]
     # Asterisk queue = prefix + bot queue name (asterisk/extensions.conf's VOICEBOT_QUEUE_PREFIX).
     queue_prefix: str = "voicebot-"
+    # The agent's spoken briefing (call/briefing.py): for handoffs to these bot queues, the bot's voice speaks a
+    # one-line summary into briefing_dir/<call uuid>.wav (a directory Asterisk reads; the dialplan plays it to
+    # the member before bridging); files older than briefing_keep_s are removed. Empty list or no dir: off.
+    briefing_queues: list[str] = []
+    briefing_dir: Path | None = None
+    briefing_keep_s: float = Field(3600.0, gt=0)
 
 
 class Settings(BaseSettings):

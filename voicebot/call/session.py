@@ -27,11 +27,13 @@ import copy
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from voicebot import events as ev
+from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo
 from voicebot.call.dtmf import DigitCollector
 from voicebot.call.handoff import build_packet, route
@@ -78,6 +80,7 @@ APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to
 SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
 FILLER = "One moment, please."  # said when the dialog takes long to answer (a slow backend)
 FAULT_QUEUE = "general"
+BRIEFING_WAIT_S = 5.0  # after the bot let go, the agent's briefing may take this long to render
 NOTICE_RATE = 8000  # APOLOGY, SHUTDOWN_NOTICE and FILLER are pre-rendered at this rate (app.py); any channel plays it
 
 T = TypeVar("T")
@@ -171,6 +174,7 @@ class CallSession:
         self.handoff_packet: HandoffPacket | None = None
         self.state: CallState | None = None
         self.tasks = CallTasks(self.call_id)
+        self._briefing: asyncio.Task[None] | None = None  # the agent's spoken briefing, rendered at handoff
         self._open_turn: Turn | None = None  # published when the next input arrives or the call ends
         self._prompts: dict[str, tuple[PlaybackHandle, str]] = {}  # utterance id -> prompt not finished yet
         self._speech_started: float | None = None
@@ -545,7 +549,19 @@ class CallSession:
         self._publish(ev.HandedOff(self.call_id, packet=packet))
         self._enter(CallState.HANDED_OFF)
         self.log.info("handing off", queue=packet.queue, priority=packet.priority, reason=packet.reason)
+        desk = self.services.settings.desktop
+        if desk.briefing_dir and packet.queue in desk.briefing_queues:  # rendered while the last prompt drains
+            self._briefing = self.tasks.spawn(self._brief(packet, desk.briefing_dir, desk.briefing_keep_s),
+                                              "briefing")
         await self.conn.hangup(drain=not self.hung_up.is_set())
+
+    async def _brief(self, packet: HandoffPacket, directory: Path, keep_s: float) -> None:
+        """The agent's spoken briefing (call/briefing.py); a failure only loses the briefing."""
+        try:
+            path = await render_briefing(self.services.speaker, packet, directory, keep_s)
+            self.log.info("briefing written", path=str(path))
+        except Exception:  # noqa: BLE001 - the handoff goes on without it
+            self.log.exception("briefing not written")
 
     async def _on_shutdown(self) -> None:
         """The service is stopping: calls in progress go to a human rather than being cut off."""
@@ -590,7 +606,11 @@ class CallSession:
         self._publish_open_turn()
         self._enter(CallState.ENDED)
         self._publish(ev.CallEnded(self.call_id, outcome=self.outcome, reason=self.end_reason))
-        await self.tasks.close()
+        try:
+            if self._briefing is not None:  # the caller is queued already: the agent's briefing may finish
+                await asyncio.wait({self._briefing}, timeout=BRIEFING_WAIT_S)
+        finally:
+            await self.tasks.close()
         with contextlib.suppress(Exception):
             await self.listener.close()
         with contextlib.suppress(Exception):

@@ -93,19 +93,30 @@ class Metrics:
                 self.utterances.observe(duration)
 
 
-def handoff_answer(packet: dict[str, Any] | HandoffPacket | None) -> str:
-    """What the dialplan reads with CURL(): ``queue=…&skill=…&priority=…&reason=…``, or ``queue=`` when
-    the bot served the call and did not hand off (the dialplan hangs up)."""
+def handoff_answer(packet: dict[str, Any] | HandoffPacket | None, briefing: bool = False) -> str:
+    """What the dialplan reads with CURL(): ``queue=…&skill=…&priority=…&reason=…`` (``&briefing=1`` when the
+    queue plays the agent a spoken briefing), or ``queue=`` when the bot served the call and did not hand off (the
+    dialplan hangs up)."""
     if packet is None:
         return urlencode({"queue": ""})
     data = asdict(packet) if isinstance(packet, HandoffPacket) else packet
-    return urlencode({"queue": data.get("queue") or "", "skill": data.get("skill") or "",
-                      "priority": data.get("priority") or 0, "reason": data.get("reason") or ""})
+    answer = {"queue": data.get("queue") or "", "skill": data.get("skill") or "",
+              "priority": data.get("priority") or 0, "reason": data.get("reason") or ""}
+    return urlencode(answer | {"briefing": 1} if briefing else answer)
 
 
 def create_app(ctx: WebContext) -> FastAPI:
     metrics = Metrics(ctx.active_calls)
     recent: OrderedDict[str, HandoffPacket | None] = OrderedDict()  # call id -> its handoff, if any
+    desk = ctx.people.desktop.settings if ctx.people and ctx.people.desktop else None
+
+    def briefed(packet: dict[str, Any] | HandoffPacket | None) -> bool:
+        """The queue has the agent's spoken briefing on: the dialplan hands Queue() the call's file, which
+        Asterisk plays to the member if it is written by then (session.py) and skips otherwise."""
+        if packet is None or desk is None or desk.briefing_dir is None:
+            return False
+        queue = packet.queue if isinstance(packet, HandoffPacket) else packet.get("queue")
+        return queue in desk.briefing_queues
 
     async def count_own_calls() -> None:
         """This worker's calls only (with a Redis bus every worker hears every call: Prometheus would count
@@ -175,9 +186,9 @@ def create_app(ctx: WebContext) -> FastAPI:
         call_id = str(call_id)  # canonical: lower case, hyphenated, as Asterisk's UUID() gives it
         ctx.directory.handoff_looked_up(call_id)
         if call_id in recent:
-            return handoff_answer(recent[call_id])
+            return handoff_answer(recent[call_id], briefed(recent[call_id]))
         if (packet := await ctx.calls.handoff_for(call_id)) is not None:
-            return handoff_answer(packet)
+            return handoff_answer(packet, briefed(packet))
         if await ctx.calls.get_call(call_id) is not None:
             return handoff_answer(None)
         return ""
