@@ -39,6 +39,7 @@ from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
+from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
@@ -46,6 +47,7 @@ from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
+from voicebot.telephony.callbacks import CallbackScheduler
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
@@ -120,6 +122,10 @@ class VoicebotService:
         self.tokens = SqlTokenStore(self.store.engine)
         self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
         self.desk = PresenceDesk(self.telephony, s.desktop) if self.telephony is not None else None
+        # Callbacks that keep the caller's place: dialled when their turn comes in the queue (AMI only).
+        self._callbacks_task = asyncio.create_task(CallbackScheduler(
+            SqlCallbackQueue(self.store.engine), self.telephony, s.callbacks, s.desktop.queue_prefix,
+            s.ami.action_timeout_s).run(), name="callbacks") if self.telephony is not None else None
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop)  # the agent desktop
         self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
@@ -205,6 +211,10 @@ class VoicebotService:
         self.web.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._web_task, 5)
+        if self._callbacks_task is not None:
+            self._callbacks_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._callbacks_task
         if self.telephony is not None:
             await self.telephony.close()
         await self.bus.close()  # every call has published its end: the recorder takes what is left

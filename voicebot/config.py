@@ -185,6 +185,18 @@ class DesktopSettings(BaseModel):
     briefing_keep_s: float = Field(3600.0, gt=0)
 
 
+class CallbackSettings(BaseModel):
+    """Callbacks that keep the caller's place (``telephony/callbacks.py``): run when ``ami.enabled``."""
+
+    # The customer's leg: {number} is the caller's number; the answered call runs context,s (extensions.conf's
+    # [voicebot-callback], which Queue()s it at its place with its priority).
+    channel: str = "Local/{number}@voicebot-outbound"
+    context: str = "voicebot-callback"
+    caller_id: str = ""
+    ring_timeout_s: float = Field(30.0, gt=0)
+    poll_interval_s: float = Field(5.0, gt=0)  # how often the queues' state is read while callbacks wait
+
+
 class Settings(BaseSettings):
     """Everything the service needs to start. Defaults give the embedded demo (SQLite, demo flows)."""
 
@@ -200,6 +212,7 @@ class Settings(BaseSettings):
     ami: AmiSettings = AmiSettings()
     events: EventsSettings = EventsSettings()
     desktop: DesktopSettings = DesktopSettings()
+    callbacks: CallbackSettings = CallbackSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2

@@ -24,7 +24,8 @@ from voicebot.store.repo import SqlCallStore
 from voicebot.types import now
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TABLES = {"calls", "turns", "events", "api_tokens", "users", "web_sessions", "agents", "desk_actions"}  # after every migration
+TABLES = {"calls", "turns", "events", "api_tokens", "users", "web_sessions", "agents", "desk_actions",
+          "callbacks"}  # after every migration
 ORIGINAL_TABLES = {"calls", "turns", "events"}  # what 0001 created
 
 

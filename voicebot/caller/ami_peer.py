@@ -73,6 +73,8 @@ class PeerQueue:
     strategy: str = "rrmemory"
     members: dict[str, PeerMember] = field(default_factory=dict)
     entries: list[PeerEntry] = field(default_factory=list)
+    holdtime_s: int = 0  # the averages app_queue keeps (QueueParams Holdtime / TalkTime)
+    talktime_s: int = 0
 
 
 Fields = list[tuple[str, str]]
@@ -273,8 +275,8 @@ class AmiPeer:
                     ("Max", 0),
                     ("Strategy", q.strategy),
                     ("Calls", len(q.entries)),
-                    ("Holdtime", 0),
-                    ("TalkTime", 0),
+                    ("Holdtime", q.holdtime_s),
+                    ("TalkTime", q.talktime_s),
                     ("Completed", 0),
                     ("Abandoned", 0),
                     ("ServiceLevel", 0),

@@ -175,3 +175,26 @@ class DeskActionRow(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))  # disposition, note, ticket, callback
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CallbackRow(Base):
+    """A caller's request to be called back instead of waiting, holding their place in ``queue`` by the time
+    they first joined it. ``active_number`` is the number while the request is waiting or being dialled
+    (NULL afterwards): the unique constraint keeps one live request per number."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_queue_state_joined", "queue", "state", "joined_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    active_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int]
+    joined_at: Mapped[datetime]
+    requested_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # waiting, dialing, connected, failed, cancelled
+    dialed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    channel: Mapped[str] = mapped_column(String, default="")
+    result: Mapped[str] = mapped_column(String, default="")

@@ -1,0 +1,174 @@
+"""Callbacks that keep the caller's place: the durable queue (store/callbacks.py, on a SQLite file and on
+PostgreSQL) and the scheduler (telephony/callbacks.py) through the real AMI client against the AMI peer over
+TCP: the wait estimate from QueueStatus, a callback dialled only when its turn comes, in order, never twice,
+and not again after a restart."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services import require_service
+from voicebot.call.routing import estimate_wait
+from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
+from voicebot.config import AmiSettings, CallbackSettings
+from voicebot.store import database
+from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.telephony.ami import AmiClient
+from voicebot.telephony.callbacks import CallbackScheduler
+
+USER, SECRET = "voicebot-control", "s3cret"
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+SETTINGS = CallbackSettings(poll_interval_s=0.05, ring_timeout_s=2.0)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated database: a SQLite file, or a PostgreSQL schema of its own (dropped afterwards)."""
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}"
+    else:
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        url, schema = PG_URL, f"voicebot_test_{uuid.uuid4().hex[:10]}"
+    engine = database.connect(url, schema=schema)
+    await database.upgrade(engine, schema=schema)
+    yield engine
+    await engine.dispose()
+    if schema:
+        admin = create_async_engine(PG_URL)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[AmiPeer]:
+    peer = AmiPeer({USER: SECRET}, [PeerQueue("voicebot-cards", talktime_s=120)])
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+@pytest.fixture
+async def client(peer: AmiPeer) -> AsyncIterator[AmiClient]:
+    client = AmiClient(AmiSettings(enabled=True, port=peer.port, username=USER, secret=SecretStr(SECRET),
+                                   action_timeout_s=2.0, ping_interval_s=0))
+    await client.start()
+    yield client
+    await client.close()
+
+
+def scheduler(engine: AsyncEngine, client: AmiClient) -> CallbackScheduler:
+    return CallbackScheduler(SqlCallbackQueue(engine), client, SETTINGS, "voicebot-", 2.0)
+
+
+def originated(peer: AmiPeer) -> list[dict[str, str]]:
+    return [dict(a) for a in peer.actions if dict(a).get("Action") == "Originate"]
+
+
+def dialled_numbers(peer: AmiPeer) -> list[str]:
+    return [a["Channel"].removeprefix("Local/").removesuffix("@voicebot-outbound") for a in originated(peer)]
+
+
+def ago(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+def waiting_caller(name: str, waited_s: float, priority: int = 0) -> PeerEntry:
+    return PeerEntry(channel=f"PJSIP/{name}", unique_id=name, priority=priority,
+                     joined_at=time.time() - waited_s)
+
+
+async def test_the_wait_is_estimated_from_the_live_queue_status(peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001", status=2)
+    cards.entries += [waiting_caller("a", 60), waiting_caller("b", 30)]
+    [status] = await client.queue_status("voicebot-cards")
+    wait = estimate_wait(status)
+    assert (wait.ahead, wait.staffed, wait.free, wait.seconds) == (2, 1, 0, 360.0)
+    cards.members["PJSIP/1002"] = PeerMember("PJSIP/1002")
+    [status] = await client.queue_status("voicebot-cards")
+    assert estimate_wait(status).seconds == 120.0  # one idle, one busy agent for two ahead: one talk time
+    cards.members["PJSIP/1003"] = PeerMember("PJSIP/1003")
+    cards.members["PJSIP/1004"] = PeerMember("PJSIP/1004")
+    [status] = await client.queue_status("voicebot-cards")
+    assert estimate_wait(status).seconds == 0.0  # three idle agents, two callers ahead: answered at once
+
+
+async def test_a_callback_is_dialled_only_when_its_place_reaches_the_front(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001")  # idle
+    cards.entries.append(waiting_caller("earlier", 300))  # joined before the callback's caller
+    requests = SqlCallbackQueue(engine)
+    request = await requests.request("call-1", "5550001", "cards", 0, ago(120))
+    assert await scheduler(engine, client).tick() == []  # the earlier caller goes first
+    assert originated(peer) == []
+    cards.entries.clear()  # answered
+    cards.entries.append(waiting_caller("later", 60))  # joined after: does not hold the callback back
+    [dialled] = await scheduler(engine, client).tick()
+    assert dialled.answered and dialled.request.id == request.id
+    [action] = originated(peer)
+    assert (action["Channel"], action["Context"], action["Exten"]) == (
+        "Local/5550001@voicebot-outbound", "voicebot-callback", "s")
+    assert peer.channels[dialled.channel] == {
+        "VOICEBOT_CALLBACK_ID": request.id, "VOICEBOT_CALL_ID": "call-1", "VOICEBOT_QUEUE": "cards",
+        "VOICEBOT_PRIORITY": "0", "VOICEBOT_POSITION": "1"}
+    done = await requests.get(request.id)
+    assert done is not None and (done.state, done.channel) == ("connected", dialled.channel)
+    assert await scheduler(engine, client).tick() == [] and len(originated(peer)) == 1  # never again
+
+
+async def test_two_callbacks_keep_the_order_their_callers_joined_in(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    peer.queues["voicebot-cards"].members["PJSIP/1001"] = PeerMember("PJSIP/1001")  # one idle agent
+    requests = SqlCallbackQueue(engine)
+    await requests.request("call-b", "5550002", "cards", 0, ago(60))  # asked first, joined later
+    await requests.request("call-a", "5550001", "cards", 0, ago(90))
+    first = await scheduler(engine, client).tick()
+    assert [d.request.number for d in first] == ["5550001"]  # one agent: only the one who joined first
+    second = await scheduler(engine, client).tick()
+    assert [d.request.number for d in second] == ["5550002"]
+    assert dialled_numbers(peer) == ["5550001", "5550002"]
+
+
+async def test_a_restarted_scheduler_does_not_dial_again(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    peer.queues["voicebot-cards"].members["PJSIP/1001"] = PeerMember("PJSIP/1001")
+    requests = SqlCallbackQueue(engine)
+    dialled = await requests.request("call-1", "5550001", "cards", 0, ago(30))
+    waiting = await requests.request("call-2", "5550002", "cards", 0, ago(20))
+    assert await requests.claim(dialled.id)  # a scheduler claimed it and stopped before its dial ended
+    restarted = CallbackScheduler(SqlCallbackQueue(engine), client, SETTINGS, "voicebot-", 2.0)
+    results = await restarted.tick()
+    assert [d.request.number for d in results] == ["5550002"]  # the waiting one, at its place
+    assert dialled_numbers(peer) == ["5550002"]
+    restarted.interrupted_after = timedelta(0)
+    assert await restarted.tick() == []
+    interrupted = await requests.get(dialled.id)
+    assert interrupted is not None and (interrupted.state, interrupted.result) == ("failed", "interrupted")
+    assert dialled_numbers(peer) == ["5550002"]  # the interrupted one is not dialled again
+    assert (await requests.get(waiting.id)).state == "connected"  # type: ignore[union-attr]
+
+
+async def test_a_number_is_never_dialled_twice(engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    peer.queues["voicebot-cards"].members["PJSIP/1001"] = PeerMember("PJSIP/1001")
+    peer.queues["voicebot-cards"].members["PJSIP/1002"] = PeerMember("PJSIP/1002")
+    requests = SqlCallbackQueue(engine)
+    first = await requests.request("call-1", "5550001", "cards", 0, ago(100))
+    again = await requests.request("call-2", "5550001", "cards", 0, ago(10))  # called in again, asked again
+    assert again == first  # the same request, its earlier place kept
+    one, two = scheduler(engine, client), scheduler(engine, client)  # two schedulers on one database
+    results = [*await one.tick(), *await two.tick()]
+    assert [d.request.id for d in results] == [first.id]
+    assert dialled_numbers(peer) == ["5550001"]
+    assert not await requests.claim(first.id)
