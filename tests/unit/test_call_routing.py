@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from voicebot.call.handoff import route
 from voicebot.call.routing import (
     OpeningHours,
     QueuePlan,
@@ -14,10 +19,12 @@ from voicebot.call.routing import (
     estimate_wait,
     is_open,
     offer_callback,
+    plan_from_spec,
     queue_for,
     skill_for,
 )
-from voicebot.types import QueueEntry, QueueMember, QueueStatus
+from voicebot.dialog.schema import RoutingSpec
+from voicebot.types import Handoff, QueueEntry, QueueMember, QueueStatus
 
 WEEKDAYS = OpeningHours(frozenset(range(5)), time(9), time(17))
 CARDS = QueuePlan("cards", hours=(WEEKDAYS,), holidays=frozenset({date(2026, 12, 25)}),
@@ -104,3 +111,31 @@ def test_a_long_wait_overflows_when_the_overflow_is_shorter_else_a_callback_is_o
     assert (stay.queue, stay.overflowed) == ("cards", False)
     assert stay.wait is not None and stay.wait.seconds == 900.0
     assert offer_callback(stay, 120) and not offer_callback(stay, 1000)
+
+
+def test_a_bundles_routing_section_becomes_the_plan_and_routes_the_handoff() -> None:
+    spec = RoutingSpec.model_validate(yaml.safe_load("""
+        skills: {block_card: cards, balance: accounts}
+        queues:
+          cards:
+            hours: {mon-fri: "09:00-17:00", sat: "10:00-24:00", sun-mon: "07:00-08:00"}
+            holidays: [2026-12-25]
+            timezone: Europe/Berlin
+            overflow: general
+            max_wait_s: 120
+    """))
+    plan = plan_from_spec(spec)
+    cards = plan.queue("cards")
+    assert (cards.timezone, cards.overflow, cards.max_wait_s) == ("Europe/Berlin", "general", 120)
+    assert [sorted(w.days) for w in cards.hours] == [[0, 1, 2, 3, 4], [5], [0, 6]]
+    assert is_open(cards, TUESDAY_NOON_BERLIN) and not is_open(cards, datetime(2026, 12, 25, 11, tzinfo=UTC))
+    assert is_open(cards, datetime(2026, 12, 12, 22, 59, tzinfo=UTC))  # Saturday 23:59 in Berlin
+    routed = route(Handoff(reason="caller_request", queue="banking", priority=1), {"tier": "gold"},
+                   [("angry", 0.9)], plan, ["balance", "block_card"])
+    assert routed == Handoff(reason="caller_request", queue="cards", skill="cards", priority=4)
+    named = route(Handoff(reason="x", queue="banking", skill="loans"), {}, [], plan, ["block_card"])
+    assert (named.queue, named.skill) == ("banking", "loans")  # the flow's own choice stands
+    with pytest.raises(ValidationError):
+        RoutingSpec.model_validate({"queues": {"q": {"hours": {"weekdays": "9-5"}}}})
+    with pytest.raises(ValidationError):
+        RoutingSpec.model_validate({"queues": {"q": {"timezone": "Mars/Olympus"}}})

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from voicebot.call.routing import RoutingPlan, queue_for, skill_for
 from voicebot.types import Handoff, HandoffPacket, Turn
 
 # Customer tiers the backend may put in the dialog's variables; a higher tier queues ahead.
@@ -18,13 +19,20 @@ TIER_PRIORITY = {"vip": 3, "platinum": 3, "gold": 2, "silver": 1}
 ANGRY_PRIORITY_BOOST = 1
 
 
-def route(handoff: Handoff, variables: dict[str, Any], emotion_trail: Sequence[tuple[str, float]]) -> Handoff:
-    """Pick the final queue, skill and priority: the flow's choice, raised for customer tier and anger."""
+def route(handoff: Handoff, variables: dict[str, Any], emotion_trail: Sequence[tuple[str, float]],
+          plan: RoutingPlan | None = None, intents: Sequence[str | None] = ()) -> Handoff:
+    """Pick the final queue, skill and priority: the flow's choice, raised for customer tier and anger. With
+    the bundle's routing ``plan``, a handoff that names no skill gets the skill of the caller's latest mapped
+    intent, and the queue of that skill when the plan has one."""
     tier = str(variables.get("tier") or variables.get("customer_tier") or "").lower()
     priority = handoff.priority + TIER_PRIORITY.get(tier, 0)
     if any(label == "angry" for label, _ in emotion_trail[-3:]):
         priority += ANGRY_PRIORITY_BOOST
-    return Handoff(reason=handoff.reason, queue=handoff.queue, skill=handoff.skill, priority=priority)
+    queue, skill = handoff.queue, handoff.skill
+    if plan is not None and skill is None:
+        skill = skill_for(intents, plan)
+        queue = queue_for(skill, plan, queue)
+    return Handoff(reason=handoff.reason, queue=queue, skill=skill, priority=priority)
 
 
 def intent_summary(turns: Sequence[Turn], slots: dict[str, Any], reason: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from voicebot.dialog.schema import DAYS, RoutingSpec
 from voicebot.types import QueueStatus
 
 DEVICE_UNAVAILABLE = {0, 4, 5}  # AST_DEVICE_UNKNOWN, INVALID, UNAVAILABLE: the member cannot take a call
@@ -77,6 +78,26 @@ class RouteChoice:
     open: bool
     overflowed: bool = False
     wait: WaitEstimate | None = None
+
+
+def plan_from_spec(spec: RoutingSpec) -> RoutingPlan:
+    """A bundle's ``routing:`` section as a plan (the schema checked its shape)."""
+    queues = {
+        name: QueuePlan(name, hours=tuple(_window(days, times) for days, times in q.hours.items()),
+                        holidays=frozenset(q.holidays), timezone=q.timezone, overflow=q.overflow,
+                        max_wait_s=q.max_wait_s)
+        for name, q in spec.queues.items()
+    }
+    return RoutingPlan(skills=dict(spec.skills), queues=queues)
+
+
+def _window(days: str, times: str) -> OpeningHours:
+    first, _, last = days.partition("-")
+    start, end = DAYS.index(first), DAYS.index(last or first)
+    span = range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)]
+    opens, closes = times.split("-")
+    return OpeningHours(frozenset(span), time.fromisoformat(opens),
+                        time.max if closes == "24:00" else time.fromisoformat(closes))
 
 
 def skill_for(intents: Iterable[str | None], plan: RoutingPlan, default: str | None = None) -> str | None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -420,6 +423,43 @@ class FlowDef(_Model):
         return ([self.intent] if self.intent else []) + list(self.intents)
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY = "(?:" + "|".join(DAYS) + ")"
+_HHMM = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+
+
+class QueueDef(_Model):
+    """A human queue's opening hours, holidays, overflow and longest acceptable wait (``call/routing.py``)."""
+
+    hours: dict[Annotated[str, Field(pattern=f"^{_DAY}(-{_DAY})?$")],
+                Annotated[str, Field(pattern=f"^{_HHMM}-({_HHMM}|24:00)$")]] = Field(
+        default_factory=dict,
+        description='Days ("mon-fri", "sat") to local opening times ("09:00-17:00"); none: always open')
+    holidays: list[date] = Field(default_factory=list, description="Closed all day on these dates")
+    timezone: str = Field("UTC", description="The IANA time zone of the hours, e.g. Europe/Berlin")
+    overflow: str | None = Field(None, description="The queue that takes callers when this one is closed or "
+                                                   "its wait is longer than max_wait_s")
+    max_wait_s: float | None = Field(None, gt=0,
+                                     description="A longer expected wait overflows or offers a callback")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class RoutingSpec(_Model):
+    """Queue by skill: the intent → skill map (a skill is served by the queue of the same name when ``queues``
+    has one) and the queues' hours."""
+
+    skills: dict[str, str] = Field(default_factory=dict, description="Intent -> skill")
+    queues: dict[str, QueueDef] = Field(default_factory=dict, description="Queue name -> its hours and overflow")
+
+
 class BundleSpec(_Model):
     """One dialog application (a YAML file under dialogs/)."""
 
@@ -434,6 +474,7 @@ class BundleSpec(_Model):
     out_of_scope: list[str] = Field(default_factory=list)
     slot_types: dict[str, SlotTypeDef] = Field(default_factory=dict)
     handlers: Handlers = Handlers()
+    routing: RoutingSpec = RoutingSpec()
     flows: dict[str, FlowDef] = Field(min_length=1)
 
 
