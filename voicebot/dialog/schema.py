@@ -457,7 +457,8 @@ class RoutingSpec(_Model):
     has one) and the queues' hours."""
 
     skills: dict[str, str] = Field(default_factory=dict, description="Intent -> skill")
-    queues: dict[str, QueueDef] = Field(default_factory=dict, description="Queue name -> its hours and overflow")
+    queues: dict[str, QueueDef] = Field(default_factory=dict,
+                                        description="Queue name -> its hours and overflow")
 
 
 class BundleSpec(_Model):
