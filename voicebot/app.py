@@ -22,12 +22,14 @@ from sqlalchemy.engine import make_url
 
 from voicebot.audio.server import AudioSocketServer, CallConnection
 from voicebot.call.bus_redis import RedisEventBus
+from voicebot.call.callbacks import CallbackOffer
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
+from voicebot.call.routing import RoutingPlan, plan_from_spec
 from voicebot.call.session import APOLOGY, FILLER, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import AmiSettings, EventsSettings, Settings
 from voicebot.demo.backend import create_demo_app
-from voicebot.dialog.actions import ActionRunner
+from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
 from voicebot.events import Bus
@@ -122,9 +124,15 @@ class VoicebotService:
         self.tokens = SqlTokenStore(self.store.engine)
         self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
         self.desk = PresenceDesk(self.telephony, s.desktop) if self.telephony is not None else None
-        # Callbacks that keep the caller's place: dialled when their turn comes in the queue (AMI only).
+        # Callbacks that keep the caller's place (AMI only): flows offer them (queue_wait, request_callback);
+        # the scheduler dials each when its turn comes in the queue.
+        callbacks = SqlCallbackQueue(self.store.engine)
+        functions = default_registry()
+        if self.telephony is not None:
+            offer = CallbackOffer(self.telephony, callbacks, self._routing_plan, s.desktop.queue_prefix)
+            offer.register(functions)
         self._callbacks_task = asyncio.create_task(CallbackScheduler(
-            SqlCallbackQueue(self.store.engine), self.telephony, s.callbacks, s.desktop.queue_prefix,
+            callbacks, self.telephony, s.callbacks, s.desktop.queue_prefix,
             s.ami.action_timeout_s).run(), name="callbacks") if self.telephony is not None else None
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop)  # the agent desktop
         self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
@@ -136,7 +144,7 @@ class VoicebotService:
         emotion = EmotionClassifier.load(resolve("emotion", paths.models), paths.model_cache / "emotion")
         self.dialogs = DialogApps(
             flows=self.flows, embedder=embedder, emotion=emotion, pool=self.pool,
-            actions=ActionRunner(base_url=s.dialog.backend_url, service_url=self.web_url),
+            actions=ActionRunner(functions, base_url=s.dialog.backend_url, service_url=self.web_url),
             cache_dir=paths.model_cache / "intents", router=self.router)
         await self.pool.run(self.dialogs.build_all)
         prompts = {APOLOGY, SHUTDOWN_NOTICE, FILLER}
@@ -167,6 +175,10 @@ class VoicebotService:
         log.info("voicebot ready", audiosocket=f"{s.audiosocket.host}:{self.audiosocket.port}",
                  web=f"http://{s.web.host}:{s.web.port}", flows=self.flows.names(), prompts_rendered=rendered,
                  seconds=round(time.perf_counter() - started, 1))
+
+    def _routing_plan(self, flow: str) -> RoutingPlan:
+        """The routing plan of a flow bundle (its ``routing:`` section), as it is now."""
+        return plan_from_spec(self.flows.get(flow).spec.routing)
 
     async def _handle_call(self, connection: CallConnection) -> None:
         await CallSession(self.services, connection).run()

@@ -1,7 +1,7 @@
 """Callbacks that keep the caller's place: the durable queue (store/callbacks.py, on a SQLite file and on
 PostgreSQL) and the scheduler (telephony/callbacks.py) through the real AMI client against the AMI peer over
 TCP: the wait estimate from QueueStatus, a callback dialled only when its turn comes, in order, never twice,
-and not again after a restart."""
+and not again after a restart; and the flow functions that offer it (call/callbacks.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services import require_service
-from voicebot.call.routing import estimate_wait
+from voicebot.call.callbacks import CallbackOffer
+from voicebot.call.routing import QueuePlan, RoutingPlan, estimate_wait
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
 from voicebot.config import AmiSettings, CallbackSettings
+from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registry
 from voicebot.store import database
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.telephony.ami import AmiClient
@@ -172,3 +174,32 @@ async def test_a_number_is_never_dialled_twice(engine: AsyncEngine, peer: AmiPee
     assert [d.request.id for d in results] == [first.id]
     assert dialled_numbers(peer) == ["5550001"]
     assert not await requests.claim(first.id)
+
+
+async def test_a_flow_hears_the_wait_and_asks_for_a_callback_that_keeps_its_place(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001", status=2)  # busy
+    cards.entries += [waiting_caller("a", 60), waiting_caller("b", 30)]
+    plan = RoutingPlan(queues={"cards": QueuePlan("cards", max_wait_s=300)})
+    offer = CallbackOffer(client, SqlCallbackQueue(engine), lambda flow: plan, "voicebot-")
+    runner = ActionRunner(offer.register(default_registry()))
+
+    async def call(function: str, call_id: str, **params: object) -> dict[str, object]:
+        context = {"call_id": call_id, "caller_id": "5550001", "flow": "banking", "params": params}
+        outcome = await runner.run(ActionRequest("function", function, context=context))
+        assert outcome.status == "ok", outcome.detail
+        return outcome.data
+
+    wait = await call("queue_wait", "call-1", queue="cards")
+    assert wait == {"queue": "cards", "open": True, "overflowed": False, "wait_s": 360, "minutes": 6,
+                    "offer_callback": True}
+    first = await call("request_callback", "call-1", queue="cards", priority=2)
+    assert first["queued"] is True
+    again = await call("request_callback", "call-2", queue="cards")  # the same number calls in again
+    assert again == {"reference": first["reference"], "queued": False}
+    assert await scheduler(engine, client).tick() == []  # no agent free yet
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001")
+    cards.entries.clear()
+    [dialled] = await scheduler(engine, client).tick()
+    assert (dialled.request.number, dialled.request.priority, dialled.answered) == ("5550001", 2, True)

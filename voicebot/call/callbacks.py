@@ -1,0 +1,63 @@
+"""What a flow calls to offer a callback (``call: {function: …}`` steps), registered on the flows' action
+registry by the composition root when AMI is enabled:
+
+* ``queue_wait`` (params ``queue``, ``priority``): where the caller would go now and how long they would
+  wait there, from the bundle's ``routing:`` plan and the queues' live state: ``{queue, open, overflowed,
+  wait_s, minutes, offer_callback}`` (``wait_s`` -1 when nobody staffs the queue).
+* ``request_callback`` (params ``queue``, ``priority``, optional ``number``, default the caller id): a callback
+  that holds the caller's place from now (``store/callbacks.py``); ``{reference, queued}``, ``queued`` false
+  when the number already had one (it keeps its earlier place).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from voicebot.call.routing import RoutingPlan, choose_queue, offer_callback
+from voicebot.dialog.actions import ActionRegistry
+from voicebot.engines import TelephonyControl
+from voicebot.store.callbacks import SqlCallbackQueue
+
+
+class CallbackOffer:
+    """The two flow functions over the PBX's queue state and the durable callback queue."""
+
+    def __init__(self, control: TelephonyControl, requests: SqlCallbackQueue,
+                 plan_for: Callable[[str], RoutingPlan], queue_prefix: str) -> None:
+        self.control = control
+        self.requests = requests
+        self.plan_for = plan_for  # flow bundle name -> its routing plan
+        self.queue_prefix = queue_prefix
+
+    def register(self, registry: ActionRegistry) -> ActionRegistry:
+        registry.register("queue_wait")(self.queue_wait)
+        registry.register("request_callback")(self.request_callback)
+        return registry
+
+    async def queue_wait(self, context: dict[str, Any]) -> dict[str, Any]:
+        params = context.get("params") or {}
+        queue, priority = str(params.get("queue") or "general"), int(params.get("priority") or 0)
+        plan = self.plan_for(str(context.get("flow") or ""))
+        statuses = {s.queue.removeprefix(self.queue_prefix): s for s in await self.control.queue_status()
+                    if s.queue.startswith(self.queue_prefix)}
+        choice = choose_queue(plan, queue, datetime.now(UTC), priority, statuses)
+        seconds = choice.wait.seconds if choice.wait is not None else None
+        return {
+            "queue": choice.queue,
+            "open": choice.open,
+            "overflowed": choice.overflowed,
+            "wait_s": -1 if seconds is None else round(seconds),
+            "minutes": 0 if seconds is None else math.ceil(seconds / 60),
+            "offer_callback": offer_callback(choice, plan.queue(queue).max_wait_s),
+        }
+
+    async def request_callback(self, context: dict[str, Any]) -> dict[str, Any]:
+        params = context.get("params") or {}
+        number = str(params.get("number") or context.get("caller_id") or "")
+        request = await self.requests.request(str(context.get("call_id") or ""), number,
+                                              str(params.get("queue") or "general"),
+                                              int(params.get("priority") or 0), datetime.now(UTC))
+        return {"reference": request.id[:8].upper(), "queued": request.call_id == context.get("call_id")}
