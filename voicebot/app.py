@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from voicebot.audio.server import AudioSocketServer, CallConnection
 from voicebot.call.bus_redis import RedisEventBus
-from voicebot.call.callbacks import CallbackOffer
+from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
 from voicebot.call.routing import RoutingPlan, plan_from_spec
@@ -127,7 +127,7 @@ class VoicebotService:
         # Callbacks that keep the caller's place (AMI only): flows offer them (queue_wait, request_callback);
         # the scheduler dials each when its turn comes in the queue.
         callbacks = SqlCallbackQueue(self.store.engine)
-        functions = default_registry()
+        functions = TicketRequest(SqlDeskStore(self.store.engine)).register(default_registry())
         if self.telephony is not None:
             offer = CallbackOffer(self.telephony, callbacks, self._routing_plan, s.desktop.queue_prefix)
             offer.register(functions)

@@ -1,7 +1,7 @@
 """Callbacks that keep the caller's place: the durable queue (store/callbacks.py, on a SQLite file and on
 PostgreSQL) and the scheduler (telephony/callbacks.py) through the real AMI client against the AMI peer over
 TCP: the wait estimate from QueueStatus, a callback dialled only when its turn comes, in order, never twice,
-and not again after a restart; and the flow functions that offer it (call/callbacks.py)."""
+and not again after a restart; and the flow functions that offer it, or a ticket (call/callbacks.py)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services import require_service
-from voicebot.call.callbacks import CallbackOffer
+from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.routing import QueuePlan, RoutingPlan, estimate_wait
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
 from voicebot.config import AmiSettings, CallbackSettings
 from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registry
 from voicebot.store import database
 from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.store.desktop import SqlDeskStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.telephony.callbacks import CallbackScheduler
 
@@ -203,3 +204,16 @@ async def test_a_flow_hears_the_wait_and_asks_for_a_callback_that_keeps_its_plac
     cards.entries.clear()
     [dialled] = await scheduler(engine, client).tick()
     assert (dialled.request.number, dialled.request.priority, dialled.answered) == ("5550001", 2, True)
+
+
+async def test_a_caller_who_prefers_a_ticket_gets_one_on_the_calls_desk_actions(engine: AsyncEngine) -> None:
+    desk = SqlDeskStore(engine)
+    runner = ActionRunner(TicketRequest(desk).register(default_registry()))
+    context = {"call_id": "call-9", "caller_id": "5550009", "flow": "banking",
+               "params": {"queue": "cards", "note": "card blocked twice"}}
+    outcome = await runner.run(ActionRequest("function", "request_ticket", context=context))
+    assert outcome.status == "ok", outcome.detail
+    [ticket] = await desk.actions("call-9")
+    assert (ticket.kind, ticket.user_name) == ("ticket", "voicebot")
+    assert ticket.data == {"reference": outcome.data["reference"], "queue": "cards", "number": "5550009",
+                           "note": "card blocked twice"}

@@ -1,12 +1,14 @@
-"""What a flow calls to offer a callback (``call: {function: …}`` steps), registered on the flows' action
-registry by the composition root when AMI is enabled:
+"""What a flow calls to offer a callback or a ticket (``call: {function: …}`` steps), registered on the
+flows' action registry by the composition root:
 
-* ``queue_wait`` (params ``queue``, ``priority``): where the caller would go now and how long they would
-  wait there, from the bundle's ``routing:`` plan and the queues' live state: ``{queue, open, overflowed,
-  wait_s, minutes, offer_callback}`` (``wait_s`` -1 when nobody staffs the queue).
-* ``request_callback`` (params ``queue``, ``priority``, optional ``number``, default the caller id): a callback
-  that holds the caller's place from now (``store/callbacks.py``); ``{reference, queued}``, ``queued`` false
-  when the number already had one (it keeps its earlier place).
+* ``queue_wait`` (params ``queue``, ``priority``; AMI only): where the caller would go now and how long they
+  would wait there, from the bundle's ``routing:`` plan and the queues' live state: ``{queue, open,
+  overflowed, wait_s, minutes, offer_callback}`` (``wait_s`` -1 when nobody staffs the queue).
+* ``request_callback`` (params ``queue``, ``priority``, optional ``number``, default the caller id; AMI only):
+  a callback that holds the caller's place from now (``store/callbacks.py``); ``{reference, queued}``,
+  ``queued`` false when the number already had one (it keeps its earlier place).
+* ``request_ticket`` (params ``queue``, optional ``number`` and ``note``), for a caller who prefers a
+  ticket: recorded with the call's desk actions (the agents' desktop); ``{reference}``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from voicebot.call.routing import RoutingPlan, choose_queue, offer_callback
-from voicebot.dialog.actions import ActionRegistry
+from voicebot.dialog.actions import ActionRegistry, make_reference
 from voicebot.engines import TelephonyControl
 from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.store.desktop import SqlDeskStore
+
+TICKET_AUTHOR = "voicebot"  # the desk action's user: the caller asked the bot, not an agent
 
 
 class CallbackOffer:
@@ -61,3 +66,25 @@ class CallbackOffer:
                                               str(params.get("queue") or "general"),
                                               int(params.get("priority") or 0), datetime.now(UTC))
         return {"reference": request.id[:8].upper(), "queued": request.call_id == context.get("call_id")}
+
+
+class TicketRequest:
+    """The ``request_ticket`` flow function over the desk actions store."""
+
+    def __init__(self, desk: SqlDeskStore) -> None:
+        self.desk = desk
+
+    def register(self, registry: ActionRegistry) -> ActionRegistry:
+        registry.register("request_ticket")(self.request_ticket)
+        return registry
+
+    async def request_ticket(self, context: dict[str, Any]) -> dict[str, Any]:
+        params = context.get("params") or {}
+        reference = make_reference(context)["reference"]
+        await self.desk.add_action(str(context.get("call_id") or ""), TICKET_AUTHOR, "ticket", {
+            "reference": reference,
+            "queue": str(params.get("queue") or "general"),
+            "number": str(params.get("number") or context.get("caller_id") or ""),
+            "note": str(params.get("note") or ""),
+        })
+        return {"reference": reference}
