@@ -25,6 +25,7 @@ flows:
     steps:
       - call: {function: queue_wait, params: {queue: cards, priority: 1}}
         save_as: wait
+        on_error: to_agent
       - branch:
           - if: "vars.wait.offer_callback"
             goto: offer
@@ -139,3 +140,11 @@ async def test_a_short_wait_goes_straight_to_the_queue(bundle) -> None:  # noqa:
     [handoff] = [a for a in r.actions if isinstance(a, Handoff)]
     assert handoff.queue == "cards" and said(r) == "I'm putting you through."
     assert [name for name, _ in desk.calls] == ["queue_wait"]
+
+
+async def test_without_the_queue_state_the_caller_goes_to_the_queue(bundle) -> None:  # noqa: ANN001
+    engine = DialogEngine(bundle, ActionRunner(default_registry()))  # AMI off: no queue_wait registered
+    state = engine.start("call-1", "+15550111", {})
+    r = await engine.step(state, CallStart())
+    [handoff] = [a for a in r.actions if isinstance(a, Handoff)]
+    assert (handoff.queue, handoff.reason) == ("cards", "caller_request")
