@@ -5,6 +5,8 @@ and not again after a restart; and the flow functions that offer it, or a ticket
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -217,3 +219,27 @@ async def test_a_caller_who_prefers_a_ticket_gets_one_on_the_calls_desk_actions(
     assert (ticket.kind, ticket.user_name) == ("ticket", "voicebot")
     assert ticket.data == {"reference": outcome.data["reference"], "queue": "cards", "number": "5550009",
                            "note": "card blocked twice"}
+
+
+async def test_the_running_scheduler_dials_as_soon_as_an_agent_is_free(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001", status=2)  # on a call
+    await SqlCallbackQueue(engine).request("call-1", "5550001", "cards", 0, ago(30))
+    slow = CallbackSettings(poll_interval_s=60.0, ring_timeout_s=2.0)  # only an event can wake it in time
+    dialler = CallbackScheduler(SqlCallbackQueue(engine), client, slow, "voicebot-", 2.0)
+    running = asyncio.create_task(dialler.run())
+    try:
+        await asyncio.sleep(0.3)  # the first tick: nobody free
+        assert originated(peer) == []
+        cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001")
+        peer.emit("AgentComplete", Queue="voicebot-cards", Interface="PJSIP/1001")
+        deadline = time.monotonic() + 2.0
+        while not originated(peer):
+            assert time.monotonic() < deadline, "no callback dialled after the agent was free"
+            await asyncio.sleep(0.02)
+        assert dialled_numbers(peer) == ["5550001"]
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -1,9 +1,10 @@
 """The callback scheduler: calls a customer back when their place in the queue reaches the front.
 
-Every ``poll_interval_s`` while requests wait (``store/callbacks.py``), it reads the queues' live state
-(``QueueStatus``). A request is due when fewer callers outrank it than agents are idle: a caller waiting
-in the queue outranks it with a higher priority, or the same priority and a longer wait than the time since
-the request's caller first joined; so a callback never jumps a caller who waited longer. A due request is
+Every ``poll_interval_s``, and at once when an AMI event says a queue moved, it reads the waiting requests
+(``store/callbacks.py``) and the queues' live state (``QueueStatus``). A request is due when fewer callers
+outrank it than agents are idle: a caller waiting in the queue outranks it with a higher priority, or the
+same priority and a longer wait than the time since the request's caller first joined; so a callback never
+jumps a caller who waited longer. A due request is
 claimed in the database (at most one scheduler wins it, and it is never dialled again), then the customer
 is called through ``TelephonyControl.originate``; once they answer, the dialplan's ``[voicebot-callback]``
 queues them at their place (``VOICEBOT_POSITION``) with their priority.
@@ -12,6 +13,7 @@ queues them at their place (``VOICEBOT_POSITION``) with their priority.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +27,10 @@ from voicebot.store.callbacks import CallbackRequest, SqlCallbackQueue
 from voicebot.types import OriginateRequest, QueueStatus
 
 log = structlog.get_logger(__name__)
+
+# AMI events after which a waiting callback may have reached the front.
+QUEUE_MOVED = frozenset({"QueueCallerLeave", "QueueCallerAbandon", "AgentComplete", "QueueMemberStatus",
+                         "QueueMemberPause", "QueueMemberAdded"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +68,26 @@ class CallbackScheduler:
         self.interrupted_after = timedelta(seconds=settings.ring_timeout_s + 2 * action_timeout_s)
 
     async def run(self) -> None:
-        """Tick until cancelled; a PBX or a database that does not answer is tried again at the next tick."""
-        while True:
-            try:
-                await self.tick()
-            except (TelephonyError, SQLAlchemyError) as error:
-                log.warning("callbacks: tick failed; trying again", error=str(error))
-            await asyncio.sleep(self.settings.poll_interval_s)
+        """Tick until cancelled: every ``poll_interval_s``, and at once when the PBX says a queue moved (a
+        caller left, an agent finished or changed state). A PBX or a database that does not answer is tried
+        again at the next tick."""
+        moved = asyncio.Event()
+
+        async def listen() -> None:
+            async for event in self.control.events():
+                if event.name in QUEUE_MOVED:
+                    moved.set()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(listen())
+            while True:
+                moved.clear()
+                try:
+                    await self.tick()
+                except (TelephonyError, SQLAlchemyError) as error:
+                    log.warning("callbacks: tick failed; trying again", error=str(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(moved.wait(), self.settings.poll_interval_s)
 
     async def tick(self) -> list[Dialled]:
         """Dial every request whose turn has come, concurrently; return what happened."""
