@@ -25,6 +25,7 @@ from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
+from voicebot.call.routing import plan_from_spec
 from voicebot.call.routing import RoutingPlan, plan_from_spec
 from voicebot.call.session import APOLOGY, FILLER, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import AmiSettings, EventsSettings, Settings
@@ -77,7 +78,7 @@ class DialogApps:
             started = time.perf_counter()
             nlu = build_nlu(bundle, self.embedder, self.emotion, self.pool, self.cache_dir)
             self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu,
-                                         bundle.sensitive)
+                                         bundle.sensitive, plan_from_spec(bundle.spec.routing))
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))
         return self._built[key]

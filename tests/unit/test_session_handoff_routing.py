@@ -40,3 +40,34 @@ async def test_the_packet_carries_the_announced_tier_and_the_flows_verification(
     packet = store.calls[conn.call_id]["handoff"]
     assert packet.priority == 1 + 2  # gold: +2 (call/handoff.py TIER_PRIORITY)
     assert packet.verified is True
+
+
+async def test_the_bundles_routing_plan_picks_the_skill_and_queue_of_the_callers_request(tmp_path: Path) -> None:
+    import wave
+
+    from conftest import SHARED
+    from fakes import FakeNlu
+    from voicebot.call.routing import QueuePlan, RoutingPlan
+    from voicebot.types import AudioFrame, Expectation, Listen, now
+
+    with wave.open(str(SHARED / "data/asr/fsdd_digits_dev/audio/3_theo_7.wav")) as recording:
+        speech = recording.readframes(recording.getnframes())
+    bus, store = EventBus(), FakeCallStore()
+    dialog = ScriptedDialog([(Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+                             (Say("Let me put you through."), Handoff(reason="caller_request", queue="banking"))])
+    plan = RoutingPlan(skills={"check_balance": "balances"}, queues={"balances": QueuePlan("balances")})
+    app = DialogApp("bank", "v1", dialog, FakeNlu({"check_balance": ["three"]}), routing=plan)
+    services = CallServices(settings=Settings(), recognizer=FakeRecognizer(["three"]), bus=bus,
+                            speaker=Speaker(FakeSynthesizer(8000), tmp_path / "cache", InferencePool(1)),
+                            dialog_for=lambda _info: app)
+    recorder = CallRecorder.start(bus, store)
+    conn = FakeCallConnection()
+    audio = b"\0" * 3200 + speech + b"\0" * 32000
+    start = now()
+    for i in range(len(audio) // 320):
+        conn.feed(AudioFrame(audio[i * 320:(i + 1) * 320], 8000, start + i * 0.02))
+    await asyncio.wait_for(CallSession(services, conn).run(), 20)
+    await bus.close()
+    await recorder.close()
+    packet = store.calls[conn.call_id]["handoff"]
+    assert (packet.queue, packet.skill) == ("balances", "balances")

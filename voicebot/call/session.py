@@ -37,6 +37,7 @@ from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo
 from voicebot.call.dtmf import DigitCollector
 from voicebot.call.handoff import build_packet, route
+from voicebot.call.routing import RoutingPlan
 from voicebot.dialog.sensitive import MASK, Redactor
 from voicebot.events import (
     MASKED_KEY,
@@ -95,6 +96,7 @@ class DialogApp:
     engine: DialogEngine
     nlu: LanguageUnderstanding
     sensitive: Mapping[str, int] = field(default_factory=dict)  # slot -> characters left in clear when masked
+    routing: RoutingPlan | None = None  # the bundle's intent -> skill map and queues
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ class CallSession:
         # how many utterances in a row were not understood.
         self._voice = VoiceBaseline()
         self._misunderstood = 0
+        self.routing: RoutingPlan | None = None  # the call's flow's, once it is known
 
     # ------------------------------------------------------------------ the conversation
 
@@ -239,6 +242,7 @@ class CallSession:
 
     async def _converse(self, app: DialogApp) -> None:
         self.redactor = Redactor(app.sensitive)
+        self.routing = app.routing
         state = app.engine.start(self.call_id, self._caller_id(), self.info.variables)
         next_input: DialogInput = CallStart(caller_id=self._caller_id(), called=self.info.dnis,
                                             variables=tuple(self.info.variables.items()))
@@ -542,7 +546,8 @@ class CallSession:
     async def _handoff(self, action: Handoff) -> None:
         emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns
                     if t.emotion and t.input_kind != "continued"]  # its words are in the next turn
-        decided = route(action, self.variables, emotions)
+        decided = route(action, self.variables, emotions, self.routing,
+                        [t.intent for t in self.turns if t.input_kind != "continued"])
         packet = build_packet(self.call_id, self._caller_id(), decided, [self._masked(t) for t in self.turns],
                               self.redactor.slots(self.slots), verified=bool(self.variables.get("verified")))
         self.handoff_packet, self.outcome, self.end_reason = packet, "handoff", action.reason
