@@ -191,6 +191,7 @@ def test_voicebot_db_upgrade_and_current_on_a_fresh_sqlite_file(tmp_path: Path) 
     runner = CliRunner()
     behind = runner.invoke(app, ["db", "current", "--url", url])
     assert behind.exit_code == 1 and behind.stdout.startswith(f"none (newest: {database.head()})")
+    assert not (tmp_path / "var").exists()  # looking created nothing
     upgraded = runner.invoke(app, ["db", "upgrade", "--url", url])
     assert upgraded.exit_code == 0 and f"at revision {database.head()}" in upgraded.stdout
     current = runner.invoke(app, ["db", "current", "--url", url])

@@ -87,7 +87,12 @@ async def upgrade_url(url: str, revision: str = "head") -> str | None:
 
 
 async def current_url(url: str) -> str | None:
-    """``current`` of the database at ``url`` (``voicebot db current``)."""
+    """``current`` of the database at ``url`` (``voicebot db current``); None for a SQLite file that does not
+    exist (looking does not create it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        return None
     engine = connect(url)
     try:
         return await current(engine)
