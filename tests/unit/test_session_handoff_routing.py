@@ -42,15 +42,15 @@ async def test_the_packet_carries_the_announced_tier_and_the_flows_verification(
     assert packet.verified is True
 
 
-async def test_the_bundles_routing_plan_picks_the_skill_and_queue_of_the_callers_request(tmp_path: Path) -> None:
+async def test_the_bundles_routing_plan_picks_the_skill_and_queue_of_the_callers_request(tmp_path: Path,
+                                                                                         shared_dir: Path) -> None:
     import wave
 
-    from conftest import SHARED
     from fakes import FakeNlu
     from voicebot.call.routing import QueuePlan, RoutingPlan
     from voicebot.types import AudioFrame, Expectation, Listen, now
 
-    with wave.open(str(SHARED / "data/asr/fsdd_digits_dev/audio/3_theo_7.wav")) as recording:
+    with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/3_theo_7.wav")) as recording:
         speech = recording.readframes(recording.getnframes())
     bus, store = EventBus(), FakeCallStore()
     dialog = ScriptedDialog([(Say("How can I help?"), Listen(Expectation(no_input_s=5))),
