@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from services import require_service
-from voicebot.store.queries import SqlCallQueries
+from record_api import RecordApi
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.spool import Spool
 from voicebot.types import HandoffPacket, Turn, now
@@ -21,23 +21,6 @@ from voicebot.types import HandoffPacket, Turn, now
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 pytestmark = pytest.mark.postgres
-
-
-class _Api:
-    """The call records of a store as the web API serves them (the read side's records as JSON)."""
-
-    def __init__(self, store: SqlCallStore) -> None:
-        self._queries = SqlCallQueries(store.engine)
-
-    async def get_call(self, call_id: str) -> dict | None:
-        call = await self._queries.get_call(call_id)
-        return None if call is None else call.to_json()
-
-    async def list_calls(self, **query) -> list[dict]:
-        return [call.summary_json() for call in await self._queries.list_calls(**query)]
-
-    async def handoff_for(self, call_id: str) -> dict | None:
-        return await self._queries.handoff_for(call_id)
 
 
 @pytest.fixture
@@ -76,14 +59,14 @@ async def test_lifecycle_on_postgres(schema: str, tmp_path: Path) -> None:
     await store.close()
 
     store = await SqlCallStore.open(PG_URL, tmp_path / "spool", schema=schema)  # schema exists: reused
-    call = await _Api(store).get_call(call_id)
+    call = await RecordApi(store).get_call(call_id)
     assert call is not None and call["outcome"] == "handoff" and call["flow"] == "banking"
     assert [t["caller_text"] for t in call["turns"]] == ["turn 0", "turn 1", "turn 2"]
     assert call["turns"][0]["entities"] == {"amount": 12.5, "nan": None}
     assert call["turns"][0]["response_ms"] == pytest.approx(750, abs=1)
     assert call["events"][0]["data"] == {"digit": "5"}
-    assert (await _Api(store).handoff_for(call_id) or {}).get("priority") == 7
-    assert [c["id"] for c in await _Api(store).list_calls(outcome="handoff")] == [call_id]
+    assert (await RecordApi(store).handoff_for(call_id) or {}).get("priority") == 7
+    assert [c["id"] for c in await RecordApi(store).list_calls(outcome="handoff")] == [call_id]
     await store.close()
 
 
@@ -101,7 +84,7 @@ async def test_spool_from_an_outage_replays_into_postgres(schema: str, tmp_path:
     store = await SqlCallStore.open(PG_URL, spool, schema=schema)  # the database is "back"
     await asyncio.gather(*(store.turn_completed(call_id, _turn(1)) for call_id in ids))
     await store.flush()
-    calls = await _Api(store).list_calls(limit=100)
+    calls = await RecordApi(store).list_calls(limit=100)
     assert sorted(c["id"] for c in calls) == sorted(ids)
     assert all(c["turn_count"] == 2 and c["outcome"] == "completed" for c in calls)
     assert not Spool(spool).has_records()

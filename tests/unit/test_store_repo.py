@@ -10,27 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.store.queries import SqlCallQueries
+from record_api import RecordApi
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.spool import Spool
 from voicebot.types import HandoffPacket, Turn, now
-
-
-class _Api:
-    """The call records of a store as the web API serves them (the read side's records as JSON)."""
-
-    def __init__(self, store: SqlCallStore) -> None:
-        self._queries = SqlCallQueries(store.engine)
-
-    async def get_call(self, call_id: str) -> dict | None:
-        call = await self._queries.get_call(call_id)
-        return None if call is None else call.to_json()
-
-    async def list_calls(self, **query) -> list[dict]:
-        return [call.summary_json() for call in await self._queries.list_calls(**query)]
-
-    async def handoff_for(self, call_id: str) -> dict | None:
-        return await self._queries.handoff_for(call_id)
 
 
 def _turn(index: int, text: str = "I lost my card") -> Turn:
@@ -84,7 +67,7 @@ async def test_lifecycle_written_and_read_back(db: Path, tmp_path: Path) -> None
     await _write_call(store, "call-2", turns=1, handoff=False)
     await store.flush()
 
-    call = await _Api(store).get_call("call-1")
+    call = await RecordApi(store).get_call("call-1")
     assert call is not None
     assert (call["caller_id"], call["flow"], call["outcome"], call["queue"]) == \
         ("+15550001", "banking", "handoff", "cards")
@@ -102,19 +85,19 @@ async def test_lifecycle_written_and_read_back(db: Path, tmp_path: Path) -> None
     assert [e["kind"] for e in call["events"]] == ["barge_in"] * 3
     assert call["events"][0]["data"] == {"turn": 0, "partial": "wait"}
 
-    handoff = await _Api(store).handoff_for("call-1")
+    handoff = await RecordApi(store).handoff_for("call-1")
     assert handoff is not None
     assert (handoff["queue"], handoff["skill"], handoff["priority"]) == ("cards", "cards", 5)
     assert handoff["transcript"][1] == ["caller", "I lost my ****"]
-    assert await _Api(store).handoff_for("call-2") is None
-    assert await _Api(store).handoff_for("nope") is None
-    assert await _Api(store).get_call("nope") is None
+    assert await RecordApi(store).handoff_for("call-2") is None
+    assert await RecordApi(store).handoff_for("nope") is None
+    assert await RecordApi(store).get_call("nope") is None
 
-    listed = await _Api(store).list_calls()
+    listed = await RecordApi(store).list_calls()
     assert {c["id"] for c in listed} == {"call-1", "call-2"}
     assert {c["id"]: c["turn_count"] for c in listed} == {"call-1": 3, "call-2": 1}
-    assert [c["id"] for c in await _Api(store).list_calls(outcome="completed")] == ["call-2"]
-    assert len(await _Api(store).list_calls(limit=1)) == 1 and len(await _Api(store).list_calls(offset=2)) == 0
+    assert [c["id"] for c in await RecordApi(store).list_calls(outcome="completed")] == ["call-2"]
+    assert len(await RecordApi(store).list_calls(limit=1)) == 1 and len(await RecordApi(store).list_calls(offset=2)) == 0
     await store.close()
     assert _spooled(tmp_path / "spool") == 0
 
@@ -131,7 +114,7 @@ async def test_writes_return_while_database_locked_and_land_after_release(db: Pa
         locker.execute("ROLLBACK")
         locker.close()
     await store.flush()
-    call = await _Api(store).get_call("locked")
+    call = await RecordApi(store).get_call("locked")
     assert call is not None and len(call["turns"]) == 2 and len(call["events"]) == 2
     assert call["outcome"] == "handoff"
     await store.close()
@@ -152,7 +135,7 @@ async def test_lock_longer_than_busy_timeout_spools_then_replays(db: Path, tmp_p
         locker.close()
     await store.flush()  # the database is back: the spool is replayed
     assert _spooled(spool) == 0
-    call = await _Api(store).get_call("spooled")
+    call = await RecordApi(store).get_call("spooled")
     assert call is not None and len(call["turns"]) == 2 and call["outcome"] == "handoff"
     await store.close()
 
@@ -217,7 +200,7 @@ async def test_full_queue_spills_to_spool_and_nothing_is_lost(db: Path, tmp_path
         locker.execute("ROLLBACK")
         locker.close()
     await store.flush()
-    call = await _Api(store).get_call("burst")
+    call = await RecordApi(store).get_call("burst")
     assert call is not None
     assert [t["index"] for t in call["turns"]] == list(range(20))
     assert len(call["events"]) == 20 and call["outcome"] == "handoff"
@@ -238,9 +221,9 @@ async def test_fifty_concurrent_calls(db: Path, tmp_path: Path) -> None:
 
     await asyncio.gather(*(caller(n) for n in range(50)))
     await store.flush()
-    calls = await _Api(store).list_calls(limit=100)
+    calls = await RecordApi(store).list_calls(limit=100)
     assert len(calls) == 50 and all(c["turn_count"] == 4 and c["outcome"] == "completed" for c in calls)
-    one = await _Api(store).get_call("c17")
+    one = await RecordApi(store).get_call("c17")
     assert one is not None and [t["caller_text"] for t in one["turns"]] == [f"utterance {i} of 17" for i in range(4)]
     await store.close()
 
@@ -253,7 +236,7 @@ async def test_rejected_record_does_not_block_the_others(db: Path, tmp_path: Pat
     await store.call_started("good", "1", "banking", now())
     await store.call_ended("good", "completed", now(), None)
     await store.flush()
-    call = await _Api(store).get_call("good")
+    call = await RecordApi(store).get_call("good")
     assert call is not None and call["outcome"] == "completed"
     assert (spool / "rejected.jsonl").read_text().count("\n") == 1
     assert not Spool(spool).has_records()
@@ -265,7 +248,7 @@ async def test_bad_arguments_never_raise_into_the_call(db: Path, tmp_path: Path)
     await store.event("odd", "weird", {"obj": object(), "bytes": b"\x00", "tuple": (1, 2)})
     await store.turn_completed("odd", None)  # type: ignore[arg-type]  # dropped with a log line
     await store.flush()
-    call = await _Api(store).get_call("odd")
+    call = await RecordApi(store).get_call("odd")
     assert call is not None and call["events"][0]["data"]["tuple"] == [1, 2]
     await store.close()
 
@@ -284,7 +267,7 @@ async def test_record_after_close_is_spooled_and_replayed_next_start(db: Path, t
     await store.call_ended("late", "abandoned", now(), None)  # a call task finishing during shutdown
     assert _spooled(spool) == 1
     store = await SqlCallStore.open(_url(db), spool)
-    call = await _Api(store).get_call("late")
+    call = await RecordApi(store).get_call("late")
     assert call is not None and call["outcome"] == "abandoned" and call["flow"] == "retail"
     await store.close()
 
@@ -297,7 +280,7 @@ async def test_an_event_keeps_the_time_it_happened(db: Path, tmp_path: Path) -> 
     await store.event("call-late", "dtmf", {"digit": "5"}, at=happened)
     await store.event("call-late", "dtmf", {"digit": "6"})
     await store.flush()
-    call = await _Api(store).get_call("call-late")
+    call = await RecordApi(store).get_call("call-late")
     await store.close()
     assert call is not None
     late, current = (_epoch(e["at"]) for e in call["events"])
