@@ -213,11 +213,14 @@ class Settings(BaseSettings):
     events: EventsSettings = EventsSettings()
     desktop: DesktopSettings = DesktopSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    pii: PiiSettings = PiiSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2
     log_level: str = "INFO"
     log_json: bool = False
+    # This worker's name on every log line (several workers share a log store); None: <host name>-<pid>
+    worker_id: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -1,41 +1,71 @@
-"""Structured logging (structlog) for the service: console lines for people, JSON for log shippers."""
+"""Structured logging (structlog) for the service: console lines for people, JSON for log shippers.
+
+Every line carries ``worker`` (which ``voicebot serve`` wrote it: several share one log store at scale), and
+every line written for a call, whichever module writes it, carries ``call_id``: the call's task runs inside
+:func:`call_logging`, and asyncio tasks (and ``asyncio.to_thread``) inherit its context.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
+from contextlib import AbstractContextManager
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 
-class _CurrentStderr:
-    """``sys.stderr`` as it is when a line is written: loggers are cached on first use, and a command run
-    in-process (typer's CliRunner) swaps the stream and closes it afterwards."""
+class _CurrentStream:
+    """``sys.stdout`` or ``sys.stderr`` as it is when a line is written: loggers are cached on first use, and a
+    command run in-process (typer's CliRunner, pytest's capture) swaps the stream and closes it afterwards."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        return getattr(sys, self._name).write(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        getattr(sys, self._name).flush()
 
 
-def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = False) -> None:
-    """Structured lines to stdout (the service), or to stderr for commands whose stdout is their answer."""
+def default_worker_id() -> str:
+    """``<host name>-<pid>``: unique among workers on one machine and across machines."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def call_logging(call_id: str) -> AbstractContextManager[object]:
+    """Inside this block (and in tasks started from it) every log line carries ``call_id``."""
+    return structlog.contextvars.bound_contextvars(call_id=call_id)
+
+
+def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = False,
+                      worker_id: str | None = None) -> None:
+    """Structured lines to stdout (the service), or to stderr for commands whose stdout is their answer.
+    ``worker_id`` (the service: ``Settings.worker_id`` or :func:`default_worker_id`) is added to every line."""
     logging.basicConfig(level=level.upper(), format="%(message)s")
     # per-request/per-decode lines at INFO; alembic: its context lines at every start (store/database.py
     # logs the migrations it applies)
     for chatty in ("faster_whisper", "httpx", "httpcore", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+
+    def add_worker(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        event.setdefault("worker", worker_id)
+        return event
+
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            *([add_worker] if worker_id else []),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr() if stderr else sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStream("stderr" if stderr else "stdout")),
         cache_logger_on_first_use=True,
     )

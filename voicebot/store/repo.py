@@ -51,6 +51,7 @@ class StoreHealth:
     status: str  # ok | degraded
     spooled: int = 0  # records waiting in the spool for the database
     held: int = 0  # records neither the database nor the spool took yet (in memory)
+    write_failures: int = 0  # since start: writes the database failed (outages) or records it rejected
 
 WRITE_CHUNK = 500  # records per transaction when a large spool is replayed
 
@@ -81,6 +82,7 @@ class SqlCallStore:
         self._spills = 0  # appends by the spill task, so a replay does not miss one made meanwhile
         self._commit_lock = asyncio.Lock()
         self._last_seq = 0
+        self._write_failures = 0
         self._closed = False
         self._writer: asyncio.Task[None] | None = None
 
@@ -168,7 +170,8 @@ class SqlCallStore:
         """``ok``, or ``degraded`` while records wait in the spool or in memory (the database refused them)."""
         spooled = await asyncio.to_thread(self._spool.count)
         degraded = bool(spooled or self._held or self._overflow) or not self._schema_ready
-        return StoreHealth("degraded" if degraded else "ok", spooled, len(self._held) + len(self._overflow))
+        return StoreHealth("degraded" if degraded else "ok", spooled, len(self._held) + len(self._overflow),
+                           self._write_failures)
 
     def _last_resort(self, records: list[Record]) -> None:
         """At shutdown neither the database nor the spool took these: keep them wherever a file can still be
@@ -290,6 +293,7 @@ class SqlCallStore:
             await self._write(sorted(spooled + records, key=lambda r: r.get("seq", 0)))
         except Exception as error:  # noqa: BLE001 - poison records are handled inside _write
             self._retry_at = loop.time() + self._retry_s
+            self._write_failures += 1
             log.warning("call records not written (database unavailable); spooled", error=str(error),
                         records=len(records), waiting_in_spool=len(spooled))
             await self._to_spool(records)
@@ -344,6 +348,7 @@ class SqlCallStore:
                             raise
                         log.error("call record refused; kept in rejected.jsonl", error=str(single),
                                   op=record.get("op"), call_id=record.get("call_id"))
+                        self._write_failures += 1
                         await asyncio.to_thread(self._spool.reject, [record])
 
     async def _reachable(self) -> bool:

@@ -9,8 +9,9 @@ queries and event bus; other apps (the demo back office) come in the context's `
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 import uuid
@@ -20,9 +21,12 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from voicebot import events as ev
 from voicebot.call.directory import CallInfo
+from voicebot.store.repo import StoreHealth
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
@@ -62,35 +66,82 @@ async def _bounded_body(request: Request) -> bytes:
     return bytes(body)
 
 
+# Turn stages timed per turn (voicebot_turn_stage_seconds{stage}): from mark, to mark
+TURN_STAGES = {"asr": ("speech_end", "asr_final"), "nlu": ("asr_final", "nlu_done"),
+               "dialog": ("nlu_done", "dialog_done"), "tts": ("dialog_done", "tts_first_audio"),
+               "send": ("tts_first_audio", "first_frame_sent"), "response": ("speech_end", "first_frame_sent")}
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 5, 10)
+
+
+class StoreFigures(Collector):
+    """The call record store's figures as of the last scrape (``/metrics`` reads them first)."""
+
+    def __init__(self) -> None:
+        self.health = StoreHealth("ok")
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("voicebot_store_spooled_records", "Call records waiting in the spool for the "
+                                "database", value=self.health.spooled)
+        yield GaugeMetricFamily("voicebot_store_held_records", "Call records neither the database nor the spool "
+                                "took yet (in memory)", value=self.health.held)
+        yield GaugeMetricFamily("voicebot_store_up", "1 while the store writes to the database, 0 while degraded",
+                                value=float(self.health.status == "ok"))
+        yield CounterMetricFamily("voicebot_store_write_failures", "Writes of call records the database failed "
+                                  "(outage: spooled) or records it rejected", value=self.health.write_failures)
+
+
 class Metrics:
     """Prometheus figures fed from the event bus (one registry per service, no globals)."""
 
-    def __init__(self, active_calls: Callable[[], int]) -> None:
+    def __init__(self, active_calls: Callable[[], int], inference_queued: Callable[[], int] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("voicebot_calls_total", "Calls ended, by outcome", ["outcome"], registry=self.registry)
+        self.started = Counter("voicebot_calls_started_total", "Calls started", registry=self.registry)
         self.active = Gauge("voicebot_calls_active", "Calls in progress", registry=self.registry)
         self.active.set_function(active_calls)
         self.barge_ins = Counter("voicebot_barge_ins_total", "Bot prompts cut off by the caller",
                                  registry=self.registry)
-        self.handoffs = Counter("voicebot_handoffs_total", "Calls handed to a human, by queue", ["queue"],
-                                registry=self.registry)
+        self.handoffs = Counter("voicebot_handoffs_total", "Calls handed to a human, by queue and reason",
+                                ["queue", "reason"], registry=self.registry)
         self.faults = Counter("voicebot_faults_total", "Faults inside calls, by stage", ["stage"],
                               registry=self.registry)
         self.utterances = Histogram("voicebot_utterance_seconds", "Caller utterance length",
                                     buckets=(0.25, 0.5, 1, 2, 4, 8, 16), registry=self.registry)
+        self.stages = Histogram("voicebot_turn_stage_seconds", "Turn latency per stage (response: end of the "
+                                "caller's speech to the bot's first audio frame)", ["stage"],
+                                buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.inference = Gauge("voicebot_inference_queued", "ASR, TTS and embedding jobs waiting for a worker of "
+                               "the inference pool", registry=self.registry)
+        self.inference.set_function(inference_queued or (lambda: 0))
+        self.bus_lag = Histogram("voicebot_bus_lag_seconds", "From an event's creation (on any worker) to its "
+                                 "arrival at this worker's web app", buckets=LATENCY_BUCKETS,
+                                 registry=self.registry)
+        self.store = StoreFigures()
+        self.registry.register(self.store)
 
     def observe(self, event: ev.CallEvent) -> None:
+        """One of this worker's own events."""
         match event:
+            case ev.CallStarted():
+                self.started.inc()
             case ev.CallEnded(outcome=outcome):
                 self.calls.labels(outcome).inc()
             case ev.BargeInEvent():
                 self.barge_ins.inc()
             case ev.HandedOff(packet=packet):
-                self.handoffs.labels(packet.queue).inc()
+                self.handoffs.labels(packet.queue, packet.reason).inc()
             case ev.CallFault(stage=stage):
                 self.faults.labels(stage).inc()
             case ev.SpeechEndedEvent(duration_s=duration):
                 self.utterances.observe(duration)
+            case ev.TurnCompleted(turn=turn):
+                for stage, (start, end) in TURN_STAGES.items():
+                    if (seconds := turn.latency(start, end)) is not None and seconds >= 0:
+                        self.stages.labels(stage).observe(seconds)
+
+    def heard(self, event: ev.CallEvent) -> None:
+        """An event of any worker, as the bus delivered it here."""
+        self.bus_lag.observe(max(0.0, time.time() - event.at))
 
 
 def handoff_answer(packet: dict[str, Any] | HandoffPacket | None, briefing: bool = False) -> str:
@@ -106,7 +157,7 @@ def handoff_answer(packet: dict[str, Any] | HandoffPacket | None, briefing: bool
 
 
 def create_app(ctx: WebContext) -> FastAPI:
-    metrics = Metrics(ctx.active_calls)
+    metrics = Metrics(ctx.active_calls, ctx.inference_queued)
     recent: OrderedDict[str, HandoffPacket | None] = OrderedDict()  # call id -> its handoff, if any
     desk = ctx.people.desktop.settings if ctx.people and ctx.people.desktop else None
 
@@ -127,6 +178,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def follow_handoffs() -> None:
         """Every worker's handoffs: the dialplan may ask any worker's web API."""
         async for event in ctx.bus.subscribe():
+            metrics.heard(event)
             if isinstance(event, ev.CallStarted):
                 recent[event.call_id] = None
             elif isinstance(event, ev.HandedOff):
@@ -162,6 +214,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     @app.get("/metrics", response_class=Response,
              responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
     async def prometheus() -> Response:
+        metrics.store.health = await ctx.store_health()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls", dependencies=reader, responses=REFUSALS)

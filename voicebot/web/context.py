@@ -55,3 +55,4 @@ class WebContext:
     store_health: Callable[[], Awaitable[StoreHealth]]  # ok, or degraded with records waiting in the spool
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
+    inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
