@@ -26,6 +26,7 @@ from voicebot.types import now
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = {"calls", "turns", "events", "api_tokens", "users", "web_sessions", "agents", "desk_actions",
           "callbacks"}  # after every migration
+TABLES |= {"queue_events", "agent_states"}  # 0010 reports
 ORIGINAL_TABLES = {"calls", "turns", "events"}  # what 0001 created
 
 

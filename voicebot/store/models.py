@@ -198,3 +198,80 @@ class CallbackRow(Base):
     finished_at: Mapped[datetime | None]
     channel: Mapped[str] = mapped_column(String, default="")
     result: Mapped[str] = mapped_column(String, default="")
+
+
+# --- QA console (store/qa.py, migration 0009) ---------------------------------------------------------
+
+
+class QaCorrectionRow(Base):
+    """A reviewer's correction of one turn: what the caller really said and the intent they meant (None: that
+    part unchanged). Every correction is kept; the newest per turn counts."""
+
+    __tablename__ = "qa_corrections"
+    __table_args__ = (Index("ix_qa_corrections_call_turn", "call_id", "turn_index", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    turn_index: Mapped[int]
+    caller_text: Mapped[str | None] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String)
+    user_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class QaScoreRow(Base):
+    """A call's score card of one form: the answers (automatic and the reviewer's), the score (0-100), who
+    scored it and when. Scoring again replaces it."""
+
+    __tablename__ = "qa_scores"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    form: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    answers: Mapped[dict[str, Any]]
+    comment: Mapped[str] = mapped_column(Text)
+    user_name: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- reports: queue and agent events (store/reports.py, migration 0010) ---------------------------------
+
+
+class QueueEventRow(Base):
+    """What Asterisk's queues said about a caller (``QueueCallerJoin``, ``QueueCallerAbandon``, ``AgentConnect``,
+    ``AgentComplete``, …), for the queue and agent reports. ``id`` is a digest of the AMI event, so every worker
+    that hears it writes the same row once. ``queue`` is the bot queue name (the Asterisk prefix removed)."""
+
+    __tablename__ = "queue_events"
+    __table_args__ = (Index("ix_queue_events_queue_at", "queue", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    unique_id: Mapped[str] = mapped_column(String(64), default="")  # the caller's channel in Asterisk
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the voicebot call (VOICEBOT_UUID), when known
+    caller_id: Mapped[str] = mapped_column(String(64), default="")
+    agent: Mapped[str | None] = mapped_column(String(64))  # the member's name
+    interface: Mapped[str | None] = mapped_column(String(128))
+    hold_s: Mapped[float | None] = mapped_column(Float)
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    ring_s: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(String(32), default="")
+
+
+class AgentStateRow(Base):
+    """An agent's state from ``at`` until their next row (``telephony/presence.py``'s states), for wrap-up and
+    time-in-state figures."""
+
+    __tablename__ = "agent_states"
+    __table_args__ = (Index("ix_agent_states_agent_at", "agent", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String, default="")
+    at: Mapped[datetime] = mapped_column(index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
