@@ -76,3 +76,41 @@ def test_keys_typed_right_after_a_one_key_answer_wait_for_the_next_question():
     assert collector.deadline is None and collector.timeout() is None
     assert collector.reset(Expectation(max_digits=8, terminator="#")) == []
     assert [collector.key(d, 1.0) for d in "45678"][-1] == DigitsInput("12345678")
+
+
+ONE_KEY = Expectation(max_digits=1, terminator="")
+
+
+def test_a_number_keyed_at_a_one_key_question_after_a_one_key_answer_is_one_entry():
+    """"9876543210#" keyed at "Did you want to track a parcel?": "9" answers it, and when the question is
+    asked again (a one-key question) the keys that followed come as the whole number, its first key included."""
+    collector = DigitCollector(ONE_KEY)
+    assert collector.key("9", 0.0) == DigitsInput("9")
+    assert collector.reset(ONE_KEY) == []
+    keys = [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("876543210#")]
+    assert keys[:-1] == [None] * 9
+    assert keys[-1] == DigitsInput("9876543210", terminated=True)
+
+
+def test_keys_held_before_the_next_one_key_question_make_one_entry():
+    collector = DigitCollector(ONE_KEY)
+    assert collector.key("9", 0.0) == DigitsInput("9")
+    assert [collector.key(d, 0.1 * (i + 1)) for i, d in enumerate("876#")] == [None] * 4
+    assert collector.reset(ONE_KEY) == [DigitsInput("9876", terminated=True)]
+    assert collector.digits == ""
+
+
+def test_an_entry_after_a_one_key_answer_ends_at_the_gap_without_a_terminator():
+    collector = DigitCollector(ONE_KEY)
+    collector.key("1", 0.0)
+    collector.reset(ONE_KEY)
+    assert collector.key("2", 0.3) is None and collector.key("3", 0.6) is None
+    assert collector.deadline == 1.6
+    assert collector.timeout() == DigitsInput("123")
+
+
+def test_a_key_long_after_a_one_key_answer_is_its_own_answer():
+    collector = DigitCollector(ONE_KEY)
+    collector.key("1", 0.0)
+    collector.reset(ONE_KEY)
+    assert collector.key("2", 2.5) == DigitsInput("2")

@@ -390,3 +390,44 @@ flows:
     assert said(r).startswith("That's 3 digits, and I need 4.") and "456" not in said(r)
     r = await engine.step(state, DigitsInput("7"))
     assert state.slots["pin"] == "4567"
+
+
+# Numbers keyed where one key is asked for (call/dtmf.py makes them one entry) ------------------------
+
+
+async def test_a_number_keyed_at_the_intent_confirmation_is_a_yes_with_the_value(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("money", "balance", 0.4))
+    r = await engine.step(state, DigitsInput("12345678", terminated=True))
+    assert "intent confirmation answered yes by keying 8 digits" in r.decisions
+    assert "Balance of {digits:12345678}" in said(r)
+
+
+async def test_a_number_keyed_after_a_one_key_answer_drops_that_key_when_it_does_not_fit(bundle):
+    """"1" for yes to the previous question, then the account typed at once and read at this question."""
+    engine, state = await started(bundle)
+    await engine.step(state, u("money", "balance", 0.4))
+    r = await engine.step(state, DigitsInput("112345678"))
+    assert "Balance of {digits:12345678}" in said(r)
+
+
+async def test_a_number_keyed_at_the_menu_confirms_the_request_that_asks_for_it(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, DigitsInput("12345678", terminated=True))
+    assert "Did you want to check your balance?" in said(r)
+    r = await engine.step(state, DigitsInput("1"))
+    assert "Balance of {digits:12345678}" in said(r)
+
+
+async def test_a_number_keyed_at_a_yes_no_question_is_a_yes_with_the_next_value(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("lost card", "card", 0.9))
+    r = await engine.step(state, DigitsInput("4421", terminated=True))
+    assert state.slots["have_card"] is True and "Card {digits:4421} blocked." in said(r)
+
+
+async def test_a_keyed_number_that_fills_nothing_is_still_a_no_match(bundle):
+    engine, state = await started(bundle)
+    await engine.step(state, u("money", "balance", 0.4))
+    r = await engine.step(state, DigitsInput("123"))
+    assert not state.ended and "is not 1 (yes) or 2 (no)" in " ".join(r.decisions)

@@ -358,6 +358,8 @@ class Interpreter:
         w = state.waiting
         assert w is not None
         step = self.q.waiting_step(state)
+        if len(digits) > 1 and (move := self._number_at_one_key_question(state, step, digits)):
+            return move
         if w.kind == "offer_agent":
             if digits == "2":
                 return DeclineAgent("the offer of a person answered no by DTMF")
@@ -384,6 +386,30 @@ class Interpreter:
         if value is None:
             return NoMatch(f"DTMF {digits!r} is not a valid {self.q.expected_type(state)}")
         return FillSlot(value, f"slot {slot_of(step)} filled by DTMF")
+
+    def _number_at_one_key_question(self, state: DialogState, step: AnyStep, keys: str) -> Move | None:
+        """A number keyed where one key is asked for (``call/dtmf.py`` makes one entry of keys typed straight
+        after a one-key answer): the value of what the flow asks next, taken as a yes ("Did you want to track
+        a parcel?" 9876543210#: yes and the number), or at a menu the request whose flow asks for it,
+        confirmed. The entry is tried whole, then without its first key (the answer to the question before)."""
+        w = state.waiting
+        assert w is not None
+        for entry in dict.fromkeys((keys, keys[1:])):
+            keyed = _keyed(entry)
+            if w.kind == "confirm_intent":
+                assert w.intent is not None
+                ahead = self.q.values_ahead(state, self.bundle.intent_flow[w.intent], 0, keyed)
+                if any(isinstance(ask, AskStep) for ask, _, _ in ahead):
+                    return IntentConfirmed(True, f"intent confirmation answered yes by keying {len(entry)} digits",
+                                           keyed)
+            elif w.kind == "menu" and isinstance(step, MenuStep) and entry not in step.menu.dtmf:
+                if (intent := self._intent_for_value(state, step, keyed)) is not None:
+                    flow = self.bundle.intent_flow[intent]
+                    return ConfirmIntent(intent, keyed, f"a value for flow {flow} keyed at the menu")
+            elif w.kind == "ask" and self.q.kind_of(step) == "yes_no":
+                if isinstance(move := self._yes_with_value(state, step, keyed), FillSlot):
+                    return move
+        return None
 
     def _digits_keyed(self, state: DialogState, step: AnyStep, keys: str) -> Move | None:
         """Keys pressed for a digits question. Keys of the expected length replace what was said; keys that
@@ -416,6 +442,11 @@ class Interpreter:
         if intent in self.bundle.intent_flow:
             return StartFlow(intent, None, f"{how} {key} chose intent {intent}")
         return None
+
+
+def _keyed(digits: str) -> Understanding:
+    """Keys as what they would be said as: a digit string, to fill the slots ahead."""
+    return Understanding(digits, None, 0.0, (Entity("digits", digits, digits, 0, len(digits)),))
 
 
 def _yes_or_no(answer: bool) -> str:
