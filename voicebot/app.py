@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import faulthandler
 import gc
+import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import Desktop, People, WebContext
+from voicebot.web.desktop import CustomerProfiles
 
 log = structlog.get_logger(__name__)
 
@@ -111,6 +113,14 @@ class VoicebotService:
         host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         return f"http://{host}:{self.settings.web.port}"
 
+    def _profile_backend(self, flow: str) -> str | None:
+        """Where the pop reads a customer profile for a call of ``flow``: the flow's back office (as its webhooks
+        reach it), the demo back office for a flow without one, nothing otherwise."""
+        backend = self.flows.get(flow).spec.backend if flow in self.flows.names() else None
+        base = self.settings.dialog.backend_url or backend or ("{service}/demo" if self.settings.web.demo_backend
+                                                               else None)
+        return base.replace("{service}", self.web_url) if base else None
+
     async def start(self) -> None:
         s, paths = self.settings, self.paths
         started = time.perf_counter()
@@ -135,7 +145,11 @@ class VoicebotService:
         self._callbacks_task = asyncio.create_task(CallbackScheduler(
             callbacks, self.telephony, s.callbacks, s.desktop.queue_prefix,
             s.ami.action_timeout_s).run(), name="callbacks") if self.telephony is not None else None
-        desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop)  # the agent desktop
+        # The agent desktop; its pop reads the customer profile from the flow's back office (this process's demo
+        # back office answers the desk_key only).
+        self.desk_key = secrets.token_urlsafe(24)
+        self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
+        desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup)
         self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         recognizer = load_recognizer(s, self.pool)
@@ -230,6 +244,7 @@ class VoicebotService:
                 await self._callbacks_task
         if self.telephony is not None:
             await self.telephony.close()
+        await self.profiles.aclose()
         await self.bus.close()  # every call has published its end: the recorder takes what is left
         await self.recorder.close()
         await self.store.close()
@@ -265,7 +280,8 @@ async def open_bus(settings: EventsSettings) -> Bus:
 
 def web_context(service: VoicebotService) -> WebContext:
     """What the web app may see of the service; the demo back office under ``/demo`` when configured."""
-    mounts = {"/demo": create_demo_app(service.paths.demo_db)} if service.settings.web.demo_backend else {}
+    mounts = {"/demo": create_demo_app(service.paths.demo_db, desk_key=service.desk_key)} \
+        if service.settings.web.demo_backend else {}
     return WebContext(calls=service.queries, directory=service.directory, bus=service.bus,
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
                       active_calls=lambda: service.audiosocket.active_calls,

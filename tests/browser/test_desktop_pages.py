@@ -14,10 +14,11 @@ from playwright.sync_api import Page, expect
 
 from voicebot.caller.desk_bench import PASSWORD, DeskSite, Person, desk_site, log_in, packet
 from voicebot.store.desktop import AgentRecord
+from voicebot.types import Turn
 from voicebot.web.auth import Role
 
 ANN, BOB = "PJSIP/1001", "PJSIP/1002"
-CALLER = "+15550177"
+CALLER = "+15550101001"  # Maria Garcia in the demo back office
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,8 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     async def previous_call() -> None:
         started = (datetime.now(UTC) - timedelta(days=2)).timestamp()
         await desk.store.call_started(earlier, CALLER, "banking", started)
+        await desk.store.turn_completed(earlier, Turn(index=0, caller_text="what is my balance",
+                                                      intent="check_balance", intent_confidence=0.9))
         await desk.store.call_ended(earlier, "completed", started + 60, None)
         await desk.store.flush()
 
@@ -87,7 +90,13 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     expect(pop.locator("#pop-slots")).to_contain_text("account number****4321")
     expect(pop.locator("#pop-transcript")).to_contain_text("just put me through to a person")
     expect(pop.locator("#pop-emotions")).to_have_text("neutral 0.71 → frustrated 0.64")
-    expect(pop.locator("#pop-previous")).to_contain_text("banking · completed")
+    expect(pop.locator("#pop-previous")).to_contain_text("banking · completed · check_balance")
+    profile = pop.locator("#pop-profile")  # from the demo back office, by the caller's number
+    expect(profile).to_contain_text("Maria Garcia")
+    expect(profile).to_contain_text("standard")
+    expect(profile).to_contain_text("debit …4421 active")
+    expect(profile).to_contain_text("2345678 delivered")
+    expect(profile).to_contain_text("4100001 roads in_progress")
     expect(ann.locator("#waiting")).to_be_hidden()
 
     bob.wait_for_timeout(300)  # time enough for a pop that should not come

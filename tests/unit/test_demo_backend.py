@@ -293,3 +293,28 @@ async def test_complaint_ticket_is_idempotent_per_call(client: httpx.AsyncClient
     assert (await client.get("/public/complaints/4100001")).json()["status"] == "in_progress"
     empty = await client.post("/public/complaints", json={"category": "roads", "description": ""})
     assert empty.status_code == 422
+
+
+async def test_customer_by_phone_is_the_desks_with_its_key(tmp_path: Path) -> None:
+    app = create_demo_app(tmp_path / "demo.db", today=TODAY, desk_key="k3y")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as c:
+        r = await c.get("/customers/by-phone/+1 555 010 1001", headers={"X-Desk-Key": "k3y"})
+        assert r.status_code == 200, r.text
+        maria = r.json()
+        assert (maria["name"], maria["tier"], maria["vip"]) == ("Maria Garcia", "standard", False)
+        assert {"kind": "checking", "last4": "5678"} in maria["accounts"]
+        assert [c["last4"] for c in maria["cards"]] == ["4421", "8810"]
+        assert {o["number"] for o in maria["orders"]} == {"1234567", "2345678"}
+        assert [c["ticket"] for c in maria["complaints"]] == ["4100001"]
+        james = (await c.get("/customers/by-phone/5550101002", headers={"X-Desk-Key": "k3y"})).json()
+        assert (james["name"], james["vip"], james["priority"]) == ("James Wilson", True, 10)
+        assert (await c.get("/customers/by-phone/+15559999999", headers={"X-Desk-Key": "k3y"})).status_code == 404
+        assert (await c.get("/customers/by-phone/12", headers={"X-Desk-Key": "k3y"})).status_code == 404
+        assert (await c.get("/customers/by-phone/+15550101001")).status_code == 403
+        assert (await c.get("/customers/by-phone/+15550101001", headers={"X-Desk-Key": "no"})).status_code == 403
+
+
+async def test_customer_by_phone_refused_without_a_desk_key(client: httpx.AsyncClient) -> None:
+    r = await client.get("/customers/by-phone/+15550101001", headers={"X-Desk-Key": ""})
+    assert r.status_code == 403
+    assert r.json()["error"] == "not_allowed"

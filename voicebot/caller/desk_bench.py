@@ -32,6 +32,7 @@ from voicebot.call.directory import CallDirectory
 from voicebot.call.events import EventBus
 from voicebot.caller.ami_peer import AmiPeer, PeerQueue
 from voicebot.config import AmiSettings, DesktopSettings, WebSettings
+from voicebot.demo.backend import create_demo_app
 from voicebot.logs import configure_logging
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
@@ -44,6 +45,7 @@ from voicebot.types import HandoffPacket
 from voicebot.web.app import create_app
 from voicebot.web.auth import Role, store_lookup
 from voicebot.web.context import Desktop, People, WebContext
+from voicebot.web.desktop import CustomerProfiles
 from voicebot.web.logins import add_user
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -116,6 +118,7 @@ def desk_site(folder: Path, people: dict[str, Person],
     port, ready, failed, holder = free_port(), threading.Event(), [], []
 
     async def serve() -> None:
+        profiles: CustomerProfiles | None = None
         store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
         peer = AmiPeer({AMI_USER: AMI_SECRET}, [PeerQueue(f"voicebot-{q}") for q in QUEUES])
         await peer.start()
@@ -131,17 +134,20 @@ def desk_site(folder: Path, people: dict[str, Person],
             desk_settings = settings or DesktopSettings(wrapup_s=0.0)
             desk = PresenceDesk(client, desk_settings)
             bus = EventBus()
+            url, key = f"http://127.0.0.1:{port}", uuid.uuid4().hex  # the demo back office gives the profiles
+            profiles = CustomerProfiles(lambda flow: f"{url}/demo", url, key)
             ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=bus,
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=_healthy,
-                             people=People(users, tokens, WebSettings(), Desktop(desks, desk, desk_settings)))
+                             mounts={"/demo": create_demo_app(folder / "demo.db", desk_key=key)},
+                             people=People(users, tokens, WebSettings(),
+                                           Desktop(desks, desk, desk_settings, profiles.lookup)))
             server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="on"))
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
-            holder.append((DeskSite(f"http://127.0.0.1:{port}", peer, bus, store, desks, desk,
-                                    asyncio.get_running_loop()), server))
+            holder.append((DeskSite(url, peer, bus, store, desks, desk, asyncio.get_running_loop()), server))
             ready.set()
             await task
         except BaseException as error:  # reported to the caller's thread
@@ -150,6 +156,8 @@ def desk_site(folder: Path, people: dict[str, Person],
         finally:
             ready.set()
             await client.close()
+            if profiles is not None:
+                await profiles.aclose()
             await peer.stop()
             await store.close()
 

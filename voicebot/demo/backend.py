@@ -13,6 +13,15 @@ Routes
 ------
 ``GET  /health``                                   ``{"ok": true}``
 
+Customers (the agent desktop's screen pop; only with the ``desk_key`` the app was made with, in the
+``X-Desk-Key`` header, so nobody else can look people up by number):
+
+- ``GET  /customers/by-phone/{number}`` → ``{name, first_name, last_name, tier, vip, priority,
+  accounts: [{kind, last4}], cards: [{last4, kind, status}], orders: [{number, status}], complaints: [{ticket,
+  category, status}]}``: the bank customer with that phone number (the last 10 digits are compared, so
+  ``+1 555 010 1001`` and ``5550101001`` are one number), their shop orders by name, their city
+  complaints by number. 404 for an unknown number, 403 without the key.
+
 Banking (an account-scoped session token from ``/banking/verify`` is required by the rest; pass it as
 ``X-Session-Token`` header or ``token`` query parameter; tokens live 15 minutes):
 
@@ -224,10 +233,12 @@ def open_db(db_path: Path) -> None:
     tmp.replace(db_path)  # atomic: a half-seeded file is never seen
 
 
-def create_demo_app(db_path: Path, today: date | None = None) -> FastAPI:
+def create_demo_app(db_path: Path, today: date | None = None, desk_key: str | None = None) -> FastAPI:
     """The demo backend over the SQLite file at ``db_path`` (created and seeded if absent).
 
-    ``today`` pins the demo calendar (tests); by default it is the real date of each request.
+    ``today`` pins the demo calendar (tests); by default it is the real date of each request. ``desk_key``
+    opens the customer look-up by phone number to whoever sends it (the service's agent desktop); without
+    one that route refuses everybody.
     """
     open_db(db_path)
     app = FastAPI(title="voicebot demo backend", summary="Bank, shop, parcel carrier and city hotline")
@@ -254,6 +265,37 @@ def create_demo_app(db_path: Path, today: date | None = None) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, bool]:
         return {"ok": True}
+
+    # ---------------------------------------------------------------------------------- customers
+
+    @app.get("/customers/by-phone/{number}")
+    def customer_by_phone(number: str, db: Db, x_desk_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """The profile an agent sees when the caller pops on their screen."""
+        if desk_key is None or x_desk_key is None or not secrets.compare_digest(x_desk_key, desk_key):
+            raise DemoError(403, "not_allowed", "Customer look-ups are for the agent desktop.")
+        wanted = digits(number)[-10:]
+        customer = next((r for r in db.execute("SELECT * FROM customers ORDER BY id")
+                         if len(wanted) == 10 and digits(r["phone"])[-10:] == wanted), None)
+        if customer is None:
+            raise DemoError(404, "unknown_customer", "No customer has that phone number.")
+        name = f"{customer['first_name']} {customer['last_name']}"
+        accounts = db.execute("SELECT number, kind FROM accounts WHERE customer_id = ? ORDER BY number",
+                              (customer["id"],)).fetchall()
+        cards = db.execute("SELECT last4, kind, status FROM cards WHERE customer_id = ? ORDER BY id",
+                           (customer["id"],)).fetchall()
+        orders = db.execute("SELECT number, status FROM orders WHERE customer_name = ? ORDER BY placed_day DESC",
+                            (name,)).fetchall()
+        complaints = db.execute("SELECT ticket, category, status, caller_phone FROM complaints "
+                                "WHERE caller_phone != '' ORDER BY created_at DESC").fetchall()
+        return {
+            "name": name, "first_name": customer["first_name"], "last_name": customer["last_name"],
+            "tier": customer["tier"], "vip": customer["tier"] == "private", "priority": TIER_PRIORITY[customer["tier"]],
+            "accounts": [{"kind": a["kind"], "last4": a["number"][-4:]} for a in accounts],
+            "cards": [{"last4": c["last4"], "kind": c["kind"], "status": c["status"]} for c in cards],
+            "orders": [{"number": o["number"], "status": o["status"]} for o in orders],
+            "complaints": [{"ticket": c["ticket"], "category": c["category"], "status": c["status"]}
+                           for c in complaints if digits(c["caller_phone"])[-10:] == wanted],
+        }
 
     # ---------------------------------------------------------------------------------- banking
 

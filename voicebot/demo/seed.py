@@ -273,10 +273,13 @@ INFO_TOPICS = [
 ]
 COMPLAINT_CATEGORIES = ("roads", "waste", "noise", "street_lighting", "parks", "service", "other")
 # (ticket, category, description, location, status, created_days_ago)
+# (ticket, category, description, location, caller_phone, status, days ago): the callers are bank customers,
+# so the agent desktop's customer profile (by the caller's number) shows their complaints too.
 COMPLAINTS = [
-    ("4100001", "roads", "large pothole in the right lane", "Elm Street and 5th Avenue", "in_progress", 6),
-    ("4100002", "waste", "recycling bin not collected", "22 Birch Road", "resolved", 12),
-    ("4100003", "street_lighting", "street light out", "Maple Park entrance", "open", 1),
+    ("4100001", "roads", "large pothole in the right lane", "Elm Street and 5th Avenue", "+15550101001",
+     "in_progress", 6),
+    ("4100002", "waste", "recycling bin not collected", "22 Birch Road", "+15550101003", "resolved", 12),
+    ("4100003", "street_lighting", "street light out", "Maple Park entrance", "", "open", 1),
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -376,6 +379,6 @@ def seed(conn: sqlite3.Connection) -> None:
         conn.executemany("INSERT INTO parcel_events VALUES (?,?,?,?,?)", PARCEL_EVENTS + gen["parcel_events"])
         conn.executemany("INSERT INTO info_topics VALUES (?,?,?,?)", INFO_TOPICS)
         conn.executemany(
-            "INSERT INTO complaints (ticket, category, description, location, status, created_at) "
-            "VALUES (?,?,?,?,?, strftime('%s','now') - ? * 86400)", COMPLAINTS)
+            "INSERT INTO complaints (ticket, category, description, location, caller_phone, status, created_at) "
+            "VALUES (?,?,?,?,?,?, strftime('%s','now') - ? * 86400)", COMPLAINTS)
         conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from voicebot.store import database
-from voicebot.store.models import AgentRow, CallRow, DeskActionRow, UserRow
+from voicebot.store.models import AgentRow, CallRow, DeskActionRow, TurnRow, UserRow
 
 ACTION_KINDS = ("disposition", "note", "ticket", "callback")
 
@@ -46,6 +46,7 @@ class PreviousCall:
     outcome: str
     queue: str | None
     reason: str  # the handoff's reason, if it was handed off
+    intent: str  # what the caller wanted: the call's first understood intent ("" if none)
 
 
 def parse_queues(text: str) -> tuple[tuple[str, int], ...]:
@@ -109,14 +110,23 @@ class SqlDeskStore:
             return [DeskAction(r.call_id, r.user_name, r.at, r.kind, r.data) for r in rows]
 
     async def previous_calls(self, caller_id: str, but: str, limit: int = 5) -> list[PreviousCall]:
-        """The caller's latest calls before this one (``but``), newest first; none for an unknown number."""
+        """The caller's latest calls before this one (``but``), newest first, each with its outcome and first
+        understood intent; none for an unknown number."""
         if not caller_id:
             return []
+        intent = (select(TurnRow.intent).where(TurnRow.call_id == CallRow.id, TurnRow.intent.is_not(None))
+                  .order_by(TurnRow.index).limit(1).correlate(CallRow).scalar_subquery())
         async with self._sessions() as session:
-            rows = await session.scalars(select(CallRow).where(CallRow.caller_id == caller_id, CallRow.id != but)
+            rows = await session.execute(select(CallRow, intent)
+                                         .where(CallRow.caller_id == caller_id, CallRow.id != but)
                                          .order_by(CallRow.started_at.desc()).limit(limit))
             return [PreviousCall(r.id, r.started_at, r.flow, r.outcome, r.queue,
-                                 str((r.handoff or {}).get("reason", ""))) for r in rows]
+                                 str((r.handoff or {}).get("reason", "")), first or "") for r, first in rows]
+
+    async def flow_of(self, call_id: str) -> str:
+        """The flow a recorded call ran ("" when it is not recorded)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(CallRow.flow).where(CallRow.id == call_id)) or ""
 
 
 async def set_agent_at(url: str, name: str, interface: str, queues: tuple[tuple[str, int], ...]) -> None:

@@ -187,7 +187,8 @@ def create_app(ctx: WebContext) -> FastAPI:
                 recent.popitem(last=False)
 
     desktop = ctx.people.desktop if ctx.people is not None else None
-    hub = DesktopHub(ctx.calls, desktop.store, ctx.bus, desktop.desk, desktop.settings) if desktop else None
+    hub = DesktopHub(ctx.calls, desktop.store, ctx.bus, desktop.desk, desktop.settings,
+                     desktop.profiles) if desktop else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

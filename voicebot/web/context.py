@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.types import ASGIApp
 
@@ -24,6 +25,9 @@ from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
 
 
+ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Desktop:
     """What the agent desktop needs (``web/desktop.py``): agents and desk actions at rest, presence in the PBX."""
@@ -31,6 +35,7 @@ class Desktop:
     store: SqlDeskStore  # agents' queue membership, dispositions, notes, tickets, callbacks
     desk: PresenceDesk | None  # presence mirrored to Asterisk's queues; None without the PBX link (ami.enabled)
     settings: DesktopSettings
+    profiles: ProfileLookup | None = None  # (flow, caller's number) -> customer profile (web/desktop.CustomerProfiles)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 * ``GET /desktop/events`` — server-sent events for the logged-in person: their own presence changes and, when
   Asterisk connects a handed-off caller to them (``AgentConnect``, see ``telephony/presence.py``), the pop:
   why the caller is here, the intent summary, verified or not, the filled slots, the transcript and the
-  emotion trail (all as the handoff packet has them: masked), and the caller's previous calls. Only the agent
+  emotion trail (all as the handoff packet has them: masked), the customer profile (:class:`CustomerProfiles`:
+  the flow's back office, by the caller's number) and the caller's previous calls. Only the agent
   the call was connected to gets it; supervisors (and admins) get every pop and every presence change.
 * ``POST /desktop/presence`` — available, break (with a reason) or offline, mirrored to the PBX.
 * ``POST /desktop/actions`` — a disposition (from ``desktop.dispositions``), a note, a ticket or a callback
@@ -21,7 +22,9 @@ from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -35,6 +38,7 @@ from voicebot.store.users import SqlUserStore, UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
+from voicebot.web.context import ProfileLookup
 from voicebot.web.logins import csrf_ok, session_limits
 from voicebot.web.people import Refused, read_form
 
@@ -47,15 +51,52 @@ KEEPALIVE_S = 15.0
 TEXT_MAX = 2000
 ALL = "*"  # the watchers' stream key
 
+PROFILE_TIMEOUT_S = 2.0  # a back office slower than this: the pop comes without the profile
+DESK_KEY_HEADER = "X-Desk-Key"
+
 Pop = dict[str, Any]
+
+
+class CustomerProfiles:
+    """The caller's customer profile from the back office of the call's flow: ``GET {backend}/customers/by-phone/
+    {number}`` (the contract docs/flows.md gives; the demo back office implements it). ``backend_for(flow)`` is the
+    flow's backend URL (None: no profile); this service's own back office (``own_url``) also gets ``desk_key``."""
+
+    def __init__(self, backend_for: Callable[[str], str | None], own_url: str, desk_key: str,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.backend_for, self.own_url, self.desk_key = backend_for, own_url.rstrip("/"), desk_key
+        self._client = client or httpx.AsyncClient(timeout=PROFILE_TIMEOUT_S)
+
+    async def lookup(self, flow: str, number: str) -> dict[str, Any] | None:
+        """The profile, or None: no number, no backend, an unknown customer or a back office that failed (logged)."""
+        base = self.backend_for(flow) if number else None
+        if not base:
+            return None
+        url = f"{base.rstrip('/')}/customers/by-phone/{quote(number, safe='')}"
+        headers = {DESK_KEY_HEADER: self.desk_key} if url.startswith(self.own_url + "/") else {}
+        try:
+            response = await self._client.get(url, headers=headers)
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            profile = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("customer profile not read", flow=flow, error=str(error)[:200])
+            return None
+        return profile if isinstance(profile, dict) else None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class DesktopHub:
     """Hears handoffs on the bus and presence changes from the desk; hands pops and changes to the open pages."""
 
     def __init__(self, calls: CallQueries, store: SqlDeskStore, bus: Bus, desk: PresenceDesk | None,
-                 settings: DesktopSettings) -> None:
+                 settings: DesktopSettings, profiles: ProfileLookup | None = None) -> None:
         self.calls, self.store, self.bus, self.desk, self.settings = calls, store, bus, desk, settings
+        self.profiles = profiles
+        self._flows: OrderedDict[str, str] = OrderedDict()  # call id -> its flow (CallStarted)
         self._packets: OrderedDict[str, HandoffPacket] = OrderedDict()
         self._owners: OrderedDict[str, str] = OrderedDict()  # call id -> the agent it was connected to
         self._pops: dict[str, Pop] = {}  # agent -> the call on their screen
@@ -78,7 +119,11 @@ class DesktopHub:
 
     async def _follow_bus(self) -> None:
         async for event in self.bus.subscribe():
-            if isinstance(event, ev.HandedOff):
+            if isinstance(event, ev.CallStarted):
+                self._flows[event.call_id] = event.flow
+                while len(self._flows) > RECENT:
+                    self._flows.popitem(last=False)
+            elif isinstance(event, ev.HandedOff):
                 self._packets[event.call_id] = event.packet
                 while len(self._packets) > RECENT:
                     self._packets.popitem(last=False)
@@ -100,21 +145,26 @@ class DesktopHub:
                 log.info("screen pop", call_id=change.call_id, agent=change.agent)
 
     async def pop(self, call_id: str) -> Pop:
-        """What the agent's screen shows about a call: its handoff packet (masked at the source) and the
-        caller's previous calls."""
+        """What the agent's screen shows about a call: its handoff packet (masked at the source), the customer
+        profile and the caller's previous calls."""
         packet = self._packets.get(call_id)
         data: dict[str, Any] = asdict(packet) if packet is not None else (await self.calls.handoff_for(call_id) or {})
         slots = dict(data.get("slots") or {})
         caller_id = str(data.get("caller_id") or "")
-        previous = await self.store.previous_calls(caller_id, but=call_id)
+        flow = self._flows.get(call_id) or await self.store.flow_of(call_id)
+        previous, profile = await asyncio.gather(
+            self.store.previous_calls(caller_id, but=call_id),
+            self.profiles(flow, caller_id) if self.profiles is not None else _none())
         return {"call_id": call_id, "caller_id": caller_id, "queue": data.get("queue") or "",
                 "skill": data.get("skill") or "", "priority": data.get("priority") or 0,
                 "reason": data.get("reason") or "", "intent_summary": data.get("intent_summary") or "",
                 "verified": bool(data.get("verified")), "slots": slots,
                 "transcript": [list(line) for line in data.get("transcript") or ()],
                 "emotion_trail": [list(mark) for mark in data.get("emotion_trail") or ()],
+                "profile": profile,
                 "previous_calls": [{"id": p.id, "started_at": p.started_at.isoformat(timespec="minutes"),
-                                    "flow": p.flow, "outcome": p.outcome, "reason": p.reason} for p in previous],
+                                    "flow": p.flow, "outcome": p.outcome, "intent": p.intent, "reason": p.reason}
+                                   for p in previous],
                 "known": bool(data)}
 
     def current_pop(self, agent: str) -> Pop | None:
@@ -142,6 +192,10 @@ class DesktopHub:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
+
+
+async def _none() -> None:
+    return None
 
 
 def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettings) -> APIRouter:

@@ -37,11 +37,28 @@
       text(line, "span", speaker, "speaker");
       line.append(" " + words);
     }
+    const profile = document.getElementById("pop-profile");
+    profile.replaceChildren();
+    const customer = data.profile;
+    if (!customer) text(profile, "dd", "Not found in the back office.", "muted");
+    else {
+      const facts = [["Name", customer.name], ["Tier", customer.tier ? customer.tier + (customer.vip ? " (VIP)" : "") : ""],
+        ["Accounts", (customer.accounts || []).map((a) => `${a.kind} …${a.last4}`).join(", ")],
+        ["Cards", (customer.cards || []).map((c) => `${c.kind} …${c.last4} ${c.status}`).join(", ")],
+        ["Orders", (customer.orders || []).map((o) => `${o.number} ${String(o.status).replace(/_/g, " ")}`).join(", ")],
+        ["Complaints", (customer.complaints || []).map((c) => `${c.ticket} ${c.category} ${c.status}`).join(", ")]];
+      for (const [label, value] of facts) {
+        if (!value) continue;
+        text(profile, "dt", label);
+        text(profile, "dd", String(value));
+      }
+    }
     const previous = document.getElementById("pop-previous");
     previous.replaceChildren();
     if (!(data.previous_calls || []).length) text(previous, "li", "None.", "muted");
     for (const call of data.previous_calls || []) {
-      text(previous, "li", `${call.started_at} · ${call.flow} · ${call.outcome}${call.reason ? " · " + call.reason : ""}`);
+      text(previous, "li", `${call.started_at} · ${call.flow} · ${call.outcome}${call.intent ? " · " + call.intent : ""}` +
+        `${call.reason ? " · " + call.reason : ""}`);
     }
     for (const input of pop.querySelectorAll("input[name=call_id]")) input.value = data.call_id;
     document.getElementById("pop-saved").textContent = "";
