@@ -200,6 +200,40 @@ class CallbackRow(Base):
     result: Mapped[str] = mapped_column(String, default="")
 
 
+# --- QA console (store/qa.py, migration 0009) ---------------------------------------------------------
+
+
+class QaCorrectionRow(Base):
+    """A reviewer's correction of one turn: what the caller really said and the intent they meant (None: that
+    part unchanged). Every correction is kept; the newest per turn counts."""
+
+    __tablename__ = "qa_corrections"
+    __table_args__ = (Index("ix_qa_corrections_call_turn", "call_id", "turn_index", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    turn_index: Mapped[int]
+    caller_text: Mapped[str | None] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String)
+    user_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class QaScoreRow(Base):
+    """A call's score card of one form: the answers (automatic and the reviewer's), the score (0-100), who
+    scored it and when. Scoring again replaces it."""
+
+    __tablename__ = "qa_scores"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    form: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    answers: Mapped[dict[str, Any]]
+    comment: Mapped[str] = mapped_column(Text)
+    user_name: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # --- reports: queue and agent events (store/reports.py, migration 0010) ---------------------------------
 
 

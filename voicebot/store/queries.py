@@ -31,8 +31,8 @@ class SqlCallQueries:
                 .options(selectinload(CallRow.turns), selectinload(CallRow.events)))
             if row is None:
                 return None
-            return _call(row, len(row.turns), tuple(_turn(t) for t in row.turns),
-                         tuple(_event(e) for e in row.events))
+            return call_record(row, len(row.turns), tuple(_turn(t) for t in row.turns),
+                               tuple(_event(e) for e in row.events))
 
     async def list_calls(self, limit: int = 50, offset: int = 0,
                          outcome: str | None = None) -> list[CallRecord]:
@@ -44,7 +44,7 @@ class SqlCallQueries:
             query = query.where(CallRow.outcome == outcome)
         async with self._sessions() as session:
             rows = (await session.execute(query.limit(limit).offset(offset))).all()
-        return [_call(call, count) for call, count in rows]
+        return [call_record(call, count) for call, count in rows]
 
     async def handoff_for(self, call_id: str) -> dict[str, Any] | None:
         """The handoff packet of a call (queue, skill, priority, ...), or None when it was not handed off."""
@@ -52,8 +52,9 @@ class SqlCallQueries:
             return await session.scalar(select(CallRow.handoff).where(CallRow.id == call_id))
 
 
-def _call(row: CallRow, turn_count: int, turns: tuple[TurnRecord, ...] = (),
-          events: tuple[EventRecord, ...] = ()) -> CallRecord:
+def call_record(row: CallRow, turn_count: int, turns: tuple[TurnRecord, ...] = (),
+                events: tuple[EventRecord, ...] = ()) -> CallRecord:
+    """The record of a call row (``store/qa.py`` lists calls through it too)."""
     return CallRecord(id=row.id, caller_id=row.caller_id, flow=row.flow, started_at=row.started_at,
                       ended_at=row.ended_at, outcome=row.outcome, duration_s=row.duration_s, queue=row.queue,
                       handoff=row.handoff, turn_count=turn_count, turns=turns, events=events)
