@@ -213,7 +213,6 @@ class Settings(BaseSettings):
     events: EventsSettings = EventsSettings()
     desktop: DesktopSettings = DesktopSettings()
     callbacks: CallbackSettings = CallbackSettings()
-    pii: PiiSettings = PiiSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2
