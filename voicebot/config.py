@@ -150,6 +150,19 @@ class EventsSettings(BaseModel):
     queue_size: int = Field(1000, ge=1)
 
 
+class ReportSettings(BaseModel):
+    """The reports (``voicebot/reports/``, docs/reports.md): the web pages, CSV export and ``voicebot report``."""
+
+    # Service level: a caller answered within this many seconds of joining the queue; per bot queue name in
+    # queue_service_level_s (e.g. {"cards": 30}), service_level_s for the others.
+    service_level_s: float = Field(20.0, gt=0)
+    queue_service_level_s: dict[str, float] = {}
+    # Strict containment: a call served by the bot counts as contained only if its number did not call again
+    # within this many hours (Dialogflow CX counts 24).
+    repeat_window_h: float = Field(24.0, gt=0)
+    default_days: int = Field(7, ge=1)  # the period a report covers when no --from is given
+
+
 class AmiSettings(BaseModel):
     """Asterisk Manager Interface: call and queue control (``telephony/ami.py``); asterisk/manager.conf's
     ``[voicebot-control]`` user. Off unless ``enabled``."""
@@ -204,6 +217,7 @@ class Settings(BaseSettings):
         env_prefix="VOICEBOT_", env_nested_delimiter="__", toml_file="voicebot.toml", extra="ignore"
     )
 
+    reports: ReportSettings = ReportSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
     web: WebSettings = WebSettings()
     store: StoreSettings = StoreSettings()

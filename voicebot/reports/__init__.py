@@ -1,0 +1,1 @@
+"""Reports: the measures (pure), the report tables, the queue events recorder."""

@@ -1,0 +1,214 @@
+"""What the reports read and the queue and agent events they keep (tables of migration 0010).
+
+Writes: :meth:`SqlReportStore.add_queue_event` (an Asterisk queue event; its id is a digest of the event, so a
+second worker hearing the same event adds nothing) and :meth:`SqlReportStore.add_agent_state`.
+Reads: the facts of one period (:class:`Period`: from, to, flow, queue) as small frozen records, which the pure
+measures of ``voicebot/reports/measures.py`` turn into figures. Nothing here computes a rate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from voicebot.store.models import AgentStateRow, CallRow, EventRow, QueueEventRow, TurnRow
+
+SURVEY_EVENT = "survey_answered"  # events.EventType.SURVEY_ANSWERED: a caller's score, in the events table
+LOOKUP_CHUNK = 500  # caller numbers per query when looking for repeat calls
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """What a report covers: calls started (events happened) in ``[start, end)``, of one flow and one queue
+    when given. ``flow`` narrows the call measures; ``queue`` the queue and agent measures and the handoffs."""
+
+    start: datetime
+    end: datetime
+    flow: str | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFact:
+    """One ended call as the call measures read it."""
+
+    id: str
+    caller_id: str
+    flow: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str  # completed (served by the bot), handoff, abandoned, error
+    duration_s: float | None
+    queue: str | None
+    reason: str  # the handoff's reason ("" when not handed off)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """One of Asterisk's queue events about a caller (``QueueCallerJoin``, ``QueueCallerLeave``,
+    ``QueueCallerAbandon``, ``AgentConnect``, ``AgentComplete``, ``AgentRingNoAnswer``)."""
+
+    id: str
+    at: datetime
+    event: str
+    queue: str
+    unique_id: str = ""
+    call_id: str | None = None
+    caller_id: str = ""
+    agent: str | None = None
+    interface: str | None = None
+    hold_s: float | None = None
+    talk_s: float | None = None
+    ring_s: float | None = None
+    position: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """An agent's state from ``at`` until their next one."""
+
+    agent: str
+    state: str
+    at: datetime
+    reason: str = ""
+    call_id: str | None = None
+    queue: str | None = None
+
+
+class SqlReportStore:
+    """Queue and agent events, and the report facts, in the call record database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------------ writes
+
+    async def add_queue_events(self, events: Iterable[QueueEvent]) -> None:
+        """Keep queue events; one already kept (same id: another worker heard it too) is left as it is."""
+        values = [_fields(e) for e in events]
+        if not values:
+            return
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        async with self._sessions.begin() as session:
+            await session.execute(insert(QueueEventRow).values(values).on_conflict_do_nothing(index_elements=["id"]))
+
+    async def add_agent_state(self, state: AgentState) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AgentStateRow(id=uuid.uuid4().hex, agent=state.agent, state=state.state, reason=state.reason,
+                                      at=state.at, call_id=state.call_id, queue=state.queue))
+
+    # ------------------------------------------------------------------ reads
+
+    async def calls(self, period: Period) -> list[CallFact]:
+        """The ended calls started in the period (of its flow; handed to its queue, when it names one)."""
+        query = select(CallRow.id, CallRow.caller_id, CallRow.flow, CallRow.started_at, CallRow.ended_at,
+                       CallRow.outcome, CallRow.duration_s, CallRow.queue, CallRow.handoff) \
+            .where(*_calls_in(period), CallRow.outcome != "in_progress").order_by(CallRow.started_at)
+        if period.queue:
+            query = query.where(CallRow.queue == period.queue)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [CallFact(r.id, r.caller_id, r.flow, r.started_at, r.ended_at, r.outcome, r.duration_s, r.queue,
+                         str((r.handoff or {}).get("reason") or "")) for r in rows]
+
+    async def later_calls(self, numbers: Iterable[str], after: datetime, until: datetime) -> list[tuple[str, datetime]]:
+        """``(caller id, started_at)`` of every call from these numbers started in ``(after, until]``, whatever its
+        flow: the repeat calls that make a served call not contained."""
+        wanted = sorted({n for n in numbers if n})
+        found: list[tuple[str, datetime]] = []
+        async with self._sessions() as session:
+            for i in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[i:i + LOOKUP_CHUNK]
+                rows = await session.execute(select(CallRow.caller_id, CallRow.started_at).where(
+                    CallRow.caller_id.in_(chunk), CallRow.started_at > after, CallRow.started_at <= until))
+                found += [(r.caller_id, r.started_at) for r in rows]
+        return found
+
+    async def intents(self, period: Period) -> list[tuple[str, int]]:
+        """Each intent heard, with the number of calls it was heard in (most first)."""
+        calls = func.count(func.distinct(TurnRow.call_id))
+        query = select(TurnRow.intent, calls).join(CallRow, CallRow.id == TurnRow.call_id) \
+            .where(*_calls_in(period), TurnRow.intent.is_not(None), TurnRow.input_kind != "continued") \
+            .group_by(TurnRow.intent).order_by(calls.desc(), TurnRow.intent)
+        async with self._sessions() as session:
+            return [(r[0], int(r[1])) for r in (await session.execute(query)).all()]
+
+    async def emotions(self, period: Period) -> list[tuple[str, int]]:
+        """Each emotion label of the callers' turns with its number of turns."""
+        turns = func.count(TurnRow.id)
+        query = select(TurnRow.emotion, turns).join(CallRow, CallRow.id == TurnRow.call_id) \
+            .where(*_calls_in(period), TurnRow.emotion.is_not(None), TurnRow.input_kind != "continued") \
+            .group_by(TurnRow.emotion).order_by(turns.desc(), TurnRow.emotion)
+        async with self._sessions() as session:
+            return [(r[0], int(r[1])) for r in (await session.execute(query)).all()]
+
+    async def survey_scores(self, period: Period) -> list[tuple[str, int]]:
+        """``(flow, score)`` of every survey answer of the period's calls."""
+        score = EventRow.data["score"].as_integer()
+        query = select(CallRow.flow, score).join(CallRow, CallRow.id == EventRow.call_id) \
+            .where(*_calls_in(period), EventRow.kind == SURVEY_EVENT, score.is_not(None))
+        async with self._sessions() as session:
+            return [(r[0], int(r[1])) for r in (await session.execute(query)).all()]
+
+    async def turn_marks(self, period: Period) -> list[dict[str, Any]]:
+        """The stage marks (ms after each turn's first mark) of the period's spoken and keyed turns."""
+        query = select(TurnRow.marks).join(CallRow, CallRow.id == TurnRow.call_id) \
+            .where(*_calls_in(period), TurnRow.input_kind.in_(("speech", "dtmf")))
+        async with self._sessions() as session:
+            return [dict(m or {}) for m in (await session.scalars(query)).all()]
+
+    async def queue_events(self, period: Period) -> list[QueueEvent]:
+        """The queue events of the period (of its queue), oldest first."""
+        query = select(QueueEventRow).where(QueueEventRow.at >= period.start, QueueEventRow.at < period.end) \
+            .order_by(QueueEventRow.at, QueueEventRow.id)
+        if period.queue:
+            query = query.where(QueueEventRow.queue == period.queue)
+        async with self._sessions() as session:
+            return [QueueEvent(r.id, r.at, r.event, r.queue, r.unique_id, r.call_id, r.caller_id, r.agent,
+                               r.interface, r.hold_s, r.talk_s, r.ring_s, r.position, r.reason)
+                    for r in await session.scalars(query)]
+
+    async def agent_states(self, period: Period) -> list[AgentState]:
+        """The agents' states in the period, with each agent's last state before it (what they were in when it
+        began), oldest first."""
+        before = select(AgentStateRow.agent, func.max(AgentStateRow.at).label("at")) \
+            .where(AgentStateRow.at < period.start).group_by(AgentStateRow.agent).subquery()
+        opening = select(AgentStateRow).join(before, and_(AgentStateRow.agent == before.c.agent,
+                                                          AgentStateRow.at == before.c.at))
+        within = select(AgentStateRow).where(AgentStateRow.at >= period.start, AgentStateRow.at < period.end)
+        async with self._sessions() as session:
+            rows = [*await session.scalars(opening), *await session.scalars(within)]
+        rows.sort(key=lambda r: (r.at, r.id))
+        return [AgentState(r.agent, r.state, r.at, r.reason, r.call_id, r.queue) for r in rows]
+
+    async def flows_and_queues(self) -> tuple[list[str], list[str]]:
+        """Every flow that has calls and every queue that has queue events or handoffs (the filters' choices)."""
+        async with self._sessions() as session:
+            flows = list(await session.scalars(select(CallRow.flow).distinct().order_by(CallRow.flow)))
+            queues = set(await session.scalars(select(QueueEventRow.queue).distinct()))
+            queues |= {q for q in await session.scalars(select(CallRow.queue).distinct()) if q}
+        return [f for f in flows if f], sorted(queues)
+
+
+def _calls_in(period: Period) -> list[ColumnElement[bool]]:
+    where = [CallRow.started_at >= period.start, CallRow.started_at < period.end]
+    if period.flow:
+        where.append(CallRow.flow == period.flow)
+    return where
+
+
+def _fields(event: QueueEvent) -> dict[str, Any]:
+    return {"id": event.id, "at": event.at, "event": event.event, "queue": event.queue, "unique_id": event.unique_id,
+            "call_id": event.call_id, "caller_id": event.caller_id, "agent": event.agent,
+            "interface": event.interface, "hold_s": event.hold_s, "talk_s": event.talk_s, "ring_s": event.ring_s,
+            "position": event.position, "reason": event.reason}
