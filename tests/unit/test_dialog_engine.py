@@ -256,13 +256,27 @@ async def test_menu_dtmf_options(bundle):
     assert "You can say things like" in said(r)
 
 
-async def test_out_of_scope_twice_hands_off(bundle):
+async def test_out_of_scope_at_the_limit_offers_the_options_and_a_person_then_hands_off(bundle):
+    """The second miss at the menu (it may be a request misheard) offers the options or a person; only a third
+    out-of-scope request hands off."""
     engine = engine_for(bundle)
     state, _ = await started(engine)
     r = await engine.step(state, u("tell me a joke", None, 0.2))
-    assert "can't help with that" in said(r) and not state.ended
+    assert "can't help with that" in said(r) and not state.ended and "talk to a person" not in said(r)
     r = await engine.step(state, u("weather", None, 0.2))
+    assert not state.ended and isinstance(r.actions[-1], Listen)
+    assert "can't help with that" in said(r) and said(r).endswith("Or say agent to talk to a person.")
+    r = await engine.step(state, u("who won the game", None, 0.2))
     assert isinstance(r.actions[-1], Handoff) and r.actions[-1].reason == "out_of_scope"
+
+
+async def test_a_request_after_the_options_and_a_person_were_offered_is_served(bundle):
+    engine = engine_for(bundle)
+    state, _ = await started(engine)
+    await engine.step(state, u("tell me a joke", None, 0.2))
+    await engine.step(state, u("weather", None, 0.2))
+    r = await engine.step(state, u("agent", "agent", 0.9))
+    assert isinstance(r.actions[-1], Handoff) and r.actions[-1].reason != "out_of_scope"
 
 
 async def test_frustration_hands_off_with_priority(bundle):

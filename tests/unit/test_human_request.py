@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.nlu.human_request import asks_for_human, find_human_request
+from voicebot.nlu.human_request import asks_for_human, asks_whom, find_human_request
 
 REQUESTS = [
     # a bare name, as callers say it at any question
@@ -44,6 +44,7 @@ REQUESTS = [
     "This is useless, get me a human being now.", "Oh my god, operator!",
     "I don't know, can I just talk to someone?", "Yes, can I talk to someone please?",
     "I don't want to wait, just put me through.",
+    "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
 ]
 
 NEAR_MISSES = [
@@ -98,3 +99,11 @@ def test_a_bare_name_is_told_from_words_of_asking() -> None:
     explicit = find_human_request("actually, put me through 10 agent")
     assert bare is not None and not bare.explicit and bare.phrase == "agent"
     assert explicit is not None and explicit.explicit and explicit.phrase == "put me through"
+
+
+@pytest.mark.parametrize(("text", "whom"), [
+    ("Are you a real person?", True), ("Hang on, is this a machine?", True),
+    ("Am I talking to a robot? Get me an agent.", False), ("I want an agent", False), ("agent", False),
+])
+def test_a_question_about_whom_the_caller_talks_to_is_told_apart(text: str, whom: bool) -> None:
+    assert asks_whom(text) is whom

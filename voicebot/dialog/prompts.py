@@ -74,8 +74,9 @@ class Prompts:
 
     # -- questions ------------------------------------------------------------------------------------
 
-    def ask(self, state: DialogState, out: TurnOutput, step: AnyStep, which: str) -> None:
-        """Speak the waiting step's prompt (``prompt``, ``reprompt`` or ``no_input``) and listen."""
+    def ask(self, state: DialogState, out: TurnOutput, step: AnyStep, which: str, then: str = "") -> None:
+        """Speak the waiting step's prompt (``prompt``, ``reprompt`` or ``no_input``), ``then`` (if any), and
+        listen."""
         source = step.menu if isinstance(step, MenuStep) else step
         prompt = source.prompt  # type: ignore[union-attr]
         reprompt = getattr(source, "reprompt", None) or prompt
@@ -90,10 +91,12 @@ class Prompts:
         if which != "prompt" and digits_question and not _mentions_keypad(spoken):
             # after a miss: the keypad, said once unless the reprompt says it already
             self.say(state, out, self.text(state, self.bundle.settings.dtmf_offer), remember=True)
+        self.say(state, out, then, remember=True)
         self.listen(state, out, self.expectation(state, step))
 
-    def ask_again(self, state: DialogState, out: TurnOutput, which: str) -> None:
-        """Ask the waiting question again (a confirmation with ``yes_no_reprompt`` first)."""
+    def ask_again(self, state: DialogState, out: TurnOutput, which: str, then: str = "") -> None:
+        """Ask the waiting question again (a confirmation with ``yes_no_reprompt`` first); ``then``: said after
+        a question that is not a confirmation, before listening."""
         w = state.waiting
         assert w is not None
         step = self.questions.waiting_step(state)
@@ -105,7 +108,7 @@ class Prompts:
             self.say(state, out, self.text(state, self.bundle.settings.yes_no_reprompt), remember=True)
             self.listen(state, out, self.yes_no_expectation(state))
         else:
-            self.ask(state, out, step, which)
+            self.ask(state, out, step, which, then)
 
     def confirm_slot(self, state: DialogState, out: TurnOutput, step: AskStep) -> None:
         """Read the slot back ("I have {digits:123456}. Is that right?") and listen for yes or no."""

@@ -43,6 +43,8 @@ from voicebot.dialog.steps import StepRunner
 from voicebot.types import CallStart, DialogInput, Handoff, Say, Understanding
 
 AGENT_OFFER = "Do you want me to put you through to a colleague?"
+# Said after the menu's options when the out-of-scope limit is reached at a menu, before any handoff.
+PERSON_OFFER = "Or say agent to talk to a person."
 
 
 class Runner:
@@ -302,11 +304,15 @@ class Runner:
         state.out_of_scope += 1
         limit = handler.max or 2
         out.note(f"out of scope {state.out_of_scope}/{limit}")
-        if state.out_of_scope >= limit:
+        offer = state.out_of_scope >= limit and not state.options_offered
+        if state.out_of_scope >= limit and not offer:
             return self._handler_handoff(state, out, "out_of_scope", "out-of-scope limit reached")
         if handler.say:
             self.prompts.say(state, out, self.prompts.render(state, handler.say))
-        self.prompts.ask_again(state, out, "reprompt")
+        if offer:  # (only a menu hears out of scope) a miss may be a request misheard: a person offered first
+            out.note("out-of-scope limit: the options and a person offered; the next one hands off")
+            state.options_offered = True
+        self.prompts.ask_again(state, out, "reprompt", PERSON_OFFER if offer else "")
 
     async def _no_match(self, state: DialogState, out: TurnOutput, why: str) -> None:
         state.no_match += 1

@@ -55,6 +55,7 @@ class DialogState:
     out_of_scope: int = 0  # in the whole call
     frustration: int = 0
     agent_offered: bool = False  # the agent handler's offer was made: a request now hands off at once
+    options_offered: bool = False  # the out-of-scope limit offered the options and a person
     last_prompt: tuple[Say, ...] = ()
     last_listen: Listen | None = None
     last_filled: str | None = None  # the slot filled or confirmed in the caller's last turn

@@ -22,6 +22,7 @@ _STRONG = (
     r"(?:agents?|operators?|representatives?|reps?|advis[eo]rs?|humans?(?: beings?)?|managers?|supervisors?|"
     r"customer (?:services?|care|support)(?: (?:agents?|representatives?|reps?|team|people))?|colleagues?|"
     r"(?:real|live|actual) (?:persons?|people|someone|somebody|humans?)|member of (?:staff|the team)|"
+    r"(?:someone|somebody|anyone|anybody) (?:real|actual|human|live)|"
     r"staff member|one of (?:your|the) (?:staff|team|colleagues|people|agents|advisors)|"
     r"(?:someone|somebody|whoever(?: is)?) in charge)"
 )
@@ -53,6 +54,8 @@ _REQUESTS = [re.compile(p) for p in (
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
     # through, with no one named: "just put me through", "transfer me please", "can I be put through"
     r"\b(?:put|patch) me through\b",
+    # whom they want to help: "can someone real help me", "could an agent deal with this"
+    rf"\b(?:can|could|will|would) {_STRONG} (?:please |just )?(?:help|assist|deal with|sort)\b",
     r"\b(?:transfer|connect) me(?: (?:now|please|right now|already|then|over|through))*$",
     r"\b(?:be|get|being) (?:transferred|put through|connected)\b",
     # whom they want: "I need a manager", "can I have an operator", "is there a real person"
@@ -120,6 +123,13 @@ def find_human_request(text: str) -> HumanRequest | None:
             return found
         declined = declined or found
     return declined
+
+
+def asks_whom(text: str) -> bool:
+    """Whether ``text`` only asks or tells whom the caller is talking to ("Are you a real person?"): no
+    request for a person, whatever an intent classifier makes of its words."""
+    clauses = [" ".join(c.split()) for c in _CLAUSE.split(normalise(text))]
+    return any(_ASKING_WHO.match(c) for c in clauses if c) and find_human_request(text) is None
 
 
 def asks_for_human(text: str) -> bool:

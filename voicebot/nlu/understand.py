@@ -13,7 +13,7 @@ from datetime import date
 
 from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
-from voicebot.nlu.human_request import find_human_request
+from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.normalize import find_correction
 from voicebot.runtime import InferencePool, Priority
@@ -67,7 +67,9 @@ class Nlu:
         ranking = prediction.ranking[1:]
         request = find_human_request(text) if AGENT_INTENT in self.classifier.intents else None
         asked = request is not None and not request.declined
-        if request is not None and request.declined and intent == AGENT_INTENT:  # the next best, if any
+        # "no, I don't need an agent", "are you a real person?": no "agent"; the next best, if any
+        if intent == AGENT_INTENT and ((request is not None and request.declined)
+                                       or (request is None and asks_whom(text))):
             intent, confidence = (ranking[0] if ranking and ranking[0][1] >= self.classifier.threshold
                                   else (None, 0.0))
             ranking = ranking[1:]
