@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from services import require_service
 from sqlalchemy import delete, text
 
-from services import require_service
 from voicebot.store.models import CallRow, DeskActionRow
 from voicebot.store.qa import CallFilter, Example, ScoreCard, SqlQaStore
 from voicebot.store.repo import SqlCallStore

@@ -1,0 +1,2 @@
+"""Quality assurance over the call records: score card forms and their automatic rules (``forms.py``), and
+reviewers' corrections turned into training examples for the flows (``export.py``)."""
