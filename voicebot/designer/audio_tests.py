@@ -86,6 +86,8 @@ def skip_reason(test: ConversationTest) -> str | None:
         return "backend 'live' is the service's configured backend; run such tests in text mode"
     if test.variables:
         return "call variables cannot be passed over AudioSocket"
+    if test.functions:
+        return "functions: canned answers need the text mode (a real call runs the service's own functions)"
     if any(t.kind == "start" for t in test.turns[1:]):
         return "a 'start' turn after the first cannot be played in one call"
     return None

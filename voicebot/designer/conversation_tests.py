@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from voicebot.dialog.actions import ActionRegistry, ActionRunner
+from voicebot.dialog.actions import ActionRegistry, ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine, DialogState
 from voicebot.dialog.loader import Bundle, FlowProblem, parse_yaml
 from voicebot.dialog.sensitive import MASK
@@ -78,6 +78,9 @@ class ConversationTest:
     variables: Mapping[str, str] = field(default_factory=dict)
     backend: BackendSpec = BackendSpec()
     turns: tuple[ConversationTurn, ...] = ()
+    # Registered flow functions answered by the test (``functions:``): name -> the dict it returns, or
+    # ``{error: text}`` (it raises, as a function whose service is down)
+    functions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,7 @@ def _load_file(file: Path) -> tuple[list[ConversationTest], list[FlowProblem]]:
         problems.append(FlowProblem(name, *smap.locate(path), message))
 
     default_backend = _backend(data.get("backend"), ("backend",), problem)
+    default_functions = _functions(data.get("functions"), ("functions",), problem)
     tests = []
     for i, raw in enumerate(data["tests"]):
         path: tuple[Any, ...] = ("tests", i)
@@ -180,6 +184,7 @@ def _load_file(file: Path) -> tuple[list[ConversationTest], list[FlowProblem]]:
                 variables={str(k): str(v) for k, v in (raw.get("variables") or {}).items()},
                 backend=backend,
                 turns=tuple(turns),
+                functions={**default_functions, **_functions(raw.get("functions"), path + ("functions",), problem)},
             )
         )
     return tests, problems
@@ -208,6 +213,38 @@ def _backend(raw: Any, path: tuple[Any, ...], problem: Callable[[tuple[Any, ...]
         return BackendSpec("fixtures", fixtures)
     problem(path, "backend is none, demo, live, {error: true} or {fixtures: {...}}")
     return BackendSpec("none")
+
+
+def _functions(
+    raw: Any, path: tuple[Any, ...], problem: Callable[[tuple[Any, ...], str], None]
+) -> dict[str, Mapping[str, Any]]:
+    """A ``functions:`` mapping: each registered function's canned answer (a mapping)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(answer, dict) for answer in raw.values()):
+        problem(path, "functions maps a function name to its answer: {queue_wait: {minutes: 12}, f: {error: down}}")
+        return {}
+    return {str(name): answer for name, answer in raw.items()}
+
+
+def stub_functions(registry: ActionRegistry | None, answers: Mapping[str, Mapping[str, Any]]) -> ActionRegistry:
+    """``registry`` (default: the built-in functions) with the test's canned answers registered over it."""
+    stubbed = ActionRegistry()
+    base = registry or default_registry()
+    for name in base.names():
+        stubbed.register(name)(base.get(name))
+    for name, answer in answers.items():
+        stubbed.register(name)(_canned(name, answer))
+    return stubbed
+
+
+def _canned(name: str, answer: Mapping[str, Any]) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def function(context: dict[str, Any]) -> dict[str, Any]:
+        if "error" in answer:
+            raise RuntimeError(f"{name}: {answer['error']} (test)")
+        return dict(answer)
+
+    return function
 
 
 _TURN_KEYS = ("start", "caller", "dtmf", "silence")
@@ -471,7 +508,8 @@ class TextDriver:
     async def begin(self, test: ConversationTest) -> TurnOutcome:
         self._client, self._cleanup = backend_client(test.backend, self.backend_url or self.bundle.backend)
         base_url = self.backend_url if test.backend.mode == "live" else None
-        runner = ActionRunner(self.registry, client=self._client, base_url=base_url)
+        registry = stub_functions(self.registry, test.functions) if test.functions else self.registry
+        runner = ActionRunner(registry, client=self._client, base_url=base_url)
         self.engine = DialogEngine(self.bundle, runner)
         self.state = self.engine.start(f"test-{abs(hash(test.name)) % 10**8}", test.caller_id, test.variables)
         result = await self.engine.step(
