@@ -15,12 +15,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from voicebot.engines import CallQueries
 from voicebot.store.desktop import parse_queues
@@ -29,42 +28,24 @@ from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
 from voicebot.web.context import People
 from voicebot.web.logins import (NAME_MAX, LoginThrottle, add_user, check_name, csrf_ok, csrf_token,
                                  new_session_secret, session_limits, verify_password)
+from voicebot.web.pages import ADMINS, HEADERS, READERS, LoginNeeded, Pages, Refused, read_form
 
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "voicebot_login_csrf"  # the login form's CSRF secret, before there is a session
-FORM_MAX_BYTES = 4096
-READERS = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})  # who sees the calls pages
-ADMINS = frozenset({Role.ADMIN})
 LATEST_CALLS = 50
-HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
-           "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"}
 WRONG = "Wrong username or password."
 AgentView = Callable[[UserRecord], Awaitable[dict[str, Any]]]  # the agent desktop's page values
-
-
-class Refused(Exception):
-    """A request refused with a page that says why: a form from another origin or without its CSRF token, a
-    page not open to the person's role, a call that does not exist."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class LoginNeeded(Exception):
-    """No valid session: the browser is sent to the login page (and back here afterwards, for a GET)."""
 
 
 def mount_people(app: FastAPI, people: People, calls: CallQueries, agent_view: AgentView | None = None) -> None:
     """The pages at the root of the web app beside the API, their CSS under ``/static``; ``agent_view`` gives
     the agent desktop's values (``desktop.py``)."""
-    templates = Jinja2Templates(directory=HERE / "templates")
+    pages = Pages(people)
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refused)
-        response = templates.TemplateResponse(request, "refused.html", {"message": error.message},
-                                              status_code=error.status)
+        response = pages.templates.TemplateResponse(request, "refused.html", {"message": error.message},
+                                                    status_code=error.status)
         response.headers.update(HEADERS)
         return response
 
@@ -72,47 +53,18 @@ def mount_people(app: FastAPI, people: People, calls: CallQueries, agent_view: A
         back = request.url.path if request.method == "GET" else "/"
         return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
 
-    app.include_router(people_routes(people, calls, templates, agent_view))
+    app.include_router(people_routes(pages, calls, agent_view))
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount("/static", StaticFiles(directory=HERE / "static"))
 
 
-def people_routes(people: People, calls: CallQueries, templates: Jinja2Templates,
-                  agent_view: AgentView | None = None) -> APIRouter:
+def people_routes(pages: Pages, calls: CallQueries, agent_view: AgentView | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    people, page, current, person, posted = pages.people, pages.page, pages.current, pages.person, pages.posted
     settings = people.settings
     limits = session_limits(settings)
     throttle = LoginThrottle(settings.login_lock_minutes * 60)
-
-    def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        secret = request.cookies.get(SESSION_COOKIE)
-        values.setdefault("csrf", csrf_token(secret) if secret else "")
-        response = templates.TemplateResponse(request, name, values, status_code=status)
-        response.headers.update(HEADERS)
-        return response
-
-    async def current(request: Request) -> UserRecord | None:
-        secret = request.cookies.get(SESSION_COOKIE)
-        return await people.users.session_user(token_digest(secret), limits) if secret else None
-
-    async def person(request: Request, roles: frozenset[Role] = frozenset(Role)) -> UserRecord:
-        """The logged-in person, if their role is one of ``roles``."""
-        user = await current(request)
-        if user is None:
-            raise LoginNeeded
-        if Role(user.role) not in roles:
-            raise Refused(403, f"This page is not open to the {user.role} role.")
-        return user
-
-    async def posted(request: Request,
-                     roles: frozenset[Role] = frozenset(Role)) -> tuple[UserRecord, dict[str, str]]:
-        """The person posting a form with their session's CSRF token, and the form's fields."""
-        fields = await read_form(request)
-        user = await person(request, roles)
-        if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
-            raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
-        return user, fields
 
     def login_form(request: Request, next: str, error: str = "", status: int = 200) -> HTMLResponse:
         secret = new_session_secret()
@@ -239,27 +191,3 @@ def local(target: str) -> str:
             or "\\" in target:
         return "/"
     return target
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The urlencoded body of a POST (at most ``FORM_MAX_BYTES``), after the origin check."""
-    if not same_origin(request):
-        raise Refused(403, "This form was sent from another site.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_MAX_BYTES:
-            raise Refused(413, "This form is too large.")
-    try:
-        return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=16))
-    except ValueError:
-        raise Refused(422, "This form has too many fields.") from None
-
-
-def same_origin(request: Request) -> bool:
-    """A POST's ``Origin`` (or, without it, its ``Referer``) names this site; requests with neither (not from
-    a browser) pass here and still need the CSRF token."""
-    sent = request.headers.get("origin") or request.headers.get("referer")
-    if not sent:
-        return True
-    return urlsplit(sent).netloc == request.headers.get("host", "")
