@@ -114,3 +114,28 @@ def test_a_key_long_after_a_one_key_answer_is_its_own_answer():
     collector.key("1", 0.0)
     collector.reset(ONE_KEY)
     assert collector.key("2", 2.5) == DigitsInput("2")
+
+
+def test_a_number_one_key_short_after_a_one_key_answer_takes_that_key_back():
+    """"12345678#" keyed at "Did you want to block a card?": "1" answered it, and the account question that
+    follows gets all eight digits, not seven."""
+    collector = DigitCollector(ONE_KEY)
+    assert collector.key("1", 0.0) == DigitsInput("1")
+    assert collector.reset(Expectation(max_digits=8, min_digits=8)) == []
+    keys = [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("2345678#")]
+    assert keys[-1] == DigitsInput("12345678", terminated=True)
+
+
+def test_held_keys_one_short_take_the_answer_key_back_too():
+    collector = DigitCollector(ONE_KEY)
+    collector.key("1", 0.0)
+    for i, d in enumerate("2345678#"):
+        collector.key(d, 0.1 * (i + 1))
+    assert collector.reset(Expectation(max_digits=8, min_digits=8)) == [DigitsInput("12345678", terminated=True)]
+
+
+def test_a_number_that_fits_after_a_one_key_answer_keeps_it_out():
+    collector = DigitCollector(ONE_KEY)
+    collector.key("1", 0.0)
+    collector.reset(Expectation(max_digits=8, min_digits=8))
+    assert [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("87654321")][-1] == DigitsInput("87654321")

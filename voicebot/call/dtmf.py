@@ -20,7 +20,8 @@ class DigitCollector:
     Callers often press the terminator after an entry that was already complete at its maximum
     length ("12345678#"): that terminator is swallowed, not taken as the answer to the next question.
     Keys typed after an input is complete and before the next question (:meth:`reset`) are held for that
-    question: "1" for yes and the account number typed straight after it is two inputs, not nine. Keys that
+    question: "1" for yes and the account number typed straight after it is two inputs, not nine (unless the
+    number is one key short without that "1": then the "1" was its first digit as well). Keys that
     follow a one-key answer less than ``BURST_GAP_S`` apart are one entry, with that answer's key, when the
     next question takes one key: "9876543210#" keyed at "Did you want to track a parcel?" is "9" (no answer)
     and then "9876543210" at the question asked again, not one input per key (the dialog reads a number at
@@ -34,20 +35,22 @@ class DigitCollector:
     _answered: bool = False  # an input is complete: further keys wait for the next question
     _chain: tuple[str, float] | None = None  # (a one-key answer's key, until when a key follows it)
     _burst: bool = False  # the pending keys are one entry typed straight after a one-key answer
+    _lead: str = ""  # that answer's key, when the entry (under a question for a number) began straight after it
 
     def reset(self, expect: Expectation) -> list[DigitsInput]:
         """A new question. Keys pressed and not yet part of an input (typed while the bot was busy) are kept
         and read again under it, in order; returns the inputs they complete at once. An entry typed straight
         after a one-key answer stays one entry under a question that takes one key."""
         pending, at, burst = self.digits, self.last_key_at or 0.0, self._burst
-        self.expect, self.digits, self.last_key_at, self._answered = expect, "", None, False
+        self.expect, self.digits, self.last_key_at, self._answered, self._lead = expect, "", None, False, ""
         if burst and pending and expect.max_digits <= 1:
             if pending.endswith("#"):
                 return [self._done(pending[:-1], terminated=True)]
             self.digits, self.last_key_at = pending, at  # goes on: more keys, "#" or the gap end it
             return []
-        if burst:  # the next question takes the number: the one-key answer's key is not part of it
-            pending = pending[1:]
+        lead = ""
+        if burst:  # the next question takes the number: the one-key answer's key leads it only if it must
+            lead, pending = pending[0], pending[1:]
         self._burst = False
         if pending:  # a key held for this question follows no answer: replayed as typed
             self._chain = None
@@ -56,6 +59,9 @@ class DigitCollector:
             self._answered = False
             if (done := self.key(k, at)) is not None:
                 inputs.append(done)
+            elif lead and len(self.digits) == 1:
+                self._lead = lead
+            lead = ""
         return inputs
 
     def key(self, digit: str, at: float) -> DigitsInput | None:
@@ -83,6 +89,8 @@ class DigitCollector:
             return self._done(self.digits, terminated=False) if len(self.digits) >= MAX_ENTRY_KEYS else None
         if self.expect.max_digits == 0:
             return self._one_key(digit, at)
+        if chained and chain is not None and not self.digits and digit != self.expect.terminator:
+            self._lead = chain[0]  # an entry started straight after a one-key answer
         if digit == self.expect.terminator:
             return self._done(self.digits, terminated=True)
         self.digits += digit
@@ -109,6 +117,12 @@ class DigitCollector:
         return done
 
     def _done(self, digits: str, terminated: bool) -> DigitsInput:
+        lead, self._lead = self._lead, ""
+        if lead and not self._fits(digits) and self._fits(lead + digits):
+            digits = lead + digits  # the key that answered the question before was the entry's first
         self.digits, self._answered, self._burst = "", True, False
         self.last_key_at = None
         return DigitsInput(digits=digits, terminated=terminated)
+
+    def _fits(self, digits: str) -> bool:
+        return self.expect.min_digits <= len(digits) <= self.expect.max_digits

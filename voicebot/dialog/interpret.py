@@ -406,9 +406,9 @@ class Interpreter:
                 if (intent := self._intent_for_value(state, step, keyed)) is not None:
                     flow = self.bundle.intent_flow[intent]
                     return ConfirmIntent(intent, keyed, f"a value for flow {flow} keyed at the menu")
-            elif w.kind == "ask" and self.q.kind_of(step) == "yes_no":
-                if isinstance(move := self._yes_with_value(state, step, keyed), FillSlot):
-                    return move
+            elif (w.kind == "ask" and self.q.kind_of(step) == "yes_no"
+                  and isinstance(move := self._yes_with_value(state, step, keyed), FillSlot)):
+                return move
         return None
 
     def _digits_keyed(self, state: DialogState, step: AnyStep, keys: str) -> Move | None:
