@@ -89,6 +89,22 @@ class StoreSettings(BaseModel):
     spool_dir: Path = VAR / "spool"  # records that could not be written wait here, then replay
 
 
+class RecordingSettings(BaseModel):
+    """Call recordings (``audio/recording.py``, ``call/recording.py``): one stereo file per call, caller left and
+    bot right, written off the call's audio path; a flow's ``recording:`` section overrides these per flow."""
+
+    enabled: bool = False
+    dir: Path = VAR / "recordings"
+    # wav: PCM 16-bit at the call's rate (≈ 32 KB/s at 8 kHz); opus: Ogg/Opus (≈ 4 KB/s), encoded when the call ends
+    format: Literal["wav", "opus"] = "wav"
+    retain_days: int = Field(90, ge=1)  # a flow's recording.retain_days overrides it; the purge job deletes after
+    purge_interval_s: float = Field(3600.0, gt=0)  # how often the service deletes recordings past retention
+    # Played before the greeting of a recorded call unless the flow says otherwise; "" plays none.
+    consent_prompt: str = "This call may be recorded for quality and training."
+    # Frames (20 ms, either channel, every call) waiting for the writer; beyond it frames are dropped, counted.
+    queue_frames: int = Field(5000, ge=1)
+
+
 class SpeechSettings(BaseModel):
     asr_engine: Literal["whisper-tiny", "whisper-base", "whisper-cascade", "vosk"] = "whisper-tiny"
     vosk_model_path: Path | None = None
@@ -220,6 +236,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
     web: WebSettings = WebSettings()
+    recordings: RecordingSettings = RecordingSettings()
     store: StoreSettings = StoreSettings()
     speech: SpeechSettings = SpeechSettings()
     dialog: DialogSettings = DialogSettings()

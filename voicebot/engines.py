@@ -9,7 +9,7 @@ Blocking inference runs in the shared bounded executor, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from voicebot.store.records import CallRecord
@@ -152,6 +152,8 @@ class PlaybackHandle(Protocol):
 class AudioOutput(Protocol):
     """The paced outbound audio of one call (``audio/player.py``'s ``Player``)."""
 
+    tap: Callable[[bytes, float], None] | None  # gets every message written and its time (a call recording)
+
     def play(self, audio: bytes | AsyncIterator[bytes], interruptible: bool = True,
              sample_rate: int | None = None) -> PlaybackHandle: ...
 
@@ -164,6 +166,27 @@ class AudioOutput(Protocol):
 
     async def drain(self) -> None:
         """Wait until every queued utterance has played or been cancelled."""
+        ...
+
+
+class CallRecorderTap(Protocol):
+    """Where a recorded call's audio goes (``audio/recording.py``'s ``CallRecording``): each call returns at
+    once, whatever the disk does."""
+
+    def caller(self, frame: AudioFrame) -> None:
+        """A frame of the caller's audio, as it arrived."""
+        ...
+
+    def bot(self, message: bytes, at: float) -> None:
+        """An AudioSocket audio message as the player wrote it at ``at`` (monotonic seconds)."""
+        ...
+
+    def close(self) -> Awaitable[Any]:
+        """The call is over: the file is finished (in the background); awaiting gives it, or None."""
+        ...
+
+    def discard(self) -> Awaitable[Any]:
+        """No recording for this call after all (the caller declined): what was written is deleted."""
         ...
 
 

@@ -164,6 +164,8 @@ class Player:
         self.underruns = 0
         self.late_restarts = 0  # the loop was more than max_lag_s behind and started a new grid
         self.max_late_s = 0.0  # the latest any frame went out after its deadline
+        # Called with every message written and its time (a call recording's tap: it must return at once)
+        self.tap: Callable[[bytes, float], None] | None = None
         self.set_sample_rate(sample_rate)
 
     def set_sample_rate(self, sample_rate: int) -> None:
@@ -257,6 +259,8 @@ class Player:
                 if message:
                     self._write(message)
                     self.sent_frames += 1
+                    if self.tap is not None:
+                        self.tap(message, self._clock())
                     if self._unsent is not None and (unsent := self._unsent()) > self.max_unsent_bytes:
                         raise PeerNotReading(f"{unsent} bytes unsent > max_unsent_bytes={self.max_unsent_bytes}")
                 n += 1

@@ -461,6 +461,28 @@ class RoutingSpec(_Model):
                                         description="Queue name -> its hours and overflow")
 
 
+class ConsentSpec(_Model):
+    """The recording-consent prompt, said before the greeting of a recorded call (``call/recording.py``); with
+    ``opt_out`` the caller may decline by the key or by saying no, and the call is then not recorded."""
+
+    prompt: Text | None = Field(None, description="What is said; none: the recordings.consent_prompt setting")
+    opt_out: Text | None = Field(None, description='How to decline, said after the prompt (e.g. "To continue '
+                                                   'without recording, press 9 or say no."); none: no opt-out')
+    opt_out_key: str = Field("9", pattern=r"^[0-9*#]$", description="The key that declines")
+    opt_out_wait_s: float = Field(3.0, gt=0, le=10, description="How long the caller may take to decline")
+    declined: Text = Field("Okay, this call will not be recorded.", description="Said when the caller declined")
+
+
+class RecordingSpec(_Model):
+    """Whether this bundle's calls are recorded, how long recordings are kept, and the consent prompt."""
+
+    enabled: bool | None = Field(None, description="Record these calls; none: the recordings.enabled setting")
+    retain_days: int | None = Field(None, ge=1, description="Days a recording is kept; none: the "
+                                                            "recordings.retain_days setting")
+    consent: bool | ConsentSpec = Field(True, description="true: the recordings.consent_prompt setting; false: no "
+                                                          "prompt; or the prompt and the caller's opt-out")
+
+
 class BundleSpec(_Model):
     """One dialog application (a YAML file under dialogs/)."""
 
@@ -476,6 +498,7 @@ class BundleSpec(_Model):
     slot_types: dict[str, SlotTypeDef] = Field(default_factory=dict)
     handlers: Handlers = Handlers()
     routing: RoutingSpec = RoutingSpec()
+    recording: RecordingSpec = RecordingSpec()
     flows: dict[str, FlowDef] = Field(min_length=1)
 
 

@@ -275,3 +275,26 @@ class AgentStateRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     call_id: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---------------------------------------------------------------- call recordings (call/recording.py, migration 0007)
+
+
+class RecordingRow(Base):
+    """A call's recording file (one per call): where it is, what it holds, until when it is kept. A purged
+    recording keeps its row with ``deleted_at`` set (its file is gone)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_expires_deleted", "expires_at", "deleted_at"),)
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # no foreign key: written beside the call
+    flow: Mapped[str] = mapped_column(String, default="")
+    path: Mapped[str] = mapped_column(String)
+    format: Mapped[str] = mapped_column(String(8))  # wav, opus
+    sample_rate: Mapped[int]
+    duration_s: Mapped[float] = mapped_column(Float)
+    size_bytes: Mapped[int]
+    dropped_frames: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
