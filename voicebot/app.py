@@ -35,7 +35,7 @@ from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
 from voicebot.events import Bus
-from voicebot.logs import configure_logging
+from voicebot.logs import call_logging, configure_logging, default_worker_id
 from voicebot.models import resolve
 from voicebot.nlu.build import build_nlu
 from voicebot.nlu.embeddings import MiniLmEmbedder
@@ -196,7 +196,8 @@ class VoicebotService:
         return plan_from_spec(self.flows.get(flow).spec.routing)
 
     async def _handle_call(self, connection: CallConnection) -> None:
-        await CallSession(self.services, connection).run()
+        with call_logging(connection.call_id):  # every line of the call, whichever module, names it
+            await CallSession(self.services, connection).run()
 
     async def _watch_flows(self) -> None:
         def reloaded(problems: list[FlowProblem]) -> None:
@@ -286,11 +287,11 @@ def web_context(service: VoicebotService) -> WebContext:
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
-                      mounts=mounts, people=service.people)
+                      mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued)
 
 
 async def serve(settings: Settings) -> None:
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, worker_id=settings.worker_id or default_worker_id())
     faulthandler.enable()  # a fatal signal (SIGSEGV, SIGBUS from a native library) still leaves a line
     return_large_buffers_to_the_os()
     service = VoicebotService(settings)
