@@ -7,8 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test setup system-deps clean
 
 # Debian tools the tests and eval/ use to speak as callers other than the bot (flite, festival, sox codecs),
-# and the browser the tests/browser/ pages are driven in (Playwright with Debian's chromium, no download)
-DEBIAN_DEPS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium
+# the browser the tests/browser/ pages are driven in (Playwright with Debian's chromium, no download), and
+# PostgreSQL's server binaries (the scale tests start a private server to stop it mid-call) and HAProxy (the
+# load balancer of deploy/, tested in front of AudioSocket and web servers)
+DEBIAN_DEPS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium \
+	postgresql haproxy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,7 @@ run: $(STAMP)
 system-deps:
 	@if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v sox >/dev/null \
 	    || ! command -v chromium >/dev/null \
+	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v haproxy >/dev/null \
 	    || [ ! -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_DEPS); \
