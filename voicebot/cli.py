@@ -493,6 +493,15 @@ def eval_digits(
     raise typer.Exit(_eval_script("digits").run_cli(split, limit, engine, json_out, out, regenerate, progress))
 
 
+@eval_app.command("pii")
+def eval_pii(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
+    out: Path = typer.Option(None, dir_okay=False, help="Also write the JSON report here (e.g. eval/results/pii.json)."),
+) -> None:
+    """Precision and recall per kind of the PII masking (nlu/pii.py) on eval/data/pii (held-out and dev)."""
+    raise typer.Exit(_eval_script("pii").run_cli(json_out, out=out))
+
+
 @eval_app.command("asr")
 def eval_asr(
     manifest: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL: {\"audio\": wav, \"text\": reference}."),

@@ -224,6 +224,27 @@ class CallbackSettings(BaseModel):
     caller_id: str = ""
     ring_timeout_s: float = Field(30.0, gt=0)
     poll_interval_s: float = Field(5.0, gt=0)  # how often the queues' state is read while callbacks wait
+    # Dials of one request in all: a dial cut short by a restart is tried again at the request's place until then.
+    max_attempts: int = Field(3, ge=1)
+
+
+class PiiSettings(BaseModel):
+    """Personal data in what callers say (``nlu/pii.py``), its encrypted originals and the words the bot never says."""
+
+    # Mask card, account, PIN, phone, e-mail, date-of-birth and national-id numbers in everything kept or published
+    mask: bool = True
+    kinds: list[Literal["card", "account", "pin", "phone", "email", "dob", "national_id"]] = [
+        "card", "account", "pin", "phone", "email", "dob", "national_id"]
+    phone_regions: list[str] = ["US", "GB"]  # a digit run valid as a number of these regions is a phone number
+    national_id_patterns: list[str] = []  # more national-id regular expressions (case-insensitive)
+    min_account_digits: int = Field(8, ge=5)  # a longer run of digits with no other reading is an account number
+    # Keep the clear text of masked turns, encrypted with key (a Fernet key: voicebot pii key), for admins (and
+    # QA when qa_reads_unmasked); every read is written to the audit log.
+    keep_unmasked: bool = False
+    key: SecretStr = SecretStr("")
+    qa_reads_unmasked: bool = False
+    # Words the bot never says (every flow; a flow adds its own sensitive_words); caller turns with them are flagged
+    sensitive_words: list[str] = []
 
 
 class Settings(BaseSettings):
@@ -244,6 +265,7 @@ class Settings(BaseSettings):
     events: EventsSettings = EventsSettings()
     desktop: DesktopSettings = DesktopSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    pii: PiiSettings = PiiSettings()
     models_dir: Path = DEFAULT_MODELS_DIR  # manifest.toml, trained artifacts, cache/
     # Workers for model inference (ASR, TTS, embeddings); they release the GIL.
     inference_workers: int = 2

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import structlog
@@ -69,3 +70,20 @@ def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = Fa
         logger_factory=structlog.PrintLoggerFactory(_CurrentStream("stderr" if stderr else "stdout")),
         cache_logger_on_first_use=True,
     )
+
+
+UNMASKED_LOG_KEYS = frozenset({"timestamp", "level", "logger", "worker"})  # and every key ending in _id
+
+
+def mask_logged_text(mask: Callable[[str], str]) -> None:
+    """From now on every text value of a log line (caller words, an exception's message and traceback) goes
+    through ``mask`` (``nlu/pii.py``) before it is written; ids and timestamps are left as they are."""
+    processors = list(structlog.get_config()["processors"])
+
+    def masked(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        for key, value in event.items():
+            if isinstance(value, str) and key not in UNMASKED_LOG_KEYS and not key.endswith("_id"):
+                event[key] = mask(value)
+        return event
+
+    structlog.configure(processors=[*processors[:-1], masked, processors[-1]])  # just before the renderer

@@ -4,13 +4,14 @@ A flow marks a question ``sensitive: true`` (or ``{keep_last: 4}``). For each ca
 learns the values those slots take and hides them wherever they would be kept: everything the caller
 says or keys at such a question is replaced whole, and the values themselves are masked in any other
 text (the bot's read-back, the decision, the handoff summary), spelled as digits, with separators, or
-as digit words ("four five six seven").
+as digit words ("four five six seven"). Then ``free_text`` (the PII masker of ``nlu/pii.py``, on by default
+in the service) masks the personal data the flow did not mark: cards, phone numbers, e-mail addresses, ….
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MASK = "****"
@@ -39,8 +40,9 @@ def _pattern(value: str) -> re.Pattern[str] | None:
 class Redactor:
     """One call's sensitive values and how to hide them."""
 
-    def __init__(self, rules: Mapping[str, int]) -> None:
+    def __init__(self, rules: Mapping[str, int], free_text: Callable[[str], str] | None = None) -> None:
         self.rules = dict(rules)  # slot -> characters left in clear
+        self._free_text = free_text  # masks personal data in any text (nlu/pii.py); None: slots only
         self._patterns: dict[str, tuple[re.Pattern[str], str]] = {}  # value -> (how it is spelled, its mask)
 
     def learn(self, slots: Mapping[str, Any]) -> None:
@@ -53,11 +55,11 @@ class Redactor:
                 self._patterns[str(value)] = (pattern, mask_value(value, keep))
 
     def text(self, text: str) -> str:
-        """``text`` with every known sensitive value masked."""
+        """``text`` with every known sensitive value masked, then any other personal data."""
         for value in sorted(self._patterns, key=len, reverse=True):  # an account number before a PIN inside it
             pattern, mask = self._patterns[value]
             text = pattern.sub(mask, text)
-        return text
+        return self._free_text(text) if self._free_text is not None and text else text
 
     def slots(self, slots: Mapping[str, Any]) -> dict[str, Any]:
         """The slots with the sensitive ones masked (and every value's text scrubbed)."""
