@@ -35,11 +35,12 @@ from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
 from voicebot.events import Bus
-from voicebot.logs import call_logging, configure_logging, default_worker_id
+from voicebot.logs import call_logging, configure_logging, default_worker_id, mask_logged_text
 from voicebot.models import resolve
 from voicebot.nlu.build import build_nlu
 from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
+from voicebot.nlu.pii import masker_for
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
@@ -292,6 +293,8 @@ def web_context(service: VoicebotService) -> WebContext:
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json, worker_id=settings.worker_id or default_worker_id())
+    if (masker := masker_for(settings.pii)) is not None:
+        mask_logged_text(masker.mask)  # no caller's card, phone or e-mail in a log line either
     faulthandler.enable()  # a fatal signal (SIGSEGV, SIGBUS from a native library) still leaves a line
     return_large_buffers_to_the_os()
     service = VoicebotService(settings)
