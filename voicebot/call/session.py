@@ -37,6 +37,7 @@ from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo
 from voicebot.call.dtmf import DigitCollector
 from voicebot.call.handoff import build_packet, route
+from voicebot.call.recording import RecordingPolicy, declines
 from voicebot.call.routing import RoutingPlan
 from voicebot.dialog.sensitive import MASK, Redactor
 from voicebot.events import (
@@ -64,6 +65,7 @@ from voicebot.types import (
     HandoffPacket,
     Listen,
     NoInput,
+    RecognitionHints,
     Say,
     Turn,
     now,
@@ -71,8 +73,9 @@ from voicebot.types import (
 
 if TYPE_CHECKING:
     from voicebot.config import Settings
+    from voicebot.call.recording import Recordings
     from voicebot.dialog.engine import DialogEngine
-    from voicebot.engines import CallChannel, LanguageUnderstanding, PlaybackHandle, SpeechRecognizer
+    from voicebot.engines import CallChannel, CallRecorderTap, LanguageUnderstanding, PlaybackHandle, SpeechRecognizer
     from voicebot.speech.tts import Speaker
 
 log = structlog.get_logger(__name__)
@@ -97,6 +100,7 @@ class DialogApp:
     nlu: LanguageUnderstanding
     sensitive: Mapping[str, int] = field(default_factory=dict)  # slot -> characters left in clear when masked
     routing: RoutingPlan | None = None  # the bundle's intent -> skill map and queues
+    recording: RecordingPolicy = RecordingPolicy()  # recorded or not, retention, the consent prompt
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class CallServices:
     bus: ev.Bus
     dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
     directory: CallDirectory = field(default_factory=CallDirectory)
+    recordings: Recordings | None = None  # call recordings (call/recording.py); None: no call is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +196,8 @@ class CallSession:
         self._voice = VoiceBaseline()
         self._misunderstood = 0
         self.routing: RoutingPlan | None = None  # the call's flow's, once it is known
+        self.recording: CallRecorderTap | None = None  # the call's recording, while one is made
+        self._recording_from = now()  # the recording's time 0: the caller's queued frames are not older
 
     # ------------------------------------------------------------------ the conversation
 
@@ -202,6 +209,7 @@ class CallSession:
         self.tasks.spawn(self._on_shutdown(), "shutdown")
         try:
             app = self.services.dialog_for(self.info)
+            self._start_recording(app)
             self._publish(ev.CallStarted(self.call_id, caller_id=self._caller_id(), flow=app.name,
                                          sample_rate=self.rate))
             self._enter(CallState.RINGING_IN)
@@ -456,6 +464,48 @@ class CallSession:
         finally:
             started.cancel()
 
+    # ------------------------------------------------------------------ recording
+
+    def _start_recording(self, app: DialogApp) -> None:
+        """Record the call (caller left, bot right) when its flow says so; the taps only hand frames over."""
+        recordings = self.services.recordings
+        if recordings is None or not app.recording.enabled:
+            return
+        self.recording = recordings.start(self.call_id, self.rate, self._recording_from)
+        self.conn.player.tap = self.recording.bot
+
+    async def _ask_recording_consent(self, app: DialogApp) -> None:
+        """The recording-consent prompt before the greeting; with an opt-out, the caller may decline by the key
+        or by saying no within ``opt_out_wait_s``: what was recorded is then deleted and nothing more is."""
+        consent = app.recording.consent
+        if self.recording is None or not consent.prompt:
+            return
+        turn = self._new_turn("consent")
+        self._say(Say(f"{consent.prompt} {consent.opt_out}".strip()), turn)
+        if not consent.opt_out:
+            return
+        expect = Expectation(RecognitionHints(("no", "yes"), "yes_no"), no_input_s=consent.opt_out_wait_s)
+        answer, turn, _, _ = await self._next_input(expect, app)
+        keyed = isinstance(answer, DigitsInput) and answer.digits == consent.opt_out_key
+        if keyed or (turn.input_kind == "speech" and declines(turn.caller_text)):
+            self.conn.player.tap = None
+            if self.recording is not None:
+                self.recording.discard()
+            self.recording = None
+            turn.decision = "the caller declined the recording; the call is not recorded"
+            self.log.info("caller declined the recording")
+            self._say(Say(consent.declined), turn)
+        else:
+            turn.decision = "the caller did not decline the recording"
+
+    def _end_recording(self, app: DialogApp | None) -> None:
+        """The call is over: the recording's file and row are finished in the background."""
+        if self.recording is None or app is None or self.services.recordings is None:
+            return
+        self.conn.player.tap = None
+        self.services.recordings.finish(self.recording, app.name, app.recording)
+        self.recording = None
+
     # ------------------------------------------------------------------ hearing
 
     async def _pump_audio(self) -> None:
@@ -465,6 +515,8 @@ class CallSession:
                     self._follow_rate(event.sample_rate)
                 self.listener.set_bot_speaking(self.conn.player.speaking)
                 self.listener.feed(event)
+                if self.recording is not None:
+                    self.recording.caller(event)
             elif isinstance(event, Dtmf):
                 self._on_digit(event)
             else:  # Hangup
@@ -608,6 +660,7 @@ class CallSession:
             self._publish(ev.PlaybackFinished(self.call_id, text=self.redactor.text(text), completed=completed,
                                               utterance_id=utterance_id))
         self._prompts.clear()
+        self._end_recording(app)
         self._publish_open_turn()
         self._enter(CallState.ENDED)
         self._publish(ev.CallEnded(self.call_id, outcome=self.outcome, reason=self.end_reason))
