@@ -1,7 +1,8 @@
 """Callbacks that keep the caller's place: the durable queue (store/callbacks.py, on a SQLite file and on
 PostgreSQL) and the scheduler (telephony/callbacks.py) through the real AMI client against the AMI peer over
-TCP: the wait estimate from QueueStatus, a callback dialled only when its turn comes, in order, never twice,
-and not again after a restart; and the flow functions that offer it, or a ticket (call/callbacks.py)."""
+TCP: the wait estimate from QueueStatus, a callback dialled only when its turn comes, in order, one number never
+twice at once, again at its place after a restart cut its dial short (a bounded number of times), an agent's
+scheduled callback at its time; and the flow functions that offer it, or a ticket (call/callbacks.py)."""
 
 from __future__ import annotations
 
@@ -146,23 +147,66 @@ async def test_two_callbacks_keep_the_order_their_callers_joined_in(
     assert dialled_numbers(peer) == ["5550001", "5550002"]
 
 
-async def test_a_restarted_scheduler_does_not_dial_again(
+async def test_a_dial_cut_short_by_a_restart_is_dialled_again_at_its_place_a_bounded_number_of_times(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001")  # one idle agent
+    requests = SqlCallbackQueue(engine)
+    cut = await requests.request("call-1", "5550001", "cards", 0, ago(30))
+    later = await requests.request("call-2", "5550002", "cards", 0, ago(20))
+    assert await requests.claim(cut.id)  # a scheduler claimed it and stopped before its dial ended
+    restarted = scheduler(engine, client)
+    results = await restarted.tick()
+    assert [d.request.number for d in results] == ["5550002"]  # its dial may still ring: the number waits
+    assert dialled_numbers(peer) == ["5550002"]
+    assert await requests.request("call-3", "5550001", "cards", 0, ago(1)) == await requests.get(cut.id)
+    restarted.interrupted_after = timedelta(0)  # the cut dial has surely ended now
+    cards.entries.append(waiting_caller("earlier", 120))  # joined before the cut callback's caller
+    assert await restarted.tick() == []
+    again = await requests.get(cut.id)
+    assert again is not None and (again.state, again.attempts, again.joined_at) == ("waiting", 1, cut.joined_at)
+    assert dialled_numbers(peer) == ["5550002"]  # the earlier caller first: a retry never jumps the line
+    cards.entries.clear()
+    [retried] = await restarted.tick()
+    assert (retried.request.id, retried.answered) == (cut.id, True)
+    assert dialled_numbers(peer) == ["5550002", "5550001"]
+    assert (await requests.get(cut.id)).state == "connected"  # type: ignore[union-attr]
+    assert (await requests.get(later.id)).state == "connected"  # type: ignore[union-attr]
+
+
+async def test_a_callback_cut_short_max_attempts_times_is_failed_not_dialled_again(
         engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
     peer.queues["voicebot-cards"].members["PJSIP/1001"] = PeerMember("PJSIP/1001")
     requests = SqlCallbackQueue(engine)
-    dialled = await requests.request("call-1", "5550001", "cards", 0, ago(30))
-    waiting = await requests.request("call-2", "5550002", "cards", 0, ago(20))
-    assert await requests.claim(dialled.id)  # a scheduler claimed it and stopped before its dial ended
-    restarted = CallbackScheduler(SqlCallbackQueue(engine), client, SETTINGS, "voicebot-", 2.0)
-    results = await restarted.tick()
-    assert [d.request.number for d in results] == ["5550002"]  # the waiting one, at its place
-    assert dialled_numbers(peer) == ["5550002"]
-    restarted.interrupted_after = timedelta(0)
-    assert await restarted.tick() == []
-    interrupted = await requests.get(dialled.id)
-    assert interrupted is not None and (interrupted.state, interrupted.result) == ("failed", "interrupted")
-    assert dialled_numbers(peer) == ["5550002"]  # the interrupted one is not dialled again
-    assert (await requests.get(waiting.id)).state == "connected"  # type: ignore[union-attr]
+    cut = await requests.request("call-1", "5550001", "cards", 0, ago(30))
+    dialler = scheduler(engine, client)  # max_attempts 3
+    dialler.interrupted_after = timedelta(0)
+    for attempt in (1, 2, 3):
+        assert await requests.claim(cut.id)  # dialled and cut short again
+        await asyncio.sleep(0.01)
+        settled = await requests.settle_interrupted(datetime.now(UTC), SETTINGS.max_attempts)
+        assert [(r.state, r.attempts) for r in settled] == [("waiting" if attempt < 3 else "failed", attempt)]
+    assert await dialler.tick() == [] and originated(peer) == []
+    failed = await requests.get(cut.id)
+    assert failed is not None and (failed.state, failed.result) == ("failed", "interrupted")
+    assert (await requests.request("call-2", "5550001", "cards", 0, ago(1))).id != cut.id  # the number is free
+
+
+async def test_an_agents_scheduled_callback_waits_for_its_time_then_queues_like_a_caller_joining_then(
+        engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:
+    cards = peer.queues["voicebot-cards"]
+    cards.members["PJSIP/1001"] = PeerMember("PJSIP/1001")
+    requests = SqlCallbackQueue(engine)
+    when = datetime.now(UTC) + timedelta(seconds=0.5)
+    booked = await requests.request("call-1", "5550001", "cards", 0, when, not_before=when)
+    assert booked.not_before == when
+    assert await scheduler(engine, client).tick() == []  # not yet, though an agent is free
+    await asyncio.sleep(0.6)
+    cards.entries.append(waiting_caller("earlier", 5))  # was waiting at its time
+    assert await scheduler(engine, client).tick() == []
+    cards.entries.clear()
+    [dialled] = await scheduler(engine, client).tick()
+    assert dialled.request.id == booked.id and dialled_numbers(peer) == ["5550001"]
 
 
 async def test_a_number_is_never_dialled_twice(engine: AsyncEngine, peer: AmiPeer, client: AmiClient) -> None:

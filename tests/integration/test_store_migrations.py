@@ -28,6 +28,7 @@ TABLES = {"calls", "turns", "events", "api_tokens", "users", "web_sessions", "ag
           "callbacks"}  # after every migration
 TABLES |= {"queue_events", "agent_states"}  # 0010 reports
 TABLES |= {"qa_corrections", "qa_scores"}  # 0009 QA
+TABLES |= {"agent_presence"}  # 0012 desk
 TABLES |= {"recordings"}  # 0007 recordings
 # 0009's full-text search index (SQLite: an FTS5 table and its shadow tables; PostgreSQL: a GIN expression index),
 # not a model

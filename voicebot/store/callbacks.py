@@ -2,10 +2,13 @@
 request keeps its place across restarts.
 
 A request is ``waiting`` until a scheduler claims it (``dialing``; the claim is one conditional UPDATE, so
-two schedulers never both win it) and then ``connected`` or ``failed``; or ``cancelled``. A request is
-never dialled again once claimed: a scheduler that stopped mid-dial leaves it ``dialing`` until
-:meth:`SqlCallbackQueue.settle_interrupted` fails it. One number has at most one live (waiting or dialing)
-request: the unique ``active_number`` column, cleared when the request ends.
+two schedulers never both win it, and it counts an attempt) and then ``connected`` or ``failed``; or
+``cancelled``. A scheduler that stopped mid-dial (a restart) leaves it ``dialing``; once that dial has surely
+ended, :meth:`SqlCallbackQueue.settle_interrupted` puts it back to ``waiting`` at its place (its ``joined_at``
+is kept) while it has attempts left, and fails it (``interrupted``) after that. One number has at most one live
+(waiting or dialing) request: the unique ``active_number`` column, cleared when the request ends, so a number is
+never dialled twice at once. An agent's scheduled callback (``not_before``) waits until its time and then takes
+its place as a caller joining the queue then.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class CallbackRequest:
     finished_at: datetime | None
     channel: str
     result: str
+    not_before: datetime | None = None  # not dialled before this time (an agent's scheduled callback)
+    attempts: int = 0  # dials begun
 
 
 class SqlCallbackQueue:
@@ -46,21 +51,22 @@ class SqlCallbackQueue:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def request(self, call_id: str, number: str, queue: str, priority: int,
-                      joined_at: datetime) -> CallbackRequest:
-        """Queue a callback at the caller's place (``joined_at``); a number with a live request gets that
-        request back, unchanged (it keeps its earlier place and is not dialled twice)."""
+                      joined_at: datetime, not_before: datetime | None = None) -> CallbackRequest:
+        """Queue a callback at the caller's place (``joined_at``), not dialled before ``not_before`` if given; a
+        number with a live request gets that request back, unchanged (it keeps its earlier place and is not
+        dialled twice)."""
         if not number:
             raise ValueError("a callback needs a number")
         row = CallbackRow(id=uuid.uuid4().hex, call_id=call_id, number=number, active_number=number,
                           queue=queue, priority=priority, joined_at=joined_at, requested_at=datetime.now(UTC),
-                          state=WAITING, channel="", result="")
+                          state=WAITING, channel="", result="", not_before=not_before, attempts=0)
         try:
             async with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
             live = await self.live_for(number)
             if live is None:  # ended between the insert and the look-up: a new request is due
-                return await self.request(call_id, number, queue, priority, joined_at)
+                return await self.request(call_id, number, queue, priority, joined_at, not_before)
             return live
         return _record(row)
 
@@ -75,7 +81,8 @@ class SqlCallbackQueue:
             return _record(row) if row is not None else None
 
     async def waiting(self, queue: str | None = None) -> list[CallbackRequest]:
-        """Waiting requests in ``Queue()``'s order: higher priority first, then who joined first."""
+        """Waiting requests in ``Queue()``'s order: higher priority first, then who joined first (scheduled ones
+        whose time has not come included: the scheduler leaves them)."""
         query = select(CallbackRow).where(CallbackRow.state == WAITING)
         if queue is not None:
             query = query.where(CallbackRow.queue == queue)
@@ -90,7 +97,7 @@ class SqlCallbackQueue:
             result = await session.execute(
                 update(CallbackRow)
                 .where(CallbackRow.id == request_id, CallbackRow.state == WAITING)
-                .values(state=DIALING, dialed_at=datetime.now(UTC))
+                .values(state=DIALING, dialed_at=datetime.now(UTC), attempts=CallbackRow.attempts + 1)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -102,17 +109,22 @@ class SqlCallbackQueue:
         """Withdraw a waiting request (the caller preferred a ticket, called in again…)."""
         return await self._end(request_id, CANCELLED, (WAITING,), "", reason)
 
-    async def settle_interrupted(self, dialing_before: datetime) -> list[CallbackRequest]:
-        """Fail the requests claimed before ``dialing_before`` and never finished (their scheduler stopped
-        mid-dial): they are not dialled again; the list says who may need a call by hand."""
+    async def settle_interrupted(self, dialing_before: datetime, max_attempts: int) -> list[CallbackRequest]:
+        """Settle the requests claimed before ``dialing_before`` and never finished (their scheduler stopped
+        mid-dial, and that dial has ended by now): back to ``waiting`` at their place while they have had fewer
+        than ``max_attempts`` dials, ``failed`` (``interrupted``) after that; each as it is now."""
         async with self._sessions.begin() as session:
             rows = list(await session.scalars(
                 select(CallbackRow)
                 .where(CallbackRow.state == DIALING, CallbackRow.dialed_at < dialing_before)
+                .with_for_update()
             ))
             for row in rows:
-                row.state, row.active_number, row.result = FAILED, None, "interrupted"
-                row.finished_at = datetime.now(UTC)
+                if row.attempts < max_attempts:
+                    row.state, row.dialed_at, row.result = WAITING, None, f"interrupted (attempt {row.attempts})"
+                else:
+                    row.state, row.active_number, row.result = FAILED, None, "interrupted"
+                    row.finished_at = datetime.now(UTC)
         return [_record(row) for row in rows]
 
     async def _end(self, request_id: str, state: str, from_states: tuple[str, ...], channel: str,
@@ -131,4 +143,5 @@ def _record(row: CallbackRow) -> CallbackRequest:
     return CallbackRequest(id=row.id, call_id=row.call_id, number=row.number, queue=row.queue,
                            priority=row.priority, joined_at=row.joined_at, requested_at=row.requested_at,
                            state=row.state, dialed_at=row.dialed_at, finished_at=row.finished_at,
-                           channel=row.channel, result=row.result)
+                           channel=row.channel, result=row.result, not_before=row.not_before,
+                           attempts=row.attempts)

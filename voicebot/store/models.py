@@ -198,6 +198,24 @@ class CallbackRow(Base):
     finished_at: Mapped[datetime | None]
     channel: Mapped[str] = mapped_column(String, default="")
     result: Mapped[str] = mapped_column(String, default="")
+    not_before: Mapped[datetime | None]  # an agent's scheduled callback: not dialled before (migration 0012)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # dials begun (0012)
+
+
+# --- desk: agent presence that survives a restart (telephony/presence.py, store/presence.py, migration 0012) ---
+
+
+class AgentPresenceRow(Base):
+    """An agent's current presence (one row per agent, replaced at every change), restored at start-up."""
+
+    __tablename__ = "agent_presence"
+
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # available, on_call, wrap_up, break, offline
+    reason: Mapped[str] = mapped_column(String, default="")
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
 
 
 # --- QA console (store/qa.py, migration 0009) ---------------------------------------------------------

@@ -4,10 +4,12 @@ Every ``poll_interval_s``, and at once when an AMI event says a queue moved, it 
 (``store/callbacks.py``) and the queues' live state (``QueueStatus``). A request is due when fewer callers
 outrank it than agents are idle: a caller waiting in the queue outranks it with a higher priority, or the
 same priority and a longer wait than the time since the request's caller first joined; so a callback never
-jumps a caller who waited longer. A due request is
-claimed in the database (at most one scheduler wins it, and it is never dialled again), then the customer
-is called through ``TelephonyControl.originate``; once they answer, the dialplan's ``[voicebot-callback]``
-queues them at their place (``VOICEBOT_POSITION``) with their priority.
+jumps a caller who waited longer. An agent's scheduled callback waits for its time (``not_before``) and then
+queues like a caller joining then. A due request is claimed in the database (at most one scheduler wins it),
+then the customer is called through ``TelephonyControl.originate``; once they answer, the dialplan's
+``[voicebot-callback]`` queues them at their place (``VOICEBOT_POSITION``) with their priority. A dial cut
+short by a stop or a restart is dialled again at the request's place, once it has surely ended, up to
+``callbacks.max_attempts`` dials in all.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from voicebot.call.routing import DEVICE_NOT_INUSE
 from voicebot.config import CallbackSettings
 from voicebot.engines import TelephonyControl, TelephonyError
-from voicebot.store.callbacks import CallbackRequest, SqlCallbackQueue
+from voicebot.store.callbacks import WAITING, CallbackRequest, SqlCallbackQueue
 from voicebot.types import OriginateRequest, QueueStatus
 
 log = structlog.get_logger(__name__)
@@ -64,7 +66,8 @@ class CallbackScheduler:
         self.control = control
         self.settings = settings
         self.queue_prefix = queue_prefix
-        # A claim older than this whose dial never finished was cut short (a stop): failed, not redialled.
+        # A claim older than this whose dial never finished was cut short (a stop), and that dial has ended by now:
+        # it waits again at its place (or fails after max_attempts dials).
         self.interrupted_after = timedelta(seconds=settings.ring_timeout_s + 2 * action_timeout_s)
 
     async def run(self) -> None:
@@ -92,10 +95,14 @@ class CallbackScheduler:
     async def tick(self) -> list[Dialled]:
         """Dial every request whose turn has come, concurrently; return what happened."""
         at = datetime.now(UTC)
-        for lost in await self.requests.settle_interrupted(at - self.interrupted_after):
-            log.warning("callback interrupted mid-dial; not dialled again", callback=lost.id,
-                        queue=lost.queue)
-        waiting = await self.requests.waiting()
+        for lost in await self.requests.settle_interrupted(at - self.interrupted_after, self.settings.max_attempts):
+            if lost.state == WAITING:
+                log.warning("callback interrupted mid-dial; waits again at its place", callback=lost.id,
+                            queue=lost.queue, attempts=lost.attempts)
+            else:
+                log.error("callback interrupted mid-dial too often; not dialled again", callback=lost.id,
+                          queue=lost.queue, attempts=lost.attempts)
+        waiting = [r for r in await self.requests.waiting() if r.not_before is None or r.not_before <= at]
         if not waiting:
             return []
         statuses = {s.queue: s for s in await self.control.queue_status()}
