@@ -26,10 +26,11 @@ from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
 from voicebot.call.events import EventBus
+from voicebot.call.recording import Recordings, policy_for
 from voicebot.call.routing import plan_from_spec
 from voicebot.call.routing import RoutingPlan, plan_from_spec
 from voicebot.call.session import APOLOGY, FILLER, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
-from voicebot.config import AmiSettings, EventsSettings, Settings
+from voicebot.config import AmiSettings, EventsSettings, RecordingSettings, Settings
 from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
@@ -73,6 +74,7 @@ class DialogApps:
     actions: ActionRunner
     cache_dir: Path
     router: FlowRouter
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)  # defaults of the flows' recording:
     _built: dict[tuple[str, str], DialogApp] = field(default_factory=dict)
 
     def build(self, bundle: Bundle) -> DialogApp:
@@ -81,7 +83,8 @@ class DialogApps:
             started = time.perf_counter()
             nlu = build_nlu(bundle, self.embedder, self.emotion, self.pool, self.cache_dir)
             self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu,
-                                         bundle.sensitive, plan_from_spec(bundle.spec.routing))
+                                         bundle.sensitive, plan_from_spec(bundle.spec.routing),
+                                         policy_for(bundle, self.recordings))
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))
         return self._built[key]
@@ -161,11 +164,12 @@ class VoicebotService:
         self.dialogs = DialogApps(
             flows=self.flows, embedder=embedder, emotion=emotion, pool=self.pool,
             actions=ActionRunner(functions, base_url=s.dialog.backend_url, service_url=self.web_url),
-            cache_dir=paths.model_cache / "intents", router=self.router)
+            cache_dir=paths.model_cache / "intents", router=self.router, recordings=s.recordings)
         await self.pool.run(self.dialogs.build_all)
         prompts = {APOLOGY, SHUTDOWN_NOTICE, FILLER}
         for name in self.flows.names():
             prompts.update(self.flows.get(name).static_prompts())
+            prompts.update(self.dialogs.build(self.flows.get(name)).recording.prompts())  # the recording consent
         rendered = await self.speaker.prerender(sorted(prompts), 8000)
 
         def warm_up() -> None:
@@ -174,8 +178,12 @@ class VoicebotService:
             embedder.embed(["I would like to check the balance of my account, please."])
 
         await self.pool.on_every_thread(warm_up)  # the first caller pays no thread's first-use costs
+        # Call recordings (call/recording.py): written off the calls' audio path; retention enforced by a job
+        self.recordings = Recordings(s.recordings, self.store.engine)
+        self._retention_task = asyncio.create_task(self.recordings.run_retention(), name="recordings-retention")
         self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, bus=self.bus,
-                                     dialog_for=self.dialogs.for_call, directory=self.directory)
+                                     dialog_for=self.dialogs.for_call, directory=self.directory,
+                                     recordings=self.recordings)
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
         await self.audiosocket.start()
         web_app = create_app(web_context(self))
@@ -248,6 +256,8 @@ class VoicebotService:
             await self.telephony.close()
         await self.profiles.aclose()
         await self.bus.close()  # every call has published its end: the recorder takes what is left
+        self._retention_task.cancel()
+        await self.recordings.close()  # the calls' recordings finished and their rows written
         await self.recorder.close()
         await self.store.close()
         self.pool.shutdown()

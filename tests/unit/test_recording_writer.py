@@ -178,7 +178,7 @@ def test_the_flow_section_overrides_the_settings(tmp_path: Path) -> None:
     assert policy.enabled and policy.retain_days == 7
     assert policy.consent == Consent("Calls are recorded.", "Press 9 or say no.", "9", 3.0,
                                      "Okay, this call will not be recorded.")
-    assert policy.prompts() == ["Calls are recorded.", "Press 9 or say no.", "Okay, this call will not be recorded."]
+    assert policy.prompts() == ["Calls are recorded. Press 9 or say no.", "Okay, this call will not be recorded."]
     off = bundle_of("recording:\n  enabled: true\n  consent: false\n"
                     "flows:\n  main:\n    steps:\n      - say: Hi\n      - end: true\n", tmp_path)
     assert policy_for(off, settings).consent.prompt == ""

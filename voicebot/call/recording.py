@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicebot.audio.recording import CallRecording, RecordedFile, RecordingWriter
 from voicebot.engines import CallRecorderTap
@@ -46,6 +47,11 @@ class Consent:
     opt_out_wait_s: float = 3.0
     declined: str = "Okay, this call will not be recorded."
 
+    @property
+    def said(self) -> str:
+        """What the caller hears before the greeting: the prompt, then how to decline."""
+        return f"{self.prompt} {self.opt_out}".strip() if self.prompt else ""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingPolicy:
@@ -58,8 +64,7 @@ class RecordingPolicy:
     def prompts(self) -> list[str]:
         """The fixed texts a recorded call may hear (pre-rendered at start-up)."""
         c = self.consent
-        return [text for text in (c.prompt, c.opt_out, c.declined if c.opt_out else "") if text] \
-            if self.enabled else []
+        return [text for text in (c.said, c.declined if c.said and c.opt_out else "") if text] if self.enabled else []
 
 
 def policy_for(bundle: Bundle, settings: RecordingSettings) -> RecordingPolicy:
@@ -96,9 +101,9 @@ class PurgeResult:
 class Recordings:
     """The service's recordings: the writer thread, the rows, the retention purge."""
 
-    def __init__(self, settings: RecordingSettings, store: SqlRecordingStore) -> None:
+    def __init__(self, settings: RecordingSettings, engine: AsyncEngine) -> None:
         self.settings = settings
-        self.store = store
+        self.store = SqlRecordingStore(engine)
         self.directory = settings.dir.absolute()
         self.writer = RecordingWriter(self.directory, settings.queue_frames)
         self._saving: set[asyncio.Task[None]] = set()
