@@ -251,6 +251,7 @@ class CallSession:
     async def _converse(self, app: DialogApp) -> None:
         self.redactor = Redactor(app.sensitive)
         self.routing = app.routing
+        await self._ask_recording_consent(app)
         state = app.engine.start(self.call_id, self._caller_id(), self.info.variables)
         next_input: DialogInput = CallStart(caller_id=self._caller_id(), called=self.info.dnis,
                                             variables=tuple(self.info.variables.items()))
@@ -478,10 +479,10 @@ class CallSession:
         """The recording-consent prompt before the greeting; with an opt-out, the caller may decline by the key
         or by saying no within ``opt_out_wait_s``: what was recorded is then deleted and nothing more is."""
         consent = app.recording.consent
-        if self.recording is None or not consent.prompt:
+        if self.recording is None or not consent.said:
             return
         turn = self._new_turn("consent")
-        self._say(Say(f"{consent.prompt} {consent.opt_out}".strip()), turn)
+        self._say(Say(consent.said), turn)
         if not consent.opt_out:
             return
         expect = Expectation(RecognitionHints(("no", "yes"), "yes_no"), no_input_s=consent.opt_out_wait_s)
