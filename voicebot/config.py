@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 
@@ -204,6 +206,17 @@ class DesktopSettings(BaseModel):
     queue_wrapup_s: dict[str, float] = {}
     # What an agent may record as a call's outcome.
     dispositions: list[str] = ["resolved", "follow-up needed", "transferred", "wrong number", "complaint"]
+    # The call centre's time zone (IANA name): the time an agent gives a scheduled callback is read in it.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Europe/Berlin)") from None
+        return value
     # Asterisk queue = prefix + bot queue name (asterisk/extensions.conf's VOICEBOT_QUEUE_PREFIX).
     queue_prefix: str = "voicebot-"
     # The agent's spoken briefing (call/briefing.py): for handoffs to these bot queues, the bot's voice speaks a

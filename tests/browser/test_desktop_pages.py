@@ -114,15 +114,21 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     ann.get_by_label("Note").fill("card blocked, new one sent")
     ann.get_by_role("button", name="Add note").click()
     expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    when = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
     ann.get_by_label("Callback number").fill(CALLER)
-    ann.get_by_label("Callback at").fill("2026-12-07T10:30")
+    ann.get_by_label("Callback at").fill(when.strftime("%Y-%m-%dT%H:%M"))  # the site's time zone: UTC
     ann.get_by_role("button", name="Schedule callback").click()
     expect(ann.locator("#pop-saved")).to_have_text("Saved.")
     actions = desk.run(desk.desks.actions(call_id))
     assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann")]
     assert actions[0].data["disposition"] == "resolved"
     assert actions[1].data["text"] == "card blocked, new one sent"
-    assert actions[2].data == {"number": CALLER, "when": "2026-12-07T10:30", "text": ""}
+    scheduled = desk.run(desk.callbacks.get(actions[2].data["callback"]))  # queued for the scheduler to dial
+    assert scheduled is not None
+    assert (scheduled.number, scheduled.queue, scheduled.priority, scheduled.state, scheduled.not_before) == \
+        (CALLER, "banking", 2, "waiting", when)
+    assert actions[2].data == {"number": CALLER, "when": when.strftime("%Y-%m-%dT%H:%M"), "at": when.isoformat(),
+                               "text": "", "callback": scheduled.id, "already_waiting": False}
 
     desk.complete(ANN, call_id)
     expect(ann.locator("#presence-state")).to_have_text("available")  # wrap-up is 0 s on this site

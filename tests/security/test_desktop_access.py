@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -98,8 +99,14 @@ def test_only_the_connected_agent_and_supervisors_get_the_pop(desk: DeskSite) ->
                                               "text": "x"}).status_code == 403
     assert ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, "kind": "disposition",
                                               "disposition": "not a configured one"}).status_code == 422
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     for incomplete in ({"kind": "note", "text": " "}, {"kind": "ticket"}, {"kind": "callback", "number": "+1555"},
-                       {"kind": "erase", "text": "x"}):
+                       {"kind": "erase", "text": "x"},
+                       {"kind": "callback", "number": "+1555", "when": "2020-01-01T10:00"},  # past
+                       {"kind": "callback", "number": "+1555", "when": "2099-01-01T10:00"},  # too far
+                       {"kind": "callback", "number": "+1555", "when": "tomorrow at ten"},
+                       {"kind": "callback", "number": "1;DROP TABLE", "when": tomorrow},
+                       {"kind": "callback", "number": "Local/1@x", "when": tomorrow}):
         answer = ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, **incomplete})
         assert answer.status_code == 422, incomplete
     saved = ann.post("/desktop/actions", data={"csrf": ann_csrf, "call_id": call_id, "kind": "disposition",

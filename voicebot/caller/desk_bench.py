@@ -34,6 +34,7 @@ from voicebot.caller.ami_peer import AmiPeer, PeerQueue
 from voicebot.config import AmiSettings, DesktopSettings, WebSettings
 from voicebot.demo.backend import create_demo_app
 from voicebot.logs import configure_logging
+from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore, StoreHealth
@@ -72,6 +73,7 @@ class DeskSite:
     store: SqlCallStore  # the call records (previous calls)
     desks: SqlDeskStore
     desk: PresenceDesk
+    callbacks: SqlCallbackQueue  # the durable callback queue (requests from flows and agents)
     loop: asyncio.AbstractEventLoop
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
@@ -133,7 +135,7 @@ def desk_site(folder: Path, people: dict[str, Person],
                     await desks.set_agent(name, person.interface, person.queues)
             desk_settings = settings or DesktopSettings(wrapup_s=0.0)
             desk = PresenceDesk(client, desk_settings)
-            bus = EventBus()
+            bus, callbacks = EventBus(), SqlCallbackQueue(store.engine)
             url, key = f"http://127.0.0.1:{port}", uuid.uuid4().hex  # the demo back office gives the profiles
             profiles = CustomerProfiles(lambda flow: f"{url}/demo", url, key)
             ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=bus,
@@ -141,13 +143,13 @@ def desk_site(folder: Path, people: dict[str, Person],
                              principal_for=store_lookup(tokens), store_health=_healthy,
                              mounts={"/demo": create_demo_app(folder / "demo.db", desk_key=key)},
                              people=People(users, tokens, WebSettings(),
-                                           Desktop(desks, desk, desk_settings, profiles.lookup)))
+                                           Desktop(desks, desk, desk_settings, profiles.lookup, callbacks)))
             server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="on"))
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
-            holder.append((DeskSite(url, peer, bus, store, desks, desk, asyncio.get_running_loop()), server))
+            holder.append((DeskSite(url, peer, bus, store, desks, desk, callbacks, asyncio.get_running_loop()), server))
             ready.set()
             await task
         except BaseException as error:  # reported to the caller's thread

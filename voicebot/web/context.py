@@ -14,15 +14,20 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
-from voicebot.config import DesktopSettings, WebSettings
+from voicebot.config import DesktopSettings, QaSettings, WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
+from voicebot.qa.forms import ScoreForm
+from voicebot.reports.build import Reports
+from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.qa import SqlQaStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
+from voicebot.web.recordings import RecordingAccess
 
 
 ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
@@ -36,6 +41,16 @@ class Desktop:
     desk: PresenceDesk | None  # presence mirrored to Asterisk's queues; None without the PBX link (ami.enabled)
     settings: DesktopSettings
     profiles: ProfileLookup | None = None  # (flow, caller's number) -> customer profile (web/desktop.CustomerProfiles)
+    callbacks: SqlCallbackQueue | None = None  # where an agent's scheduled callback is queued for the scheduler
+
+
+@dataclass(frozen=True, slots=True)
+class QaConsole:
+    """What the QA console needs (``web/qa.py``): its records and the score card forms."""
+
+    store: SqlQaStore  # search, corrections, score cards, examples
+    forms: Mapping[str, ScoreForm]  # by name, from qa.forms_dir
+    settings: QaSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,7 @@ class People:
     tokens: SqlTokenStore  # listed on the admin page
     settings: WebSettings  # session cookie and timeouts, login lockouts
     desktop: Desktop | None = None  # the agent desktop (voicebot/web/desktop.py)
+    qa: QaConsole | None = None  # the QA console's corrections, score cards and search (voicebot/web/qa.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +77,5 @@ class WebContext:
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
+    reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
+    recordings: RecordingAccess | None = None  # call recordings' playback (voicebot/web/recordings.py)

@@ -8,7 +8,9 @@
   the call was connected to gets it; supervisors (and admins) get every pop and every presence change.
 * ``POST /desktop/presence`` — available, break (with a reason) or offline, mirrored to the PBX.
 * ``POST /desktop/actions`` — a disposition (from ``desktop.dispositions``), a note, a ticket or a callback
-  for a call popped to this agent.
+  for a call popped to this agent. A callback (a number and a time in ``desktop.timezone``) is also queued in
+  the durable callback queue (``store/callbacks.py``) at the call's queue and priority, not before its time: the
+  scheduler (``telephony/callbacks.py``) dials it when its place comes.
 
 Pages need a session; forms carry the session's CSRF token (``people.py``).
 """
@@ -18,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
@@ -33,6 +38,7 @@ from voicebot import events as ev
 from voicebot.config import DesktopSettings, WebSettings
 from voicebot.engines import CallQueries, TelephonyError
 from voicebot.events import Bus
+from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import ACTION_KINDS, SqlDeskStore
 from voicebot.store.users import SqlUserStore, UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
@@ -51,6 +57,8 @@ KEEPALIVE_S = 15.0
 TEXT_MAX = 2000
 ALL = "*"  # the watchers' stream key
 
+CALLBACK_AHEAD = timedelta(days=30)  # the latest an agent may schedule a callback
+CALLBACK_NUMBER = re.compile(r"\+?[0-9 ().-]{3,32}")
 PROFILE_TIMEOUT_S = 2.0  # a back office slower than this: the pop comes without the profile
 DESK_KEY_HEADER = "X-Desk-Key"
 
@@ -93,9 +101,10 @@ class DesktopHub:
     """Hears handoffs on the bus and presence changes from the desk; hands pops and changes to the open pages."""
 
     def __init__(self, calls: CallQueries, store: SqlDeskStore, bus: Bus, desk: PresenceDesk | None,
-                 settings: DesktopSettings, profiles: ProfileLookup | None = None) -> None:
+                 settings: DesktopSettings, profiles: ProfileLookup | None = None,
+                 callbacks: SqlCallbackQueue | None = None) -> None:
         self.calls, self.store, self.bus, self.desk, self.settings = calls, store, bus, desk, settings
-        self.profiles = profiles
+        self.profiles, self.callbacks = profiles, callbacks
         self._flows: OrderedDict[str, str] = OrderedDict()  # call id -> its flow (CallStarted)
         self._packets: OrderedDict[str, HandoffPacket] = OrderedDict()
         self._owners: OrderedDict[str, str] = OrderedDict()  # call id -> the agent it was connected to
@@ -143,6 +152,20 @@ class DesktopHub:
                 self._pops[change.agent] = pop
                 self._send(change.agent, {"type": "pop", "agent": change.agent, **pop})
                 log.info("screen pop", call_id=change.call_id, agent=change.agent)
+
+    async def queue_callback(self, call_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Queue an agent's scheduled callback (``data`` from :func:`action_data`) at the call's queue and
+        priority; the action's data gains the request's id and whether the number already had one waiting."""
+        if self.callbacks is None:
+            return data
+        packet = self._packets.get(call_id)
+        handoff: dict[str, Any] = asdict(packet) if packet is not None else (await self.calls.handoff_for(call_id) or {})
+        when = datetime.fromisoformat(data["at"])
+        request = await self.callbacks.request(call_id, data["number"], str(handoff.get("queue") or "general"),
+                                               int(handoff.get("priority") or 0), when, not_before=when)
+        log.info("callback scheduled", call_id=call_id, callback=request.id, at=data["at"])
+        return {**data, "callback": request.id, "already_waiting": request.call_id != call_id
+                or request.not_before != when}
 
     async def pop(self, call_id: str) -> Pop:
         """What the agent's screen shows about a call: its handoff packet (masked at the source), the customer
@@ -265,6 +288,8 @@ def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettin
         if kind not in ACTION_KINDS:
             raise Refused(422, f"Choose an action: {', '.join(ACTION_KINDS)}.")
         data = action_data(kind, fields, hub.settings)
+        if kind == "callback":
+            data = await hub.queue_callback(call_id, data)
         await hub.store.add_action(call_id, user.name, kind, data)
         log.info("desk action", call_id=call_id, agent=user.name, kind=kind)
         return RedirectResponse("/", status_code=303)
@@ -272,9 +297,11 @@ def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettin
     return router
 
 
-def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings) -> dict[str, Any]:
+def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings,
+                now: datetime | None = None) -> dict[str, Any]:
     """An action's fields, checked: a configured disposition, a note's or ticket's text, a callback's number and
-    time. ``Refused`` (422) says what is missing."""
+    time (``at``: UTC, ISO; the form's local time read in ``settings.timezone``, from now to 30 days ahead).
+    ``Refused`` (422) says what is missing."""
     text = fields.get("text", "").strip()[:TEXT_MAX]
     match kind:
         case "disposition":
@@ -282,10 +309,22 @@ def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings) ->
                 raise Refused(422, f"Choose a disposition: {', '.join(settings.dispositions)}.")
             return {"disposition": fields["disposition"], "text": text}
         case "callback":
-            number, when = fields.get("number", "").strip()[:32], fields.get("when", "").strip()[:32]
+            number, when = fields.get("number", "").strip(), fields.get("when", "").strip()[:32]
             if not number or not when:
                 raise Refused(422, "A callback needs a number and a time.")
-            return {"number": number, "when": when, "text": text}
+            if not CALLBACK_NUMBER.fullmatch(number) or not 3 <= sum(c.isdigit() for c in number) <= 15:
+                raise Refused(422, "A callback number is 3 to 15 digits, with + ( ) - or spaces.")
+            try:
+                local = datetime.fromisoformat(when)
+            except ValueError:
+                raise Refused(422, "A callback time is a date and a time, e.g. 2026-12-07T10:30.") from None
+            at = (local if local.tzinfo else local.replace(tzinfo=ZoneInfo(settings.timezone))).astimezone(UTC)
+            now = now or datetime.now(UTC)
+            if not now - timedelta(minutes=1) <= at <= now + CALLBACK_AHEAD:
+                raise Refused(422, "Choose a callback time from now to 30 days ahead.")
+            digits = "".join(c for c in number if c.isdigit())
+            return {"number": ("+" if number.startswith("+") else "") + digits, "when": when,
+                    "at": at.isoformat(), "text": text}
         case _:
             if not text:
                 raise Refused(422, f"Write the {kind}'s text.")
