@@ -154,8 +154,7 @@ class VoicebotService:
         self.desk_key = secrets.token_urlsafe(24)
         self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup, callbacks)
-        qa = QaConsole(SqlQaStore(self.store.engine), load_forms(s.qa.forms_dir.absolute()), s.qa)  # the QA console
-        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop, qa)  # people's web pages
+        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)

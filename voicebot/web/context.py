@@ -14,20 +14,16 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
-from voicebot.config import DesktopSettings, QaSettings, WebSettings
+from voicebot.config import DesktopSettings, WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
-from voicebot.qa.forms import ScoreForm
-from voicebot.reports.build import Reports
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
-from voicebot.store.qa import SqlQaStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
-from voicebot.web.recordings import RecordingAccess
 
 
 ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
@@ -45,15 +41,6 @@ class Desktop:
 
 
 @dataclass(frozen=True, slots=True)
-class QaConsole:
-    """What the QA console needs (``web/qa.py``): its records and the score card forms."""
-
-    store: SqlQaStore  # search, corrections, score cards, examples
-    forms: Mapping[str, ScoreForm]  # by name, from qa.forms_dir
-    settings: QaSettings
-
-
-@dataclass(frozen=True, slots=True)
 class People:
     """What the web app for people needs: who may log in, the API tokens an admin sees, the login settings."""
 
@@ -61,7 +48,6 @@ class People:
     tokens: SqlTokenStore  # listed on the admin page
     settings: WebSettings  # session cookie and timeouts, login lockouts
     desktop: Desktop | None = None  # the agent desktop (voicebot/web/desktop.py)
-    qa: QaConsole | None = None  # the QA console's corrections, score cards and search (voicebot/web/qa.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +63,3 @@ class WebContext:
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
-    reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
-    recordings: RecordingAccess | None = None  # call recordings' playback (voicebot/web/recordings.py)
