@@ -77,12 +77,13 @@ def test_logging_in_with_the_keyboard_only(page: Page, site: Site) -> None:
     assert focused == ["Log in", "solid"]  # focus is visible
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Latest calls")
-    tabbed = []
-    for _ in range(4):
+    tabbed: list[str] = []
+    while "Log out" not in tabbed and len(tabbed) < 12:
         page.keyboard.press("Tab")
         tabbed.append(page.evaluate("document.activeElement.textContent.trim()"))
-    assert tabbed == ["Skip to content", "Home", "Calls", "Log out"]
-    page.keyboard.press("Shift+Tab")
+    assert tabbed[:3] == ["Skip to content", "Home", "Calls"] and tabbed[-1] == "Log out"  # the main menu in order
+    for _ in tabbed[2:-1]:  # back to "Calls"
+        page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")  # follow "Calls" with the keyboard
     expect(page).to_have_url(f"{site.url}/calls")
 

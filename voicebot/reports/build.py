@@ -8,13 +8,14 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from voicebot.config import ReportSettings
 from voicebot.reports import measures as m
 from voicebot.store.reports import AgentState, CallFact, Period, QueueEvent, SqlReportStore
 
+YEARS = (1970, 2999)  # what a period may cover: every database stores it, arithmetic never overflows
 REPORTS: dict[str, str] = {  # name -> title, in the order the page shows them
     "containment": "Containment",
     "outcomes": "Call outcomes",
@@ -215,6 +216,23 @@ class Reports:
                       Chart("bar", "stage", ("p50_ms", "p95_ms")),
                       "milliseconds per stage of the bot's reply; reply = end of the caller's speech to the first "
                       "audio sent")
+
+
+def parse_moment(text: str, end: bool = False) -> datetime:
+    """An ISO date or date-time (UTC unless it names its offset); a date alone is its midnight, or with ``end``
+    the next midnight (the day is included). ``ValueError`` for anything else."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+        else:
+            moment = _utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text[:40]!r} is not a date (2026-12-01) or a time (2026-12-01T09:00)") from None
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValueError(f"a report covers years {YEARS[0]} to {YEARS[1]}")
+    return moment
 
 
 def _utc(value: datetime) -> datetime:

@@ -32,7 +32,9 @@ from voicebot.web.auth import Scope, require
 from voicebot.web.context import WebContext
 from voicebot.web.desktop import DesktopHub, agent_view, desktop_routes
 from voicebot.web.logins import session_lookup
+from voicebot.web.pages import Pages
 from voicebot.web.people import mount_people
+from voicebot.web.reports import report_routes
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
 # The announcement is a few short fields from the dialplan; anything bigger is refused before it is read.
@@ -281,6 +283,9 @@ def create_app(ctx: WebContext) -> FastAPI:
         mount_people(app, ctx.people, ctx.calls, agent_view(hub) if hub is not None else None)
         if hub is not None:
             app.include_router(desktop_routes(hub, ctx.people.users, ctx.people.settings))
+    if ctx.reports is not None:  # the reports: a page with charts for people, JSON and CSV for the API
+        app.include_router(report_routes(ctx.reports, require(Scope.READ, ctx.principal_for, sessions),
+                                         Pages(ctx.people) if ctx.people is not None else None))
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app

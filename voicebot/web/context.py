@@ -18,6 +18,7 @@ from voicebot.config import DesktopSettings, WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
 from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.reports.build import Reports
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tokens import SqlTokenStore
@@ -63,3 +64,4 @@ class WebContext:
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
+    reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
