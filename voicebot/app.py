@@ -58,6 +58,7 @@ from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import Desktop, People, WebContext
+from voicebot.web.recordings import RecordingAccess
 from voicebot.web.desktop import CustomerProfiles
 
 log = structlog.get_logger(__name__)
@@ -298,7 +299,8 @@ def web_context(service: VoicebotService) -> WebContext:
                       flow_names=lambda: service.flows.names(), routable=service.router.routable,
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
-                      mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued)
+                      mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
+                      recordings=RecordingAccess(service.recordings.store))
 
 
 async def serve(settings: Settings) -> None:

@@ -613,6 +613,29 @@ def graph(
     raise typer.Exit(run_graph(flow, fmt, out, Settings().dialog.dir))
 
 
+recordings_app = typer.Typer(no_args_is_help=True, help="Call recordings: retention.")
+app.add_typer(recordings_app, name="recordings")
+
+
+@recordings_app.command("purge")
+def recordings_purge(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what is past retention; delete nothing."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Delete the recordings past their retention (the flow's recording.retain_days, else the
+    recordings.retain_days setting) and mark their rows; the service does it every recordings.purge_interval_s."""
+    import asyncio
+
+    from voicebot.call.recording import purge_at
+
+    result = asyncio.run(purge_at(_store_url(url), dry_run))
+    for record in result.expired:
+        typer.echo(f"{record.call_id}\t{record.flow}\texpired {record.expires_at:%Y-%m-%d %H:%M}\t{record.path}")
+    verb = "would delete" if dry_run else "deleted"
+    gone = f" ({result.missing} already missing)" if result.missing else ""
+    typer.echo(f"{verb} {len(result.expired)} recording(s){gone}", err=True)
+
+
 def _eval_script(name: str) -> ModuleType:
     """A script of the source checkout's ``eval/`` folder, imported as a module."""
     path = Path(__file__).resolve().parents[1] / "eval" / f"{name}.py"

@@ -25,7 +25,8 @@ def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNames
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=router, directory=CallDirectory(),
                               bus=EventBus(), flows=SimpleNamespace(names=lambda: FLOWS),
                               audiosocket=SimpleNamespace(active_calls=0), queries=None,
-                              tokens=FakeTokens(), people=None, store=SimpleNamespace(health=store_ok), desk_key="k")
+                              tokens=FakeTokens(), people=None, store=SimpleNamespace(health=store_ok), desk_key="k",
+                              recordings=SimpleNamespace(store=None))
     return TestClient(create_app(web_context(service)), headers=FakeTokens.HEADERS), service
 
 

@@ -30,6 +30,7 @@ from voicebot.engines import CallRecorderTap
 from voicebot.config import RecordingSettings
 from voicebot.dialog.bundle import Bundle
 from voicebot.dialog.schema import ConsentSpec
+from voicebot.store import database
 from voicebot.store.recordings import RecordingRecord, SqlRecordingStore
 
 log = structlog.get_logger(__name__)
@@ -175,3 +176,13 @@ async def purge(store: SqlRecordingStore, now: datetime, dry_run: bool = False) 
                 await asyncio.to_thread(Path(record.path).unlink)
         await store.mark_deleted([r.call_id for r in batch], now)
     return PurgeResult(expired, missing)
+
+
+async def purge_at(url: str, dry_run: bool = False) -> PurgeResult:
+    """``voicebot recordings purge``: bring the database up to date, then purge (or list) what is past retention."""
+    engine = database.connect(url)
+    try:
+        await database.upgrade(engine)
+        return await purge(SqlRecordingStore(engine), datetime.now(UTC), dry_run)
+    finally:
+        await engine.dispose()

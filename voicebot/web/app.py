@@ -34,6 +34,7 @@ from voicebot.web.desktop import DesktopHub, agent_view, desktop_routes
 from voicebot.web.logins import session_lookup
 from voicebot.web.pages import Pages
 from voicebot.web.people import mount_people
+from voicebot.web.recordings import handed_to, recording_routes
 from voicebot.web.reports import report_routes
 
 RECENT_CALLS = 2000  # the dialplan asks right after the bot hangs up, before the record may be written
@@ -286,6 +287,9 @@ def create_app(ctx: WebContext) -> FastAPI:
     if ctx.reports is not None:  # the reports: a page with charts for people, JSON and CSV for the API
         app.include_router(report_routes(ctx.reports, require(Scope.READ, ctx.principal_for, sessions),
                                          Pages(ctx.people) if ctx.people is not None else None))
+    if ctx.recordings is not None:  # call recordings' playback with range requests (voicebot/web/recordings.py)
+        app.include_router(recording_routes(ctx.recordings, reader[0], ctx.people,
+                                            handed_to(hub) if hub is not None else None))
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app

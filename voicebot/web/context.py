@@ -25,6 +25,7 @@ from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
+from voicebot.web.recordings import RecordingAccess
 
 
 ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
@@ -65,3 +66,4 @@ class WebContext:
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
     reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
+    recordings: RecordingAccess | None = None  # call recordings' playback (voicebot/web/recordings.py)
