@@ -102,9 +102,9 @@ async def balancer(tmp_path: Path) -> AsyncIterator[Balancer]:
     config.write_text(_config(workers, front.audiosocket_port, front.web_port))
     check = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    process = await asyncio.create_subprocess_exec(haproxy, "-db", "-f", str(config),
-                                                   stdout=open(tmp_path / "haproxy.log", "wb"),
-                                                   stderr=asyncio.subprocess.STDOUT)
+    with open(tmp_path / "haproxy.log", "wb") as log:  # its request log, for a failing test's reader
+        process = await asyncio.create_subprocess_exec(haproxy, "-db", "-f", str(config), stdout=log,
+                                                       stderr=asyncio.subprocess.STDOUT)
     try:
         for _ in range(100):
             with contextlib.suppress(OSError):
