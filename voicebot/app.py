@@ -42,6 +42,8 @@ from voicebot.nlu.build import build_nlu
 from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.nlu.pii import masker_for
+from voicebot.reports.build import Reports
+from voicebot.reports.recorder import QueueRecorder
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
@@ -49,6 +51,7 @@ from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
+from voicebot.store.reports import SqlReportStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
@@ -140,6 +143,10 @@ class VoicebotService:
         self.tokens = SqlTokenStore(self.store.engine)
         self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
         self.desk = PresenceDesk(self.telephony, s.desktop) if self.telephony is not None else None
+        # Asterisk's queue events and the agents' states, kept for the queue and agent reports (AMI only)
+        self._queue_events = asyncio.create_task(QueueRecorder(
+            self.telephony, self.desk, SqlReportStore(self.store.engine), s.desktop.queue_prefix).run(),
+            name="queue-events") if self.telephony is not None else None
         # Callbacks that keep the caller's place (AMI only): flows offer them (queue_wait, request_callback);
         # the scheduler dials each when its turn comes in the queue.
         callbacks = SqlCallbackQueue(self.store.engine)
@@ -253,6 +260,10 @@ class VoicebotService:
             self._callbacks_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._callbacks_task
+        if self._queue_events is not None:
+            self._queue_events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._queue_events
         if self.telephony is not None:
             await self.telephony.close()
         await self.profiles.aclose()
@@ -300,7 +311,8 @@ def web_context(service: VoicebotService) -> WebContext:
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
-                      recordings=RecordingAccess(service.recordings.store))
+                      recordings=RecordingAccess(service.recordings.store),
+                      reports=Reports(SqlReportStore(service.store.engine), service.settings.reports))
 
 
 async def serve(settings: Settings) -> None:
