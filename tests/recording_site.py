@@ -34,9 +34,8 @@ from voicebot.store.users import SqlUserStore
 from voicebot.types import AudioFrame, Turn, now
 from voicebot.web.app import create_app
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup, token_digest
-from voicebot.web.context import Desktop, People, WebContext
+from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
 from voicebot.web.logins import add_user, new_session_secret, session_limits
-from voicebot.web.recordings import RecordingAccess
 
 PASSWORD = "correct horse battery"
 PEOPLE = {"ann": Role.AGENT, "bob": Role.AGENT, "sue": Role.SUPERVISOR, "quinn": Role.QA, "ada": Role.ADMIN}

@@ -60,8 +60,7 @@ from voicebot.telephony.callbacks import CallbackScheduler
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
-from voicebot.web.context import Desktop, People, WebContext
-from voicebot.web.recordings import RecordingAccess
+from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
 from voicebot.web.desktop import CustomerProfiles
 
 log = structlog.get_logger(__name__)

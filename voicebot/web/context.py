@@ -20,12 +20,12 @@ from voicebot.events import Bus
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.reports.build import Reports
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
-from voicebot.web.recordings import RecordingAccess
 
 
 ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
@@ -40,6 +40,15 @@ class Desktop:
     settings: DesktopSettings
     profiles: ProfileLookup | None = None  # (flow, caller's number) -> customer profile (web/desktop.CustomerProfiles)
     callbacks: SqlCallbackQueue | None = None  # where an agent's scheduled callback is queued for the scheduler
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingAccess:
+    """What the recordings' playback needs (``web/recordings.py``): their rows and, when the service has one, the
+    audit trail of playbacks."""
+
+    store: SqlRecordingStore
+    audit: Callable[[str, str, str], Awaitable[None]] | None = None  # (who, their role or "token", call id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,28 +15,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from voicebot.audio.recording import MEDIA_TYPE
-from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.users import UserRecord
 from voicebot.web.auth import SESSION_COOKIE, Principal, Role, token_digest
+from voicebot.web.context import People, RecordingAccess
+from voicebot.web.desktop import DesktopHub
 from voicebot.web.logins import session_limits
-
-if TYPE_CHECKING:
-    from voicebot.web.context import People
-    from voicebot.web.desktop import DesktopHub
 
 log = structlog.get_logger(__name__)
 
 LISTENERS = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})  # hear every call
-PlaybackAudit = Callable[[str, str, str], Awaitable[None]]  # (who, their role or "token", call id)
 TookCall = Callable[[UserRecord, str], Awaitable[bool]]  # (an agent, a call id): was the call handed to them?
 AUDIO: dict[int | str, dict[str, Any]] = {
     200: {"content": {"audio/wav": {}, "audio/ogg": {}}, "description": "The whole recording"},
@@ -45,14 +40,6 @@ AUDIO: dict[int | str, dict[str, Any]] = {
     403: {"description": "The credentials lack the route's scope"},
     404: {"description": "No recording of this call (never made, declined, or past its retention)"},
     416: {"description": "The range is outside the file"}}
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingAccess:
-    """What the playback routes need: the recordings' rows and, optionally, the audit trail of playbacks."""
-
-    store: SqlRecordingStore
-    audit: PlaybackAudit | None = None
 
 
 def handed_to(hub: DesktopHub) -> TookCall:
