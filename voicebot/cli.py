@@ -550,9 +550,10 @@ def validate(
     strict: bool = typer.Option(False, help="Warnings fail too."),
 ) -> None:
     """Check flow files: prints file:line:col: message for every problem; exit 1 on any error."""
+    from voicebot.config import Settings
     from voicebot.designer.commands import validate as run_validate
 
-    raise typer.Exit(run_validate(path, json_out, strict))
+    raise typer.Exit(run_validate(path, json_out, strict, Settings().pii.sensitive_words))
 
 
 @app.command()

@@ -224,10 +224,13 @@ class BargeInEvent(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class TurnCompleted(CallEvent):
-    """A caller turn and the bot's answer, with the time of every stage (``Turn.marks``, monotonic)."""
+    """A caller turn and the bot's answer, with the time of every stage (``Turn.marks``, monotonic). ``turn`` is
+    masked; ``sealed`` is its clear text encrypted (``store/audit.py``) when ``pii.keep_unmasked`` and masking
+    changed it, else empty."""
 
     type: ClassVar[EventType] = EventType.TURN_COMPLETED
     turn: Turn
+    sealed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from voicebot.dialog.loader import Bundle, FlowProblem, bundle_files, load_bundle, load_directory
 
 
-def validate(path: Path, json_out: bool = False, strict: bool = False) -> int:
-    """Print ``file:line:col: severity: message`` for every problem; 1 on any error (or warning if strict)."""
+def validate(path: Path, json_out: bool = False, strict: bool = False, words: Sequence[str] = ()) -> int:
+    """Print ``file:line:col: severity: message`` for every problem; 1 on any error (or warning if strict).
+    ``words``: the service's sensitive words (``pii.sensitive_words``), which no prompt may say."""
     from voicebot.designer.conversation_tests import load_tests
 
-    bundles, problems = load_directory(path)
+    bundles, problems = load_directory(path, words)
     if path.is_dir():
         tests, test_problems = load_tests(path)
         problems += test_problems

@@ -84,8 +84,9 @@ def _walk(
             _walk(item_node, item, path + (i,), values, keys, problems, file)
 
 
-def load_bundle(file: Path) -> tuple[Bundle | None, list[FlowProblem]]:
-    """Parse, check and compile one flow file. The bundle is None when there is any error."""
+def load_bundle(file: Path, words: Sequence[str] = ()) -> tuple[Bundle | None, list[FlowProblem]]:
+    """Parse, check and compile one flow file. The bundle is None when there is any error. ``words``: the
+    service's sensitive words (``pii.sensitive_words``), which no prompt may say."""
     name = str(file)
     source = file.read_bytes()
     try:
@@ -110,10 +111,10 @@ def load_bundle(file: Path) -> tuple[Bundle | None, list[FlowProblem]]:
             spec = BundleSpec.model_validate(repaired)
         except ValidationError:
             return None, _sorted(problems)
-        problems += check_bundle(Bundle(spec, file, source, smap))
+        problems += check_bundle(Bundle(spec, file, source, smap), words)
         return None, _sorted(problems)
     bundle = Bundle(spec, file, source, smap)
-    problems += check_bundle(bundle)
+    problems += check_bundle(bundle, words)
     if any(p.severity == "error" for p in problems):
         return None, _sorted(problems)
     return bundle, _sorted(problems)
@@ -230,7 +231,7 @@ def bundle_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if not p.name.endswith(".test.yaml"))
 
 
-def load_directory(directory: Path) -> tuple[dict[str, Bundle], list[FlowProblem]]:
+def load_directory(directory: Path, words: Sequence[str] = ()) -> tuple[dict[str, Bundle], list[FlowProblem]]:
     """Every bundle of a directory, and every problem found (bundles with errors are left out)."""
     bundles: dict[str, Bundle] = {}
     problems: list[FlowProblem] = []
@@ -238,7 +239,7 @@ def load_directory(directory: Path) -> tuple[dict[str, Bundle], list[FlowProblem
     if not files:
         problems.append(FlowProblem(str(directory), 1, 1, "no flow files (*.yaml) found"))
     for file in files:
-        bundle, found = load_bundle(file)
+        bundle, found = load_bundle(file, words)
         problems += found
         if bundle is None:
             continue
@@ -259,19 +260,20 @@ def load_directory(directory: Path) -> tuple[dict[str, Bundle], list[FlowProblem
 class FlowRegistry:
     """The bundles of one directory. Reloads swap the whole set atomically, and only when all are valid."""
 
-    def __init__(self, directory: Path, bundles: dict[str, Bundle]) -> None:
+    def __init__(self, directory: Path, bundles: dict[str, Bundle], words: Sequence[str] = ()) -> None:
         self.directory = directory
+        self.words = tuple(words)  # the service's sensitive words, checked at every reload too
         self._bundles = bundles
         self._signature = _signature(directory)
 
     @classmethod
-    def load(cls, directory: Path) -> FlowRegistry:
-        bundles, problems = load_directory(directory)
+    def load(cls, directory: Path, words: Sequence[str] = ()) -> FlowRegistry:
+        bundles, problems = load_directory(directory, words)
         if any(p.severity == "error" for p in problems):
             raise FlowLoadError(problems)
         for p in problems:
             log.warning("%s", p)
-        return cls(directory, bundles)
+        return cls(directory, bundles, words)
 
     def names(self) -> list[str]:
         return sorted(self._bundles)
@@ -283,7 +285,7 @@ class FlowRegistry:
         """Re-read the directory. With any error, or without one of the ``required`` flows (the default flow,
         the flows routes point at), the running bundles stay; returns every problem."""
         signature = _signature(self.directory)
-        bundles, problems = load_directory(self.directory)
+        bundles, problems = load_directory(self.directory, self.words)
         self._signature = signature
         problems += [FlowProblem(str(self.directory), 1, 1, f"flow {name!r} is gone, but calls are routed to it "
                                  "(the default flow or a route): removing it is rejected")

@@ -499,6 +499,9 @@ class BundleSpec(_Model):
     handlers: Handlers = Handlers()
     routing: RoutingSpec = RoutingSpec()
     recording: RecordingSpec = RecordingSpec()
+    sensitive_words: list[str] = Field(default_factory=list, description=(
+        "Words and phrases the bot never says (beside the pii.sensitive_words setting): a prompt with one fails "
+        "validation, is replaced by an apology if spoken; a caller turn with one is flagged"))
     flows: dict[str, FlowDef] = Field(min_length=1)
 
 

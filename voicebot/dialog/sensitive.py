@@ -54,12 +54,13 @@ class Redactor:
             if (pattern := _pattern(str(value))) is not None:
                 self._patterns[str(value)] = (pattern, mask_value(value, keep))
 
-    def text(self, text: str) -> str:
-        """``text`` with every known sensitive value masked, then any other personal data."""
+    def text(self, text: str, free_text: bool = True) -> str:
+        """``text`` with every known sensitive value masked, then (unless not ``free_text``) any other personal
+        data."""
         for value in sorted(self._patterns, key=len, reverse=True):  # an account number before a PIN inside it
             pattern, mask = self._patterns[value]
             text = pattern.sub(mask, text)
-        return self._free_text(text) if self._free_text is not None and text else text
+        return self._free_text(text) if free_text and self._free_text is not None and text else text
 
     def slots(self, slots: Mapping[str, Any]) -> dict[str, Any]:
         """The slots with the sensitive ones masked (and every value's text scrubbed)."""
@@ -67,12 +68,12 @@ class Redactor:
                 else self.text(value) if isinstance(value, str) else value
                 for name, value in slots.items()}
 
-    def data(self, value: Any) -> Any:
-        """Any JSON-like value with the known sensitive values masked in its strings."""
+    def data(self, value: Any, free_text: bool = True) -> Any:
+        """Any JSON-like value with the known sensitive values (and other personal data) masked in its strings."""
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(value, free_text)
         if isinstance(value, Mapping):
-            return {k: self.data(v) for k, v in value.items()}
+            return {k: self.data(v, free_text) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return type(value)(self.data(v) for v in value)
+            return type(value)(self.data(v, free_text) for v in value)
         return value

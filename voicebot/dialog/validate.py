@@ -2,28 +2,31 @@
 
 Unknown jump targets, flows and intents; slot types that do not exist; slots read in prompts but
 never collected; unreachable steps and flows; intents with too few examples; regexes that do not
-compile; expressions and templates that do not parse; texts missing a language.
+compile; expressions and templates that do not parse; texts missing a language; prompts that say a
+sensitive word (the flow's ``sensitive_words`` and the service's ``pii.sensitive_words``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from voicebot.dialog.bundle import Bundle, FlowProblem
 from voicebot.dialog.conditions import ExpressionError, parse_expression, template_refs
 from voicebot.dialog.schema import RESERVED_INTENTS, AnyStep, step_kind
+from voicebot.nlu.pii import SensitiveWords
 
 _TEXT_FIELDS = ("say", "prompt", "reprompt", "no_input_prompt")
 _TERMINAL = ("goto", "handoff", "end")
 
 
 class _Checker:
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, words: Iterable[str] = ()) -> None:
         self.bundle = bundle
         self.spec = bundle.spec
         self.problems: list[FlowProblem] = []
+        self.words = SensitiveWords([*words, *bundle.spec.sensitive_words])
 
     def add(self, path: tuple[Any, ...], message: str, severity: str = "error", key: bool = False) -> None:
         line, col = self.bundle.source_map.locate(path, key=key)
@@ -264,6 +267,9 @@ class _Checker:
         values = {None: text} if isinstance(text, str) else text
         for lang, value in values.items():
             self.check_template(path + ((lang,) if lang else ()), value, collected, extra)
+            for word in self.words.found(value) if isinstance(value, str) else ():
+                self.add(path + ((lang,) if lang else ()),
+                         f"says the sensitive word {word!r}, which the bot never says")
         if isinstance(text, dict):
             for lang in self.bundle.languages:
                 if lang not in text:
@@ -361,6 +367,6 @@ class _Checker:
         return [t for t in out if t]
 
 
-def check_bundle(bundle: Bundle) -> list[FlowProblem]:
-    """Every meaning problem of a parsed bundle (errors and warnings)."""
-    return _Checker(bundle).run()
+def check_bundle(bundle: Bundle, words: Iterable[str] = ()) -> list[FlowProblem]:
+    """Every meaning problem of a parsed bundle (errors and warnings); ``words``: the service's sensitive words."""
+    return _Checker(bundle, words).run()

@@ -244,3 +244,19 @@ def _emails(text: str) -> list[Match]:
         found.append(Match(m.value, m.start + offset, m.end + offset))
         offset += m.end
     return found
+
+
+class SensitiveWords:
+    """Words and phrases the bot never says (``pii.sensitive_words`` and a flow's ``sensitive_words``), found
+    whole and in any case; a phrase matches across any spacing."""
+
+    def __init__(self, words: Iterable[str] = ()) -> None:
+        self.words = tuple(sorted({" ".join(w.lower().split()) for w in words if w.strip()}, key=len, reverse=True))
+        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in self.words)
+        self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if self.words else None
+
+    def found(self, text: str) -> list[str]:
+        """The listed words in ``text``, each once, in the order they first occur."""
+        if self._pattern is None or not text:
+            return []
+        return list(dict.fromkeys(" ".join(m.group().lower().split()) for m in self._pattern.finditer(text)))

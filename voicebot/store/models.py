@@ -295,6 +295,37 @@ class AgentStateRow(Base):
     queue: Mapped[str | None] = mapped_column(String(64))
 
 
+# --- PII: sealed originals of masked turns, the audit log of their reads (store/audit.py, migration 0008) ---
+
+
+class PiiOriginalRow(Base):
+    """The clear text of a turn whose record is masked, Fernet-encrypted; kept only with ``pii.keep_unmasked``."""
+
+    __tablename__ = "pii_originals"
+    __table_args__ = (Index("ix_pii_originals_call_turn", "call_id", "turn_index"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))  # no foreign key: written beside the call's record
+    turn_index: Mapped[int]
+    sealed: Mapped[str] = mapped_column(Text)  # a Fernet token of the turn's clear fields (JSON)
+    created_at: Mapped[datetime]
+
+
+class PiiAuditRow(Base):
+    """One read or export of unmasked text: who (and in which role), what, when."""
+
+    __tablename__ = "pii_audit"
+    __table_args__ = (Index("ix_pii_audit_at", "at"), Index("ix_pii_audit_call", "call_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # admin, qa, or the token's scope
+    action: Mapped[str] = mapped_column(String(16))  # view, export
+    call_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String, default="")  # e.g. the turns read
+
+
 # ---------------------------------------------------------------- call recordings (call/recording.py, migration 0007)
 
 
