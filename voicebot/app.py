@@ -35,6 +35,7 @@ from voicebot.demo.backend import create_demo_app
 from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import Bundle, FlowProblem, FlowRegistry
+from voicebot.dialog.schema import survey_questions
 from voicebot.events import Bus
 from voicebot.logs import call_logging, configure_logging, default_worker_id, mask_logged_text
 from voicebot.models import resolve
@@ -87,7 +88,8 @@ class DialogApps:
             nlu = build_nlu(bundle, self.embedder, self.emotion, self.pool, self.cache_dir)
             self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu,
                                          bundle.sensitive, plan_from_spec(bundle.spec.routing),
-                                         policy_for(bundle, self.recordings))
+                                         policy_for(bundle, self.recordings),
+                                         surveys=survey_questions(bundle.spec.flows))
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))
         return self._built[key]

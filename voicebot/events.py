@@ -44,6 +44,7 @@ class EventType(StrEnum):
     TURN_COMPLETED = "turn_completed"
     HANDED_OFF = "handed_off"
     CALL_FAULT = "call_fault"
+    SURVEY_ANSWERED = "survey_answered"
     CALL_ENDED = "call_ended"
 
 
@@ -247,13 +248,25 @@ class CallFault(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyAnswered(CallEvent):
+    """The caller answered a survey step (``survey: <question>`` in a flow) with ``score`` (1-5), by ``via``
+    (speech or dtmf): the post-call survey, linked to the call, which the reports count as CSAT."""
+
+    type: ClassVar[EventType] = EventType.SURVEY_ANSWERED
+    flow: str
+    question: str  # the survey step's slot, e.g. satisfaction
+    score: int
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded(CallEvent):
     type: ClassVar[EventType] = EventType.CALL_ENDED
     outcome: str
     reason: str
 
 
-CALL_EVENTS: Mapping[str, type[CallEvent]] = {cls.type.value: cls for cls in (
+CALL_EVENTS: Mapping[str, type[CallEvent]] = {cls.type.value: cls for cls in (SurveyAnswered,
     CallStarted, CallStateChanged, SpeechStartedEvent, SpeechEndedEvent, TranscriptEvent, NoiseDiscardedEvent,
     DtmfEvent, PlaybackStarted, PlaybackFinished, BargeInEvent, TurnCompleted, HandedOff, CallFault, CallEnded)}
 

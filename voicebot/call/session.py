@@ -101,6 +101,7 @@ class DialogApp:
     sensitive: Mapping[str, int] = field(default_factory=dict)  # slot -> characters left in clear when masked
     routing: RoutingPlan | None = None  # the bundle's intent -> skill map and queues
     recording: RecordingPolicy = RecordingPolicy()  # recorded or not, retention, the consent prompt
+    surveys: frozenset[str] = frozenset()  # the slots its survey steps fill (dialog/schema.survey_questions)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class CallSession:
         # how many utterances in a row were not understood.
         self._voice = VoiceBaseline()
         self._misunderstood = 0
+        self._surveyed: set[str] = set()  # survey questions answered (published once each)
         self.routing: RoutingPlan | None = None  # the call's flow's, once it is known
         self.recording: CallRecorderTap | None = None  # the call's recording, while one is made
         self._recording_from = now()  # the recording's time 0: the caller's queued frames are not older
@@ -266,6 +268,7 @@ class CallSession:
             turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
             turn.state = result.state_name
             self.slots = dict(state.slots)
+            self._survey_answered(app, turn)
             # what the dialplan announced (tier=gold) and what the flow set (vars.verified, …): handoff routing
             self.variables = {**state.call_vars, **state.vars}
             self.redactor.learn(self.slots)  # before the reply reads a value back
@@ -409,6 +412,15 @@ class CallSession:
             await asyncio.wait(waiters, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
+
+    def _survey_answered(self, app: DialogApp, turn: Turn) -> None:
+        """A survey question the caller has just answered: its score, published once (the reports' CSAT)."""
+        for question in app.surveys - self._surveyed:
+            score = self.slots.get(question)
+            if isinstance(score, int) and not isinstance(score, bool):
+                self._surveyed.add(question)
+                self._publish(ev.SurveyAnswered(self.call_id, flow=app.name, question=question, score=score,
+                                                via="dtmf" if turn.input_kind == "dtmf" else "speech"))
 
     # ------------------------------------------------------------------ speaking
 

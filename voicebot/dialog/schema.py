@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -281,6 +282,12 @@ class SurveyStep(_Jumping):
     prompt: Text
     reprompt: Text | None = None
     interruptible: bool = True
+
+
+def survey_questions(flows: Mapping[str, FlowDef]) -> frozenset[str]:
+    """The slots the bundle's survey steps fill: the post-call survey's questions, whose scores the session
+    publishes (``SurveyAnswered``) for the reports' CSAT."""
+    return frozenset(step.survey for flow in flows.values() for step in flow.steps if isinstance(step, SurveyStep))
 
 
 class BranchCase(_Model):

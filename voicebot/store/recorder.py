@@ -34,7 +34,7 @@ from voicebot.types import HandoffPacket
 log = structlog.get_logger(__name__)
 
 RECORDED_EVENTS = frozenset({EventType.PLAYBACK_STARTED, EventType.BARGE_IN, EventType.DTMF, EventType.HANDED_OFF,
-                             EventType.CALL_FAULT, EventType.TRANSCRIPT})
+                             EventType.CALL_FAULT, EventType.TRANSCRIPT, EventType.SURVEY_ANSWERED})
 
 
 class CallRecorder:
