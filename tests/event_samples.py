@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from voicebot.events import (
+    AgentPresence,
     BargeInEvent,
     CallEnded,
     CallEvent,
@@ -46,4 +47,5 @@ def one_of_each(call_id: str) -> list[CallEvent]:
         HandedOff(call_id, packet=packet),
         CallFault(call_id, stage="tts", error="RuntimeError('x')"),
         CallEnded(call_id, outcome="handoff", reason="caller_request"),
+        AgentPresence(call_id, agent="ann", state="on_call", reason="", queue="cards", origin="worker-1"),
     ]

@@ -50,6 +50,7 @@ from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.presence import SqlPresenceStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.reports import SqlReportStore
@@ -143,7 +144,8 @@ class VoicebotService:
         self.queries = SqlCallQueries(self.store.engine)
         self.tokens = SqlTokenStore(self.store.engine)
         self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
-        self.desk = PresenceDesk(self.telephony, s.desktop) if self.telephony is not None else None
+        self.desk = PresenceDesk(self.telephony, s.desktop, self.bus, SqlPresenceStore(self.store.engine)) \
+            if self.telephony is not None else None  # presence shared over the bus, saved for a restart
         # Asterisk's queue events and the agents' states, kept for the queue and agent reports (AMI only)
         self._queue_events = asyncio.create_task(QueueRecorder(
             self.telephony, self.desk, SqlReportStore(self.store.engine), s.desktop.queue_prefix).run(),

@@ -46,6 +46,7 @@ class EventType(StrEnum):
     CALL_FAULT = "call_fault"
     SURVEY_ANSWERED = "survey_answered"
     CALL_ENDED = "call_ended"
+    AGENT_PRESENCE = "agent_presence"
 
 
 class CallState(StrEnum):
@@ -266,9 +267,23 @@ class CallEnded(CallEvent):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class AgentPresence(CallEvent):
+    """An agent's presence changed (``telephony/presence.py``), so every worker's desktop shows it: ``call_id`` is
+    the call they are on ("" for none); ``origin`` the worker whose desk made the change (it ignores its own)."""
+
+    type: ClassVar[EventType] = EventType.AGENT_PRESENCE
+    agent: str
+    state: str  # available, on_call, wrap_up, break, offline
+    reason: str
+    queue: str | None
+    origin: str
+
+
 CALL_EVENTS: Mapping[str, type[CallEvent]] = {cls.type.value: cls for cls in (SurveyAnswered,
     CallStarted, CallStateChanged, SpeechStartedEvent, SpeechEndedEvent, TranscriptEvent, NoiseDiscardedEvent,
-    DtmfEvent, PlaybackStarted, PlaybackFinished, BargeInEvent, TurnCompleted, HandedOff, CallFault, CallEnded)}
+    DtmfEvent, PlaybackStarted, PlaybackFinished, BargeInEvent, TurnCompleted, HandedOff, CallFault, CallEnded,
+    AgentPresence)}
 
 
 def from_json(data: Mapping[str, Any]) -> CallEvent:

@@ -8,7 +8,12 @@ typed in: they follow the PBX's events (``AgentConnect`` or ``QueueMemberStatus`
 and handed to the :meth:`PresenceDesk.changes` streams (the desktop pages); an ``AgentConnect`` names the call
 (the ``VOICEBOT_UUID`` channel variable, asterisk/manager.conf's ``channelvars``) for the screen pop.
 
-The states live in this process; after a restart every agent is offline here until they choose again.
+Every change this desk makes is also published on the event bus (:class:`voicebot.events.AgentPresence`), so the
+desks of the other workers (and their pages) hear it (:meth:`PresenceDesk.follow_bus`), and saved
+(``store/presence.py``): after a restart :meth:`PresenceDesk.restore` reads each agent's state back and
+:meth:`PresenceDesk.resync` makes Asterisk's queue membership agree with it, again after every AMI (re)login
+(``FullyBooted``: a restarted Asterisk has forgotten its dynamic members). A call in progress stays on call if
+Asterisk says the member is in one; a wrap-up cut short by the restart ends (available).
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ import asyncio
 import contextlib
 import enum
 import time
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from voicebot.config import DesktopSettings
 from voicebot.engines import TelephonyControl, TelephonyError
+from voicebot.events import AgentPresence, Bus
+from voicebot.store.presence import SavedPresence, SqlPresenceStore
 from voicebot.types import TelephonyEvent
 
 log = structlog.get_logger(__name__)
@@ -32,6 +42,7 @@ log = structlog.get_logger(__name__)
 CALL_VARIABLE = "VOICEBOT_UUID"  # set by the dialplan, inherited by the agent's channel
 WRAP_UP_REASON = "wrap-up"
 STREAM_QUEUE = 100  # changes buffered per changes() stream; a slower reader loses the oldest
+DEVICE_BUSY = frozenset({2, 3, 7, 8})  # AST_DEVICE_INUSE, BUSY, RINGINUSE, ONHOLD: the member's phone is in a call
 
 
 class Presence(enum.StrEnum):
@@ -69,12 +80,25 @@ class PresenceChanged:
         return {"type": "presence_changed", "agent": self.agent, "state": self.state.value, "reason": self.reason,
                 "call_id": self.call_id, "queue": self.queue, "at": self.at}
 
+    def event(self, origin: str) -> AgentPresence:
+        return AgentPresence(self.call_id or "", agent=self.agent, state=self.state.value, reason=self.reason,
+                             queue=self.queue, origin=origin, at=self.at)
+
+    @classmethod
+    def of_event(cls, event: AgentPresence) -> PresenceChanged:
+        return cls(event.agent, Presence(event.state), event.reason, event.call_id or None, event.queue, event.at)
+
+    def same_as(self, other: PresenceChanged) -> bool:
+        return (self.state, self.reason, self.call_id) == (other.state, other.reason, other.call_id)
+
 
 class PresenceDesk:
     """Every known agent's state; mirrors chosen states to the PBX and follows its queue events."""
 
-    def __init__(self, control: TelephonyControl, settings: DesktopSettings) -> None:
-        self.control, self.settings = control, settings
+    def __init__(self, control: TelephonyControl, settings: DesktopSettings, bus: Bus | None = None,
+                 store: SqlPresenceStore | None = None, origin: str = "") -> None:
+        self.control, self.settings, self.bus, self.store = control, settings, bus, store
+        self.origin = origin or uuid.uuid4().hex[:12]  # this desk's name on the bus
         self._lines: dict[str, AgentLine] = {}
         self._states: dict[str, PresenceChanged] = {}
         self._streams: weakref.WeakSet[asyncio.Queue[PresenceChanged]] = weakref.WeakSet()
@@ -117,15 +141,72 @@ class PresenceDesk:
                 raise ValueError("say why you take a break")
             self._end_wrap_up(agent)
             await self._mirror(line, state, reason.strip())
-            return self._set(PresenceChanged(agent, state, reason.strip() if state is Presence.BREAK else ""))
+            return await self._set(PresenceChanged(agent, state, reason.strip() if state is Presence.BREAK else ""))
 
     async def follow(self) -> None:
-        """Follow the PBX's queue events until cancelled."""
+        """Follow the PBX's queue events until cancelled; after every AMI login (``FullyBooted``), resync."""
         async for event in self.control.events():
             try:
-                await self._heard(event)
+                if event.name == "FullyBooted":
+                    await self.resync()
+                else:
+                    await self._heard(event)
             except TelephonyError as error:
                 log.warning("presence: the PBX refused a change", event=event.name, error=str(error))
+
+    async def follow_bus(self) -> None:
+        """Take the other workers' desks' changes from the bus until cancelled (shown, not mirrored again)."""
+        if self.bus is None:
+            return
+        async for event in self.bus.subscribe():
+            if isinstance(event, AgentPresence) and event.origin != self.origin:
+                change = PresenceChanged.of_event(event)
+                if not change.same_as(self.state(change.agent)):
+                    if change.state is not Presence.WRAP_UP:
+                        self._end_wrap_up(change.agent)
+                    await self._set(change, share=False)
+
+    async def restore(self) -> None:
+        """Each known agent's last saved state (from before a restart); :meth:`resync` then makes the PBX agree."""
+        if self.store is None:
+            return
+        try:
+            saved = await self.store.load()
+        except SQLAlchemyError as error:
+            log.warning("presence: saved states not read; agents start offline", error=str(error))
+            return
+        for row in saved:
+            if row.agent in self._lines and row.agent not in self._states:
+                self._states[row.agent] = PresenceChanged(row.agent, Presence(row.state), row.reason, row.call_id,
+                                                          row.queue, row.changed_at.timestamp())
+        log.info("presence restored", agents={r.agent: r.state for r in saved if r.agent in self._lines})
+
+    async def resync(self) -> None:
+        """Make Asterisk's queue membership agree with every known agent's state: offline out of every queue, on
+        break in each paused with the reason, available (or on call) in each; an agent on call whom Asterisk has
+        in no call any more, or one in a wrap-up cut short, is available again. ``TelephonyError`` when the PBX
+        does not answer (the next login resyncs)."""
+        busy = {m.interface for s in await self.control.queue_status() for m in s.members
+                if m.in_call or m.status in DEVICE_BUSY}
+        async with self._lock:
+            for agent, line in list(self._lines.items()):
+                current = self.state(agent)
+                state = current.state
+                if state is Presence.WRAP_UP and agent in self._wrap_ups:
+                    continue  # its timer ends it
+                if state in (Presence.ON_CALL, Presence.WRAP_UP) and line.interface not in busy:
+                    state = Presence.AVAILABLE
+                if state is Presence.OFFLINE:
+                    await self._leave(line)
+                else:
+                    await self._join(line, paused=state is Presence.BREAK, reason=current.reason)
+                    if state is not Presence.ON_CALL:
+                        await self.control.pause_queue_member(line.interface, state is Presence.BREAK,
+                                                              reason=current.reason if state is Presence.BREAK
+                                                              else "")
+                if state is not current.state:
+                    await self._set(PresenceChanged(agent, state))
+        log.info("presence resynced with the PBX", agents=len(self._lines))
 
     async def close(self) -> None:
         for task in self._wrap_ups.values():
@@ -146,14 +227,14 @@ class PresenceDesk:
                 log.info("presence: agent rung", agent=line.name, queue=queue)
             case "AgentConnect":
                 self._end_wrap_up(line.name)
-                self._set(PresenceChanged(line.name, Presence.ON_CALL, call_id=call_of(fields), queue=queue))
+                await self._set(PresenceChanged(line.name, Presence.ON_CALL, call_id=call_of(fields), queue=queue))
             case "QueueMemberStatus" if fields.get("InCall") == "1" and current.state is Presence.AVAILABLE:
-                self._set(PresenceChanged(line.name, Presence.ON_CALL, queue=queue))
+                await self._set(PresenceChanged(line.name, Presence.ON_CALL, queue=queue))
             case "AgentComplete" if current.state is Presence.ON_CALL:
                 async with self._lock:
                     await self.control.pause_queue_member(line.interface, True, reason=WRAP_UP_REASON)
                     wrap = replace(current, state=Presence.WRAP_UP, reason=WRAP_UP_REASON, at=time.time())
-                    self._set(wrap)
+                    await self._set(wrap)
                 seconds = self.settings.queue_wrapup_s.get(queue or "", self.settings.wrapup_s)
                 self._wrap_ups[line.name] = asyncio.create_task(self._after_wrap_up(line, seconds))
 
@@ -168,7 +249,7 @@ class PresenceDesk:
             except TelephonyError as error:
                 log.warning("presence: wrap-up not ended in the PBX", agent=line.name, error=str(error))
                 return
-            self._set(PresenceChanged(line.name, Presence.AVAILABLE))
+            await self._set(PresenceChanged(line.name, Presence.AVAILABLE))
 
     def _end_wrap_up(self, agent: str) -> None:
         task = self._wrap_ups.pop(agent, None)
@@ -178,32 +259,46 @@ class PresenceDesk:
     # ------------------------------------------------------------------ mirroring
 
     async def _mirror(self, line: AgentLine, state: Presence, reason: str) -> None:
-        was = self.state(line.name).state
-        queues = [(self.settings.queue_prefix + name, penalty) for name, penalty in line.queues]
         if state is Presence.OFFLINE:
-            for queue, _ in queues:
-                with contextlib.suppress(TelephonyError):  # not a member there: nothing to remove
-                    await self.control.remove_queue_member(queue, line.interface)
+            await self._leave(line)
             return
-        if was is Presence.OFFLINE:  # join every queue, paused for a break
-            for queue, penalty in queues:
-                try:
-                    await self.control.add_queue_member(queue, line.interface, line.name, penalty,
-                                                        paused=state is Presence.BREAK)
-                except TelephonyError as error:
-                    if "Already there" not in str(error):  # a member still, from before a restart
-                        raise
+        if self.state(line.name).state is Presence.OFFLINE:  # join every queue, paused for a break
+            await self._join(line, paused=state is Presence.BREAK, reason=reason)
         await self.control.pause_queue_member(line.interface, state is Presence.BREAK,
                                               reason=reason if state is Presence.BREAK else "")
 
-    def _set(self, change: PresenceChanged) -> PresenceChanged:
+    async def _join(self, line: AgentLine, paused: bool, reason: str = "") -> None:
+        for name, penalty in line.queues:
+            try:
+                await self.control.add_queue_member(self.settings.queue_prefix + name, line.interface, line.name,
+                                                    penalty, paused=paused)
+            except TelephonyError as error:
+                if "Already there" not in str(error):  # a member still, from before a restart
+                    raise
+
+    async def _leave(self, line: AgentLine) -> None:
+        for name, _ in line.queues:
+            with contextlib.suppress(TelephonyError):  # not a member there: nothing to remove
+                await self.control.remove_queue_member(self.settings.queue_prefix + name, line.interface)
+
+    async def _set(self, change: PresenceChanged, share: bool = True) -> PresenceChanged:
+        """The agent's state from now: to this desk's streams and, for a change made here (``share``), to the
+        other workers over the bus and to the database."""
         self._states[change.agent] = change
         log.info("presence", agent=change.agent, state=change.state.value, reason=change.reason,
-                 call_id=change.call_id, queue=change.queue)
+                 call_id=change.call_id, queue=change.queue, here=share)
         for stream in list(self._streams):
             if stream.full():
                 stream.get_nowait()
             stream.put_nowait(change)
+        if share and self.bus is not None:
+            self.bus.publish(change.event(self.origin))
+        if share and self.store is not None:
+            try:
+                await self.store.save(SavedPresence(change.agent, change.state.value, change.reason, change.call_id,
+                                                    change.queue, datetime.fromtimestamp(change.at, UTC)))
+            except SQLAlchemyError as error:  # the PBX and the pages have it; a restart may not
+                log.warning("presence not saved", agent=change.agent, error=str(error))
         return change
 
     def _by_interface(self, interface: str) -> AgentLine | None:

@@ -44,7 +44,6 @@ from voicebot.store.users import SqlUserStore, UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.types import HandoffPacket
 from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
-from voicebot.web.context import ProfileLookup
 from voicebot.web.logins import csrf_ok, session_limits
 from voicebot.web.people import Refused, read_form
 
@@ -63,6 +62,7 @@ PROFILE_TIMEOUT_S = 2.0  # a back office slower than this: the pop comes without
 DESK_KEY_HEADER = "X-Desk-Key"
 
 Pop = dict[str, Any]
+ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]  # (flow, caller's number) -> profile
 
 
 class CustomerProfiles:
@@ -112,13 +112,25 @@ class DesktopHub:
         self._streams: defaultdict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
 
     async def run(self) -> None:
-        """Follow the bus and, with the PBX link, the desk and the PBX's queue events, until cancelled."""
+        """Follow the bus and, with the PBX link, the desk, the PBX's queue events and the other workers' presence
+        changes, until cancelled; at start the agents' saved states come back and the PBX is made to agree."""
         await self.load_agents()
+        if self.desk is not None:
+            await self.desk.restore()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_bus())
             if self.desk is not None:
                 group.create_task(self._follow_desk(self.desk))
                 group.create_task(self.desk.follow())
+                group.create_task(self.desk.follow_bus())
+                group.create_task(self._resync(self.desk))
+
+    @staticmethod
+    async def _resync(desk: PresenceDesk) -> None:
+        try:
+            await desk.resync()
+        except TelephonyError as error:  # the PBX's next login (FullyBooted) resyncs
+            log.warning("presence not resynced at start: the PBX does not answer", error=str(error))
 
     async def load_agents(self) -> None:
         """Tell the desk every configured agent's interface and queues (again after a change)."""
