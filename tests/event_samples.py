@@ -18,6 +18,7 @@ from voicebot.events import (
     PlaybackStarted,
     SpeechEndedEvent,
     SpeechStartedEvent,
+    SurveyAnswered,
     TranscriptEvent,
     TurnCompleted,
 )
@@ -47,5 +48,6 @@ def one_of_each(call_id: str) -> list[CallEvent]:
         HandedOff(call_id, packet=packet),
         CallFault(call_id, stage="tts", error="RuntimeError('x')"),
         CallEnded(call_id, outcome="handoff", reason="caller_request"),
+        SurveyAnswered(call_id, flow="banking", question="satisfaction", score=4, via="dtmf"),
         AgentPresence(call_id, agent="ann", state="on_call", reason="", queue="cards", origin="worker-1"),
     ]
