@@ -50,8 +50,10 @@ from voicebot.events import (
     Utterance,
     wall_clock,
 )
+from voicebot.nlu.pii import SensitiveWords, masker_for
 from voicebot.speech.arousal import VoiceBaseline, arousal
 from voicebot.speech.listener import Listener
+from voicebot.store.audit import SEALED_FIELDS, sealer_for
 from voicebot.types import (
     AudioFrame,
     CallerSignals,
@@ -83,6 +85,8 @@ log = structlog.get_logger(__name__)
 APOLOGY = "I'm sorry, something went wrong on my side. Let me put you through to a colleague."
 SHUTDOWN_NOTICE = "Please hold while I put you through to a colleague."
 FILLER = "One moment, please."  # said when the dialog takes long to answer (a slow backend)
+UNSAYABLE = "I'm sorry, I can't say that here."  # said instead of a prompt with a sensitive word (pii)
+FLAGGED = "sensitive_words"  # the turn's entity listing the sensitive words the caller said
 FAULT_QUEUE = "general"
 BRIEFING_WAIT_S = 5.0  # after the bot let go, the agent's briefing may take this long to render
 NOTICE_RATE = 8000  # APOLOGY, SHUTDOWN_NOTICE and FILLER are pre-rendered at this rate (app.py); any channel plays it
@@ -102,6 +106,7 @@ class DialogApp:
     routing: RoutingPlan | None = None  # the bundle's intent -> skill map and queues
     recording: RecordingPolicy = RecordingPolicy()  # recorded or not, retention, the consent prompt
     surveys: frozenset[str] = frozenset()  # the slots its survey steps fill (dialog/schema.survey_questions)
+    sensitive_words: tuple[str, ...] = ()  # the bundle's words the bot never says (beside pii.sensitive_words)
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,11 @@ class CallSession:
         self._digit_timer: asyncio.TimerHandle | None = None
         # The flow's sensitive slots: their values are masked in everything published (records, events, the
         # agent's packet); what the caller says or keys at a sensitive question is not published at all.
-        self.redactor = Redactor({})
+        masker = masker_for(services.settings.pii)  # personal data in what callers say (Settings.pii.mask)
+        self._pii = masker.mask if masker is not None else None
+        self.redactor = Redactor({}, self._pii)
+        self._sealer = sealer_for(services.settings.pii)  # clear text of masked turns, encrypted (keep_unmasked)
+        self._words = SensitiveWords(services.settings.pii.sensitive_words)  # the bot never says them
         self._secret_input = False  # the question waiting now is a sensitive one
         self._secret_turns: set[int] = set()
         # What the emotion reads besides the words: the caller's voice against their own baseline so far, and
@@ -251,7 +260,8 @@ class CallSession:
             raise error
 
     async def _converse(self, app: DialogApp) -> None:
-        self.redactor = Redactor(app.sensitive)
+        self.redactor = Redactor(app.sensitive, self._pii)
+        self._words = SensitiveWords([*self.services.settings.pii.sensitive_words, *app.sensitive_words])
         self.routing = app.routing
         await self._ask_recording_consent(app)
         state = app.engine.start(self.call_id, self._caller_id(), self.info.variables)
@@ -425,9 +435,12 @@ class CallSession:
     # ------------------------------------------------------------------ speaking
 
     def _say(self, action: Say, turn: Turn) -> None:
-        turn.bot_text = f"{turn.bot_text} {action.text}".strip()
-        self._play(action.text, self._synthesize(action.text, turn, self.rate), action.interruptible, self.rate,
-                   turn)
+        text = action.text
+        if said := self._words.found(text):  # checked when flows load; a value filled in may still bring one
+            self.log.warning("prompt with a sensitive word not spoken", words=said, state=turn.state)
+            text = UNSAYABLE
+        turn.bot_text = f"{turn.bot_text} {text}".strip()
+        self._play(text, self._synthesize(text, turn, self.rate), action.interruptible, self.rate, turn)
 
     def _play(self, text: str, audio: AsyncIterator[bytes], interruptible: bool, rate: int,
               turn: Turn | None) -> None:
@@ -701,8 +714,25 @@ class CallSession:
 
     def _publish_open_turn(self) -> None:
         if self._open_turn is not None:
-            self._publish(ev.TurnCompleted(self.call_id, turn=self._masked(self._open_turn)))
+            turn = self._open_turn
+            masked = self._masked(turn)
+            self._publish(ev.TurnCompleted(self.call_id, turn=masked, sealed=self._sealed(turn, masked)))
             self._open_turn = None
+
+    def _sealed(self, turn: Turn, masked: Turn) -> str:
+        """With ``pii.keep_unmasked``: the turn's text before free-text masking, encrypted, when masking changed
+        it. Sensitive slots stay masked in it, and what the caller said or keyed at a sensitive question is never
+        kept."""
+        if self._sealer is None or turn.index in self._secret_turns:
+            return ""
+        redact = self.redactor
+        clear = {"caller_text": redact.text(turn.caller_text, free_text=False),
+                 "bot_text": redact.text(turn.bot_text, free_text=False),
+                 "decision": redact.text(turn.decision, free_text=False),
+                 "entities": {**redact.data(dict(turn.entities), free_text=False), **self._flags(turn)}}
+        if clear == {name: getattr(masked, name) for name in SEALED_FIELDS}:
+            return ""
+        return self._sealer.seal(clear)
 
     def _signals(self, utterance: Utterance) -> CallerSignals:
         """This utterance's voice against the caller's baseline (then added to it), and the run of
@@ -724,8 +754,13 @@ class CallSession:
         secret = turn.index in self._secret_turns
         return replace(turn, marks=dict(turn.marks),
                        caller_text=MASK if secret and turn.caller_text else redact.text(turn.caller_text),
-                       entities={k: MASK for k in turn.entities} if secret else redact.data(dict(turn.entities)),
+                       entities={k: MASK for k in turn.entities} if secret else
+                       {**redact.data(dict(turn.entities)), **self._flags(turn)},
                        bot_text=redact.text(turn.bot_text), decision=redact.text(turn.decision))
+
+    def _flags(self, turn: Turn) -> dict[str, list[str]]:
+        """The sensitive words the caller said in the turn, as the entity QA sees on it."""
+        return {FLAGGED: found} if (found := self._words.found(turn.caller_text)) else {}
 
     def _heard(self, text: str) -> str:
         """Caller words as they may be published now."""
