@@ -7,7 +7,9 @@ database or a burst of calls delays records but loses none, and a call that faul
 the session publishes its end whatever happens.
 
 Kept: the start of a call, every completed turn (with its stage timings), the end of the call with its
-handoff packet, and the events in :data:`RECORDED_EVENTS` (transcripts only when final).
+handoff packet, and the events in :data:`RECORDED_EVENTS` (transcripts only when final). Everything arrives
+masked (the session masks before it publishes); a turn's sealed original goes to ``originals`` when given
+(``pii.keep_unmasked``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import structlog
 
 from voicebot.engines import CallStore
+from voicebot.store.audit import SqlPiiVault
 from voicebot.events import (
     MASKED_KEY,
     Bus,
@@ -40,15 +43,16 @@ RECORDED_EVENTS = frozenset({EventType.PLAYBACK_STARTED, EventType.BARGE_IN, Eve
 class CallRecorder:
     """Writes the call records of the events published on ``bus``. Start with :meth:`start`."""
 
-    def __init__(self, bus: Bus, store: CallStore) -> None:
+    def __init__(self, bus: Bus, store: CallStore, originals: SqlPiiVault | None = None) -> None:
         self._store = store
+        self._originals = originals  # encrypted originals of masked turns (pii.keep_unmasked)
         self._events = bus.subscribe(lossless=True)  # registered now: no event after this is missed
         self._handoffs: dict[str, HandoffPacket] = {}  # call id -> its packet, until the call ends
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def start(cls, bus: Bus, store: CallStore) -> CallRecorder:
-        recorder = cls(bus, store)
+    def start(cls, bus: Bus, store: CallStore, originals: SqlPiiVault | None = None) -> CallRecorder:
+        recorder = cls(bus, store, originals)
         recorder._task = asyncio.create_task(recorder._run(), name="call-recorder")
         return recorder
 
@@ -62,8 +66,10 @@ class CallRecorder:
         match event:
             case CallStarted(call_id=call_id, caller_id=caller_id, flow=flow, at=at):
                 await self._store.call_started(call_id, caller_id, flow, at)
-            case TurnCompleted(call_id=call_id, turn=turn):
+            case TurnCompleted(call_id=call_id, turn=turn, sealed=sealed):
                 await self._store.turn_completed(call_id, turn)
+                if sealed and self._originals is not None:
+                    await self._originals.keep(call_id, turn.index, sealed)
             case CallEnded(call_id=call_id, outcome=outcome, at=at):
                 await self._store.call_ended(call_id, outcome, at, self._handoffs.pop(call_id, None))
             case TranscriptEvent(is_final=False):
