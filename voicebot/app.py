@@ -166,6 +166,7 @@ class VoicebotService:
         self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup, callbacks)
         self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
+        self.reports = Reports(SqlReportStore(self.store.engine), s.reports)  # the reports' pages and API
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
@@ -315,7 +316,7 @@ def web_context(service: VoicebotService) -> WebContext:
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
                       recordings=RecordingAccess(service.recordings.store),
-                      reports=Reports(SqlReportStore(service.store.engine), service.settings.reports))
+                      reports=service.reports)
 
 
 async def serve(settings: Settings) -> None:
