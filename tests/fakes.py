@@ -256,11 +256,14 @@ class ScriptedDialog:
     """A dialog engine whose replies are scripted: ``replies[n]`` is the tuple of BotActions for the
     n-th step (the first step answers CallStart). ``inputs`` records every DialogInput it was given.
     A reply that is an Exception instance is raised instead (a faulty flow). The steps numbered in
-    ``backend_steps`` (1 = the CallStart step) report backend side effects."""
+    ``backend_steps`` (1 = the CallStart step) report backend side effects, those in ``unusable_steps`` an input
+    that was no answer (a no-match)."""
 
-    def __init__(self, replies: list, backend_steps: tuple[int, ...] = ()) -> None:
+    def __init__(self, replies: list, backend_steps: tuple[int, ...] = (), unusable_steps: tuple[int, ...] = ()
+                 ) -> None:
         self.replies = list(replies)
         self.backend_steps = backend_steps
+        self.unusable_steps = unusable_steps
         self.inputs: list = []
 
     def start(self, call_id: str, caller_id: str = "", variables=None):
@@ -277,7 +280,8 @@ class ScriptedDialog:
             raise reply
         return SimpleNamespace(actions=tuple(reply), decisions=(f"scripted step {len(self.inputs)}",),
                                state_name=f"step{len(self.inputs)}",
-                               side_effects=len(self.inputs) in self.backend_steps)
+                               side_effects=len(self.inputs) in self.backend_steps,
+                               unusable=len(self.inputs) in self.unusable_steps)
 
 
 class FakeEmbedder:

@@ -1,4 +1,6 @@
-from voicebot.call.dtmf import DigitCollector
+import pytest
+
+from voicebot.call.dtmf import DigitCollector, KeyedOn, without_answer_key
 from voicebot.types import DigitsInput, Expectation
 
 
@@ -68,45 +70,42 @@ def test_late_terminator_long_after_is_a_key_again():
     assert collector.key("#", 5.0) == DigitsInput("#")
 
 
-def test_keys_typed_right_after_a_one_key_answer_wait_for_the_next_question():
-    """"1" for yes, then the account number typed at once: two inputs, not one per key."""
-    collector = DigitCollector(Expectation(max_digits=1, terminator=""))
+ONE_KEY = Expectation(max_digits=1, terminator="")
+ACCOUNT = Expectation(max_digits=8, min_digits=8)
+
+
+def test_keys_typed_right_after_a_one_key_answer_are_one_entry_with_that_key():
+    """"1" for yes, then the account number typed at once: one entry after the answer, not one input per
+    key; the session gives the next question the keys after the "1" (``without_answer_key``)."""
+    collector = DigitCollector(ONE_KEY)
     assert collector.key("1", 0.0) == DigitsInput("1")
     assert [collector.key(d, 0.2 + i * 0.1) for i, d in enumerate("123")] == [None, None, None]
-    assert collector.deadline is None and collector.timeout() is None
-    assert collector.reset(Expectation(max_digits=8, terminator="#")) == []
-    assert [collector.key(d, 1.0) for d in "45678"][-1] == DigitsInput("12345678")
+    assert collector.deadline is None and collector.timeout() is None  # held until the next question
+    assert collector.reset(ACCOUNT) == []
+    assert [collector.key(d, 1.0) for d in "45678"] == [None] * 5
+    assert collector.deadline == 2.0
+    entry = collector.timeout()
+    assert entry == KeyedOn("112345678")
+    assert without_answer_key(entry, ACCOUNT) == DigitsInput("12345678")
 
 
-ONE_KEY = Expectation(max_digits=1, terminator="")
-
-
-def test_a_number_keyed_at_a_one_key_question_after_a_one_key_answer_is_one_entry():
-    """"9876543210#" keyed at "Did you want to track a parcel?": "9" answers it, and when the question is
-    asked again (a one-key question) the keys that followed come as the whole number, its first key included."""
+def test_a_number_keyed_at_a_one_key_question_is_one_entry_with_its_first_key():
+    """"9876543210#" keyed at "Did you want to track a parcel?": "9" is an input at once (no answer there),
+    and the whole number follows as one entry, whatever the next question takes."""
     collector = DigitCollector(ONE_KEY)
     assert collector.key("9", 0.0) == DigitsInput("9")
     assert collector.reset(ONE_KEY) == []
     keys = [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("876543210#")]
-    assert keys[:-1] == [None] * 9
-    assert keys[-1] == DigitsInput("9876543210", terminated=True)
+    assert keys == [None] * 9 + [KeyedOn("9876543210", terminated=True)]
+    assert collector.reset(ONE_KEY) == [] and collector.key("1", 5.0) == DigitsInput("1")  # an answer again
 
 
-def test_keys_held_before_the_next_one_key_question_make_one_entry():
+def test_keys_held_before_the_next_question_make_one_entry():
     collector = DigitCollector(ONE_KEY)
     assert collector.key("9", 0.0) == DigitsInput("9")
     assert [collector.key(d, 0.1 * (i + 1)) for i, d in enumerate("876#")] == [None] * 4
-    assert collector.reset(ONE_KEY) == [DigitsInput("9876", terminated=True)]
+    assert collector.reset(ONE_KEY) == [KeyedOn("9876", terminated=True)]
     assert collector.digits == ""
-
-
-def test_an_entry_after_a_one_key_answer_ends_at_the_gap_without_a_terminator():
-    collector = DigitCollector(ONE_KEY)
-    collector.key("1", 0.0)
-    collector.reset(ONE_KEY)
-    assert collector.key("2", 0.3) is None and collector.key("3", 0.6) is None
-    assert collector.deadline == 1.6
-    assert collector.timeout() == DigitsInput("123")
 
 
 def test_a_key_long_after_a_one_key_answer_is_its_own_answer():
@@ -116,26 +115,11 @@ def test_a_key_long_after_a_one_key_answer_is_its_own_answer():
     assert collector.key("2", 2.5) == DigitsInput("2")
 
 
-def test_a_number_one_key_short_after_a_one_key_answer_takes_that_key_back():
-    """"12345678#" keyed at "Did you want to block a card?": "1" answered it, and the account question that
-    follows gets all eight digits, not seven."""
-    collector = DigitCollector(ONE_KEY)
-    assert collector.key("1", 0.0) == DigitsInput("1")
-    assert collector.reset(Expectation(max_digits=8, min_digits=8)) == []
-    keys = [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("2345678#")]
-    assert keys[-1] == DigitsInput("12345678", terminated=True)
-
-
-def test_held_keys_one_short_take_the_answer_key_back_too():
-    collector = DigitCollector(ONE_KEY)
-    collector.key("1", 0.0)
-    for i, d in enumerate("2345678#"):
-        collector.key(d, 0.1 * (i + 1))
-    assert collector.reset(Expectation(max_digits=8, min_digits=8)) == [DigitsInput("12345678", terminated=True)]
-
-
-def test_a_number_that_fits_after_a_one_key_answer_keeps_it_out():
-    collector = DigitCollector(ONE_KEY)
-    collector.key("1", 0.0)
-    collector.reset(Expectation(max_digits=8, min_digits=8))
-    assert [collector.key(d, 0.25 * (i + 1)) for i, d in enumerate("87654321")][-1] == DigitsInput("87654321")
+@pytest.mark.parametrize(("entry", "expect", "rest"), [
+    (KeyedOn("112345678"), ACCOUNT, "12345678"),  # yes, then the account
+    (KeyedOn("12345678", True), ACCOUNT, "12345678"),  # one key short without the "1": it was the first digit
+    (KeyedOn("187654321"), ACCOUNT, "87654321"),
+    (KeyedOn("12"), ONE_KEY, "2"),
+])
+def test_the_next_question_gets_the_keys_after_the_answer_unless_only_all_fit(entry, expect, rest):
+    assert without_answer_key(entry, expect) == DigitsInput(rest, entry.terminated)

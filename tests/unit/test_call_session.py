@@ -19,6 +19,7 @@ from fakes import (
     ScriptedDialog,
 )
 from voicebot.call import events as ev
+from voicebot.call.dtmf import KeyedOn
 from voicebot.call.events import EventBus
 from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp
 from voicebot.config import Settings
@@ -407,3 +408,44 @@ async def test_no_task_of_the_call_outlives_it(tmp_path, speech_pcm):
     assert len(session.tasks) == 0
     left = {t for t in asyncio.all_tasks() - before if not t.done()} - {asyncio.current_task()}
     assert not [t.get_name() for t in left if conn.call_id in t.get_name()]
+
+
+def keys_at(conn: FakeCallConnection, keys: str, first_at: float, gap_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    for i, digit in enumerate(keys):
+        loop.call_later(first_at + i * gap_s, lambda d=digit: conn.feed(Dtmf(d)))  # stamped when it is sent
+
+
+ONE_KEY_QUESTIONS = [
+    (Say("Did you want to track a parcel? Press 1 for yes."), Listen(Expectation(max_digits=1, no_input_s=5))),
+    (Say("Please press 1 for yes or 2 for no."), Listen(Expectation(max_digits=1, no_input_s=5))),
+    (Say("Thanks."), EndCall("served")),
+]
+
+
+async def test_a_number_keyed_after_a_key_that_was_no_answer_is_answered_whole(tmp_path):
+    """"9876543210#" at a yes/no question: "9" was no answer, so the whole number is answered from the state
+    before it (the turn of the "9" is recorded as continued)."""
+    dialog = ScriptedDialog(ONE_KEY_QUESTIONS, unusable_steps=(2,))
+    session, conn, store, _ = make_session(tmp_path, dialog, [])
+    keys_at(conn, "9876543210#", 0.3, 0.1)
+    await run_session(session)
+    assert dialog.inputs[1:] == [DigitsInput("9"), KeyedOn("9876543210", terminated=True)]
+    turns = store.calls[conn.call_id]["turns"]
+    assert [t.input_kind for t in turns] == ["start", "continued", "dtmf"]
+    assert turns[2].decision.startswith("continues the previous")
+
+
+async def test_a_number_keyed_after_a_key_that_answered_goes_to_the_next_question(tmp_path):
+    """"1" answered (yes), and the account typed straight after it is the next question's input, without the 1."""
+    replies = [
+        (Say("Did you want your balance? Press 1 for yes."), Listen(Expectation(max_digits=1, no_input_s=5))),
+        (Say("Your account number?"), Listen(Expectation(max_digits=8, min_digits=8, no_input_s=5))),
+        (Say("Thanks."), EndCall("served")),
+    ]
+    dialog = ScriptedDialog(replies)
+    session, conn, store, _ = make_session(tmp_path, dialog, [])
+    keys_at(conn, "187654321#", 0.3, 0.1)
+    await run_session(session)
+    assert dialog.inputs[1:] == [DigitsInput("1"), DigitsInput("87654321", terminated=True)]
+    assert [t.input_kind for t in store.calls[conn.call_id]["turns"]] == ["start", "dtmf", "dtmf"]

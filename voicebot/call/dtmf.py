@@ -6,10 +6,30 @@ from dataclasses import dataclass
 
 from voicebot.types import DigitsInput, Expectation
 
-# Keys less than this far apart after a one-key answer are typed as one number ("1", then "9876543210#").
+# Keys less than this far apart after a one-key answer are typed as one number ("1", then "2345678#").
 BURST_GAP_S = 1.0
-# The most keys such an entry holds when no question bounds it.
+# The most keys such an entry holds (no question bounds it).
 MAX_ENTRY_KEYS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedOn(DigitsInput):
+    """Keys that went on straight after a one-key answer: the whole entry, that answer's key first
+    ("12345678" keyed at a menu, its "1" already taken as option 1). The session answers it from the state
+    before that key when it can (:func:`without_answer_key` otherwise)."""
+
+
+def without_answer_key(entry: KeyedOn, expect: Expectation) -> DigitsInput:
+    """The entry for the question asked after its first key was taken as an answer: the keys after it, or all
+    of them when only those fit the question's length ("1" for yes, then an account number one key short)."""
+    rest = entry.digits[1:]
+    if expect.max_digits > 1 and not _fits(rest, expect) and _fits(entry.digits, expect):
+        rest = entry.digits
+    return DigitsInput(rest, entry.terminated)
+
+
+def _fits(digits: str, expect: Expectation) -> bool:
+    return expect.min_digits <= len(digits) <= expect.max_digits
 
 
 @dataclass(slots=True)
@@ -20,12 +40,9 @@ class DigitCollector:
     Callers often press the terminator after an entry that was already complete at its maximum
     length ("12345678#"): that terminator is swallowed, not taken as the answer to the next question.
     Keys typed after an input is complete and before the next question (:meth:`reset`) are held for that
-    question: "1" for yes and the account number typed straight after it is two inputs, not nine (unless the
-    number is one key short without that "1": then the "1" was its first digit as well). Keys that
-    follow a one-key answer less than ``BURST_GAP_S`` apart are one entry, with that answer's key, when the
-    next question takes one key: "9876543210#" keyed at "Did you want to track a parcel?" is "9" (no answer)
-    and then "9876543210" at the question asked again, not one input per key (the dialog reads a number at
-    a one-key question; it may drop that first key when it answered the question before).
+    question. Keys that follow a one-key answer less than ``BURST_GAP_S`` apart are one entry, a
+    :class:`KeyedOn` that starts with that answer's key and ends at "#", at a gap or at ``MAX_ENTRY_KEYS``,
+    whatever the question: a number keyed at a menu or at "Did you want to …? Press 1 for yes" is a number.
     """
 
     expect: Expectation
@@ -33,35 +50,25 @@ class DigitCollector:
     last_key_at: float | None = None
     _late_terminator: tuple[str, float] | None = None  # (terminator, until when it is swallowed)
     _answered: bool = False  # an input is complete: further keys wait for the next question
-    _chain: tuple[str, float] | None = None  # (a one-key answer's key, until when a key follows it)
-    _burst: bool = False  # the pending keys are one entry typed straight after a one-key answer
-    _lead: str = ""  # that answer's key, when the entry (under a question for a number) began straight after it
+    _chain: tuple[str, float] | None = None  # (a one-key answer's key, until when a key goes on from it)
+    _burst: bool = False  # ``digits`` is a KeyedOn entry being typed
 
     def reset(self, expect: Expectation) -> list[DigitsInput]:
         """A new question. Keys pressed and not yet part of an input (typed while the bot was busy) are kept
-        and read again under it, in order; returns the inputs they complete at once. An entry typed straight
-        after a one-key answer stays one entry under a question that takes one key."""
-        pending, at, burst = self.digits, self.last_key_at or 0.0, self._burst
-        self.expect, self.digits, self.last_key_at, self._answered, self._lead = expect, "", None, False, ""
-        if burst and pending and expect.max_digits <= 1:
-            if pending.endswith("#"):
-                return [self._done(pending[:-1], terminated=True)]
-            self.digits, self.last_key_at = pending, at  # goes on: more keys, "#" or the gap end it
-            return []
-        lead = ""
-        if burst:  # the next question takes the number: the one-key answer's key leads it only if it must
-            lead, pending = pending[0], pending[1:]
-        self._burst = False
-        if pending:  # a key held for this question follows no answer: replayed as typed
+        and read again under it, in order; returns the inputs they complete at once. A KeyedOn entry being
+        typed goes on."""
+        self.expect, self._answered = expect, False
+        if self._burst:
+            return [self._done(self.digits[:-1], True)] if self.digits.endswith("#") else []
+        pending, at = self.digits, self.last_key_at or 0.0
+        self.digits, self.last_key_at = "", None
+        if pending:
             self._chain = None
         inputs = []
         for k in pending:  # all of them under this question: one input may follow another
             self._answered = False
             if (done := self.key(k, at)) is not None:
                 inputs.append(done)
-            elif lead and len(self.digits) == 1:
-                self._lead = lead
-            lead = ""
         return inputs
 
     def key(self, digit: str, at: float) -> DigitsInput | None:
@@ -70,27 +77,24 @@ class DigitCollector:
         if late is not None and digit == late[0] and at <= late[1] and not self.digits:
             return None
         chain, self._chain = self._chain, None
-        chained = chain is not None and at <= chain[1]
+        if chain is not None and at <= chain[1] and not self._burst and digit != "#":
+            self.digits, self._burst = chain[0], True  # a number keyed straight after a one-key answer
         self.last_key_at = at
-        if self._answered:
-            if not self.digits and chained and chain is not None:
-                self.digits, self._burst = chain[0], True
-            if self._burst:
-                self._chain = ("", at + BURST_GAP_S)
-            self.digits += digit
-            return None
-        if (chained or self._burst) and self.expect.max_digits <= 1 and (self.digits or digit != "#"):
-            if not self._burst and chain is not None:  # a number keyed straight after a one-key answer
-                self.digits, self._burst = chain[0], True
+        if self._burst:
             if digit == "#":
-                return self._done(self.digits, terminated=True)
+                if not self._answered:
+                    return self._done(self.digits, terminated=True)
+                self._hold(digit)
+                return None
             self.digits += digit
-            self._chain = ("", at + BURST_GAP_S)
-            return self._done(self.digits, terminated=False) if len(self.digits) >= MAX_ENTRY_KEYS else None
+            if len(self.digits) >= MAX_ENTRY_KEYS and not self._answered:
+                return self._done(self.digits, terminated=False)
+            return None
+        if self._answered:
+            self._hold(digit)
+            return None
         if self.expect.max_digits == 0:
             return self._one_key(digit, at)
-        if chained and chain is not None and not self.digits and digit != self.expect.terminator:
-            self._lead = chain[0]  # an entry started straight after a one-key answer
         if digit == self.expect.terminator:
             return self._done(self.digits, terminated=True)
         self.digits += digit
@@ -111,18 +115,15 @@ class DigitCollector:
     def timeout(self) -> DigitsInput | None:
         return self._done(self.digits, terminated=False) if self.digits and not self._answered else None
 
+    def _hold(self, digit: str) -> None:
+        self.digits += digit  # (kept for the next question)
+
     def _one_key(self, digit: str, at: float) -> DigitsInput:
         done = self._done(digit, terminated=False)
         self._chain = (digit, at + BURST_GAP_S)
         return done
 
     def _done(self, digits: str, terminated: bool) -> DigitsInput:
-        lead, self._lead = self._lead, ""
-        if lead and not self._fits(digits) and self._fits(lead + digits):
-            digits = lead + digits  # the key that answered the question before was the entry's first
-        self.digits, self._answered, self._burst = "", True, False
-        self.last_key_at = None
-        return DigitsInput(digits=digits, terminated=terminated)
-
-    def _fits(self, digits: str) -> bool:
-        return self.expect.min_digits <= len(digits) <= self.expect.max_digits
+        burst = self._burst
+        self.digits, self.last_key_at, self._answered, self._burst = "", None, True, False
+        return KeyedOn(digits, terminated) if burst else DigitsInput(digits, terminated)

@@ -35,7 +35,7 @@ import structlog
 from voicebot import events as ev
 from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo
-from voicebot.call.dtmf import DigitCollector
+from voicebot.call.dtmf import DigitCollector, KeyedOn, without_answer_key
 from voicebot.call.handoff import build_packet, route
 from voicebot.call.recording import RecordingPolicy, declines
 from voicebot.call.routing import RoutingPlan
@@ -125,9 +125,10 @@ class CallServices:
 @dataclass(frozen=True, slots=True)
 class _Heard:
     """The caller's last utterance and the dialog state before the bot answered it, kept while the caller
-    may still be finishing it (``speech.turn_continuation_s``)."""
+    may still be finishing it (``speech.turn_continuation_s``); ``utterance`` None: a key that was no answer,
+    kept while more keys may follow it (``call/dtmf.py``'s ``KeyedOn``)."""
 
-    utterance: Utterance
+    utterance: Utterance | None
     expected: Expectation  # what the dialog expected when it was said
     state_before: Any  # the engine's DialogState, deep-copied
 
@@ -272,7 +273,8 @@ class CallSession:
         heard_under = Expectation()  # what the dialog expected when they were said
         continued = False
         while not self.hung_up.is_set():
-            before = copy.deepcopy(state) if utterance is not None else None
+            keyed = isinstance(next_input, DigitsInput) and len(next_input.digits) == 1
+            before = copy.deepcopy(state) if utterance is not None or keyed else None
             result = await self._step_with_filler(app, state, next_input, turn)
             turn.mark("dialog_done")
             turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
@@ -285,9 +287,10 @@ class CallSession:
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
                 return
-            # A step that may have changed something in the backend cannot be taken back, nor continued.
-            heard = _Heard(utterance, heard_under, before) if utterance is not None and not result.side_effects \
-                else None
+            # A step that may have changed something in the backend cannot be taken back, nor continued; a key is
+            # taken back only when it was no answer ("9" at "press 1 for yes", the first key of a number).
+            again = utterance is not None or (keyed and result.unusable)
+            heard = _Heard(utterance, heard_under, before) if again and not result.side_effects else None
             next_input, turn, utterance, continued = await self._next_input(listen.expect, app, heard)
             if next_input is None:
                 return
@@ -345,8 +348,9 @@ class CallSession:
         turn: Turn
         if isinstance(raw, Utterance):
             window = self.services.settings.speech.turn_continuation_s
-            continued = heard is not None and raw.speech_start - heard.utterance.speech_end <= window
-            if continued and heard is not None:  # no caller words at info level
+            continued = (heard is not None and heard.utterance is not None
+                         and raw.speech_start - heard.utterance.speech_end <= window)
+            if continued and heard is not None and heard.utterance is not None:  # no caller words at info level
                 self.log.info("caller continued the previous utterance")
                 raw = joined(heard.utterance, raw)
                 if self._open_turn is not None:
@@ -372,11 +376,17 @@ class CallSession:
                 turn.emotion, turn.emotion_score = understanding.emotion.label, understanding.emotion.score
             return understanding, turn, raw, continued
         if isinstance(raw, DigitsInput):
+            # a number keyed straight after a key that was no answer is answered whole, from before that key
+            continued = isinstance(raw, KeyedOn) and heard is not None and heard.utterance is None
+            if isinstance(raw, KeyedOn) and not continued:
+                raw = without_answer_key(raw, expect)  # its first key answered the question before
+            elif continued and self._open_turn is not None:
+                self._open_turn.input_kind = "continued"
             turn = self._new_turn("dtmf")
             self._mark_secret(turn, expect)
             turn.mark("speech_end")
             turn.entities = {"dtmf": raw.digits}
-            return raw, turn, None, False
+            return raw, turn, None, continued
         turn = self._new_turn("no_input")
         turn.mark("speech_end")
         return raw, turn, None, False

@@ -40,6 +40,7 @@ class StepResult:
     decisions: tuple[str, ...]
     state_name: str
     side_effects: bool = False  # a backend action that may change something ran: no taking the step back
+    unusable: bool = False  # the input was no answer (a no-match): it may be read again with what follows it
 
 
 class DialogEngine:
@@ -80,7 +81,8 @@ class DialogEngine:
             self._runner.flow_error(state, out, exc)
         state.history.extend(out.decisions)
         del state.history[:-HISTORY_LIMIT]
-        return StepResult(tuple(out.actions), tuple(out.decisions), self.state_name(state), out.side_effects)
+        return StepResult(tuple(out.actions), tuple(out.decisions), self.state_name(state), out.side_effects,
+                          out.unusable)
 
     def state_name(self, state: DialogState) -> str:
         return self._runner.steps.state_name(state)

@@ -146,6 +146,7 @@ class Runner:
             case OutOfScope():
                 await self._out_of_scope(state, out)
             case NoMatch(why):
+                out.unusable = True
                 await self._no_match(state, out, why)
             case _:
                 assert_never(move)

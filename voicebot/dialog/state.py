@@ -91,6 +91,7 @@ class TurnOutput:
     actions: list[BotAction] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     side_effects: bool = False  # a backend action that may change something ran
+    unusable: bool = False  # the input was no answer (a no-match)
     heard_digits: str | None = None  # a digit string said with the request, for the flow's first question
 
     def note(self, text: str) -> None:
