@@ -107,6 +107,38 @@ def demo_backend(
     uvicorn.run(create_demo_app(db or Settings().paths().demo_db), host=host, port=port)
 
 
+@app.command()
+def report(
+    name: list[str] = typer.Argument(..., help="containment, outcomes, handoffs, intents, handle-time, csat, "
+                                              "emotions, queues, agents, latency; several, or all."),
+    start: str = typer.Option(None, "--from", help="First day (2026-12-01) or time, UTC; default: "
+                                                   "VOICEBOT_REPORTS__DEFAULT_DAYS before --to."),
+    end: str = typer.Option(None, "--to", help="Last day, included (or a time, excluded), UTC; default: now."),
+    flow: str = typer.Option(None, help="Only this flow's calls."),
+    queue: str = typer.Option(None, help="Only this queue (the queue and agent reports, the handoffs)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (one report: an object; several: a list)."),
+    csv_out: bool = typer.Option(False, "--csv", help="Print CSV."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Reports from the call records: containment (raw and strict), handoff reasons, intents, handle time, CSAT,
+    emotion, per queue and per agent service level, and reply latency per stage (docs/reports.md)."""
+    import asyncio
+
+    from voicebot.config import Settings
+    from voicebot.reports.command import as_csv, as_json, as_text, reports_at
+
+    try:
+        built = asyncio.run(reports_at(_store_url(url), name, Settings().reports, start, end, flow, queue))
+    except KeyError as unknown:
+        typer.echo(f"error: no report {unknown}; reports: containment, outcomes, handoffs, intents, handle-time, "
+                   "csat, emotions, queues, agents, latency, all", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(as_json(built) if json_out else as_csv(built) if csv_out else as_text(built), nl=not csv_out)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: str = typer.Argument("head", help="Migrate up to this revision (default: the newest)."),
