@@ -38,7 +38,6 @@ log = structlog.get_logger(__name__)
 
 RecordingFormat = Literal["wav", "opus"]
 SUFFIX: dict[str, str] = {"wav": ".wav", "opus": ".ogg"}
-MEDIA_TYPE: dict[str, str] = {"wav": "audio/wav", "opus": "audio/ogg"}
 RESYNC_S = 0.25  # a frame this much later than its channel's end starts after a gap of silence
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 OPUS_BIT_RATE = 32000  # stereo speech; per channel ≈ 16 kb/s

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from voicebot.store.models import RecordingRow
 
+MEDIA_TYPES = {"wav": "audio/wav", "opus": "audio/ogg"}  # by format
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingRecord:
@@ -25,6 +27,10 @@ class RecordingRecord:
     created_at: datetime
     expires_at: datetime
     deleted_at: datetime | None = None
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES.get(self.format, "application/octet-stream")
 
     def to_json(self) -> dict[str, object]:
         """As the API shows it (no file path)."""

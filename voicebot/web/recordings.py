@@ -22,7 +22,6 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from voicebot.audio.recording import MEDIA_TYPE
 from voicebot.store.users import UserRecord
 from voicebot.web.auth import SESSION_COOKIE, Principal, Role, token_digest
 from voicebot.web.context import People, RecordingAccess
@@ -66,7 +65,7 @@ def recording_routes(access: RecordingAccess, reader: Any, people: People | None
             log.info("recording played", call_id=call_id, who=who, role=role)
             if access.audit is not None:
                 await access.audit(who, role, call_id)
-        return FileResponse(record.path, media_type=MEDIA_TYPE.get(record.format, "application/octet-stream"),
+        return FileResponse(record.path, media_type=record.media_type,
                             headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
     @router.get("/api/calls/{call_id}/recording", dependencies=[reader], response_class=FileResponse,
