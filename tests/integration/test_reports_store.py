@@ -129,6 +129,8 @@ async def test_every_report_on_known_calls(store: SqlCallStore) -> None:
 
     retail = await reports.build(["outcomes"], reports.period(NOW - timedelta(days=7), NOW, flow="retail"))
     assert retail[0].records() == [{"outcome": "abandoned", "calls": 1, "share": 1.0}]
+    handed = await reports.build(["outcomes"], reports.period(NOW - timedelta(days=7), NOW, queue="banking"))
+    assert handed[0].records() == [{"outcome": "handoff", "calls": 1, "share": 1.0}]  # the calls sent to it
 
 
 async def test_the_report_api_answers_json_and_csv_and_refuses_bad_input(store: SqlCallStore) -> None:

@@ -28,7 +28,8 @@ LOOKUP_CHUNK = 500  # caller numbers per query when looking for repeat calls
 @dataclass(frozen=True, slots=True)
 class Period:
     """What a report covers: calls started (events happened) in ``[start, end)``, of one flow and one queue
-    when given. ``flow`` narrows the call measures; ``queue`` the queue and agent measures and the handoffs."""
+    when given. ``flow`` narrows the call measures; ``queue`` the queue and agent measures, and the call measures
+    to the calls handed to that queue."""
 
     start: datetime
     end: datetime
@@ -110,12 +111,10 @@ class SqlReportStore:
     # ------------------------------------------------------------------ reads
 
     async def calls(self, period: Period) -> list[CallFact]:
-        """The ended calls started in the period (of its flow; handed to its queue, when it names one)."""
+        """The ended calls of the period."""
         query = select(CallRow.id, CallRow.caller_id, CallRow.flow, CallRow.started_at, CallRow.ended_at,
                        CallRow.outcome, CallRow.duration_s, CallRow.queue, CallRow.handoff) \
             .where(*_calls_in(period), CallRow.outcome != "in_progress").order_by(CallRow.started_at)
-        if period.queue:
-            query = query.where(CallRow.queue == period.queue)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [CallFact(r.id, r.caller_id, r.flow, r.started_at, r.ended_at, r.outcome, r.duration_s, r.queue,
@@ -204,6 +203,8 @@ def _calls_in(period: Period) -> list[ColumnElement[bool]]:
     where = [CallRow.started_at >= period.start, CallRow.started_at < period.end]
     if period.flow:
         where.append(CallRow.flow == period.flow)
+    if period.queue:
+        where.append(CallRow.queue == period.queue)
     return where
 
 
