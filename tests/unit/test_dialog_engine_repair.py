@@ -431,3 +431,18 @@ async def test_a_keyed_number_that_fills_nothing_is_still_a_no_match(bundle):
     await engine.step(state, u("money", "balance", 0.4))
     r = await engine.step(state, DigitsInput("123"))
     assert not state.ended and "is not 1 (yes) or 2 (no)" in " ".join(r.decisions)
+
+
+async def test_a_doubtful_request_said_with_its_number_starts_its_flow(bundle):
+    """"I want my balance for account 12345678" at 0.4: the number the flow asks for makes it that request."""
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("balance for account one two three four five six seven eight", "balance", 0.4,
+                                   account="12345678", digits="12345678"))
+    assert "said with a number flow balance asks for" in " ".join(r.decisions)
+    assert "Did you want" not in said(r) and state.slots["account"] == "12345678"
+
+
+async def test_a_doubtful_request_with_a_short_number_is_confirmed(bundle):
+    engine, state = await started(bundle)
+    r = await engine.step(state, u("my balance 12", "balance", 0.4, digits="12"))
+    assert "Did you want to check your balance?" in said(r)  # two digits are no account number

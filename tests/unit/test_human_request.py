@@ -44,7 +44,7 @@ REQUESTS = [
     "This is useless, get me a human being now.", "Oh my god, operator!",
     "I don't know, can I just talk to someone?", "Yes, can I talk to someone please?",
     "I don't want to wait, just put me through.",
-    "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
+    "actually, took me through 2018", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
 ]
 
 NEAR_MISSES = [
@@ -58,7 +58,7 @@ NEAR_MISSES = [
     "The operator of the bus was rude.", "Let me talk to my wife first.", "A gentleman came to the door.",
     "The agent at the depot told me to call.", "Am I talking to a real person?", "Is this a robot?",
     "I was talking to an agent and got cut off.", "Connect my card to the app.", "I'll speak to you later.",
-    "I talked to a person already.", "Yes.", "No, that's all.", "speak up please",
+    "I talked to a person already.", "The agent took me through the steps.", "Yes.", "No, that's all.", "speak up please",
 ]
 
 DECLINED = [

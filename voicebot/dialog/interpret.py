@@ -32,7 +32,7 @@ from voicebot.dialog.moves import (
     StartFlow,
 )
 from voicebot.dialog.questions import Questions, ValueAhead, slot_of
-from voicebot.dialog.schema import AnyStep, AskStep, MenuStep
+from voicebot.dialog.schema import AnyStep, AskStep, CollectDigitsStep, MenuStep
 from voicebot.dialog.state import DialogState
 from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit
 from voicebot.types import DialogInput, DigitsInput, Entity, NoInput, Understanding
@@ -42,6 +42,8 @@ _NEGATIVE_EMOTIONS = ("frustrated", "angry")
 # whisper wrote for "two"): a no-match that repeats the options, never counted toward the out-of-scope
 # handoff.
 OUT_OF_SCOPE_MIN_TRANSCRIPT_CONFIDENCE = 0.5
+# A doubtful request said with a digit string this long, of the kind its flow asks for, starts that flow.
+MIN_REQUEST_DIGITS = 4
 
 
 class Interpreter:
@@ -136,9 +138,12 @@ class Interpreter:
             if move := self._key_said(step, u, sure and u.intent in allowed):
                 return move
             if u.intent in allowed and u.intent in self.bundle.intent_flow:
+                flow = self.bundle.intent_flow[u.intent]
                 if sure:
-                    flow = self.bundle.intent_flow[u.intent]
                     why = f"intent {u.intent} ({u.confidence:.2f}) matched flow {flow}"
+                    return StartFlow(u.intent, u, why)
+                if self._request_with_its_number(u, flow):
+                    why = f"intent {u.intent} ({u.confidence:.2f}) said with a number flow {flow} asks for"
                     return StartFlow(u.intent, u, why)
                 return ConfirmIntent(u.intent, u)
         # 7. another flow's request while a value is awaited
@@ -337,6 +342,22 @@ class Interpreter:
             return False
         known = min(yes_no.start, yes_no.end, entity.start, entity.end) >= 0
         return not known or (yes_no.start < entity.end and entity.start < yes_no.end)
+
+    def _request_with_its_number(self, u: Understanding, flow: str, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether a doubtful request came with a digit string (four digits or more) of the kind its flow asks
+        for: "book a redelivery for tracking number 98765…" is that request, not a guess to confirm. (A number
+        of the wrong length is read back at the flow's question.)"""
+        digits = u.entity("digits")
+        if digits is None or len(str(digits.value)) < MIN_REQUEST_DIGITS:
+            return False
+        for step in self.bundle.flows[flow].steps:
+            sub = getattr(step, "flow", None)
+            if isinstance(sub, str) and sub in self.bundle.flows and sub not in seen:
+                if self._request_with_its_number(u, sub, seen | {flow}):
+                    return True
+            elif isinstance(step, (AskStep, CollectDigitsStep)) and self.q.digit_bounds(step) is not None:
+                return True
+        return False
 
     def _intent_for_value(self, state: DialogState, step: MenuStep, u: Understanding) -> str | None:
         """At a menu, a number that one of the menu's flows asks for (a tracking number said instead of a

@@ -90,6 +90,7 @@ _HEARD_AS = [(re.compile(p), r) for p, r in (
     (r"\ba gents?\b", "agent"), (r"\bage(?:nt|n) please\b", "agent please"),
     (r"\bsuper visor\b", "supervisor"),
     (r"\bopera tor\b", "operator"), (r"\brepresent[ai]tive\b", "representative"), (r"\bhooman\b", "human"),
+    (r"\b(?:took|push) me through(?= (?:to|too|two|\d+)\b|[.!?]*$)", "put me through"),
     (r"\bwanna\b", "want to"), (r"\bgimme\b", "give me"), (r"\blemme\b", "let me"),
 )]
 
