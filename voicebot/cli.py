@@ -534,6 +534,18 @@ def eval_pii(
     raise typer.Exit(_eval_script("pii").run_cli(json_out, out=out))
 
 
+pii_app = typer.Typer(no_args_is_help=True, help="Personal data: the key that encrypts kept unmasked originals.")
+app.add_typer(pii_app, name="pii")
+
+
+@pii_app.command("key")
+def pii_key() -> None:
+    """Print a new key for VOICEBOT_PII__KEY (Fernet): kept unmasked originals are encrypted with it."""
+    from voicebot.store.audit import new_key
+
+    typer.echo(new_key())
+
+
 @eval_app.command("asr")
 def eval_asr(
     manifest: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL: {\"audio\": wav, \"text\": reference}."),
