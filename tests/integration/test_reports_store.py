@@ -156,5 +156,5 @@ async def test_the_report_api_answers_json_and_csv_and_refuses_bad_input(store: 
         assert (await client.get("/api/reports", headers={"Authorization": f"Bearer {dialplan.secret}"})).status_code == 403
         assert (await client.get("/api/reports/nonsense", headers=auth)).status_code == 404
         for bad in ({"from": "yesterday"}, {"from": "2026-12-05", "to": "2026-12-01"}, {"to": "0001-01-01"},
-                    {"from": "x" * 40}):
+                    {"from": "x" * 40}, {"flow": "bank\x00ing"}, {"queue": "q" * 65}):
             assert (await client.get("/api/reports/queues", params=bad, headers=auth)).status_code == 422, bad

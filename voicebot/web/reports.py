@@ -24,6 +24,7 @@ from voicebot.web.pages import READERS, Pages, Refused
 
 TEXT_MAX = 64  # flow and queue names
 MOMENT_MAX = 32
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 
 
 def report_routes(reports: Reports, reader: Callable[..., Awaitable[Any]], pages: Pages | None) -> APIRouter:
@@ -52,8 +53,8 @@ def report_routes(reports: Reports, reader: Callable[..., Awaitable[Any]], pages
                            422: {"description": "A bad period"}})
     async def as_csv(name: str, start: str | None = Query(None, alias="from", max_length=MOMENT_MAX),
                      end: str | None = Query(None, alias="to", max_length=MOMENT_MAX),
-                     flow: str | None = Query(None, max_length=TEXT_MAX),
-                     queue: str | None = Query(None, max_length=TEXT_MAX)) -> Response:
+                     flow: str | None = Query(None, max_length=TEXT_MAX, pattern=PRINTABLE),
+                     queue: str | None = Query(None, max_length=TEXT_MAX, pattern=PRINTABLE)) -> Response:
         report = await one(name, period(start, end, flow, queue))
         filename = f"{name}_{report.period.start:%Y%m%d}-{report.period.end:%Y%m%d}.csv"
         return Response(report.csv(), media_type="text/csv; charset=utf-8",
@@ -63,15 +64,16 @@ def report_routes(reports: Reports, reader: Callable[..., Awaitable[Any]], pages
                 responses={404: {"description": "No such report"}, 422: {"description": "A bad period"}})
     async def as_json(name: str, start: str | None = Query(None, alias="from", max_length=MOMENT_MAX),
                       end: str | None = Query(None, alias="to", max_length=MOMENT_MAX),
-                      flow: str | None = Query(None, max_length=TEXT_MAX),
-                      queue: str | None = Query(None, max_length=TEXT_MAX)) -> dict[str, Any]:
+                      flow: str | None = Query(None, max_length=TEXT_MAX, pattern=PRINTABLE),
+                      queue: str | None = Query(None, max_length=TEXT_MAX, pattern=PRINTABLE)) -> dict[str, Any]:
         return (await one(name, period(start, end, flow, queue))).to_json()
 
     if pages is not None:
         @router.get("/reports", include_in_schema=False)
         async def page(request: Request) -> Response:
             user = await pages.person(request, READERS)
-            asked = {k: request.query_params.get(k, "")[:MOMENT_MAX] for k in ("from", "to", "flow", "queue")}
+            asked = {k: "".join(c for c in request.query_params.get(k, "") if c.isprintable())[:TEXT_MAX]
+                     for k in ("from", "to", "flow", "queue")}
             try:
                 chosen = reports.period(parse_moment(asked["from"]) if asked["from"] else None,
                                         parse_moment(asked["to"], end=True) if asked["to"] else None,
