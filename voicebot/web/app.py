@@ -34,6 +34,7 @@ from voicebot.web.desktop import DesktopHub, agent_view, desktop_routes
 from voicebot.web.logins import session_lookup
 from voicebot.web.pages import Pages
 from voicebot.web.people import mount_people
+from voicebot.web.pii import pii_routes
 from voicebot.web.recordings import handed_to, recording_routes
 from voicebot.web.reports import report_routes
 
@@ -290,6 +291,9 @@ def create_app(ctx: WebContext) -> FastAPI:
     if ctx.recordings is not None:  # call recordings' playback with range requests (voicebot/web/recordings.py)
         app.include_router(recording_routes(ctx.recordings, reader[0], ctx.people,
                                             handed_to(hub) if hub is not None else None))
+    if ctx.pii is not None:  # unmasked originals: admins (and QA when configured), every read audited
+        app.include_router(pii_routes(ctx.pii, require(Scope.READ, ctx.principal_for, sessions),
+                                      require(Scope.ADMIN, ctx.principal_for, sessions)))
     for path, mounted in ctx.mounts.items():
         app.mount(path, mounted)
     return app

@@ -26,6 +26,7 @@ from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.auth import TokenLookup
+from voicebot.web.pii import PiiAccess
 
 
 ProfileLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
@@ -76,3 +77,4 @@ class WebContext:
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
     reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
     recordings: RecordingAccess | None = None  # call recordings' playback (voicebot/web/recordings.py)
+    pii: PiiAccess | None = None  # unmasked originals for the roles allowed, and their audit log (web/pii.py)
