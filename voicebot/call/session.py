@@ -228,7 +228,8 @@ class CallSession:
             await self._converse_until_hangup(app)
         except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
             self.log.exception("call fault", stage="conversation")
-            self._publish(ev.CallFault(self.call_id, stage="conversation", error=repr(error)))
+            self._publish(ev.CallFault(self.call_id, stage="conversation",
+                                       error=self.redactor.text(repr(error))))
             await self._fail_to_human("technical_fault", APOLOGY)
         finally:
             await self._finish(app)
@@ -241,7 +242,7 @@ class CallSession:
             raise
         except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
             self.log.exception("call fault", stage=stage)
-            self._publish(ev.CallFault(self.call_id, stage=stage, error=repr(error)))
+            self._publish(ev.CallFault(self.call_id, stage=stage, error=self.redactor.text(repr(error))))
             await self._fail_to_human("technical_fault", APOLOGY)
             self.hung_up.set()  # nothing more can be heard: end the conversation loop
 
@@ -477,7 +478,7 @@ class CallSession:
                 yield chunk
         except Exception as error:  # noqa: BLE001 - a TTS fault becomes a handoff, not silence
             self.log.exception("tts fault", text=self.redactor.text(text))
-            self._publish(ev.CallFault(self.call_id, stage="tts", error=repr(error)))
+            self._publish(ev.CallFault(self.call_id, stage="tts", error=self.redactor.text(repr(error))))
             if turn is not None:  # not for the apology itself
                 self.tasks.spawn(self._fail_to_human("technical_fault", None), "fault")
 
