@@ -37,6 +37,14 @@ def agent_page(browser, desk: DeskSite, name: str) -> Page:  # noqa: ANN001
     return page
 
 
+def saved(page: Page, button: str) -> None:
+    """Send a desk action's form and wait for its answer (the page says so)."""
+    with page.expect_response(lambda r: r.url.endswith("/desktop/actions")) as answer:
+        page.get_by_role("button", name=button).click()
+    assert answer.value.status == 303
+    expect(page.locator("#pop-saved")).to_have_text("Saved.")
+
+
 def live(page: Page) -> None:
     page.locator("body[data-live=yes]").wait_for(state="attached")
 
@@ -109,16 +117,13 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     expect(ann.locator("#pop [data-field=call_id]")).to_have_text(call_id)
 
     ann.get_by_label("Disposition").select_option("resolved")
-    ann.get_by_role("button", name="Save disposition").click()
-    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    saved(ann, "Save disposition")
     ann.get_by_label("Note").fill("card blocked, new one sent")
-    ann.get_by_role("button", name="Add note").click()
-    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    saved(ann, "Add note")
     when = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
     ann.get_by_label("Callback number").fill(CALLER)
     ann.get_by_label("Callback at").fill(when.strftime("%Y-%m-%dT%H:%M"))  # the site's time zone: UTC
-    ann.get_by_role("button", name="Schedule callback").click()
-    expect(ann.locator("#pop-saved")).to_have_text("Saved.")
+    saved(ann, "Schedule callback")
     actions = desk.run(desk.desks.actions(call_id))
     assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann")]
     assert actions[0].data["disposition"] == "resolved"

@@ -31,7 +31,7 @@ from voicebot import events as ev
 from voicebot.call.directory import CallDirectory
 from voicebot.call.events import EventBus
 from voicebot.caller.ami_peer import AmiPeer, PeerQueue
-from voicebot.config import AmiSettings, DesktopSettings, WebSettings
+from voicebot.config import AmiSettings, CallbackSettings, DesktopSettings, WebSettings
 from voicebot.demo.backend import create_demo_app
 from voicebot.logs import configure_logging
 from voicebot.store.callbacks import SqlCallbackQueue
@@ -41,6 +41,7 @@ from voicebot.store.repo import SqlCallStore, StoreHealth
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
+from voicebot.telephony.callbacks import CallbackScheduler
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.types import HandoffPacket
 from voicebot.web.app import create_app
@@ -114,9 +115,10 @@ async def _healthy() -> StoreHealth:
 
 
 @contextlib.contextmanager
-def desk_site(folder: Path, people: dict[str, Person],
-              settings: DesktopSettings | None = None) -> Iterator[DeskSite]:
-    """Serve the site from a thread of its own (its own event loop) until the block ends."""
+def desk_site(folder: Path, people: dict[str, Person], settings: DesktopSettings | None = None,
+              callbacks_poll_s: float | None = None) -> Iterator[DeskSite]:
+    """Serve the site from a thread of its own (its own event loop) until the block ends; with
+    ``callbacks_poll_s`` the callback scheduler runs too (as the service runs it with AMI)."""
     port, ready, failed, holder = free_port(), threading.Event(), [], []
 
     async def serve() -> None:
@@ -147,6 +149,12 @@ def desk_site(folder: Path, people: dict[str, Person],
             server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="on"))
             task = asyncio.create_task(server.serve())
+            if callbacks_poll_s is not None:
+                dialler = CallbackScheduler(callbacks, client, CallbackSettings(poll_interval_s=callbacks_poll_s,
+                                                                                ring_timeout_s=5.0),
+                                            desk_settings.queue_prefix, 2.0)
+                scheduler = asyncio.create_task(dialler.run())
+                task.add_done_callback(lambda _: scheduler.cancel())
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
             holder.append((DeskSite(url, peer, bus, store, desks, desk, callbacks, asyncio.get_running_loop()), server))

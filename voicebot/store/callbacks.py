@@ -75,6 +75,13 @@ class SqlCallbackQueue:
             row = await session.scalar(select(CallbackRow).where(CallbackRow.active_number == number))
             return _record(row) if row is not None else None
 
+    async def for_call(self, call_id: str) -> CallbackRequest | None:
+        """The latest request made in (or for) the call."""
+        async with self._sessions() as session:
+            row = await session.scalar(select(CallbackRow).where(CallbackRow.call_id == call_id)
+                                       .order_by(CallbackRow.requested_at.desc()).limit(1))
+            return _record(row) if row is not None else None
+
     async def get(self, request_id: str) -> CallbackRequest | None:
         async with self._sessions() as session:
             row = await session.get(CallbackRow, request_id)

@@ -38,7 +38,7 @@ from voicebot import events as ev
 from voicebot.config import DesktopSettings, WebSettings
 from voicebot.engines import CallQueries, TelephonyError
 from voicebot.events import Bus
-from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.store.callbacks import CallbackRequest, SqlCallbackQueue
 from voicebot.store.desktop import ACTION_KINDS, SqlDeskStore
 from voicebot.store.users import SqlUserStore, UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
@@ -183,7 +183,11 @@ class DesktopHub:
         """What the agent's screen shows about a call: its handoff packet (masked at the source), the customer
         profile and the caller's previous calls."""
         packet = self._packets.get(call_id)
-        data: dict[str, Any] = asdict(packet) if packet is not None else (await self.calls.handoff_for(call_id) or {})
+        data: dict[str, Any] = asdict(packet) if packet is not None else (
+            await self.calls.handoff_for(call_id) or await self._from_record(call_id))
+        callback = await self.callbacks.for_call(call_id) if self.callbacks is not None else None
+        if callback is not None and packet is None:
+            data = {**data, "reason": data.get("reason") or "callback", "queue": data.get("queue") or callback.queue}
         slots = dict(data.get("slots") or {})
         caller_id = str(data.get("caller_id") or "")
         flow = self._flows.get(call_id) or await self.store.flow_of(call_id)
@@ -196,11 +200,24 @@ class DesktopHub:
                 "verified": bool(data.get("verified")), "slots": slots,
                 "transcript": [list(line) for line in data.get("transcript") or ()],
                 "emotion_trail": [list(mark) for mark in data.get("emotion_trail") or ()],
-                "profile": profile,
+                "profile": profile, "callback": _callback_text(callback),
                 "previous_calls": [{"id": p.id, "started_at": p.started_at.isoformat(timespec="minutes"),
                                     "flow": p.flow, "outcome": p.outcome, "intent": p.intent, "reason": p.reason}
                                    for p in previous],
                 "known": bool(data)}
+
+    async def _from_record(self, call_id: str) -> dict[str, Any]:
+        """A call that was not handed off (a callback's original call) as its record has it: the caller, what they
+        wanted, the (masked) transcript and the emotions heard."""
+        record = await self.calls.get_call(call_id)
+        if record is None:
+            return {}
+        intents = list(dict.fromkeys(t.intent for t in record.turns if t.intent))
+        transcript = [line for t in record.turns for line in (("caller", t.caller_text), ("bot", t.bot_text)) if line[1]]
+        return {"caller_id": record.caller_id, "queue": record.queue or "",
+                "intent_summary": f"Caller wanted: {', '.join(intents)}" if intents else "",
+                "transcript": transcript,
+                "emotion_trail": [(t.emotion, t.emotion_score or 0.0) for t in record.turns if t.emotion]}
 
     def current_pop(self, agent: str) -> Pop | None:
         """The call on the agent's screen, while they are on it or wrapping it up."""
@@ -231,6 +248,15 @@ class DesktopHub:
 
 async def _none() -> None:
     return None
+
+
+def _callback_text(callback: CallbackRequest | None) -> str:
+    """What the pop says of the call's callback, if it had one."""
+    if callback is None:
+        return ""
+    asked = callback.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"called back (reference {callback.id[:8].upper()}, asked {asked}, place kept since " \
+           f"{callback.joined_at.astimezone(UTC):%H:%M} UTC, {callback.state})"
 
 
 def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettings) -> APIRouter:
