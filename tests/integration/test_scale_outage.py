@@ -113,6 +113,7 @@ async def test_postgres_stopped_mid_call_loses_and_doubles_nothing(postgres: Pri
     assert "voicebot_store_up 0.0" in metrics and "voicebot_store_write_failures_total 0.0" not in metrics
     assert after == {"status": "ok", "spooled_records": 0, "held_records": 0}, after
     assert code == 0
+    assert not (tmp_path / "worker" / "spool" / "rejected.jsonl").exists()  # an outage is not a bad record
     stored = await stored_records(dsn, set(call_ids))
     assert_stored_exactly_once(expected, stored)
     assert all(len(stored[call_id].turns) > before[call_id] for call_id in call_ids)  # turns of the outage
