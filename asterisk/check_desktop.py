@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check the agent desktop against a real Asterisk: presence in `queue show`, the screen pop, the briefing.
+"""Check the agent desktop against a real Asterisk: presence in `queue show`, the screen pop, the briefing, a callback.
 
     python3 asterisk/check_desktop.py        # from the voicebot checkout; --help
 
@@ -11,8 +11,12 @@ agent ``check-desk`` whose phone is the demo member ``Local/desk@voicebot-demo-a
 *break* pauses it with the reason, *available* again unpauses it; a test call (``dtmf@voicebot-test``, the
 static demo member paused meanwhile) handed off to banking reads ``&briefing=1``, is connected to this agent's
 member, the pop of that call reaches their events, the briefing file was written and Asterisk played it on the
-member's channel (its log); *offline* removes the member. One PASS/FAIL line per check; exit 1 if any failed.
-Standard library only, plus asterisk/check.py beside it.
+member's channel (its log); then the agent schedules a callback to the caller for now (the desktop's action):
+once the agent is free again (after the call and its wrap-up) voicebot's scheduler originates the customer's leg
+(``VOICEBOT_CALLBACKS__CHANNEL=Local/{number}@voicebot-demo-customer``, which answers), ``[voicebot-callback]``
+queues them at their place, Asterisk connects them to the agent's member, and the pop of the original call
+(``VOICEBOT_UUID``) arrives as a callback; *offline* removes the member. One PASS/FAIL line per check; exit 1 if
+any failed. Standard library only, plus asterisk/check.py beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -37,6 +42,9 @@ from check import HANDOFF_LINE, Checker  # noqa: E402 - asterisk/check.py, besid
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_MEMBER = "Local/agent@voicebot-demo-agent/n"  # queues.conf's demo member: paused during the test call
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+# [voicebot-callback]'s Log(NOTICE) line before its Queue()
+CALLBACK_QUEUED = re.compile(r"voicebot callback (?P<id>\w+): Queue\((?P<queue>[^)]+)\) priority (?P<priority>-?\d+) "
+                             r"position (?P<position>\d+)")
 
 
 class Desk:
@@ -71,6 +79,9 @@ class Desk:
 
     def presence(self, state: str, reason: str = "") -> tuple[int, str]:
         return self.open("/desktop/presence", {"csrf": self.csrf, "state": state, "reason": reason})
+
+    def action(self, call_id: str, kind: str, **fields: str) -> tuple[int, str]:
+        return self.open("/desktop/actions", {"csrf": self.csrf, "call_id": call_id, "kind": kind, **fields})
 
     def follow(self) -> None:
         """Read /desktop/events into ``events`` (a daemon thread)."""
@@ -109,10 +120,45 @@ def make_agent(voicebot: str, name: str, password: str, interface: str, queue: s
     return run("agent", name, "--interface", interface, "--queues", queue).stderr.strip()
 
 
+def log_wait(check: Checker, offset: int, pattern: str, timeout: float) -> re.Match[str] | None:
+    """The first match of ``pattern`` in Asterisk's log written since ``offset``, waiting up to ``timeout``."""
+    end = time.monotonic() + timeout
+    while True:
+        found = re.search(pattern, check._log_since(offset))
+        if found or time.monotonic() > end:
+            return found
+        time.sleep(0.5)
+
+
 def member_line(queue_show: str, interface: str) -> str:
     """The ``queue show`` line of this member (colours removed), or ''."""
     plain = re.sub(r"\x1b\[[0-9;]*m", "", queue_show)
     return next((line.strip() for line in plain.splitlines() if interface in line), "")
+
+
+def check_callback(check: Checker, desk: Desk, args: argparse.Namespace, call_id: str, queue: str) -> None:
+    """The agent schedules a callback for now while on the call; voicebot dials it once the agent is free, and
+    Asterisk brings the answered customer back to them, at their place, with the original call's pop."""
+    offset = args.log.stat().st_size
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()  # with its offset: no time zone guessing
+    status, body = desk.action(call_id, "callback", number=args.callback_number, when=now, text="check_desktop")
+    check.result(status == 200, "the agent schedules a callback to the caller for now", body[:200] if status != 200
+                 else f"{args.callback_number} at {now}")
+    answered = log_wait(check, offset, rf"voicebot demo customer {args.callback_number} answered a callback",
+                        args.callback_wait)
+    check.result(bool(answered), "voicebot dials it once the agent is free: the customer answers (Originate)",
+                 answered.group(0) if answered else f"no answer in {args.callback_wait:.0f} s (VOICEBOT_CALLBACKS__"
+                 "CHANNEL, the agent's wrap-up, the AMI user's originate permission)")
+    queued = log_wait(check, offset, CALLBACK_QUEUED.pattern, 10)
+    check.result(bool(queued) and queued.group("queue") == queue and queued.group("position") == "1",
+                 "[voicebot-callback] queues the customer at their place", queued.group(0) if queued else "no line")
+    member = log_wait(check, offset, rf"voicebot demo desk agent: call {call_id}", 30)
+    check.result(bool(member), "the callback is connected to the agent's member", args.interface)
+    pop = desk.wait_for(lambda e: e.get("event") == "pop" and e.get("call_id") == call_id
+                        and bool(e.get("callback")), 30)
+    check.result(bool(pop), "the pop of the original call reaches the agent as a callback",
+                 str(pop.get("callback")) if pop else "no second pop")
+    time.sleep(16)  # the desk member hangs up after the callback too
 
 
 def main() -> int:
@@ -126,6 +172,10 @@ def main() -> int:
     parser.add_argument("--queue", default="banking", help="a bot queue with the briefing on")
     parser.add_argument("--briefings", type=Path, default=Path("/var/lib/asterisk/sounds/voicebot/briefings"),
                         help="voicebot's VOICEBOT_DESKTOP__BRIEFING_DIR")
+    parser.add_argument("--callback-number", default="5550100",
+                        help="the number the agent schedules a callback to (voicebot-demo-customer answers it)")
+    parser.add_argument("--callback-wait", type=float, default=150.0,
+                        help="seconds for the callback to come: the call's end, the agent's wrap-up, a poll")
     args = parser.parse_args()
     check = Checker(args.asterisk, args.api, args.log, Path("/nonexistent"), token="")  # its CLI, log and results
     queue = f"voicebot-{args.queue}"
@@ -174,6 +224,8 @@ def main() -> int:
         played = re.search(rf"Local/desk@voicebot-demo-agent-\w+;1.*Playing 'voicebot/briefings/{call_id}", log)
         check.result(bool(played), "Asterisk played the briefing to the member's channel",
                      played.group(0)[-120:] if played else "no 'Playing' line in the log")
+        if call_id:
+            check_callback(check, desk, args, call_id, queue)
         time.sleep(16)  # the desk member hangs up; the agent goes to wrap-up
     finally:
         check.cli(f"queue unpause member {STATIC_MEMBER} queue {queue}")
