@@ -115,3 +115,12 @@ def test_a_wrap_up_still_open_is_not_measured_and_time_in_states_is_clipped() ->
 
 def test_percentile_matches_numpys_linear_rule() -> None:
     assert m.percentile([1, 2, 3, 4], 50) == 2.5 and m.percentile([], 50) is None and m.percentile([7], 95) == 7
+
+
+def test_a_state_reported_by_several_workers_counts_once() -> None:
+    ms = timedelta(milliseconds=3)
+    states = [AgentState("ann", "wrap_up", T0, queue="banking"), AgentState("ann", "wrap_up", T0 + ms, queue="banking"),
+              AgentState("ann", "available", T0 + timedelta(seconds=30)),
+              AgentState("ann", "available", T0 + timedelta(seconds=30) + ms)]
+    assert [seconds for _, seconds in m.wrap_ups(states, T0 + timedelta(hours=1))] == [30.0]
+    assert m.time_in_states(states, T0, T0 + timedelta(minutes=1))["ann"] == {"wrap_up": 30.0, "available": 30.0}

@@ -216,15 +216,22 @@ class QueueFigures:
     aht_s: float | None  # average handle time: talk + wrap-up
 
 
+def _changes(states: Iterable[AgentState]) -> dict[str, list[AgentState]]:
+    """Each agent's states in time order, a state repeated (several workers' desks each report the same change)
+    kept once, at its first report."""
+    by_agent: defaultdict[str, list[AgentState]] = defaultdict(list)
+    for state in sorted(states, key=lambda s: s.at):
+        rows = by_agent[state.agent]
+        if not rows or rows[-1].state != state.state:
+            rows.append(state)
+    return by_agent
+
+
 def wrap_ups(states: Iterable[AgentState], end: datetime) -> list[tuple[AgentState, float]]:
     """Each ``wrap_up`` state with its length: until the agent's next state (one still open at ``end`` or at the
     end of the data is left out)."""
-    by_agent: defaultdict[str, list[AgentState]] = defaultdict(list)
-    for state in states:
-        by_agent[state.agent].append(state)
     found = []
-    for rows in by_agent.values():
-        rows.sort(key=lambda s: s.at)
+    for rows in _changes(states).values():
         for state, following in zip(rows, rows[1:], strict=False):
             if state.state == "wrap_up" and following.at <= end:
                 found.append((state, (following.at - state.at).total_seconds()))
@@ -234,12 +241,8 @@ def wrap_ups(states: Iterable[AgentState], end: datetime) -> list[tuple[AgentSta
 def time_in_states(states: Iterable[AgentState], start: datetime, end: datetime) -> dict[str, dict[str, float]]:
     """Seconds each agent spent in each state within ``[start, end)`` (a state lasts until their next one; the
     last one until ``end``)."""
-    by_agent: defaultdict[str, list[AgentState]] = defaultdict(list)
-    for state in states:
-        by_agent[state.agent].append(state)
     totals: dict[str, dict[str, float]] = {}
-    for agent, rows in by_agent.items():
-        rows.sort(key=lambda s: s.at)
+    for agent, rows in _changes(states).items():
         spent: defaultdict[str, float] = defaultdict(float)
         for state, following in zip(rows, [*rows[1:], None], strict=True):
             until = min(following.at if following else end, end)
