@@ -1,0 +1,100 @@
+"""A recorded call through a real `voicebot serve`: the caller simulator plays Asterisk's part over a real
+AudioSocket, the caller speaks once; the service leaves one stereo WAV named by the call's UUID whose left channel
+holds the caller's speech (when the simulator sent it) and whose right channel holds the bot's (when the simulator
+heard it: the consent prompt first, then the greeting), each channel silent while only the other side speaks; its
+row, and the file served by the API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from harness import auth, start_service, stop_service
+from voicebot.caller.script import parse_script
+from voicebot.caller.simulator import place_call
+
+pytestmark = pytest.mark.slow
+
+RATE = 8000
+CONSENT = "This call may be recorded for quality and training."
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if samples.size else 0.0
+
+
+def offset_of(right: np.ndarray, heard: np.ndarray) -> float:
+    """Seconds from the simulator's connect to the recording's time 0: where the bot's audio as heard by the
+    simulator lines up with the recording's right channel (cross-correlation of their energy envelopes)."""
+    def envelope(x: np.ndarray) -> np.ndarray:
+        frames = x[:len(x) // 160 * 160].astype(np.float64).reshape(-1, 160)
+        return np.sqrt((frames ** 2).mean(axis=1))
+
+    a, b = envelope(right), envelope(heard)
+    a, b = a - a.mean(), b - b.mean()
+    lags = np.arange(-50, 51)  # ± 1 s in 20 ms steps
+    scores = [float(np.dot(*_overlap(a, b, k))) for k in lags]
+    return float(lags[int(np.argmax(scores))]) * 0.02
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """a[t] against b[t + k]."""
+    if k >= 0:
+        n = min(len(a), len(b) - k)
+        return a[:n], b[k:k + n]
+    n = min(len(a) + k, len(b))
+    return a[-k:-k + n], b[:n]
+
+
+async def test_a_recorded_call_leaves_the_caller_left_and_the_bot_right(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    service = await asyncio.to_thread(start_service, tmp_path, {
+        "VOICEBOT_RECORDINGS__ENABLED": "true", "VOICEBOT_RECORDINGS__DIR": str(recordings),
+        "VOICEBOT_RECORDINGS__CONSENT_PROMPT": CONSENT})
+    try:
+        call_id = str(uuid.uuid4())
+        result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
+            {"wait_for_bot": {"timeout": 30}}, {"say": "I want to check my balance"},
+            {"wait_for_bot": {"timeout": 30}}, {"pause": 1.0}, "hangup"]}),
+            call_id=call_id, timeout=90, record_caller=True)
+        path = recordings / f"{call_id}.wav"
+        async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
+            for _ in range(100):  # written by the writer thread once the call has ended, then its row
+                served = await client.get(f"/api/calls/{call_id}/recording")
+                if served.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            call = (await client.get(f"/api/calls/{call_id}")).json()
+    finally:
+        await asyncio.to_thread(stop_service, service)
+    assert result.ok, result.errors
+    assert served.status_code == 200 and served.content == path.read_bytes()
+    assert call["turns"][0]["input_kind"] == "consent" and call["turns"][0]["bot_text"] == CONSENT
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, RATE)
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    left, right = data[:, 0], data[:, 1]
+    assert abs(len(data) / RATE - result.duration_s) < 1.0  # the whole call
+
+    heard = np.frombuffer(result.bot_audio, dtype="<i2")  # the bot as the simulator heard it, from its connect
+    offset = offset_of(right, heard)
+    assert abs(offset) <= 0.6  # the session starts at most first_audio_wait_s after the connect
+
+    def at(start_s: float, end_s: float) -> slice:  # simulator seconds -> recording samples
+        return slice(int((start_s - offset) * RATE), int((end_s - offset) * RATE))
+
+    (spoken,) = result.turns  # the caller's "I want to check my balance"
+    assert spoken.kind == "say" and spoken.first_bot_audio_s is not None
+    speech = at(spoken.start_s + 0.3, spoken.end_s - 0.3)
+    assert rms(left[speech]) > 300  # the caller's voice, left
+    assert rms(right[speech]) < rms(left[speech]) / 10  # the bot was quiet meanwhile
+    bot_talks = at(0.5, spoken.start_s - 0.5)  # the consent prompt and the greeting
+    assert rms(right[bot_talks]) > 300 and rms(left[bot_talks]) < 5  # the simulator sends silence meanwhile
+    answer = at(spoken.first_bot_audio_s + 0.1, spoken.first_bot_audio_s + 1.0)
+    assert rms(right[answer]) > 300 and rms(left[answer]) < 5  # the bot's answer, right
