@@ -103,8 +103,9 @@ class RecordingSettings(BaseModel):
     purge_interval_s: float = Field(3600.0, gt=0)  # how often the service deletes recordings past retention
     # Played before the greeting of a recorded call unless the flow says otherwise; "" plays none.
     consent_prompt: str = "This call may be recorded for quality and training."
-    # Frames (20 ms, either channel, every call) waiting for the writer; beyond it frames are dropped, counted.
-    queue_frames: int = Field(5000, ge=1)
+    # Frames (20 ms, either side, every call: 20 calls send 2000 a second) waiting for the writer; beyond it
+    # frames are dropped, counted.
+    queue_frames: int = Field(50_000, ge=1)
 
 
 class SpeechSettings(BaseModel):

@@ -5,8 +5,9 @@ from the session, every AudioSocket message the player writes), each hand-over o
 :class:`RecordingWriter`'s bounded queue. When the queue is full the frame is dropped and counted, the call
 never waits. One writer thread serves every call: it places each frame on its channel by the time it
 arrived or was sent, and writes it into that channel's raw file at that place (a gap reads back as
-silence). When the call ends it interleaves both channels into the final file — WAV (PCM 16-bit at the
-call's rate) or Ogg/Opus — and reports it; a discarded recording (the caller opted out) leaves no file.
+silence). When the call ends a second thread interleaves both channels into the final file — WAV (PCM 16-bit
+at the call's rate) or Ogg/Opus — and reports it, so a long call's ending never holds up the frames of the
+others; a discarded recording (the caller opted out) leaves no file.
 
 Alignment: a channel's first frame goes where its time says (seconds since the recording's ``t0`` × rate);
 each later frame follows the previous one, unless its time is more than :data:`RESYNC_S` past the end of
@@ -23,6 +24,7 @@ import os
 import queue
 import threading
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -215,11 +217,12 @@ def _write_opus(path: Path, files: list, length: int, rate: int) -> None:
 class RecordingWriter:
     """The one writer thread of the service's recordings and its bounded queue of frames."""
 
-    def __init__(self, directory: Path, queue_frames: int = 5000) -> None:
+    def __init__(self, directory: Path, queue_frames: int = 50_000) -> None:
         self.directory = directory
         self.max_frames = queue_frames
         self.dropped_frames = 0  # every call's, since start
         self._queue: queue.Queue[tuple] = queue.Queue()
+        self._finisher = ThreadPoolExecutor(1, thread_name_prefix="recording-finish")  # files of ended calls
         self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
         self._thread.start()
 
@@ -246,9 +249,10 @@ class RecordingWriter:
         self._queue.put_nowait((rec, None, keep, 0, 0.0))
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish what is queued and stop the thread (blocking: call it in a worker thread)."""
+        """Finish what is queued and stop the threads (blocking: call it in a worker thread)."""
         self._queue.put_nowait((None, None, False, 0, 0.0))
         self._thread.join(timeout)
+        self._finisher.shutdown(wait=True)
 
     def _run(self) -> None:
         states: dict[int, _Open] = {}
@@ -267,10 +271,12 @@ class RecordingWriter:
                     state.write(channel, payload, rate, at)
                     continue
                 states.pop(key, None)
-                result = state.finish(payload) if state is not None else None
-                if state is None and payload and not rec.failed:
-                    log.warning("recording has no audio", call_id=rec.call_id)
-                _resolve(rec, result)
+                if state is None:
+                    if payload and not rec.failed:
+                        log.warning("recording has no audio", call_id=rec.call_id)
+                    _resolve(rec, None)
+                else:  # interleaving (or encoding) a long call must not hold up the other calls' frames
+                    self._finisher.submit(_finish, state, payload)
             except Exception as error:  # noqa: BLE001 - a failed recording never stops the writer
                 log.exception("recording failed", call_id=rec.call_id, error=repr(error))
                 rec.failed = True
@@ -279,12 +285,17 @@ class RecordingWriter:
                     failed.abandon()
                 _resolve(rec, None)
         for state in states.values():  # stopped with recordings open: keep what they hold
-            try:
-                _resolve(state.rec, state.finish(True))
-            except Exception:  # noqa: BLE001
-                log.exception("recording failed", call_id=state.rec.call_id)
-                state.abandon()
-                _resolve(state.rec, None)
+            self._finisher.submit(_finish, state, True)
+
+
+def _finish(state: _Open, keep: bool) -> None:
+    """Finish (or discard) one recording and hand the result to its call."""
+    try:
+        _resolve(state.rec, state.finish(keep))
+    except Exception as error:  # noqa: BLE001 - a failed recording never stops the others
+        log.exception("recording failed", call_id=state.rec.call_id, error=repr(error))
+        state.abandon()
+        _resolve(state.rec, None)
 
 
 def _resolve(rec: CallRecording, result: RecordedFile | None) -> None:
