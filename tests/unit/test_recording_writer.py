@@ -60,7 +60,9 @@ def test_a_channel_follows_its_frames_and_starts_over_after_a_real_gap() -> None
     assert ChannelTrack(t0=100.0, rate=RATE).place(99.9, FRAME) == 0  # queued before time 0: at the start
 
 
-async def test_caller_left_bot_right_each_where_it_was_heard(tmp_path: Path) -> None:
+async def test_caller_left_bot_right_each_where_it_was_heard(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rec_module, "_MERGE_SAMPLES", 1000)  # interleaved in many blocks
     writer = RecordingWriter(tmp_path, queue_frames=10_000)
     t0 = 1000.0
     rec = writer.open("call-1", RATE, t0)
@@ -138,8 +140,10 @@ async def test_a_full_queue_drops_frames_and_counts_them_without_waiting(tmp_pat
     assert written is not None and written.dropped_frames == 15
 
 
-async def test_opus_in_ogg_is_smaller_and_decodes_to_the_same_channels(tmp_path: Path) -> None:
+async def test_opus_in_ogg_is_smaller_and_decodes_to_the_same_channels(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     av = pytest.importorskip("av")
+    monkeypatch.setattr(rec_module, "_MERGE_SAMPLES", 1000)  # encoded in many blocks
     writer = RecordingWriter(tmp_path)
     rec = writer.open("call-5", RATE, 0.0, "opus")
     for n, pcm in frames(tone(2.0, freq=300)):

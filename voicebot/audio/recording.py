@@ -195,11 +195,13 @@ def _write_opus(path: Path, files: list, length: int, rate: int) -> None:
         stream = container.add_stream("libopus", rate=opus_rate, layout="stereo")
         stream.bit_rate = OPUS_BIT_RATE
         pts = 0
-        blocks = list(_blocks(files, length)) or [np.zeros((0, 2), dtype="<i2")]
-        for index, block in enumerate(blocks):
-            last = index == len(blocks) - 1
-            sides = [np.frombuffer(resamplers[c].process(np.ascontiguousarray(block[:, c]).tobytes(), last=last),
-                                   dtype="<i2") for c in (LEFT, RIGHT)]
+        blocks = _blocks(files, length)
+        block = next(blocks, np.zeros((0, 2), dtype="<i2"))
+        while block is not None:
+            following = next(blocks, None)  # one block ahead: the resamplers flush with the last one
+            sides = [np.frombuffer(resamplers[c].process(np.ascontiguousarray(block[:, c]).tobytes(),
+                                                         last=following is None), dtype="<i2") for c in (LEFT, RIGHT)]
+            block = following
             count = min(len(s) for s in sides)
             if count == 0:
                 continue
