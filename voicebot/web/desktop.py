@@ -109,6 +109,7 @@ class DesktopHub:
         self._packets: OrderedDict[str, HandoffPacket] = OrderedDict()
         self._owners: OrderedDict[str, str] = OrderedDict()  # call id -> the agent it was connected to
         self._pops: dict[str, Pop] = {}  # agent -> the call on their screen
+        self._lookups: set[asyncio.Task[None]] = set()  # customer profiles being read
         self._streams: defaultdict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
 
     async def run(self) -> None:
@@ -164,6 +165,22 @@ class DesktopHub:
                 self._pops[change.agent] = pop
                 self._send(change.agent, {"type": "pop", "agent": change.agent, **pop})
                 log.info("screen pop", call_id=change.call_id, agent=change.agent)
+                if pop["profile_pending"]:  # the back office answers after the pop, never holds it up
+                    task = asyncio.create_task(self._add_profile(change.agent, pop))
+                    self._lookups.add(task)
+                    task.add_done_callback(self._lookups.discard)
+
+    async def _add_profile(self, agent: str, pop: Pop) -> None:
+        """The customer profile of a pop from the flow's back office, to the pop kept for the agent and their pages
+        (a ``profile`` message; None: not found or not answered)."""
+        try:
+            flow = self._flows.get(pop["call_id"]) or await self.store.flow_of(pop["call_id"])
+            profile = await self.profiles(flow, pop["caller_id"]) if self.profiles is not None else None
+        except Exception:  # a failed read never stops the desktop
+            log.exception("customer profile failed", call_id=pop["call_id"], agent=agent)
+            profile = None
+        pop.update(profile=profile, profile_pending=False)
+        self._send(agent, {"type": "profile", "agent": agent, "call_id": pop["call_id"], "profile": profile})
 
     async def queue_callback(self, call_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Queue an agent's scheduled callback (``data`` from :func:`action_data`) at the call's queue and
@@ -180,8 +197,8 @@ class DesktopHub:
                 or request.not_before != when}
 
     async def pop(self, call_id: str) -> Pop:
-        """What the agent's screen shows about a call: its handoff packet (masked at the source), the customer
-        profile and the caller's previous calls."""
+        """What the agent's screen shows about a call: its handoff packet (masked at the source) and the caller's
+        previous calls; its customer profile follows (``profile_pending``)."""
         packet = self._packets.get(call_id)
         data: dict[str, Any] = asdict(packet) if packet is not None else (
             await self.calls.handoff_for(call_id) or await self._from_record(call_id))
@@ -190,17 +207,15 @@ class DesktopHub:
             data = {**data, "reason": data.get("reason") or "callback", "queue": data.get("queue") or callback.queue}
         slots = dict(data.get("slots") or {})
         caller_id = str(data.get("caller_id") or "")
-        flow = self._flows.get(call_id) or await self.store.flow_of(call_id)
-        previous, profile = await asyncio.gather(
-            self.store.previous_calls(caller_id, but=call_id),
-            self.profiles(flow, caller_id) if self.profiles is not None else _none())
+        previous = await self.store.previous_calls(caller_id, but=call_id)
         return {"call_id": call_id, "caller_id": caller_id, "queue": data.get("queue") or "",
                 "skill": data.get("skill") or "", "priority": data.get("priority") or 0,
                 "reason": data.get("reason") or "", "intent_summary": data.get("intent_summary") or "",
                 "verified": bool(data.get("verified")), "slots": slots,
                 "transcript": [list(line) for line in data.get("transcript") or ()],
                 "emotion_trail": [list(mark) for mark in data.get("emotion_trail") or ()],
-                "profile": profile, "callback": _callback_text(callback),
+                "profile": None, "profile_pending": self.profiles is not None and bool(caller_id),
+                "callback": _callback_text(callback),
                 "previous_calls": [{"id": p.id, "started_at": p.started_at.isoformat(timespec="minutes"),
                                     "flow": p.flow, "outcome": p.outcome, "intent": p.intent, "reason": p.reason}
                                    for p in previous],
@@ -244,10 +259,6 @@ class DesktopHub:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
-
-
-async def _none() -> None:
-    return None
 
 
 def _callback_text(callback: CallbackRequest | None) -> str:

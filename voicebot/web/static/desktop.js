@@ -14,6 +14,25 @@
     return node;
   }
 
+  function showProfile(customer, pending) {
+    const profile = document.getElementById("pop-profile");
+    profile.replaceChildren();
+    if (!customer) {
+      text(profile, "dd", pending ? "Looking the caller up…" : "Not found in the back office.", "muted");
+      return;
+    }
+    const facts = [["Name", customer.name], ["Tier", customer.tier ? customer.tier + (customer.vip ? " (VIP)" : "") : ""],
+      ["Accounts", (customer.accounts || []).map((a) => `${a.kind} …${a.last4}`).join(", ")],
+      ["Cards", (customer.cards || []).map((c) => `${c.kind} …${c.last4} ${c.status}`).join(", ")],
+      ["Orders", (customer.orders || []).map((o) => `${o.number} ${String(o.status).replace(/_/g, " ")}`).join(", ")],
+      ["Complaints", (customer.complaints || []).map((c) => `${c.ticket} ${c.category} ${c.status}`).join(", ")]];
+    for (const [label, value] of facts) {
+      if (!value) continue;
+      text(profile, "dt", label);
+      text(profile, "dd", String(value));
+    }
+  }
+
   function show(data) {
     for (const node of pop.querySelectorAll("[data-field]")) {
       const value = data[node.dataset.field];
@@ -37,22 +56,7 @@
       text(line, "span", speaker, "speaker");
       line.append(" " + words);
     }
-    const profile = document.getElementById("pop-profile");
-    profile.replaceChildren();
-    const customer = data.profile;
-    if (!customer) text(profile, "dd", "Not found in the back office.", "muted");
-    else {
-      const facts = [["Name", customer.name], ["Tier", customer.tier ? customer.tier + (customer.vip ? " (VIP)" : "") : ""],
-        ["Accounts", (customer.accounts || []).map((a) => `${a.kind} …${a.last4}`).join(", ")],
-        ["Cards", (customer.cards || []).map((c) => `${c.kind} …${c.last4} ${c.status}`).join(", ")],
-        ["Orders", (customer.orders || []).map((o) => `${o.number} ${String(o.status).replace(/_/g, " ")}`).join(", ")],
-        ["Complaints", (customer.complaints || []).map((c) => `${c.ticket} ${c.category} ${c.status}`).join(", ")]];
-      for (const [label, value] of facts) {
-        if (!value) continue;
-        text(profile, "dt", label);
-        text(profile, "dd", String(value));
-      }
-    }
+    showProfile(data.profile, data.profile_pending);
     const previous = document.getElementById("pop-previous");
     previous.replaceChildren();
     if (!(data.previous_calls || []).length) text(previous, "li", "None.", "muted");
@@ -81,6 +85,10 @@
 
   const events = new EventSource("/desktop/events");
   events.addEventListener("pop", (message) => show(JSON.parse(message.data)));
+  events.addEventListener("profile", (message) => {  // the back office's answer, after the pop
+    const data = JSON.parse(message.data);
+    if (pop.dataset.callId === data.call_id) showProfile(data.profile, false);
+  });
   events.addEventListener("presence_changed", (message) => presence(JSON.parse(message.data)));
   events.addEventListener("open", () => { document.body.dataset.live = "yes"; });
 
