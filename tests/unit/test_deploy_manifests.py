@@ -105,7 +105,9 @@ def test_kubernetes_workers_settings_probes_and_services_agree(monkeypatch: pyte
     assert ports == {"audiosocket": settings.audiosocket.port, "web": settings.web.port}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "web"}
-    grace = settings.audiosocket.shutdown_grace_s + settings.web.shutdown_lookup_grace_s
+    # the pod leaves the balancer's list first (preStop), then stops within its grace
+    (pre_stop,) = container["lifecycle"]["preStop"]["exec"]["command"][1:]
+    grace = float(pre_stop) + settings.audiosocket.shutdown_grace_s + settings.web.shutdown_lookup_grace_s
     assert pod["spec"]["terminationGracePeriodSeconds"] > grace
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert {"/app/var", "/app/models/cache"} <= mounts
