@@ -210,7 +210,7 @@ class Reports:
                       "service level here = answered within the queue's threshold ÷ answered")
 
     async def _latency(self, f: _Facts) -> Report:
-        rows = m.stage_latencies(await self.store.turn_marks(f.period))
+        rows = m.stage_latencies(await self.store.turn_marks(f.period, m.MARKS))
         return Report("latency", REPORTS["latency"], f.period, ("stage", "turns", "p50_ms", "p90_ms", "p95_ms", "p99_ms"),
                       tuple((s.stage, s.turns, _s(s.p50_ms), _s(s.p90_ms), _s(s.p95_ms), _s(s.p99_ms)) for s in rows),
                       Chart("bar", "stage", ("p50_ms", "p95_ms")),

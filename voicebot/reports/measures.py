@@ -33,6 +33,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (  # stage, from mark, to mark (Turn.
     ("player", "tts_first_audio", "first_frame_sent"),
     ("reply", "speech_end", "first_frame_sent"),
 )
+MARKS = tuple(dict.fromkeys(mark for _, start, end in STAGES for mark in (start, end)))  # the marks they read
 PERCENTILES = (50, 90, 95, 99)
 SATISFIED = 4  # a CSAT answer at or above this is satisfied (top two boxes of 1-5)
 STATES = ("available", "on_call", "wrap_up", "break")  # time-in-state columns of the agent report

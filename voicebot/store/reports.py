@@ -9,7 +9,7 @@ measures of ``voicebot/reports/measures.py`` turn into figures. Nothing here com
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,13 +112,13 @@ class SqlReportStore:
 
     async def calls(self, period: Period) -> list[CallFact]:
         """The ended calls of the period."""
+        reason = CallRow.handoff["reason"].as_string()  # read in SQL: the packets stay in the database
         query = select(CallRow.id, CallRow.caller_id, CallRow.flow, CallRow.started_at, CallRow.ended_at,
-                       CallRow.outcome, CallRow.duration_s, CallRow.queue, CallRow.handoff) \
+                       CallRow.outcome, CallRow.duration_s, CallRow.queue, reason) \
             .where(*_calls_in(period), CallRow.outcome != "in_progress").order_by(CallRow.started_at)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [CallFact(r.id, r.caller_id, r.flow, r.started_at, r.ended_at, r.outcome, r.duration_s, r.queue,
-                         str((r.handoff or {}).get("reason") or "")) for r in rows]
+        return [CallFact(*r[:8], r[8] or "") for r in rows]
 
     async def later_calls(self, numbers: Iterable[str], after: datetime, until: datetime) -> list[tuple[str, datetime]]:
         """``(caller id, started_at)`` of every call from these numbers started in ``(after, until]``, whatever its
@@ -159,23 +159,25 @@ class SqlReportStore:
         async with self._sessions() as session:
             return [(r[0], int(r[1])) for r in (await session.execute(query)).all()]
 
-    async def turn_marks(self, period: Period) -> list[dict[str, Any]]:
-        """The stage marks (ms after each turn's first mark) of the period's spoken and keyed turns."""
-        query = select(TurnRow.marks).join(CallRow, CallRow.id == TurnRow.call_id) \
+    async def turn_marks(self, period: Period, marks: Sequence[str]) -> list[dict[str, float]]:
+        """These stage marks (ms after each turn's first mark; read in SQL) of the period's spoken and keyed turns,
+        each turn's as a dict of the marks it reached."""
+        query = select(*(TurnRow.marks[m].as_float() for m in marks)).join(CallRow, CallRow.id == TurnRow.call_id) \
             .where(*_calls_in(period), TurnRow.input_kind.in_(("speech", "dtmf")))
         async with self._sessions() as session:
-            return [dict(m or {}) for m in (await session.scalars(query)).all()]
+            rows = (await session.execute(query)).all()
+        return [{m: v for m, v in zip(marks, row, strict=True) if v is not None} for row in rows]
 
     async def queue_events(self, period: Period) -> list[QueueEvent]:
         """The queue events of the period (of its queue), oldest first."""
-        query = select(QueueEventRow).where(QueueEventRow.at >= period.start, QueueEventRow.at < period.end) \
-            .order_by(QueueEventRow.at, QueueEventRow.id)
+        q = QueueEventRow
+        query = select(q.id, q.at, q.event, q.queue, q.unique_id, q.call_id, q.caller_id, q.agent, q.interface,
+                       q.hold_s, q.talk_s, q.ring_s, q.position, q.reason) \
+            .where(q.at >= period.start, q.at < period.end).order_by(q.at, q.id)
         if period.queue:
-            query = query.where(QueueEventRow.queue == period.queue)
+            query = query.where(q.queue == period.queue)
         async with self._sessions() as session:
-            return [QueueEvent(r.id, r.at, r.event, r.queue, r.unique_id, r.call_id, r.caller_id, r.agent,
-                               r.interface, r.hold_s, r.talk_s, r.ring_s, r.position, r.reason)
-                    for r in await session.scalars(query)]
+            return [QueueEvent(*row) for row in (await session.execute(query)).all()]
 
     async def agent_states(self, period: Period) -> list[AgentState]:
         """The agents' states in the period, with each agent's last state before it (what they were in when it
