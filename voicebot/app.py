@@ -315,7 +315,7 @@ def web_context(service: VoicebotService) -> WebContext:
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
-                      recordings=RecordingAccess(service.recordings.store),
+                      recordings=RecordingAccess(service.recordings.store, service.recordings.store.audit_playback),
                       reports=service.reports)
 
 

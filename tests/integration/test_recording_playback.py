@@ -87,4 +87,4 @@ def test_each_playback_is_audited_and_seeking_is_not(site: RecordingSite) -> Non
     as_person(site, "quinn")
     as_person(site, "quinn", headers={"Range": "bytes=2000-"})  # the player seeks: the same playback
     api(site, headers={"Range": "bytes=0-1"})
-    assert site.played == [("quinn", "qa", site.call_id), ("qa-script", "token", site.call_id)]
+    assert site.played == [("quinn", "qa", site.call_id), ("qa-script", "read", site.call_id)]

@@ -1,6 +1,6 @@
 """Retention of call recordings on a SQLite file and on PostgreSQL: the purge deletes the files past their
 retention and marks their rows (a dry run only lists them), the service's scheduled job does it by itself, and
-``voicebot recordings purge [--dry-run]`` does it on demand."""
+``voicebot recordings purge [--dry-run]`` does it on demand; a playback is written to the audit log."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from voicebot.call.recording import Recordings, purge, record_of
 from voicebot.cli import app as cli
 from voicebot.config import RecordingSettings
 from voicebot.store import database
+from voicebot.store.audit import SqlPiiVault
 from voicebot.store.recordings import SqlRecordingStore
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -122,3 +123,10 @@ def test_the_command_lists_then_purges(tmp_path: Path) -> None:
     assert purged.exit_code == 0 and call_id in purged.stdout and not path.exists()
     assert "deleted 1 recording(s)" in purged.stderr
     assert "deleted 0 recording(s)" in runner.invoke(cli, ["recordings", "purge", "--url", url]).stderr
+
+
+async def test_a_playback_is_in_the_audit_log(engine: AsyncEngine) -> None:
+    store, call_id = SqlRecordingStore(engine), str(uuid.uuid4())
+    await store.audit_playback("quinn", "qa", call_id)
+    (entry,) = await SqlPiiVault(engine, None).audit(call_id=call_id)
+    assert (entry.actor, entry.role, entry.action, entry.call_id) == ("quinn", "qa", "play_recording", call_id)

@@ -1,17 +1,20 @@
 """Call recordings at rest: the ``recordings`` table (one row per recorded call: where its file is, what it
-holds, until when it is kept; ``deleted_at`` once the retention purge removed the file)."""
+holds, until when it is kept; ``deleted_at`` once the retention purge removed the file), and each playback in
+the audit log of views of unmasked content (``pii_audit``, migration 0008: a recording is the caller unmasked)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from voicebot.store.models import RecordingRow
+from voicebot.store.models import PiiAuditRow, RecordingRow
 
 MEDIA_TYPES = {"wav": "audio/wav", "opus": "audio/ogg"}  # by format
+PLAYBACK = "play_recording"  # the audit log's action for a playback
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,9 @@ class SqlRecordingStore:
         async with self._sessions.begin() as session:
             await session.execute(update(RecordingRow).where(RecordingRow.call_id.in_(call_ids))
                                   .values(deleted_at=at))
+
+    async def audit_playback(self, actor: str, role: str, call_id: str) -> None:
+        """A playback of a call's recording in the audit log: who, in which role (or the token's scope), when."""
+        async with self._sessions.begin() as session:
+            session.add(PiiAuditRow(id=uuid.uuid4().hex, at=datetime.now(UTC), actor=actor[:64], role=role[:16],
+                                    action=PLAYBACK, call_id=call_id, detail="recording"))

@@ -7,8 +7,8 @@
 Both answer the file as it is (``audio/wav`` or ``audio/ogg``) with ``Accept-Ranges: bytes``; a ``Range`` gives
 ``206 Partial Content`` with its ``Content-Range``, one that cannot be satisfied ``416`` (Starlette's
 ``FileResponse``). No recording, or one purged by retention: ``404``. Each playback (a request without a range
-or from byte 0; seeking does not count) is logged (``recording played``: who, their role, the call) and handed
-to ``audit`` when the service has an audit trail.
+or from byte 0; seeking does not count) is logged (``recording played``: who, their role, the call) and written
+to the audit log (``RecordingAccess.audit``: the ``pii_audit`` table, action ``play_recording``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from voicebot.store.users import UserRecord
-from voicebot.web.auth import SESSION_COOKIE, Principal, Role, token_digest
+from voicebot.web.auth import SESSION_COOKIE, Principal, Role, Scope, token_digest
 from voicebot.web.context import People, RecordingAccess
 from voicebot.web.desktop import DesktopHub
 from voicebot.web.logins import session_limits
@@ -74,7 +74,7 @@ def recording_routes(access: RecordingAccess, reader: Any, people: People | None
         """The call's recording (stereo: the caller left, the bot right)."""
         principal: Principal = request.state.principal
         return await answer(request, str(call_id), principal.name,
-                            principal.role.value if principal.role else "token")
+                            principal.role.value if principal.role else Scope.READ.value)
 
     if people is None:
         return router
