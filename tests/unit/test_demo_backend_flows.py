@@ -1,4 +1,5 @@
-"""The four demo bundles against the demo backend, without models: their shape and their webhooks."""
+"""The four demo bundles against the demo backend, without models: their shape, their webhooks and the flow
+functions they call."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 
+from voicebot.call.callbacks import CallbackOffer, TicketRequest
+from voicebot.dialog.actions import default_registry
 from voicebot.dialog.loader import Bundle, load_directory
 from voicebot.dialog.schema import CallStep, HandoffStep, SurveyStep
 from voicebot.demo.backend import create_demo_app
@@ -15,6 +18,9 @@ from voicebot.demo.backend import create_demo_app
 DIALOGS = Path(__file__).resolve().parents[2] / "dialogs"
 QUEUES = {"banking": {"banking", "cards"}, "retail": {"retail"}, "logistics": {"logistics"},
           "public_service": {"public"}}
+# What the service registers (app.py; the callback functions only with AMI, so a flow needs on_error for them)
+FUNCTIONS = set(CallbackOffer(None, None, None, "").register(  # type: ignore[arg-type]
+    TicketRequest(None).register(default_registry())).names())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,9 @@ def test_every_backend_call_has_a_fallback_and_a_route(bundles: dict[str, Bundle
     assert calls
     for flow, step in calls:
         assert step.on_error, f"{flow}: a call without on_error"
+        if step.call.function is not None:
+            assert step.call.function in FUNCTIONS, f"{flow}: {step.call.function} is not a registered function"
+            continue
         path = re.sub(r"\{[^{}]*\}", "1234", step.call.webhook.split("?")[0])
         assert any(r.path_regex.match(path) and step.call.method in r.methods for r in routes), \
             f"{flow}: {step.call.method} {path} is not a demo backend route"
