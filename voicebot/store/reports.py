@@ -192,13 +192,16 @@ class SqlReportStore:
         rows.sort(key=lambda r: (r.at, r.id))
         return [AgentState(r.agent, r.state, r.at, r.reason, r.call_id, r.queue) for r in rows]
 
-    async def flows_and_queues(self) -> tuple[list[str], list[str]]:
-        """Every flow that has calls and every queue that has queue events or handoffs (the filters' choices)."""
+    async def flows_and_queues(self, period: Period) -> tuple[list[str], list[str]]:
+        """The flows with calls and the queues with queue events or handoffs in the period, and the period's own
+        (the filters' choices)."""
+        started = [CallRow.started_at >= period.start, CallRow.started_at < period.end]
         async with self._sessions() as session:
-            flows = list(await session.scalars(select(CallRow.flow).distinct().order_by(CallRow.flow)))
-            queues = set(await session.scalars(select(QueueEventRow.queue).distinct()))
-            queues |= {q for q in await session.scalars(select(CallRow.queue).distinct()) if q}
-        return [f for f in flows if f], sorted(queues)
+            flows = set(await session.scalars(select(CallRow.flow).where(*started).distinct()))
+            queues = set(await session.scalars(select(QueueEventRow.queue).where(
+                QueueEventRow.at >= period.start, QueueEventRow.at < period.end).distinct()))
+            queues |= set(await session.scalars(select(CallRow.queue).where(*started).distinct()))
+        return sorted(f for f in flows | {period.flow} if f), sorted(q for q in queues | {period.queue} if q)
 
 
 def _calls_in(period: Period) -> list[ColumnElement[bool]]:

@@ -81,7 +81,7 @@ def report_routes(reports: Reports, reader: Callable[..., Awaitable[Any]], pages
             except ValueError as error:
                 raise Refused(422, f"That period cannot be read: {error}.") from None
             built = await reports.build(list(REPORTS), chosen)
-            flows, queues = await reports.store.flows_and_queues()
+            flows, queues = await reports.store.flows_and_queues(chosen)
             query = urlencode({k: v for k, v in (("from", chosen.start.isoformat()), ("to", chosen.end.isoformat()),
                                                  ("flow", chosen.flow), ("queue", chosen.queue)) if v})
             return pages.page(request, "reports.html", user=user, reports=built, period=chosen, flows=flows,
