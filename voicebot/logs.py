@@ -2,7 +2,9 @@
 
 Every line carries ``worker`` (which ``voicebot serve`` wrote it: several share one log store at scale), and
 every line written for a call, whichever module writes it, carries ``call_id``: the call's task runs inside
-:func:`call_logging`, and asyncio tasks (and ``asyncio.to_thread``) inherit its context.
+:func:`call_logging`, and asyncio tasks (and ``asyncio.to_thread``) inherit its context. Records of the standard
+``logging`` module (uvicorn, asyncpg, alembic, …) go through the same processors and renderer, with their
+``logger`` name: in JSON mode every line is one JSON object.
 """
 
 from __future__ import annotations
@@ -32,6 +34,28 @@ class _CurrentStream:
         getattr(sys, self._name).flush()
 
 
+class _StructlogHandler(logging.StreamHandler):
+    """The standard ``logging`` module's records, rendered by structlog's processors as they are configured when
+    the record is written (with ``logger``: the record's name)."""
+
+    def __init__(self, stream: _CurrentStream) -> None:
+        super().__init__(stream)
+        self.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[_configured_chain]))
+
+
+def _configured_chain(logger: WrappedLogger, method: str, event: EventDict) -> str:
+    """structlog's configured processors (the renderer last) over a foreign record's event dictionary."""
+    record = event.pop("_record")
+    event.pop("_from_structlog", None)
+    event["logger"] = record.name
+    if record.exc_info and "exc_info" not in event:
+        event["exc_info"] = record.exc_info
+    result: object = event
+    for processor in structlog.get_config()["processors"]:
+        result = processor(logger, method, result)
+    return str(result)
+
+
 def default_worker_id() -> str:
     """``<host name>-<pid>``: unique among workers on one machine and across machines."""
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -46,7 +70,12 @@ def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = Fa
                       worker_id: str | None = None) -> None:
     """Structured lines to stdout (the service), or to stderr for commands whose stdout is their answer.
     ``worker_id`` (the service: ``Settings.worker_id`` or :func:`default_worker_id`) is added to every line."""
-    logging.basicConfig(level=level.upper(), format="%(message)s")
+    stream = _CurrentStream("stderr" if stderr else "stdout")
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    for handler in [h for h in root.handlers if isinstance(h, _StructlogHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(_StructlogHandler(stream))
     # per-request/per-decode lines at INFO; alembic: its context lines at every start (store/database.py
     # logs the migrations it applies)
     for chatty in ("faster_whisper", "httpx", "httpcore", "alembic"):
@@ -67,7 +96,7 @@ def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = Fa
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(_CurrentStream("stderr" if stderr else "stdout")),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
 

@@ -51,3 +51,19 @@ def test_default_worker_id_names_host_and_process() -> None:
     import socket
 
     assert default_worker_id() == f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def test_standard_logging_records_are_json_lines_with_worker_logger_and_call(json_lines) -> None:
+    import logging
+
+    with call_logging("call-c"):
+        logging.getLogger("uvicorn.error").warning("port %s busy", 8080)
+        try:
+            raise ValueError("bad frame")
+        except ValueError:
+            logging.getLogger("asyncpg").exception("connection lost")
+    logging.getLogger("alembic").info("not shown below the alembic level")
+    busy, lost = json_lines()
+    assert busy == {"event": "port 8080 busy", "logger": "uvicorn.error", "call_id": "call-c", "worker": "worker-7",
+                    "level": "warning", "timestamp": busy["timestamp"]}
+    assert lost["level"] == "error" and "ValueError: bad frame" in lost["exception"]
