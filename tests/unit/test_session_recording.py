@@ -35,19 +35,20 @@ async def recordings(tmp_path: Path) -> AsyncIterator[Recordings]:
     await engine.dispose()
 
 
-async def place(tmp_path: Path, recordings: Recordings, policy: RecordingPolicy, keys: str = ""
-                ) -> tuple[FakeCallConnection, FakeCallStore]:
+async def place(tmp_path: Path, recordings: Recordings, policy: RecordingPolicy, keys: str = "",
+                said: tuple[str, bytes] | None = None) -> tuple[FakeCallConnection, FakeCallStore]:
     dialog = ScriptedDialog([(Say("Welcome to the bank."), EndCall("served"))])
     bus, store = EventBus(), FakeCallStore()
     recorder = CallRecorder.start(bus, store)
     app = DialogApp("bank", "v1", dialog, FakeNlu({"check_balance": ["balance"]}), recording=policy)
-    services = CallServices(settings=Settings(), recognizer=FakeRecognizer([]), bus=bus,
+    services = CallServices(settings=Settings(), recognizer=FakeRecognizer([said[0]] if said else []), bus=bus,
                             speaker=Speaker(FakeSynthesizer(8000), tmp_path / "cache", InferencePool(1)),
                             dialog_for=lambda _info: app, recordings=recordings)
     conn = FakeCallConnection()
     start = now()
-    for i in range(25):  # half a second of the caller's line
-        conn.feed(AudioFrame(b"\x10\x00" * 160, 8000, start + 0.02 * i))
+    line = b"\x10\x00" * 160 * 25 + (said[1] + bytes(16000 * 2) if said else b"")  # the caller's line
+    for i in range(len(line) // 320):
+        conn.feed(AudioFrame(line[i * 320:(i + 1) * 320], 8000, start + 0.02 * i))
     for key in keys:
         asyncio.get_running_loop().call_later(0.05, conn.feed, Dtmf(key))
     await asyncio.wait_for(CallSession(services, conn).run(), 20)
@@ -94,4 +95,15 @@ async def test_the_opt_out_key_leaves_no_recording_and_the_call_goes_on(tmp_path
 async def test_a_flow_without_recording_says_nothing_about_it(tmp_path: Path, recordings: Recordings) -> None:
     conn, store = await place(tmp_path, recordings, RecordingPolicy(False, 30, CONSENT))
     assert [t.bot_text for t in store.calls[conn.call_id]["turns"]] == ["Welcome to the bank."]
+    assert await recordings.store.get(conn.call_id) is None
+
+
+async def test_saying_no_leaves_no_recording(tmp_path: Path, recordings: Recordings, shared_dir: Path) -> None:
+    with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/3_theo_7.wav")) as wav:
+        speech = wav.readframes(wav.getnframes())  # heard as "no thanks" by the fake recogniser
+    consent = Consent("Calls are recorded.", "Say no to opt out.", "9", 3.0, "Okay, no recording.")
+    conn, store = await place(tmp_path, recordings, RecordingPolicy(True, 30, consent), said=("no thanks", speech))
+    turns = store.calls[conn.call_id]["turns"]
+    answer = next(t for t in turns if t.input_kind == "speech")
+    assert answer.caller_text == "no thanks" and answer.decision.startswith("the caller declined the recording")
     assert await recordings.store.get(conn.call_id) is None
