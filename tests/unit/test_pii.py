@@ -49,6 +49,7 @@ def test_a_long_run_failing_luhn_is_not_a_card_but_still_masked_as_an_account() 
     ("you can reach me at (415) 555-2671", "phone"), ("my number is +44 20 7946 0958", "phone"),
     ("it's 212 555 0143", "phone"),
     ("it is john dot smith at gmail dot com thanks", "email"), ("email me at j.smith@example.org", "email"),
+    ("my email is john.spithetgmail.com", "email"),
     ("my date of birth is the fifth of may nineteen eighty", "dob"), ("born 12/03/1985", "dob"),
     ("my ssn is 123-45-6789", "national_id"),
     ("social security number one two three four five six seven eight nine", "national_id"),
@@ -74,6 +75,11 @@ def test_several_spans_in_one_line_and_masking_twice_changes_nothing() -> None:
     once = MASKER.mask(text)
     assert once == "card [card ****1111], mail [email], phone [phone]"
     assert MASKER.mask(once) == once
+
+
+def test_a_half_heard_address_is_masked_whole_and_a_website_is_not() -> None:
+    assert MASKER.mask("My email is maria.garcia at yahoo.co.uk.") == "My email is [email]."
+    assert MASKER.mask("you can find it on www.example.com") == "you can find it on www.example.com"
 
 
 def test_a_spoken_time_inside_a_longer_run_does_not_hide_it() -> None:

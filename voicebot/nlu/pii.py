@@ -13,7 +13,8 @@ around them:
 * **phone**: 7–15 digits next to "phone", "mobile", "call me", …, or a valid number (``phonenumbers``)
   in a configured region, or one written ``(555) 123-4567`` or with a ``+``;
 * **account**: any other run of ``min_account_digits`` (8) digits or more, or 5 or more after "account";
-* **email**: an address, written or spoken.
+* **email**: an address, written or spoken, or a domain-like word after "email" (the ASR's
+  "john.smithatgmail.com").
 
 Not personal data: amounts, times, quantities ("four or five days"), short numbers, and order, tracking or
 reference numbers named as such.
@@ -92,6 +93,10 @@ _NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}
 _NI_SAID = re.compile(r"\b[A-Z]\s?[A-Z]\s?(?:\d\s?){6}[A-D]\b", re.IGNORECASE)  # after "national insurance"
 _NI_CONTEXT = _words("national insurance", "n i number", "ni number", "insurance number")
 _WRITTEN_PHONE = re.compile(r"\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\+\d[\d\s().-]{6,18}\d")
+_EMAIL_CONTEXT = _words("email", "e-mail", "e mail", "mail", "email address")
+# what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
+_GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
+                            r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
 _MASKED = re.compile(r"\[[a-z ]+(?: \*{4}\d*)?\]|\*{4}\w*")  # already masked: never read again
 BEFORE, AFTER = 40, 16  # characters of context read before and after a number
 
@@ -143,6 +148,9 @@ class PiiMasker:
 
         for m in _emails(text):
             add(PiiKind.EMAIL, m.start, m.end, str(m.value))
+        for m in _GLUED_ADDRESS.finditer(text):
+            if _EMAIL_CONTEXT.search(_before(text, m.start())):
+                add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
         for pattern in (_SSN, *self._id_patterns):
             for m in pattern.finditer(text):
                 add(PiiKind.NATIONAL_ID, m.start(), m.end(), re.sub(r"[\s-]", "", m.group()))
@@ -241,7 +249,10 @@ def _emails(text: str) -> list[Match]:
     """Every e-mail address in the text (``find_email`` gives the first)."""
     found, offset = [], 0
     while offset < len(text) and (m := find_email(text[offset:])) is not None:
-        found.append(Match(m.value, m.start + offset, m.end + offset))
+        start = m.start + offset
+        while start > offset and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
+            start -= 1  # "maria.garcia at yahoo.co.uk": the spoken form's name starts at "garcia"
+        found.append(Match(m.value, start, m.end + offset))
         offset += m.end
     return found
 
