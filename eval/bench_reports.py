@@ -25,8 +25,8 @@ from typing import Any
 
 from voicebot.config import ReportSettings
 from voicebot.reports.build import REPORTS, Reports
-from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.types import HandoffPacket, Turn
 
 OUTCOMES = (("completed", 0.6), ("handoff", 0.3), ("abandoned", 0.08), ("error", 0.02))

@@ -12,18 +12,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import uvicorn
+from fakes import store_ok
+from people_site import PASSWORD, PEOPLE, Site
 from playwright.sync_api import Page, expect
+from test_people_pages import log_in
 
 from voicebot.call.directory import CallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings, WebSettings
 from voicebot.reports.build import Reports
 from voicebot.store.queries import SqlCallQueries
-from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import HandoffPacket, Turn
@@ -31,10 +35,6 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
-
-from fakes import store_ok
-from people_site import PASSWORD, PEOPLE, Site
-from test_people_pages import log_in
 
 NOW = datetime.now(UTC)
 
@@ -144,7 +144,7 @@ def test_a_supervisor_sees_the_charts_and_downloads_a_csv(page: Page, site: Site
         page.get_by_role("link", name="Download Intent mix as CSV").click()
     saved = download.value
     assert saved.suggested_filename.startswith("intents_") and saved.suggested_filename.endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(open(saved.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(Path(saved.path()).read_text(encoding="utf-8"))))
     assert {row["intent"] for row in rows} == {"check_balance", "lost_card"} and sum(int(r["calls"]) for r in rows) == 2
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
 from harness import auth
 from test_calls import call
 

@@ -9,9 +9,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from test_reports_store import NOW, _seed
 from typer.testing import CliRunner
 
-from test_reports_store import NOW, _seed
 from voicebot.cli import app
 from voicebot.store.repo import SqlCallStore
 

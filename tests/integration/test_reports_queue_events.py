@@ -52,11 +52,11 @@ async def _client(peer: AmiPeer) -> AmiClient:
 
 
 async def _count(store: SqlReportStore, row: type) -> int:
-    async with store._sessions() as session:  # noqa: SLF001 - the test reads the table itself
+    async with store._sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(row)) or 0)
 
 
-async def _until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+async def _until(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not await condition():
         assert time.monotonic() < deadline, "condition not met in time"

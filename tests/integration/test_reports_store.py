@@ -14,22 +14,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-
+from fakes import store_ok
 from services import require_service
+
 from voicebot.call.directory import CallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings
 from voicebot.reports.build import Reports
 from voicebot.store.queries import SqlCallQueries
-from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.types import HandoffPacket, Turn
 from voicebot.web.app import create_app
 from voicebot.web.auth import Scope, issue_token, store_lookup
 from voicebot.web.context import WebContext
-
-from fakes import store_ok
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime.now(UTC).replace(microsecond=0)

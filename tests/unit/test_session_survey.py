@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from fakes import FakeCallConnection, FakeCallStore, FakeNlu, FakeRecognizer, FakeSynthesizer
+
 from voicebot.call.events import EventBus
 from voicebot.call.session import CallServices, CallSession, DialogApp
 from voicebot.config import Settings

@@ -16,6 +16,7 @@ Definitions (docs/reports.md says them for readers):
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -233,7 +234,7 @@ def wrap_ups(states: Iterable[AgentState], end: datetime) -> list[tuple[AgentSta
     end of the data is left out)."""
     found = []
     for rows in _changes(states).values():
-        for state, following in zip(rows, rows[1:], strict=False):
+        for state, following in itertools.pairwise(rows):
             if state.state == "wrap_up" and following.at <= end:
                 found.append((state, (following.at - state.at).total_seconds()))
     return found
