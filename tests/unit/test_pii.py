@@ -82,6 +82,11 @@ def test_a_half_heard_address_is_masked_whole_and_a_website_is_not() -> None:
     assert MASKER.mask("you can find it on www.example.com") == "you can find it on www.example.com"
 
 
+def test_a_spoken_address_before_a_written_one_and_at_a_sentence_end() -> None:
+    text = "heard 'my email is john.smith at gmail.com.': entities email='john.smith@gmail.com'"
+    assert MASKER.mask(text) == "heard 'my email is [email].': entities email='[email]'"
+
+
 def test_a_spoken_time_inside_a_longer_run_does_not_hide_it() -> None:
     """ "eight oh two" reads as 8:02, but inside eight digits it is part of an account number."""
     assert kinds("the account is three nine eight oh two one nine four") == ["account"]
@@ -109,6 +114,9 @@ def test_the_redactor_masks_slots_first_then_free_text() -> None:
     assert redactor.slots({"account_number": "12345678", "email": "x.y@example.com", "count": 3}) == \
         {"account_number": "****5678", "email": "[email]", "count": 3}
     assert Redactor({}).text("4111111111111111") == "4111111111111111"  # without a masker: slots only
+    # numbers the NLU read as numbers are masked too (a card read as an int), small ones and flags are not
+    assert redactor.data({"number": 4111111111111111, "count": 12, "ok": True}) == \
+        {"number": "[card ****1111]", "count": 12, "ok": True}
 
 
 def test_log_lines_are_masked_but_ids_are_not(capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,13 +65,15 @@ class Redactor:
     def slots(self, slots: Mapping[str, Any]) -> dict[str, Any]:
         """The slots with the sensitive ones masked (and every value's text scrubbed)."""
         return {name: mask_value(value, self.rules[name]) if name in self.rules and value not in (None, "")
-                else self.text(value) if isinstance(value, str) else value
-                for name, value in slots.items()}
+                else self.data(value) for name, value in slots.items()}
 
     def data(self, value: Any, free_text: bool = True) -> Any:
         """Any JSON-like value with the known sensitive values (and other personal data) masked in its strings."""
         if isinstance(value, str):
             return self.text(value, free_text)
+        if isinstance(value, int) and not isinstance(value, bool):  # a number read as one (411111111111111)
+            masked = self.text(str(value), free_text)
+            return value if masked == str(value) else masked
         if isinstance(value, Mapping):
             return {k: self.data(v, free_text) for k, v in value.items()}
         if isinstance(value, list | tuple):

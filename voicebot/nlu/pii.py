@@ -97,6 +97,7 @@ _EMAIL_CONTEXT = _words("email", "e-mail", "e mail", "mail", "email address")
 # what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
 _GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
                             r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"\.(?=\s|$|['\")\]])")
 _MASKED = re.compile(r"\[[a-z ]+(?: \*{4}\d*)?\]|\*{4}\w*")  # already masked: never read again
 BEFORE, AFTER = 40, 16  # characters of context read before and after a number
 
@@ -146,7 +147,7 @@ class PiiMasker:
             if kind in kinds and not _overlaps(start, end, found) and not _overlaps(start, end, masked):
                 found.append(PiiSpan(kind, start, end, value))
 
-        for m in _emails(text):
+        for m in _emails(_SENTENCE_END.sub(" ", text)):  # same offsets; "at gmail.com." ends a sentence
             add(PiiKind.EMAIL, m.start, m.end, str(m.value))
         for m in _GLUED_ADDRESS.finditer(text):
             if _EMAIL_CONTEXT.search(_before(text, m.start())):
@@ -245,11 +246,13 @@ def _nearest_words(before: str) -> str:
     return " ".join(before.split()[-4:])
 
 
-def _emails(text: str) -> list[Match]:
-    """Every e-mail address in the text (``find_email`` gives the first)."""
-    found, offset = [], 0
+def _emails(text: str, offset: int = 0) -> list[Match]:
+    """Every e-mail address in the text from ``offset`` (``find_email`` gives one: a written address before a
+    spoken one, wherever they are)."""
+    found: list[Match] = []
     while offset < len(text) and (m := find_email(text[offset:])) is not None:
         start = m.start + offset
+        found += _emails(text[:start], offset)  # a spoken address before the written one
         while start > offset and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
             start -= 1  # "maria.garcia at yahoo.co.uk": the spoken form's name starts at "garcia"
         found.append(Match(m.value, start, m.end + offset))
