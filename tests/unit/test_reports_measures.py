@@ -13,45 +13,45 @@ from voicebot.store.reports import AgentState, CallFact, QueueEvent
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def call(n: int, outcome: str, number: str = "+15550001", minutes: float = 0, duration: float = 60,
-         reason: str = "") -> CallFact:
+def served(n: int, number: str = "+15550001", minutes: float = 0, duration: float = 60) -> CallFact:
     start = T0 + timedelta(minutes=minutes)
-    return CallFact(f"c{n}", number, "banking", start, start + timedelta(seconds=duration), outcome, duration,
-                    "banking" if outcome == "handoff" else None, reason)
+    return CallFact(f"c{n}", number, start, start + timedelta(seconds=duration))
 
 
 def test_strict_containment_drops_served_calls_followed_by_a_call_from_the_number_within_24_h() -> None:
-    calls = [call(1, "completed", "+1"),  # +1 calls again 23 h later: not contained
-             call(2, "completed", "+2"),  # +2 calls again 25 h later: contained
-             call(3, "completed", ""),  # withheld: cannot be shown contained
-             call(4, "handoff", "+4", reason="caller_request"),
-             call(5, "completed", "+5", minutes=60 * 24 * 5)]  # its window is still open at `now`
+    calls = [served(1, "+1"),  # +1 calls again 23 h later: not contained
+             served(2, "+2"),  # +2 calls again 25 h later: contained
+             served(3, ""),  # withheld: cannot be shown contained
+             served(5, "+5", minutes=60 * 24 * 5)]  # its window is still open at `now`
     later = [("+1", T0 + timedelta(hours=23)), ("+2", T0 + timedelta(hours=25)), ("+1", T0)]  # T0: itself
     now = T0 + timedelta(days=5, hours=2)
-    c = m.containment(calls, later, 24, now)
+    c = m.containment(5, calls, later, 24, now)  # 5 ended calls, one of them handed off
     assert (c.calls, c.served, c.contained, c.repeat_called, c.withheld, c.pending) == (5, 4, 2, 1, 1, 1)
     assert c.raw_rate == pytest.approx(4 / 5) and c.strict_rate == pytest.approx(2 / 5)
 
 
 def test_a_repeat_call_counts_from_the_end_of_a_long_call() -> None:
-    long_call = call(1, "completed", "+1", duration=3600)
-    c = m.containment([long_call], [("+1", T0 + timedelta(hours=24, minutes=30))], 24, T0 + timedelta(days=3))
+    long_call = served(1, "+1", duration=3600)
+    c = m.containment(1, [long_call], [("+1", T0 + timedelta(hours=24, minutes=30))], 24, T0 + timedelta(days=3))
     assert c.contained == 0 and c.repeat_called == 1  # 24.5 h after the start is 23.5 h after its end
 
 
 def test_no_calls_no_rates() -> None:
-    c = m.containment([], [], 24, T0)
+    c = m.containment(0, [], [], 24, T0)
     assert c.raw_rate is None and c.strict_rate is None
 
 
-def test_handoff_reasons_and_handle_times() -> None:
-    calls = [call(1, "handoff", reason="caller_request", duration=30), call(2, "handoff", reason="no_match", duration=90),
-             call(3, "handoff", reason="caller_request", duration=60), call(4, "completed", duration=120)]
-    assert m.handoff_reasons(calls) == [("caller_request", 2), ("no_match", 1)]
-    times = {h.group: h for h in m.handle_times(calls)}
+def test_handle_times_overall_and_per_outcome() -> None:
+    times = {h.group: h for h in m.handle_times([("handoff", 30), ("handoff", 90), ("handoff", 60),
+                                                  ("completed", 120)])}
     assert times["all"].calls == 4 and times["all"].mean_s == pytest.approx(75)
     assert times["handoff"].mean_s == pytest.approx(60) and times["handoff"].p50_s == pytest.approx(60)
     assert times["completed"].p90_s == pytest.approx(120)
+
+
+def test_shares_of_a_count() -> None:
+    assert [(s.name, s.count, s.share) for s in m.shares([("a", 3), ("b", 1)])] == [("a", 3, 0.75), ("b", 1, 0.25)]
+    assert m.shares([]) == []
 
 
 def test_csat_is_the_share_of_fours_and_fives() -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from voicebot.config import ReportSettings
 from voicebot.reports import measures as m
-from voicebot.store.reports import AgentState, CallFact, Period, QueueEvent, SqlReportStore
+from voicebot.store.reports import AgentState, Period, QueueEvent, SqlReportStore
 
 YEARS = (1970, 2999)  # what a period may cover: every database stores it, arithmetic never overflows
 REPORTS: dict[str, str] = {  # name -> title, in the order the page shows them
@@ -78,18 +78,12 @@ class Report:
 
 
 class _Facts:
-    """The facts of one period, each read once however many reports use it."""
+    """The queue facts of one period, read once for both the queue and the agent reports."""
 
-    def __init__(self, store: SqlReportStore, period: Period, settings: ReportSettings) -> None:
-        self.store, self.period, self.settings = store, period, settings
-        self._calls: list[CallFact] | None = None
+    def __init__(self, store: SqlReportStore, period: Period) -> None:
+        self.store, self.period = store, period
         self._events: list[QueueEvent] | None = None
         self._states: list[AgentState] | None = None
-
-    async def calls(self) -> list[CallFact]:
-        if self._calls is None:
-            self._calls = await self.store.calls(self.period)
-        return self._calls
 
     async def queue_events(self) -> list[QueueEvent]:
         if self._events is None:
@@ -124,20 +118,21 @@ class Reports:
         for name in names:
             if name not in REPORTS:
                 raise KeyError(name)
-        facts = _Facts(self.store, period, self.settings)
+        facts = _Facts(self.store, period)
         return [await getattr(self, "_" + name.replace("-", "_"))(facts) for name in names]
 
     def _service_level_s(self, queue: str) -> float:
         return self.settings.queue_service_level_s.get(queue, self.settings.service_level_s)
 
     async def _containment(self, f: _Facts) -> Report:
-        calls = await f.calls()
+        ended = sum(n for _, n in await self.store.outcomes(f.period))
+        served = await self.store.served_calls(f.period, m.SERVED)
         window = timedelta(hours=self.settings.repeat_window_h)
-        served = [c for c in calls if c.outcome == m.SERVED and c.caller_id]
-        later = await self.store.later_calls((c.caller_id for c in served), f.period.start,
-                                             max((c.ended_at or c.started_at for c in served), default=f.period.start)
-                                             + window) if served else []
-        c = m.containment(calls, later, self.settings.repeat_window_h, self.clock())
+        numbered = [c for c in served if c.caller_id]
+        later = await self.store.later_calls((c.caller_id for c in numbered), f.period.start,
+                                             max(c.ended_at or c.started_at for c in numbered) + window) \
+            if numbered else []
+        c = m.containment(ended, served, later, self.settings.repeat_window_h, self.clock())
         return Report("containment", REPORTS["containment"], f.period, ("measure", "calls", "contained", "rate"),
                       (("raw", c.calls, c.served, _r(c.raw_rate)), ("strict", c.calls, c.contained, _r(c.strict_rate))),
                       Chart("bar", "measure", ("rate",)),
@@ -147,12 +142,12 @@ class Reports:
                        "withheld_numbers": c.withheld, "window_open": c.pending})
 
     async def _outcomes(self, f: _Facts) -> Report:
-        rows = m.shares(m.outcomes(await f.calls()))
+        rows = m.shares(await self.store.outcomes(f.period))
         return Report("outcomes", REPORTS["outcomes"], f.period, ("outcome", "calls", "share"),
                       tuple((s.name, s.count, _r(s.share)) for s in rows), Chart("doughnut", "outcome", ("calls",)))
 
     async def _handoffs(self, f: _Facts) -> Report:
-        rows = m.shares(m.handoff_reasons(await f.calls()))
+        rows = m.shares(await self.store.handoff_reasons(f.period))
         return Report("handoffs", REPORTS["handoffs"], f.period, ("reason", "calls", "share"),
                       tuple((s.name, s.count, _r(s.share)) for s in rows), Chart("bar", "reason", ("calls",)),
                       "calls handed to a person, by the reason the flow gave")
@@ -164,7 +159,7 @@ class Reports:
                       "calls in which each intent was heard (a call counts once per intent)")
 
     async def _handle_time(self, f: _Facts) -> Report:
-        rows = m.handle_times(await f.calls())
+        rows = m.handle_times(await self.store.durations(f.period))
         return Report("handle-time", REPORTS["handle-time"], f.period, ("group", "calls", "mean_s", "p50_s", "p90_s"),
                       tuple((h.group, h.calls, _s(h.mean_s), _s(h.p50_s), _s(h.p90_s)) for h in rows),
                       Chart("bar", "group", ("mean_s", "p90_s")), "seconds from the bot answering to its end of the call")

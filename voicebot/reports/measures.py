@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,21 +74,19 @@ class Containment:
     pending: int  # contained so far, but the window is still open
 
 
-def containment(calls: Iterable[CallFact], later: Iterable[tuple[str, datetime]], window_h: float,
+def containment(ended: int, served: Iterable[CallFact], later: Iterable[tuple[str, datetime]], window_h: float,
                 now: datetime) -> Containment:
-    """Raw and strict containment; ``later`` holds ``(number, started_at)`` of the calls that may be repeats."""
+    """Raw and strict containment of ``ended`` calls, of which ``served`` ended in the flow; ``later`` holds
+    ``(number, started_at)`` of the calls that may be repeats."""
     starts: defaultdict[str, list[datetime]] = defaultdict(list)
     for number, started in later:
         starts[number].append(started)
     for values in starts.values():
         values.sort()
     window = timedelta(hours=window_h)
-    ended = served = contained = repeated = withheld = pending = 0
-    for call in calls:
-        ended += 1
-        if call.outcome != SERVED:
-            continue
-        served += 1
+    count = contained = repeated = withheld = pending = 0
+    for call in served:
+        count += 1
         if not call.caller_id:
             withheld += 1
             continue
@@ -100,22 +98,8 @@ def containment(calls: Iterable[CallFact], later: Iterable[tuple[str, datetime]]
             continue
         contained += 1
         pending += until > now
-    return Containment(ended, served, rate(served, ended), contained, rate(contained, ended), repeated, withheld,
+    return Containment(ended, count, rate(count, ended), contained, rate(contained, ended), repeated, withheld,
                        pending)
-
-
-def counted(values: Iterable[str]) -> list[tuple[str, int]]:
-    """Each value with how often it occurs, most first (then by name)."""
-    return sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))
-
-
-def outcomes(calls: Iterable[CallFact]) -> list[tuple[str, int]]:
-    return counted(call.outcome for call in calls)
-
-
-def handoff_reasons(calls: Iterable[CallFact]) -> list[tuple[str, int]]:
-    """Why calls were handed to a person, most frequent first."""
-    return counted(call.reason or "unknown" for call in calls if call.outcome == "handoff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +111,12 @@ class HandleTime:
     p90_s: float | None
 
 
-def handle_times(calls: Iterable[CallFact]) -> list[HandleTime]:
-    """Time the bot held each ended call: all calls, then by outcome."""
+def handle_times(durations: Iterable[tuple[str, float]]) -> list[HandleTime]:
+    """Time the bot held each ended call (``(outcome, seconds)``): all calls, then by outcome."""
     groups: defaultdict[str, list[float]] = defaultdict(list)
-    for call in calls:
-        if call.duration_s is not None:
-            groups["all"].append(call.duration_s)
-            groups[call.outcome].append(call.duration_s)
+    for outcome, seconds in durations:
+        groups["all"].append(seconds)
+        groups[outcome].append(seconds)
     order = ["all", *sorted(k for k in groups if k != "all")]
     return [HandleTime(k, len(groups[k]), mean(groups[k]), percentile(groups[k], 50), percentile(groups[k], 90))
             for k in order if k in groups]

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from voicebot.store.models import AgentStateRow, CallRow, EventRow, QueueEventRow, TurnRow
 
 SURVEY_EVENT = "survey_answered"  # events.EventType.SURVEY_ANSWERED: a caller's score, in the events table
-LOOKUP_CHUNK = 500  # caller numbers per query when looking for repeat calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +38,12 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class CallFact:
-    """One ended call as the call measures read it."""
+    """One call the bot served, as the containment reads it."""
 
     id: str
     caller_id: str
-    flow: str
     started_at: datetime
     ended_at: datetime | None
-    outcome: str  # completed (served by the bot), handoff, abandoned, error
-    duration_s: float | None
-    queue: str | None
-    reason: str  # the handoff's reason ("" when not handed off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,28 +104,50 @@ class SqlReportStore:
 
     # ------------------------------------------------------------------ reads
 
-    async def calls(self, period: Period) -> list[CallFact]:
-        """The ended calls of the period."""
-        reason = CallRow.handoff["reason"].as_string()  # read in SQL: the packets stay in the database
-        query = select(CallRow.id, CallRow.caller_id, CallRow.flow, CallRow.started_at, CallRow.ended_at,
-                       CallRow.outcome, CallRow.duration_s, CallRow.queue, reason) \
-            .where(*_calls_in(period), CallRow.outcome != "in_progress").order_by(CallRow.started_at)
+    async def outcomes(self, period: Period) -> list[tuple[str, int]]:
+        """Each outcome of the period's ended calls with its number of calls, most first."""
+        calls = func.count(CallRow.id)
+        query = select(CallRow.outcome, calls).where(*_calls_in(period), CallRow.outcome != "in_progress") \
+            .group_by(CallRow.outcome).order_by(calls.desc(), CallRow.outcome)
+        async with self._sessions() as session:
+            return [(r[0], int(r[1])) for r in (await session.execute(query)).all()]
+
+    async def handoff_reasons(self, period: Period) -> list[tuple[str, int]]:
+        """Each handoff reason (read in SQL from the packets; "unknown" when none) with its calls, most first."""
+        reason = CallRow.handoff["reason"].as_string()
+        query = select(reason, func.count(CallRow.id)).where(*_calls_in(period), CallRow.outcome == "handoff") \
+            .group_by(reason)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [CallFact(*r[:8], r[8] or "") for r in rows]
+        merged: dict[str, int] = {}
+        for name, calls in rows:
+            merged[name or "unknown"] = merged.get(name or "unknown", 0) + int(calls)
+        return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+
+    async def durations(self, period: Period) -> list[tuple[str, float]]:
+        """``(outcome, duration_s)`` of the period's ended calls."""
+        query = select(CallRow.outcome, CallRow.duration_s).where(
+            *_calls_in(period), CallRow.outcome != "in_progress", CallRow.duration_s.is_not(None))
+        async with self._sessions() as session:
+            return [(r[0], float(r[1])) for r in (await session.execute(query)).all()]
+
+    async def served_calls(self, period: Period, outcome: str) -> list[CallFact]:
+        """The period's calls that ended with ``outcome`` (the bot's: ``completed``)."""
+        query = select(CallRow.id, CallRow.caller_id, CallRow.started_at, CallRow.ended_at) \
+            .where(*_calls_in(period), CallRow.outcome == outcome)
+        async with self._sessions() as session:
+            return [CallFact(*r) for r in (await session.execute(query)).all()]
 
     async def later_calls(self, numbers: Iterable[str], after: datetime, until: datetime) -> list[tuple[str, datetime]]:
         """``(caller id, started_at)`` of every call from these numbers started in ``(after, until]``, whatever its
-        flow: the repeat calls that make a served call not contained."""
-        wanted = sorted({n for n in numbers if n})
-        found: list[tuple[str, datetime]] = []
+        flow: the repeat calls that make a served call not contained. One range read (``started_at`` is indexed),
+        the numbers picked here."""
+        wanted = {n for n in numbers if n}
+        query = select(CallRow.caller_id, CallRow.started_at).where(CallRow.started_at > after,
+                                                                    CallRow.started_at <= until)
         async with self._sessions() as session:
-            for i in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[i:i + LOOKUP_CHUNK]
-                rows = await session.execute(select(CallRow.caller_id, CallRow.started_at).where(
-                    CallRow.caller_id.in_(chunk), CallRow.started_at > after, CallRow.started_at <= until))
-                found += [(r.caller_id, r.started_at) for r in rows]
-        return found
+            rows = (await session.execute(query)).all()
+        return [(number, started) for number, started in rows if number in wanted]
 
     async def intents(self, period: Period) -> list[tuple[str, int]]:
         """Each intent heard, with the number of calls it was heard in (most first)."""
