@@ -12,6 +12,8 @@ STAMP  := $(VENV)/.installed
 # load balancer of deploy/, tested in front of AudioSocket and web servers)
 DEBIAN_DEPS := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium \
 	postgresql haproxy
+# espeak-ng speaks the digit reader's training data (voicebot models train-digits)
+DEBIAN_DEPS += espeak-ng
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +30,7 @@ run: $(STAMP)
 
 system-deps:
 	@if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v sox >/dev/null \
-	    || ! command -v chromium >/dev/null \
+	    || ! command -v chromium >/dev/null || ! command -v espeak-ng >/dev/null \
 	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v haproxy >/dev/null \
 	    || [ ! -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
