@@ -443,6 +443,30 @@ def models_train_emotion(
     typer.echo(json.dumps(report, indent=None if json_out else 2))
 
 
+@models_app.command("train-digits")
+def models_train_digits(
+    clips: int = typer.Option(8000, min=100, help="Training clips to make (cached under --work: a rerun only trains)."),
+    epochs: int = typer.Option(30, min=1, help="Passes over the clips."),
+    work: Path = typer.Option(Path("/tmp/voicebot-digits"), file_okay=False, help="Where the clips' encoder states are cached."),
+    fsdd: Path = typer.Option(Path("../shared/data/asr/fsdd_digits_dev"), help="FSDD clips (only the dev speakers are used)."),
+    workers: int = typer.Option(2, min=1, help="Processes making clips."),
+    out: Path = typer.Option(None, dir_okay=False, help="Weights path (default models/digit_reader.npz)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
+) -> None:
+    """Train the digit reader (CTC over whisper tiny.en's encoder) on synthetic and FSDD dev speech: seeded, offline."""
+    import json
+
+    from voicebot.models import DEFAULT_MODELS_DIR
+    from voicebot.training.digit_reader import TrainConfig, build
+
+    def train_digits_progress(message: str) -> None:
+        typer.echo(message, err=True)
+
+    report = build(work, out or DEFAULT_MODELS_DIR / "digit_reader.npz", clips, fsdd, TrainConfig(epochs=epochs),
+                   workers, progress=train_digits_progress)
+    typer.echo(json.dumps(report, indent=None if json_out else 2))
+
+
 @eval_app.command("emotion")
 def eval_emotion(
     data: Path = typer.Option(..., exists=True, dir_okay=False,
