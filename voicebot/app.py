@@ -193,6 +193,7 @@ class VoicebotService:
         # Call recordings (call/recording.py): written off the calls' audio path; retention enforced by a job
         self.recordings = Recordings(s.recordings, self.store.engine)
         self._retention_task = asyncio.create_task(self.recordings.run_retention(), name="recordings-retention")
+        self.playback = RecordingAccess(self.recordings.store, self.recordings.store.audit_playback)  # for the web
         self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, bus=self.bus,
                                      dialog_for=self.dialogs.for_call, directory=self.directory,
                                      recordings=self.recordings)
@@ -315,7 +316,7 @@ def web_context(service: VoicebotService) -> WebContext:
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
-                      recordings=RecordingAccess(service.recordings.store, service.recordings.store.audit_playback),
+                      recordings=service.playback,
                       reports=service.reports)
 
 

@@ -106,7 +106,8 @@ def test_the_demo_back_office_is_mounted_only_when_configured(tmp_path: Path, en
     service = SimpleNamespace(settings=settings, paths=settings.paths(), router=FlowRouter("banking", {}, frozenset()),
                               directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
                               audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(),
-                              people=None, store=SimpleNamespace(health=store_ok), desk_key="k", reports=None)
+                              people=None, store=SimpleNamespace(health=store_ok), desk_key="k", reports=None,
+                              playback=None)
     with TestClient(create_app(web_context(service))) as client:
         health = client.get("/demo/health")
     assert (health.status_code, (tmp_path / "demo.db").exists()) == ((200, True) if enabled else (404, False))

@@ -26,7 +26,7 @@ def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNames
                               bus=EventBus(), flows=SimpleNamespace(names=lambda: FLOWS),
                               audiosocket=SimpleNamespace(active_calls=0), queries=None,
                               tokens=FakeTokens(), people=None, store=SimpleNamespace(health=store_ok), desk_key="k",
-                              recordings=SimpleNamespace(store=None))
+                              playback=None)
     return TestClient(create_app(web_context(service)), headers=FakeTokens.HEADERS), service
 
 
