@@ -38,6 +38,7 @@ class Chart:
     label: str
     values: tuple[str, ...]
     stacked: bool = False
+    scale: Literal["count", "rate", "amount"] = "count"  # whole numbers; 0 to 1; anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class Report:
         if self.chart is None or not self.rows:
             return None
         index = {c: i for i, c in enumerate(self.columns)}
-        return {"kind": self.chart.kind, "stacked": self.chart.stacked,
+        return {"kind": self.chart.kind, "stacked": self.chart.stacked, "scale": self.chart.scale,
                 "labels": [str(row[index[self.chart.label]]) for row in self.rows],
                 "datasets": [{"label": name, "data": [row[index[name]] for row in self.rows]}
                              for name in self.chart.values]}
@@ -135,7 +136,7 @@ class Reports:
         c = m.containment(ended, served, later, self.settings.repeat_window_h, self.clock())
         return Report("containment", REPORTS["containment"], f.period, ("measure", "calls", "contained", "rate"),
                       (("raw", c.calls, c.served, _r(c.raw_rate)), ("strict", c.calls, c.contained, _r(c.strict_rate))),
-                      Chart("bar", "measure", ("rate",)),
+                      Chart("bar", "measure", ("rate",), scale="rate"),
                       f"raw: ended in the flow ÷ ended calls; strict: and no call from the number within "
                       f"{self.settings.repeat_window_h:g} h",
                       {"raw_rate": _r(c.raw_rate), "strict_rate": _r(c.strict_rate), "repeat_called": c.repeat_called,
@@ -162,7 +163,7 @@ class Reports:
         rows = m.handle_times(await self.store.durations(f.period))
         return Report("handle-time", REPORTS["handle-time"], f.period, ("group", "calls", "mean_s", "p50_s", "p90_s"),
                       tuple((h.group, h.calls, _s(h.mean_s), _s(h.p50_s), _s(h.p90_s)) for h in rows),
-                      Chart("bar", "group", ("mean_s", "p90_s")), "seconds from the bot answering to its end of the call")
+                      Chart("bar", "group", ("mean_s", "p90_s"), scale="amount"), "seconds from the bot answering to its end of the call")
 
     async def _csat(self, f: _Facts) -> Report:
         rows = m.csat(await self.store.survey_scores(f.period))
@@ -208,7 +209,7 @@ class Reports:
         rows = m.stage_latencies(await self.store.turn_marks(f.period, m.MARKS))
         return Report("latency", REPORTS["latency"], f.period, ("stage", "turns", "p50_ms", "p90_ms", "p95_ms", "p99_ms"),
                       tuple((s.stage, s.turns, _s(s.p50_ms), _s(s.p90_ms), _s(s.p95_ms), _s(s.p99_ms)) for s in rows),
-                      Chart("bar", "stage", ("p50_ms", "p95_ms")),
+                      Chart("bar", "stage", ("p50_ms", "p95_ms"), scale="amount"),
                       "milliseconds per stage of the bot's reply; reply = end of the caller's speech to the first "
                       "audio sent")
 

@@ -10,7 +10,15 @@ for (const canvas of document.querySelectorAll("canvas[data-chart]")) {
     options: {
       animation: false,
       maintainAspectRatio: false,
-      scales: bar ? { x: { stacked: spec.stacked }, y: { stacked: spec.stacked, beginAtZero: true } } : {},
+      scales: bar ? {
+        x: { stacked: spec.stacked },
+        y: {
+          stacked: spec.stacked,
+          beginAtZero: true,
+          max: spec.scale === "rate" ? 1 : undefined,
+          ticks: { precision: spec.scale === "count" ? 0 : undefined },
+        },
+      } : {},
     },
   });
   canvas.dataset.drawn = "true";
