@@ -55,6 +55,7 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.reports import SqlReportStore
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
@@ -165,7 +166,8 @@ class VoicebotService:
         self.desk_key = secrets.token_urlsafe(24)
         self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup, callbacks)
-        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop)  # people's web pages
+        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop,  # people's web pages
+                             tickets=SqlTicketStore(self.store.engine))
         self.reports = Reports(SqlReportStore(self.store.engine), s.reports)  # the reports' pages and API
         self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
         recognizer = load_recognizer(s, self.pool)

@@ -19,6 +19,7 @@ from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn, now
@@ -62,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=store_ok,
-                             people=People(users, tokens, WebSettings()))
+                             people=People(users, tokens, WebSettings(), tickets=SqlTicketStore(store.engine)))
             server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="on"))
             servers.append(server)

@@ -31,6 +31,7 @@ TABLES |= {"qa_corrections", "qa_scores"}  # 0009 QA
 TABLES |= {"agent_presence"}  # 0012 desk
 TABLES |= {"recordings"}  # 0007 recordings
 TABLES |= {"pii_originals", "pii_audit"}  # 0008 PII
+TABLES |= {"tickets", "ticket_history"}  # 0011 tickets
 # 0009's full-text search index (SQLite: an FTS5 table and its shadow tables; PostgreSQL: a GIN expression index),
 # not a model
 SEARCH_INDEX = ("turns_fts", "ix_turns_words")

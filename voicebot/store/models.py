@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -347,3 +347,40 @@ class RecordingRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+
+
+# --- tickets (store/tickets.py) ---
+
+
+class TicketRow(Base):
+    """A ticket or work order about a caller's request, opened by a flow, an agent or QA."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status_updated", "status", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)  # no foreign key: may precede the record
+    title: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open, in_progress, waiting, resolved, closed
+    priority: Mapped[str] = mapped_column(String(16))  # low, normal, high, urgent
+    queue: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # flow, agent, qa, supervisor, admin
+    created_by: Mapped[str] = mapped_column(String(64))  # a user's name, or the flow's name
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketHistoryRow(Base):
+    """One change to a ticket: who, when, which fields from what to what, and a comment."""
+
+    __tablename__ = "ticket_history"
+    __table_args__ = (Index("ix_ticket_history_ticket_at", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> [old, new]
+    comment: Mapped[str] = mapped_column(Text, default="")

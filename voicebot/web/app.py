@@ -34,6 +34,7 @@ from voicebot.web.desktop import DesktopHub, agent_view, desktop_routes
 from voicebot.web.logins import session_lookup
 from voicebot.web.pages import Pages
 from voicebot.web.people import mount_people
+from voicebot.web.tickets import ticket_api
 from voicebot.web.pii import pii_routes
 from voicebot.web.recordings import handed_to, recording_routes
 from voicebot.web.reports import report_routes
@@ -285,6 +286,8 @@ def create_app(ctx: WebContext) -> FastAPI:
         mount_people(app, ctx.people, ctx.calls, agent_view(hub) if hub is not None else None)
         if hub is not None:
             app.include_router(desktop_routes(hub, ctx.people.users, ctx.people.settings))
+        if ctx.people.tickets is not None:  # pages: web/tickets.py, mounted with the people's pages
+            app.include_router(ticket_api(ctx.people.tickets), dependencies=reader)
     if ctx.reports is not None:  # the reports: a page with charts for people, JSON and CSV for the API
         app.include_router(report_routes(ctx.reports, require(Scope.READ, ctx.principal_for, sessions),
                                          Pages(ctx.people) if ctx.people is not None else None))

@@ -22,6 +22,7 @@ from voicebot.reports.build import Reports
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.repo import StoreHealth
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.presence import PresenceDesk
@@ -60,6 +61,7 @@ class People:
     tokens: SqlTokenStore  # listed on the admin page
     settings: WebSettings  # session cookie and timeouts, login lockouts
     desktop: Desktop | None = None  # the agent desktop (voicebot/web/desktop.py)
+    tickets: SqlTicketStore | None = None  # tickets and work orders (voicebot/web/tickets.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from voicebot.web.context import People
 from voicebot.web.logins import (NAME_MAX, LoginThrottle, add_user, check_name, csrf_ok, csrf_token,
                                  new_session_secret, session_limits, verify_password)
 from voicebot.web.pages import ADMINS, HEADERS, READERS, LoginNeeded, Pages, Refused, read_form
+from voicebot.web.tickets import ticket_routes
 
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "voicebot_login_csrf"  # the login form's CSRF secret, before there is a session
@@ -54,6 +55,8 @@ def mount_people(app: FastAPI, people: People, calls: CallQueries, agent_view: A
         return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
 
     app.include_router(people_routes(pages, calls, agent_view))
+    if people.tickets is not None:
+        app.include_router(ticket_routes(pages, people.tickets))
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount("/static", StaticFiles(directory=HERE / "static"))
