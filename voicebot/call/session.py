@@ -518,7 +518,7 @@ class CallSession:
         if self.recording is None or not consent.said:
             return
         turn = self._new_turn("consent")
-        self._say(Say(consent.said), turn)
+        self._say(Say(consent.said, interruptible=False), turn)  # heard whole: a key or a "no" is answered after it
         if not consent.opt_out:
             return
         expect = Expectation(RecognitionHints(("no", "yes"), "yes_no"), no_input_s=consent.opt_out_wait_s)
