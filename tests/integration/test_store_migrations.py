@@ -32,9 +32,9 @@ TABLES |= {"agent_presence"}  # 0012 desk
 TABLES |= {"recordings"}  # 0007 recordings
 TABLES |= {"pii_originals", "pii_audit"}  # 0008 PII
 TABLES |= {"tickets", "ticket_history"}  # 0011 tickets
-# 0009's full-text search index (SQLite: an FTS5 table and its shadow tables; PostgreSQL: a GIN expression index),
-# not a model
-SEARCH_INDEX = ("turns_fts", "ix_turns_words")
+# 0009's full-text search index, not a model (SQLite: an FTS5 table and its shadow tables; PostgreSQL: a generated
+# tsvector column of turns and its GIN index)
+SEARCH_INDEX = ("turns_fts", "search_words", "ix_turns_search_words")
 ORIGINAL_TABLES = {"calls", "turns", "events"}  # what 0001 created
 
 

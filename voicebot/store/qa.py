@@ -1,9 +1,10 @@
 """The QA console's records: the call list with filters and full-text search over transcripts, reviewers'
 corrections of turns, score cards, scores per flow over time, and the corrected turns as training examples.
 
-Full-text search (migration 0009): SQLite's FTS5 table ``turns_fts``, PostgreSQL's ``to_tsvector('simple', …)``
-over the same words with a GIN index; both kept up to date as turns are written. A search is the words of
-the query (letters and digits; punctuation and operators are dropped), all of which one turn must contain.
+Full-text search (migration 0009): SQLite's FTS5 table ``turns_fts``, PostgreSQL's generated column
+``turns.search_words`` (``to_tsvector('simple', …)`` of the same words) with a GIN index; both kept up to date
+as turns are written. A search is the words of the query (letters and digits; punctuation and operators are
+dropped), all of which one turn must contain.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from voicebot.store.queries import call_record
 from voicebot.store.records import CallRecord
 
 MAX_WORDS = 12
+SEARCH_WORDS = literal_column("turns.search_words")  # PostgreSQL: the turn's tsvector (migration 0009, no model)
 CONTAINED = "completed"  # served by the bot to the end
 NOT_CONTAINED = ("handoff", "abandoned", "error")
 Period = Literal["day", "week", "month"]
@@ -173,13 +175,11 @@ class SqlQaStore:
         return where
 
     def _words(self, words: list[str]) -> ColumnElement[bool]:
-        """Calls with a turn holding every word: the FTS5 table on SQLite, the GIN-indexed tsvector on
-        PostgreSQL (the expression is the index's, so the index serves it)."""
+        """Calls with a turn holding every word: the FTS5 table on SQLite, the GIN-indexed tsvector column on
+        PostgreSQL."""
         if self._postgres:
-            document = func.to_tsvector(literal_column("'simple'::regconfig"),
-                                        TurnRow.caller_text.op("||")(literal_column("' '")).op("||")(TurnRow.bot_text))
             query = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
-            return exists().where(TurnRow.call_id == CallRow.id, document.op("@@")(query))
+            return exists().where(TurnRow.call_id == CallRow.id, SEARCH_WORDS.op("@@")(query))
         match = " ".join(f'"{word}"' for word in words)
         found = text("SELECT call_id FROM turns_fts WHERE turns_fts MATCH :match").bindparams(match=match)
         return CallRow.id.in_(found.columns(call_id=String))

@@ -3,8 +3,8 @@
 ``qa_corrections`` keeps every correction of a turn (what was said, the intent meant; who, when): the newest
 per turn counts. ``qa_scores`` holds one filled score card per call and form. Full-text search: on SQLite an
 FTS5 table ``turns_fts`` (the caller's and the bot's words of each turn) kept up to date by triggers on
-``turns``; on PostgreSQL a GIN index on the ``tsvector`` of the same words ('simple' configuration: no
-stemming, any language), which the search's expression uses.
+``turns``; on PostgreSQL a stored generated column ``turns.search_words``, the ``tsvector`` of the same words
+('simple' configuration: no stemming, any language), with a GIN index.
 
 Revision ID: 0009
 Revises: 0008
@@ -14,7 +14,7 @@ Create Date: 2026-12-05
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
@@ -34,7 +34,7 @@ SQLITE_FTS = [
     "CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN DELETE FROM turns_fts WHERE turn_id = old.id; END",
     f"INSERT INTO turns_fts (turn_id, call_id, words) SELECT id, call_id, {WORDS.format('')} FROM turns",
 ]
-PG_WORDS = f"to_tsvector('simple'::regconfig, {WORDS.format('')})"  # store/qa.py searches this expression
+PG_WORDS = f"to_tsvector('simple'::regconfig, {WORDS.format('')})"
 
 
 def upgrade() -> None:
@@ -65,7 +65,11 @@ def upgrade() -> None:
         for statement in SQLITE_FTS:
             op.execute(statement)
     else:
-        op.create_index("ix_turns_words", "turns", [sa.text(PG_WORDS)], postgresql_using="gin")
+        # stored, so a search's recheck reads it instead of computing each turn's tsvector again
+        schema = context.config.attributes.get("schema")  # ALTER TABLE is not schema-translated as CREATE is
+        op.add_column("turns", sa.Column("search_words", postgresql.TSVECTOR(), sa.Computed(PG_WORDS, persisted=True)),
+                      schema=schema)
+        op.create_index("ix_turns_search_words", "turns", ["search_words"], postgresql_using="gin")
 
 
 def downgrade() -> None:
@@ -74,6 +78,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS turns_fts")
     else:
-        op.drop_index("ix_turns_words", table_name="turns")
+        schema = context.config.attributes.get("schema")
+        op.drop_index("ix_turns_search_words", table_name="turns", schema=schema)
+        op.drop_column("turns", "search_words", schema=schema)
     op.drop_table("qa_scores")
     op.drop_table("qa_corrections")
