@@ -154,7 +154,8 @@ class VoicebotService:
         # Callbacks that keep the caller's place (AMI only): flows offer them (queue_wait, request_callback);
         # the scheduler dials each when its turn comes in the queue.
         callbacks = SqlCallbackQueue(self.store.engine)
-        functions = TicketRequest(SqlDeskStore(self.store.engine)).register(default_registry())
+        functions = TicketRequest(SqlTicketStore(self.store.engine), SqlDeskStore(self.store.engine)).register(
+            default_registry())
         if self.telephony is not None:
             offer = CallbackOffer(self.telephony, callbacks, self._routing_plan, s.desktop.queue_prefix)
             offer.register(functions)

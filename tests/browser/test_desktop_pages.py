@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from voicebot.caller.desk_bench import PASSWORD, DeskSite, Person, desk_site, log_in, packet
 from voicebot.store.desktop import AgentRecord
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.types import Turn
 from voicebot.web.auth import Role
 
@@ -124,8 +125,15 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     ann.get_by_label("Callback number").fill(CALLER)
     ann.get_by_label("Callback at").fill(when.strftime("%Y-%m-%dT%H:%M"))  # the site's time zone: UTC
     saved(ann, "Schedule callback")
+    ann.get_by_label("Ticket").fill("send the new card by courier")
+    saved(ann, "Open ticket")
     actions = desk.run(desk.desks.actions(call_id))
-    assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann")]
+    assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann"),
+                                                         ("ticket", "ann")]
+    [ticket] = desk.run(SqlTicketStore(desk.store.engine).for_call(call_id))  # on the tickets list, the agent's
+    assert (ticket.title, ticket.assignee, ticket.source, ticket.status) == ("send the new card by courier", "ann",
+                                                                             "agent", "open")
+    assert actions[3].data == {"text": "send the new card by courier", "reference": ticket.reference}
     assert actions[0].data["disposition"] == "resolved"
     assert actions[1].data["text"] == "card blocked, new one sent"
     scheduled = desk.run(desk.callbacks.get(actions[2].data["callback"]))  # queued for the scheduler to dial

@@ -28,6 +28,7 @@ from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registr
 from voicebot.store import database
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.telephony.callbacks import CallbackScheduler
 
@@ -252,16 +253,22 @@ async def test_a_flow_hears_the_wait_and_asks_for_a_callback_that_keeps_its_plac
     assert (dialled.request.number, dialled.request.priority, dialled.answered) == ("5550001", 2, True)
 
 
-async def test_a_caller_who_prefers_a_ticket_gets_one_on_the_calls_desk_actions(engine: AsyncEngine) -> None:
-    desk = SqlDeskStore(engine)
-    runner = ActionRunner(TicketRequest(desk).register(default_registry()))
+async def test_a_caller_who_prefers_a_ticket_gets_an_open_ticket_noted_on_the_calls_desk_actions(
+        engine: AsyncEngine) -> None:
+    desk, tickets = SqlDeskStore(engine), SqlTicketStore(engine)
+    runner = ActionRunner(TicketRequest(tickets, desk).register(default_registry()))
     context = {"call_id": "call-9", "caller_id": "5550009", "flow": "banking",
                "params": {"queue": "cards", "note": "card blocked twice"}}
     outcome = await runner.run(ActionRequest("function", "request_ticket", context=context))
     assert outcome.status == "ok", outcome.detail
-    [ticket] = await desk.actions("call-9")
-    assert (ticket.kind, ticket.user_name) == ("ticket", "voicebot")
-    assert ticket.data == {"reference": outcome.data["reference"], "queue": "cards", "number": "5550009",
+    [opened] = await tickets.for_call("call-9")
+    assert outcome.data["reference"] == opened.reference
+    assert (opened.title, opened.queue, opened.status, opened.source, opened.created_by) == (
+        "card blocked twice", "cards", "open", "flow", "banking")
+    assert "5550009" in opened.description
+    [action] = await desk.actions("call-9")
+    assert (action.kind, action.user_name) == ("ticket", "voicebot")
+    assert action.data == {"reference": opened.reference, "queue": "cards", "number": "5550009",
                            "note": "card blocked twice"}
 
 

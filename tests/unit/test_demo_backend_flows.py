@@ -20,7 +20,7 @@ QUEUES = {"banking": {"banking", "cards"}, "retail": {"retail"}, "logistics": {"
           "public_service": {"public"}}
 # What the service registers (app.py; the callback functions only with AMI, so a flow needs on_error for them)
 FUNCTIONS = set(CallbackOffer(None, None, None, "").register(  # type: ignore[arg-type]
-    TicketRequest(None).register(default_registry())).names())  # type: ignore[arg-type]
+    TicketRequest(None, None).register(default_registry())).names())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

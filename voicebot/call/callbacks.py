@@ -8,7 +8,8 @@ flows' action registry by the composition root:
   a callback that holds the caller's place from now (``store/callbacks.py``); ``{reference, queued}``,
   ``queued`` false when the number already had one (it keeps its earlier place).
 * ``request_ticket`` (params ``queue``, optional ``number`` and ``note``), for a caller who prefers a
-  ticket: recorded with the call's desk actions (the agents' desktop); ``{reference}``.
+  ticket: a ticket opened in the tickets list (``store/tickets.py``) and noted among the call's desk actions;
+  ``{reference}`` (``T-000042``, as the tickets pages show it).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from voicebot.call.routing import RoutingPlan, choose_queue, offer_callback
-from voicebot.dialog.actions import ActionRegistry, make_reference
+from voicebot.dialog.actions import ActionRegistry
 from voicebot.engines import TelephonyControl
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.tickets import SqlTicketStore
 
 TICKET_AUTHOR = "voicebot"  # the desk action's user: the caller asked the bot, not an agent
 
@@ -69,9 +71,10 @@ class CallbackOffer:
 
 
 class TicketRequest:
-    """The ``request_ticket`` flow function over the desk actions store."""
+    """The ``request_ticket`` flow function over the tickets and the desk actions."""
 
-    def __init__(self, desk: SqlDeskStore) -> None:
+    def __init__(self, tickets: SqlTicketStore, desk: SqlDeskStore) -> None:
+        self.tickets = tickets
         self.desk = desk
 
     def register(self, registry: ActionRegistry) -> ActionRegistry:
@@ -80,11 +83,14 @@ class TicketRequest:
 
     async def request_ticket(self, context: dict[str, Any]) -> dict[str, Any]:
         params = context.get("params") or {}
-        reference = make_reference(context)["reference"]
-        await self.desk.add_action(str(context.get("call_id") or ""), TICKET_AUTHOR, "ticket", {
-            "reference": reference,
-            "queue": str(params.get("queue") or "general"),
-            "number": str(params.get("number") or context.get("caller_id") or ""),
-            "note": str(params.get("note") or ""),
-        })
-        return {"reference": reference}
+        call_id = str(context.get("call_id") or "")
+        queue = str(params.get("queue") or "general")
+        number = str(params.get("number") or context.get("caller_id") or "")
+        note = str(params.get("note") or "")
+        ticket = await self.tickets.open(
+            title=note or f"Call the caller back ({queue})", call_id=call_id or None, queue=queue,
+            description=f"The caller asked for a ticket instead of waiting. Number: {number or 'unknown'}.",
+            source="flow", created_by=str(context.get("flow") or TICKET_AUTHOR))
+        await self.desk.add_action(call_id, TICKET_AUTHOR, "ticket", {
+            "reference": ticket.reference, "queue": queue, "number": number, "note": note})
+        return {"reference": ticket.reference}

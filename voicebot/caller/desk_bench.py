@@ -38,6 +38,7 @@ from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore, StoreHealth
+from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.telephony.ami import AmiClient
@@ -145,7 +146,8 @@ def desk_site(folder: Path, people: dict[str, Person], settings: DesktopSettings
                              principal_for=store_lookup(tokens), store_health=_healthy,
                              mounts={"/demo": create_demo_app(folder / "demo.db", desk_key=key)},
                              people=People(users, tokens, WebSettings(),
-                                           Desktop(desks, desk, desk_settings, profiles.lookup, callbacks)))
+                                           Desktop(desks, desk, desk_settings, profiles.lookup, callbacks),
+                                           tickets=SqlTicketStore(store.engine)))
             server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="on"))
             task = asyncio.create_task(server.serve())

@@ -285,7 +285,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py), the agent desktop
         mount_people(app, ctx.people, ctx.calls, agent_view(hub) if hub is not None else None)
         if hub is not None:
-            app.include_router(desktop_routes(hub, ctx.people.users, ctx.people.settings))
+            app.include_router(desktop_routes(hub, Pages(ctx.people), ctx.people.tickets))
         if ctx.people.tickets is not None:  # pages: web/tickets.py, mounted with the people's pages
             app.include_router(ticket_api(ctx.people.tickets), dependencies=reader)
     if ctx.reports is not None:  # the reports: a page with charts for people, JSON and CSV for the API

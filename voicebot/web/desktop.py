@@ -35,17 +35,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from voicebot import events as ev
-from voicebot.config import DesktopSettings, WebSettings
+from voicebot.config import DesktopSettings
 from voicebot.engines import CallQueries, TelephonyError
 from voicebot.events import Bus
 from voicebot.store.callbacks import CallbackRequest, SqlCallbackQueue
 from voicebot.store.desktop import ACTION_KINDS, SqlDeskStore
-from voicebot.store.users import SqlUserStore, UserRecord
+from voicebot.store.tickets import TITLE_MAX, SqlTicketStore
+from voicebot.store.users import UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.types import HandoffPacket
-from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
-from voicebot.web.logins import csrf_ok, session_limits
-from voicebot.web.people import Refused, read_form
+from voicebot.web.auth import Role
+from voicebot.web.pages import Pages, Refused
 
 log = structlog.get_logger(__name__)
 
@@ -270,29 +270,17 @@ def _callback_text(callback: CallbackRequest | None) -> str:
            f"{callback.joined_at.astimezone(UTC):%H:%M} UTC, {callback.state})"
 
 
-def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettings) -> APIRouter:
-    """The desktop's event stream and forms, for people logged in to ``users``."""
+def desktop_routes(hub: DesktopHub, pages: Pages, tickets: SqlTicketStore | None = None) -> APIRouter:
+    """The desktop's event stream and forms, for agents and those who watch them (401 without a session); an
+    agent's ticket is opened in ``tickets`` when the web app has them."""
     router = APIRouter(include_in_schema=False)
-    limits = session_limits(web_settings)
-
-    async def person(request: Request) -> UserRecord | None:
-        secret = request.cookies.get(SESSION_COOKIE)
-        return await users.session_user(token_digest(secret), limits) if secret else None
+    desk_people = WATCHERS | {Role.AGENT}
 
     async def agent_or_watcher(request: Request) -> UserRecord:
-        user = await person(request)
-        if user is None:
-            raise Refused(401, "Log in first.")
-        if Role(user.role) not in WATCHERS | {Role.AGENT}:
-            raise Refused(403, f"The desktop is not open to the {user.role} role.")
-        return user
+        return await pages.person(request, desk_people, api=True)
 
     async def posted(request: Request) -> tuple[UserRecord, dict[str, str]]:
-        fields = await read_form(request)
-        user = await agent_or_watcher(request)
-        if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
-            raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
-        return user, fields
+        return await pages.posted(request, desk_people, api=True)
 
     @router.get("/desktop/events")
     async def events(request: Request) -> Response:
@@ -339,6 +327,10 @@ def desktop_routes(hub: DesktopHub, users: SqlUserStore, web_settings: WebSettin
         data = action_data(kind, fields, hub.settings)
         if kind == "callback":
             data = await hub.queue_callback(call_id, data)
+        if kind == "ticket" and tickets is not None:  # on the tickets list, assigned to the agent who opened it
+            ticket = await tickets.open(title=data["text"][:TITLE_MAX], description=data["text"], call_id=call_id,
+                                        source="agent", created_by=user.name, assignee=user.name)
+            data = {**data, "reference": ticket.reference}
         await hub.store.add_action(call_id, user.name, kind, data)
         log.info("desk action", call_id=call_id, agent=user.name, kind=kind)
         return RedirectResponse("/", status_code=303)

@@ -64,20 +64,24 @@ class Pages:
         secret = request.cookies.get(SESSION_COOKIE)
         return await self.people.users.session_user(token_digest(secret), self._limits) if secret else None
 
-    async def person(self, request: Request, roles: frozenset[Role] = frozenset(Role)) -> UserRecord:
-        """The logged-in person, if their role is one of ``roles``."""
+    async def person(self, request: Request, roles: frozenset[Role] = frozenset(Role), *,
+                     api: bool = False) -> UserRecord:
+        """The logged-in person, if their role is one of ``roles``. Without a session a page sends the browser
+        to the login page; an ``api`` endpoint (a script's event stream, a form posted by script) answers 401."""
         user = await self.current(request)
         if user is None:
+            if api:
+                raise Refused(401, "Log in first.")
             raise LoginNeeded
         if Role(user.role) not in roles:
             raise Refused(403, f"This page is not open to the {user.role} role.")
         return user
 
-    async def posted(self, request: Request,
-                     roles: frozenset[Role] = frozenset(Role)) -> tuple[UserRecord, dict[str, str]]:
+    async def posted(self, request: Request, roles: frozenset[Role] = frozenset(Role), *,
+                     api: bool = False) -> tuple[UserRecord, dict[str, str]]:
         """The person posting a form with their session's CSRF token, and the form's fields."""
         fields = await read_form(request)
-        user = await self.person(request, roles)
+        user = await self.person(request, roles, api=api)
         if not csrf_ok(request.cookies.get(SESSION_COOKIE), fields.get("csrf")):
             raise Refused(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
         return user, fields
