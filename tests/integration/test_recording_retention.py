@@ -1,10 +1,13 @@
 """Retention of call recordings on a SQLite file and on PostgreSQL: the purge deletes the files past their
 retention and marks their rows (a dry run only lists them), the service's scheduled job does it by itself, and
-``voicebot recordings purge [--dry-run]`` does it on demand; a playback is written to the audit log."""
+``voicebot recordings purge [--dry-run]`` does it on demand; a playback is written to the audit log; what a
+stopped process left unfinished is finished when the service starts."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
 from services import require_service
-from voicebot.audio.recording import RecordedFile
+from voicebot.audio.recording import RecordedFile, raw_paths
 from voicebot.call.recording import Recordings, purge, record_of
 from voicebot.cli import app as cli
 from voicebot.config import RecordingSettings
@@ -130,3 +133,25 @@ async def test_a_playback_is_in_the_audit_log(engine: AsyncEngine) -> None:
     await store.audit_playback("quinn", "qa", call_id)
     (entry,) = await SqlPiiVault(engine, None).audit(call_id=call_id)
     assert (entry.actor, entry.role, entry.action, entry.call_id) == ("quinn", "qa", "play_recording", call_id)
+
+
+async def test_the_service_job_finishes_what_a_stopped_process_left(tmp_path: Path) -> None:
+    engine = database.connect(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}")
+    await database.upgrade(engine)
+    call_id = str(uuid.uuid4())
+    for raw in raw_paths(tmp_path / f"{call_id}.wav", 8000):
+        raw.write_bytes(b"\x10\x00" * 8000)  # one second per channel
+        os.utime(raw, (time.time() - 3600,) * 2)
+    recordings = Recordings(RecordingSettings(dir=tmp_path, retain_days=10), engine)
+    job = asyncio.create_task(recordings.run_retention())
+    try:
+        for _ in range(100):
+            if (row := await recordings.store.get(call_id)) is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row.duration_s == 1.0 and row.flow == "" and Path(row.path).is_file()
+        assert (row.expires_at - row.created_at).days == 10
+    finally:
+        job.cancel()
+        await recordings.close()
+        await engine.dispose()

@@ -5,7 +5,9 @@ call/recording.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from voicebot.audio import recording as rec_module
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
-from voicebot.audio.recording import ChannelTrack, RecordingWriter
+from voicebot.audio.recording import ChannelTrack, RecordingWriter, raw_paths, recover_unfinished
 from voicebot.call.recording import Consent, RecordingPolicy, declines, policy_for
 from voicebot.config import RecordingSettings
 from voicebot.dialog.loader import load_bundle
@@ -194,3 +196,20 @@ def test_the_flow_section_overrides_the_settings(tmp_path: Path) -> None:
     ("I don't know what my balance is", False), ("", False)])
 def test_what_declines_the_recording(said: str, declined: bool) -> None:
     assert declines(said) is declined
+
+
+async def test_what_a_stopped_process_left_unfinished_is_finished_later(tmp_path: Path) -> None:
+    left, right = raw_paths(tmp_path / "call-6.wav", RATE)
+    left.write_bytes(tone(1.0, freq=300))
+    right.write_bytes(bytes(RATE) + tone(0.5, freq=700))  # the bot from 0.5 s to 1.0 s
+    old = time.time() - 120
+    for raw in (left, right):
+        os.utime(raw, (old, old))
+    busy = raw_paths(tmp_path / "call-7.wav", RATE)  # another worker's call in progress: written just now
+    busy[0].write_bytes(tone(0.2))
+    (recovered,) = await asyncio.to_thread(recover_unfinished, tmp_path)
+    assert recovered.call_id == "call-6" and recovered.duration_s == pytest.approx(1.0)
+    data, rate = read_stereo(tmp_path / "call-6.wav")
+    assert rate == RATE and rms(data[:RATE // 2, 0]) > 5000 and rms(data[:RATE // 2, 1]) == 0
+    assert rms(data[RATE // 2:, 1]) > 5000
+    assert not left.exists() and not right.exists() and busy[0].exists()

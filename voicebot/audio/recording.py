@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import queue
+import re
 import threading
+import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -117,7 +120,7 @@ class _Open:
 
     def __init__(self, rec: CallRecording) -> None:
         self.rec = rec
-        self.raw = [rec.path.with_name(rec.path.name + side) for side in (".left.part", ".right.part")]
+        self.raw = raw_paths(rec.path, rec.rate)
         rec.path.parent.mkdir(parents=True, exist_ok=True)
         self.files = [open(path, "w+b") for path in self.raw]  # noqa: SIM115 - closed in finish()
         self.tracks = [ChannelTrack(rec.t0, rec.rate), ChannelTrack(rec.t0, rec.rate)]
@@ -159,6 +162,45 @@ class _Open:
                 file.close()
             path.unlink(missing_ok=True)
         self.rec.path.unlink(missing_ok=True)
+
+
+def raw_paths(path: Path, rate: int) -> list[Path]:
+    """The raw files of the left and right channels of the recording ``path`` at ``rate`` while it is made."""
+    return [path.with_name(f"{path.name}.{rate}.{side}.part") for side in ("left", "right")]
+
+
+_RAW = re.compile(r"^(?P<call>.+)(?P<suffix>\.wav|\.ogg)\.(?P<rate>\d+)\.(?:left|right)\.part$")
+
+
+def recover_unfinished(directory: Path, min_age_s: float = 60.0) -> list[RecordedFile]:
+    """Finish the recordings a stopped process left as raw channel files (untouched for ``min_age_s``: another
+    worker's call in progress is left alone), as they are. Blocking."""
+    found: dict[Path, int] = {}
+    for raw in directory.glob("*.part") if directory.is_dir() else ():
+        if (match := _RAW.match(raw.name)) and time.time() - raw.stat().st_mtime >= min_age_s:
+            found[directory / f"{match['call']}{match['suffix']}"] = int(match["rate"])
+    recovered = []
+    for path, rate in found.items():
+        raw = raw_paths(path, rate)
+        if any(p.exists() and time.time() - p.stat().st_mtime < min_age_s for p in raw):
+            continue
+        fmt = next(f for f, suffix in SUFFIX.items() if path.name.endswith(suffix))
+        files = [open(p, "rb") if p.exists() else io.BytesIO() for p in raw]  # noqa: SIM115 - closed below
+        try:
+            length = max(f.seek(0, io.SEEK_END) for f in files) // 2
+            (_write_opus if fmt == "opus" else _write_wav)(path, files, length, rate)
+        except Exception:  # noqa: BLE001 - one broken leftover does not stop the others
+            log.exception("recording not recovered", path=str(path))
+            continue
+        finally:
+            for f in files:
+                f.close()
+        for p in raw:
+            p.unlink(missing_ok=True)
+        recovered.append(RecordedFile(path.name.removesuffix(SUFFIX[fmt]), path, fmt, rate, length / rate,
+                                      path.stat().st_size, 0))
+        log.warning("unfinished recording recovered", call_id=recovered[-1].call_id, seconds=round(length / rate, 1))
+    return recovered
 
 
 def _blocks(files: list, length: int):

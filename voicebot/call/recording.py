@@ -8,6 +8,8 @@ the consent prompt and the caller's opt-out, the record of each file, and retent
 * Consent: the prompt is said before the greeting. With an opt-out the caller has ``opt_out_wait_s`` after
   it to press the key or say no (:func:`declines`): the recording is then discarded (what was written is
   deleted) and the call goes on unrecorded.
+* A process that stops mid-call leaves the call's raw channel files; the service finishes them when it starts
+  again (:meth:`Recordings.recover`).
 * Retention: each row carries ``expires_at`` (created + the flow's ``retain_days``, else the setting's).
   :meth:`Recordings.purge` deletes the files past it and marks their rows; the service runs it every
   ``purge_interval_s`` and ``voicebot recordings purge [--dry-run]`` on demand.
@@ -25,7 +27,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voicebot.audio.recording import CallRecording, RecordedFile, RecordingWriter
+from voicebot.audio.recording import CallRecording, RecordedFile, RecordingWriter, recover_unfinished
 from voicebot.engines import CallRecorderTap
 from voicebot.config import RecordingSettings
 from voicebot.dialog.bundle import Bundle
@@ -135,8 +137,21 @@ class Recordings:
         """Delete the files of recordings past their retention and mark their rows (a dry run only lists them)."""
         return await purge(self.store, now or datetime.now(UTC), dry_run)
 
+    async def recover(self) -> list[RecordedFile]:
+        """Finish the recordings a stopped process left unfinished and write their rows (flow unknown, kept for
+        ``retain_days``)."""
+        recovered = await asyncio.to_thread(recover_unfinished, self.directory)
+        for written in recovered:
+            await self.store.add(record_of(written.call_id, "", written, self.settings.retain_days, datetime.now(UTC)))
+        return recovered
+
     async def run_retention(self) -> None:
-        """Purge now and every ``purge_interval_s`` until cancelled; a failed round is logged and retried."""
+        """Recover what a stopped process left unfinished, then purge now and every ``purge_interval_s`` until
+        cancelled; a failed round is logged and retried."""
+        try:
+            await self.recover()
+        except Exception:  # noqa: BLE001 - the leftovers stay for the next start
+            log.exception("unfinished recordings not recovered")
         while True:
             try:
                 result = await self.purge()
