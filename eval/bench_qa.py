@@ -31,8 +31,11 @@ from voicebot.store.qa import CallFilter, SqlQaStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.types import Turn
 
-WORDS = ("balance card stolen parcel order refund account transfer where is my the a please help agent blocked "
-         "lost wallet delivery address payment yesterday today week money salary pin number").split()
+WORDS = (
+    "balance", "card", "stolen", "parcel", "order", "refund", "account", "transfer", "where", "is", "my",
+    "the", "a", "please", "help", "agent", "blocked", "lost", "wallet", "delivery", "address", "payment",
+    "yesterday", "today", "week", "money", "salary", "pin", "number",
+)
 QUERIES: dict[str, CallFilter] = {
     "no filter": CallFilter(),
     "rare word (zebra)": CallFilter(words="zebra"),
