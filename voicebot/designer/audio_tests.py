@@ -413,6 +413,10 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
     rendered = asyncio.ensure_future(asyncio.to_thread(_prerender, planned, renderers, stop))
 
     first_up = asyncio.Event()
+    # Services start one at a time: each start migrates its own database with Alembic, whose module-level
+    # context is not safe to enter twice at once in one process (three lanes at once: KeyError 'config', or
+    # a start that never returned).
+    starting = asyncio.Lock()
 
     async def lane(first: bool) -> None:
         if not first:  # the first service fills the prompt and intent caches; the others then load fast
@@ -423,7 +427,8 @@ async def _run_bundle(bundle: str, planned: Sequence[tuple[int, ConversationTest
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     try:
-                        target = await stack.enter_async_context(serve_bundle(dialogs_dir, bundle, workdir))
+                        async with starting:
+                            target = await stack.enter_async_context(serve_bundle(dialogs_dir, bundle, workdir))
                     except ServeError as error:  # the other lanes take this lane's tests
                         print(f"a call lane of {bundle} gives up: {error}", file=sys.stderr)
                         return
