@@ -123,8 +123,8 @@ def _elapsed(masker: PiiMasker, text: str) -> float:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['rows']} lines, {report['labelled_spans']} labelled spans, "
-             f"{report['negative_rows']} negative lines", f"{'kind':<12} {'n':>4} {'precision':>9} {'recall':>7}"]
+    lines = [(f"{report['rows']} lines, {report['labelled_spans']} labelled spans, "
+              f"{report['negative_rows']} negative lines"), f"{'kind':<12} {'n':>4} {'precision':>9} {'recall':>7}"]
     for kind, k in report["kinds"].items():
         p = "-" if k["precision"] is None else f"{k['precision']:.3f}"
         r = "-" if k["recall"] is None else f"{k['recall']:.3f}"

@@ -179,3 +179,13 @@ async def test_the_vault_on_postgresql(tmp_path: Path) -> None:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
+
+
+def test_voicebot_pii_key_prints_a_key_the_sealer_takes() -> None:
+    from typer.testing import CliRunner
+
+    from voicebot.cli import app
+
+    result = CliRunner().invoke(app, ["pii", "key"])
+    key = result.output.strip()
+    assert result.exit_code == 0 and Sealer(key).open(Sealer(key).seal({"a": 1})) == {"a": 1}

@@ -162,7 +162,7 @@ class PiiMasker:
                 add(PiiKind.DOB, date.start, date.end, str(date.value))
         for m in _WRITTEN_PHONE.finditer(text):
             digits = re.sub(r"\D", "", m.group())
-            if 7 <= len(digits) <= 15 and not luhn_card(digits):
+            if 7 <= len(digits) <= 15 and not _is_card(digits):
                 add(PiiKind.PHONE, m.start(), m.end(), digits)
         not_numbers = [*find_money(text), *find_times(text)]
         for run in find_digit_runs(text):
@@ -177,10 +177,11 @@ class PiiMasker:
         """What a run of digits is, by its length, its check digit and the words around it."""
         digits = str(run.value)
         n = len(digits)
-        if not luhn_card(digits) and (text[run.start - 1:run.start].isalnum() or text[run.end:run.end + 1].isalpha()):
-            return None  # glued to letters: part of a code ("1Z999AA1012…", "A12B"), not a number
+        glued = text[run.start - 1:run.start].isalnum() or text[run.end:run.end + 1].isalpha()
+        if glued and not _is_card(digits):
+            return None  # part of a code ("1Z999AA1012…", "A12B"), not a number
         before, around = _before(text, run.start), _before(text, run.start) + " " + text[run.end:run.end + AFTER]
-        if 13 <= n <= 19 and luhn_ok(digits):
+        if _is_card(digits):
             return PiiKind.CARD
         if 3 <= n <= 8 and _PIN_CONTEXT.search(around):
             return PiiKind.PIN
@@ -203,7 +204,8 @@ class PiiMasker:
         plus = text[:run.start].rstrip().lower().endswith(("+", "plus"))
         if plus:
             return _valid("+" + digits, None)
-        return n_ok(digits) and any(_valid(digits, region) for region in self.rules.phone_regions)
+        # a national number has its area code: shorter runs are local numbers or quantities
+        return len(digits) >= 10 and any(_valid(digits, region) for region in self.rules.phone_regions)
 
     def mask(self, text: str) -> str:
         """``text`` with every span replaced by its label."""
@@ -221,12 +223,7 @@ def masker_for(settings: PiiSettings) -> PiiMasker | None:
     return PiiMasker(PiiRules.from_settings(settings)) if settings.mask else None
 
 
-def n_ok(digits: str) -> bool:
-    """Long enough for a national number with its area code (short runs are local numbers or quantities)."""
-    return len(digits) >= 10
-
-
-def luhn_card(digits: str) -> bool:
+def _is_card(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and luhn_ok(digits)
 
 

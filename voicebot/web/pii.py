@@ -46,7 +46,7 @@ def pii_routes(access: PiiAccess, reader: Dependency, admin: Dependency) -> APIR
 
     @router.get("/api/calls/{call_id}/unmasked", responses=refusals)
     async def unmasked(call_id: uuid.UUID, download: bool = False,
-                       principal: Principal = Depends(reader)) -> JSONResponse:
+                       principal: Principal = Depends(reader)) -> JSONResponse:  # noqa: B008 - FastAPI's idiom
         """The call's turns before masking; the read is written to the audit log."""
         if not may_read_unmasked(principal, access):
             raise HTTPException(403, "reading unmasked text needs the admin role (or qa with pii.qa_reads_unmasked)")
@@ -62,7 +62,7 @@ def pii_routes(access: PiiAccess, reader: Dependency, admin: Dependency) -> APIR
     @router.get("/api/pii/audit", responses=refusals)
     async def audit(call_id: uuid.UUID | None = None, actor: str | None = Query(None, max_length=64),
                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                    _: Principal = Depends(admin)) -> dict[str, Any]:
+                    _: Principal = Depends(admin)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
         """Who read or exported unmasked text, what and when; newest first."""
         entries = await access.vault.audit(call_id=str(call_id) if call_id else None, actor=actor, limit=limit,
                                            offset=offset)

@@ -1,0 +1,106 @@
+"""PII in a real call: the caller speaks a card number and an e-mail address over AudioSocket to a real
+``voicebot serve`` (Whisper, the banking flow, SQLite) with unmasked originals kept; the stored record, the
+events, the handoff packet, the log and what a QA person reads (API and page) hold neither in clear, while the
+sealed original is readable by an admin only, and that read is audited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from voicebot.caller.launcher import start, stop
+from voicebot.caller.script import parse_script
+from voicebot.caller.simulator import place_call
+from voicebot.store import database
+from voicebot.store.audit import new_key
+from voicebot.store.tokens import SqlTokenStore
+from voicebot.store.users import SqlUserStore
+from voicebot.web.auth import Role, Scope, issue_token
+from voicebot.web.logins import add_user
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+CARD = re.compile(r"4\W?1\W?1\W?1\W?1\W?1\W?1\W?1|one,? one,? one,? one", re.IGNORECASE)
+EMAIL = re.compile(r"smith|gmail", re.IGNORECASE)  # Whisper may mishear the name, not the domain
+
+
+async def add_people(db_url: str) -> str:
+    """A QA person and an admin token in the service's database; the token's secret."""
+    engine = database.connect(db_url)
+    try:
+        await add_user(SqlUserStore(engine), "quinn", Role.QA, PASSWORD)
+        return (await issue_token(SqlTokenStore(engine), "ops", frozenset({Scope.ADMIN}))).secret
+    finally:
+        await engine.dispose()
+
+
+async def log_in(client: httpx.AsyncClient, name: str) -> None:
+    form = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]*)"', form.text).group(1)
+    answer = await client.post("/login", data={"username": name, "password": PASSWORD, "csrf": csrf, "next": "/"},
+                               headers={"Origin": str(client.base_url).rstrip("/")})
+    assert answer.status_code == 303, answer.text
+
+
+async def test_a_spoken_card_and_email_are_never_kept_or_shown_in_clear(tmp_path: Path) -> None:
+    env = {"VOICEBOT_DIALOG__DIR": str(ROOT / "dialogs"), "VOICEBOT_MODELS_DIR": str(ROOT / "models"),
+           "VOICEBOT_SPEECH__PROMPT_CACHE_DIR": str(ROOT / "var" / "prompt-cache"),
+           "VOICEBOT_PII__KEEP_UNMASKED": "true", "VOICEBOT_PII__KEY": new_key()}
+    service = await start(tmp_path, env, cwd=tmp_path)
+    call_id = str(uuid.uuid4())
+    headers = {"Authorization": f"Bearer {service.api_token}"}
+    try:
+        admin = await add_people(service.db_url)
+        async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=headers) as client:
+            await client.post(f"/api/calls/{call_id}/announce",
+                              content=urlencode({"caller_id": "+15551230002", "flow": "banking"}))
+            result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
+                {"wait_for_bot": {"timeout": 20}},
+                {"say": "I lost my card. The number was four one one one, one one one one, one one one one, "
+                        "one one one one, and my email is john dot smith at gmail dot com."},
+                {"wait_for_bot": {"timeout": 20}},
+                {"say": "I want to speak to an agent"},
+                {"wait_for_bot": {"timeout": 30}},
+            ]}), call_id=call_id, timeout=150, web_url=service.web_url, api_token=service.api_token)
+            record = None
+            for _ in range(50):
+                response = await client.get(f"/api/calls/{call_id}")
+                if response.status_code == 200 and response.json()["ended_at"]:
+                    record = response.json()
+                    break
+                await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as qa:
+            await log_in(qa, "quinn")
+            qa_api = (await qa.get(f"/api/calls/{call_id}")).text
+            qa_page = (await qa.get(f"/calls/{call_id}")).text
+            qa_unmasked = await qa.get(f"/api/calls/{call_id}/unmasked")
+        async with httpx.AsyncClient(base_url=service.web_url, timeout=10,
+                                     headers={"Authorization": f"Bearer {admin}"}) as ops:
+            originals = (await ops.get(f"/api/calls/{call_id}/unmasked")).json()
+            audit = (await ops.get("/api/pii/audit", params={"call_id": call_id})).json()["entries"]
+    finally:
+        await asyncio.to_thread(stop, service)
+    assert result.ok, result.errors
+    assert record is not None and record["outcome"] == "handoff"
+    said = " ".join(t["caller_text"] for t in record["turns"])
+    assert "[card ****1111]" in said or "[account]" in said, said  # the number was heard, and masked
+    assert "[email]" in said, said
+    served = json.dumps(record)
+    assert not CARD.search(served) and not EMAIL.search(served), served
+    stored = sqlite3.connect(service.db_path)
+    dump = "\n".join(stored.iterdump())
+    assert not CARD.search(dump) and not EMAIL.search(dump)
+    log = service.log_text()
+    assert not CARD.search(log) and not EMAIL.search(log)
+    assert "[email]" in qa_api and not CARD.search(qa_api + qa_page) and not EMAIL.search(qa_api + qa_page)
+    assert qa_unmasked.status_code == 403
+    clear = " ".join(t["caller_text"] for t in originals["turns"])
+    assert CARD.search(clear) and EMAIL.search(clear), clear  # sealed, kept, and readable by an admin
+    assert [(e["actor"], e["role"], e["action"]) for e in audit] == [("ops", "token", "view")]
