@@ -93,11 +93,11 @@ async def test_the_service_job_purges_by_itself(tmp_path: Path) -> None:
         expired = record_of(call_id, "banking", RecordedFile(call_id, path, "wav", 8000, 1.0, 12, 0), 1,
                             datetime.now(UTC) - timedelta(days=1, seconds=1))
         await recordings.store.add(expired)  # now past its retention: the next round deletes it
-        for _ in range(100):
-            if not path.exists():
+        for _ in range(100):  # the file is deleted, then the row marked
+            if (await recordings.store.get(call_id)).deleted_at is not None:
                 break
             await asyncio.sleep(0.05)
-        assert not path.exists() and (await recordings.store.get(call_id)).deleted_at is not None
+        assert (await recordings.store.get(call_id)).deleted_at is not None and not path.exists()
     finally:
         job.cancel()
         await recordings.close()

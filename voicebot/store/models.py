@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -342,7 +342,7 @@ class RecordingRow(Base):
     format: Mapped[str] = mapped_column(String(8))  # wav, opus
     sample_rate: Mapped[int]
     duration_s: Mapped[float] = mapped_column(Float)
-    size_bytes: Mapped[int]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)  # 2 GB is ≈ 3 hours at 48 kHz
     dropped_frames: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("format", sa.String(8), nullable=False),
         sa.Column("sample_rate", sa.Integer(), nullable=False),
         sa.Column("duration_s", sa.Float(), nullable=False),
-        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("dropped_frames", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
