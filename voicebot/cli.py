@@ -1,4 +1,4 @@
-"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models, db, token, user."""
+"""The ``voicebot`` command: serve, call, chat, test, validate, graph, eval, bench, models, db, token, user, qa."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clien
 app.add_typer(token_app, name="token")
 user_app = typer.Typer(no_args_is_help=True, help="People who log in to the web app, with a role.")
 app.add_typer(user_app, name="user")
+qa_app = typer.Typer(no_args_is_help=True, help="The QA console's records: corrected turns as training examples.")
+app.add_typer(qa_app, name="qa")
 
 # Each command is a thin wrapper: parse options, call into the module that owns the concern.
 # Heavy imports happen inside the commands so `voicebot --help` stays instant.
@@ -345,6 +347,30 @@ def db_current(url: str = typer.Option(None, help="Database URL (default: VOICEB
     if revision != head:
         typer.echo("the database is behind: run `voicebot db upgrade` (or start the service)", err=True)
         raise typer.Exit(1)
+
+
+@qa_app.command("export")
+def qa_export(
+    flow: str = typer.Option(None, help="Only this flow (default: every flow with a corrected turn)."),
+    out: Path = typer.Option(None, file_okay=False, help="Write <flow>.examples.yaml files here (default: stdout)."),
+    url: str = typer.Option(None, help="Database URL (default: VOICEBOT_STORE__URL)."),
+) -> None:
+    """Reviewers' corrected turns as the flows' intent examples (YAML to merge into dialogs/); exit 1 when none."""
+    import asyncio
+
+    from voicebot.qa.export import export_at
+
+    exported = asyncio.run(export_at(_store_url(url), flow))
+    if not exported:
+        typer.echo("no corrected turns to export" + (f" for flow {flow!r}" if flow else ""), err=True)
+        raise typer.Exit(1)
+    if out is None:
+        typer.echo("---\n".join(exported.values()), nl=False)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in exported.items():
+        (out / f"{name}.examples.yaml").write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out / f'{name}.examples.yaml'}", err=True)
 
 
 @bench_app.command("calls")

@@ -85,6 +85,13 @@ class WebSettings(BaseModel):
     login_lock_minutes: float = Field(15.0, gt=0)
 
 
+class QaSettings(BaseModel):
+    """The QA console (``web/qa.py``): score card forms (``voicebot/qa/forms.py``) and the call list."""
+
+    forms_dir: Path = CHECKOUT / "dialogs" / "qa"  # every *.yaml in it is a score card form
+    page_size: int = Field(25, ge=5, le=200)  # calls per page of the list
+
+
 class StoreSettings(BaseModel):
     # SQLite embedded by default; PostgreSQL through the same code: postgresql+asyncpg://user@host/db
     url: str = f"sqlite+aiosqlite:///{VAR / 'voicebot.db'}"
@@ -271,6 +278,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
     web: WebSettings = WebSettings()
+    qa: QaSettings = QaSettings()
     recordings: RecordingSettings = RecordingSettings()
     store: StoreSettings = StoreSettings()
     speech: SpeechSettings = SpeechSettings()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import yaml
 
@@ -40,3 +40,18 @@ def flow_yaml(flow: str, intents: dict[str, list[str]], made_at: datetime) -> st
               "`voicebot test`.\n")
     body = {"intents": {intent: {"examples": texts} for intent, texts in intents.items()}}
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+
+
+async def export_at(url: str, flow: str | None = None) -> dict[str, str]:
+    """Each flow's examples as YAML (``flow_yaml``), from the call record database at ``url``
+    (``voicebot qa export``); flows without a corrected turn are absent."""
+    from voicebot.store import database
+    from voicebot.store.qa import SqlQaStore
+
+    engine = database.connect(url)
+    try:
+        flows = by_flow(await SqlQaStore(engine).examples(flow))
+    finally:
+        await engine.dispose()
+    made_at = datetime.now(UTC)
+    return {name: flow_yaml(name, intents, made_at) for name, intents in flows.items()}

@@ -36,6 +36,7 @@ from voicebot.web.pages import Pages
 from voicebot.web.people import mount_people
 from voicebot.web.tickets import ticket_api
 from voicebot.web.pii import pii_routes
+from voicebot.web.qa import qa_api
 from voicebot.web.recordings import handed_to, recording_routes
 from voicebot.web.reports import report_routes
 
@@ -284,6 +285,8 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     if ctx.people is not None:  # people's logins and pages (voicebot/web/people.py), the agent desktop
         mount_people(app, ctx.people, ctx.calls, agent_view(hub) if hub is not None else None)
+        if ctx.people.qa is not None:  # the QA scores per flow for scripts too (the console's pages: web/qa.py)
+            app.include_router(qa_api(ctx.people.qa), dependencies=reader)
         if hub is not None:
             app.include_router(desktop_routes(hub, Pages(ctx.people), ctx.people.tickets))
         if ctx.people.tickets is not None:  # pages: web/tickets.py, mounted with the people's pages

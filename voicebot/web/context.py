@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp
 
@@ -44,6 +44,21 @@ class Desktop:
     callbacks: SqlCallbackQueue | None = None  # where an agent's scheduled callback is queued for the scheduler
 
 
+if TYPE_CHECKING:  # the QA console's parts (annotations only)
+    from voicebot.config import QaSettings
+    from voicebot.qa.forms import ScoreForm
+    from voicebot.store.qa import SqlQaStore
+
+
+@dataclass(frozen=True, slots=True)
+class QaConsole:
+    """What the QA console needs (``web/qa.py``): its records and the score card forms."""
+
+    store: SqlQaStore  # search, corrections, score cards, examples
+    forms: Mapping[str, ScoreForm]  # by name, from qa.forms_dir
+    settings: QaSettings
+
+
 @dataclass(frozen=True, slots=True)
 class RecordingAccess:
     """What the recordings' playback needs (``web/recordings.py``): their rows and, when the service has one, the
@@ -61,6 +76,7 @@ class People:
     tokens: SqlTokenStore  # listed on the admin page
     settings: WebSettings  # session cookie and timeouts, login lockouts
     desktop: Desktop | None = None  # the agent desktop (voicebot/web/desktop.py)
+    qa: QaConsole | None = None  # the QA console's corrections, score cards and search (voicebot/web/qa.py)
     tickets: SqlTicketStore | None = None  # tickets and work orders (voicebot/web/tickets.py)
 
 

@@ -1,7 +1,7 @@
 """The web app for people: login, logout and a home page per role, server-rendered (Jinja2, no build step).
 
 * agent — their desktop: presence and the screen pop (``desktop.py``);
-* supervisor, qa — the latest calls, and each call's transcript;
+* supervisor, qa — the QA console's call list (``qa.py``: the calls, each call's review page);
 * admin — the users (add, disable) and the API tokens.
 
 Every page needs a session (else a redirect to the login page); every form carries the session's CSRF token
@@ -11,7 +11,6 @@ per client address, with one message whether or not the username exists.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,12 @@ from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
 from voicebot.web.context import People
 from voicebot.web.logins import (NAME_MAX, LoginThrottle, add_user, check_name, csrf_ok, csrf_token,
                                  new_session_secret, session_limits, verify_password)
-from voicebot.web.pages import ADMINS, HEADERS, READERS, LoginNeeded, Pages, Refused, read_form
+from voicebot.web.pages import ADMINS, HEADERS, LoginNeeded, Pages, Refused, read_form
+from voicebot.web.qa import QaPages
 from voicebot.web.tickets import ticket_routes
 
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "voicebot_login_csrf"  # the login form's CSRF secret, before there is a session
-LATEST_CALLS = 50
 WRONG = "Wrong username or password."
 AgentView = Callable[[UserRecord], Awaitable[dict[str, Any]]]  # the agent desktop's page values
 
@@ -126,25 +125,11 @@ def people_routes(pages: Pages, calls: CallQueries, agent_view: AgentView | None
                 return page(request, "agent.html", user=user, **(await agent_view(user) if agent_view else {}))
             case Role.ADMIN:
                 return await admin_page(request, user)
-            case _:
-                latest = await calls.list_calls(limit=LATEST_CALLS)
-                return page(request, "calls.html", user=user, calls=latest)
+            case _:  # supervisor, qa: the QA console's call list
+                return await qa_pages.call_list(request, user)
 
-    @router.get("/calls")
-    async def calls_page(request: Request) -> Response:
-        user = await person(request, READERS)
-        return page(request, "calls.html", user=user, calls=await calls.list_calls(limit=LATEST_CALLS))
-
-    @router.get("/calls/{call_id}")
-    async def call_page(request: Request, call_id: str) -> Response:
-        user = await person(request, READERS)
-        try:
-            call = await calls.get_call(str(uuid.UUID(call_id)))
-        except ValueError:
-            call = None
-        if call is None:
-            raise Refused(404, f"There is no call {call_id[:80]}.")
-        return page(request, "call.html", user=user, call=call)
+    qa_pages = QaPages(pages, calls, people.qa)  # /calls, each call's review page, scores, export (web/qa.py)
+    router.include_router(qa_pages.router)
 
     async def admin_page(request: Request, user: UserRecord, status: int = 200, message: str = "",
                          error: str = "") -> HTMLResponse:
