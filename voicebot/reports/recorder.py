@@ -5,15 +5,17 @@
 changes (available, on call, wrap-up, break, offline) and writes them to ``queue_events`` and ``agent_states``
 (``store/reports.py``). An event's row id is a digest of the event as Asterisk sent it (manager.conf's
 ``timestampevents = yes`` makes each one distinct), so several workers on one database, each hearing every
-event, keep it once. A write that fails is logged and skipped: calls never wait for reports.
+event, keep it once. Rows wait in memory while the database is away and are written again: calls never wait for
+reports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable
+from collections import deque
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -28,6 +30,8 @@ QUEUE_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAba
                           "AgentComplete", "AgentRingNoAnswer"})
 NOT_HASHED = frozenset({"Privilege", "ActionID"})  # may differ between the workers' AMI logins
 UNKNOWN = {"", "<unknown>", "unknown"}
+MAX_PENDING = 10_000  # rows of each kind kept while the database is away
+RETRY_S = 5.0
 
 
 def queue_event(event: TelephonyEvent, queue_prefix: str) -> QueueEvent | None:
@@ -52,16 +56,23 @@ def agent_state(change: PresenceChanged) -> AgentState:
 
 
 class QueueRecorder:
-    """Writes the PBX's queue events and the desk's agent states to the report tables until cancelled."""
+    """Writes the PBX's queue events and the desk's agent states to the report tables until cancelled. Rows
+    wait in memory while the database is away (at most ``MAX_PENDING`` of each, the oldest dropped beyond) and
+    are written again every ``retry_s``; writing a row twice keeps it once."""
 
     def __init__(self, control: TelephonyControl, desk: PresenceDesk | None, store: SqlReportStore,
-                 queue_prefix: str) -> None:
-        self.store, self.queue_prefix = store, queue_prefix
+                 queue_prefix: str, retry_s: float = RETRY_S) -> None:
+        self.store, self.queue_prefix, self.retry_s = store, queue_prefix, retry_s
         self._events = control.events()  # subscribed now: nothing after this is missed
         self._changes = desk.changes() if desk is not None else None
+        self._rows: deque[QueueEvent] = deque()
+        self._states: deque[AgentState] = deque()
+        self._wake = asyncio.Event()
+        self.dropped = 0  # rows lost because the database was away too long
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._write_rows())
             group.create_task(self._follow_pbx())
             if self._changes is not None:
                 group.create_task(self._follow_desk())
@@ -70,20 +81,43 @@ class QueueRecorder:
         async for event in self._events:
             row = queue_event(event, self.queue_prefix)
             if row is not None:
-                await self._write(self.store.add_queue_events([row]), event=row.event, queue=row.queue)
+                self._keep(self._rows, row)
 
     async def _follow_desk(self) -> None:
         assert self._changes is not None
         async for change in self._changes:
-            await self._write(self.store.add_agent_state(agent_state(change)), agent=change.agent,
-                              state=change.state.value)
+            self._keep(self._states, agent_state(change))
 
-    @staticmethod
-    async def _write(write: Awaitable[None], **context: object) -> None:
+    def _keep(self, pending: deque[Any], row: QueueEvent | AgentState) -> None:
+        if len(pending) >= MAX_PENDING:
+            pending.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("report rows dropped: the database has been away too long", dropped=self.dropped)
+        pending.append(row)
+        self._wake.set()
+
+    async def _write_rows(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while not await self._flush():
+                await asyncio.sleep(self.retry_s)
+
+    async def _flush(self) -> bool:
+        """Write what waits; True when it is written (or nothing waited)."""
+        rows, states = list(self._rows), list(self._states)
         try:
-            await write
-        except Exception as error:  # noqa: BLE001 - a report row lost is logged, never fatal
-            log.warning("report row not written", error=str(error), **context)
+            await self.store.add_queue_events(rows)
+            await self.store.add_agent_states(states)
+        except Exception as error:  # noqa: BLE001 - the rows wait and are written again; calls never wait
+            log.warning("report rows not written; retrying", rows=len(rows) + len(states), error=str(error))
+            return False
+        for pending, written in ((self._rows, rows), (self._states, states)):
+            done = {id(row) for row in written}
+            while pending and id(pending[0]) in done:
+                pending.popleft()
+        return True
 
 
 def _when(stamp: str) -> datetime:

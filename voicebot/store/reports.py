@@ -1,14 +1,15 @@
 """What the reports read and the queue and agent events they keep (tables of migration 0010).
 
-Writes: :meth:`SqlReportStore.add_queue_event` (an Asterisk queue event; its id is a digest of the event, so a
-second worker hearing the same event adds nothing) and :meth:`SqlReportStore.add_agent_state`.
+Writes: :meth:`SqlReportStore.add_queue_events` (Asterisk's queue events; an id is a digest of the event, so a
+second worker hearing the same event adds nothing) and :meth:`SqlReportStore.add_agent_states` (ids digest the
+state too: a batch written again adds nothing).
 Reads: the facts of one period (:class:`Period`: from, to, flow, queue) as small frozen records, which the pure
 measures of ``voicebot/reports/measures.py`` turn into figures. Nothing here computes a rate.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,17 +91,21 @@ class SqlReportStore:
 
     async def add_queue_events(self, events: Iterable[QueueEvent]) -> None:
         """Keep queue events; one already kept (same id: another worker heard it too) is left as it is."""
-        values = [_fields(e) for e in events]
+        await self._insert(QueueEventRow, [_fields(e) for e in events])
+
+    async def add_agent_states(self, states: Iterable[AgentState]) -> None:
+        """Keep agent states; one already kept (the same agent, state, reason, call, queue and time) is left."""
+        await self._insert(AgentStateRow, [{"id": _digest(s.agent, s.state, s.reason, s.call_id, s.queue,
+                                                          s.at.isoformat()), "agent": s.agent, "state": s.state,
+                                            "reason": s.reason, "at": s.at, "call_id": s.call_id, "queue": s.queue}
+                                           for s in states])
+
+    async def _insert(self, table: type[QueueEventRow | AgentStateRow], values: list[dict[str, Any]]) -> None:
         if not values:
             return
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         async with self._sessions.begin() as session:
-            await session.execute(insert(QueueEventRow).values(values).on_conflict_do_nothing(index_elements=["id"]))
-
-    async def add_agent_state(self, state: AgentState) -> None:
-        async with self._sessions.begin() as session:
-            session.add(AgentStateRow(id=uuid.uuid4().hex, agent=state.agent, state=state.state, reason=state.reason,
-                                      at=state.at, call_id=state.call_id, queue=state.queue))
+            await session.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=["id"]))
 
     # ------------------------------------------------------------------ reads
 
@@ -227,6 +232,10 @@ def _calls_in(period: Period) -> list[ColumnElement[bool]]:
     if period.queue:
         where.append(CallRow.queue == period.queue)
     return where
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\n".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:32]
 
 
 def _fields(event: QueueEvent) -> dict[str, Any]:
