@@ -22,8 +22,6 @@ import wave
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
 from voicebot.audio.recording import RecordingWriter
 from voicebot.types import AudioFrame

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import uvicorn
-
 from fakes import store_ok
+
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
 from voicebot.audio.recording import RecordingWriter
 from voicebot.call.directory import CallDirectory

@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from recording_site import RecordingSite, serve_recording_site
+
 from voicebot.web.auth import SESSION_COOKIE
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-
 from harness import auth, start_service, stop_service
+
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
 

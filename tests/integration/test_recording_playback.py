@@ -5,12 +5,11 @@ took the call, not another), and the audit of playbacks (not of seeks)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
 from recording_site import TOOK_THE_CALL, RecordingSite, serve_recording_site
+
 from voicebot.web.auth import SESSION_COOKIE
 
 

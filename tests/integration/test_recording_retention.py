@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from services import require_service
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
-from services import require_service
 from voicebot.audio.recording import RecordedFile, raw_paths
 from voicebot.call.recording import Recordings, purge, record_of
 from voicebot.cli import app as cli

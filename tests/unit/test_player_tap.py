@@ -4,6 +4,7 @@ written, keep-alive silence included, and nothing of a prompt after a barge-in's
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from voicebot.audio.audiosocket import HEADER_SIZE
 from voicebot.audio.player import Player
@@ -50,5 +51,5 @@ async def test_the_tap_hears_what_was_written_and_nothing_after_a_cut() -> None:
     voiced = [message for message, _ in tap.heard if any(message[HEADER_SIZE:])]
     assert len(voiced) == 10 and prompt.done.result() is False  # the cut prompt's frames, and no more
     times = [at for _, at in tap.heard]
-    assert [round(b - a, 6) for a, b in zip(times, times[1:])] == [0.02] * (len(times) - 1)  # as written
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [0.02] * (len(times) - 1)  # as written
     assert len(tap.heard) > len(voiced)  # keep-alive silence is heard too

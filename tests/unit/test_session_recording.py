@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from fakes import FakeCallConnection, FakeCallStore, FakeNlu, FakeRecognizer, FakeSynthesizer, ScriptedDialog
+
 from voicebot.call.events import EventBus
 from voicebot.call.recording import Consent, RecordingPolicy, Recordings
 from voicebot.call.session import CallServices, CallSession, DialogApp

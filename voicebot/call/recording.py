@@ -28,10 +28,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicebot.audio.recording import CallRecording, RecordedFile, RecordingWriter, recover_unfinished
-from voicebot.engines import CallRecorderTap
 from voicebot.config import RecordingSettings
 from voicebot.dialog.bundle import Bundle
 from voicebot.dialog.schema import ConsentSpec
+from voicebot.engines import CallRecorderTap
 from voicebot.store import database
 from voicebot.store.recordings import RecordingRecord, SqlRecordingStore
 
