@@ -97,6 +97,8 @@ async def _seed(store: SqlCallStore) -> None:
                QueueEvent("k0", DAY0 + timedelta(minutes=5), "AgentComplete", "banking", "0", agent="ann", talk_s=120)]
     await reports.add_queue_events(events)
     await reports.add_queue_events(events[:2])  # heard again (another worker): kept once
+    many = [QueueEvent(f"x{i}", NOW - timedelta(days=20), "QueueCallerJoin", "other") for i in range(3000)]
+    await reports.add_queue_events(many)  # 3000 rows (42 000 values) at once: written in parts, outside the period
 
 
 async def test_every_report_on_known_calls(store: SqlCallStore) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from voicebot.store.models import AgentStateRow, CallRow, EventRow, QueueEventRow, TurnRow
 
+INSERT_ROWS = 500  # rows per INSERT: the databases bound the parameters of one statement (32 766)
 SURVEY_EVENT = "survey_answered"  # events.EventType.SURVEY_ANSWERED: a caller's score, in the events table
 
 
@@ -105,7 +106,9 @@ class SqlReportStore:
             return
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         async with self._sessions.begin() as session:
-            await session.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=["id"]))
+            for i in range(0, len(values), INSERT_ROWS):
+                await session.execute(insert(table).values(values[i:i + INSERT_ROWS])
+                                      .on_conflict_do_nothing(index_elements=["id"]))
 
     # ------------------------------------------------------------------ reads
 
