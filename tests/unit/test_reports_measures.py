@@ -1,5 +1,5 @@
 """The reports' arithmetic on known data: containment raw and strict, service level, ASA, AHT, wrap-up, CSAT,
-percentiles per stage (voicebot/reports/measures.py)."""
+percentiles per stage (voicebot/reports/measures.py); and CSV cells that no spreadsheet runs as formulas."""
 
 from __future__ import annotations
 
@@ -124,3 +124,13 @@ def test_a_state_reported_by_several_workers_counts_once() -> None:
               AgentState("ann", "available", T0 + timedelta(seconds=30) + ms)]
     assert [seconds for _, seconds in m.wrap_ups(states, T0 + timedelta(hours=1))] == [30.0]
     assert m.time_in_states(states, T0, T0 + timedelta(minutes=1))["ann"] == {"wrap_up": 30.0, "available": 30.0}
+
+
+def test_a_csv_cell_never_runs_as_a_spreadsheet_formula() -> None:
+    from voicebot.reports.build import Report
+    from voicebot.store.reports import Period
+
+    report = Report("handoffs", "Handoff reasons", Period(T0, T0 + timedelta(days=1)), ("reason", "calls", "share"),
+                    (("=HYPERLINK(\"x\")", 2, 0.5), ("-1+1", 1, None), ("caller_request", 1, -0.25)))
+    assert report.csv().splitlines() == ["reason,calls,share", "\"'=HYPERLINK(\"\"x\"\")\",2,0.5", "'-1+1,1,",
+                                         "caller_request,1,-0.25"]

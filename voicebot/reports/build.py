@@ -15,6 +15,7 @@ from voicebot.config import ReportSettings
 from voicebot.reports import measures as m
 from voicebot.store.reports import AgentState, Period, QueueEvent, SqlReportStore
 
+FORMULA_STARTS = frozenset("=+-@\t\r")
 YEARS = (1970, 2999)  # what a period may cover: every database stores it, arithmetic never overflows
 REPORTS: dict[str, str] = {  # name -> title, in the order the page shows them
     "containment": "Containment",
@@ -64,7 +65,7 @@ class Report:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(self.columns)
-        writer.writerows(["" if v is None else v for v in row] for row in self.rows)
+        writer.writerows([_cell(v) for v in row] for row in self.rows)
         return out.getvalue()
 
     def chart_data(self) -> dict[str, Any] | None:
@@ -212,6 +213,15 @@ class Reports:
                       Chart("bar", "stage", ("p50_ms", "p95_ms"), scale="amount"),
                       "milliseconds per stage of the bot's reply; reply = end of the caller's speech to the first "
                       "audio sent")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: empty for None; text a spreadsheet would run as a formula (=, +, -, @) is quoted with '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def parse_moment(text: str, end: bool = False) -> datetime:
