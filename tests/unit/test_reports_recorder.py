@@ -26,7 +26,6 @@ def test_an_agent_connect_becomes_a_row_with_the_call_and_the_member() -> None:
     assert row.at.timestamp() == 1790000000.5
     same = ami("AgentConnect", **{**event.fields, "Privilege": "call,all"})  # another worker's login
     assert queue_event(same, "voicebot-").id == row.id
-    assert queue_event(ami("QueueCallerJoin", Queue="voicebot-cards", CallerIDNum="<unknown>"), "voicebot-").caller_id == ""
     assert queue_event(ami("Newchannel", Queue="voicebot-cards"), "voicebot-") is None
     assert queue_event(ami("QueueCallerJoin"), "voicebot-") is None  # no queue
 

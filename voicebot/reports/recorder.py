@@ -29,7 +29,6 @@ log = structlog.get_logger(__name__)
 QUEUE_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
                           "AgentComplete", "AgentRingNoAnswer"})
 NOT_HASHED = frozenset({"Privilege", "ActionID"})  # may differ between the workers' AMI logins
-UNKNOWN = {"", "<unknown>", "unknown"}
 MAX_PENDING = 10_000  # rows of each kind kept while the database is away
 RETRY_S = 5.0
 
@@ -40,11 +39,10 @@ def queue_event(event: TelephonyEvent, queue_prefix: str) -> QueueEvent | None:
     if event.name not in QUEUE_EVENTS or not f.get("Queue"):
         return None
     digest = hashlib.sha256("\n".join(f"{k}:{v}" for k, v in sorted(f.items()) if k not in NOT_HASHED).encode())
-    caller = f.get("CallerIDNum", "")
     return QueueEvent(
         id=digest.hexdigest()[:32], at=_when(f.get("Timestamp", "")), event=event.name,
         queue=f["Queue"].removeprefix(queue_prefix)[:64], unique_id=(f.get("Uniqueid") or f.get("Linkedid", ""))[:64],
-        call_id=call_of(f), caller_id="" if caller in UNKNOWN else caller[:64],
+        call_id=call_of(f),
         agent=(f.get("MemberName") or None) if event.name.startswith("Agent") else None,
         interface=f.get("Interface") or None, hold_s=_seconds(f.get("HoldTime")), talk_s=_seconds(f.get("TalkTime")),
         ring_s=_seconds(f.get("RingTime")), position=_int(f.get("Position")), reason=f.get("Reason", "")[:32])

@@ -269,7 +269,6 @@ class QueueEventRow(Base):
     queue: Mapped[str] = mapped_column(String(64))
     unique_id: Mapped[str] = mapped_column(String(64), default="")  # the caller's channel in Asterisk
     call_id: Mapped[str | None] = mapped_column(String(64))  # the voicebot call (VOICEBOT_UUID), when known
-    caller_id: Mapped[str] = mapped_column(String(64), default="")
     agent: Mapped[str | None] = mapped_column(String(64))  # the member's name
     interface: Mapped[str | None] = mapped_column(String(128))
     hold_s: Mapped[float | None] = mapped_column(Float)

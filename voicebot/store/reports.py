@@ -58,8 +58,7 @@ class QueueEvent:
     event: str
     queue: str
     unique_id: str = ""
-    call_id: str | None = None
-    caller_id: str = ""
+    call_id: str | None = None  # the caller's number is not kept here: the call has it
     agent: str | None = None
     interface: str | None = None
     hold_s: float | None = None
@@ -195,7 +194,7 @@ class SqlReportStore:
     async def queue_events(self, period: Period) -> list[QueueEvent]:
         """The queue events of the period (of its queue), oldest first."""
         q = QueueEventRow
-        query = select(q.id, q.at, q.event, q.queue, q.unique_id, q.call_id, q.caller_id, q.agent, q.interface,
+        query = select(q.id, q.at, q.event, q.queue, q.unique_id, q.call_id, q.agent, q.interface,
                        q.hold_s, q.talk_s, q.ring_s, q.position, q.reason) \
             .where(q.at >= period.start, q.at < period.end).order_by(q.at, q.id)
         if period.queue:
@@ -243,6 +242,6 @@ def _digest(*parts: object) -> str:
 
 def _fields(event: QueueEvent) -> dict[str, Any]:
     return {"id": event.id, "at": event.at, "event": event.event, "queue": event.queue, "unique_id": event.unique_id,
-            "call_id": event.call_id, "caller_id": event.caller_id, "agent": event.agent,
+            "call_id": event.call_id, "agent": event.agent,
             "interface": event.interface, "hold_s": event.hold_s, "talk_s": event.talk_s, "ring_s": event.ring_s,
             "position": event.position, "reason": event.reason}

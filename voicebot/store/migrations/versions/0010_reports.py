@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(64), nullable=False),
         sa.Column("unique_id", sa.String(64), nullable=False),
         sa.Column("call_id", sa.String(64), nullable=True),
-        sa.Column("caller_id", sa.String(64), nullable=False),
         sa.Column("agent", sa.String(64), nullable=True),
         sa.Column("interface", sa.String(128), nullable=True),
         sa.Column("hold_s", sa.Float(), nullable=True),
