@@ -4,6 +4,7 @@ arithmetic from ``measures.py``; this module only names, orders and rounds."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Callable, Sequence
@@ -80,22 +81,22 @@ class Report:
 
 
 class _Facts:
-    """The queue facts of one period, read once for both the queue and the agent reports."""
+    """The queue facts of one period, read once for both the queue and the agent reports (built concurrently)."""
 
     def __init__(self, store: SqlReportStore, period: Period) -> None:
         self.store, self.period = store, period
-        self._events: list[QueueEvent] | None = None
-        self._states: list[AgentState] | None = None
+        self._events: asyncio.Task[list[QueueEvent]] | None = None
+        self._states: asyncio.Task[list[AgentState]] | None = None
 
     async def queue_events(self) -> list[QueueEvent]:
         if self._events is None:
-            self._events = await self.store.queue_events(self.period)
-        return self._events
+            self._events = asyncio.ensure_future(self.store.queue_events(self.period))
+        return await asyncio.shield(self._events)
 
     async def agent_states(self) -> list[AgentState]:
         if self._states is None:
-            self._states = await self.store.agent_states(self.period)
-        return self._states
+            self._states = asyncio.ensure_future(self.store.agent_states(self.period))
+        return await asyncio.shield(self._states)
 
 
 class Reports:
@@ -121,7 +122,7 @@ class Reports:
             if name not in REPORTS:
                 raise KeyError(name)
         facts = _Facts(self.store, period)
-        return [await getattr(self, "_" + name.replace("-", "_"))(facts) for name in names]
+        return list(await asyncio.gather(*(getattr(self, "_" + name.replace("-", "_"))(facts) for name in names)))
 
     def _service_level_s(self, queue: str) -> float:
         return self.settings.queue_service_level_s.get(queue, self.settings.service_level_s)
