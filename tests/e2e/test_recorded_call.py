@@ -1,8 +1,9 @@
-"""A recorded call through a real `voicebot serve`: the caller simulator plays Asterisk's part over a real
-AudioSocket, the caller speaks once; the service leaves one stereo WAV named by the call's UUID whose left channel
+"""Recorded calls through a real `voicebot serve`, the caller simulator playing Asterisk's part over a real
+AudioSocket. The caller speaks once; the service leaves one stereo WAV named by the call's UUID whose left channel
 holds the caller's speech (when the simulator sent it) and whose right channel holds the bot's (when the simulator
 heard it: the consent prompt first, then the greeting), each channel silent while only the other side speaks; its
-row, and the file served by the API."""
+row, and the file served by the API. A greeting cut by barge-in is recorded as it was heard: until the cut, and
+frame by frame voiced where the caller heard the bot."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 RATE = 8000
 CONSENT = "This call may be recorded for quality and training."
+VOICED = 184  # RMS of -45 dBFS: the simulator's "voiced" frame
 
 
 def rms(samples: np.ndarray) -> float:
@@ -98,3 +100,48 @@ async def test_a_recorded_call_leaves_the_caller_left_and_the_bot_right(tmp_path
     assert rms(right[bot_talks]) > 300 and rms(left[bot_talks]) < 5  # the simulator sends silence meanwhile
     answer = at(spoken.first_bot_audio_s + 0.1, spoken.first_bot_audio_s + 1.0)
     assert rms(right[answer]) > 300 and rms(left[answer]) < 5  # the bot's answer, right
+
+
+async def test_a_greeting_cut_by_barge_in_is_recorded_as_it_was_heard(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    service = await asyncio.to_thread(start_service, tmp_path, {
+        "VOICEBOT_RECORDINGS__ENABLED": "true", "VOICEBOT_RECORDINGS__DIR": str(recordings),
+        "VOICEBOT_RECORDINGS__CONSENT_PROMPT": ""})  # the greeting first: it may be cut
+    try:
+        call_id = str(uuid.uuid4())
+        result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
+            {"barge_in": {"after": 1.0, "say": "I want to check my balance"}},
+            {"wait_for_bot": {"timeout": 30}}, "hangup"]}), call_id=call_id, timeout=90, record_caller=True)
+        path = recordings / f"{call_id}.wav"
+        for _ in range(100):
+            if path.exists():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(stop_service, service)
+    assert result.ok, result.errors
+    (barge,) = result.turns
+    assert barge.kind == "barge_in" and barge.barge_in_stop_s is not None  # the bot stopped talking
+    with wave.open(str(path)) as wav:
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    left, right = data[:, 0], data[:, 1]
+    offset = offset_of(right, np.frombuffer(result.bot_audio, dtype="<i2"))
+    assert abs(offset) <= 0.2
+
+    def at(start_s: float, end_s: float) -> slice:
+        return slice(int((start_s - offset) * RATE), int((end_s - offset) * RATE))
+
+    cut = barge.start_s + barge.barge_in_stop_s  # the greeting's last frame, as the caller heard it
+    assert rms(right[at(cut - 0.6, cut - 0.1)]) > 300  # the greeting, until it was cut
+    assert rms(right[at(cut + 0.05, cut + 0.2)]) < VOICED  # then nothing of it: the bot went quiet (≥ 200 ms)
+    assert rms(left[at(barge.start_s + 0.2, barge.end_s - 0.2)]) > 300  # while the caller spoke, left
+    # Frame by frame, the right channel is voiced exactly where the caller heard the bot.
+    heard = np.frombuffer(result.bot_audio, dtype="<i2")
+    start = int(-offset * RATE)
+    mine = right[max(0, start):][:len(heard) - max(0, -start)]
+    theirs = heard[max(0, -start):][:len(mine)]
+    frames = len(mine) // 160
+    voiced = [rms(x.reshape(frames, 160)[i]) > VOICED for x in (mine[:frames * 160], theirs[:frames * 160])
+              for i in range(frames)]
+    agree = sum(a == b for a, b in zip(voiced[:frames], voiced[frames:], strict=True)) / frames
+    assert agree > 0.95
