@@ -16,6 +16,7 @@ from voicebot.config import ReportSettings
 from voicebot.reports import measures as m
 from voicebot.store.reports import AgentState, Period, QueueEvent, SqlReportStore
 
+PARALLEL_REPORTS = 3  # reports built at once: a page view holds at most this many of the store's connections
 FORMULA_STARTS = frozenset("=+-@\t\r")
 YEARS = (1970, 2999)  # what a period may cover: every database stores it, arithmetic never overflows
 REPORTS: dict[str, str] = {  # name -> title, in the order the page shows them
@@ -122,7 +123,13 @@ class Reports:
             if name not in REPORTS:
                 raise KeyError(name)
         facts = _Facts(self.store, period)
-        return list(await asyncio.gather(*(getattr(self, "_" + name.replace("-", "_"))(facts) for name in names)))
+        lanes = asyncio.Semaphore(PARALLEL_REPORTS)
+
+        async def one(name: str) -> Report:
+            async with lanes:
+                return await getattr(self, "_" + name.replace("-", "_"))(facts)
+
+        return list(await asyncio.gather(*(one(name) for name in names)))
 
     def _service_level_s(self, queue: str) -> float:
         return self.settings.queue_service_level_s.get(queue, self.settings.service_level_s)
