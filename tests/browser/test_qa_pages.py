@@ -131,7 +131,7 @@ def test_a_qa_reviewers_day(page: Page, site: Site) -> None:
     expect(page.get_by_role("status")).to_contain_text("2 calls match")
     page.get_by_label("Words said in the call").fill("stolen")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status")).to_contain_text("1 call match")
+    expect(page.get_by_role("status")).to_contain_text("1 call matches")
     page.get_by_role("link", name="from +15550001").click()
     expect(page).to_have_url(f"{site.url}/calls/{STOLEN}")
 
