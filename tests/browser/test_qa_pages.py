@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 import uuid
 import wave
 from collections.abc import Iterator
@@ -121,6 +122,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     thread.join(15)
 
 
+def _wait_until(check, timeout_s: float = 15.0) -> None:
+    """Poll ``check`` (the page's CSP allows no eval, so no wait_for_function)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 def _player_at(page: Page) -> float:
     return page.evaluate("document.getElementById('recording').currentTime")
 
@@ -140,7 +149,7 @@ def test_a_qa_reviewers_day(page: Page, site: Site) -> None:
     expect(page.get_by_role("list", name="Stage latencies of turn 1")).to_contain_text("asr final +180 ms")
 
     # Hear a turn: the player seeks to it and the line is highlighted; the keyboard does the same.
-    page.wait_for_function("document.getElementById('recording').readyState >= 1")  # its length is known
+    _wait_until(lambda: page.evaluate("document.getElementById('recording').readyState") >= 1)  # length known
     page.get_by_role("button", name="Play turn 2 from 0:08").click()
     assert abs(_player_at(page) - 8.0) < 0.3
     expect(page.locator("#turn-1")).to_have_attribute("aria-current", "true")
@@ -149,6 +158,9 @@ def test_a_qa_reviewers_day(page: Page, site: Site) -> None:
     assert abs(_player_at(page) - 14.0) < 0.3
     expect(page.locator("#turn-2")).to_have_attribute("aria-current", "true")
     expect(page.locator("#turn-1")).not_to_have_attribute("aria-current", "true")
+    page.locator("#turn-0 p.caller").click()  # a click on a line's words
+    assert abs(_player_at(page) - 2.0) < 0.3
+    expect(page.locator("#turn-0")).to_have_attribute("aria-current", "true")
     page.evaluate("document.getElementById('recording').pause()")
 
     # Correct the first line: what was said and the intent meant.

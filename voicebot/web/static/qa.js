@@ -1,6 +1,6 @@
-// The call's review page (web/qa.py): the recording in step with the transcript. A turn's time button seeks
-// the player there and plays; while it plays, the turn being heard is highlighted (aria-current) and kept in
-// view. Without a recording the player gives way to a line that says so.
+// The call's review page (web/qa.py): the recording in step with the transcript. A turn's time button (or a
+// click on its words) seeks the player there and plays; while it plays, the turn being heard is highlighted
+// (aria-current) and kept in view. Without a recording the player gives way to a line that says so.
 "use strict";
 (() => {
   const player = document.getElementById("recording");
@@ -30,10 +30,13 @@
   };
   player.addEventListener("timeupdate", highlight);
   player.addEventListener("seeked", highlight);
+  // A turn's time button, or a click on the turn's words (not on its forms or links), plays from the turn.
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button.seek");
-    if (!button) return;
-    player.currentTime = Number(button.dataset.start);
+    const line = event.target.closest(".qa-timeline > li[data-start]");
+    if (!button && (!line || event.target.closest("a, button, input, textarea, select, label, details"))) return;
+    if (player.hidden) return;
+    player.currentTime = Number((button || line).dataset.start);
     highlight();
     player.play().catch(() => {});  // a browser may refuse to play; the position is still set
   });
