@@ -251,8 +251,13 @@ class VoicebotService:
     def request_stop(self) -> None:
         self._stopping.set()
 
+    def stopping(self) -> bool:
+        """Whether the service is draining (its calls end, no new one is taken)."""
+        return self._stopping.is_set()
+
     async def stop(self) -> None:
         """Stop accepting calls, let calls end or hand them to a human, flush records, exit."""
+        self._stopping.set()  # /healthz answers 503 from now on
         log.info("shutting down", active_calls=self.audiosocket.active_calls)
         handed_over = self.audiosocket.call_ids()
         await self.audiosocket.stop(self.settings.audiosocket.shutdown_grace_s)
@@ -319,6 +324,7 @@ def web_context(service: VoicebotService) -> WebContext:
                       active_calls=lambda: service.audiosocket.active_calls,
                       principal_for=store_lookup(service.tokens), store_health=service.store.health,
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
+                      stopping=service.stopping,
                       recordings=service.playback,
                       reports=service.reports)
 

@@ -185,6 +185,12 @@ async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
         ], timeout=60, fetch_record=False))
         await asyncio.sleep(8)  # the greeting is playing or done; the caller is silent
         service.process.send_signal(signal.SIGTERM)
+        async with httpx.AsyncClient(timeout=10) as client:  # draining: a balancer must send no new call here
+            for _ in range(50):
+                draining = await client.get(f"{service.web_url}/healthz")
+                if draining.status_code != 200:
+                    break
+                await asyncio.sleep(0.1)
         result, _ = await task
         code = await asyncio.to_thread(service.process.wait, 30)  # exits by itself after the handoff
     finally:
@@ -192,6 +198,7 @@ async def test_sigterm_hands_calls_in_progress_to_a_human(tmp_path):
             await asyncio.to_thread(stop_service, service)
     assert result.hangup_by == "bot"
     assert code == 0
+    assert draining.status_code == 503 and draining.json()["status"] == "stopping", draining.text
     # the dialplan's lookup after the bot let go was still answered: the caller goes to the queue, not the fallback
     assert result.handoff is not None and result.handoff["reason"] == "service_shutdown", result.errors
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{service.db_path}", tmp_path / "spool")

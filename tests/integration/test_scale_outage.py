@@ -91,6 +91,11 @@ async def test_postgres_stopped_mid_call_loses_and_doubles_nothing(postgres: Pri
                 assert len(before) == CALLS and not any(task.done() for task in calls), before
                 await asyncio.to_thread(postgres.stop)
                 results = await asyncio.gather(*calls)
+                # the dialplan's token, accepted before the outage, still looks handoffs up; an unknown one waits
+                during = await client.get(f"/api/calls/{call_ids[0]}/handoff",
+                                          headers={"Authorization": f"Bearer {token}"})
+                stranger = await client.get(f"/api/calls/{call_ids[0]}/handoff",
+                                            headers={"Authorization": "Bearer vbt_not-a-token"})
                 for _ in range(100):  # what the calls said after the stop waits in the spool
                     outage = await _health(client)
                     if outage["spooled_records"]:
@@ -110,6 +115,7 @@ async def test_postgres_stopped_mid_call_loses_and_doubles_nothing(postgres: Pri
         assert result.ok, result.errors
         assert len(result.turns) == 4 and all(turn.latency_s is not None for turn in result.turns)  # answered
     assert outage["status"] == "degraded" and outage["spooled_records"] > 0, outage
+    assert during.status_code == 200 and stranger.status_code == 503, (during.text, stranger.text)
     assert "voicebot_store_up 0.0" in metrics and "voicebot_store_write_failures_total 0.0" not in metrics
     assert after == {"status": "ok", "spooled_records": 0, "held_records": 0}, after
     assert code == 0

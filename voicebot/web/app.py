@@ -213,9 +213,13 @@ def create_app(ctx: WebContext) -> FastAPI:
     dialplan = [Depends(require(Scope.DIALPLAN, ctx.principal_for, sessions))]
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
+    async def healthz(response: Response) -> dict[str, Any]:
+        """ok or degraded (the store spools) with 200; stopping with 503, so a balancer sends no new call."""
         store = await ctx.store_health()
-        return {"status": store.status, "active_calls": ctx.active_calls(), "flows": ctx.flow_names(),
+        status = "stopping" if ctx.stopping() else store.status
+        if status == "stopping":
+            response.status_code = 503
+        return {"status": status, "active_calls": ctx.active_calls(), "flows": ctx.flow_names(),
                 "store": {"status": store.status, "spooled_records": store.spooled, "held_records": store.held}}
 
     @app.get("/metrics", response_class=Response,

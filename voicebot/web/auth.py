@@ -18,13 +18,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import structlog
 from fastapi import HTTPException, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from voicebot.store import database
 from voicebot.store.tokens import SqlTokenStore, TokenRecord
+
+log = structlog.get_logger(__name__)
 
 TOKEN_PREFIX = "vbt_"
 SESSION_COOKIE = "voicebot_session"  # a person's login (voicebot/web/people.py)
@@ -122,12 +127,30 @@ async def revoke_at(url: str, name: str) -> bool:
         await engine.dispose()
 
 
-def store_lookup(store: SqlTokenStore) -> TokenLookup:
-    """Resolve a digest through the token table (revoked tokens resolve to None)."""
+def store_lookup(store: SqlTokenStore, remembered: int = 1000) -> TokenLookup:
+    """Resolve a digest through the token table (revoked tokens resolve to None).
+
+    While the database is unreachable, a token that the table accepted before still works (the dialplan must
+    go on announcing calls and looking up handoffs through an outage; nobody can revoke a token meanwhile);
+    an unknown one gets a 503. The last ``remembered`` accepted tokens are kept, in this process only."""
+    known: OrderedDict[str, Principal] = OrderedDict()
 
     async def lookup(digest: str) -> Principal | None:
-        record = await store.active(digest)
-        return Principal(record.name, parse_scopes(record.scopes)) if record is not None else None
+        try:
+            record = await store.active(digest)
+        except (SQLAlchemyError, OSError) as error:
+            if digest in known:
+                return known[digest]
+            log.warning("token check without the database", cause=type(error).__name__)
+            raise HTTPException(503, "the token store is unavailable; try again") from None
+        if record is None:
+            known.pop(digest, None)
+            return None
+        principal = known[digest] = Principal(record.name, parse_scopes(record.scopes))
+        known.move_to_end(digest)
+        if len(known) > remembered:
+            known.popitem(last=False)
+        return principal
 
     return lookup
 

@@ -93,6 +93,7 @@ class WebContext:
     mounts: Mapping[str, ASGIApp] = field(default_factory=dict)  # path -> app, e.g. the demo back office
     people: People | None = None  # people's logins and pages (voicebot/web/people.py); None: the API only
     inference_queued: Callable[[], int] | None = None  # jobs waiting for the inference pool (/metrics)
+    stopping: Callable[[], bool] = lambda: False  # the service is draining: /healthz says 503, balancers look away
     reports: Reports | None = None  # the reports' pages and API (voicebot/web/reports.py)
     recordings: RecordingAccess | None = None  # call recordings' playback (voicebot/web/recordings.py)
     pii: PiiAccess | None = None  # unmasked originals for the roles allowed, and their audit log (web/pii.py)
