@@ -107,7 +107,7 @@ def test_the_demo_back_office_is_mounted_only_when_configured(tmp_path: Path, en
                               directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
                               audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(),
                               people=None, store=SimpleNamespace(health=store_ok), desk_key="k", reports=None,
-                              playback=None)
+                              playback=None, stopping=lambda: False)
     with TestClient(create_app(web_context(service))) as client:
         health = client.get("/demo/health")
     assert (health.status_code, (tmp_path / "demo.db").exists()) == ((200, True) if enabled else (404, False))
