@@ -4,12 +4,16 @@ per flow over time and the corrected turns as examples."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from services import require_service
 from sqlalchemy import delete, text
 
@@ -158,3 +162,27 @@ async def test_scores_corrections_and_examples(store: SqlCallStore) -> None:
     daily = await qa.flow_scores(date(2026, 11, 3), date(2026, 11, 3), "day")
     assert [(s.flow, s.period, s.mean) for s in daily] == [("banking", date(2026, 11, 3), 40.0)]
     assert await qa.flow_scores(date(2026, 11, 1), date(2026, 11, 30), form="other") == []
+
+
+async def test_voicebot_qa_export_writes_a_file_per_flow(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}"
+    store = await SqlCallStore.open(url, tmp_path / "spool")
+    try:
+        banking = await _call(store, "banking", DAY, "completed", [("block my cart", None, None, "Okay.")])
+        retail = await _call(store, "retail", DAY, "completed", [("where is my order", "order_status", None, "Ok.")])
+        qa = SqlQaStore(store.engine)
+        await qa.correct(banking, 0, "block my card", "lost_card", "quinn")
+        await qa.correct(retail, 0, None, "track_order", "quinn")
+    finally:
+        await store.close()
+    out = tmp_path / "examples"
+    run = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "voicebot", "qa", "export", "--out", str(out),
+                                                   "--url", url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["banking.examples.yaml", "retail.examples.yaml"]
+    assert yaml.safe_load((out / "retail.examples.yaml").read_text()) == {
+        "intents": {"track_order": {"examples": ["where is my order"]}}}
+    nothing = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "voicebot", "qa", "export", "--flow",
+                                                       "parcels", "--url", url], capture_output=True, text=True,
+                                      timeout=120)
+    assert nothing.returncode == 1 and "no corrected turns" in nothing.stderr
