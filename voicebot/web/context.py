@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.types import ASGIApp
 
 from voicebot.call.directory import CallDirectory
-from voicebot.config import DesktopSettings, WebSettings
+from voicebot.config import DesktopSettings, QaSettings, WebSettings
 from voicebot.engines import CallQueries
 from voicebot.events import Bus
-from voicebot.store.callbacks import SqlCallbackQueue
+from voicebot.qa.forms import ScoreForm
 from voicebot.reports.build import Reports
+from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.qa import SqlQaStore
 from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.repo import StoreHealth
 from voicebot.store.tickets import SqlTicketStore
@@ -42,12 +44,6 @@ class Desktop:
     settings: DesktopSettings
     profiles: ProfileLookup | None = None  # (flow, caller's number) -> customer profile (web/desktop.CustomerProfiles)
     callbacks: SqlCallbackQueue | None = None  # where an agent's scheduled callback is queued for the scheduler
-
-
-if TYPE_CHECKING:  # the QA console's parts (annotations only)
-    from voicebot.config import QaSettings
-    from voicebot.qa.forms import ScoreForm
-    from voicebot.store.qa import SqlQaStore
 
 
 @dataclass(frozen=True, slots=True)
