@@ -29,7 +29,8 @@ def test_the_filter_reads_every_field() -> None:
     assert call_filter({"contained": "yes"}).contained is True
 
 
-@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": "2026-02-30"}, {"score_min": "-1"},
+@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": "2026-02-30"}, {"until": "9999-12-31"},
+                                    {"since": "0001-01-01"}, {"score_min": "-1"},
                                     {"score_max": "1e9"}, {"score_min": "nan"}, {"contained": "maybe"},
                                     {"flow": "x" * 65}, {"words": "w" * 201}])
 def test_a_bad_filter_is_a_422_that_names_it(params: dict[str, str]) -> None:
@@ -73,7 +74,7 @@ def test_the_score_trend_span() -> None:
     assert trend_span("", "", "week") == (today - timedelta(weeks=12), today, "week")
     assert trend_span("2026-01-01", "2026-01-31", "day") == (date(2026, 1, 1), date(2026, 1, 31), "day")
     for since, until, period in (("2026-02-01", "2026-01-01", "week"), ("", "", "year"), ("2026-1-1", "", "day"),
-                                 ("2000-01-01", "2026-01-01", "month")):
+                                 ("2000-01-01", "2026-01-01", "month"), ("9999-12-30", "9999-12-31", "day")):
         with pytest.raises(ValueError):
             trend_span(since, until, period)
     assert period_start(date(2026, 11, 5), "week") == date(2026, 11, 2)  # Monday

@@ -44,6 +44,7 @@ TEXT_MAX = 1000  # a corrected transcript
 NAME_MAX = 64  # an intent, a filter value
 TREND_WEEKS = 12  # the score trend's default span
 TREND_DAYS_MAX = 3660
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 STAGES = ("speech_start", "first_pause", "speech_end", "asr_final", "nlu_done", "dialog_done", "tts_first_audio",
           "first_frame_sent")
 FILTER_FIELDS = ("words", "since", "until", "flow", "intent", "outcome", "emotion", "reason", "contained", "agent",
@@ -94,6 +95,15 @@ class CardView:
         return str(self.stored.answers.get(question_id, {}).get("answer", NA)) if self.stored else NA
 
 
+def day(text: str) -> date:
+    """A day written YYYY-MM-DD, from 1970 to 2999; ``ValueError`` otherwise (a year 9999 would overflow the
+    day after)."""
+    found = date.fromisoformat(text)
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise ValueError(f"a day from {FIRST_DAY} to {LAST_DAY}")
+    return found
+
+
 def call_filter(params: dict[str, str]) -> CallFilter:
     """The list's filter from its query string; ``Refused`` (422) for a value it cannot read."""
     values: dict[str, Any] = {}
@@ -105,7 +115,7 @@ def call_filter(params: dict[str, str]) -> CallFilter:
             raise Refused(422, f"The {name} filter is too long.")
         try:
             if name in ("since", "until"):
-                values[name] = date.fromisoformat(raw)
+                values[name] = day(raw)
             elif name in ("score_min", "score_max"):
                 values[name] = float(raw)
                 if not 0 <= values[name] <= 100:
@@ -139,8 +149,8 @@ def trend_span(since: str, until: str, period: str) -> tuple[date, date, Period]
     """The score trend's dates and period from a query string; ``ValueError`` when it cannot be read."""
     if period not in get_args(Period):
         raise ValueError(f"period is one of {', '.join(get_args(Period))}")
-    last = date.fromisoformat(until) if until else datetime.now(UTC).date()
-    first = date.fromisoformat(since) if since else last - timedelta(weeks=TREND_WEEKS)
+    last = day(until) if until else datetime.now(UTC).date()
+    first = day(since) if since else last - timedelta(weeks=TREND_WEEKS)
     if first > last or (last - first).days > TREND_DAYS_MAX:
         raise ValueError(f"since comes before until, at most {TREND_DAYS_MAX} days before")
     return first, last, period  # type: ignore[return-value]
