@@ -330,3 +330,19 @@ async def store_ok():
     from voicebot.store.repo import StoreHealth
 
     return StoreHealth("ok")
+
+
+def stand_in_service(settings, flow_names: list[str], **parts):  # noqa: ANN001, ANN201
+    """What ``app.web_context`` reads of a running service, without calls, models or a database: no people, no
+    reports, no recordings, no PII vault, the store healthy, not stopping; ``parts`` replace any of them."""
+    from types import SimpleNamespace
+
+    from voicebot.call.directory import CallDirectory, FlowRouter
+    from voicebot.call.events import EventBus
+
+    values = dict(settings=settings, paths=settings.paths(), router=FlowRouter(flow_names[0], {}, frozenset()),
+                  directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: flow_names),
+                  audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(), people=None,
+                  store=SimpleNamespace(health=store_ok), desk_key="k", reports=None, playback=None, vault=None,
+                  stopping=lambda: False)
+    return SimpleNamespace(**(values | parts))

@@ -53,7 +53,7 @@ async def test_the_recorder_decides_what_is_kept():
 
     call = store.calls["c1"]
     assert [kind for kind, _ in call["events"]] == ["transcript", "dtmf", "playback_started", "barge_in",
-                                                   "handed_off", "call_fault"]
+                                                   "handed_off", "call_fault", "survey_answered"]
     assert dict(call["events"])["barge_in"] == {"text": "lost card", "utterance_id": "u1"}
     assert [t.caller_text for t in call["turns"]] == ["lost card"]
     assert call["outcome"] == "handoff" and call["handoff"].queue == "cards"

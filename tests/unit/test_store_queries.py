@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from voicebot.app import web_context
-from voicebot.call.directory import CallDirectory, FlowRouter
+from voicebot.call.directory import CallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import Settings
 from voicebot.store.queries import SqlCallQueries
@@ -24,7 +24,7 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
 
-from fakes import FakeTokens, store_ok
+from fakes import FakeTokens, stand_in_service, store_ok
 
 
 async def _store_with_calls(tmp_path: Path) -> tuple[SqlCallStore, str, str]:
@@ -103,11 +103,7 @@ async def test_the_web_api_serves_the_records_as_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_demo_back_office_is_mounted_only_when_configured(tmp_path: Path, enabled: bool) -> None:
     settings = Settings(web={"demo_backend": enabled, "demo_db": tmp_path / "demo.db"})
-    service = SimpleNamespace(settings=settings, paths=settings.paths(), router=FlowRouter("banking", {}, frozenset()),
-                              directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(),
-                              people=None, store=SimpleNamespace(health=store_ok), desk_key="k", reports=None,
-                              playback=None, stopping=lambda: False)
+    service = stand_in_service(settings, ["banking"], flows=SimpleNamespace(names=lambda: []))
     with TestClient(create_app(web_context(service))) as client:
         health = client.get("/demo/health")
     assert (health.status_code, (tmp_path / "demo.db").exists()) == ((200, True) if enabled else (404, False))

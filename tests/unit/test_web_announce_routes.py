@@ -10,23 +10,18 @@ from types import SimpleNamespace
 from fastapi.testclient import TestClient
 
 from voicebot.app import web_context
-from voicebot.call.directory import CallDirectory, FlowRouter
-from voicebot.call.events import EventBus
+from voicebot.call.directory import FlowRouter
 from voicebot.config import Settings
 from voicebot.web.app import create_app
 
-from fakes import FakeTokens, store_ok
+from fakes import FakeTokens, stand_in_service
 
 FLOWS = ["banking", "example", "retail"]
 
 
 def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNamespace]:
     settings = Settings(web={"demo_db": tmp_path / "backoffice.db"})
-    service = SimpleNamespace(settings=settings, paths=settings.paths(), router=router, directory=CallDirectory(),
-                              bus=EventBus(), flows=SimpleNamespace(names=lambda: FLOWS),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=None,
-                              tokens=FakeTokens(), people=None, store=SimpleNamespace(health=store_ok), desk_key="k",
-                              playback=None)
+    service = stand_in_service(settings, FLOWS, router=router)
     return TestClient(create_app(web_context(service)), headers=FakeTokens.HEADERS), service
 
 
