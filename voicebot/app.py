@@ -43,14 +43,17 @@ from voicebot.nlu.build import build_nlu
 from voicebot.nlu.embeddings import MiniLmEmbedder
 from voicebot.nlu.emotion import EmotionClassifier
 from voicebot.nlu.pii import masker_for
+from voicebot.qa.forms import load_forms
 from voicebot.reports.build import Reports
 from voicebot.reports.recorder import QueueRecorder
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.tts import Speaker, load_synthesizer
+from voicebot.store.audit import SqlPiiVault, sealer_for
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.presence import SqlPresenceStore
+from voicebot.store.qa import SqlQaStore
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recorder import CallRecorder
 from voicebot.store.reports import SqlReportStore
@@ -63,8 +66,9 @@ from voicebot.telephony.callbacks import CallbackScheduler
 from voicebot.telephony.presence import PresenceDesk
 from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
-from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
+from voicebot.web.context import Desktop, People, QaConsole, RecordingAccess, WebContext
 from voicebot.web.desktop import CustomerProfiles
+from voicebot.web.pii import PiiAccess
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +95,8 @@ class DialogApps:
             self._built[key] = DialogApp(bundle.name, bundle.version, DialogEngine(bundle, self.actions), nlu,
                                          bundle.sensitive, plan_from_spec(bundle.spec.routing),
                                          policy_for(bundle, self.recordings),
-                                         surveys=survey_questions(bundle.spec.flows))
+                                         surveys=survey_questions(bundle.spec.flows),
+                                         sensitive_words=tuple(bundle.spec.sensitive_words))
             log.info("flow ready", flow=bundle.name, version=bundle.version,
                      seconds=round(time.perf_counter() - started, 2))
         return self._built[key]
@@ -138,12 +143,13 @@ class VoicebotService:
         log.info("paths", flows=str(paths.flows), models=str(paths.models), model_cache=str(paths.model_cache),
                  prompt_cache=str(paths.prompt_cache), store=make_url(paths.store_url).render_as_string(),
                  spool=str(paths.spool), demo_db=str(paths.demo_db))
-        self.flows = FlowRegistry.load(paths.flows)
+        self.flows = FlowRegistry.load(paths.flows, s.pii.sensitive_words)  # no prompt says a sensitive word
         self.router.check(self.flows.names())
         self.bus = await open_bus(s.events)
         self.store = await SqlCallStore.open(paths.store_url, paths.spool)
         self.queries = SqlCallQueries(self.store.engine)
         self.tokens = SqlTokenStore(self.store.engine)
+        self.vault = SqlPiiVault(self.store.engine, sealer_for(s.pii))  # unmasked originals (pii.keep_unmasked)
         self.telephony = await open_telephony(s.ami)  # call and queue control: agent presence for now
         self.desk = PresenceDesk(self.telephony, s.desktop, self.bus, SqlPresenceStore(self.store.engine)) \
             if self.telephony is not None else None  # presence shared over the bus, saved for a restart
@@ -167,10 +173,11 @@ class VoicebotService:
         self.desk_key = secrets.token_urlsafe(24)
         self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
         desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup, callbacks)
-        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop,  # people's web pages
+        qa = QaConsole(SqlQaStore(self.store.engine), load_forms(s.qa.forms_dir.absolute()), s.qa)  # the QA console
+        self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop, qa=qa,  # people's web pages
                              tickets=SqlTicketStore(self.store.engine))
         self.reports = Reports(SqlReportStore(self.store.engine), s.reports)  # the reports' pages and API
-        self.recorder = CallRecorder.start(self.bus, self.store)  # the session publishes; this writes the records
+        self.recorder = CallRecorder.start(self.bus, self.store, self.vault)  # the session publishes; this writes
         recognizer = load_recognizer(s, self.pool)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
@@ -326,7 +333,8 @@ def web_context(service: VoicebotService) -> WebContext:
                       mounts=mounts, people=service.people, inference_queued=lambda: service.pool.queued,
                       stopping=service.stopping,
                       recordings=service.playback,
-                      reports=service.reports)
+                      reports=service.reports,
+                      pii=PiiAccess(service.vault, service.settings.pii.qa_reads_unmasked))
 
 
 async def serve(settings: Settings) -> None:
