@@ -48,12 +48,12 @@ _NEGATION = re.compile(r"\b(?:don't|dont|do not|doesn't|does not|didn't|did not|
 _REQUESTS = [re.compile(p) for p in (
     # talk to whom: "can I talk to a real person", "let me speak with one of your staff"
     rf"\b(?:talk|speak|chat|talking|speaking|have a word|have a chat)(?: directly| properly)? (?:to|with) "
-    rf"{_WHO}\b(?!')",
+    rf"(?:you )?{_WHO}\b(?!')",  # ("speak to you a person": a word the recogniser put in)
     # get me through to whom: "put me through to someone", "get me a human", "connect me with a rep"
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
     # through, with no one named: "just put me through", "transfer me please", "can I be put through"
-    r"\b(?:put|patch) me through\b",
+    r"\b(?:put|patch) me (?:in )?through\b",
     # whom they want to help: "can someone real help me", "could an agent deal with this"
     rf"\b(?:can|could|will|would) {_STRONG} (?:please |just )?(?:help|assist|deal with|sort)\b",
     r"\b(?:transfer|connect) me(?: (?:now|please|right now|already|then|over|through))*$",
