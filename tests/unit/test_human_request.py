@@ -44,7 +44,7 @@ REQUESTS = [
     "This is useless, get me a human being now.", "Oh my god, operator!",
     "I don't know, can I just talk to someone?", "Yes, can I talk to someone please?",
     "I don't want to wait, just put me through.",
-    "actually, took me through 2018", "Can I just speak to you a person about it?", "Just put me in through.", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
+    "actually, took me through 2018", "Can I just speak to you a person about it?", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
 ]
 
 NEAR_MISSES = [

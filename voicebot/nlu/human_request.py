@@ -53,7 +53,7 @@ _REQUESTS = [re.compile(p) for p in (
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
     # through, with no one named: "just put me through", "transfer me please", "can I be put through"
-    r"\b(?:put|patch) me (?:in )?through\b",
+    r"\b(?:put|patch) me through\b",
     # whom they want to help: "can someone real help me", "could an agent deal with this"
     rf"\b(?:can|could|will|would) {_STRONG} (?:please |just )?(?:help|assist|deal with|sort)\b",
     r"\b(?:transfer|connect) me(?: (?:now|please|right now|already|then|over|through))*$",
