@@ -4,6 +4,7 @@ PostgreSQL too."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import uuid
@@ -57,6 +58,7 @@ async def make_site(tmp_path: Path, qa_reads: bool = False, keep: bool = True,
     if sealer is not None:
         await vault.keep(call, 1, sealer.seal({"caller_text": CLEAR, "bot_text": "Thanks.", "decision": "",
                                                "entities": {}}))
+        await vault.close()  # the writer stored it
     users, tokens = SqlUserStore(engine), SqlTokenStore(engine)
     for name, role in PEOPLE.items():
         await add_user(users, name, role, PASSWORD)
@@ -147,6 +149,20 @@ async def test_without_kept_originals_there_is_nothing_to_read(tmp_path: Path) -
         assert audit_rows(db) == []
 
 
+async def test_a_database_that_refuses_originals_loses_them_with_an_error_and_keep_never_waits() -> None:
+    from structlog.testing import capture_logs
+
+    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")  # nothing listens
+    vault = SqlPiiVault(engine, Sealer(new_key()))
+    try:
+        with capture_logs() as logs:
+            await asyncio.wait_for(vault.keep(str(uuid.uuid4()), 1, "token"), 0.05)  # queued, not written
+            await asyncio.wait_for(vault.close(), 30)
+    finally:
+        await engine.dispose()
+    assert [line["event"] for line in logs] == ["unmasked original not stored"]
+
+
 def test_keep_unmasked_needs_a_valid_key() -> None:
     assert sealer_for(PiiSettings()) is None
     with pytest.raises(ValueError, match="pii.key"):
@@ -166,6 +182,7 @@ async def test_the_vault_on_postgresql(tmp_path: Path) -> None:
         call = str(uuid.uuid4())
         await vault.keep(call, 2, Sealer(key).seal({"caller_text": CLEAR, "bot_text": "", "decision": "",
                                                     "entities": {"dtmf": "4111111111111111"}}))
+        await vault.close()
         [original] = await vault.read(call, actor="ada", role="admin", action="export")
         assert original.caller_text == CLEAR and original.entities == {"dtmf": "4111111111111111"}
         [entry] = await vault.audit(call_id=call)

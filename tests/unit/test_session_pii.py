@@ -44,6 +44,9 @@ class Vault:
     async def keep(self, call_id: str, turn_index: int, sealed: str) -> None:
         self.kept.append((call_id, turn_index, sealed))
 
+    async def close(self) -> None:
+        """Nothing is queued here."""
+
 
 async def run_call(tmp_path: Path, pcm: bytes, pii: PiiSettings, flow_words: tuple[str, ...] = ()):
     dialog = ScriptedDialog([

@@ -2,13 +2,16 @@
 
 Only with ``pii.keep_unmasked``: the session seals the clear fields of a turn whose record it masked
 (:class:`Sealer`, Fernet with ``pii.key``) into the turn's ``TurnCompleted`` event, so the bus and the
-database only ever hold the token; the recorder hands it to :meth:`SqlPiiVault.keep`. A read
+database only ever hold the token; the recorder hands it to :meth:`SqlPiiVault.keep`, which never waits: one
+writer task stores the originals (an original the database refuses, in an outage, is lost with an error line;
+the masked record, which spools, is what is never lost). A read
 (:meth:`SqlPiiVault.read`, for a reader the web layer let through) writes its audit row in the same
 transaction as it reads: no read goes unlogged, and a read that cannot be logged does not happen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -23,7 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from voicebot.config import PiiSettings
 from voicebot.store.models import PiiAuditRow, PiiOriginalRow
 
+log = structlog.get_logger(__name__)
+
 SEALED_FIELDS = ("caller_text", "bot_text", "decision", "entities")  # what a turn's original holds
+KEEP_QUEUE = 10_000  # originals waiting for the writer; more are dropped (with an error line)
 
 
 class Sealer:
@@ -85,12 +92,35 @@ class SqlPiiVault:
     def __init__(self, engine: AsyncEngine, sealer: Sealer | None) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.sealer = sealer
+        self._queue: asyncio.Queue[PiiOriginalRow | None] = asyncio.Queue(KEEP_QUEUE)
+        self._writer: asyncio.Task[None] | None = None
 
     async def keep(self, call_id: str, turn_index: int, sealed: str) -> None:
-        """Store one turn's sealed original (the token as the session made it)."""
-        async with self._sessions.begin() as session:
-            session.add(PiiOriginalRow(id=uuid.uuid4().hex, call_id=call_id, turn_index=turn_index, sealed=sealed,
-                                       created_at=datetime.now(UTC)))
+        """Queue one turn's sealed original (the token as the session made it) for the writer; never waits."""
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name="pii-originals-writer")
+        row = PiiOriginalRow(id=uuid.uuid4().hex, call_id=call_id, turn_index=turn_index, sealed=sealed,
+                             created_at=datetime.now(UTC))
+        try:
+            self._queue.put_nowait(row)
+        except asyncio.QueueFull:
+            log.error("unmasked original dropped: the writer is behind", call_id=call_id, turn=turn_index)
+
+    async def close(self) -> None:
+        """Store the originals queued so far, then stop the writer."""
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+
+    async def _write(self) -> None:
+        while (row := await self._queue.get()) is not None:
+            try:
+                async with self._sessions.begin() as session:
+                    session.add(row)
+            except Exception as error:  # noqa: BLE001 - a lost original must not stop the others
+                log.error("unmasked original not stored", call_id=row.call_id, turn=row.turn_index,
+                          error=str(error))
 
     async def read(self, call_id: str, *, actor: str, role: str, action: str = "view") -> list[Original]:
         """The call's originals in turn order, for ``actor`` acting as ``role``; the read is audited with them.

@@ -19,7 +19,6 @@ import asyncio
 import structlog
 
 from voicebot.engines import CallStore
-from voicebot.store.audit import SqlPiiVault
 from voicebot.events import (
     MASKED_KEY,
     Bus,
@@ -32,6 +31,7 @@ from voicebot.events import (
     TranscriptEvent,
     TurnCompleted,
 )
+from voicebot.store.audit import SqlPiiVault
 from voicebot.types import HandoffPacket
 
 log = structlog.get_logger(__name__)
@@ -60,6 +60,8 @@ class CallRecorder:
         """Wait until every event published before the bus closed is recorded (close the bus first)."""
         if self._task is not None:
             await self._task
+        if self._originals is not None:
+            await self._originals.close()
 
     async def record(self, event: CallEvent) -> None:
         """Keep what the call record needs of one event."""
