@@ -102,14 +102,15 @@ class RecordingSettings(BaseModel):
     """Call recordings (``audio/recording.py``, ``call/recording.py``): one stereo file per call, caller left and
     bot right, written off the call's audio path; a flow's ``recording:`` section overrides these per flow."""
 
-    enabled: bool = False
+    enabled: bool = True  # every call is kept for QA; a flow's recording.enabled: false opts out
     dir: Path = VAR / "recordings"
     # wav: PCM 16-bit at the call's rate (≈ 32 KB/s at 8 kHz); opus: Ogg/Opus (≈ 4 KB/s), encoded when the call ends
     format: Literal["wav", "opus"] = "wav"
     retain_days: int = Field(90, ge=1)  # a flow's recording.retain_days overrides it; the purge job deletes after
     purge_interval_s: float = Field(3600.0, gt=0)  # how often the service deletes recordings past retention
-    # Played before the greeting of a recorded call unless the flow says otherwise; "" plays none.
-    consent_prompt: str = "This call may be recorded for quality and training."
+    # Played before the greeting of a recorded call unless the flow says otherwise; "" (the default) plays none:
+    # announce recording where the law asks for it, here or in the flows (docs/flows.md, recording).
+    consent_prompt: str = ""
     # Frames (20 ms, either side, every call: 20 calls send 2000 a second) waiting for the writer; beyond it
     # frames are dropped, counted.
     queue_frames: int = Field(50_000, ge=1)

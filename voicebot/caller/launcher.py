@@ -60,7 +60,8 @@ async def start(workdir: Path, env: Mapping[str, str] | None = None, command: Se
     db_path = workdir / "voicebot.db"
     full_env = {**os.environ, "VOICEBOT_AUDIOSOCKET__PORT": str(audiosocket_port),
                 "VOICEBOT_WEB__PORT": str(web_port), "VOICEBOT_STORE__URL": f"sqlite+aiosqlite:///{db_path}",
-                "VOICEBOT_STORE__SPOOL_DIR": str(workdir / "spool"), **(env or {})}
+                "VOICEBOT_STORE__SPOOL_DIR": str(workdir / "spool"),
+                "VOICEBOT_RECORDINGS__DIR": str(workdir / "recordings"), **(env or {})}
     token = await create_token_at(f"sqlite+aiosqlite:///{db_path}", f"launcher-{os.getpid()}-{audiosocket_port}",
                                   frozenset({Scope.DIALPLAN, Scope.READ}))
     log_path = workdir / "serve.log"
