@@ -10,7 +10,7 @@ from test_store_asterisk_dialplan import CORE, PROVIDER, _conf, _extensions, _lo
 
 WORKERS = {ctx: _extensions(lines) for ctx, lines in _conf("extensions-workers.conf").items()}
 SINGLE = {ctx: _extensions(lines) for ctx, lines in _conf("extensions.conf").items() if ctx != "globals"}
-PROVIDERS = {**PROVIDER, "FIELDQTY": "func_strings", "LOCAL": "app_stack"}
+PROVIDERS = {**PROVIDER, "FIELDQTY": "func_strings", "LOCAL": "app_stack", "GLOBAL": "func_global"}
 
 
 def test_entry_points_pick_a_worker_then_run_the_single_worker_forms() -> None:
@@ -41,10 +41,11 @@ def test_the_picker_tries_every_worker_once_and_sets_the_call_s_addresses() -> N
     assert "Set(LOCAL(health)=${CURL(http://${host}:${VOICEBOT_WORKER_WEB_PORT}/healthz)})" in apps
 
 
-def _pick(workers: list[str], uniqueid: str, down: set[str]) -> str | None:
-    """The picker's arithmetic, as the dialplan lines above write it."""
+def _pick(workers: list[str], counter: dict[str, str], down: set[str]) -> str | None:
+    """The picker's arithmetic, as the dialplan lines above write it (``counter``: Asterisk's globals)."""
     n = len(workers)
-    start = int(uniqueid.split(".")[1]) % n
+    start = int(counter.get("VOICEBOT_NEXT_WORKER") or 0) % n
+    counter["VOICEBOT_NEXT_WORKER"] = str(start + 1)
     for i in range(n):
         host = workers[(start + i) % n]
         if host not in down:
@@ -54,13 +55,16 @@ def _pick(workers: list[str], uniqueid: str, down: set[str]) -> str | None:
 
 def test_the_picker_arithmetic_spreads_calls_and_skips_workers_that_are_down() -> None:
     apps = WORKERS["voicebot-pick-worker"]["s"]
-    assert "Set(LOCAL(start)=$[${CUT(UNIQUEID,.,2)} % ${n}])" in apps
+    start = apps.index('Set(LOCAL(start)=$[${IF($["${VOICEBOT_NEXT_WORKER}" = ""]?0:${VOICEBOT_NEXT_WORKER})} % ${n}])')
+    assert apps[start + 1] == "Set(GLOBAL(VOICEBOT_NEXT_WORKER)=$[${start} + 1])"
     assert "try:Set(LOCAL(host)=${CUT(VOICEBOT_WORKERS,&,$[(${start} + ${i}) % ${n} + 1])})" in apps
     workers = ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
-    picked = [_pick(workers, f"1764900000.{sequence}", set()) for sequence in range(30)]
+    counter: dict[str, str] = {}
+    picked = [_pick(workers, counter, set()) for _ in range(30)]
+    assert picked[:4] == ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.11"]
     assert {w: picked.count(w) for w in workers} == {w: 10 for w in workers}
-    assert {_pick(workers, f"1764900000.{s}", {"10.0.0.12"}) for s in range(30)} == {"10.0.0.11", "10.0.0.13"}
-    assert _pick(workers, "1764900000.7", set(workers)) is None
+    assert {_pick(workers, counter, {"10.0.0.12"}) for _ in range(30)} == {"10.0.0.11", "10.0.0.13"}
+    assert _pick(workers, counter, set(workers)) is None
 
 
 def test_modules_conf_loads_what_the_workers_dialplan_uses() -> None:
@@ -68,7 +72,7 @@ def test_modules_conf_loads_what_the_workers_dialplan_uses() -> None:
     text = " ".join(app for exts in WORKERS.values() for apps in exts.values() for app in apps)
     apps = {re.match(r"(?:\w+:)?(\w+)\(", app).group(1) for exts in WORKERS.values() for apps in exts.values()
             for app in apps}
-    functions = set(re.findall(r"\$\{(\w+)\(", text)) | set(re.findall(r"\b(CURLOPT|LOCAL)\(", text))
+    functions = set(re.findall(r"\$\{(\w+)\(", text)) | set(re.findall(r"\b(CURLOPT|LOCAL|GLOBAL)\(", text))
     for name in sorted(apps | functions):
         assert name in CORE or name in PROVIDERS, f"{name}: which module provides it?"
         if name in PROVIDERS:
