@@ -330,9 +330,10 @@ async def _serving(target: BenchTarget) -> bool:
 
 @contextlib.asynccontextmanager
 async def serve_bundle(dialogs_dir: Path, bundle: str, workdir: Path) -> AsyncIterator[BenchTarget]:
-    """A real ``voicebot serve`` on free ports whose default flow is ``bundle``."""
+    """A real ``voicebot serve`` on free ports whose default flow is ``bundle``. Its records are not masked
+    (``pii.mask`` off): the tests check the words and digits said and heard, as the text mode does."""
     env = {"VOICEBOT_DIALOG__DIR": str(dialogs_dir.resolve()), "VOICEBOT_DIALOG__DEFAULT_FLOW": bundle,
-           "VOICEBOT_DIALOG__HOT_RELOAD": "false"}
+           "VOICEBOT_DIALOG__HOT_RELOAD": "false", "VOICEBOT_PII__MASK": "false"}
     async with serving(workdir, env, ready_timeout=SERVE_READY_S) as service:
         yield BenchTarget.of(service)
 
