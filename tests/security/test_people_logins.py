@@ -31,7 +31,7 @@ from voicebot.web.auth import SESSION_COOKIE, Role, Scope, issue_token, store_lo
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import LoginThrottle, add_user, hash_password, verify_password
 
-from fakes import store_ok
+from fakes import stand_in_service, store_ok
 
 PASSWORD = "correct horse battery"
 PEOPLE = {"ann": Role.AGENT, "sue": Role.SUPERVISOR, "quinn": Role.QA, "ada": Role.ADMIN}
@@ -303,10 +303,7 @@ async def test_an_unknown_call_is_a_page_that_says_so(site) -> None:
 
 
 async def test_the_service_serves_the_pages_for_people(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
     from voicebot.app import web_context
-    from voicebot.call.directory import FlowRouter
     from voicebot.config import Settings
 
     engine = database.connect(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}")
@@ -314,12 +311,8 @@ async def test_the_service_serves_the_pages_for_people(tmp_path: Path) -> None:
     users, tokens = SqlUserStore(engine), SqlTokenStore(engine)
     await add_user(users, "sue", Role.SUPERVISOR, PASSWORD)
     settings = Settings(web={"demo_backend": False})
-    service = SimpleNamespace(settings=settings, paths=settings.paths(),
-                              router=FlowRouter("banking", {}, frozenset()), directory=CallDirectory(),
-                              bus=EventBus(), flows=SimpleNamespace(names=lambda: []),
-                              audiosocket=SimpleNamespace(active_calls=0), queries=SqlCallQueries(engine),
-                              tokens=tokens, people=People(users, tokens, settings.web),
-                              store=SimpleNamespace(health=store_ok))
+    service = stand_in_service(settings, ["banking"], queries=SqlCallQueries(engine), tokens=tokens,
+                               people=People(users, tokens, settings.web))
     with TestClient(create_app(web_context(service)), follow_redirects=False) as client:
         assert client.get("/").headers["location"] == "/login?next=/"
         assert log_in(client, "sue").status_code == 303
