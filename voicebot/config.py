@@ -124,6 +124,9 @@ class SpeechSettings(BaseModel):
     # window: 4-6x faster decodes. None: on for whisper-tiny, off for whisper-base (it loses accuracy).
     whisper_trim_encoder: bool | None = None
     whisper_beam_size: int = Field(5, ge=1, le=10)  # 1 = greedy: ≈ 15 ms faster, ≈ 15 % more errors
+    # Read digits slots with the trained digit reader (models/digit_reader.npz, CTC over tiny.en's encoder);
+    # off: whisper's digits grammar alone (eval/README.md, digit strings)
+    digit_reader: bool = True
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35

@@ -1,0 +1,114 @@
+"""The digit reader: CTC decoding, the words -> digits reading, loading and the numpy model (no whisper)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from voicebot.models import DEFAULT_MODELS_DIR, resolve
+from voicebot.speech.asr_whisper import takes_reading
+from voicebot.speech.digit_reader import (
+    FEATURE_DIM,
+    OTHER,
+    STACK,
+    VOCAB,
+    DigitReader,
+    DigitReading,
+    ctc_greedy,
+    words_to_digits,
+    words_to_text,
+)
+from voicebot.training.digit_reader import script
+
+
+@pytest.mark.parametrize(("words", "digits"), [
+    ("seven seven three three", "7733"),
+    ("double four seven triple oh", "447000"),
+    ("forty two seventeen ninety eight oh six", "42179806"),
+    ("nine hundred one two", "90012"),  # "hundred" closes its group
+    ("two thousand five", "20005"),
+    ("<w> <w> <w> one two three <w> four five six", "123456"),  # "my number is ... uh ..."
+    ("zero oh one", "001"),
+    ("<w> <w> <w>", ""),
+])
+def test_words_read_as_digits(words, digits):
+    assert words_to_digits(words.split()) == digits
+
+
+def test_other_words_become_one_break():
+    assert words_to_text([OTHER, OTHER, "one", "hundred", OTHER, "two"]) == "one hundred, two"
+
+
+def posteriors_for(path: list[str]) -> np.ndarray:
+    p = np.full((len(path), len(VOCAB)), 0.01)
+    for t, word in enumerate(path):
+        p[t, VOCAB.index(word)] = 0.9
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_ctc_keeps_repeats_split_by_a_blank_and_merges_the_rest():
+    words, scores = ctc_greedy(posteriors_for(["<b>", "four", "four", "<b>", "four", "<b>", "<b>", "two"]))
+    assert words == ("four", "four", "two")
+    assert len(scores) == 3 and all(0.5 < s < 1.0 for s in scores)
+
+
+def test_the_shipped_reader_loads_and_reads_the_vocabulary():
+    reader = DigitReader.load(resolve("digits", DEFAULT_MODELS_DIR))
+    features = np.random.default_rng(0).normal(0, 1, (100, FEATURE_DIM)).astype(np.float32)
+    p = reader.posteriors(features)
+    assert p.shape == (100 // STACK, len(VOCAB))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert reader.read(features[:1]) == DigitReading((), "", 0.0)  # too short for one step
+
+
+def small_weights(rng: np.random.Generator, width: int = 8, kernel: int = 3) -> dict[str, np.ndarray]:
+    return {"proj.weight": rng.normal(0, 0.05, (width, FEATURE_DIM * STACK)), "proj.bias": rng.normal(0, 0.1, width),
+            "conv.0.weight": rng.normal(0, 0.3, (width, width, kernel)), "conv.0.bias": rng.normal(0, 0.1, width),
+            "out.weight": rng.normal(0, 0.3, (len(VOCAB), width)), "out.bias": rng.normal(0, 0.1, len(VOCAB))}
+
+
+def test_the_numpy_model_is_the_trained_network():
+    """proj + ReLU, a residual ReLU convolution with zero padding, then softmax: written out step by step."""
+    rng = np.random.default_rng(1)
+    weights = small_weights(rng)
+    features = rng.normal(0, 1, (10, FEATURE_DIM)).astype(np.float32)
+    x = np.maximum(features.reshape(5, -1) @ weights["proj.weight"].T + weights["proj.bias"], 0)
+    padded = np.vstack([np.zeros((1, 8)), x, np.zeros((1, 8))])
+    conv = np.array([[sum(weights["conv.0.weight"][o, i, k] * padded[t + k, i] for i in range(8) for k in range(3))
+                      for o in range(8)] for t in range(5)]) + weights["conv.0.bias"]
+    logits = (x + np.maximum(conv, 0)) @ weights["out.weight"].T + weights["out.bias"]
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(DigitReader(weights).posteriors(features), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_weights_of_another_vocabulary_are_refused():
+    weights = small_weights(np.random.default_rng(2))
+    weights["out.weight"] = weights["out.weight"][:-1]
+    with pytest.raises(ValueError, match="vocabulary"):
+        DigitReader(weights)
+
+
+@pytest.mark.parametrize(("reading", "count", "takes"), [
+    (DigitReading(("one", "two"), "12", 0.9), None, True),
+    (DigitReading(("one", "two"), "12", 0.9), (2, 2), True),
+    (DigitReading(("one", "two"), "12", 0.9), (3, 8), False),  # a miscount: whisper's grammar decides
+    (DigitReading((OTHER, OTHER), "", 0.9), None, False),  # no digits: whisper's grammar decides
+])
+def test_when_the_reading_stands(reading, count, takes):
+    assert takes_reading(reading, count) is takes
+
+
+def test_training_scripts_label_every_word():
+    rng = random.Random(5)
+    for _ in range(200):
+        said = script(rng)
+        assert len(said.labels) == len(said.text.replace("-", " ").split())
+        assert all(label in VOCAB[1:] for label in said.labels)
+
+
+def test_a_sentence_with_one_number_word_is_no_reading():
+    """ "I don't have one": the free-text decode and whisper's grammar decide, as without the reader."""
+    assert not takes_reading(DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.95), None)
+    assert takes_reading(DigitReading((OTHER, OTHER, *["one"] * 7), "1111111", 0.95), None)
