@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from voicebot.models import DEFAULT_MODELS_DIR, resolve
-from voicebot.speech.asr_whisper import takes_reading
+from voicebot.speech.asr_whisper import Decoded, takes_reading, with_reading
 from voicebot.speech.digit_reader import (
     FEATURE_DIM,
     OTHER,
@@ -112,3 +112,12 @@ def test_a_sentence_with_one_number_word_is_no_reading():
     """ "I don't have one": the free-text decode and whisper's grammar decide, as without the reader."""
     assert not takes_reading(DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.95), None)
     assert takes_reading(DigitReading((OTHER, OTHER, *["one"] * 7), "1111111", 0.95), None)
+
+
+def test_a_number_inside_a_sentence_takes_the_readers_digits():
+    free = Decoded("Yeah, my account number is 6-0-0-0-0-0-3-1, thanks.", 0.8, -0.2, 0.1, 4.0)
+    reading = DigitReading((OTHER,) * 5 + ("six", "oh", "oh", "oh", "oh", "three", "one", "eight"), "60000318", 0.9)
+    assert with_reading(free, reading, (8, 8)).text == "Yeah, my account number is 6 0 0 0 0 3 1 8, thanks."
+    assert with_reading(free, reading, (9, 9)) == free  # not the expected count: whisper's text stays
+    no_number = Decoded("I don't have one.", 0.9, -0.1, 0.1, 1.0)
+    assert with_reading(no_number, DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.9), None) == no_number

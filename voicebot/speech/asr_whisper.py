@@ -55,6 +55,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from voicebot.audio.codecs import resample
+from voicebot.nlu.normalize import find_digit_runs
 from voicebot.runtime import InferencePool
 from voicebot.speech.digit_reader import FEATURE_DIM, DigitReader, DigitReading
 from voicebot.speech.wer import normalize
@@ -196,6 +197,16 @@ def takes_reading(reading: DigitReading, digit_count: tuple[int, int] | None) ->
     return digit_count is None or digit_count[0] <= len(reading.digits) <= digit_count[1]
 
 
+def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
+    """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
+    oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
+    reader's when its reading stands (:func:`takes_reading`); the words around them stay."""
+    runs = find_digit_runs(free.text)
+    if not runs or not takes_reading(reading, digit_count):
+        return free
+    return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
+
+
 def utterance_states(encoded: ctranslate2.StorageView, seconds: float) -> np.ndarray:
     """The encoder states (frames, width) of the first ``seconds`` of an encoded window (50 frames a
     second): what the digit reader reads."""
@@ -314,20 +325,19 @@ class WhisperRecognizer:
         if grammar_for(hints) is None:
             return self._generate(encoded, hints, seconds)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
+        reading = None if self.digit_reader is None else self.digit_reader.read(utterance_states(encoded, seconds))
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
-            return free
-        decoded = self._read_digits(audio, encoded, hints)
+            return free if reading is None else with_reading(free, reading, hints.digit_count)
+        decoded = self._read_digits(audio, encoded, hints, reading)
         return free if answers_otherwise(free, decoded) else decoded
 
-    def _read_digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints) -> Decoded:
-        """The digit reader's reading of the turn's encoder states when it takes it
-        (:func:`takes_reading`), else whisper's grammar decode (:meth:`_digits`)."""
-        if self.digit_reader is not None:
-            seconds = audio.size / MODEL_RATE
-            reading = self.digit_reader.read(utterance_states(encoded, seconds))
-            if takes_reading(reading, hints.digit_count):
-                return Decoded(" ".join(reading.digits), reading.confidence, math.log(max(reading.confidence, 1e-6)),
-                               0.0, seconds)
+    def _read_digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints,
+                     reading: DigitReading | None) -> Decoded:
+        """The digit reader's ``reading`` of the turn when it stands (:func:`takes_reading`), else whisper's
+        grammar decode (:meth:`_digits`)."""
+        if reading is not None and takes_reading(reading, hints.digit_count):
+            return Decoded(" ".join(reading.digits), reading.confidence, math.log(max(reading.confidence, 1e-6)),
+                           0.0, audio.size / MODEL_RATE)
         return self._digits(audio, encoded, hints)
 
     def _digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints) -> Decoded:
