@@ -337,11 +337,11 @@ def stand_in_service(settings, flow_names: list[str], **parts):  # noqa: ANN001,
     reports, no recordings, no PII vault, the store healthy, not stopping; ``parts`` replace any of them."""
     from types import SimpleNamespace
 
-    from voicebot.call.directory import CallDirectory, FlowRouter
+    from voicebot.call.directory import FlowRouter, MemoryCallDirectory
     from voicebot.call.events import EventBus
 
     values = dict(settings=settings, paths=settings.paths(), router=FlowRouter(flow_names[0], {}, frozenset()),
-                  directory=CallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: flow_names),
+                  directory=MemoryCallDirectory(), bus=EventBus(), flows=SimpleNamespace(names=lambda: flow_names),
                   audiosocket=SimpleNamespace(active_calls=0), queries=None, tokens=FakeTokens(), people=None,
                   store=SimpleNamespace(health=store_ok), desk_key="k", reports=None, playback=None, vault=None,
                   stopping=lambda: False)

@@ -21,7 +21,7 @@ from fakes import store_ok
 
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
 from voicebot.audio.recording import RecordingWriter
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.call.recording import record_of
 from voicebot.config import DesktopSettings, WebSettings
@@ -117,7 +117,7 @@ def serve_recording_site(folder: Path) -> Iterator[RecordingSite]:
                 site.played.append((who, role, call))
 
             sites.append(site)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=store_ok,
                              people=People(users, tokens, web, Desktop(desk, None, DesktopSettings())),

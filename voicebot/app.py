@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from voicebot.audio.server import AudioSocketServer, CallConnection
 from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.callbacks import CallbackOffer, TicketRequest
-from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter
+from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter, MemoryCallDirectory
+from voicebot.call.directory_redis import RedisCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.call.recording import Recordings, policy_for
 from voicebot.call.routing import plan_from_spec
@@ -119,7 +120,7 @@ class VoicebotService:
         self.router = FlowRouter(settings.dialog.default_flow, dict(settings.dialog.routes),
                                  frozenset(settings.dialog.hidden_flows))
         self.pool = InferencePool(settings.inference_workers)
-        self.directory = CallDirectory()
+        self.directory = open_directory(settings)
         self._stopping = asyncio.Event()
 
     @property
@@ -287,6 +288,7 @@ class VoicebotService:
         if self.telephony is not None:
             await self.telephony.close()
         await self.profiles.aclose()
+        await self.directory.close()
         await self.bus.close()  # every call has published its end: the recorder takes what is left
         self._retention_task.cancel()
         await self.recordings.close()  # the calls' recordings finished and their rows written
@@ -320,6 +322,15 @@ async def open_bus(settings: EventsSettings) -> Bus:
     if settings.bus == "redis":
         return await RedisEventBus.open(settings.redis_url, settings.redis_channel, queue_size=settings.queue_size)
     return EventBus(settings.queue_size)
+
+
+def open_directory(settings: Settings) -> CallDirectory:
+    """Where announcements wait for their call and handoff lookups are noted: in this process, or in Redis
+    with the Redis bus (a call's announcement, AudioSocket connection and lookup may reach different workers)."""
+    if settings.events.bus == "redis":
+        return RedisCallDirectory.open(settings.events.redis_url, settings.events.redis_channel,
+                                       wait_s=settings.audiosocket.first_audio_wait_s)
+    return MemoryCallDirectory()
 
 
 def web_context(service: VoicebotService) -> WebContext:

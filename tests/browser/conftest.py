@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
 from voicebot.store.queries import SqlCallQueries
@@ -60,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
             for name, role in PEOPLE.items():
                 await add_user(users, name, role, PASSWORD)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=store_ok,
                              people=People(users, tokens, WebSettings(), tickets=SqlTicketStore(store.engine)))

@@ -26,7 +26,7 @@ from starlette.responses import FileResponse
 from starlette.routing import Route
 from test_people_pages import log_in
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import CHECKOUT, QaSettings, WebSettings
 from voicebot.qa.forms import load_forms
@@ -94,7 +94,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
             recording = Starlette(routes=[Route("/", lambda _: FileResponse(folder / "call.wav",
                                                                               media_type="audio/wav"))])
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=store_ok,
                              people=People(users, tokens, WebSettings(), qa=qa),

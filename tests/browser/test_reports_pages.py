@@ -21,7 +21,7 @@ from people_site import PASSWORD, PEOPLE, Site
 from playwright.sync_api import Page, expect
 from test_people_pages import log_in
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings, WebSettings
 from voicebot.reports.build import Reports
@@ -81,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
             for name, role in PEOPLE.items():
                 await add_user(users, name, role, PASSWORD)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                              flow_names=lambda: ["banking", "retail"], routable=lambda name: True,
                              active_calls=lambda: 0, principal_for=store_lookup(tokens), store_health=store_ok,
                              people=People(users, tokens, WebSettings()),

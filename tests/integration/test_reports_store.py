@@ -17,7 +17,7 @@ import pytest
 from fakes import store_ok
 from services import require_service
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings
 from voicebot.reports.build import Reports
@@ -139,7 +139,7 @@ async def test_the_report_api_answers_json_and_csv_and_refuses_bad_input(store: 
     tokens = SqlTokenStore(store.engine)
     reader = await issue_token(tokens, "reports", frozenset({Scope.READ}))
     dialplan = await issue_token(tokens, "asterisk", frozenset({Scope.DIALPLAN}))
-    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(tokens), store_health=store_ok,
                      reports=Reports(SqlReportStore(store.engine), ReportSettings()))

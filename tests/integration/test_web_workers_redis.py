@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from fakes import FakeTokens, store_ok
 from services import require_service
 from voicebot.call.bus_redis import RedisEventBus
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.events import CallEnded, CallStarted, HandedOff
 from voicebot.types import HandoffPacket
 from voicebot.web.app import create_app
@@ -43,7 +43,7 @@ async def test_metrics_count_own_calls_and_any_worker_answers_the_dialplan() -> 
     require_service("Redis", "127.0.0.1", 6379)
     channel = f"voicebot-test:{uuid.uuid4().hex}"
     mine, other = await RedisEventBus.open(URL, channel), await RedisEventBus.open(URL, channel)
-    ctx = WebContext(calls=NoCalls(), directory=CallDirectory(), bus=mine, flow_names=lambda: ["banking"],
+    ctx = WebContext(calls=NoCalls(), directory=MemoryCallDirectory(), bus=mine, flow_names=lambda: ["banking"],
                      routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(FakeTokens()), store_health=store_ok)
     try:

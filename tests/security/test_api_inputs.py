@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.store import database
 from voicebot.store.queries import SqlCallQueries
@@ -23,7 +23,7 @@ from fakes import FakeTokens, store_ok
 async def api(tmp_path: Path):
     engine = database.connect(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}")
     await database.upgrade(engine)
-    directory = CallDirectory()
+    directory = MemoryCallDirectory()
     ctx = WebContext(calls=SqlCallQueries(engine), directory=directory, bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(FakeTokens()), store_health=store_ok)
@@ -43,7 +43,7 @@ async def test_oversized_announcements_are_refused_before_they_are_read(api) -> 
             yield b"x" * 4096
 
     assert client.post(f"/api/calls/{call_id}/announce", content=chunks()).status_code == 413
-    assert directory.take(call_id).caller_id == ""  # nothing was announced
+    assert (await directory.take(call_id)).caller_id == ""  # nothing was announced
 
 
 async def test_fields_are_capped_in_number_and_size(api) -> None:
@@ -54,12 +54,12 @@ async def test_fields_are_capped_in_number_and_size(api) -> None:
     assert client.post(f"/api/calls/{call_id}/announce", content="tier=" + "g" * 513).status_code == 422
     assert client.post(f"/api/calls/{call_id}/announce", content="k" * 65 + "=1").status_code == 422
     assert client.post(f"/api/calls/{call_id}/announce?" + many).status_code == 422
-    assert directory.take(call_id).caller_id == ""  # nothing was announced
+    assert (await directory.take(call_id)).caller_id == ""  # nothing was announced
     fits = "&".join(f"f{i}=" + "v" * 512 for i in range(ANNOUNCE_MAX_FIELDS))
     assert len(fits) > ANNOUNCE_MAX_BYTES
     assert client.post(f"/api/calls/{call_id}/announce", content=fits).status_code == 413
     assert client.post(f"/api/calls/{call_id}/announce", content="caller_id=%2B1555&tier=gold").status_code == 204
-    assert directory.take(call_id).variables == {"tier": "gold"}
+    assert (await directory.take(call_id)).variables == {"tier": "gold"}
 
 
 @pytest.mark.parametrize("query", ["offset=18446744073709551615", "offset=-1", "limit=0", "limit=501",
@@ -75,7 +75,7 @@ async def test_a_uuid_in_another_spelling_reaches_the_same_call(api) -> None:
     call_id = uuid.uuid4()
     for spelling in (str(call_id).upper(), call_id.hex, f"{{{call_id}}}", f"urn:uuid:{call_id}"):
         assert client.post(f"/api/calls/{spelling}/announce", content="caller_id=7").status_code == 204
-        info = directory.take(str(call_id))  # normalised: the call's AudioSocket UUID finds it
+        info = await directory.take(str(call_id))  # normalised: the call's AudioSocket UUID finds it
         assert info.caller_id == "7", spelling
     for bad in ("not-a-uuid", "x" * 5000, "1234"):
         assert client.post(f"/api/calls/{bad}/announce", content="caller_id=7").status_code == 422

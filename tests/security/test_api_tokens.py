@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.store import database
 from voicebot.store.queries import SqlCallQueries
@@ -36,7 +36,7 @@ async def api(tmp_path: Path):
     secrets = {name: (await issue_token(tokens, name, frozenset(scopes))).secret
                for name, scopes in {"asterisk": {Scope.DIALPLAN}, "qa-script": {Scope.READ},
                                     "ops": {Scope.ADMIN}}.items()}
-    ctx = WebContext(calls=SqlCallQueries(engine), directory=CallDirectory(), bus=EventBus(),
+    ctx = WebContext(calls=SqlCallQueries(engine), directory=MemoryCallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(tokens), store_health=store_ok)
     with TestClient(create_app(ctx)) as client:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
 from voicebot.store import database
@@ -55,7 +55,7 @@ async def make_site(tmp_path: Path, base_url: str = "http://testserver",
     for name, role in PEOPLE.items():
         await add_user(users, name, role, PASSWORD)
     await issue_token(tokens, "qa-script", frozenset({Scope.READ}))
-    ctx = WebContext(calls=SqlCallQueries(engine), directory=CallDirectory(), bus=EventBus(),
+    ctx = WebContext(calls=SqlCallQueries(engine), directory=MemoryCallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(tokens), store_health=store_ok,
                      people=People(users, tokens, WebSettings(**settings)))

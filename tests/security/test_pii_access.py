@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from fakes import store_ok
 from services import require_service
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import PiiSettings, WebSettings
 from voicebot.store.audit import Sealer, SqlPiiVault, new_key, sealer_for
@@ -64,7 +64,7 @@ async def make_site(tmp_path: Path, qa_reads: bool = False, keep: bool = True,
         await add_user(users, name, role, PASSWORD)
     secrets = {"read": (await issue_token(tokens, "qa-script", frozenset({Scope.READ}))).secret,
                "admin": (await issue_token(tokens, "ops", frozenset({Scope.ADMIN}))).secret}
-    ctx = WebContext(calls=SqlCallQueries(engine), directory=CallDirectory(), bus=EventBus(),
+    ctx = WebContext(calls=SqlCallQueries(engine), directory=MemoryCallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(tokens), store_health=store_ok,
                      people=People(users, tokens, WebSettings()), pii=PiiAccess(vault, qa_reads))

@@ -13,7 +13,7 @@ import pytest
 from fakes import store_ok
 from fastapi.testclient import TestClient
 
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import CHECKOUT, QaSettings, WebSettings
 from voicebot.qa.forms import load_forms
@@ -47,7 +47,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
         await add_user(users, name, role, PASSWORD)
     token = (await issue_token(tokens, "qa-script", frozenset({Scope.READ}))).secret
     qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=EventBus(),
+    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
                      flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                      principal_for=store_lookup(tokens), store_health=store_ok,
                      people=People(users, tokens, WebSettings(), qa=qa))

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from voicebot.app import web_context
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import Settings
 from voicebot.store.queries import SqlCallQueries
@@ -70,7 +70,7 @@ async def test_records_are_typed_frozen_and_versioned(tmp_path: Path) -> None:
 
 
 def _context(queries: SqlCallQueries, **mounts) -> WebContext:
-    return WebContext(calls=queries, directory=CallDirectory(), bus=EventBus(), flow_names=lambda: ["banking"],
+    return WebContext(calls=queries, directory=MemoryCallDirectory(), bus=EventBus(), flow_names=lambda: ["banking"],
                       routable=lambda name: True, active_calls=lambda: 3, mounts=mounts,
                       principal_for=store_lookup(FakeTokens()), store_health=store_ok)
 

@@ -25,14 +25,14 @@ def _client(tmp_path: Path, router: FlowRouter) -> tuple[TestClient, SimpleNames
     return TestClient(create_app(web_context(service)), headers=FakeTokens.HEADERS), service
 
 
-def test_hidden_flows_cannot_be_announced_and_routed_ones_can(tmp_path: Path) -> None:
+async def test_hidden_flows_cannot_be_announced_and_routed_ones_can(tmp_path: Path) -> None:
     client, service = _client(tmp_path, FlowRouter("banking", {"5552000": "retail"}, frozenset({"example"})))
     call_id = str(uuid.uuid4())
     hidden = client.post(f"/api/calls/{call_id}/announce", content="flow=example&dnis=5552000")
     assert hidden.status_code == 422 and "hidden" in hidden.text and "example" not in hidden.text.split(";")[1]
     assert client.post(f"/api/calls/{call_id}/announce", content="flow=nope").status_code == 422
     assert client.post(f"/api/calls/{call_id}/announce", content="flow=retail&dnis=1000&tier=gold").status_code == 204
-    info = service.directory.take(call_id)
+    info = await service.directory.take(call_id)
     assert (info.flow, info.dnis, info.variables) == ("retail", "1000", {"tier": "gold"})
     assert (tmp_path / "backoffice.db").exists()  # the demo back office's own setting, nowhere else
 

@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fakes import FakeTokens
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.events import CallEnded, CallStarted, HandedOff, TurnCompleted
 from voicebot.store.repo import StoreHealth
@@ -53,7 +53,7 @@ async def test_metrics_cover_calls_stages_handoff_reasons_pool_store_and_bus() -
     async def store_health() -> StoreHealth:
         return health
 
-    ctx = WebContext(calls=NoCalls(), directory=CallDirectory(), bus=bus, flow_names=lambda: ["banking"],
+    ctx = WebContext(calls=NoCalls(), directory=MemoryCallDirectory(), bus=bus, flow_names=lambda: ["banking"],
                      routable=lambda name: True, active_calls=lambda: 5,
                      principal_for=store_lookup(FakeTokens()), store_health=store_health,
                      inference_queued=lambda: 4)

@@ -6,6 +6,11 @@ AudioSocket carries only the call's UUID. The dialplan announces the rest over H
 Announcements that are never taken (a call that failed to connect) expire. After the bot lets go, the
 dialplan looks up where the call goes (``GET /api/calls/{uuid}/handoff``); the directory notes those
 lookups, so a stopping service can wait until the calls it handed over have been looked up.
+
+:class:`CallDirectory` is what the session and the web app use. :class:`MemoryCallDirectory` (one worker)
+keeps it all in process; :class:`voicebot.call.directory_redis.RedisCallDirectory` (``events.bus = redis``)
+shares it between workers, so the announcement, the AudioSocket connection and the lookup of one call may
+each reach another worker.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import structlog
 
@@ -29,9 +35,45 @@ class CallInfo:
     flow: str | None = None  # an explicit flow overrides the route
     variables: dict[str, str] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"caller_id": self.caller_id, "dnis": self.dnis, "flow": self.flow, "variables": self.variables}
 
-class CallDirectory:
-    """A small, bounded, expiring map of call UUID -> CallInfo."""
+    @classmethod
+    def from_json(cls, data: Any) -> CallInfo:
+        """From :meth:`to_json`'s shape; ``ValueError`` for anything else."""
+        if not isinstance(data, dict):
+            raise ValueError("a call announcement is a JSON object")
+        caller_id, dnis, flow, variables = (data.get("caller_id", ""), data.get("dnis", ""), data.get("flow"),
+                                            data.get("variables", {}))
+        if not (isinstance(caller_id, str) and isinstance(dnis, str) and (flow is None or isinstance(flow, str))
+                and isinstance(variables, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items())):
+            raise ValueError("a call announcement's fields are strings")
+        return cls(caller_id=caller_id, dnis=dnis, flow=flow, variables=variables)
+
+
+class CallDirectory(Protocol):
+    """Announcements waiting for their call, and the dialplan's handoff lookups. No method raises."""
+
+    async def announce(self, call_id: str, info: CallInfo) -> None:
+        """The dialplan's announcement of a call (kept until taken or expired)."""
+
+    async def take(self, call_id: str) -> CallInfo:
+        """The call's announcement (removed), or an empty CallInfo when the dialplan sent none."""
+
+    async def handoff_looked_up(self, call_id: str) -> None:
+        """The dialplan asked where this call goes."""
+
+    async def wait_for_lookups(self, call_ids: Collection[str], timeout_s: float) -> set[str]:
+        """Wait until every one of ``call_ids`` has been looked up, at most ``timeout_s``; the ids that never
+        were."""
+
+    async def close(self) -> None:
+        """Release what the directory holds open."""
+
+
+class MemoryCallDirectory:
+    """:class:`CallDirectory` in this process: a small, bounded, expiring map of call UUID -> CallInfo."""
 
     def __init__(self, ttl_s: float = 120.0, capacity: int = 10_000) -> None:
         self._ttl_s, self._capacity = ttl_s, capacity
@@ -39,39 +81,56 @@ class CallDirectory:
         self._looked_up: OrderedDict[str, None] = OrderedDict()  # handoff lookups, newest last
         self._lookup = asyncio.Event()
 
-    def handoff_looked_up(self, call_id: str) -> None:
-        """The dialplan asked where this call goes."""
+    async def handoff_looked_up(self, call_id: str) -> None:
+        self.note_lookup(call_id)
+
+    def note_lookup(self, call_id: str) -> None:
         self._looked_up[call_id.lower()] = None
         while len(self._looked_up) > self._capacity:
             self._looked_up.popitem(last=False)
         self._lookup.set()
 
+    def not_looked_up(self, call_ids: Collection[str]) -> set[str]:
+        """Those of ``call_ids`` (lower case) not looked up here."""
+        return {c for c in call_ids if c not in self._looked_up}
+
+    async def next_lookup(self, timeout_s: float) -> None:
+        """Return at the next lookup noted here, or after ``timeout_s``."""
+        self._lookup.clear()
+        try:
+            await asyncio.wait_for(self._lookup.wait(), max(0.0, timeout_s))
+        except TimeoutError:
+            pass
+
     async def wait_for_lookups(self, call_ids: Collection[str], timeout_s: float) -> set[str]:
-        """Wait until every one of ``call_ids`` has been looked up, at most ``timeout_s``; the ids that never
-        were."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         waiting = {c.lower() for c in call_ids}
-        while waiting := {c for c in waiting if c not in self._looked_up}:
-            self._lookup.clear()
-            try:
-                await asyncio.wait_for(self._lookup.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                break
+        while (waiting := self.not_looked_up(waiting)) and loop.time() < deadline:
+            await self.next_lookup(deadline - loop.time())
         return waiting
 
-    def announce(self, call_id: str, info: CallInfo) -> None:
+    async def announce(self, call_id: str, info: CallInfo) -> None:
+        self.keep(call_id, info)
+
+    def keep(self, call_id: str, info: CallInfo) -> None:
         self._expire()
         self._entries[call_id.lower()] = (now() + self._ttl_s, info)
         self._entries.move_to_end(call_id.lower())
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
-    def take(self, call_id: str) -> CallInfo:
-        """The call's announcement (removed), or an empty CallInfo when the dialplan sent none."""
+    async def take(self, call_id: str) -> CallInfo:
+        return self.pop(call_id) or CallInfo()
+
+    def pop(self, call_id: str) -> CallInfo | None:
+        """The call's announcement (removed), None when there is none."""
         self._expire()
         entry = self._entries.pop(call_id.lower(), None)
-        return entry[1] if entry else CallInfo()
+        return entry[1] if entry else None
+
+    async def close(self) -> None:
+        return None
 
     def _expire(self) -> None:
         moment = now()

@@ -34,7 +34,7 @@ import structlog
 
 from voicebot import events as ev
 from voicebot.call.briefing import render_briefing
-from voicebot.call.directory import CallDirectory, CallInfo
+from voicebot.call.directory import CallDirectory, CallInfo, MemoryCallDirectory
 from voicebot.call.dtmf import DigitCollector, KeyedOn, without_answer_key
 from voicebot.call.handoff import build_packet, route
 from voicebot.call.recording import RecordingPolicy, declines
@@ -118,7 +118,7 @@ class CallServices:
     speaker: Speaker
     bus: ev.Bus
     dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
-    directory: CallDirectory = field(default_factory=CallDirectory)
+    directory: CallDirectory = field(default_factory=MemoryCallDirectory)
     recordings: Recordings | None = None  # call recordings (call/recording.py); None: no call is recorded
 
 
@@ -174,7 +174,7 @@ class CallSession:
         self.conn = connection
         self.call_id = connection.call_id
         self.rate = connection.sample_rate
-        self.info = services.directory.take(self.call_id)
+        self.info = CallInfo()  # the dialplan's announcement, taken when the call runs
         self.log = log.bind(call_id=self.call_id)
         self.listener = Listener(services.recognizer, self.rate, services.settings.speech)
         self.digits = DigitCollector(Expectation())
@@ -220,6 +220,7 @@ class CallSession:
         self.tasks.spawn(self._supervised(self._pump_listener(), "asr"), "asr")
         self.tasks.spawn(self._on_shutdown(), "shutdown")
         try:
+            self.info = await self.services.directory.take(self.call_id)
             app = self.services.dialog_for(self.info)
             self._start_recording(app)
             self._publish(ev.CallStarted(self.call_id, caller_id=self._caller_id(), flow=app.name,

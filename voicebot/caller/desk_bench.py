@@ -28,7 +28,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from voicebot import events as ev
-from voicebot.call.directory import CallDirectory
+from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.caller.ami_peer import AmiPeer, PeerQueue
 from voicebot.config import AmiSettings, CallbackSettings, DesktopSettings, WebSettings
@@ -141,7 +141,7 @@ def desk_site(folder: Path, people: dict[str, Person], settings: DesktopSettings
             bus, callbacks = EventBus(), SqlCallbackQueue(store.engine)
             url, key = f"http://127.0.0.1:{port}", uuid.uuid4().hex  # the demo back office gives the profiles
             profiles = CustomerProfiles(lambda flow: f"{url}/demo", url, key)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=CallDirectory(), bus=bus,
+            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=bus,
                              flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
                              principal_for=store_lookup(tokens), store_health=_healthy,
                              mounts={"/demo": create_demo_app(folder / "demo.db", desk_key=key)},

@@ -248,7 +248,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         """For the dialplan: where this call goes after the bot. ``queue=`` means the bot served the call
         (hang up); an empty body means voicebot never ran this call (refused): the dialplan's fallback queue."""
         call_id = str(call_id)  # canonical: lower case, hyphenated, as Asterisk's UUID() gives it
-        ctx.directory.handoff_looked_up(call_id)
+        await ctx.directory.handoff_looked_up(call_id)
         if call_id in recent:
             return handoff_answer(recent[call_id], briefed(recent[call_id]))
         if (packet := await ctx.calls.handoff_for(call_id)) is not None:
@@ -280,7 +280,7 @@ def create_app(ctx: WebContext) -> FastAPI:
             raise HTTPException(422, f"unknown flow {flow!r}{hidden}; flows: {', '.join(routable)}")
         info = CallInfo(caller_id=fields.pop("caller_id", ""), dnis=fields.pop("dnis", ""), flow=flow,
                         variables=fields)
-        ctx.directory.announce(str(call_id), info)  # canonical, as the AudioSocket UUID comes
+        await ctx.directory.announce(str(call_id), info)  # canonical, as the AudioSocket UUID comes
         return Response(status_code=204)
 
     @app.get("/api/flows", dependencies=reader, responses=REFUSALS)
