@@ -158,3 +158,18 @@ def test_i_dont_have_one_is_no_digit_heard() -> None:
 def test_a_digit_string_is_no_choice() -> None:
     assert extract("one two three four five six seven", CHOICE, expected=True) is None
     assert extract("it was great, five", RATING, expected=True).value == 5
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("I'm calling about order to 345678.", "2345678"),  # "two three four…": the "two" written as a word
+    ("the order number is won 234567", "1234567"),
+])
+def test_a_digit_written_as_a_homophone_completes_a_number_one_short(text, value):
+    assert extract(text, SlotTypeSpec("order", "digits", 7, 7)).value == value
+
+
+def test_a_homophone_is_no_digit_when_the_number_fits_without_it():
+    assert extract("I want to 2345678", SlotTypeSpec("order", "digits", 7, 7)).value == "2345678"
+    assert extract("go to 34567", SlotTypeSpec("order", "digits", 7, 7)) is None  # still short: nothing made up
+    assert extract("track 555512345 for me", SlotTypeSpec("parcel", "digits", 10, 10)) is None  # "for": no 4
+    assert extract("a refund for 345678", SlotTypeSpec("order", "digits", 7, 7)) is None

@@ -49,6 +49,8 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
         runs.append(normalize.Match("".join(r.value for r in runs), runs[0].start, runs[-1].end))
     lo, hi = spec.min_length or 1, spec.max_length or 64
     fitting = [r for r in runs if lo <= len(r.value) <= hi]
+    if not fitting and (mended := _with_homophone(text, runs, lo, hi)) is not None:
+        fitting = [mended]
     if not fitting:
         heard = runs[-1] if runs else None
         if expected and heard and not _pronoun_one(text, heard):  # every digit said, for the read-back
@@ -56,6 +58,22 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
         return None
     best = max(fitting, key=lambda r: len(r.value))
     return _entity(spec, text, best.value, best.start, best.end)
+
+
+# Digit words the recogniser writes as other words right before a digit string ("order to 345678" for "order two
+# three four…"). Not "for": "… 555512345 for me" and "a refund for 345678" are prepositions.
+_HOMOPHONE_BEFORE = {word: digit for word, digit in normalize.HOMOPHONES.items() if word not in ("for", "fore", "fo")}
+
+
+def _with_homophone(text: str, runs: list[normalize.Match], lo: int, hi: int) -> normalize.Match | None:
+    """A digit string one digit short whose first digit the recogniser wrote as a word right before it
+    (``_HOMOPHONE_BEFORE``), when only with that digit it has the slot's length."""
+    for run in runs:
+        before = re.search(r"(?<![\w'])([a-z]+)[\s,.-]*$", text[:run.start].lower())
+        if before and (digit := _HOMOPHONE_BEFORE.get(before.group(1))) is not None \
+                and lo <= len(run.value) + 1 <= hi:
+            return normalize.Match(f"{digit}{run.value}", before.start(1), run.end)
+    return None
 
 
 def _pronoun_one(text: str, run: normalize.Match) -> bool:
