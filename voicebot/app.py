@@ -161,8 +161,9 @@ class VoicebotService:
         # Callbacks that keep the caller's place (AMI only): flows offer them (queue_wait, request_callback);
         # the scheduler dials each when its turn comes in the queue.
         callbacks = SqlCallbackQueue(self.store.engine)
-        functions = TicketRequest(SqlTicketStore(self.store.engine), SqlDeskStore(self.store.engine)).register(
-            default_registry())
+        typed = masker.mask if (masker := masker_for(s.pii)) is not None else None  # PII in what people type
+        functions = TicketRequest(SqlTicketStore(self.store.engine, typed), SqlDeskStore(self.store.engine, typed)
+                                  ).register(default_registry())
         if self.telephony is not None:
             offer = CallbackOffer(self.telephony, callbacks, self._routing_plan, s.desktop.queue_prefix)
             offer.register(functions)
@@ -173,10 +174,12 @@ class VoicebotService:
         # back office answers the desk_key only).
         self.desk_key = secrets.token_urlsafe(24)
         self.profiles = CustomerProfiles(self._profile_backend, self.web_url, self.desk_key)
-        desktop = Desktop(SqlDeskStore(self.store.engine), self.desk, s.desktop, self.profiles.lookup, callbacks)
-        qa = QaConsole(SqlQaStore(self.store.engine), load_forms(s.qa.forms_dir.absolute()), s.qa)  # the QA console
+        desktop = Desktop(SqlDeskStore(self.store.engine, typed), self.desk, s.desktop, self.profiles.lookup,
+                          callbacks)
+        qa = QaConsole(SqlQaStore(self.store.engine, typed), load_forms(s.qa.forms_dir.absolute()),
+                       s.qa)  # the QA console
         self.people = People(SqlUserStore(self.store.engine), self.tokens, s.web, desktop, qa=qa,  # people's web pages
-                             tickets=SqlTicketStore(self.store.engine))
+                             tickets=SqlTicketStore(self.store.engine, typed))
         self.reports = Reports(SqlReportStore(self.store.engine), s.reports)  # the reports' pages and API
         self.recorder = CallRecorder.start(self.bus, self.store, self.vault)  # the session publishes; this writes
         recognizer = load_recognizer(s, self.pool)

@@ -7,6 +7,7 @@ A callback is only recorded here; the routing dials it later.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from voicebot.store import database
 from voicebot.store.models import AgentRow, CallRow, DeskActionRow, TurnRow, UserRow
 
 ACTION_KINDS = ("disposition", "note", "ticket", "callback")
+TYPED = ("text", "note")  # an action's free text, masked (a callback's number is kept: it is dialled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,10 @@ def format_queues(queues: tuple[tuple[str, int], ...]) -> str:
 class SqlDeskStore:
     """Agents, desk actions and previous calls in the call record database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, mask: Callable[[str], str] | None = None) -> None:
+        """``mask``: the PII masker's (``pii.mask``), applied to desk actions' free text before it is written."""
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._mask = mask or (lambda text: text)
 
     async def set_agent(self, name: str, interface: str, queues: tuple[tuple[str, int], ...]) -> None:
         """Make ``name`` (a user) a queue member on ``interface``; an empty interface removes it. ``ValueError``
@@ -97,6 +101,8 @@ class SqlDeskStore:
     async def add_action(self, call_id: str, user_name: str, kind: str, data: dict[str, Any]) -> DeskAction:
         if kind not in ACTION_KINDS:
             raise ValueError(f"unknown action {kind!r}; actions: {', '.join(ACTION_KINDS)}")
+        data = {key: self._mask(value) if key in TYPED and isinstance(value, str) else value
+                for key, value in data.items()}
         action = DeskAction(call_id, user_name, datetime.now(UTC), kind, data)
         async with self._sessions.begin() as session:
             session.add(DeskActionRow(id=uuid.uuid4().hex, call_id=call_id, user_name=user_name, at=action.at,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -123,9 +124,11 @@ def search_words(query: str) -> list[str]:
 class SqlQaStore:
     """The QA records in the call record database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, mask: Callable[[str], str] | None = None) -> None:
+        """``mask``: the PII masker's (``pii.mask``), applied to what reviewers type before it is written."""
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
+        self._mask = mask or (lambda text: text)
 
     async def search(self, wanted: CallFilter, limit: int = 50, offset: int = 0) -> CallPage:
         """The calls matching ``wanted``, newest first, a page at a time, with how many match in all."""
@@ -205,8 +208,9 @@ class SqlQaStore:
                                                                  TurnRow.index == turn_index))
             if turn is None:
                 return None
-            row = QaCorrectionRow(id=uuid.uuid4().hex, call_id=call_id, turn_index=turn_index,
-                                  caller_text=caller_text, intent=intent, user_name=user_name, at=datetime.now(UTC))
+            typed = None if caller_text is None else self._mask(caller_text)
+            row = QaCorrectionRow(id=uuid.uuid4().hex, call_id=call_id, turn_index=turn_index, caller_text=typed,
+                                  intent=intent, user_name=user_name, at=datetime.now(UTC))
             session.add(row)
         return _correction(row)
 
@@ -224,7 +228,7 @@ class SqlQaStore:
             if row is None:
                 row = QaScoreRow(call_id=card.call_id, form=card.form)
                 session.add(row)
-            row.score, row.answers, row.comment = card.score, card.answers, card.comment
+            row.score, row.answers, row.comment = card.score, card.answers, self._mask(card.comment)
             row.user_name, row.scored_at = card.user_name, card.scored_at
 
     async def scores(self, call_id: str) -> dict[str, ScoreCard]:

@@ -7,6 +7,7 @@ changed from what; a ticket is never deleted, it is closed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,17 +86,20 @@ def checked(value: str, allowed: tuple[str, ...], what: str) -> str:
 class SqlTicketStore:
     """Tickets and their history in the call record database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, mask: Callable[[str], str] | None = None) -> None:
+        """``mask``: the PII masker's (``pii.mask``), applied to titles, descriptions and comments before they are
+        written."""
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._mask = mask or (lambda text: text)
 
     async def open(self, *, title: str, description: str = "", call_id: str | None = None, queue: str = "",
                    priority: str = "normal", assignee: str | None = None, source: str, created_by: str) -> Ticket:
         """A new open ticket (its first history entry records who opened it). ``ValueError`` on bad input."""
-        title = " ".join(title.split())[:TITLE_MAX]
+        title = self._mask(" ".join(title.split()))[:TITLE_MAX]
         if not title:
             raise ValueError("a ticket needs a title")
         now = datetime.now(UTC)
-        row = TicketRow(call_id=call_id or None, title=title, description=description.strip()[:TEXT_MAX],
+        row = TicketRow(call_id=call_id or None, title=title, description=self._mask(description.strip())[:TEXT_MAX],
                         status="open", priority=checked(priority, PRIORITIES, "the priority"), queue=queue[:64],
                         assignee=assignee or None, source=checked(source, SOURCES, "the source"),
                         created_by=created_by[:64], created_at=now, updated_at=now)
@@ -136,7 +140,7 @@ class SqlTicketStore:
                 if getattr(row, name) != new:
                     changes[name] = [getattr(row, name), new]
                     setattr(row, name, new)
-            comment = comment.strip()[:TEXT_MAX]
+            comment = self._mask(comment.strip())[:TEXT_MAX]
             if changes or comment:
                 row.updated_at = datetime.now(UTC)
                 session.add(TicketHistoryRow(ticket_id=row.id, at=row.updated_at, by=by[:64], changes=changes,
