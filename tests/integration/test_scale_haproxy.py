@@ -72,7 +72,10 @@ def _config(workers: list[StandIn], audiosocket_port: int, web_port: int) -> str
     text = CONFIG.read_text()
     text = text.replace("bind :9092", f"bind 127.0.0.1:{audiosocket_port}").replace("bind :8080",
                                                                                   f"bind 127.0.0.1:{web_port}")
-    text = text.replace("inter 2s fall 2 rise 2", "inter 200ms fall 2 rise 2")
+    # faster health checks, each given 1 s: the stand-ins answer from this test's event loop, which a loaded
+    # machine may hold up past a check's default timeout (its interval, 200 ms), marking healthy workers down
+    text = text.replace("inter 2s fall 2 rise 2", "inter 200ms fall 2 rise 2").replace(
+        "timeout http-request 10s", "timeout http-request 10s\n    timeout check 1s")
     for w in workers:
         text = text.replace(f"{w.name}:9092 port 8080", f"127.0.0.1:{w.audiosocket_port} port {w.web_port}")
         text = text.replace(f"{w.name}:8080", f"127.0.0.1:{w.web_port}")
