@@ -1,0 +1,61 @@
+"""The QA call page tags a turn in which the caller said a sensitive word (its ``entities.sensitive_words``, set
+by the session) and no other turn; the real web app over a SQLite file, a QA person's session."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from fakes import store_ok
+from fastapi.testclient import TestClient
+
+from voicebot.call.directory import MemoryCallDirectory
+from voicebot.call.events import EventBus
+from voicebot.config import CHECKOUT, QaSettings, WebSettings
+from voicebot.qa.forms import load_forms
+from voicebot.store.qa import SqlQaStore
+from voicebot.store.queries import SqlCallQueries
+from voicebot.store.repo import SqlCallStore
+from voicebot.store.tokens import SqlTokenStore
+from voicebot.store.users import SqlUserStore
+from voicebot.types import Turn, now
+from voicebot.web.app import create_app
+from voicebot.web.auth import SESSION_COOKIE, Role, store_lookup, token_digest
+from voicebot.web.context import People, QaConsole, WebContext
+from voicebot.web.logins import add_user, new_session_secret, session_limits
+
+
+def _turn_items(html: str) -> dict[int, str]:
+    """Each turn's list item of the timeline, by turn index."""
+    return {int(n): item for n, item in re.findall(r'<li id="turn-(\d+)"(.*?)</li>', html, re.DOTALL)}
+
+
+async def test_a_turn_with_a_sensitive_word_is_tagged(tmp_path: Path) -> None:
+    store = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
+    try:
+        call = str(uuid.uuid4())
+        await store.call_started(call, "+15550001", "banking", now())
+        await store.turn_completed(call, Turn(index=0, caller_text="I want my balance", bot_text="Sure."))
+        await store.turn_completed(call, Turn(index=1, caller_text="this is a scam", bot_text="I understand.",
+                                              entities={"sensitive_words": ["scam"]}))
+        await store.call_ended(call, "completed", now(), None)
+        await store.flush()
+        users, web = SqlUserStore(store.engine), WebSettings()
+        await add_user(users, "quinn", Role.QA, "correct horse battery")
+        secret = new_session_secret()
+        await users.open_session(token_digest(secret), "quinn", session_limits(web))
+        qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
+        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
+                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
+                         principal_for=store_lookup(SqlTokenStore(store.engine)), store_health=store_ok,
+                         people=People(users, SqlTokenStore(store.engine), web, qa=qa))
+        with TestClient(create_app(ctx), cookies={SESSION_COOKIE: secret}) as client:
+            page = client.get(f"/calls/{call}")
+        assert page.status_code == 200
+        turns = _turn_items(page.text)
+        assert set(turns) == {0, 1}
+        assert "sensitive word</span>" in turns[1] and 'title="The caller said: scam"' in turns[1]
+        assert "sensitive word" not in turns[0]
+    finally:
+        await store.close()
