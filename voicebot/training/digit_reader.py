@@ -344,7 +344,7 @@ def make_data(work: Path, clips: int, fsdd_dir: Path, workers: int = 2, shard_si
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    epochs: int = 30
+    epochs: int = 12
     batch: int = 32
     lr: float = 2e-3
     width: int = 160
