@@ -272,8 +272,6 @@ async def evaluate(split: str, limit: int | None, engine: str, progress: bool = 
     settings.speech.asr_engine = engine  # type: ignore[assignment]
     pool = InferencePool(settings.inference_workers)
     recognizer = await asyncio.to_thread(load_recognizer, settings, pool)
-    if not settings.speech.digit_reader and hasattr(recognizer, "digit_reader"):
-        recognizer.digit_reader = None  # VOICEBOT_SPEECH__DIGIT_READER=false: the grammar path alone
     items = [i for i in load_set() if split == "all" or i["split"] == split]
     if limit:
         items = items[:: max(1, len(items) // limit)][:limit]

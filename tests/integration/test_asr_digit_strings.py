@@ -121,3 +121,13 @@ async def test_the_digit_reader_reads_piper_strings_over_ulaw(recognizer):
         pcm = np.frombuffer(piper.synthesize_pcm(said, RATE), dtype="<i2")
         text = await hear(recognizer, through_channel(pcm, RATE, parse_channel("ulaw")), digits_hints(8))
         assert len([w for w in normalize(text) if not w.isdigit()]) >= 2, text
+
+
+def test_the_digit_reader_is_a_setting(recognizer):
+    """``speech.digit_reader = false`` loads the recogniser without it (the grammar path alone)."""
+    pool = InferencePool(1)
+    try:
+        plain = load_recognizer(Settings(speech={"digit_reader": False}), pool)
+    finally:
+        pool.shutdown()
+    assert plain.digit_reader is None and isinstance(recognizer.digit_reader, DigitReader)

@@ -58,9 +58,10 @@ def _whisper(settings: Settings, pool: InferencePool, engine: str, trim_encoder:
 
     speech = settings.speech
     path = resolve(WHISPER_ROLES[engine], models_dir=_models_dir(settings))
+    reader = resolve("digits", models_dir=_models_dir(settings)) if speech.digit_reader else None
     return WhisperRecognizer.load(str(path), pool, engine, threads=speech.asr_threads,
                                   max_utterance_s=speech.max_utterance_s, trim_encoder=trim_encoder,
-                                  beam_size=speech.whisper_beam_size)
+                                  beam_size=speech.whisper_beam_size, digit_reader=reader)
 
 
 def _models_dir(settings: Settings) -> Path:

@@ -48,6 +48,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import ctranslate2
 import numpy as np
@@ -290,16 +291,14 @@ class WhisperRecognizer:
     @classmethod
     def load(cls, path: str, pool: InferencePool, name: str, threads: int = 2,
              max_utterance_s: float = 30.0, trim_encoder: bool = True, beam_size: int = 5,
-             digit_reader: bool = True) -> WhisperRecognizer:
-        """Load and warm up; ``digit_reader``: read digits slots with the trained digit reader
-        (``models/digit_reader.npz``) when the model is tiny.en-sized and the encoder trimmed, as it was trained."""
+             digit_reader: Path | None = None) -> WhisperRecognizer:
+        """Load and warm up; ``digit_reader``: the trained digit reader's weights (``models/digit_reader.npz``), which
+        read digits slots when the model is tiny.en-sized and the encoder trimmed, as it was trained; None: none."""
         model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
         recognizer = cls(model, pool, name, max_utterance_s, trim_encoder, beam_size)
-        if digit_reader and recognizer._silence is not None and recognizer._silence.shape[-1] == FEATURE_DIM \
-                and not model.model.is_multilingual:
-            from voicebot.models import resolve
-
-            recognizer.digit_reader = DigitReader.load(resolve("digits"))
+        if digit_reader is not None and recognizer._silence is not None \
+                and recognizer._silence.shape[-1] == FEATURE_DIM and not model.model.is_multilingual:
+            recognizer.digit_reader = DigitReader.load(digit_reader)
         recognizer.warm_up()
         return recognizer
 
