@@ -456,6 +456,8 @@ def models_train_emotion(
                                                         "encoder adapter is written next to it."),
     rows: int = typer.Option(30000, min=100, help="Train on this many rows (rare emotions first)."),
     epochs: float = typer.Option(1.0, min=0.1, help="Passes over the training rows."),
+    init: Path = typer.Option(None, exists=True, dir_okay=False, help="Continue from this emotion head "
+                                                                      "(and its adapter) instead of the base model."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Fine-tune the emotion model (top MiniLM layers + head) on GoEmotions: minutes on 2 cores."""
@@ -465,7 +467,8 @@ def models_train_emotion(
     from voicebot.training.train_emotion import EmotionTrainConfig, train
 
     report = train(data, out or DEFAULT_MODELS_DIR / "emotion_head.npz",
-                   EmotionTrainConfig(max_rows=rows, epochs=epochs), progress=lambda m: typer.echo(m, err=True))
+                   EmotionTrainConfig(max_rows=rows, epochs=epochs), progress=lambda m: typer.echo(m, err=True),
+                   init=init)
     typer.echo(json.dumps(report, indent=None if json_out else 2))
 
 
@@ -500,6 +503,8 @@ def eval_emotion(
                               help="GoEmotions-style JSONL: text, labels (27 + neutral), ekman."),
     held_out: bool = typer.Option(False, "--held-out", help="Only the half of goemotions_dev that training "
                                                             "never tunes on (by comment id)."),
+    model: Path = typer.Option(None, exists=True, dir_okay=False, help="An emotion head to score instead of "
+                                                                       "the installed one (its adapter beside it)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON object instead of lines."),
 ) -> None:
     """Per-class F1 and macro-F1 of the emotion model: the product's groups and Ekman's seven."""
@@ -511,7 +516,7 @@ def eval_emotion(
     rows = read_rows(data)
     if held_out:
         rows = [r for r in rows if is_held_out(r)]
-    report = evaluate(EmotionClassifier.load(), rows)  # one thread, as served
+    report = evaluate(EmotionClassifier.load(model), rows)  # one thread, as served
     typer.echo(json.dumps(report) if json_out else format_report(report))
 
 

@@ -66,3 +66,34 @@ def test_thresholds_follow_the_scores() -> None:
     logits[:, EKMAN.index("joy")] = [(-0.5 if g == ("joy",) else -2.5) + rng.normal(0, 0.3) for g in gold]
     thresholds = tune_thresholds(logits, gold)
     assert 0.1 < thresholds[EKMAN.index("joy")] < 0.35  # between the two groups' probabilities
+
+
+def test_warm_start_loads_the_saved_layers_and_refuses_foreign_ones(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from transformers import BertConfig, BertModel
+
+    from voicebot.training.train_emotion import EmotionTrainConfig, save_artifacts, warm_start
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)
+    torch.manual_seed(0)
+    tuned, fresh = BertModel(config), BertModel(config)
+    layers = {name: t.numpy().astype(np.float16) for name, t in tuned.state_dict().items()
+              if name.startswith("encoder.layer.1.")}
+    head = tmp_path / "emotion_head.npz"
+    weights = np.zeros((len(LABELS) + len(EKMAN), 8), np.float32)
+    save_artifacts(head, layers, weights, np.zeros(len(weights), np.float32), np.full(len(EKMAN), 0.5, np.float32),
+                   EmotionTrainConfig())
+    lower_before = fresh.state_dict()["encoder.layer.0.output.dense.weight"].clone()
+    assert not torch.equal(fresh.state_dict()["encoder.layer.1.output.dense.weight"],
+                           tuned.state_dict()["encoder.layer.1.output.dense.weight"])
+    warm_start(fresh, head)
+    state = fresh.state_dict()
+    for name, saved in layers.items():
+        assert torch.equal(state[name], torch.from_numpy(saved.astype(np.float32)))
+    assert torch.equal(state["encoder.layer.0.output.dense.weight"], lower_before)  # lower layers untouched
+
+    other = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=16, max_position_embeddings=16))
+    with pytest.raises(AssertionError, match="adapter names unknown"):
+        warm_start(other, head)

@@ -68,9 +68,10 @@ def subset(rows: Sequence[Example], size: int, rng: random.Random) -> list[Examp
 
 
 def train(data_dir: Path, out: Path, config: EmotionTrainConfig = EmotionTrainConfig(),
-          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+          progress: Callable[[str], None] | None = None, init: Path | None = None) -> dict[str, Any]:
     """Fine-tune, tune the offsets and thresholds on the tune half, save the artifacts; return a report
-    (``voicebot eval emotion --held-out`` gives the figures)."""
+    (``voicebot eval emotion --held-out`` gives the figures). ``init``: a head (``emotion_head.npz``, its
+    adapter beside it) to continue training from instead of the base model (its offsets are tuned anew)."""
     import torch
 
     from voicebot.models import resolve
@@ -93,6 +94,8 @@ def train(data_dir: Path, out: Path, config: EmotionTrainConfig = EmotionTrainCo
     base = resolve("embeddings")
     tokenizer = load_tokenizer(base)
     encoder = load_encoder(base)
+    if init is not None:
+        warm_start(encoder, init)
     split = SplitEncoder(encoder, config.train_layers)
     cached = split.cache_lower(tokenizer, texts)
     say(f"lower layers cached for {len(texts)} texts in {time.monotonic() - started:.0f} s")
@@ -104,6 +107,11 @@ def train(data_dir: Path, out: Path, config: EmotionTrainConfig = EmotionTrainCo
     head = torch.nn.Linear(int(encoder.config.hidden_size), len(LABELS) + len(EKMAN))
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
+    if init is not None:
+        with np.load(init, allow_pickle=False) as saved, torch.no_grad():
+            weights = np.concatenate([saved["weights"], saved["ekman_weights"]])
+            head.weight.copy_(torch.from_numpy(weights / config.scale))
+            head.bias.copy_(torch.from_numpy(np.concatenate([saved["bias"], saved["ekman_bias"]])))
     optimizer = torch.optim.AdamW([
         {"params": split.trainable, "lr": config.encoder_lr, "weight_decay": 0.01},
         {"params": head.parameters(), "lr": config.head_lr, "weight_decay": 0.0},
@@ -156,11 +164,20 @@ def train(data_dir: Path, out: Path, config: EmotionTrainConfig = EmotionTrainCo
         thresholds = tune_thresholds(tune_logits[:, len(LABELS):], [r.ekman for r in tune])
     save_artifacts(out, layers, weights, bias + np.concatenate([group_bias, np.zeros(len(EKMAN), np.float32)]),
                    thresholds, config)
-    return {"config": asdict(config), "train_rows": len(rows), "tune_rows": len(tune),
+    return {"config": asdict(config), "init": str(init) if init else None, "train_rows": len(rows),
+            "tune_rows": len(tune),
             "group_offsets": {label: round(float(x), 2) for label, x in zip(LABELS, group_bias, strict=True)},
             "ekman_thresholds": {label: round(float(x), 3) for label, x in zip(EKMAN, thresholds, strict=True)},
             "artifacts": [str(out), str(out.parent / ENCODER_FILE)],
             "train_seconds": round(time.monotonic() - started, 1)}
+
+
+def warm_start(encoder: Any, head_path: Path) -> None:
+    """Load the tuned layers of a saved emotion model (the adapter its head names) into ``encoder``."""
+    from voicebot.nlu.embeddings import apply_adapter
+
+    with np.load(head_path, allow_pickle=False) as saved:
+        apply_adapter(encoder, head_path.parent / str(saved["encoder"]))
 
 
 def tune_group_bias(logits: np.ndarray, gold: Sequence[str | None], rounds: int = 3) -> np.ndarray:
