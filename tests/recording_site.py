@@ -6,8 +6,6 @@ it) and one who did not; an API token with ``read`` and one with ``dialplan`` on
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import uvicorn
 from fakes import store_ok
+from served import served_web_app
 
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
 from voicebot.audio.recording import RecordingWriter
@@ -32,7 +30,6 @@ from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import AudioFrame, Turn, now
-from voicebot.web.app import create_app
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup, token_digest
 from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
 from voicebot.web.logins import add_user, new_session_secret, session_limits
@@ -77,71 +74,42 @@ async def _record(directory: Path, call_id: str):
     return written
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serve_recording_site(folder: Path) -> Iterator[RecordingSite]:
-    port, call_id, other_id = _free_port(), str(uuid.uuid4()), str(uuid.uuid4())
-    ready, failed, servers, sites = threading.Event(), [], [], []
+    call_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
 
-    async def serve() -> None:
-        store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
-        try:
-            for call in (call_id, other_id):
-                await store.call_started(call, "+15550001", "banking", now())
-                await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."))
-                await store.call_ended(call, "handoff", now(), None)
-            await store.flush()
-            written = await _record(folder / "recordings", call_id)
-            recordings = SqlRecordingStore(store.engine)
-            await recordings.add(record_of(call_id, "banking", written, 30, datetime.now(UTC)))
-            users, tokens, desk = SqlUserStore(store.engine), SqlTokenStore(store.engine), SqlDeskStore(store.engine)
-            sessions = {}
-            web = WebSettings()
-            for name, role in PEOPLE.items():
-                await add_user(users, name, role, PASSWORD)
-                secret = new_session_secret()
-                await users.open_session(token_digest(secret), name, session_limits(web))
-                sessions[name] = secret
-            await desk.add_action(call_id, TOOK_THE_CALL, "disposition", {"disposition": "resolved"})
-            read = await issue_token(tokens, "qa-script", frozenset({Scope.READ}))
-            dialplan = await issue_token(tokens, "asterisk", frozenset({Scope.DIALPLAN}))
-            site = RecordingSite(f"http://127.0.0.1:{port}", call_id, other_id, read.secret, dialplan.secret,
-                                 sessions, written.path.read_bytes())
+    async def build(store: SqlCallStore, url: str) -> tuple[WebContext, RecordingSite]:
+        for call in (call_id, other_id):
+            await store.call_started(call, "+15550001", "banking", now())
+            await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."))
+            await store.call_ended(call, "handoff", now(), None)
+        await store.flush()
+        written = await _record(folder / "recordings", call_id)
+        recordings = SqlRecordingStore(store.engine)
+        await recordings.add(record_of(call_id, "banking", written, 30, datetime.now(UTC)))
+        users, tokens, desk = SqlUserStore(store.engine), SqlTokenStore(store.engine), SqlDeskStore(store.engine)
+        sessions = {}
+        web = WebSettings()
+        for name, role in PEOPLE.items():
+            await add_user(users, name, role, PASSWORD)
+            secret = new_session_secret()
+            await users.open_session(token_digest(secret), name, session_limits(web))
+            sessions[name] = secret
+        await desk.add_action(call_id, TOOK_THE_CALL, "disposition", {"disposition": "resolved"})
+        read = await issue_token(tokens, "qa-script", frozenset({Scope.READ}))
+        dialplan = await issue_token(tokens, "asterisk", frozenset({Scope.DIALPLAN}))
+        site = RecordingSite(url, call_id, other_id, read.secret, dialplan.secret, sessions,
+                             written.path.read_bytes())
 
-            async def audit(who: str, role: str, call: str) -> None:
-                site.played.append((who, role, call))
+        async def audit(who: str, role: str, call: str) -> None:
+            site.played.append((who, role, call))
 
-            sites.append(site)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                             flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                             principal_for=store_lookup(tokens), store_health=store_ok,
-                             people=People(users, tokens, web, Desktop(desk, None, DesktopSettings())),
-                             recordings=RecordingAccess(recordings, audit))
-            server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            servers.append(server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-        except BaseException as error:  # reported to the test thread
-            failed.append(error)
-            raise
-        finally:
-            ready.set()
-            await store.close()
+        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
+                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
+                         principal_for=store_lookup(tokens), store_health=store_ok,
+                         people=People(users, tokens, web, Desktop(desk, None, DesktopSettings())),
+                         recordings=RecordingAccess(recordings, audit))
+        return ctx, site
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60) and not failed, failed
-    try:
-        yield sites[0]
-    finally:
-        servers[0].should_exit = True
-        thread.join(15)
+    with served_web_app(folder, build) as site:
+        yield site

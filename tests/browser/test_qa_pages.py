@@ -5,9 +5,6 @@ a call without a recording says so; the pages fit a phone."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 import time
 import uuid
 import wave
@@ -16,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 import yaml
 from fakes import store_ok
 from people_site import PASSWORD, PEOPLE, Site
@@ -24,6 +20,7 @@ from playwright.sync_api import Page, expect
 from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Route
+from served import served_web_app
 from test_people_pages import log_in
 
 from voicebot.call.directory import MemoryCallDirectory
@@ -36,7 +33,6 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, QaConsole, WebContext
 from voicebot.web.logins import add_user
@@ -79,47 +75,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     (20 s of silence) answers at /calls/{id}/recording with range requests, the second call has none."""
     folder = tmp_path_factory.mktemp("qa")
     _silence(folder / "call.wav", 20)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ready, failed, servers = threading.Event(), [], []
 
-    async def serve() -> None:
-        store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
-        try:
-            await _seed(store)
-            users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
-            for name, role in PEOPLE.items():
-                await add_user(users, name, role, PASSWORD)
-            qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-            recording = Starlette(routes=[Route("/", lambda _: FileResponse(folder / "call.wav",
-                                                                              media_type="audio/wav"))])
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                             flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                             principal_for=store_lookup(tokens), store_health=store_ok,
-                             people=People(users, tokens, WebSettings(), qa=qa),
-                             mounts={f"/calls/{STOLEN}/recording": recording})
-            server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            servers.append(server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-        except BaseException as error:  # reported to the test thread
-            failed.append(error)
-            raise
-        finally:
-            ready.set()
-            await store.close()
+    async def build(store: SqlCallStore, url: str) -> tuple[WebContext, Site]:
+        await _seed(store)
+        users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
+        for name, role in PEOPLE.items():
+            await add_user(users, name, role, PASSWORD)
+        qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
+        recording = Starlette(routes=[Route("/", lambda _: FileResponse(folder / "call.wav", media_type="audio/wav"))])
+        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
+                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
+                         principal_for=store_lookup(tokens), store_health=store_ok,
+                         people=People(users, tokens, WebSettings(), qa=qa),
+                         mounts={f"/calls/{STOLEN}/recording": recording})
+        return ctx, Site(url, STOLEN)
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60) and not failed, failed
-    yield Site(f"http://127.0.0.1:{port}", STOLEN)
-    servers[0].should_exit = True
-    thread.join(15)
+    with served_web_app(folder, build) as site:
+        yield site
 
 
 def _wait_until(check, timeout_s: float = 15.0) -> None:

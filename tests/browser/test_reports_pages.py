@@ -3,11 +3,8 @@ package), narrows the period and the flow, and downloads a report as CSV; an age
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fakes import store_ok
 from people_site import PASSWORD, PEOPLE, Site
 from playwright.sync_api import Page, expect
+from served import served_web_app
 from test_people_pages import log_in
 
 from voicebot.call.directory import MemoryCallDirectory
@@ -31,7 +28,6 @@ from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import HandoffPacket, Turn
-from voicebot.web.app import create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
@@ -68,45 +64,20 @@ async def _seed(store: SqlCallStore) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The web app with reports over a SQLite file of eight calls, from a thread of its own."""
-    folder = tmp_path_factory.mktemp("reports")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ready, failed, servers = threading.Event(), [], []
+    async def build(store: SqlCallStore, url: str) -> tuple[WebContext, Site]:
+        await _seed(store)
+        users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
+        for name, role in PEOPLE.items():
+            await add_user(users, name, role, PASSWORD)
+        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
+                         flow_names=lambda: ["banking", "retail"], routable=lambda name: True,
+                         active_calls=lambda: 0, principal_for=store_lookup(tokens), store_health=store_ok,
+                         people=People(users, tokens, WebSettings()),
+                         reports=Reports(SqlReportStore(store.engine), ReportSettings()))
+        return ctx, Site(url, "")
 
-    async def serve() -> None:
-        store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
-        try:
-            await _seed(store)
-            users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
-            for name, role in PEOPLE.items():
-                await add_user(users, name, role, PASSWORD)
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                             flow_names=lambda: ["banking", "retail"], routable=lambda name: True,
-                             active_calls=lambda: 0, principal_for=store_lookup(tokens), store_health=store_ok,
-                             people=People(users, tokens, WebSettings()),
-                             reports=Reports(SqlReportStore(store.engine), ReportSettings()))
-            server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            servers.append(server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-        except BaseException as error:  # reported to the test thread
-            failed.append(error)
-            raise
-        finally:
-            ready.set()
-            await store.close()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60) and not failed, failed
-    yield Site(f"http://127.0.0.1:{port}", "")
-    servers[0].should_exit = True
-    thread.join(15)
+    with served_web_app(tmp_path_factory.mktemp("reports"), build) as site:
+        yield site
 
 
 def test_a_supervisor_sees_the_charts_and_downloads_a_csv(page: Page, site: Site) -> None:
