@@ -9,23 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services import require_service
+from databases import DATABASES, migrated_engine
 from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.routing import QueuePlan, RoutingPlan, estimate_wait
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
 from voicebot.config import AmiSettings, CallbackSettings
 from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registry
-from voicebot.store import database
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.tickets import SqlTicketStore
@@ -33,28 +30,14 @@ from voicebot.telephony.ami import AmiClient
 from voicebot.telephony.callbacks import CallbackScheduler
 
 USER, SECRET = "voicebot-control", "s3cret"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SETTINGS = CallbackSettings(poll_interval_s=0.05, ring_timeout_s=2.0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated database: a SQLite file, or a PostgreSQL schema of its own (dropped afterwards)."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        url, schema = PG_URL, f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    engine = database.connect(url, schema=schema)
-    await database.upgrade(engine, schema=schema)
-    yield engine
-    await engine.dispose()
-    if schema:
-        admin = create_async_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with migrated_engine(request.param, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture
