@@ -6,7 +6,7 @@ are kept as typed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +51,7 @@ async def _stored(store: SqlCallStore) -> list[str]:
     return [t for t in texts if t]
 
 
-async def _type_everywhere(store: SqlCallStore, call: str, mask) -> None:  # noqa: ANN001 - the masker's or None
+async def _type_everywhere(store: SqlCallStore, call: str, mask: Callable[[str], str] | None) -> None:
     qa, desk, tickets = SqlQaStore(store.engine, mask), SqlDeskStore(store.engine, mask), \
         SqlTicketStore(store.engine, mask)
     assert await qa.correct(call, 0, TYPED, "lost_card", "quinn") is not None
