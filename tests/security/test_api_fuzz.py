@@ -5,10 +5,7 @@ ticket, a recording, QA corrections and scores, an unmasked original and a repor
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
 from fakes import store_ok
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
@@ -26,6 +22,7 @@ from schemathesis import Case, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from served import served_web_app
 
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
@@ -44,7 +41,6 @@ from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn, now
-from voicebot.web.app import create_app
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup
 from voicebot.web.context import Desktop, People, QaConsole, RecordingAccess, WebContext
 from voicebot.web.logins import add_user
@@ -55,12 +51,6 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 OPERATIONS = 15  # at least: calls, announce, handoff, flows, QA, tickets, reports, unmasked text, audit, health …
 Served = tuple[str, str, dict[str, str]]  # the base URL, an admin token, path parameters naming stored things
 PUBLIC = ("/healthz", "/metrics")  # answered to anyone (the balancer, Prometheus)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _fill(store: SqlCallStore, folder: Path) -> tuple[WebContext, str, str]:
@@ -109,41 +99,16 @@ async def _fill(store: SqlCallStore, folder: Path) -> tuple[WebContext, str, str
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The app on a free port, from a thread with its own event loop: its base URL, an admin token and path
-    parameters that name stored things (the recorded call, a report)."""
+    """The app served (``tests/served.py``): its base URL, an admin token and path parameters that name stored
+    things (the recorded call, a report)."""
     folder = tmp_path_factory.mktemp("fuzz")
-    port = _free_port()
-    ready, failed, servers, secrets = threading.Event(), [], [], []
 
-    async def serve() -> None:
-        store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
-        try:
-            ctx, secret, call = await _fill(store, folder)
-            secrets.append((secret, call))
-            server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            servers.append(server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-        except BaseException as error:  # reported to the test thread
-            failed.append(error)
-            raise
-        finally:
-            ready.set()
-            await store.close()
+    async def build(store: SqlCallStore, url: str) -> tuple[WebContext, Served]:
+        ctx, secret, call = await _fill(store, folder)
+        return ctx, (url, secret, {"call_id": call, "name": "containment"})
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60) and not failed, failed
-    try:
-        secret, call = secrets[0]
-        yield f"http://127.0.0.1:{port}", secret, {"call_id": call, "name": "containment"}
-    finally:
-        servers[0].should_exit = True
-        thread.join(15)
+    with served_web_app(folder, build) as site:
+        yield site
 
 
 def _fuzz(url: str, headers: dict[str, str], run_seed: int, known: dict[str, str],
