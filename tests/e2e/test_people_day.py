@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a long password for the day"
+WAIT = 30_000  # ms: the machine may be loaded; a condition met sooner ends the wait at once
 PEOPLE = {"rita": Role.QA, "sam": Role.SUPERVISOR, "ann": Role.AGENT}
 ACCOUNT, PIN = "12345678", "4567"  # Maria's, known to the banking demo backend
 # The card (5555 5555 5555 4444) beyond the six first digits PCI DSS lets be shown, as Whisper may write it, and the
@@ -114,7 +115,7 @@ def _log_in(page: Page, name: str) -> None:
     page.get_by_label("Username").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=WAIT)
 
 
 def _no_clear_pii(text: str) -> None:
@@ -146,44 +147,47 @@ def test_a_qa_reviewers_day(day: Day) -> None:
     lost = next(t for t in day.served["turns"] if "lost" in t["caller_text"].lower())
     try:
         _log_in(page, "rita")
-        expect(page.get_by_role("heading", level=1)).to_have_text("Latest calls")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Latest calls", timeout=WAIT)
         page.get_by_label("Words said in the call").fill("lost")
         page.keyboard.press("Enter")
-        expect(page.get_by_role("status")).to_contain_text("1 call matches")
+        expect(page.get_by_role("status")).to_contain_text("1 call matches", timeout=WAIT)
         page.locator(f"a[href='/calls/{call_id}']").click()
-        expect(page).to_have_url(f"{day.service.web_url}/calls/{call_id}")
+        expect(page).to_have_url(f"{day.service.web_url}/calls/{call_id}", timeout=WAIT)
 
         # The recording plays; a click on a turn seeks to it.
         _wait_until(lambda: page.evaluate("document.getElementById('recording').readyState") >= 1)
         duration = page.evaluate("document.getElementById('recording').duration")
         assert duration > 5, duration  # the whole call, stereo WAV served with ranges
-        play = page.locator(f"#turn-{lost['index']} button[aria-label^='Play turn']")
+        turn = page.locator(f"#turn-{lost['index']}")
+        play = turn.locator("button[aria-label^='Play turn']")
         label = play.get_attribute("aria-label")
         minutes, seconds = re.search(r"from (\d+):(\d\d)$", label).groups()
         play.click()
         at = page.evaluate("document.getElementById('recording').currentTime")
         assert abs(at - (int(minutes) * 60 + int(seconds))) < 1.0, (label, at)
-        expect(page.locator(f"#turn-{lost['index']}")).to_have_attribute("aria-current", "true")
+        expect(turn).to_have_attribute("aria-current", "true", timeout=WAIT)
         page.evaluate("document.getElementById('recording').pause()")
 
         # Correct what the caller said (the card stays masked in the correction).
-        turn = page.locator(f"#turn-{lost['index']}")
         turn.get_by_text(f"Correct turn {lost['index'] + 1}").click()
         turn.get_by_label("What the caller said").fill("I lost my card")
         turn.get_by_label("The intent they meant").fill("lost_card")
         turn.get_by_role("button", name="Save correction").click()
-        expect(page.get_by_role("status")).to_have_text(f"Turn {lost['index'] + 1} corrected.")
-        expect(page.locator(f"#turn-{lost['index']} .qa-said")).to_have_text("I lost my card")
+        expect(page.get_by_role("status")).to_have_text(f"Turn {lost['index'] + 1} corrected.", timeout=WAIT)
+        expect(page.locator(f"#turn-{lost['index']} .qa-said")).to_have_text("I lost my card", timeout=WAIT)
 
         # Score it with the bank's compliance card: the rule answered from the record, the reviewer the rest.
         card = page.locator("#card-banking_compliance")
-        expect(card).to_contain_text("The bot verified the caller before blocking a card")
+        expect(card).to_contain_text("The bot verified the caller before blocking a card", timeout=WAIT)
+        rule = re.search(r'data-answer="(\w+)">\w+</span>\s*The bot verified the caller before blocking a card',
+                         page.content())
+        assert rule is not None and rule.group(1) == "yes"  # from the order of the webhooks the call made
         card.get_by_role("group", name="The caller's full account number was never read back").get_by_label(
             "Yes").check()
         card.get_by_role("group", name="The reviewer found no other disclosure risk").get_by_label("Yes").check()
         card.get_by_role("button", name="Save score").click()
-        expect(page.get_by_role("status")).to_contain_text("Harbor Bank compliance: scored")
-        expect(card).to_contain_text("by rita")
+        expect(page.get_by_role("status")).to_contain_text("Harbor Bank compliance: scored", timeout=WAIT)
+        expect(card).to_contain_text("by rita", timeout=WAIT)
 
         # Export the correction as a training example.
         page.goto("/calls")
@@ -205,8 +209,8 @@ def test_a_supervisors_day(day: Day) -> None:
     try:
         _log_in(page, "sam")
         page.get_by_role("link", name="Reports").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Reports")
-        expect(page.locator("#outcomes canvas[data-drawn=true]")).to_have_count(1, timeout=30_000)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Reports", timeout=WAIT)
+        expect(page.locator("#outcomes canvas[data-drawn=true]")).to_have_count(1, timeout=WAIT)
         with page.expect_download() as download:
             page.get_by_role("link", name="Download Call outcomes as CSV").click()
         rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
@@ -221,11 +225,12 @@ def test_a_supervisors_day(day: Day) -> None:
         page.get_by_label("What needs doing").fill("They asked for a person; nobody answered.")
         page.get_by_label("Assign to").fill("ann")
         page.get_by_role("button", name="Open the ticket").click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text("Call the caller back about their card")
-        expect(page.locator("#ticket-assignee")).to_have_text("ann")
-        expect(page.get_by_role("link", name=call_id)).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Call the caller back about their card",
+                                                                     timeout=WAIT)
+        expect(page.locator("#ticket-assignee")).to_have_text("ann", timeout=WAIT)
+        expect(page.get_by_role("link", name=call_id)).to_be_visible(timeout=WAIT)
         reference = page.get_by_role("heading", level=1).inner_text().split(":")[0]
         page.goto("/tickets?q=card")
-        expect(page.get_by_role("link", name=reference)).to_be_visible()
+        expect(page.get_by_role("link", name=reference)).to_be_visible(timeout=WAIT)
     finally:
         context.close()
