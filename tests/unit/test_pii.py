@@ -130,3 +130,17 @@ def test_log_lines_are_masked_but_ids_are_not(capsys: pytest.CaptureFixture[str]
         configure_logging("INFO")
     assert line["text"] == "my card is [card ****1111]"
     assert line["call_id"] == "12345678-1234-1234-1234-123456789012"
+
+
+def test_fragments_of_a_masked_number_are_hidden_in_the_rest_of_the_turn() -> None:
+    """The NLU reads entities from the caller's words and the decision quotes them: what masking took out of the
+    words must not stand in them ("55555" of a spoken card number), while other numbers of the turn stay."""
+    redactor = Redactor({}, MASKER.mask)
+    said = "the number was 5555 5555 5555 4444 and I need 2 new cards"
+    assert "5555" not in redactor.text(said)
+    scrub = redactor.fragments_of(said)
+    assert scrub({"number": 555, "digits": "55555", "count": 2, "intent": "card_lost"}) == \
+        {"number": "****", "digits": "****", "count": 2, "intent": "card_lost"}
+    assert scrub("entities number=555, digits='55555', count=2") == "entities number=****, digits='****', count=2"
+    plain = redactor.fragments_of("I need 2 new cards for 300 dollars")  # nothing masked: nothing hidden
+    assert plain({"number": 300}) == {"number": 300}

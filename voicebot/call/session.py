@@ -764,11 +764,12 @@ class CallSession:
         the sensitive values masked everywhere else."""
         redact = self.redactor
         secret = turn.index in self._secret_turns
+        fragments = redact.fragments_of(turn.caller_text)  # what masking took from the caller's words, elsewhere
         return replace(turn, marks=dict(turn.marks),
                        caller_text=MASK if secret and turn.caller_text else redact.text(turn.caller_text),
                        entities={k: MASK for k in turn.entities} if secret else
-                       {**redact.data(dict(turn.entities)), **self._flags(turn)},
-                       bot_text=redact.text(turn.bot_text), decision=redact.text(turn.decision))
+                       {**fragments(redact.data(dict(turn.entities))), **self._flags(turn)},
+                       bot_text=redact.text(turn.bot_text), decision=fragments(redact.text(turn.decision)))
 
     def _flags(self, turn: Turn) -> dict[str, list[str]]:
         """The sensitive words the caller said in the turn, as the entity QA sees on it."""

@@ -18,6 +18,7 @@ MASK = "****"
 _DIGIT_WORDS = {"0": "zero|oh|o", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
                 "7": "seven", "8": "eight", "9": "nine"}
 _SEPARATOR = r"[\s,.\-/]*"
+_DIGIT_RUN = re.compile(r"\d(?:[\s,.\-]?\d)*")  # digits as a text writes them: 4111 1111, 555-0100, 55555
 
 
 def mask_value(value: Any, keep_last: int = 0) -> str:
@@ -66,6 +67,29 @@ class Redactor:
         """The slots with the sensitive ones masked (and every value's text scrubbed)."""
         return {name: mask_value(value, self.rules[name]) if name in self.rules and value not in (None, "")
                 else self.data(value) for name, value in slots.items()}
+
+    def fragments_of(self, text: str) -> Callable[[Any], Any]:
+        """A scrubber for the rest of a turn whose caller said ``text``: the NLU reads entities from the same words
+        and the decision quotes them, so a run of 3 or more digits that free-text masking took out of ``text``
+        (and left nowhere in it) is masked wherever else it stands ("55555" of a spoken card number)."""
+        clear = "".join(re.findall(r"\d", self.text(text, free_text=False)))
+        kept = "".join(re.findall(r"\d", self.text(text)))
+
+        def hidden(digits: str) -> bool:
+            return len(digits) >= 3 and digits in clear and digits not in kept
+
+        def scrub(value: Any) -> Any:
+            if isinstance(value, str):
+                return _DIGIT_RUN.sub(lambda m: MASK if hidden(re.sub(r"\D", "", m[0])) else m[0], value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return MASK if hidden(str(abs(value))) else value
+            if isinstance(value, Mapping):
+                return {k: scrub(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return type(value)(scrub(v) for v in value)
+            return value
+
+        return scrub if clear != kept else (lambda value: value)
 
     def data(self, value: Any, free_text: bool = True) -> Any:
         """Any JSON-like value with the known sensitive values (and other personal data) masked in its strings."""
