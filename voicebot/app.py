@@ -214,7 +214,10 @@ class VoicebotService:
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
         await self.audiosocket.start()
         web_app = create_app(web_context(self))
-        config = uvicorn.Config(web_app, host=s.web.host, port=s.web.port, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn's loggers keep no handlers of their own, so their lines reach the root logger
+        # and come out like every other line (JSON with the worker under log_json)
+        config = uvicorn.Config(web_app, host=s.web.host, port=s.web.port, log_level="warning", lifespan="on",
+                                log_config=None)
         self.web = WebServer(config)
         self._web_task = asyncio.create_task(self.web.serve(), name="web")
         self._reload_task = asyncio.create_task(self._watch_flows(), name="flows-reload") \

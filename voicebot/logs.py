@@ -97,7 +97,9 @@ def configure_logging(level: str = "INFO", json: bool = False, stderr: bool = Fa
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=True,
+        # Not cached: a logger bound once keeps the processors of that moment, so a later configuration (the PII
+        # mask added after start-up, a command run in-process by a test) would not reach modules' loggers.
+        cache_logger_on_first_use=False,
     )
 
 

@@ -88,13 +88,16 @@ def test_a_callback_keeps_its_place_against_later_callers_and_pops_on_the_agent_
     banking.members[ANN].status = 1  # ann is free; the earlier caller is still ahead
     quiet(page, desk)
     banking.entries[:] = [e for e in banking.entries if e.unique_id != "earlier"]  # ann took the earlier caller
-    deadline = time.monotonic() + 5
-    while not originates(desk):
+    def dialled_channels() -> list[str]:
+        return [c for c, variables in desk.peer.channels.items() if variables.get("VOICEBOT_CALLBACK_ID")]
+
+    deadline = time.monotonic() + 10
+    while not (originates(desk) and dialled_channels()):  # the originate, then its channel with the variables
         assert time.monotonic() < deadline, "the callback was not dialled once its place reached the front"
         page.wait_for_timeout(50)
     [dial] = originates(desk)
     assert (dial["Channel"], dial["Context"]) == (f"Local/{CUSTOMER}@voicebot-outbound", "voicebot-callback")
-    [channel] = [c for c, variables in desk.peer.channels.items() if variables.get("VOICEBOT_CALLBACK_ID")]
+    [channel] = dialled_channels()
     variables = desk.peer.channels[channel]
     assert (variables["VOICEBOT_CALL_ID"], variables["VOICEBOT_POSITION"]) == (call_id, "1")  # before the later two
     assert [e.unique_id for e in banking.entries] == ["later-1", "later-2"]  # still waiting behind it

@@ -28,7 +28,8 @@ def test_paths_come_from_the_settings_not_the_working_directory(service: Running
     assert f"flows={ROOT / 'dialogs'}" in paths and f"models={ROOT / 'models'}" in paths
     assert f"demo_db={workdir / 'demo.db'}" in paths  # beside the store it was given, not the spool
     written = {p.name for p in workdir.iterdir()}
-    assert written <= {"serve.log", "voicebot.db", "voicebot.db-wal", "voicebot.db-shm", "spool", "demo.db"}, written
+    assert written <= {"serve.log", "voicebot.db", "voicebot.db-wal", "voicebot.db-shm", "spool", "demo.db",
+                       "recordings"}, written
 
 
 async def test_a_number_without_a_route_runs_the_default_flow_and_says_so(service: RunningService) -> None:

@@ -28,7 +28,7 @@ from voicebot.web.logins import add_user
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 # the card as Whisper may write it: "4111 1111 …", "for 111, 111, …", "one one one one"
-CARD = re.compile(r"1{3}\W{1,2}1{3}|4\W?1\W?1\W?1\W?1|one,? one,? one,? one", re.IGNORECASE)
+CARD = re.compile(r"1{3}\W{1,2}1{3}|(?:1\W{1,2}){5}1|4\W?1\W?1\W?1\W?1|one,? one,? one,? one", re.IGNORECASE)
 EMAIL = re.compile(r"smith|gmail", re.IGNORECASE)  # Whisper may mishear the name, not the domain
 
 
