@@ -6,19 +6,16 @@ Enter sends it: checked on the search forms and the admin's), and at 390×844 th
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from fakes import store_ok
 from people_site import PASSWORD, PEOPLE
 from playwright.sync_api import Browser, Page, expect
+from served import served_web_app
 from test_people_pages import log_in
 
 from voicebot.call.directory import MemoryCallDirectory
@@ -35,7 +32,6 @@ from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn, now
-from voicebot.web.app import create_app
 from voicebot.web.auth import Role, store_lookup
 from voicebot.web.context import People, QaConsole, WebContext
 from voicebot.web.logins import add_user
@@ -91,68 +87,37 @@ class Sites:
     desk: DeskSite  # the agent desktop
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     """The web app with every people's part over a SQLite file (a call, a ticket, one person per role), and the
     agent desktop's site (voicebot/caller/desk_bench.py)."""
-    folder = tmp_path_factory.mktemp("access")
-    port, call_id, ticket = _free_port(), str(uuid.uuid4()), []
-    ready, failed, servers = threading.Event(), [], []
+    call_id = str(uuid.uuid4())
 
-    async def serve() -> None:
-        store = await SqlCallStore.open(f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", folder / "spool")
-        try:
-            await store.call_started(call_id, "+15550001", "banking", now())
-            for index, (said, intent) in enumerate((("my card was stolen yesterday", "lost_card"),
-                                                    ("I want to speak to an agent", "agent"))):
-                await store.turn_completed(call_id, Turn(index=index, caller_text=said, intent=intent,
-                                                         bot_text="Let me pass you to a colleague.", state="ask"))
-            await store.call_ended(call_id, "handoff", now(), None)
-            await store.flush()
-            users, tokens, tickets = SqlUserStore(store.engine), SqlTokenStore(store.engine), SqlTicketStore(
-                store.engine)
-            for name, role in PEOPLE.items():
-                await add_user(users, name, role, PASSWORD)
-            opened = await tickets.open(title="Send a new card", description="Stolen card.", call_id=call_id,
-                                        assignee="ann", source="supervisor", created_by="sue")
-            ticket.append(opened.reference)
-            qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-            ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                             flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                             principal_for=store_lookup(tokens), store_health=store_ok,
-                             people=People(users, tokens, WebSettings(), qa=qa, tickets=tickets),
-                             reports=Reports(SqlReportStore(store.engine), ReportSettings()))
-            server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="on"))
-            servers.append(server)
-            task = asyncio.create_task(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-            await task
-        except BaseException as error:  # reported to the test thread
-            failed.append(error)
-            raise
-        finally:
-            ready.set()
-            await store.close()
+    async def build(store: SqlCallStore, url: str) -> tuple[WebContext, tuple[str, str]]:
+        await store.call_started(call_id, "+15550001", "banking", now())
+        for index, (said, intent) in enumerate((("my card was stolen yesterday", "lost_card"),
+                                                ("I want to speak to an agent", "agent"))):
+            await store.turn_completed(call_id, Turn(index=index, caller_text=said, intent=intent,
+                                                     bot_text="Let me pass you to a colleague.", state="ask"))
+        await store.call_ended(call_id, "handoff", now(), None)
+        await store.flush()
+        users, tokens, tickets = SqlUserStore(store.engine), SqlTokenStore(store.engine), SqlTicketStore(store.engine)
+        for name, role in PEOPLE.items():
+            await add_user(users, name, role, PASSWORD)
+        opened = await tickets.open(title="Send a new card", description="Stolen card.", call_id=call_id,
+                                    assignee="ann", source="supervisor", created_by="sue")
+        qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
+        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
+                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
+                         principal_for=store_lookup(tokens), store_health=store_ok,
+                         people=People(users, tokens, WebSettings(), qa=qa, tickets=tickets),
+                         reports=Reports(SqlReportStore(store.engine), ReportSettings()))
+        return ctx, (url, opened.reference)
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60) and not failed, failed
-    try:
-        with desk_site(tmp_path_factory.mktemp("access-desk"),
-                       {"ann": Person(Role.AGENT, "PJSIP/1001", (("banking", 0),))}) as desk:
-            yield Sites(f"http://127.0.0.1:{port}", call_id, ticket[0], desk)
-    finally:
-        servers[0].should_exit = True
-        thread.join(15)
+    with served_web_app(tmp_path_factory.mktemp("access"), build) as (url, ticket), \
+            desk_site(tmp_path_factory.mktemp("access-desk"),
+                      {"ann": Person(Role.AGENT, "PJSIP/1001", (("banking", 0),))}) as desk:
+        yield Sites(url, call_id, ticket, desk)
 
 
 def _pages(sites: Sites) -> list[tuple[str, str | None, str]]:
