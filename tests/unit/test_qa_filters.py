@@ -79,3 +79,14 @@ def test_the_score_trend_span() -> None:
             trend_span(since, until, period)
     assert period_start(date(2026, 11, 5), "week") == date(2026, 11, 2)  # Monday
     assert period_start(date(2026, 11, 5), "month") == date(2026, 11, 1)
+
+
+def test_a_turn_is_never_placed_before_the_turn_before_it() -> None:
+    """Placement is an estimate (recorded time minus its stages): a long second turn must not land before the
+    first, or the player would highlight the wrong line when the first is chosen."""
+    long_stages = {"speech_start": 0.0, "first_frame_sent": 9000.0}  # its marks span 9 s
+    call = CallRecord(id="c", caller_id="", flow="banking", started_at=START, ended_at=None, outcome="completed",
+                      duration_s=None, queue=None, handoff=None, turn_count=2,
+                      turns=(_turn(0, 5.0, {}), _turn(1, 12.0, long_stages)))
+    first, second = turn_views(call, {})
+    assert (first.start_s, second.start_s) == (5.0, 5.1)  # 12 - 9 = 3 s would be before the first turn

@@ -129,13 +129,18 @@ def call_filter(params: dict[str, str]) -> CallFilter:
     return CallFilter(**values)
 
 
+TURN_GAP_S = 0.1  # the least a turn starts after the one before it on the page (qa.js matches within 0.05 s)
+
+
 def turn_views(call: CallRecord, corrections: dict[int, Correction]) -> list[TurnView]:
     """The call's turns for the review page, in order."""
-    views = []
+    views: list[TurnView] = []
     for turn in sorted(call.turns, key=lambda t: t.index):
         marks = {name: float(at) for name, at in turn.marks.items() if isinstance(at, int | float)}
         span_s = max(marks.values(), default=0.0) / 1000
         start = max(0.0, (turn.recorded_at - call.started_at).total_seconds() - span_s)
+        if views:  # an estimate: never before the turn before it (the player highlights the last turn started)
+            start = max(start, views[-1].start_s + TURN_GAP_S)
         stages, before = [], None
         for name in sorted(marks, key=lambda n: (marks[n], STAGES.index(n) if n in STAGES else len(STAGES))):
             stages.append(Stage(name, 0.0 if before is None else marks[name] - before))
