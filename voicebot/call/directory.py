@@ -16,6 +16,7 @@ each reach another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -97,10 +98,8 @@ class MemoryCallDirectory:
     async def next_lookup(self, timeout_s: float) -> None:
         """Return at the next lookup noted here, or after ``timeout_s``."""
         self._lookup.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._lookup.wait(), max(0.0, timeout_s))
-        except TimeoutError:
-            pass
 
     async def wait_for_lookups(self, call_ids: Collection[str], timeout_s: float) -> set[str]:
         loop = asyncio.get_running_loop()

@@ -80,6 +80,7 @@ from voicebot.caller.script import (
     Utterance,
     WaitForBot,
 )
+from voicebot.reports.measures import percentile
 
 FRAME_S = 0.02
 RECORD_RATE = 8000
@@ -217,17 +218,6 @@ def prepare_script(script: CallerScript, rate: int = 8000, renderer: AudioRender
 # --------------------------------------------------------------------------------------------------
 # Pure measures
 # --------------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100), linear between closest ranks (numpy's default); None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True, slots=True)
