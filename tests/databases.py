@@ -1,5 +1,5 @@
 """A migrated call record database for store tests: a SQLite file, or a PostgreSQL schema of its own (dropped
-afterwards). Use ``migrated_engine`` from a fixture parametrised with ``DATABASES``."""
+afterwards). Use ``migrated_engine`` (or ``migrated_call_store``) from a fixture parametrised with ``DATABASES``."""
 
 from __future__ import annotations
 
@@ -14,28 +14,47 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services import require_service
 from voicebot.store import database
+from voicebot.store.repo import SqlCallStore
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @asynccontextmanager
-async def migrated_engine(kind: str, folder: Path) -> AsyncIterator[AsyncEngine]:
-    """An engine on a database brought to the newest migration; ``kind`` is ``sqlite`` or ``postgres``."""
-    schema = None
+async def _database(kind: str, folder: Path) -> AsyncIterator[tuple[str, str | None]]:
+    """The URL and schema of a fresh database of ``kind`` (``sqlite`` or ``postgres``); the schema dropped after."""
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{folder / 'voicebot.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        url, schema = PG_URL, f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    engine = database.connect(url, schema=schema)
+        yield f"sqlite+aiosqlite:///{folder / 'voicebot.db'}", None
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"voicebot_test_{uuid.uuid4().hex[:10]}"
     try:
-        await database.upgrade(engine, schema=schema)
-        yield engine
+        yield PG_URL, schema
     finally:
-        await engine.dispose()
-        if schema:
-            admin = create_async_engine(PG_URL)
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            await admin.dispose()
+        admin = create_async_engine(PG_URL)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def migrated_engine(kind: str, folder: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database brought to the newest migration."""
+    async with _database(kind, folder) as (url, schema):
+        engine = database.connect(url, schema=schema)
+        try:
+            await database.upgrade(engine, schema=schema)
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def migrated_call_store(kind: str, folder: Path) -> AsyncIterator[SqlCallStore]:
+    """The call store as the service opens it (migrating the database), its spool in ``folder/spool``."""
+    async with _database(kind, folder) as (url, schema):
+        store = await SqlCallStore.open(url, folder / "spool", schema=schema)
+        try:
+            yield store
+        finally:
+            await store.close()

@@ -14,35 +14,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from services import require_service
-from sqlalchemy import delete, text
+from databases import DATABASES, migrated_call_store
+from sqlalchemy import delete
 
 from voicebot.store.models import CallRow, DeskActionRow
 from voicebot.store.qa import CallFilter, Example, ScoreCard, SqlQaStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.types import HandoffPacket, Turn
 
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DAY = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlCallStore]:
     """The call store, migrated, on a SQLite file or in a fresh PostgreSQL schema (dropped afterwards)."""
-    if request.param == "sqlite":
-        opened = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
+    async with migrated_call_store(request.param, tmp_path) as opened:
         yield opened
-        await opened.close()
-        return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    opened = await SqlCallStore.open(PG_URL, tmp_path / "spool", schema=schema)
-    try:
-        yield opened
-    finally:
-        async with opened.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await opened.close()
 
 
 def _packet(call_id: str, reason: str) -> HandoffPacket:

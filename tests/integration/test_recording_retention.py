@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from services import require_service
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from databases import DATABASES, migrated_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from voicebot.audio.recording import RecordedFile, raw_paths
@@ -27,28 +26,13 @@ from voicebot.store import database
 from voicebot.store.audit import SqlPiiVault
 from voicebot.store.recordings import SqlRecordingStore
 
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated database: a SQLite file, or a PostgreSQL schema of its own (dropped afterwards)."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        url, schema = PG_URL, f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    engine = database.connect(url, schema=schema)
-    await database.upgrade(engine, schema=schema)
-    yield engine
-    await engine.dispose()
-    if schema:
-        admin = create_async_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with migrated_engine(request.param, tmp_path) as migrated:
+        yield migrated
 
 
 async def recorded(store: SqlRecordingStore, folder: Path, days_ago: float, retain_days: int,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from databases import DATABASES, migrated_call_store
 from fakes import store_ok
-from services import require_service
 
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
@@ -30,30 +30,14 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import Scope, issue_token, store_lookup
 from voicebot.web.context import WebContext
 
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAY0 = NOW - timedelta(days=3)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlCallStore]:
-    if request.param == "sqlite":
-        opened = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
+    async with migrated_call_store(request.param, tmp_path) as opened:
         yield opened
-        await opened.close()
-        return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    import asyncpg
-
-    schema = f"voicebot_test_{uuid.uuid4().hex[:10]}"
-    opened = await SqlCallStore.open(PG_URL, tmp_path / "spool", schema=schema)
-    yield opened
-    await opened.close()
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 def _epoch(moment: datetime) -> float:
