@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 
 class FakeSynthesizer:
     """A SpeechSynthesizer that "speaks" a 440 Hz tone, 10 ms per character, one chunk per call.
@@ -89,15 +91,11 @@ class FakeRecognitionStream:
         return None
 
     async def pause(self):
-        import asyncio
-
         self.pauses += 1
         await asyncio.sleep(self.owner.delay_s)
         return self._transcript(final=False)
 
     async def finish(self):
-        import asyncio
-
         await asyncio.sleep(self.owner.delay_s)
         self.finished = True
         return self._transcript(final=True)
@@ -197,14 +195,26 @@ class FakeCallStore:
         self.closed = True
 
 
+class FakeClock:
+    """Virtual monotonic time: ``sleep`` advances it and yields once to the event loop."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, delay: float) -> None:
+        self.t += delay
+        await asyncio.sleep(0)
+
+
 class FakeCallConnection:
     """Stands in for ``voicebot.audio.server.CallConnection`` without sockets. The player is real but
     runs on virtual time (every frame "plays" at once), without keep-alive; what it wrote is in ``sent``.
     Feed caller events with ``feed(...)``; ``hangup`` records how the session ended the call."""
 
     def __init__(self, call_id: str = "00000000-0000-4000-8000-000000000001", sample_rate: int = 8000) -> None:
-        import asyncio
-
         from voicebot.audio.player import Player
 
         self.call_id, self.peer, self.sample_rate = call_id, ("127.0.0.1", 40000), sample_rate
@@ -219,8 +229,6 @@ class FakeCallConnection:
         self._ended = False
 
     async def _sleep(self, delay: float) -> None:
-        import asyncio
-
         self.virtual_time += delay
         await asyncio.sleep(0)
 

@@ -6,27 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes import FakeCallConnection
+from fakes import FakeCallConnection, FakeClock
 
 from voicebot.audio.audiosocket import Decoder, Kind
 from voicebot.audio.player import PeerNotReading, Player
 from voicebot.types import AudioFrame, Hangup
 
 FRAME = 320  # 20 ms at 8 kHz
-
-
-class FakeClock:
-    """Virtual monotonic time: ``sleep`` advances it and yields once to the event loop."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, delay: float) -> None:
-        self.t += delay
-        await asyncio.sleep(0)
 
 
 class Wire:

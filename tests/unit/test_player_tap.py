@@ -6,22 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from fakes import FakeClock
+
 from voicebot.audio.audiosocket import HEADER_SIZE
 from voicebot.audio.player import Player
 
 FRAME = 320  # 20 ms at 8 kHz
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, delay: float) -> None:
-        self.t += delay
-        await asyncio.sleep(0)
 
 
 class FakeTap:
