@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ami_peers import logged_in_client, running_peer
 from databases import DATABASES, migrated_engine
 from voicebot.call.callbacks import CallbackOffer, TicketRequest
 from voicebot.call.routing import QueuePlan, RoutingPlan, estimate_wait
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
-from voicebot.config import AmiSettings, CallbackSettings
+from voicebot.config import CallbackSettings
 from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registry
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
@@ -29,7 +29,6 @@ from voicebot.store.tickets import SqlTicketStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.telephony.callbacks import CallbackScheduler
 
-USER, SECRET = "voicebot-control", "s3cret"
 SETTINGS = CallbackSettings(poll_interval_s=0.05, ring_timeout_s=2.0)
 
 
@@ -42,19 +41,14 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 async def peer() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer({USER: SECRET}, [PeerQueue("voicebot-cards", talktime_s=120)])
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with running_peer([PeerQueue("voicebot-cards", talktime_s=120)]) as peer:
+        yield peer
 
 
 @pytest.fixture
 async def client(peer: AmiPeer) -> AsyncIterator[AmiClient]:
-    client = AmiClient(AmiSettings(enabled=True, port=peer.port, username=USER, secret=SecretStr(SECRET),
-                                   action_timeout_s=2.0, ping_interval_s=0))
-    await client.start()
-    yield client
-    await client.close()
+    async with logged_in_client(peer) as client:
+        yield client
 
 
 def scheduler(engine: AsyncEngine, client: AmiClient) -> CallbackScheduler:

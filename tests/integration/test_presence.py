@@ -10,48 +10,34 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import SecretStr
 
+from ami_peers import logged_in_client, running_peer, until
 from voicebot.caller.ami_peer import AmiPeer, PeerQueue
-from voicebot.config import AmiSettings, DesktopSettings
-from voicebot.telephony.ami import AmiClient
+from voicebot.config import DesktopSettings
 from voicebot.telephony.presence import AgentLine, Presence, PresenceChanged, PresenceDesk
 
-USER, SECRET = "voicebot-control", "s3cret"
 ANN = AgentLine("ann", "PJSIP/1001", (("banking", 0), ("cards", 2)))
 
 
 @pytest.fixture
 async def peer() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer({USER: SECRET}, [PeerQueue("voicebot-banking"), PeerQueue("voicebot-cards")])
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with running_peer([PeerQueue("voicebot-banking"), PeerQueue("voicebot-cards")]) as peer:
+        yield peer
 
 
 @pytest.fixture
 async def desk(peer: AmiPeer) -> AsyncIterator[PresenceDesk]:
-    client = AmiClient(AmiSettings(enabled=True, port=peer.port, username=USER, secret=SecretStr(SECRET),
-                                   action_timeout_s=2.0, ping_interval_s=0))
-    await client.start()
-    desk = PresenceDesk(client, DesktopSettings(wrapup_s=5.0, queue_wrapup_s={"banking": 0.3}))
-    desk.register(ANN)
-    following = asyncio.create_task(desk.follow())
-    yield desk
-    following.cancel()
-    await desk.close()
-    await client.close()
+    async with logged_in_client(peer) as client:
+        desk = PresenceDesk(client, DesktopSettings(wrapup_s=5.0, queue_wrapup_s={"banking": 0.3}))
+        desk.register(ANN)
+        following = asyncio.create_task(desk.follow())
+        yield desk
+        following.cancel()
+        await desk.close()
 
 
 def _actions(peer: AmiPeer, name: str) -> list[dict[str, str]]:
     return [dict(action) for action in peer.actions if dict(action).get("Action") == name]
-
-
-async def _until(condition, timeout: float = 2.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_available_adds_the_agent_to_each_queue_with_its_penalty(peer: AmiPeer, desk: PresenceDesk) -> None:
@@ -128,5 +114,5 @@ async def test_a_member_in_a_call_outside_the_queues_is_on_call(peer: AmiPeer, d
     peer.emit("QueueMemberStatus", Queue="voicebot-cards", MemberName="ann", Interface="PJSIP/1001", InCall=1,
               Status=2, Paused=0)
     peer.emit("QueueMemberStatus", Queue="voicebot-cards", MemberName="zed", Interface="PJSIP/1009", InCall=1)
-    await _until(lambda: desk.state("ann").state is Presence.ON_CALL)
+    await until(lambda: desk.state("ann").state is Presence.ON_CALL)
     assert desk.state("ann").call_id is None and desk.state("zed").state is Presence.OFFLINE

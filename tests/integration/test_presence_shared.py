@@ -9,16 +9,16 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
+from ami_peers import ami_settings, running_peer, until
 from services import require_service
 from voicebot.call.bus_redis import RedisEventBus
 from voicebot.caller.ami_peer import AmiPeer, PeerMember, PeerQueue
-from voicebot.config import AmiSettings, DesktopSettings
+from voicebot.config import DesktopSettings
 from voicebot.store import database
 from voicebot.store.presence import SqlPresenceStore
 from voicebot.store.users import SqlUserStore
@@ -27,7 +27,6 @@ from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.web.auth import Role
 from voicebot.web.logins import add_user
 
-USER, SECRET = "voicebot-control", "s3cret"
 REDIS = "redis://127.0.0.1:6379/0"
 ANN = AgentLine("ann", "PJSIP/1001", (("banking", 0), ("cards", 2)))
 BOB = AgentLine("bob", "PJSIP/1002", (("banking", 0),))
@@ -36,10 +35,8 @@ SETTINGS = DesktopSettings(wrapup_s=5.0)
 
 @pytest.fixture
 async def peer() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer({USER: SECRET}, [PeerQueue("voicebot-banking"), PeerQueue("voicebot-cards")])
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with running_peer([PeerQueue("voicebot-banking"), PeerQueue("voicebot-cards")]) as peer:
+        yield peer
 
 
 @pytest.fixture
@@ -55,9 +52,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlPresenceStore]:
 @contextlib.asynccontextmanager
 async def worker(peer: AmiPeer, store: SqlPresenceStore, channel: str) -> AsyncIterator[PresenceDesk]:
     """One worker's desk: its AMI client and Redis bus, following both, started as DesktopHub.run starts it."""
-    client = AmiClient(AmiSettings(enabled=True, port=peer.port, username=USER, secret=SecretStr(SECRET),
-                                   action_timeout_s=2.0, reconnect_min_s=0.05, reconnect_max_s=0.2,
-                                   ping_interval_s=0))
+    client = AmiClient(ami_settings(peer.port, reconnect_min_s=0.05, reconnect_max_s=0.2))
     bus = await RedisEventBus.open(REDIS, channel)
     desk = PresenceDesk(client, SETTINGS, bus, store)
     for line in (ANN, BOB):
@@ -78,13 +73,6 @@ async def worker(peer: AmiPeer, store: SqlPresenceStore, channel: str) -> AsyncI
 
 def actions(peer: AmiPeer, name: str) -> list[dict[str, str]]:
     return [dict(a) for a in peer.actions if dict(a).get("Action") == name]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def saved(store: SqlPresenceStore, states: set[tuple[str, str]], timeout: float = 3.0) -> None:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from ami_peers import ami_settings, running_peer
 from voicebot.caller.ami_peer import AmiPeer, PeerQueue
-from voicebot.config import AmiSettings, DesktopSettings, ReportSettings
+from voicebot.config import DesktopSettings, ReportSettings
 from voicebot.reports.build import Reports
 from voicebot.reports.recorder import QueueRecorder
 from voicebot.store import database
@@ -25,15 +25,12 @@ from voicebot.store.reports import SqlReportStore
 from voicebot.telephony.ami import AmiClient
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 
-USER, SECRET = "voicebot-control", "s3cret"
 
 
 @pytest.fixture
 async def peer() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer({USER: SECRET}, [PeerQueue("voicebot-banking")])
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with running_peer([PeerQueue("voicebot-banking")]) as peer:
+        yield peer
 
 
 @pytest.fixture
@@ -45,8 +42,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlReportStore]:
 
 
 async def _client(peer: AmiPeer) -> AmiClient:
-    client = AmiClient(AmiSettings(enabled=True, port=peer.port, username=USER, secret=SecretStr(SECRET),
-                                   action_timeout_s=2.0, ping_interval_s=0))
+    client = AmiClient(ami_settings(peer.port))
     await client.start()
     return client
 

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
+from ami_peers import SECRET, USER, ami_settings, logged_in_client, running_peer, until
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
 from voicebot.config import CHECKOUT, AmiSettings
 from voicebot.engines import TelephonyError
 from voicebot.telephony.ami import AmiClient
 from voicebot.types import OriginateRequest, QueueEntry, QueueMember, TelephonyEvent
 
-USER, SECRET = "voicebot-control", "s3cret"
 AGENT = "PJSIP/agent-101"
 
 
@@ -37,34 +37,23 @@ def _queues() -> list[PeerQueue]:
     return [banking, PeerQueue("voicebot-cards")]
 
 
+RECONNECT = {"reconnect_min_s": 0.1, "reconnect_max_s": 0.4}
+
+
 def _settings(port: int, **changes: object) -> AmiSettings:
-    values: dict[str, object] = {
-        "enabled": True,
-        "port": port,
-        "username": USER,
-        "secret": SecretStr(SECRET),
-        "reconnect_min_s": 0.1,
-        "reconnect_max_s": 0.4,
-        "action_timeout_s": 2.0,
-        "ping_interval_s": 0,
-    }
-    return AmiSettings(**(values | changes))
+    return ami_settings(port, **(RECONNECT | changes))
 
 
 @pytest.fixture
 async def peer() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer({USER: SECRET}, _queues())
-    await peer.start()
-    yield peer
-    await peer.stop()
+    async with running_peer(_queues()) as peer:
+        yield peer
 
 
 @pytest.fixture
 async def client(peer: AmiPeer) -> AsyncIterator[AmiClient]:
-    client = AmiClient(_settings(peer.port))
-    await client.start()
-    yield client
-    await client.close()
+    async with logged_in_client(peer, **RECONNECT) as client:
+        yield client
 
 
 async def _next(events: AsyncIterator[TelephonyEvent], name: str) -> TelephonyEvent:
@@ -75,13 +64,6 @@ async def _next(events: AsyncIterator[TelephonyEvent], name: str) -> TelephonyEv
         raise AssertionError("event stream ended")
 
     return await asyncio.wait_for(find(), 2.0)
-
-
-async def _until(condition, timeout: float = 2.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_login_with_good_credentials(peer: AmiPeer, client: AmiClient) -> None:
@@ -242,7 +224,7 @@ async def test_a_dropped_connection_fails_the_action_in_flight_and_reconnects(
     with pytest.raises(TelephonyError, match="connection lost"):
         await in_flight
     dropped = time.monotonic()
-    await _until(lambda: client.connections == 2)
+    await until(lambda: client.connections == 2)
     assert peer.connections[-1] - dropped >= 0.1 * 0.8 - 0.01  # reconnect_min_s, less its jitter
     assert len(await client.queue_status()) == 2
 
@@ -259,7 +241,7 @@ async def test_reconnect_backs_off_while_the_peer_keeps_failing_then_recovers(
         writer.close()
 
     dead = await asyncio.start_server(refuse, "127.0.0.1", port)
-    await _until(lambda: len(attempts) >= 5, timeout=5.0)
+    await until(lambda: len(attempts) >= 5, timeout=5.0)
     dead.close()
     await dead.wait_closed()
     gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
@@ -270,14 +252,14 @@ async def test_reconnect_backs_off_while_the_peer_keeps_failing_then_recovers(
         await client.set_variable("", "X", "1")  # waits action_timeout_s for the connection, then fails
 
     await peer.start()  # Asterisk is back on the same port
-    await _until(lambda: client.connected, timeout=3.0)
+    await until(lambda: client.connected, timeout=3.0)
     assert len(await client.queue_status()) == 2
 
 
 async def test_an_idle_connection_is_pinged(peer: AmiPeer) -> None:
     client = AmiClient(_settings(peer.port, ping_interval_s=0.05))
     await client.start()
-    await _until(lambda: any(dict(action)["Action"] == "Ping" for action in peer.actions))
+    await until(lambda: any(dict(action)["Action"] == "Ping" for action in peer.actions))
     await client.close()
 
 
@@ -298,7 +280,7 @@ async def test_the_service_builds_the_client_only_when_enabled_and_never_waits_f
     assert await open_telephony(AmiSettings()) is None  # off by default
     client = await open_telephony(_settings(peer.port))
     assert client is not None
-    await _until(lambda: client.connected)
+    await until(lambda: client.connected)
     await client.close()
 
     port = peer.port
@@ -306,7 +288,7 @@ async def test_the_service_builds_the_client_only_when_enabled_and_never_waits_f
     absent = await open_telephony(_settings(port))
     assert absent is not None and not absent.connected
     await peer.start()
-    await _until(lambda: absent.connected, timeout=3.0)
+    await until(lambda: absent.connected, timeout=3.0)
     await absent.close()
 
 
