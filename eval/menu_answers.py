@@ -6,7 +6,7 @@ can I say", "repeat that please", "can I talk to a real person"), complaints, of
 over a channel (``voicebot/caller/voices.py``), preceded by 0.2 s and followed by 0.1 s of silence (the
 listener's pre-roll and first pause), decoded by the product recogniser with the hints the bundle's menu
 gives (its intents' labels), and, with ``--intents``, understood by the bundle's own NLU at that
-transcript's confidence. This isolates the menu's hearing from end of turn, load and dialog: one decode
+transcript's confidence and with the recogniser's other readings (its beam: ``Nlu.rescued``). This isolates the menu's hearing from end of turn, load and dialog: one decode
 per line, no call.
 
 Figures: WER and exact lines per voice × channel and per family; with ``--intents`` the share of lines
@@ -75,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                     score = wer([(line, heard.text)])
                     row = {"bundle": bundle, "voice": voice, "family": voice.split("-")[0], "channel": channel,
                            "line": line, "heard": heard.text, "confidence": round(heard.confidence, 3),
-                           "errors": score.errors, "words": score.reference_words, "intent": intent}
+                           "errors": score.errors, "words": score.reference_words, "intent": intent,
+                           "alternatives": [[text, round(conf, 3)] for text, conf in heard.alternatives]}
                     if nlus:
-                        understood = nlus[bundle].understand_sync(heard.text, heard.confidence)
+                        understood = nlus[bundle].understand_sync(heard.text, heard.confidence,
+                                                                  heard_otherwise=heard.alternatives)
                         row["understood"] = understood.intent
                     rows.append(row)
     report = summarise(rows)

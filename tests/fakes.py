@@ -133,7 +133,7 @@ class FakeNlu:
         return words - FakeNlu._FUNCTION_WORDS or words
 
     async def understand(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
-                         signals=None):
+                         signals=None, heard_otherwise=()):
         from voicebot.types import Emotion, Entity, Understanding
 
         self.calls.append((text, expected_slot))

@@ -99,7 +99,10 @@ class LanguageUnderstanding(Protocol):
     """Utterance -> intent, entities and emotion for one dialog (trained from its flows)."""
 
     async def understand(self, text: str, transcript_confidence: float = 1.0,
-                         expected_slot: str | None = None, signals: CallerSignals | None = None) -> Understanding: ...
+                         expected_slot: str | None = None, signals: CallerSignals | None = None,
+                         heard_otherwise: Sequence[tuple[str, float]] = ()) -> Understanding:
+        """``heard_otherwise``: the recogniser's other readings of the same audio (``Transcript.alternatives``)."""
+        ...
 
 
 class EmotionDetector(Protocol):

@@ -76,6 +76,8 @@ class Transcript:
     engine: str = ""
     language: str = "en"
     voice: VoiceFeatures | None = None  # the caller's voice in a final (``speech/arousal.py``), set by the listener
+    # the recogniser's other readings of the same audio, best first, as (text, confidence): whisper's beam
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

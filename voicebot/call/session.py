@@ -162,7 +162,7 @@ def joined(first: Utterance, second: Utterance) -> Utterance:
     """One utterance from a turn and its continuation: the words of both, the start of the first."""
     a, b = first.transcript, second.transcript
     transcript = replace(b, text=f"{a.text.strip()} {b.text.strip()}", confidence=min(a.confidence, b.confidence),
-                         audio_seconds=a.audio_seconds + b.audio_seconds)
+                         audio_seconds=a.audio_seconds + b.audio_seconds, alternatives=())
     return replace(second, transcript=transcript, speech_start=first.speech_start)
 
 
@@ -368,7 +368,8 @@ class CallSession:
             turn.asr_confidence = raw.transcript.confidence
             asked = heard.expected if continued and heard is not None else expect
             understanding = await app.nlu.understand(
-                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type, signals=self._signals(raw))
+                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type, signals=self._signals(raw),
+                heard_otherwise=raw.transcript.alternatives)
             self._misunderstood = self._misunderstood + 1 if understanding.out_of_scope and not \
                 understanding.entities else 0
             turn.mark("nlu_done")

@@ -7,9 +7,11 @@ weighing the call's signals (``CallerSignals``: turns not understood, the voice'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
+
+import numpy as np
 
 from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
@@ -30,6 +32,29 @@ HUMAN_REQUEST_CONFIDENCE = 0.9
 # encoder read clauses ("my top up of fifty dollars failed, card ending ...").
 _FINAL_PUNCTUATION = " .!?,;:"
 AGENT_INTENT = "agent"
+# When the recogniser's best reading means nothing here, another reading of its beam may stand for it
+# (``Nlu.rescued``): within this ratio of the best one's confidence, the first this many, and understood as
+# an intent at this confidence or more (before the transcript's discount; the demo bundles' out-of-scope
+# thresholds are 0.33-0.40). A rescued intent carries that reading's lower confidence, so a doubtful one is
+# confirmed ("Did you want to …?"). Chosen on the flite voices (eval/README.md, "Menu answers").
+RESCUE_CONFIDENCE_RATIO = 0.5
+RESCUE_MAX_READINGS = 4
+RESCUE_MIN_INTENT_CONFIDENCE = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class IntentReading:
+    """What one text asks for: the intent (None: out of scope), its confidence before the transcript's
+    discount, the next intents, and whether it asks for a person."""
+
+    intent: str | None
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]
+    human_request: bool
+
+
+def _unpunctuated(text: str) -> str:
+    return text.rstrip(_FINAL_PUNCTUATION) or text
 
 
 def scale_confidence(confidence: float, transcript_confidence: float) -> float:
@@ -47,21 +72,68 @@ class Nlu:
         self.emotion = emotion
         self.pool = pool  # None: ``understand`` runs inline (tests, ``voicebot chat``)
 
-    async def understand(self, text: str, transcript_confidence: float = 1.0,
-                         expected_slot: str | None = None, signals: CallerSignals | None = None) -> Understanding:
+    async def understand(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
+                         signals: CallerSignals | None = None,
+                         heard_otherwise: Sequence[tuple[str, float]] = ()) -> Understanding:
         if self.pool is None:
-            return self.understand_sync(text, transcript_confidence, expected_slot, signals=signals)
+            return self.understand_sync(text, transcript_confidence, expected_slot, signals=signals,
+                                        heard_otherwise=heard_otherwise)
         return await self.pool.run(self.understand_sync, text, transcript_confidence, expected_slot,
-                                   signals=signals, priority=Priority.UNDERSTAND)
+                                   signals=signals, heard_otherwise=heard_otherwise, priority=Priority.UNDERSTAND)
 
     def understand_sync(self, text: str, transcript_confidence: float = 1.0, expected_slot: str | None = None,
-                        today: date | None = None, signals: CallerSignals | None = None) -> Understanding:
+                        today: date | None = None, signals: CallerSignals | None = None,
+                        heard_otherwise: Sequence[tuple[str, float]] = ()) -> Understanding:
         """Blocking. ``expected_slot`` names a slot type (a key of ``slot_types``) the dialog asked for;
-        ``signals``: what the call knows of the caller beyond these words (for the emotion)."""
+        ``signals``: what the call knows of the caller beyond these words (for the emotion);
+        ``heard_otherwise``: the recogniser's other readings of the same audio, best first, with their
+        confidences (``Transcript.alternatives``): one may stand for ``text`` (:meth:`rescued`)."""
         if not text.strip():
             return Understanding(text=text, intent=None, confidence=0.0,
                                  transcript_confidence=transcript_confidence)
-        vector = self.classifier.embedder.embed([text.rstrip(_FINAL_PUNCTUATION) or text])[0]
+        reading = self.read_intent(text, self.classifier.embedder.embed([_unpunctuated(text)])[0])
+        correction = find_correction(text)
+        entities = self.entities(text, expected_slot, today, correction)
+        if reading.intent is None and not reading.human_request and not entities and heard_otherwise:
+            rescue = self.rescued(transcript_confidence, heard_otherwise)
+            if rescue is not None:
+                (text, transcript_confidence), reading = rescue
+                correction = find_correction(text)
+                entities = self.entities(text, expected_slot, today, correction)
+        return Understanding(
+            text=text,
+            intent=reading.intent,
+            confidence=scale_confidence(reading.confidence, transcript_confidence),
+            entities=entities,
+            emotion=self.emotion.detect(text, signals) if self.emotion is not None else None,
+            alternatives=tuple((name, scale_confidence(p, transcript_confidence)) for name, p in reading.ranking),
+            transcript_confidence=transcript_confidence,
+            correction=correction,
+            human_request=reading.human_request,
+        )
+
+    def rescued(self, transcript_confidence: float, heard_otherwise: Sequence[tuple[str, float]]
+                ) -> tuple[tuple[str, float], IntentReading] | None:
+        """The first of the recogniser's other readings, best first, that is a request this bundle knows (an
+        intent at :data:`RESCUE_MIN_INTENT_CONFIDENCE` or more) or a request for a person, when the best reading
+        is neither: "Where's my power still?" -> "Where's my parcel?". Only readings whose confidence is
+        within :data:`RESCUE_CONFIDENCE_RATIO` of the best one's are read, in one batch (eval/README.md,
+        "Menu answers")."""
+        floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
+        candidates = [(text, confidence) for text, confidence in heard_otherwise
+                      if confidence >= floor and text.strip()][:RESCUE_MAX_READINGS]
+        if not candidates:
+            return None
+        vectors = self.classifier.embedder.embed([_unpunctuated(text) for text, _ in candidates])
+        for candidate, vector in zip(candidates, vectors, strict=True):
+            reading = self.read_intent(candidate[0], vector)
+            if reading.human_request or (reading.intent is not None
+                                         and reading.confidence >= RESCUE_MIN_INTENT_CONFIDENCE):
+                return candidate, reading
+        return None
+
+    def read_intent(self, text: str, vector: np.ndarray) -> IntentReading:
+        """The intent of ``text`` (embedded as ``vector``), a request for a person deciding over the classifier."""
         prediction = self.classifier.predict_vector(vector)
         intent, confidence = prediction.intent, prediction.confidence
         ranking = prediction.ranking[1:]
@@ -77,18 +149,7 @@ class Nlu:
               and (intent in (None, AGENT_INTENT) or confidence < 0.6)):
             # a doubtful "agent" too ("put me through 10 agent": agent at 0.62)
             intent, confidence = AGENT_INTENT, max(confidence, HUMAN_REQUEST_CONFIDENCE)
-        correction = find_correction(text)
-        return Understanding(
-            text=text,
-            intent=intent,
-            confidence=scale_confidence(confidence, transcript_confidence),
-            entities=self.entities(text, expected_slot, today, correction),
-            emotion=self.emotion.detect(text, signals) if self.emotion is not None else None,
-            alternatives=tuple((name, scale_confidence(p, transcript_confidence)) for name, p in ranking),
-            transcript_confidence=transcript_confidence,
-            correction=correction,
-            human_request=asked,
-        )
+        return IntentReading(intent, confidence, tuple(ranking), asked)
 
     def entities(self, text: str, expected_slot: str | None = None, today: date | None = None,
                  correction: str | None = None) -> tuple[Entity, ...]:

@@ -81,8 +81,8 @@ class CascadeStream:
             raise
         if accurate.confidence <= fast.confidence:
             return fast
-        return Transcript(accurate.text, accurate.confidence, is_final=True,
-                          audio_seconds=accurate.audio_seconds, engine=self._rec.name, language=accurate.language)
+        return Transcript(accurate.text, accurate.confidence, is_final=True, audio_seconds=accurate.audio_seconds,
+                          engine=self._rec.name, language=accurate.language, alternatives=accurate.alternatives)
 
     def cancel(self) -> None:
         self._fast.cancel()

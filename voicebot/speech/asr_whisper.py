@@ -96,6 +96,7 @@ class Decoded:
     avg_logprob: float
     no_speech_prob: float
     audio_seconds: float
+    alternatives: tuple[tuple[str, float], ...] = ()  # other readings of a free decode (see alternatives)
 
 
 def is_hallucination(text: str, avg_logprob: float, no_speech_prob: float, audio_seconds: float) -> bool:
@@ -212,6 +213,19 @@ def utterance_states(encoded: ctranslate2.StorageView, seconds: float) -> np.nda
     """The encoder states (frames, width) of the first ``seconds`` of an encoded window (50 frames a
     second): what the digit reader reads."""
     return np.array(encoded)[0, :math.ceil(seconds * 50)]
+
+
+def alternatives(texts: list[str], confidences: list[float], chosen: int) -> tuple[tuple[str, float], ...]:
+    """The beam's other hypotheses as ``(text, confidence)``, best first, each reading once: one that differs
+    from the chosen text or an earlier one only in case and punctuation ("Help." / "Help?") is left out."""
+    seen = {" ".join(normalize(texts[chosen]))}
+    kept = []
+    for index, (text, confidence) in enumerate(zip(texts, confidences, strict=True)):
+        words = " ".join(normalize(text))
+        if index != chosen and words and words not in seen:
+            seen.add(words)
+            kept.append((text, confidence))
+    return tuple(kept)
 
 
 def _best_within(texts: list[str], scores: list[float], wanted: Callable[[str], bool], margin: float) -> int:
@@ -363,7 +377,7 @@ class WhisperRecognizer:
         max_new_tokens = int(8 + 6 * seconds)  # speech is < 6 tokens/s: caps runaway repetitions
         result = self.model.model.generate(
             encoded, [prompt], beam_size=self.beam_size,
-            num_hypotheses=self.beam_size if grammar else 1, max_length=len(prompt) + max_new_tokens,
+            num_hypotheses=self.beam_size, max_length=len(prompt) + max_new_tokens,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=list(self.suppressed_tokens(grammar)) if grammar else [-1])[0]  # -1: default
         no_speech = result.no_speech_prob
@@ -379,9 +393,12 @@ class WhisperRecognizer:
             and (no_speech > 0.3 or logprob < -0.8)  # a clear "no thanks" may repeat a hint
         if is_hallucination(text, logprob, no_speech, seconds) or echoed:
             return Decoded("", 0.0, logprob, no_speech, seconds)
-        confidence = math.exp(logprob) * min(1.0, 2.0 * (1.0 - no_speech)) * (0.5 if looped else 1.0)
-        confidence = min(1.0, max(0.0, confidence))
-        return Decoded(text, confidence, logprob, no_speech, seconds)
+        speech = min(1.0, 2.0 * (1.0 - no_speech))
+        confidence = min(1.0, max(0.0, math.exp(logprob) * speech * (0.5 if looped else 1.0)))
+        others = () if grammar else alternatives(
+            texts, [min(1.0, math.exp(score * len(ids) / (len(ids) + 1)) * speech)
+                    for score, ids in zip(result.scores, hypotheses, strict=True)], best)
+        return Decoded(text, confidence, logprob, no_speech, seconds, others)
 
     def encode_window(self, audio: np.ndarray) -> ctranslate2.StorageView:
         """The encoder's output for one 30 s window starting with ``audio`` (see the module docstring)."""
@@ -473,7 +490,7 @@ class WhisperStream:
 
     def _transcript(self, d: Decoded, final: bool) -> Transcript:
         return Transcript(d.text, d.confidence, is_final=final, audio_seconds=d.audio_seconds,
-                          engine=self._rec.name, language=self._hints.language)
+                          engine=self._rec.name, language=self._hints.language, alternatives=d.alternatives)
 
 
 def _to_model_rate(pcm: bytes, rate: int) -> np.ndarray:

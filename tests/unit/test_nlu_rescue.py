@@ -1,0 +1,72 @@
+"""Another reading of the recogniser's beam stands for a best reading that means nothing (``Nlu.rescued``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.nlu.intents import IntentPrediction
+from voicebot.nlu.understand import RESCUE_CONFIDENCE_RATIO, RESCUE_MIN_INTENT_CONFIDENCE, Nlu
+
+
+class ScriptedClassifier:
+    """Each text's prediction is given; the "embedding" of a text is the text itself."""
+
+    intents = ("agent", "track_parcel", "check_balance")
+    threshold = 0.35
+
+    def __init__(self, predictions: dict[str, tuple[str | None, float]]) -> None:
+        self.predictions = predictions
+        self.embedded: list[str] = []
+        self.embedder = self
+
+    def embed(self, texts: list[str]) -> list[str]:
+        self.embedded += texts
+        return list(texts)
+
+    def predict_vector(self, text: str) -> IntentPrediction:
+        intent, confidence = self.predictions.get(text, (None, 0.1))
+        return IntentPrediction(intent, confidence, ((intent or "check_balance", confidence),))
+
+
+def nlu(**predictions: tuple[str | None, float]) -> Nlu:
+    return Nlu(ScriptedClassifier({k.replace("_", " "): v for k, v in predictions.items()}), {}, None, None)  # type: ignore[arg-type]
+
+
+def test_a_reading_that_is_a_known_request_stands_for_one_that_means_nothing() -> None:
+    understood = nlu(wheres_my_parcel=("track_parcel", 0.8)).understand_sync(
+        "Where's my power still?", 0.7, heard_otherwise=[("Where is my power still?", 0.65), ("wheres my parcel", 0.6)])
+    assert (understood.intent, understood.text) == ("track_parcel", "wheres my parcel")
+    assert understood.transcript_confidence == 0.6  # the rescued reading's own, so a doubtful one is confirmed
+    assert understood.confidence == pytest.approx(0.8 * (0.5 + 0.5 * 0.6))
+
+
+def test_readings_far_less_likely_than_the_best_are_not_read() -> None:
+    model = nlu(wheres_my_parcel=("track_parcel", 0.9))
+    understood = model.understand_sync("Where's my power still?", 0.7,
+                                       heard_otherwise=[("wheres my parcel", 0.7 * RESCUE_CONFIDENCE_RATIO - 0.01)])
+    assert understood.intent is None and understood.text == "Where's my power still?"
+    assert model.classifier.embedded == ["Where's my power still"]  # type: ignore[attr-defined]
+
+
+def test_a_doubtful_intent_in_another_reading_rescues_nothing() -> None:
+    understood = nlu(order_a_fee=("check_balance", RESCUE_MIN_INTENT_CONFIDENCE - 0.01)).understand_sync(
+        "Order a pizza", 0.6, heard_otherwise=[("order a fee", 0.55)])
+    assert understood.intent is None and understood.text == "Order a pizza"
+
+
+def test_a_best_reading_understood_is_kept_and_the_others_are_not_embedded() -> None:
+    model = nlu(check_my_balance=("check_balance", 0.7), wheres_my_parcel=("track_parcel", 0.95))
+    understood = model.understand_sync("check my balance", 0.8, heard_otherwise=[("wheres my parcel", 0.79)])
+    assert understood.intent == "check_balance"
+    assert model.classifier.embedded == ["check my balance"]  # type: ignore[attr-defined]
+
+
+def test_a_request_for_a_person_in_another_reading_is_honoured() -> None:
+    understood = nlu().understand_sync("Of the reator.", 0.5, heard_otherwise=[("Operator, please.", 0.4)])
+    assert understood.intent == "agent" and understood.human_request
+
+
+def test_the_first_reading_that_means_something_wins() -> None:
+    understood = nlu(check_balance=("check_balance", 0.6), track_parcel=("track_parcel", 0.9)).understand_sync(
+        "Talon.", 0.6, heard_otherwise=[("Talent.", 0.55), ("check balance", 0.5), ("track parcel", 0.45)])
+    assert understood.intent == "check_balance"
