@@ -7,48 +7,15 @@ import asyncio
 import shutil
 import signal
 import uuid
-from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
+from harness import ROOT, RunningService, auth, bot_texts, call, start_service, stop_service
 
-from harness import ROOT, RunningService, auth, start_service, stop_service
-from voicebot.caller.script import parse_script
-from voicebot.caller.simulator import CallResult, place_call
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 
 pytestmark = pytest.mark.slow
-
-
-async def call(service: RunningService, steps: list, *, flow: str = "banking", caller_id: str = "+15551230001",
-               timeout: float = 90, fetch_record: bool = True, rate: int = 8000,
-               options: dict | None = None) -> tuple[CallResult, dict | None]:
-    """Announce the call as the dialplan does, place it, and return what the caller heard plus the record.
-    ``options`` are the script's call options (``silence_frames``, ``first_audio_after``)."""
-    call_id = str(uuid.uuid4())
-    async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
-        announced = await client.post(f"/api/calls/{call_id}/announce",
-                                      content=urlencode({"caller_id": caller_id, "dnis": "5551000", "flow": flow}))
-        assert announced.status_code == 204
-        result = await place_call("127.0.0.1", service.audiosocket_port,
-                                  parse_script({**(options or {}), "steps": steps}), rate=rate,
-                                  call_id=call_id, timeout=timeout, web_url=service.web_url,
-                                  api_token=service.api_token)
-        record = None
-        for _ in range(50 if fetch_record else 0):  # the store writes in the background
-            response = await client.get(f"/api/calls/{call_id}")
-            if response.status_code == 200 and response.json()["ended_at"]:
-                record = response.json()
-                break
-            await asyncio.sleep(0.2)
-    assert record is not None or not fetch_record, f"no call record for {call_id}:\n{service.log_text()[-3000:]}"
-    return result, record
-
-
-def bot_texts(record: dict) -> str:
-    return " ".join(turn["bot_text"] for turn in record["turns"]).lower()
 
 
 async def test_balance_is_served_with_speech_and_keypad(service):

@@ -22,10 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness import RunningService, auth, start_service, stop_service
+from harness import RunningService, auth, call, start_service, stop_service
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from services import REQUIRED
-from test_calls import call
 
 from voicebot.store import database
 from voicebot.store.users import SqlUserStore
@@ -41,8 +40,9 @@ PEOPLE = {"rita": Role.QA, "sam": Role.SUPERVISOR, "ann": Role.AGENT}
 ACCOUNT, PIN = "12345678", "4567"  # Maria's, known to the banking demo backend
 # The card (5555 5555 5555 4444) as Whisper may write it, whole or any four of its fives in a row (a fragment the NLU
 # read from the same words), and the account and PIN in any form they could be shown. Four fives inside a longer
-# token are not the card: a random hex id ("...fbec417555597e1"), a float ("0.85555"), base64 of a hash or token.
-CLEAR = re.compile(r"(?<![\w.+/=-])5{4}|(five,? ){3}five|1\W?2\W?3\W?4\W?5\W?6\W?7\W?8"
+# token are not the card: a random hex id ("...fbec417555597e1"), a float ("0.85555"), base64 of a hash or token, a
+# peer's port in the log ("peer=127.0.0.1:55552").
+CLEAR = re.compile(r"(?<![\w.+/=:-])5{4}|(five,? ){3}five|1\W?2\W?3\W?4\W?5\W?6\W?7\W?8"
                    r"|one two three four|(?<![\w.-])4567(?![\w-])|four five six seven", re.IGNORECASE)
 
 

@@ -14,8 +14,7 @@ import sys
 import httpx
 import pytest
 import yaml
-from harness import ROOT, auth
-from test_calls import call
+from harness import ROOT, auth, call
 
 from voicebot.store import database
 from voicebot.store.users import SqlUserStore

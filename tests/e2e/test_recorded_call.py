@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from harness import auth, start_service, stop_service
+from harness import CALLER_VOICE, auth, start_service, stop_service
 
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
@@ -64,7 +64,7 @@ async def test_a_recorded_call_leaves_the_caller_left_and_the_bot_right(tmp_path
         result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
             {"wait_for_bot": {"timeout": 30}}, {"say": "I want to check my balance"},
             {"wait_for_bot": {"timeout": 30}}, {"pause": 1.0}, "hangup"]}),
-            call_id=call_id, timeout=90, record_caller=True)
+            call_id=call_id, timeout=90, record_caller=True, tts=CALLER_VOICE)
         path = recordings / f"{call_id}.wav"
         async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
             for _ in range(100):  # written by the writer thread once the call has ended, then its row
@@ -111,7 +111,8 @@ async def test_a_greeting_cut_by_barge_in_is_recorded_as_it_was_heard(tmp_path: 
         call_id = str(uuid.uuid4())
         result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
             {"barge_in": {"after": 1.0, "say": "I want to check my balance"}},
-            {"wait_for_bot": {"timeout": 30}}, "hangup"]}), call_id=call_id, timeout=90, record_caller=True)
+            {"wait_for_bot": {"timeout": 30}}, "hangup"]}), call_id=call_id, timeout=90, record_caller=True,
+            tts=CALLER_VOICE)
         path = recordings / f"{call_id}.wav"
         for _ in range(100):
             if path.exists():

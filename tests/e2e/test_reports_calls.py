@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from harness import auth
-from test_calls import call
+from harness import auth, call
 
 pytestmark = pytest.mark.slow
 

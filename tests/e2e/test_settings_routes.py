@@ -4,14 +4,13 @@ number has no route runs the default flow with one warning."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from harness import ROOT, RunningService, auth, ended_record
 
-from harness import ROOT, RunningService, auth
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
 
@@ -45,12 +44,8 @@ async def test_a_number_without_a_route_runs_the_default_flow_and_says_so(servic
                                   call_id=call_id, timeout=60, web_url=service.web_url,
                                   api_token=service.api_token)
         assert result.ok, result.errors
-        for _ in range(50):
-            record = (await client.get(f"/api/calls/{call_id}")).json()
-            if record.get("ended_at"):
-                break
-            await asyncio.sleep(0.2)
-    assert record["flow"] == "banking"
+        record = await ended_record(client, call_id)
+    assert record is not None and record["flow"] == "banking"
     warnings = [line for line in _log_events(service, "no route for the dialled number") if "dnis=5559999" in line]
     assert len(warnings) == 1 and "flow=banking" in warnings[0], warnings
     assert record["caller_id"] == "+15551230009"
