@@ -23,6 +23,7 @@ from voicebot.call.routing import QueuePlan, RoutingPlan, estimate_wait
 from voicebot.caller.ami_peer import AmiPeer, PeerEntry, PeerMember, PeerQueue
 from voicebot.config import CallbackSettings
 from voicebot.dialog.actions import ActionRequest, ActionRunner, default_registry
+from voicebot.nlu.pii import PiiMasker, PiiRules
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
 from voicebot.store.tickets import SqlTicketStore
@@ -230,23 +231,33 @@ async def test_a_flow_hears_the_wait_and_asks_for_a_callback_that_keeps_its_plac
     assert (dialled.request.number, dialled.request.priority, dialled.answered) == ("5550001", 2, True)
 
 
-async def test_a_caller_who_prefers_a_ticket_gets_an_open_ticket_noted_on_the_calls_desk_actions(
+async def test_a_caller_who_prefers_a_ticket_gets_an_open_ticket_with_their_number_noted_on_the_calls_desk_actions(
         engine: AsyncEngine) -> None:
-    desk, tickets = SqlDeskStore(engine), SqlTicketStore(engine)
+    mask = PiiMasker(PiiRules()).mask  # on by default: free text loses the number, the contact field keeps it
+    desk, tickets = SqlDeskStore(engine, mask), SqlTicketStore(engine, mask)
     runner = ActionRunner(TicketRequest(tickets, desk).register(default_registry()))
-    context = {"call_id": "call-9", "caller_id": "5550009", "flow": "banking",
+    context = {"call_id": "call-9", "caller_id": "+1 202-555-0143", "flow": "banking",
                "params": {"queue": "cards", "note": "card blocked twice"}}
     outcome = await runner.run(ActionRequest("function", "request_ticket", context=context))
     assert outcome.status == "ok", outcome.detail
     [opened] = await tickets.for_call("call-9")
     assert outcome.data["reference"] == opened.reference
-    assert (opened.title, opened.queue, opened.status, opened.source, opened.created_by) == (
-        "card blocked twice", "cards", "open", "flow", "banking")
-    assert "5550009" in opened.description
+    assert (opened.title, opened.queue, opened.status, opened.source, opened.created_by, opened.contact) == (
+        "card blocked twice", "cards", "open", "flow", "banking", "+12025550143")
+    assert opened.description == "The caller asked for a ticket instead of waiting."  # no number to mask
     [action] = await desk.actions("call-9")
     assert (action.kind, action.user_name) == ("ticket", "voicebot")
-    assert action.data == {"reference": opened.reference, "queue": "cards", "number": "5550009",
+    assert action.data == {"reference": opened.reference, "queue": "cards", "number": "+1 202-555-0143",
                            "note": "card blocked twice"}
+
+    withheld = {**context, "call_id": "call-10", "caller_id": "anonymous", "params": {"queue": "cards"}}
+    assert (await runner.run(ActionRequest("function", "request_ticket", context=withheld))).status == "ok"
+    [no_number] = await tickets.for_call("call-10")
+    assert no_number.contact == ""
+    given = {**context, "call_id": "call-11", "params": {"queue": "cards", "number": "07700 900123"}}
+    assert (await runner.run(ActionRequest("function", "request_ticket", context=given))).status == "ok"
+    [national] = await tickets.for_call("call-11")
+    assert national.contact == "07700 900123"  # the flow's number wins; without a country it is kept as given
 
 
 async def test_the_running_scheduler_dials_as_soon_as_an_agent_is_free(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from databases import DATABASES, migrated_engine
+from voicebot.nlu.pii import PiiMasker, PiiRules
 from voicebot.store.tickets import SqlTicketStore, TicketFilter, parse_reference, reference
 
 
@@ -69,6 +70,38 @@ async def test_filters_select_by_status_assignee_call_words_and_visibility(engin
     page, total = await tickets.find(TicketFilter(), limit=2, offset=2)
     assert [t.id for t in page] == [a.id] and total == 3
     assert [t.id for t in await tickets.for_call("c-1")] == [a.id]
+
+
+async def test_the_contact_is_kept_unmasked_normalised_changed_in_the_history_and_found_by_its_digits(
+        engine: AsyncEngine) -> None:
+    tickets = SqlTicketStore(engine, PiiMasker(PiiRules()).mask)  # the masker takes numbers out of free text only
+    opened = await tickets.open(title="Call back about +1 202 555 0143", contact="+1 (202) 555-0143",
+                                source="flow", created_by="banking")
+    assert (opened.contact, opened.title) == ("+12025550143", "Call back about [phone]")
+    assert (await tickets.get(opened.id)).contact == "+12025550143"
+    plain = await tickets.open(title="Review the greeting", source="qa", created_by="quinn")
+    assert plain.contact == ""
+
+    moved = await tickets.update(opened.id, "ann", contact="+44 20 7946 0018")
+    assert moved is not None and moved.contact == "+442079460018"
+    assert await tickets.update(opened.id, "ann", contact="+442079460018") is not None  # the same: no entry
+    cleared = await tickets.update(opened.id, "sue", contact="")
+    assert cleared is not None and cleared.contact == ""
+    assert [h.changes for h in await tickets.history(opened.id)] == [
+        {"status": [None, "open"], "contact": [None, "+12025550143"]},
+        {"contact": ["+12025550143", "+442079460018"]},
+        {"contact": ["+442079460018", None]},
+    ]
+    await tickets.update(plain.id, "quinn", contact="07700 900123")
+    found, total = await tickets.find(TicketFilter(text="900123"))
+    assert [t.id for t in found] == [plain.id] and total == 1
+
+    with pytest.raises(ValueError, match="contact number"):
+        await tickets.open(title="x", contact="call me", source="qa", created_by="quinn")
+    with pytest.raises(ValueError, match="contact number"):
+        await tickets.update(plain.id, "quinn", contact="PJSIP/1001", status="closed")
+    assert (await tickets.get(plain.id)).contact == "07700 900123"  # the refused change left nothing behind
+    assert (await tickets.get(plain.id)).status == "open"
 
 
 async def test_bad_values_are_refused_and_unknown_tickets_are_none(engine: AsyncEngine) -> None:

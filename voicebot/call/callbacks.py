@@ -7,8 +7,9 @@ flows' action registry by the composition root:
 * ``request_callback`` (params ``queue``, ``priority``, optional ``number``, default the caller id; AMI only):
   a callback that holds the caller's place from now (``store/callbacks.py``); ``{reference, queued}``,
   ``queued`` false when the number already had one (it keeps its earlier place).
-* ``request_ticket`` (params ``queue``, optional ``number`` and ``note``), for a caller who prefers a
-  ticket: a ticket opened in the tickets list (``store/tickets.py``) and noted among the call's desk actions;
+* ``request_ticket`` (params ``queue``, optional ``number``, default the caller id, and ``note``), for a caller
+  who prefers a ticket: a ticket opened in the tickets list (``store/tickets.py``) with the number as its
+  ``contact`` (none when it is not a number, e.g. a withheld caller id) and noted among the call's desk actions;
   ``{reference}`` (``T-000042``, as the tickets pages show it).
 """
 
@@ -24,7 +25,7 @@ from voicebot.dialog.actions import ActionRegistry
 from voicebot.engines import TelephonyControl
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
-from voicebot.store.tickets import SqlTicketStore
+from voicebot.store.tickets import SqlTicketStore, contact_number
 
 TICKET_AUTHOR = "voicebot"  # the desk action's user: the caller asked the bot, not an agent
 
@@ -87,10 +88,14 @@ class TicketRequest:
         queue = str(params.get("queue") or "general")
         number = str(params.get("number") or context.get("caller_id") or "")
         note = str(params.get("note") or "")
+        try:
+            contact = contact_number(number)
+        except ValueError:  # a withheld caller id ("anonymous"): the ticket has no number rather than no ticket
+            contact = ""
         ticket = await self.tickets.open(
-            title=note or f"Call the caller back ({queue})", call_id=call_id or None, queue=queue,
-            description=f"The caller asked for a ticket instead of waiting. Number: {number or 'unknown'}.",
-            source="flow", created_by=str(context.get("flow") or TICKET_AUTHOR))
+            title=note or f"Call the caller back ({queue})", call_id=call_id or None, queue=queue, contact=contact,
+            description="The caller asked for a ticket instead of waiting.", source="flow",
+            created_by=str(context.get("flow") or TICKET_AUTHOR))
         await self.desk.add_action(call_id, TICKET_AUTHOR, "ticket", {
             "reference": ticket.reference, "queue": queue, "number": number, "note": note})
         return {"reference": ticket.reference}

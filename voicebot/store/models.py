@@ -366,6 +366,7 @@ class TicketRow(Base):
     queue: Mapped[str] = mapped_column(String(64))
     assignee: Mapped[str | None] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(16))  # flow, agent, qa, supervisor, admin
+    contact: Mapped[str] = mapped_column(String(32), default="", server_default="")  # number to call back (0013)
     created_by: Mapped[str] = mapped_column(String(64))  # a user's name, or the flow's name
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -2,16 +2,20 @@
 
 Flows open them (the ``request_ticket`` function), agents from their desktop, QA and supervisors from a call's
 page. Every change (status, assignee, priority, a comment) is a history entry saying who, when and what
-changed from what; a ticket is never deleted, it is closed.
+changed from what; a ticket is never deleted, it is closed. A ticket's ``contact`` is the number to call back, a
+typed field that is not masked (free text is): written by whoever opens the ticket, normalised by
+:func:`contact_number`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -23,6 +27,8 @@ SOURCES = ("flow", "agent", "qa", "supervisor", "admin")
 TITLE_MAX = 200
 TEXT_MAX = 4000
 PAGE_MAX = 200
+CONTACT_MAX = 32
+CONTACT_CHARS = re.compile(r"\+?[0-9 ().\-/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class Ticket:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    contact: str  # the number to call back: E.164 when it parses, else as given; "" for none
 
     @property
     def reference(self) -> str:
@@ -63,7 +70,7 @@ class TicketFilter:
     queue: str = ""
     source: str = ""
     call_id: str = ""
-    text: str = ""  # words in the title or description
+    text: str = ""  # words in the title, description or contact
     visible_to: str = ""  # an agent's name: only tickets assigned to or opened by them
 
 
@@ -75,6 +82,25 @@ def parse_reference(text: str) -> int | None:
     """``"T-000042"``, ``"t42"`` or ``"42"`` → 42; anything else → None."""
     digits = text.strip().upper().removeprefix("T").removeprefix("-")
     return int(digits) if digits.isdigit() and 0 < len(digits) <= 12 else None
+
+
+def contact_number(text: str) -> str:
+    """A number to call back, normalised: ``"+44 20 7946 0018"`` → ``"+442079460018"`` (E.164 when
+    ``phonenumbers`` parses it as a possible number), an extension or a national number without its country as
+    given (spaces collapsed), ``""`` for nothing. ``ValueError`` for text that is not a phone number."""
+    given = " ".join(text.split())
+    if not given:
+        return ""
+    digits = sum(c.isdigit() for c in given)
+    if len(given) > CONTACT_MAX or not CONTACT_CHARS.fullmatch(given) or not 3 <= digits <= 15:
+        raise ValueError("a contact number is 3 to 15 digits, with + ( ) - . / or spaces")
+    try:
+        number = phonenumbers.parse(given, None)
+    except phonenumbers.NumberParseException:
+        return given
+    if not phonenumbers.is_possible_number(number):
+        return given
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def checked(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -93,21 +119,24 @@ class SqlTicketStore:
         self._mask = mask or (lambda text: text)
 
     async def open(self, *, title: str, description: str = "", call_id: str | None = None, queue: str = "",
-                   priority: str = "normal", assignee: str | None = None, source: str, created_by: str) -> Ticket:
-        """A new open ticket (its first history entry records who opened it). ``ValueError`` on bad input."""
+                   priority: str = "normal", assignee: str | None = None, contact: str = "", source: str,
+                   created_by: str) -> Ticket:
+        """A new open ticket (its first history entry records who opened it and the contact given). ``ValueError``
+        on bad input."""
         title = self._mask(" ".join(title.split()))[:TITLE_MAX]
         if not title:
             raise ValueError("a ticket needs a title")
         now = datetime.now(UTC)
         row = TicketRow(call_id=call_id or None, title=title, description=self._mask(description.strip())[:TEXT_MAX],
                         status="open", priority=checked(priority, PRIORITIES, "the priority"), queue=queue[:64],
-                        assignee=assignee or None, source=checked(source, SOURCES, "the source"),
-                        created_by=created_by[:64], created_at=now, updated_at=now)
+                        assignee=assignee or None, contact=contact_number(contact),
+                        source=checked(source, SOURCES, "the source"), created_by=created_by[:64], created_at=now,
+                        updated_at=now)
+        opened: dict[str, Any] = {"status": [None, "open"]} | ({"contact": [None, row.contact]} if row.contact else {})
         async with self._sessions.begin() as session:
             session.add(row)
             await session.flush()
-            session.add(TicketHistoryRow(ticket_id=row.id, at=now, by=created_by[:64],
-                                         changes={"status": [None, "open"]}, comment=""))
+            session.add(TicketHistoryRow(ticket_id=row.id, at=now, by=created_by[:64], changes=opened, comment=""))
         return _ticket(row)
 
     async def get(self, ticket_id: int) -> Ticket | None:
@@ -122,23 +151,24 @@ class SqlTicketStore:
             return [TicketChange(r.at, r.by, r.changes, r.comment) for r in rows]
 
     async def update(self, ticket_id: int, by: str, *, status: str | None = None, priority: str | None = None,
-                     assignee: str | None = None, comment: str = "") -> Ticket | None:
-        """Apply the given changes (``assignee=""`` unassigns) with one history entry; None if no such ticket.
-        Nothing changed and no comment: no entry."""
+                     assignee: str | None = None, contact: str | None = None, comment: str = "") -> Ticket | None:
+        """Apply the given changes (``assignee=""`` unassigns, ``contact=""`` removes the number) with one history
+        entry; None if no such ticket. Nothing changed and no comment: no entry. ``ValueError`` on bad input."""
+        number = None if contact is None else contact_number(contact)
         async with self._sessions.begin() as session:
             row = await session.get(TicketRow, ticket_id, with_for_update=True)
             if row is None:
                 return None
             wanted = {"status": checked(status, STATUSES, "the status") if status else None,
                       "priority": checked(priority, PRIORITIES, "the priority") if priority else None,
-                      "assignee": None if assignee is None else assignee[:64]}
+                      "assignee": None if assignee is None else assignee[:64], "contact": number}
             changes: dict[str, Any] = {}
             for name, value in wanted.items():
                 if value is None:
                     continue
-                new = value or None  # an empty assignee is nobody
+                new = value if name == "contact" else value or None  # an empty assignee is nobody
                 if getattr(row, name) != new:
-                    changes[name] = [getattr(row, name), new]
+                    changes[name] = [getattr(row, name) or None, new or None]  # no contact: None, as nobody
                     setattr(row, name, new)
             comment = self._mask(comment.strip())[:TEXT_MAX]
             if changes or comment:
@@ -167,7 +197,7 @@ class SqlTicketStore:
         for word in where.text.split()[:8]:
             pattern = f"%{word.lower()}%"
             query = query.where(or_(func.lower(TicketRow.title).like(pattern),
-                                    func.lower(TicketRow.description).like(pattern)))
+                                    func.lower(TicketRow.description).like(pattern), TicketRow.contact.like(pattern)))
         async with self._sessions() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(query.order_by(TicketRow.updated_at.desc(), TicketRow.id.desc())
@@ -181,4 +211,4 @@ class SqlTicketStore:
 
 def _ticket(row: TicketRow) -> Ticket:
     return Ticket(row.id, row.call_id, row.title, row.description, row.status, row.priority, row.queue,
-                  row.assignee, row.source, row.created_by, row.created_at, row.updated_at)
+                  row.assignee, row.source, row.created_by, row.created_at, row.updated_at, row.contact)
