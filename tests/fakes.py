@@ -209,6 +209,19 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+class NoCalls:
+    """The call queries (``engines.CallQueries``) of a store that holds no call."""
+
+    async def get_call(self, call_id):
+        return None
+
+    async def handoff_for(self, call_id):
+        return None
+
+    async def list_calls(self, limit=50, offset=0, outcome=None):
+        return []
+
+
 class FakeCallConnection:
     """Stands in for ``voicebot.audio.server.CallConnection`` without sockets. The player is real but
     runs on virtual time (every frame "plays" at once), without keep-alive; what it wrote is in ``sent``.

@@ -9,7 +9,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from fakes import FakeTokens, store_ok
+from fakes import FakeTokens, NoCalls, store_ok
 from services import require_service
 from voicebot.call.bus_redis import RedisEventBus
 from voicebot.call.directory import MemoryCallDirectory
@@ -20,17 +20,6 @@ from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
 
 URL = "redis://127.0.0.1:6379/0"
-
-
-class NoCalls:
-    async def get_call(self, call_id):
-        return None
-
-    async def handoff_for(self, call_id):
-        return None
-
-    async def list_calls(self, limit=50, offset=0, outcome=None):
-        return []
 
 
 def _packet(call_id: str) -> HandoffPacket:

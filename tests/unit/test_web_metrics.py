@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fakes import FakeTokens
+from fakes import FakeTokens, NoCalls
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.events import CallEnded, CallStarted, HandedOff, TurnCompleted
@@ -20,17 +20,6 @@ from voicebot.types import HandoffPacket, Turn
 from voicebot.web.app import Metrics, create_app
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import WebContext
-
-
-class NoCalls:
-    async def get_call(self, call_id):
-        return None
-
-    async def handoff_for(self, call_id):
-        return None
-
-    async def list_calls(self, limit=50, offset=0, outcome=None):
-        return []
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
