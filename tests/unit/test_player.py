@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from fakes import FakeCallConnection, FakeClock
@@ -46,6 +47,17 @@ async def until(condition, clock: FakeClock, limit_s: float = 60.0) -> None:
         await asyncio.sleep(0)
 
 
+@asynccontextmanager
+async def running(player: Player) -> AsyncIterator[Player]:
+    """``player.run()`` in a task while the block runs; then the player closed and its task awaited."""
+    task = asyncio.create_task(player.run())
+    try:
+        yield player
+    finally:
+        player.close()
+        await task
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -63,10 +75,8 @@ def make_player(wire: Wire, clock: FakeClock, **kwargs) -> Player:
 async def test_pacing_one_frame_per_20ms_on_absolute_deadlines(wire: Wire, clock: FakeClock) -> None:
     player = make_player(wire, clock)
     playback = player.play(tone(100, 50))  # 1 s
-    task = asyncio.create_task(player.run())
-    await until(lambda: clock.t - 1000.0 >= 2.0, clock)
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: clock.t - 1000.0 >= 2.0, clock)
     times = [t for t, _, _ in wire.messages]
     assert len(times) == pytest.approx(100, abs=1)  # 2 s of 20 ms frames, audio then keep-alive silence
     # frame n goes out at t0 + n * 20 ms exactly: no drift
@@ -80,12 +90,10 @@ async def test_falls_behind_then_catches_up_without_skipping_audio(wire: Wire, c
     player = make_player(wire, clock, keepalive=False)
     audio = b"".join(tone(i + 1, 1) for i in range(20))
     player.play(audio)
-    task = asyncio.create_task(player.run())
-    await until(lambda: len(wire.messages) >= 5, clock)
-    clock.t += 0.1  # the loop was late by five frames (but less than max_lag_s)
-    await until(lambda: len(wire.messages) >= 20, clock)
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: len(wire.messages) >= 5, clock)
+        clock.t += 0.1  # the loop was late by five frames (but less than max_lag_s)
+        await until(lambda: len(wire.messages) >= 20, clock)
     assert wire.voiced() == [tone(i + 1, 1) for i in range(20)]
     late = [t for t, _, _ in wire.messages[5:10]]
     assert max(late) - min(late) < 0.021  # the due frames went out together, not 20 ms apart
@@ -96,15 +104,13 @@ async def test_cancel_stops_within_one_frame(wire: Wire, clock: FakeClock) -> No
     player = make_player(wire, clock)
     first = player.play(tone(7, 100))
     queued = player.play(tone(8, 100))
-    task = asyncio.create_task(player.run())
-    await until(lambda: len(wire.voiced()) >= 10, clock)
-    assert player.speaking
-    sent_before = len(wire.messages)
-    assert player.cancel() == 2
-    assert not player.speaking
-    await until(lambda: len(wire.messages) >= sent_before + 5, clock)
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: len(wire.voiced()) >= 10, clock)
+        assert player.speaking
+        sent_before = len(wire.messages)
+        assert player.cancel() == 2
+        assert not player.speaking
+        await until(lambda: len(wire.messages) >= sent_before + 5, clock)
     after = [p for _, _, p in wire.messages[sent_before:]]
     assert all(not any(p) for p in after), "the next frame after cancel() is silence"
     assert await first.done is False and await queued.done is False
@@ -115,41 +121,35 @@ async def test_uninterruptible_prompt_survives_cancel(wire: Wire, clock: FakeClo
     player = make_player(wire, clock)
     legal = player.play(tone(3, 10), interruptible=False)
     chatter = player.play(tone(4, 10))
-    task = asyncio.create_task(player.run())
-    await until(lambda: len(wire.voiced()) >= 2, clock)
-    assert player.cancel() == 1  # only the interruptible one
-    await player.drain()
-    assert await legal.done is True and await chatter.done is False
-    assert wire.voiced() == [tone(3, 1)] * 10
-    assert player.cancel(include_uninterruptible=True) == 0
-    urgent = player.play(tone(5, 50), interruptible=False)
-    await until(lambda: urgent.started.is_set(), clock)
-    assert player.cancel(include_uninterruptible=True) == 1
-    assert await urgent.done is False
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: len(wire.voiced()) >= 2, clock)
+        assert player.cancel() == 1  # only the interruptible one
+        await player.drain()
+        assert await legal.done is True and await chatter.done is False
+        assert wire.voiced() == [tone(3, 1)] * 10
+        assert player.cancel(include_uninterruptible=True) == 0
+        urgent = player.play(tone(5, 50), interruptible=False)
+        await until(lambda: urgent.started.is_set(), clock)
+        assert player.cancel(include_uninterruptible=True) == 1
+        assert await urgent.done is False
 
 
 async def test_keepalive_silence_when_idle_and_none_without_it(wire: Wire, clock: FakeClock) -> None:
     player = make_player(wire, clock)
-    task = asyncio.create_task(player.run())
-    await until(lambda: clock.t - 1000.0 >= 3.0, clock)
-    assert len(wire.messages) >= 149  # never 2 s (Asterisk's timeout) without a frame
-    assert all(payload == bytes(FRAME) for _, _, payload in wire.messages)
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: clock.t - 1000.0 >= 3.0, clock)
+        assert len(wire.messages) >= 149  # never 2 s (Asterisk's timeout) without a frame
+        assert all(payload == bytes(FRAME) for _, _, payload in wire.messages)
 
     quiet_wire = Wire(clock)
     quiet = Player(quiet_wire.write, 8000, keepalive=False, clock=clock, sleep=clock.sleep)
-    task = asyncio.create_task(quiet.run())
-    for _ in range(50):
-        await asyncio.sleep(0)
-    assert quiet_wire.messages == []
-    playback = quiet.play(tone(9, 3))
-    await playback.done
-    assert quiet_wire.voiced() == [tone(9, 1)] * 3
-    quiet.close()
-    await task
+    async with running(quiet):
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert quiet_wire.messages == []
+        playback = quiet.play(tone(9, 3))
+        await playback.done
+        assert quiet_wire.voiced() == [tone(9, 1)] * 3
 
 
 async def test_streamed_utterance_counts_underruns(wire: Wire, clock: FakeClock) -> None:
@@ -162,18 +162,16 @@ async def test_streamed_utterance_counts_underruns(wire: Wire, clock: FakeClock)
         await more.wait()  # synthesis of the next sentence is slow
         yield tone(2, 5)
 
-    task = asyncio.create_task(player.run())
-    playback = player.play(tts())
-    await until(lambda: len(wire.voiced()) >= 5, clock)
-    before = len(wire.messages)
-    await until(lambda: len(wire.messages) >= before + 4, clock)
-    assert player.underruns == 4  # each 20 ms slot without audio mid-utterance is one underrun
-    assert player.speaking
-    more.set()
-    assert await playback.done is True
-    assert wire.voiced() == [tone(1, 1)] * 5 + [tone(2, 1)] * 5
-    player.close()
-    await task
+    async with running(player):
+        playback = player.play(tts())
+        await until(lambda: len(wire.voiced()) >= 5, clock)
+        before = len(wire.messages)
+        await until(lambda: len(wire.messages) >= before + 4, clock)
+        assert player.underruns == 4  # each 20 ms slot without audio mid-utterance is one underrun
+        assert player.speaking
+        more.set()
+        assert await playback.done is True
+        assert wire.voiced() == [tone(1, 1)] * 5 + [tone(2, 1)] * 5
 
 
 async def test_no_underrun_before_first_audio_and_last_frame_padded(wire: Wire, clock: FakeClock) -> None:
@@ -184,18 +182,16 @@ async def test_no_underrun_before_first_audio_and_last_frame_padded(wire: Wire, 
         await ready.wait()
         yield b"\x01" * 501  # odd total: padded with silence to one even 20 ms frame
 
-    task = asyncio.create_task(player.run())
-    playback = player.play(slow_first_audio())
-    await until(lambda: len(wire.messages) >= 10, clock)
-    assert player.underruns == 0 and not playback.started.is_set()
-    ready.set()
-    assert await playback.done is True
-    assert playback.first_frame_at is not None
-    voiced = wire.voiced()
-    assert [len(p) for p in voiced] == [FRAME, FRAME]
-    assert voiced[1] == b"\x01" * (501 - FRAME) + bytes(2 * FRAME - 501)
-    player.close()
-    await task
+    async with running(player):
+        playback = player.play(slow_first_audio())
+        await until(lambda: len(wire.messages) >= 10, clock)
+        assert player.underruns == 0 and not playback.started.is_set()
+        ready.set()
+        assert await playback.done is True
+        assert playback.first_frame_at is not None
+        voiced = wire.voiced()
+        assert [len(p) for p in voiced] == [FRAME, FRAME]
+        assert voiced[1] == b"\x01" * (501 - FRAME) + bytes(2 * FRAME - 501)
 
 
 async def test_cancel_closes_the_audio_stream(wire: Wire, clock: FakeClock) -> None:
@@ -209,14 +205,12 @@ async def test_cancel_closes_the_audio_stream(wire: Wire, clock: FakeClock) -> N
         finally:
             closed.set()
 
-    task = asyncio.create_task(player.run())
-    playback = player.play(endless())
-    await until(lambda: len(wire.voiced()) >= 3, clock)
-    assert player.cancel() == 1
-    await asyncio.wait_for(closed.wait(), 1)
-    assert await playback.done is False
-    player.close()
-    await task
+    async with running(player):
+        playback = player.play(endless())
+        await until(lambda: len(wire.voiced()) >= 3, clock)
+        assert player.cancel() == 1
+        await asyncio.wait_for(closed.wait(), 1)
+        assert await playback.done is False
 
 
 async def test_failed_stream_ends_the_utterance_not_the_player(wire: Wire, clock: FakeClock) -> None:
@@ -226,15 +220,13 @@ async def test_failed_stream_ends_the_utterance_not_the_player(wire: Wire, clock
         yield tone(2, 2)
         raise RuntimeError("voice crashed")
 
-    task = asyncio.create_task(player.run())
-    playback = player.play(broken())
-    assert await playback.done is False
-    assert isinstance(playback.error, RuntimeError)
-    after = player.play(tone(3, 1))
-    assert await after.done is True
-    assert wire.voiced() == [tone(2, 1), tone(2, 1), tone(3, 1)]
-    player.close()
-    await task
+    async with running(player):
+        playback = player.play(broken())
+        assert await playback.done is False
+        assert isinstance(playback.error, RuntimeError)
+        after = player.play(tone(3, 1))
+        assert await after.done is True
+        assert wire.voiced() == [tone(2, 1), tone(2, 1), tone(3, 1)]
 
 
 async def test_peer_not_reading_raises(clock: FakeClock) -> None:
@@ -256,10 +248,8 @@ async def test_rate_sets_kind_and_frame_size(clock: FakeClock) -> None:
     wire = Wire(clock)
     player = Player(wire.write, 16000, clock=clock, sleep=clock.sleep)
     assert player.frame_bytes == 640
-    task = asyncio.create_task(player.run())
-    await until(lambda: len(wire.messages) >= 3, clock)
-    player.close()
-    await task
+    async with running(player):
+        await until(lambda: len(wire.messages) >= 3, clock)
     assert {(kind, len(p)) for _, kind, p in wire.messages} == {(Kind.SLIN16, 640)}
     with pytest.raises(ValueError):
         player.set_sample_rate(11025)
@@ -269,13 +259,11 @@ async def test_rate_change_while_audio_is_queued_keeps_each_utterance_in_its_own
     """The caller's audio turned out to be slin16: what was queued at 8 kHz still plays as 0x10, then 0x12."""
     wire = Wire(clock)
     player = Player(wire.write, 8000, keepalive=False, clock=clock, sleep=clock.sleep)
-    task = asyncio.create_task(player.run())
-    first = player.play(tone(5, 3))
-    player.set_sample_rate(16000)
-    second = player.play(b"\x07\x00" * 320 * 2)
-    await player.drain()
-    player.close()
-    await task
+    async with running(player):
+        first = player.play(tone(5, 3))
+        player.set_sample_rate(16000)
+        second = player.play(b"\x07\x00" * 320 * 2)
+        await player.drain()
     assert first.done.result() is True and second.done.result() is True
     assert [(kind, len(p)) for _, kind, p in wire.messages] == [(Kind.SLIN, 320)] * 3 + [(Kind.SLIN16, 640)] * 2
     with pytest.raises(ValueError):
@@ -284,12 +272,10 @@ async def test_rate_change_while_audio_is_queued_keeps_each_utterance_in_its_own
 
 async def test_drain_waits_for_queued_audio_and_play_after_close_is_cancelled(wire: Wire, clock: FakeClock) -> None:
     player = make_player(wire, clock)
-    task = asyncio.create_task(player.run())
-    a, b = player.play(tone(1, 3)), player.play(tone(2, 3))
-    await player.drain()
-    assert a.done.result() is True and b.done.result() is True and player.pending == 0
-    player.close()
-    await task
+    async with running(player):
+        a, b = player.play(tone(1, 3)), player.play(tone(2, 3))
+        await player.drain()
+        assert a.done.result() is True and b.done.result() is True and player.pending == 0
     late = player.play(tone(3, 1))
     assert late.done.result() is False
 
