@@ -126,14 +126,26 @@ def test_a_handed_off_call_pops_on_the_connected_agents_page_only(browser, desk:
     ann.get_by_label("Callback at").fill(when.strftime("%Y-%m-%dT%H:%M"))  # the site's time zone: UTC
     saved(ann, "Schedule callback")
     ann.get_by_label("Ticket").fill("send the new card by courier")
+    contact = ann.get_by_label("Number to call back")
+    expect(contact).to_have_value(CALLER)  # the caller id by default, editable
+    saved(ann, "Open ticket")
+    expect(contact).to_have_value(CALLER)  # still there for the next ticket
+    contact.fill("call me")
+    ann.get_by_label("Ticket").fill("ring the caller's mobile")
+    ann.get_by_role("button", name="Open ticket").click()
+    expect(ann.locator("#pop-saved")).to_have_text(
+        "Not saved: A contact number is 3 to 15 digits, with + ( ) - . / or spaces.")
+    contact.fill("+44 7700 900123")
     saved(ann, "Open ticket")
     actions = desk.run(desk.desks.actions(call_id))
     assert [(a.kind, a.user_name) for a in actions] == [("disposition", "ann"), ("note", "ann"), ("callback", "ann"),
-                                                         ("ticket", "ann")]
-    [ticket] = desk.run(SqlTicketStore(desk.store.engine).for_call(call_id))  # on the tickets list, the agent's
-    assert (ticket.title, ticket.assignee, ticket.source, ticket.status) == ("send the new card by courier", "ann",
-                                                                             "agent", "open")
-    assert actions[3].data == {"text": "send the new card by courier", "reference": ticket.reference}
+                                                         ("ticket", "ann"), ("ticket", "ann")]
+    first, mobile = desk.run(SqlTicketStore(desk.store.engine).for_call(call_id))[::-1]  # the agent's, oldest first
+    assert (first.title, first.assignee, first.source, first.status, first.contact) == (
+        "send the new card by courier", "ann", "agent", "open", CALLER)
+    assert (mobile.title, mobile.contact) == ("ring the caller's mobile", "+447700900123")
+    assert actions[3].data == {"text": "send the new card by courier", "contact": CALLER,
+                               "reference": first.reference}
     assert actions[0].data["disposition"] == "resolved"
     assert actions[1].data["text"] == "card blocked, new one sent"
     scheduled = desk.run(desk.callbacks.get(actions[2].data["callback"]))  # queued for the scheduler to dial

@@ -1,6 +1,7 @@
-"""Tickets in Debian's chromium: a supervisor opens one about a call and assigns it, the agent finds it on their
-list and works it (status and comment land in the history), an agent never sees another's ticket, and the
-list filters by status and words."""
+"""Tickets in Debian's chromium: a supervisor opens one about a call with the number to call back and assigns it,
+the agent finds it on their list and works it (status, comment and a corrected number land in the history; a
+number that is not one is refused with a message), an agent never sees another's ticket, and the list filters by
+status, words and number."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ def test_a_ticket_about_a_call_is_assigned_worked_and_kept_with_its_history(page
     page.get_by_label("Title").fill("Send a new card to the caller")
     page.get_by_label("What needs doing").fill("The card was stolen; the bot blocked it.")
     page.get_by_label("Assign to").fill("ann")
+    page.get_by_label("Contact number (optional)").fill("+1 (202) 555-0143")
     page.get_by_role("button", name="Open the ticket").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Send a new card to the caller")
     reference = page.get_by_role("heading", level=1).inner_text().split(":")[0]
     expect(page.locator("#ticket-assignee")).to_have_text("ann")
+    expect(page.get_by_role("link", name="+12025550143")).to_have_attribute("href", "tel:+12025550143")
     expect(page.get_by_role("link", name=site.call_id)).to_be_visible()
     page.get_by_role("button", name="Log out").click()
 
@@ -35,6 +38,19 @@ def test_a_ticket_about_a_call_is_assigned_worked_and_kept_with_its_history(page
     expect(history).to_contain_text("status: open → in_progress")
     expect(history).to_contain_text("Ordered the new card.")
     expect(page.get_by_label("Priority")).to_have_count(0)  # only supervisors change the priority
+
+    page.get_by_label("Contact number").fill("call me after five")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Not saved: a contact number is 3 to 15 digits, with + ( ) - . / or spaces.")
+    expect(page.locator("#ticket-contact")).to_have_text("+12025550143")
+    page.get_by_label("Contact number").fill("+44 20 7946 0018")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.locator("#ticket-contact")).to_have_text("+442079460018")
+    expect(history).to_contain_text("contact: +12025550143 → +442079460018")
+    page.goto("/tickets?q=7946")
+    expect(page.get_by_role("row", name=reference)).to_contain_text("+442079460018")
 
     page.goto("/tickets?status=in_progress&q=new+card")
     expect(page.get_by_role("link", name=reference)).to_be_visible()

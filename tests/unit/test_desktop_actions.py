@@ -35,3 +35,17 @@ def test_a_callback_time_in_the_past_too_far_or_unreadable_is_refused(when: str)
 def test_a_callback_number_that_is_not_a_phone_number_is_refused(number: str) -> None:
     with pytest.raises(Refused):
         action_data("callback", {"number": number, "when": "2026-12-05T12:00"}, BERLIN, NOW)
+
+
+def test_a_tickets_contact_from_the_form_is_normalised_and_may_be_cleared_or_left_to_the_caller_id() -> None:
+    assert action_data("ticket", {"text": "send a card", "contact": " +1 202 555 0143"}, BERLIN, NOW) == {
+        "text": "send a card", "contact": "+12025550143"}
+    assert action_data("ticket", {"text": "send a card", "contact": ""}, BERLIN, NOW)["contact"] == ""
+    assert action_data("ticket", {"text": "send a card"}, BERLIN, NOW) == {"text": "send a card"}  # the caller id
+
+
+@pytest.mark.parametrize("fields", [{"text": "send a card", "contact": "call me"}, {"text": " ", "contact": "1001"}])
+def test_a_ticket_with_a_contact_that_is_no_number_or_without_text_is_refused(fields: dict[str, str]) -> None:
+    with pytest.raises(Refused) as refused:
+        action_data("ticket", fields, BERLIN, NOW)
+    assert refused.value.status == 422

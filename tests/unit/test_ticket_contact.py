@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.store.tickets import contact_number
+from voicebot.store.tickets import caller_contact, contact_number
 
 
 @pytest.mark.parametrize(("given", "kept"), [
@@ -27,3 +27,8 @@ def test_a_number_is_normalised_when_it_parses_and_kept_as_given_when_not(given:
 def test_text_that_is_no_phone_number_is_refused_with_a_message(text: str) -> None:
     with pytest.raises(ValueError, match="a contact number is 3 to 15 digits"):
         contact_number(text)
+
+
+@pytest.mark.parametrize(("caller_id", "kept"), [("+1 202 555 0143", "+12025550143"), ("anonymous", ""), ("", "")])
+def test_a_caller_id_that_is_no_number_gives_a_ticket_without_one(caller_id: str, kept: str) -> None:
+    assert caller_contact(caller_id) == kept

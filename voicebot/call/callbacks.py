@@ -25,7 +25,7 @@ from voicebot.dialog.actions import ActionRegistry
 from voicebot.engines import TelephonyControl
 from voicebot.store.callbacks import SqlCallbackQueue
 from voicebot.store.desktop import SqlDeskStore
-from voicebot.store.tickets import SqlTicketStore, contact_number
+from voicebot.store.tickets import SqlTicketStore, caller_contact
 
 TICKET_AUTHOR = "voicebot"  # the desk action's user: the caller asked the bot, not an agent
 
@@ -88,12 +88,9 @@ class TicketRequest:
         queue = str(params.get("queue") or "general")
         number = str(params.get("number") or context.get("caller_id") or "")
         note = str(params.get("note") or "")
-        try:
-            contact = contact_number(number)
-        except ValueError:  # a withheld caller id ("anonymous"): the ticket has no number rather than no ticket
-            contact = ""
         ticket = await self.tickets.open(
-            title=note or f"Call the caller back ({queue})", call_id=call_id or None, queue=queue, contact=contact,
+            title=note or f"Call the caller back ({queue})", call_id=call_id or None, queue=queue,
+            contact=caller_contact(number),
             description="The caller asked for a ticket instead of waiting.", source="flow",
             created_by=str(context.get("flow") or TICKET_AUTHOR))
         await self.desk.add_action(call_id, TICKET_AUTHOR, "ticket", {

@@ -103,6 +103,15 @@ def contact_number(text: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def caller_contact(caller_id: str) -> str:
+    """A caller id as a ticket's contact: :func:`contact_number`'s, ``""`` for one that is no number (a withheld
+    one, ``anonymous``): the ticket is opened without a number rather than not at all."""
+    try:
+        return contact_number(caller_id)
+    except ValueError:
+        return ""
+
+
 def checked(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise ValueError(f"{what} is one of {', '.join(allowed)}")

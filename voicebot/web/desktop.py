@@ -40,7 +40,7 @@ from voicebot.engines import CallQueries, TelephonyError
 from voicebot.events import Bus
 from voicebot.store.callbacks import CallbackRequest, SqlCallbackQueue
 from voicebot.store.desktop import ACTION_KINDS, SqlDeskStore
-from voicebot.store.tickets import TITLE_MAX, SqlTicketStore
+from voicebot.store.tickets import TITLE_MAX, SqlTicketStore, caller_contact, contact_number
 from voicebot.store.users import UserRecord
 from voicebot.telephony.presence import AgentLine, Presence, PresenceDesk
 from voicebot.types import HandoffPacket
@@ -234,6 +234,14 @@ class DesktopHub:
                 "transcript": transcript,
                 "emotion_trail": [(t.emotion, t.emotion_score or 0.0) for t in record.turns if t.emotion]}
 
+    async def caller_id(self, call_id: str) -> str:
+        """The number a call came from, as its handoff packet or record has it (``""`` when unknown)."""
+        packet = self._packets.get(call_id)
+        if packet is not None:
+            return packet.caller_id
+        data = await self.calls.handoff_for(call_id) or await self._from_record(call_id)
+        return str(data.get("caller_id") or "")
+
     def current_pop(self, agent: str) -> Pop | None:
         """The call on the agent's screen, while they are on it or wrapping it up."""
         if self.desk is not None and self.desk.state(agent).state not in (Presence.ON_CALL, Presence.WRAP_UP):
@@ -327,9 +335,12 @@ def desktop_routes(hub: DesktopHub, pages: Pages, tickets: SqlTicketStore | None
         data = action_data(kind, fields, hub.settings)
         if kind == "callback":
             data = await hub.queue_callback(call_id, data)
+        if kind == "ticket" and "contact" not in data:  # a form without the field: the number that called
+            data = {**data, "contact": caller_contact(await hub.caller_id(call_id))}
         if kind == "ticket" and tickets is not None:  # on the tickets list, assigned to the agent who opened it
             ticket = await tickets.open(title=data["text"][:TITLE_MAX], description=data["text"], call_id=call_id,
-                                        source="agent", created_by=user.name, assignee=user.name)
+                                        contact=data["contact"], source="agent", created_by=user.name,
+                                        assignee=user.name)
             data = {**data, "reference": ticket.reference}
         await hub.store.add_action(call_id, user.name, kind, data)
         log.info("desk action", call_id=call_id, agent=user.name, kind=kind)
@@ -340,9 +351,10 @@ def desktop_routes(hub: DesktopHub, pages: Pages, tickets: SqlTicketStore | None
 
 def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings,
                 now: datetime | None = None) -> dict[str, Any]:
-    """An action's fields, checked: a configured disposition, a note's or ticket's text, a callback's number and
-    time (``at``: UTC, ISO; the form's local time read in ``settings.timezone``, from now to 30 days ahead).
-    ``Refused`` (422) says what is missing."""
+    """An action's fields, checked: a configured disposition, a note's or ticket's text, a ticket's contact number
+    (normalised; when the form has it: the agent may clear it), a callback's number and time (``at``: UTC, ISO;
+    the form's local time read in ``settings.timezone``, from now to 30 days ahead). ``Refused`` (422) says what
+    is missing or wrong."""
     text = fields.get("text", "").strip()[:TEXT_MAX]
     match kind:
         case "disposition":
@@ -366,6 +378,13 @@ def action_data(kind: str, fields: dict[str, str], settings: DesktopSettings,
             digits = "".join(c for c in number if c.isdigit())
             return {"number": ("+" if number.startswith("+") else "") + digits, "when": when,
                     "at": at.isoformat(), "text": text}
+        case "ticket" if "contact" in fields:
+            if not text:
+                raise Refused(422, "Write the ticket's text.")
+            try:
+                return {"text": text, "contact": contact_number(fields["contact"])}
+            except ValueError as error:
+                raise Refused(422, f"{str(error)[:1].upper()}{str(error)[1:]}.") from None
         case _:
             if not text:
                 raise Refused(422, f"Write the {kind}'s text.")

@@ -2,17 +2,20 @@
 
 Supervisors, QA and admins see every ticket; an agent sees the tickets assigned to them or opened by them.
 Anyone who sees a ticket may change its status, comment on it or take it; only supervisors and admins assign
-it to someone else or change its priority. Machines read ``GET /api/tickets`` with a ``read`` token.
+it to someone else or change its priority. Anyone who sees a ticket may change its contact (the number to call
+back; a text that is not a number is refused with a message). Machines read ``GET /api/tickets`` with a ``read``
+token.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from voicebot.store.tickets import (PRIORITIES, SOURCES, STATUSES, SqlTicketStore, Ticket, TicketFilter,
                                     parse_reference)
@@ -63,7 +66,7 @@ def ticket_routes(pages: Pages, tickets: SqlTicketStore) -> APIRouter:
         try:
             ticket = await tickets.open(title=fields.get("title", ""), description=fields.get("description", ""),
                                         call_id=fields.get("call_id", "").strip()[:64] or None,
-                                        queue=fields.get("queue", "").strip(),
+                                        queue=fields.get("queue", "").strip(), contact=fields.get("contact", ""),
                                         priority=fields.get("priority", "normal") if role in MANAGERS else "normal",
                                         assignee=assignee or None, source=role.value, created_by=user.name)
         except ValueError as error:
@@ -87,7 +90,8 @@ def ticket_routes(pages: Pages, tickets: SqlTicketStore) -> APIRouter:
         try:
             changed = await tickets.update(ticket.id, user.name, status=fields.get("status") or None,
                                            priority=(fields.get("priority") or None) if manager else None,
-                                           assignee=wanted, comment=fields.get("comment", ""))
+                                           assignee=wanted, contact=fields.get("contact"),
+                                           comment=fields.get("comment", ""))
         except ValueError as error:
             return await ticket_page(request, user, ticket, 422, error=f"Not saved: {error}.")
         assert changed is not None  # tickets are never deleted
@@ -108,8 +112,32 @@ def ticket_api(tickets: SqlTicketStore) -> APIRouter:
     @router.get("/api/tickets")
     async def list_tickets(status: str = Query("", max_length=16), call: str = Query("", max_length=64),
                            assignee: str = Query("", max_length=64), limit: int = Query(50, ge=1, le=200),
-                           offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
+                           offset: int = Query(0, ge=0, le=1_000_000)) -> TicketList:
         found, total = await tickets.find(TicketFilter(status=status, call_id=call, assignee=assignee), limit, offset)
-        return {"total": total, "tickets": [asdict(t) | {"reference": t.reference} for t in found]}
+        return TicketList(total=total, tickets=[TicketOut(**asdict(t), reference=t.reference) for t in found])
 
     return router
+
+
+class TicketOut(BaseModel):
+    """A ticket as ``GET /api/tickets`` gives it (``contact``: the number to call back, E.164 when it parses)."""
+
+    id: int
+    reference: str
+    call_id: str | None
+    title: str
+    description: str
+    status: str
+    priority: str
+    queue: str
+    assignee: str | None
+    contact: str
+    source: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketList(BaseModel):
+    total: int
+    tickets: list[TicketOut]

@@ -65,11 +65,20 @@
         `${call.reason ? " · " + call.reason : ""}`);
     }
     for (const input of pop.querySelectorAll("input[name=call_id]")) input.value = data.call_id;
+    for (const input of pop.querySelectorAll("input[data-caller-id]")) {  // the caller's number, editable; kept by reset
+      input.defaultValue = data.caller_id || "";
+      input.value = input.defaultValue;
+    }
     document.getElementById("pop-saved").textContent = "";
     document.getElementById("waiting").hidden = true;
     pop.hidden = false;
     pop.dataset.callId = data.call_id;
     window.voicebotPoppedAt = performance.timeOrigin + performance.now();  // read by `voicebot bench desktop`
+  }
+
+  function refusal(html) {  // why a form was refused, from the refused page (read as text, never shown as HTML)
+    const reason = new DOMParser().parseFromString(html, "text/html").querySelector("[role=alert]");
+    return reason ? reason.textContent : "check the form and try again.";
   }
 
   function presence(change) {
@@ -96,10 +105,12 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const saved = document.getElementById("pop-saved");
+      saved.textContent = "";  // what the last form got is not this one's answer
       const response = await fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form)),
                                                   credentials: "same-origin"});
       saved.className = response.ok ? "ok" : "error";
-      saved.textContent = response.ok ? "Saved." : "Not saved: reload the page and try again.";
+      saved.textContent = response.ok ? "Saved." : response.status === 422 ? `Not saved: ${refusal(await response.text())}`
+        : "Not saved: reload the page and try again.";
       if (response.ok) form.reset();
     });
   }
