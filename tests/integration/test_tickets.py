@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from databases import DATABASES, migrated_engine
 from voicebot.nlu.pii import PiiMasker, PiiRules
+from voicebot.store import database
 from voicebot.store.tickets import SqlTicketStore, TicketFilter, parse_reference, reference
 
 
@@ -102,6 +103,16 @@ async def test_the_contact_is_kept_unmasked_normalised_changed_in_the_history_an
         await tickets.update(plain.id, "quinn", contact="PJSIP/1001", status="closed")
     assert (await tickets.get(plain.id)).contact == "07700 900123"  # the refused change left nothing behind
     assert (await tickets.get(plain.id)).status == "open"
+
+
+async def test_tickets_opened_before_the_contact_column_are_kept_without_a_number(engine: AsyncEngine) -> None:
+    schema = engine.get_execution_options().get("schema_translate_map", {}).get(None)  # PostgreSQL's own schema
+    tickets = SqlTicketStore(engine)
+    older = await tickets.open(title="Opened before 0013", contact="+12025550143", source="qa", created_by="quinn")
+    assert await database.downgrade(engine, "0012", schema=schema) == "0012"
+    assert await database.upgrade(engine, schema=schema) == database.head()
+    kept = await tickets.get(older.id)
+    assert kept is not None and (kept.title, kept.contact) == ("Opened before 0013", "")
 
 
 async def test_bad_values_are_refused_and_unknown_tickets_are_none(engine: AsyncEngine) -> None:

@@ -10,11 +10,14 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from voicebot.call.events import EventBus
+from voicebot.config import DesktopSettings
 from voicebot.demo.backend import create_demo_app
 from voicebot.store.desktop import SqlDeskStore
+from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.types import Turn
-from voicebot.web.desktop import CustomerProfiles
+from voicebot.web.desktop import CustomerProfiles, DesktopHub
 
 OWN = "http://voicebot.test"
 
@@ -71,4 +74,15 @@ async def test_previous_calls_newest_first_with_outcome_and_intent(tmp_path: Pat
                                                                 (ids[2], "handoff", "check_balance")]
     assert await desk.previous_calls("", but=ids[0]) == []
     assert await desk.flow_of(ids[3]) == "banking" and await desk.flow_of("nope") == ""
+    await store.close()
+
+
+async def test_a_calls_caller_id_for_a_ticket_comes_from_its_record_when_no_packet_was_heard(tmp_path: Path) -> None:
+    store = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
+    call_id = str(uuid.uuid4())
+    await store.call_started(call_id, "+15550101001", "banking", datetime.now(UTC).timestamp())
+    await store.flush()
+    hub = DesktopHub(SqlCallQueries(store.engine), SqlDeskStore(store.engine), EventBus(), None, DesktopSettings())
+    assert await hub.caller_id(call_id) == "+15550101001"
+    assert await hub.caller_id(str(uuid.uuid4())) == ""  # no such call: a ticket without a number
     await store.close()
