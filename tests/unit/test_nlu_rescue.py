@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voicebot.nlu.entities import SlotTypeSpec
 from voicebot.nlu.intents import IntentPrediction
 from voicebot.nlu.understand import RESCUE_CONFIDENCE_RATIO, RESCUE_MIN_INTENT_CONFIDENCE, Nlu
 
@@ -28,8 +29,12 @@ class ScriptedClassifier:
         return IntentPrediction(intent, confidence, ((intent or "check_balance", confidence),))
 
 
+ANYTHING_ELSE = SlotTypeSpec("anything_else", "list", values={"yes": ("yes", "please"), "no": ("no", "nothing")})
+
+
 def nlu(**predictions: tuple[str | None, float]) -> Nlu:
-    return Nlu(ScriptedClassifier({k.replace("_", " "): v for k, v in predictions.items()}), {}, None, None)  # type: ignore[arg-type]
+    return Nlu(ScriptedClassifier({k.replace("_", " "): v for k, v in predictions.items()}),  # type: ignore[arg-type]
+               {"anything_else": ANYTHING_ELSE}, None, None)
 
 
 def test_a_reading_that_is_a_known_request_stands_for_one_that_means_nothing() -> None:
@@ -70,3 +75,11 @@ def test_the_first_reading_that_means_something_wins() -> None:
     understood = nlu(check_balance=("check_balance", 0.6), track_parcel=("track_parcel", 0.9)).understand_sync(
         "Talon.", 0.6, heard_otherwise=[("Talent.", 0.55), ("check balance", 0.5), ("track parcel", 0.45)])
     assert understood.intent == "check_balance"
+
+
+def test_an_answer_to_the_slot_asked_for_is_kept_but_a_stray_value_does_not_stop_the_rescue() -> None:
+    model = nlu(operator_please=("agent", 0.7))
+    heard = "After aid or please."  # "please" is a yes to "Anything else?": at a menu, an answer to nothing asked
+    assert model.understand_sync(heard, 0.57, heard_otherwise=[("operator please", 0.42)]).intent == "agent"
+    answered = model.understand_sync(heard, 0.57, "anything_else", heard_otherwise=[("operator please", 0.42)])
+    assert answered.intent is None and answered.entity("anything_else").value == "yes"  # type: ignore[union-attr]

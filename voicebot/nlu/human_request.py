@@ -32,8 +32,14 @@ _WHO = rf"(?:{_STRONG}|{_WEAK})"
 _FILLER = (
     "please now right just ok okay yes yeah yep hi hello hey um uh umm uhh er erm oh well so can could may "
     "i i'd id me get have a an the some to speak talk with let quick quickly immediately "
-    "again sir madam there straight away no".split()
+    "again sir madam there straight away no and".split()
 )
+# "Operator" as the recogniser writes it alone over a poor line: "Upperator", "Authorator", "I'm a creator",
+# "Operate or", "moderator" (flite voices over μ-law and GSM, eval/README.md "Menu answers"): a clause that is
+# nothing but such a word (and fillers) asks for a person. Real words of this shape said alone to a call
+# centre's bot ("curator", "narrator") are rare enough.
+_OPERATOR_HEARD = re.compile(r"[a-z]{0,6}(?:rator|reator|rate or)s?")
+_OPERATOR_FILLER = frozenset(("i'm", "im", "all", "oh"))
 _MACHINE = (r"(?:machines?|robots?|computers?|bots?|automated (?:system|voice|thing)|recordings?|"
             r"recorded voice)")
 # Words of asking that may stand between a negation and what it negates: "I don't really want to talk to".
@@ -154,6 +160,9 @@ def _clause_request(clause: str) -> HumanRequest | None:
     rest = " ".join(word for word in words if word not in _FILLER)
     if rest and (_BARE.fullmatch(rest) or (rest in ("someone", "somebody") and "please" in words)):
         return HumanRequest(False, False, rest)  # "operator please", "uh a real person", "agent agent"
+    heard = " ".join(word for word in rest.split() if word not in _OPERATOR_FILLER)
+    if _OPERATOR_HEARD.fullmatch(heard):
+        return HumanRequest(False, False, heard)  # "Upperator, please."
     return None
 
 

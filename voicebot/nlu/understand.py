@@ -94,7 +94,9 @@ class Nlu:
         reading = self.read_intent(text, self.classifier.embedder.embed([_unpunctuated(text)])[0])
         correction = find_correction(text)
         entities = self.entities(text, expected_slot, today, correction)
-        if reading.intent is None and not reading.human_request and not entities and heard_otherwise:
+        expected = self.slot_types.get(expected_slot) if expected_slot else None
+        answered = expected is not None and any(entity.type == expected.name for entity in entities)
+        if reading.intent is None and not reading.human_request and not answered and heard_otherwise:
             rescue = self.rescued(transcript_confidence, heard_otherwise)
             if rescue is not None:
                 (text, transcript_confidence), reading = rescue
@@ -116,7 +118,7 @@ class Nlu:
                 ) -> tuple[tuple[str, float], IntentReading] | None:
         """The first of the recogniser's other readings, best first, that is a request this bundle knows (an
         intent at :data:`RESCUE_MIN_INTENT_CONFIDENCE` or more) or a request for a person, when the best reading
-        is neither: "Where's my power still?" -> "Where's my parcel?". Only readings whose confidence is
+        is neither and answers no slot the dialog asked for: "Where's my power still?" -> "Where's my parcel?". Only readings whose confidence is
         within :data:`RESCUE_CONFIDENCE_RATIO` of the best one's are read, in one batch (eval/README.md,
         "Menu answers")."""
         floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
