@@ -20,16 +20,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-
+from harness import service_env
 from services import REQUIRED
+
 from voicebot.call.bus_redis import RedisEventBus
-from voicebot.caller.launcher import RunningService, free_port, start
+from voicebot.caller.launcher import RunningService, free_port, start, stop
 from voicebot.events import CallEvent
 from voicebot.store.recorder import CallRecorder
 from voicebot.types import CallOutcome, HandoffPacket, Turn
 from voicebot.web.auth import Scope, create_token_at
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -41,11 +41,7 @@ def asyncpg_dsn(url: str) -> str:
 async def start_worker(workdir: Path, store_url: str, channel: str, worker_id: str) -> RunningService:
     """``voicebot serve`` as one of several workers: the shared database, the Redis bus, JSON logs."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "VOICEBOT_DIALOG__DIR": str(ROOT / "dialogs"),
-        "VOICEBOT_MODELS_DIR": str(ROOT / "models"),
-        "VOICEBOT_SPEECH__PROMPT_CACHE_DIR": str(ROOT / "var" / "prompt-cache"),
-        "VOICEBOT_AUDIOSOCKET__SHUTDOWN_GRACE_S": "5",
+    env = service_env({
         "VOICEBOT_DIALOG__HOT_RELOAD": "false",
         "VOICEBOT_STORE__URL": store_url,
         "VOICEBOT_EVENTS__BUS": "redis",
@@ -53,8 +49,35 @@ async def start_worker(workdir: Path, store_url: str, channel: str, worker_id: s
         "VOICEBOT_EVENTS__REDIS_CHANNEL": channel,
         "VOICEBOT_LOG_JSON": "true",
         "VOICEBOT_WORKER_ID": worker_id,
-    }
+    })
     return await start(workdir, env, ready_timeout=300, cwd=workdir)
+
+
+@dataclass
+class Workers:
+    """Two workers on one database and bus; ``codes``: their exit codes once stopped."""
+
+    first: RunningService
+    second: RunningService
+    codes: list[int] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def two_workers(folder: Path, store_url: str, channel: str) -> AsyncIterator[Workers]:
+    """``worker-1`` and ``worker-2``, started one after the other (both bring the schema up to date under one
+    advisory lock, and two model loads at once would only slow each other on a small machine); both stopped
+    afterwards (one the test stopped already just gives its exit code again)."""
+    first = await start_worker(folder / "w1", store_url, channel, "worker-1")
+    try:
+        second = await start_worker(folder / "w2", store_url, channel, "worker-2")
+    except BaseException:
+        await asyncio.to_thread(stop, first)
+        raise
+    workers = Workers(first, second)
+    try:
+        yield workers
+    finally:
+        workers.codes = list(await asyncio.gather(asyncio.to_thread(stop, first), asyncio.to_thread(stop, second)))
 
 
 async def api_token(store_url: str, name: str) -> str:

@@ -9,15 +9,11 @@ import asyncio
 import json
 import re
 import sqlite3
-import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
+from harness import call, start_service, stop_service
 
-from voicebot.caller.launcher import start, stop
-from voicebot.caller.script import parse_script
-from voicebot.caller.simulator import place_call
 from voicebot.store import database
 from voicebot.store.audit import new_key
 from voicebot.store.tokens import SqlTokenStore
@@ -25,7 +21,6 @@ from voicebot.store.users import SqlUserStore
 from voicebot.web.auth import Role, Scope, issue_token
 from voicebot.web.logins import add_user
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 # the card as Whisper may write it: "4111 1111 …", "for 111, 111, …", "one one one one"
 CARD = re.compile(r"1{3}\W{1,2}1{3}|(?:1\W{1,2}){5}1|4\W?1\W?1\W?1\W?1|one,? one,? one,? one", re.IGNORECASE)
@@ -51,32 +46,19 @@ async def log_in(client: httpx.AsyncClient, name: str) -> None:
 
 
 async def test_a_spoken_card_and_email_are_never_kept_or_shown_in_clear(tmp_path: Path) -> None:
-    env = {"VOICEBOT_DIALOG__DIR": str(ROOT / "dialogs"), "VOICEBOT_MODELS_DIR": str(ROOT / "models"),
-           "VOICEBOT_SPEECH__PROMPT_CACHE_DIR": str(ROOT / "var" / "prompt-cache"),
-           "VOICEBOT_PII__KEEP_UNMASKED": "true", "VOICEBOT_PII__KEY": new_key()}
-    service = await start(tmp_path, env, cwd=tmp_path)
-    call_id = str(uuid.uuid4())
-    headers = {"Authorization": f"Bearer {service.api_token}"}
+    service = await asyncio.to_thread(start_service, tmp_path, {
+        "VOICEBOT_PII__KEEP_UNMASKED": "true", "VOICEBOT_PII__KEY": new_key()})
     try:
         admin = await add_people(service.db_url)
-        async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=headers) as client:
-            await client.post(f"/api/calls/{call_id}/announce",
-                              content=urlencode({"caller_id": "+15551230002", "flow": "banking"}))
-            result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
-                {"wait_for_bot": {"timeout": 20}},
-                {"say": "I lost my card. The number was four one one one, one one one one, one one one one, "
-                        "one one one one, and my email is john dot smith at gmail dot com."},
-                {"wait_for_bot": {"timeout": 20}},
-                {"say": "I want to speak to an agent"},
-                {"wait_for_bot": {"timeout": 30}},
-            ]}), call_id=call_id, timeout=150, web_url=service.web_url, api_token=service.api_token)
-            record = None
-            for _ in range(50):
-                response = await client.get(f"/api/calls/{call_id}")
-                if response.status_code == 200 and response.json()["ended_at"]:
-                    record = response.json()
-                    break
-                await asyncio.sleep(0.2)
+        result, record = await call(service, [
+            {"wait_for_bot": {"timeout": 20}},
+            {"say": "I lost my card. The number was four one one one, one one one one, one one one one, "
+                    "one one one one, and my email is john dot smith at gmail dot com."},
+            {"wait_for_bot": {"timeout": 20}},
+            {"say": "I want to speak to an agent"},
+            {"wait_for_bot": {"timeout": 30}},
+        ], caller_id="+15551230002", timeout=150)
+        call_id = result.call_id
         async with httpx.AsyncClient(base_url=service.web_url, timeout=10) as qa:
             await log_in(qa, "quinn")
             qa_api = (await qa.get(f"/api/calls/{call_id}")).text
@@ -87,7 +69,7 @@ async def test_a_spoken_card_and_email_are_never_kept_or_shown_in_clear(tmp_path
             originals = (await ops.get(f"/api/calls/{call_id}/unmasked")).json()
             audit = (await ops.get("/api/pii/audit", params={"call_id": call_id})).json()["entries"]
     finally:
-        await asyncio.to_thread(stop, service)
+        await asyncio.to_thread(stop_service, service)
     assert result.ok, result.errors
     assert record is not None and record["outcome"] == "handoff"
     said = " ".join(t["caller_text"] for t in record["turns"])

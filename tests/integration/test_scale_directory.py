@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
+from scale_support import Witness, api_token, json_log, two_workers
 
-from scale_support import Witness, api_token, json_log, start_worker
-from services import require_service
 from voicebot.caller.launcher import stop
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
@@ -23,63 +20,39 @@ from voicebot.events import CallStarted
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SHARED_PG = "postgresql://postgres@127.0.0.1:5432/test"
 GREETED = parse_script({"steps": [{"wait_for_bot": {"timeout": 60}}, "hangup"]})
 STAYS_ON = parse_script({"steps": [{"wait_for_bot": {"timeout": 60}}, {"pause": 40}]})  # until the worker stops
 
 
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    """A database of the test's own on the machine's PostgreSQL, dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("Redis", "127.0.0.1", 6379)
-    name = f"voicebot_directory_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(SHARED_PG)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        yield name
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def test_announced_on_one_worker_connected_to_the_other(database: str, tmp_path: Path) -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+async def test_announced_on_one_worker_connected_to_the_other(scale_database: str, tmp_path: Path) -> None:
+    url = scale_database
     token = await api_token(url, "scale-directory")
     channel = f"voicebot-directory-test:{uuid.uuid4().hex}"
-    async with Witness.on(channel) as witness:
-        first = await start_worker(tmp_path / "w1", url, channel, "worker-1")
-        try:
-            second = await start_worker(tmp_path / "w2", url, channel, "worker-2")
-        except BaseException:
-            await asyncio.to_thread(stop, first)
-            raise
-        try:
-            # (announced to, connected to, caller id, flow): retail is not the default flow (banking)
-            plan = [(first, second, "+15557770001", "retail"), (second, first, "+15557770002", "logistics"),
-                    (first, second, "+15557770003", "banking")]
-            call_ids = [str(uuid.uuid4()) for _ in plan]
-            async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
-                for call_id, (web, _, caller_id, flow) in zip(call_ids, plan, strict=True):
-                    announced = await client.post(f"{web.web_url}/api/calls/{call_id}/announce", data={
-                        "caller_id": caller_id, "dnis": "5551000", "flow": flow, "tier": "gold"})
-                    assert announced.status_code == 204
-            results = await asyncio.gather(*(
-                place_call("127.0.0.1", worker.audiosocket_port, GREETED, call_id=call_id, timeout=150)
-                for call_id, (_, worker, _, _) in zip(call_ids, plan, strict=True)))
-            # A call in progress on worker 1 when it stops: handed to a person, its lookup made on worker 2
-            staying = str(uuid.uuid4())
-            call = asyncio.create_task(place_call("127.0.0.1", first.audiosocket_port, STAYS_ON, call_id=staying,
-                                                  timeout=150, web_url=second.web_url, api_token=token))
-            for _ in range(600):
-                if any(isinstance(e, CallStarted) and e.call_id == staying for e in witness.events):
-                    break
-                await asyncio.sleep(0.1)
-            first_code = await asyncio.to_thread(stop, first)
-            stayed = await call
-        finally:
-            codes = await asyncio.gather(asyncio.to_thread(stop, first), asyncio.to_thread(stop, second))
-    assert codes == [first_code, 0] and first_code == 0, codes
+    async with Witness.on(channel) as witness, two_workers(tmp_path, url, channel) as workers:
+        first, second = workers.first, workers.second
+        # (announced to, connected to, caller id, flow): retail is not the default flow (banking)
+        plan = [(first, second, "+15557770001", "retail"), (second, first, "+15557770002", "logistics"),
+                (first, second, "+15557770003", "banking")]
+        call_ids = [str(uuid.uuid4()) for _ in plan]
+        async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+            for call_id, (web, _, caller_id, flow) in zip(call_ids, plan, strict=True):
+                announced = await client.post(f"{web.web_url}/api/calls/{call_id}/announce", data={
+                    "caller_id": caller_id, "dnis": "5551000", "flow": flow, "tier": "gold"})
+                assert announced.status_code == 204
+        results = await asyncio.gather(*(
+            place_call("127.0.0.1", worker.audiosocket_port, GREETED, call_id=call_id, timeout=150)
+            for call_id, (_, worker, _, _) in zip(call_ids, plan, strict=True)))
+        # A call in progress on worker 1 when it stops: handed to a person, its lookup made on worker 2
+        staying = str(uuid.uuid4())
+        call = asyncio.create_task(place_call("127.0.0.1", first.audiosocket_port, STAYS_ON, call_id=staying,
+                                              timeout=150, web_url=second.web_url, api_token=token))
+        for _ in range(600):
+            if any(isinstance(e, CallStarted) and e.call_id == staying for e in witness.events):
+                break
+            await asyncio.sleep(0.1)
+        first_code = await asyncio.to_thread(stop, first)
+        stayed = await call
+    assert workers.codes == [first_code, 0] and first_code == 0, workers.codes
     for result in results:
         assert result.ok, result.errors
     started = {e.call_id: e for e in witness.events if isinstance(e, CallStarted)}

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-
+from harness import CALLER_VOICE
 from scale_support import (
     PrivatePostgres,
     Witness,
@@ -25,6 +25,7 @@ from scale_support import (
     stored_records,
 )
 from services import require_service
+
 from voicebot.caller.launcher import stop
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
@@ -81,7 +82,8 @@ async def test_postgres_stopped_mid_call_loses_and_doubles_nothing(postgres: Pri
                 call_ids = [str(uuid.uuid4()) for _ in range(CALLS)]
                 calls = [asyncio.create_task(place_call(
                     "127.0.0.1", service.audiosocket_port, SCRIPT, call_id=call_id, timeout=150,
-                    web_url=service.web_url, announce=True, api_token=token)) for call_id in call_ids]
+                    web_url=service.web_url, announce=True, api_token=token, tts=CALLER_VOICE))
+                    for call_id in call_ids]
                 before: dict[str, int] = {}
                 for _ in range(600):  # every call has records in the database: stop it mid-call
                     before = await _turns_per_call(dsn, call_ids)

@@ -7,31 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
+from harness import CALLER_VOICE
 from prometheus_client.parser import text_string_to_metric_families
-
 from scale_support import (
     Witness,
     api_token,
     assert_call_lines_named,
     assert_stored_exactly_once,
     json_log,
-    start_worker,
     stored_records,
+    two_workers,
 )
-from services import require_service
-from voicebot.caller.launcher import stop
+
 from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import place_call
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SHARED_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SERVED = parse_script({"caller_id": "+15551230001", "flow": "banking", "steps": [
     {"wait_for_bot": {"timeout": 30}},
     {"say": "I want to check my balance"},
@@ -50,40 +46,18 @@ HANDED_OFF = parse_script({"caller_id": "+15551230002", "flow": "banking", "step
 ]})
 
 
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    """A database of the test's own on the machine's PostgreSQL, dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("Redis", "127.0.0.1", 6379)
-    name = f"voicebot_scale_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(SHARED_PG)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        yield name
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def _samples(text: str) -> dict[str, float]:
     return {s.name + str(sorted(s.labels.items())): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-async def test_two_workers_one_database_one_bus(database: str, tmp_path: Path) -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+async def test_two_workers_one_database_one_bus(scale_database: str, tmp_path: Path) -> None:
+    url = scale_database
     token = await api_token(url, "scale-workers")
     channel = f"voicebot-scale-test:{uuid.uuid4().hex}"
     async with Witness.on(channel) as witness:
-        # started one after the other: both bring the schema up to date under one advisory lock, and two model
-        # loads at once would only slow each other on a small machine
-        first = await start_worker(tmp_path / "w1", url, channel, "worker-1")
-        try:
-            second = await start_worker(tmp_path / "w2", url, channel, "worker-2")
-        except BaseException:
-            await asyncio.to_thread(stop, first)
-            raise
-        try:
+        async with two_workers(tmp_path, url, channel) as workers:
+            first, second = workers.first, workers.second
             plan = [(first, SERVED, first), (first, HANDED_OFF, first), (second, SERVED, second),
                     (second, HANDED_OFF, first)]  # the last call's handoff is looked up on the other worker
             call_ids = [str(uuid.uuid4()) for _ in plan]
@@ -95,7 +69,7 @@ async def test_two_workers_one_database_one_bus(database: str, tmp_path: Path) -
                     assert announced.status_code == 204
                 results = await asyncio.gather(*(
                     place_call("127.0.0.1", worker.audiosocket_port, script, call_id=call_id, timeout=150,
-                               web_url=web.web_url, api_token=token)
+                               web_url=web.web_url, api_token=token, tts=CALLER_VOICE)
                     for call_id, (worker, script, web) in zip(call_ids, plan, strict=True)))
                 for _ in range(100):  # the records are written in the background
                     records = await stored_records(url.replace("+asyncpg", ""), set(call_ids))
@@ -103,10 +77,8 @@ async def test_two_workers_one_database_one_bus(database: str, tmp_path: Path) -
                         break
                     await asyncio.sleep(0.2)
                 metrics = [_samples((await client.get(f"{w.web_url}/metrics")).text) for w in (first, second)]
-        finally:
-            codes = await asyncio.gather(asyncio.to_thread(stop, first), asyncio.to_thread(stop, second))
         expected = await witness.expected_records(set(call_ids))
-    assert codes == [0, 0]
+    assert workers.codes == [0, 0]
     for result in results:
         assert result.ok, result.errors
     assert [r.hangup_by for r in results] == ["caller", "bot", "caller", "bot"]

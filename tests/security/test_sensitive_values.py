@@ -7,54 +7,35 @@ import asyncio
 import json
 import re
 import sqlite3
-import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
+from harness import auth, call, start_service, stop_service
 
-from voicebot.caller.launcher import start, stop
-from voicebot.caller.script import parse_script
-from voicebot.caller.simulator import place_call
-
-ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, PIN = "12345678", "4567"
 CLEAR = re.compile(r"1\W?2\W?3\W?4\W?5\W?6\W?7\W?8|4\W?5\W?6\W?7|four five six seven", re.IGNORECASE)
 
 
 async def test_a_keyed_account_and_a_spoken_pin_are_masked_everywhere(tmp_path: Path) -> None:
-    env = {"VOICEBOT_DIALOG__DIR": str(ROOT / "dialogs"), "VOICEBOT_MODELS_DIR": str(ROOT / "models"),
-           "VOICEBOT_SPEECH__PROMPT_CACHE_DIR": str(ROOT / "var" / "prompt-cache")}
-    service = await start(tmp_path, env, cwd=tmp_path)
-    call_id = str(uuid.uuid4())
-    headers = {"Authorization": f"Bearer {service.api_token}"}
+    service = await asyncio.to_thread(start_service, tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=headers) as client:
-            await client.post(f"/api/calls/{call_id}/announce",
-                              content=urlencode({"caller_id": "+15551230001", "flow": "banking"}))
-            result = await place_call("127.0.0.1", service.audiosocket_port, parse_script({"steps": [
-                {"wait_for_bot": {"timeout": 20}},
-                {"say": "I want to check my balance"},
-                {"wait_for_bot": {"timeout": 20}},
-                {"dtmf": ACCOUNT},
-                {"wait_for_bot": {"timeout": 20}},  # "That's ****5678 ..." is what the record may say
-                {"say": "yes"},
-                {"wait_for_bot": {"timeout": 20}},
-                {"say": "four five six seven"},
-                {"wait_for_bot": {"timeout": 20}},
-                {"say": "I want to speak to an agent"},
-                {"wait_for_bot": {"timeout": 30}},
-            ]}), call_id=call_id, timeout=150, web_url=service.web_url, api_token=service.api_token)
-            record = None
-            for _ in range(50):
-                response = await client.get(f"/api/calls/{call_id}")
-                if response.status_code == 200 and response.json()["ended_at"]:
-                    record = response.json()
-                    break
-                await asyncio.sleep(0.2)
+        result, record = await call(service, [
+            {"wait_for_bot": {"timeout": 20}},
+            {"say": "I want to check my balance"},
+            {"wait_for_bot": {"timeout": 20}},
+            {"dtmf": ACCOUNT},
+            {"wait_for_bot": {"timeout": 20}},  # "That's ****5678 ..." is what the record may say
+            {"say": "yes"},
+            {"wait_for_bot": {"timeout": 20}},
+            {"say": "four five six seven"},
+            {"wait_for_bot": {"timeout": 20}},
+            {"say": "I want to speak to an agent"},
+            {"wait_for_bot": {"timeout": 30}},
+        ], timeout=150)
+        async with httpx.AsyncClient(base_url=service.web_url, timeout=10, headers=auth(service)) as client:
             listed = (await client.get("/api/calls")).text
     finally:
-        await asyncio.to_thread(stop, service)
+        await asyncio.to_thread(stop_service, service)
     assert result.ok, result.errors
     assert record is not None and record["outcome"] == "handoff"
     bot = " ".join(t["bot_text"] for t in record["turns"])
