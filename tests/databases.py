@@ -1,5 +1,6 @@
 """A migrated call record database for store tests: a SQLite file, or a PostgreSQL schema of its own (dropped
-afterwards). Use ``migrated_engine`` (or ``migrated_call_store``) from a fixture parametrised with ``DATABASES``."""
+afterwards). Use ``migrated_engine`` (or ``migrated_call_store``) from a fixture parametrised with ``DATABASES``;
+``recorded_call`` writes a call into it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from services import require_service
 from voicebot.store import database
 from voicebot.store.repo import SqlCallStore
+from voicebot.types import Turn, now
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -58,3 +60,16 @@ async def migrated_call_store(kind: str, folder: Path) -> AsyncIterator[SqlCallS
             yield store
         finally:
             await store.close()
+
+
+async def recorded_call(store: SqlCallStore, outcome: str, *turns: Turn, call_id: str | None = None,
+                        caller_id: str = "+15550001", flow: str = "banking") -> str:
+    """A call written as the service writes one (started now, its turns, ended now with ``outcome``) and flushed to
+    the database; its id."""
+    call_id = call_id or str(uuid.uuid4())
+    await store.call_started(call_id, caller_id, flow, now())
+    for turn in turns:
+        await store.turn_completed(call_id, turn)
+    await store.call_ended(call_id, outcome, now(), None)
+    await store.flush()
+    return call_id

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from databases import recorded_call
 from fakes import store_ok
 from served import served_web_app
 
@@ -29,7 +30,7 @@ from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import AudioFrame, Turn, now
+from voicebot.types import AudioFrame, Turn
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup, token_digest
 from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
 from voicebot.web.logins import add_user, new_session_secret, session_limits
@@ -80,10 +81,8 @@ def serve_recording_site(folder: Path) -> Iterator[RecordingSite]:
 
     async def build(store: SqlCallStore, url: str) -> tuple[WebContext, RecordingSite]:
         for call in (call_id, other_id):
-            await store.call_started(call, "+15550001", "banking", now())
-            await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."))
-            await store.call_ended(call, "handoff", now(), None)
-        await store.flush()
+            await recorded_call(store, "handoff", Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."),
+                                call_id=call)
         written = await _record(folder / "recordings", call_id)
         recordings = SqlRecordingStore(store.engine)
         await recordings.add(record_of(call_id, "banking", written, 30, datetime.now(UTC)))

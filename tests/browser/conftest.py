@@ -18,11 +18,12 @@ from voicebot.store.repo import SqlCallStore
 from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
 
+from databases import recorded_call
 from fakes import store_ok
 from people_site import CALLER_WORDS, PASSWORD, PEOPLE, Site
 from served import served_web_app
@@ -37,11 +38,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     call_id = str(uuid.uuid4())
 
     async def build(store: SqlCallStore, url: str) -> tuple[WebContext, Site]:
-        await store.call_started(call_id, "+15550001", "banking", now())
-        await store.turn_completed(call_id, Turn(index=0, caller_text=CALLER_WORDS, intent="card_lost",
-                                                 bot_text="I am sorry. Let me block it.", state="ask"))
-        await store.call_ended(call_id, "handoff", now(), None)
-        await store.flush()
+        await recorded_call(store, "handoff", Turn(index=0, caller_text=CALLER_WORDS, intent="card_lost",
+                                                   bot_text="I am sorry. Let me block it.", state="ask"),
+                            call_id=call_id)
         users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
         for name, role in PEOPLE.items():
             await add_user(users, name, role, PASSWORD)

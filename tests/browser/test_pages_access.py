@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from databases import recorded_call
 from fakes import store_ok
 from people_site import PASSWORD, PEOPLE
 from playwright.sync_api import Browser, Page, expect
@@ -31,7 +32,7 @@ from voicebot.store.reports import SqlReportStore
 from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 from voicebot.web.auth import Role, store_lookup
 from voicebot.web.context import People, QaConsole, WebContext
 from voicebot.web.logins import add_user
@@ -94,13 +95,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     call_id = str(uuid.uuid4())
 
     async def build(store: SqlCallStore, url: str) -> tuple[WebContext, tuple[str, str]]:
-        await store.call_started(call_id, "+15550001", "banking", now())
-        for index, (said, intent) in enumerate((("my card was stolen yesterday", "lost_card"),
-                                                ("I want to speak to an agent", "agent"))):
-            await store.turn_completed(call_id, Turn(index=index, caller_text=said, intent=intent,
-                                                     bot_text="Let me pass you to a colleague.", state="ask"))
-        await store.call_ended(call_id, "handoff", now(), None)
-        await store.flush()
+        await recorded_call(store, "handoff", *(
+            Turn(index=index, caller_text=said, intent=intent, bot_text="Let me pass you to a colleague.", state="ask")
+            for index, (said, intent) in enumerate((("my card was stolen yesterday", "lost_card"),
+                                                    ("I want to speak to an agent", "agent")))), call_id=call_id)
         users, tokens, tickets = SqlUserStore(store.engine), SqlTokenStore(store.engine), SqlTicketStore(store.engine)
         for name, role in PEOPLE.items():
             await add_user(users, name, role, PASSWORD)

@@ -4,9 +4,9 @@ by the session) and no other turn; the real web app over a SQLite file, a QA per
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
+from databases import recorded_call
 from fakes import store_ok
 from fastapi.testclient import TestClient
 
@@ -19,7 +19,7 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 from voicebot.web.app import create_app
 from voicebot.web.auth import SESSION_COOKIE, Role, store_lookup, token_digest
 from voicebot.web.context import People, QaConsole, WebContext
@@ -34,13 +34,10 @@ def _turn_items(html: str) -> dict[int, str]:
 async def test_a_turn_with_a_sensitive_word_is_tagged(tmp_path: Path) -> None:
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
     try:
-        call = str(uuid.uuid4())
-        await store.call_started(call, "+15550001", "banking", now())
-        await store.turn_completed(call, Turn(index=0, caller_text="I want my balance", bot_text="Sure."))
-        await store.turn_completed(call, Turn(index=1, caller_text="this is a scam", bot_text="I understand.",
-                                              entities={"sensitive_words": ["scam"]}))
-        await store.call_ended(call, "completed", now(), None)
-        await store.flush()
+        call = await recorded_call(store, "completed",
+                                   Turn(index=0, caller_text="I want my balance", bot_text="Sure."),
+                                   Turn(index=1, caller_text="this is a scam", bot_text="I understand.",
+                                        entities={"sensitive_words": ["scam"]}))
         users, web = SqlUserStore(store.engine), WebSettings()
         await add_user(users, "quinn", Role.QA, "correct horse battery")
         secret = new_session_secret()

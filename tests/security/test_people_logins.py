@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from databases import recorded_call
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
@@ -44,12 +45,8 @@ async def make_site(tmp_path: Path, base_url: str = "http://testserver",
     """The web app (started) over a SQLite file with one call, the four people and an API token."""
     db = tmp_path / "voicebot.db"
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{db}", tmp_path / "spool")
-    call = str(uuid.uuid4())
-    await store.call_started(call, "+15550001", "banking", now())
-    await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", intent="card_lost",
-                                          bot_text="I am sorry to hear that.", state="ask"))
-    await store.call_ended(call, "completed", now(), None)
-    await store.flush()
+    call = await recorded_call(store, "completed", Turn(index=0, caller_text="my card was stolen", intent="card_lost",
+                                                        bot_text="I am sorry to hear that.", state="ask"))
     engine = store.engine
     users, tokens = SqlUserStore(engine), SqlTokenStore(engine)
     for name, role in PEOPLE.items():

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from databases import recorded_call
 from fakes import store_ok
 from services import require_service
 from voicebot.call.directory import MemoryCallDirectory
@@ -28,7 +29,7 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 from voicebot.web.app import create_app
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup
 from voicebot.web.context import People, WebContext
@@ -47,11 +48,8 @@ async def make_site(tmp_path: Path, qa_reads: bool = False, keep: bool = True,
     """The web app over a SQLite file with one masked call and its sealed original, people and tokens."""
     db = tmp_path / "voicebot.db"
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{db}", tmp_path / "spool")
-    call = str(uuid.uuid4())
-    await store.call_started(call, "+15550001", "banking", now())
-    await store.turn_completed(call, Turn(index=1, caller_text="my card is [card ****1111]", bot_text="Thanks."))
-    await store.call_ended(call, "completed", now(), None)
-    await store.flush()
+    call = await recorded_call(store, "completed",
+                               Turn(index=1, caller_text="my card is [card ****1111]", bot_text="Thanks."))
     engine = store.engine
     sealer = sealer_for(PiiSettings(keep_unmasked=True, key=new_key())) if keep else None
     vault = SqlPiiVault(engine, sealer)

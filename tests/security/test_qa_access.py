@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from databases import recorded_call
 from fakes import store_ok
 from fastapi.testclient import TestClient
 
@@ -22,7 +23,7 @@ from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 from voicebot.web.app import create_app
 from voicebot.web.auth import Role, Scope, issue_token, store_lookup
 from voicebot.web.context import People, QaConsole, WebContext
@@ -36,12 +37,8 @@ PEOPLE = {"ann": Role.AGENT, "sue": Role.SUPERVISOR, "quinn": Role.QA, "ada": Ro
 async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
     """The web app with the QA console over a SQLite file: one banking call, four people, a read token."""
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
-    call = str(uuid.uuid4())
-    await store.call_started(call, "+15550001", "banking", now())
-    await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", intent="lost_card",
-                                          bot_text="I am sorry to hear that.", state="lost_card"))
-    await store.call_ended(call, "completed", now(), None)
-    await store.flush()
+    call = await recorded_call(store, "completed", Turn(index=0, caller_text="my card was stolen", intent="lost_card",
+                                                        bot_text="I am sorry to hear that.", state="lost_card"))
     users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
     for name, role in PEOPLE.items():
         await add_user(users, name, role, PASSWORD)

@@ -5,7 +5,6 @@ are kept as typed."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from databases import recorded_call
 from voicebot.config import PiiSettings
 from voicebot.nlu.pii import masker_for
 from voicebot.store.desktop import SqlDeskStore
@@ -20,7 +20,7 @@ from voicebot.store.models import DeskActionRow, QaCorrectionRow, QaScoreRow, Ti
 from voicebot.store.qa import ScoreCard, SqlQaStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tickets import SqlTicketStore
-from voicebot.types import Turn, now
+from voicebot.types import Turn
 
 CARD, EMAIL = "4111 1111 1111 1111", "jane.doe@example.com"
 TYPED = f"caller read card {CARD} and asked for mail to {EMAIL}"
@@ -29,11 +29,7 @@ TYPED = f"caller read card {CARD} and asked for mail to {EMAIL}"
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[tuple[SqlCallStore, str]]:
     store = await SqlCallStore.open(f"sqlite+aiosqlite:///{tmp_path / 'voicebot.db'}", tmp_path / "spool")
-    call = str(uuid.uuid4())
-    await store.call_started(call, "+15550001", "banking", now())
-    await store.turn_completed(call, Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."))
-    await store.call_ended(call, "handoff", now(), None)
-    await store.flush()
+    call = await recorded_call(store, "handoff", Turn(index=0, caller_text="my card was stolen", bot_text="Sorry."))
     try:
         yield store, call
     finally:
