@@ -38,7 +38,25 @@ class Seen:
     barged_in: bool = False
 
 
-class ToyBot:
+class LocalPeer:
+    """An AudioSocket listener on a free local port while the block runs (``async with bot as port``); each
+    connection is handed to ``_handle``."""
+
+    server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class ToyBot(LocalPeer):
     """Greets with a tone, answers each caller utterance (300 ms of quiet after speech) or '#' with a tone,
     stops its tone when the caller talks over it, hangs up with 0x00 on '*', sends a bad kind on 'D'.
     Streams 8 kHz silence between prompts, paced at 20 ms.
@@ -48,15 +66,6 @@ class ToyBot:
         self.out_rate, self.frame = out_rate, out_rate // 50 * 2
         self.greeting, self.answer = tone(greeting_s, out_rate), tone(answer_s, out_rate)
         self.seen: list[Seen] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-        await self.server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen = Seen()
@@ -328,21 +337,12 @@ async def test_cli_prints_json_and_exits_with_the_right_code(clip: Path, tmp_pat
     assert bad_code == 2 and "step 1 (dtmf): 'X' is not a DTMF digit" in err
 
 
-class FrameLog:
+class FrameLog(LocalPeer):
     """A bot that says nothing and logs the arrival time of every audio frame after the UUID."""
 
     def __init__(self) -> None:
         self.uuid_at = 0.0
         self.frames: list[tuple[float, int]] = []  # (arrival, kind)
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-        await self.server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
