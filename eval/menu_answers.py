@@ -12,6 +12,9 @@ per line, no call.
 Figures: WER and exact lines per voice × channel and per family; with ``--intents`` the share of lines
 understood as the test's intent (out of scope when the test expects ``None``).
 
+With ``--commands`` the lines are instead :data:`COMMANDS`, the global commands said bare ("operator please",
+"help", "say that again"), each to reach its built-in intent.
+
 Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+babble10 --intents
 [--out eval/results/menu_answers_flite.json]`` (dev voices: flite; held-out: festival).
 """
@@ -38,6 +41,14 @@ from voicebot.types import RecognitionHints
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = ("banking", "logistics", "retail", "public_service")
 PRE_ROLL_S, PAUSE_S = 0.2, 0.1
+# ``--commands``: the global commands said bare at a menu, as callers say them (not the tests' lines), and
+# the built-in intent each should reach
+COMMANDS = {
+    "operator": "agent", "operator please": "agent", "operator, please": "agent", "an operator": "agent",
+    "agent": "agent", "agent please": "agent", "representative": "agent", "a person please": "agent",
+    "help": "help", "help me": "help", "help please": "help",
+    "repeat": "repeat", "repeat that": "repeat", "say that again": "repeat",
+}
 
 
 def menu_lines(bundle: str) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
@@ -56,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", default="ulaw,gsm+babble10")
     parser.add_argument("--bundles", default=",".join(BUNDLES))
     parser.add_argument("--intents", action="store_true", help="also understand each transcript (bundle NLU)")
+    parser.add_argument("--commands", action="store_true", help="bare global commands instead of the tests' lines")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/voicebot-caller-audio"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -66,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         for channel in args.channels.split(","):
             for bundle in args.bundles.split(","):
                 labels, lines = menu_lines(bundle)
+                if args.commands:
+                    lines = list(COMMANDS.items())
                 for line, intent in lines:
                     pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=args.cache)
                     audio = _to_model_rate(pcm.astype("<i2").tobytes(), 8000)
