@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 
 import numpy as np
@@ -16,6 +18,8 @@ from voicebot.speech.digit_reader import (
     VOCAB,
     DigitReader,
     DigitReading,
+    ctc_align,
+    ctc_beam,
     ctc_greedy,
     words_to_digits,
     words_to_text,
@@ -52,6 +56,62 @@ def test_ctc_keeps_repeats_split_by_a_blank_and_merges_the_rest():
     words, scores = ctc_greedy(posteriors_for(["<b>", "four", "four", "<b>", "four", "<b>", "<b>", "two"]))
     assert words == ("four", "four", "two")
     assert len(scores) == 3 and all(0.5 < s < 1.0 for s in scores)
+
+
+def collapsed(path: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(c for k, c in enumerate(path) if c != 0 and (k == 0 or path[k - 1] != c))
+
+
+def test_the_nbest_probabilities_are_the_sums_over_all_paths():
+    p = np.random.default_rng(3).dirichlet(np.ones(3), size=5)  # blank and two words, five steps
+    exact: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(3), repeat=5):
+        exact[collapsed(path)] = exact.get(collapsed(path), 0.0) + math.prod(p[t, c] for t, c in enumerate(path))
+    nbest = ctc_beam(p, width=len(exact), floor=0.0)
+    assert [labels for labels, _ in nbest] == sorted(exact, key=lambda k: -exact[k])
+    for labels, log_p in nbest:
+        assert math.exp(log_p) == pytest.approx(exact[labels], rel=1e-9)
+
+
+def test_a_narrow_beam_keeps_the_best_sequences_first():
+    p = posteriors_for(["<b>", "four", "<b>", "four", "two", "two"])
+    nbest = ctc_beam(p, width=4)
+    assert len(nbest) == 4
+    assert [VOCAB[c] for c in nbest[0][0]] == ["four", "four", "two"]
+    assert [score for _, score in nbest] == sorted((score for _, score in nbest), reverse=True)
+
+
+def test_alignment_scores_each_word_on_its_own_steps():
+    p = posteriors_for(["<b>", "four", "four", "<b>", "four", "<b>", "two"])
+    p[4] = p[6] = 0.0
+    p[4, VOCAB.index("four")], p[4, 0] = 0.4, 0.6  # a doubtful second "four"
+    p[6, VOCAB.index("two")], p[6, 0] = 0.7, 0.3
+    four, two = VOCAB.index("four"), VOCAB.index("two")
+    assert ctc_align(p, (four, four, two)) == pytest.approx((p[1, four], 0.4, 0.7))
+
+
+def reader_hearing(p: np.ndarray) -> DigitReader:
+    """A reader whose network outputs ``p`` whatever it is given."""
+    reader = DigitReader(small_weights(np.random.default_rng(4)))
+    reader.posteriors = lambda features: p  # type: ignore[method-assign]
+    return reader
+
+
+def test_the_expected_count_takes_a_near_hypothesis_that_has_it():
+    path = ["<b>", "seven", "<b>", "seven", "<b>", "three", "<b>", "<b>", "three"]
+    p = posteriors_for(path) ** 2  # other words far below the margin
+    p /= p.sum(axis=1, keepdims=True)
+    seven = VOCAB.index("seven")
+    p[3, seven], p[3, 0] = 0.4, 0.6  # the second "seven" is doubtful: the best path drops it
+    features = np.zeros((2 * len(path), FEATURE_DIM), np.float32)
+    reader = reader_hearing(p)
+    assert reader.read(features).digits == "733"
+    assert reader.read(features, (3, 3)).digits == "733"
+    heard = reader.read(features, (4, 4))
+    assert heard.digits == "7733" and heard.words == ("seven", "seven", "three", "three")
+    assert heard.confidence == pytest.approx(0.4)
+    p[3, seven], p[3, 0] = 1e-5, 1 - 1e-5  # no hypothesis near the best has the count: the best path stands
+    assert reader_hearing(p).read(features, (4, 4)).digits == "733"
 
 
 def test_the_shipped_reader_loads_and_reads_the_vocabulary():
@@ -119,5 +179,8 @@ def test_a_number_inside_a_sentence_takes_the_readers_digits():
     reading = DigitReading((OTHER,) * 5 + ("six", "oh", "oh", "oh", "oh", "three", "one", "eight"), "60000318", 0.9)
     assert with_reading(free, reading, (8, 8)).text == "Yeah, my account number is 6 0 0 0 0 3 1 8, thanks."
     assert with_reading(free, reading, (9, 9)) == free  # not the expected count: whisper's text stays
+    looped = Decoded("Aye, aye, aye, aye, aye, aye, aye, aye.", 0.5, -0.7, 0.1, 4.0)  # FSDD "five five five …"
+    assert with_reading(looped, reading, (8, 8)).text == "6 0 0 0 0 3 1 8"
+    assert with_reading(looped, reading, None) == looped  # no expected count: the free text stays
     no_number = Decoded("I don't have one.", 0.9, -0.1, 0.1, 1.0)
     assert with_reading(no_number, DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.9), None) == no_number

@@ -208,10 +208,13 @@ def takes_reading(reading: DigitReading, digit_count: tuple[int, int] | None) ->
 def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
     """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
     oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
-    reader's when its reading stands (:func:`takes_reading`); the words around them stay."""
+    reader's when its reading stands (:func:`takes_reading`); the words around them stay. A free text with no
+    digits ("Aye, aye, aye, …" for "five five five …") is the reader's digits when they are the expected count."""
     runs = find_digit_runs(free.text)
-    if not runs or not takes_reading(reading, digit_count):
+    if not takes_reading(reading, digit_count):
         return free
+    if not runs:
+        return free if digit_count is None else replace(free, text=" ".join(reading.digits))
     return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
 
 
@@ -344,7 +347,8 @@ class WhisperRecognizer:
         if grammar_for(hints) is None:
             return self._generate(encoded, hints, seconds)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
-        reading = None if self.digit_reader is None else self.digit_reader.read(utterance_states(encoded, seconds))
+        reading = None if self.digit_reader is None \
+            else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count)
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
             return free if reading is None else with_reading(free, reading, hints.digit_count)
         decoded = self._read_digits(audio, encoded, hints, reading)

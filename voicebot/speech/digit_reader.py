@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import math
+from collections import defaultdict
+
 import numpy as np
 
 from voicebot.nlu.normalize import find_digit_runs
@@ -34,6 +37,8 @@ VOCAB = (BLANK, *NUMBER_WORDS, OTHER)
 FEATURE_DIM = 384  # whisper tiny.en's encoder width
 FRAME_RATE = 50  # encoder frames a second
 STACK = 2  # frames stacked into one model step (25 steps a second)
+BEAM_WIDTH = 8  # hypotheses kept by the n-best search (dev: 16 and 32 no better)
+COUNT_MARGIN = 10.0  # how far (log-probability) a hypothesis with the expected count may trail the best
 GROUP_ENDS = frozenset({"hundred", "thousand"})  # "nine hundred" closes a group: "nine hundred, one two"
 
 
@@ -87,6 +92,61 @@ def ctc_greedy(posteriors: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ..
     return tuple(words), tuple(scores)
 
 
+def ctc_beam(posteriors: np.ndarray, width: int = 16, floor: float = 1e-3) -> list[tuple[tuple[int, ...], float]]:
+    """The ``width`` most likely label sequences (class indices) with their CTC log-probabilities, best
+    first: prefix beam search, summing over every path of a sequence; at each step only classes with a
+    posterior of at least ``floor`` extend a prefix."""
+    logs = np.log(np.maximum(posteriors, 1e-30))
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (ends in blank, not)
+    for t in range(posteriors.shape[0]):
+        step: defaultdict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
+        classes = [int(c) for c in np.nonzero(posteriors[t] >= floor)[0] if c != 0]
+        for prefix, (blank, word) in beams.items():
+            total = np.logaddexp(blank, word)
+            step[prefix][0] = np.logaddexp(step[prefix][0], total + logs[t, 0])
+            for c in classes:
+                if prefix and prefix[-1] == c:  # the same word again only after a blank
+                    step[prefix][1] = np.logaddexp(step[prefix][1], word + logs[t, c])
+                    extended = step[prefix + (c,)]
+                    extended[1] = np.logaddexp(extended[1], blank + logs[t, c])
+                else:
+                    extended = step[prefix + (c,)]
+                    extended[1] = np.logaddexp(extended[1], total + logs[t, c])
+        ranked = sorted(step.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:width]
+        beams = {prefix: (b, w) for prefix, (b, w) in ranked}
+    return [(prefix, float(np.logaddexp(*scores))) for prefix, scores in beams.items()]
+
+
+def ctc_align(posteriors: np.ndarray, labels: tuple[int, ...]) -> tuple[float, ...]:
+    """Each label's mean posterior over its steps on the best (Viterbi) CTC path that spells ``labels``."""
+    if not labels:
+        return ()
+    logs = np.log(np.maximum(posteriors, 1e-30))
+    states = [0]
+    for label in labels:
+        states += [label, 0]
+    n, steps = len(states), posteriors.shape[0]
+    score = np.full((steps, n), -math.inf)
+    back = np.zeros((steps, n), np.int64)
+    score[0, :2] = logs[0, states[:2]]
+    for t in range(1, steps):
+        for s in range(n):
+            options = [(score[t - 1, s], s)]
+            if s >= 1:
+                options.append((score[t - 1, s - 1], s - 1))
+            if s >= 2 and states[s] != 0 and states[s] != states[s - 2]:
+                options.append((score[t - 1, s - 2], s - 2))
+            best, back[t, s] = max(options)
+            score[t, s] = best + logs[t, states[s]]
+    s = n - 1 if score[-1, n - 1] >= score[-1, n - 2] else n - 2
+    frames: list[list[float]] = [[] for _ in labels]
+    for t in range(steps - 1, -1, -1):
+        if s % 2:
+            frames[s // 2].append(float(posteriors[t, states[s]]))
+        s = int(back[t, s])
+    return tuple(float(np.mean(f)) if f else 0.0 for f in frames)
+
+
 class DigitReader:
     """The trained reader, in numpy. ``read`` is blocking (a few ms per second of audio): run it in the pool."""
 
@@ -121,9 +181,24 @@ class DigitReader:
         windows = np.stack([padded[k:k + x.shape[0]] for k in range(kernel)], axis=2)  # (steps, in, kernel)
         return windows.reshape(x.shape[0], -1) @ weight.reshape(weight.shape[0], -1).T + self._w[f"{name}.bias"]
 
-    def read(self, features: np.ndarray) -> DigitReading:
-        """The words, digits and confidence for one utterance's encoder states."""
+    def read(self, features: np.ndarray, digit_count: tuple[int, int] | None = None) -> DigitReading:
+        """The words, digits and confidence for one utterance's encoder states. When the flow expects
+        ``digit_count`` (min, max) digits and the best path spells another count, the most likely sequence
+        of the n-best (:func:`ctc_beam`) that has the count, if it trails the best by at most
+        :data:`COUNT_MARGIN` (log-probability); else the best path."""
         if features.shape[0] < STACK:
             return DigitReading((), "", 0.0)
-        words, scores = ctc_greedy(self.posteriors(features))
-        return DigitReading(words, words_to_digits(words), min(scores, default=0.0))
+        posteriors = self.posteriors(features)
+        words, scores = ctc_greedy(posteriors)
+        digits = words_to_digits(words)
+        if digit_count is not None and not digit_count[0] <= len(digits) <= digit_count[1]:
+            nbest = ctc_beam(posteriors, BEAM_WIDTH)
+            for labels, score in nbest:
+                if score < nbest[0][1] - COUNT_MARGIN:
+                    break
+                spelled = words_to_digits([VOCAB[c] for c in labels])
+                if digit_count[0] <= len(spelled) <= digit_count[1]:
+                    words, digits = tuple(VOCAB[c] for c in labels), spelled
+                    scores = ctc_align(posteriors, labels)
+                    break
+        return DigitReading(words, digits, min(scores, default=0.0))
