@@ -6,8 +6,8 @@ can I say", "repeat that please", "can I talk to a real person"), complaints, of
 over a channel (``voicebot/caller/voices.py``), preceded by 0.2 s and followed by 0.1 s of silence (the
 listener's pre-roll and first pause), decoded by the product recogniser with the hints the bundle's menu
 gives (its intents' labels), and, with ``--intents``, understood by the bundle's own NLU at that
-transcript's confidence and with the recogniser's other readings (its beam: ``Nlu.rescued``). This isolates the menu's hearing from end of turn, load and dialog: one decode
-per line, no call.
+transcript's confidence and with the recogniser's other readings (its beam: ``Nlu.rescued``). This isolates
+the menu's hearing from end of turn, load and dialog: one decode per line, no call.
 
 Figures: WER and exact lines per voice × channel and per family; with ``--intents`` the share of lines
 understood as the test's intent (out of scope when the test expects ``None``).

@@ -117,10 +117,10 @@ class Nlu:
     def rescued(self, transcript_confidence: float, heard_otherwise: Sequence[tuple[str, float]]
                 ) -> tuple[tuple[str, float], IntentReading] | None:
         """The first of the recogniser's other readings, best first, that is a request this bundle knows (an
-        intent at :data:`RESCUE_MIN_INTENT_CONFIDENCE` or more) or a request for a person, when the best reading
-        is neither and answers no slot the dialog asked for: "Where's my power still?" -> "Where's my parcel?". Only readings whose confidence is
-        within :data:`RESCUE_CONFIDENCE_RATIO` of the best one's are read, in one batch (eval/README.md,
-        "Menu answers")."""
+        intent at :data:`RESCUE_MIN_INTENT_CONFIDENCE` or more) or a request for a person, for a best reading
+        that is neither and answers no slot the dialog asked for: "Where's my power still?" -> "Where's my
+        parcel?". Only readings whose confidence is within :data:`RESCUE_CONFIDENCE_RATIO` of the best one's
+        are read, in one batch (eval/README.md, "Menu answers")."""
         floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
         candidates = [(text, confidence) for text, confidence in heard_otherwise
                       if confidence >= floor and text.strip()][:RESCUE_MAX_READINGS]
