@@ -4,15 +4,14 @@ ones, over AMI and the database: tests/integration/test_callbacks.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dialogs import bundle_of, said
 from voicebot.dialog.actions import ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine
-from voicebot.dialog.loader import load_bundle
-from voicebot.types import CallStart, EndCall, Entity, Handoff, Say, Understanding
+from voicebot.types import CallStart, EndCall, Entity, Handoff, Understanding
 
 FLOW = """
 name: callbacks
@@ -90,15 +89,7 @@ class FakeDesk:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory):
-    file = Path(tmp_path_factory.mktemp("flows")) / "callbacks.yaml"
-    file.write_text(FLOW)
-    b, problems = load_bundle(file)
-    assert b is not None, problems
-    return b
-
-
-def said(result) -> str:  # noqa: ANN001
-    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
+    return bundle_of(FLOW, tmp_path_factory.mktemp("flows"), "callbacks")
 
 
 async def start(bundle, desk: FakeDesk):  # noqa: ANN001, ANN201

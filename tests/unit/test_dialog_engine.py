@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dialogs import bundle_of, said
 from voicebot.dialog.actions import ActionRegistry, ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
@@ -56,10 +57,6 @@ def backend(fail: bool = False) -> httpx.AsyncClient:
 
 def engine_for(bundle, fail: bool = False, registry: ActionRegistry | None = None) -> DialogEngine:
     return DialogEngine(bundle, ActionRunner(registry, client=backend(fail)))
-
-
-def said(result) -> str:
-    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
 
 
 def u(text: str, intent: str | None = None, confidence: float = 0.9, **entities) -> Understanding:
@@ -371,10 +368,7 @@ flows:
 
 
 async def test_runtime_fault_becomes_apology_and_flow_error_handoff(tmp_path):
-    path = tmp_path / "broken.yaml"
-    path.write_text(BROKEN)
-    bundle, problems = load_bundle(path)
-    assert bundle is not None, problems
+    bundle = bundle_of(BROKEN, tmp_path, "broken")
     registry = ActionRegistry()
     registry.register("explode")(lambda ctx: {"ok": True})
     engine = DialogEngine(bundle, ActionRunner(registry))
@@ -387,9 +381,7 @@ async def test_runtime_fault_becomes_apology_and_flow_error_handoff(tmp_path):
 
 
 async def test_failing_function_without_fallback_is_a_flow_error(tmp_path):
-    path = tmp_path / "broken.yaml"
-    path.write_text(BROKEN)
-    bundle, _ = load_bundle(path)
+    bundle = bundle_of(BROKEN, tmp_path, "broken")
     registry = ActionRegistry()
 
     @registry.register("explode")
@@ -455,10 +447,7 @@ flows:
 
 
 async def test_disabled_handlers_reprompt_without_limit_and_are_not_trained(tmp_path):
-    path = tmp_path / "d.yaml"
-    path.write_text(DISABLED)
-    bundle, problems = load_bundle(path)
-    assert bundle is not None, problems
+    bundle = bundle_of(DISABLED, tmp_path, "d")
     assert "agent" not in bundle.intents and "help" in bundle.intents
     engine = DialogEngine(bundle, ActionRunner())
     state, _ = await started(engine)

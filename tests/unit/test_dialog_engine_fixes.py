@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from dialogs import bundle_of, said
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
 from voicebot.dialog.schema import AskStep, json_schema
 from voicebot.dialog.validate import check_bundle
 from voicebot.nlu.normalize import find_correction
-from voicebot.types import CallStart, DigitsInput, Entity, Say, Understanding
+from voicebot.types import CallStart, DigitsInput, Entity, Understanding
 
 BUNDLE = """\
 intents:
@@ -117,15 +118,7 @@ flows:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flows") / "fixes.yaml"
-    path.write_text(BUNDLE)
-    b, problems = load_bundle(path)
-    assert b is not None, problems
-    return b
-
-
-def said(result) -> str:
-    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
+    return bundle_of(BUNDLE, tmp_path_factory.mktemp("flows"), "fixes")
 
 
 def u(text: str, intent: str | None = None, confidence: float = 0.9, **entities) -> Understanding:
@@ -360,11 +353,7 @@ flows:
 
 
 async def test_goto_on_a_menu_is_followed_after_the_chosen_flow(tmp_path):
-    path = tmp_path / "menu_goto.yaml"
-    path.write_text(MENU_GOTO)
-    b, problems = load_bundle(path)
-    assert b is not None, [p for p in problems if p.severity == "error"]
-    engine, state = await started(b)
+    engine, state = await started(bundle_of(MENU_GOTO, tmp_path, "menu_goto"))
     r = await engine.step(state, u("when are you open", "hours"))
     assert said(r) == "Nine to five. | Bye." and state.ended
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialogs import bundle_of, said
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.bundle import MENU_CHOICE_TYPE, SURVEY_TYPE
 from voicebot.dialog.engine import DialogEngine
@@ -84,15 +85,7 @@ flows:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flows") / "repair.yaml"
-    path.write_text(BUNDLE)
-    b, problems = load_bundle(path)
-    assert b is not None, problems
-    return b
-
-
-def said(result) -> str:
-    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
+    return bundle_of(BUNDLE, tmp_path_factory.mktemp("flows"), "repair")
 
 
 def listen(result) -> Listen:

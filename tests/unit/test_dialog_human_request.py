@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dialogs import bundle_of, said
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
-from voicebot.dialog.loader import load_bundle
-from voicebot.types import CallStart, DigitsInput, Entity, Handoff, Listen, NoInput, Say, Understanding
+from voicebot.types import CallStart, DigitsInput, Entity, Handoff, Listen, NoInput, Understanding
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_HANDLER = '''  agent:
@@ -24,11 +24,7 @@ def load(tmp_path: Path, offer: str | None = None):
     if offer is not None:
         assert AGENT_HANDLER in text
         text = text.replace(AGENT_HANDLER, AGENT_HANDLER + f"    confirm: {offer}\n")
-    path = tmp_path / "example.yaml"
-    path.write_text(text)
-    bundle, problems = load_bundle(path)
-    assert bundle is not None, problems
-    return bundle
+    return bundle_of(text, tmp_path, "example")
 
 
 def engine_for(bundle) -> DialogEngine:
@@ -47,10 +43,6 @@ def person(text: str, intent: str | None = None, confidence: float = 0.3, **enti
 
 def plain(text: str, intent: str | None = None, confidence: float = 0.9, **entities) -> Understanding:
     return Understanding(text, intent, confidence, tuple(Entity(k, v, text) for k, v in entities.items()))
-
-
-def said(result) -> str:
-    return " | ".join(a.text for a in result.actions if isinstance(a, Say))
 
 
 async def at_order_number(engine: DialogEngine):
