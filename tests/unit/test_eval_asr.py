@@ -1,13 +1,12 @@
 """`voicebot eval asr`: clips through a telephone channel, and scores per category and source."""
 
-import importlib.util
 import json
-import sys
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts import imported_script
 from typer.testing import CliRunner
 
 from voicebot.caller.voices import parse_channel
@@ -18,12 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def eval_asr():
-    spec = importlib.util.spec_from_file_location("eval_asr_under_test", ROOT / "eval" / "asr.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with imported_script(ROOT / "eval" / "asr.py", "eval_asr_under_test") as module:
+        yield module
 
 
 @pytest.fixture

@@ -1,22 +1,17 @@
 """eval/voices_no_silence.py: the bot's silence after the caller stops, with and without silence frames."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from scripts import imported_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def ab():
-    spec = importlib.util.spec_from_file_location("eval_no_silence_under_test", ROOT / "eval" / "voices_no_silence.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with imported_script(ROOT / "eval" / "voices_no_silence.py", "eval_no_silence_under_test") as module:
+        yield module
 
 
 def row(frames: bool, latency: int | None, speaking: bool = False) -> dict:

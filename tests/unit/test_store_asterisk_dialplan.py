@@ -4,13 +4,14 @@ exist, and the dialplan's CUT() parsing reads the web API's handoff answer the w
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from scripts import imported_script
 
 ASTERISK = Path(__file__).resolve().parents[2] / "asterisk"
 
@@ -191,13 +192,10 @@ def test_test_callers_record_one_file_per_call_and_play_shipped_sounds(
 
 
 @pytest.fixture(scope="module")
-def check() -> ModuleType:
+def check() -> Iterator[ModuleType]:
     """asterisk/check.py, imported."""
-    spec = importlib.util.spec_from_file_location("asterisk_check", ASTERISK / "check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    with imported_script(ASTERISK / "check.py", "asterisk_check") as module:
+        yield module
 
 
 def test_check_expects_the_banking_agent_handoff(check: ModuleType) -> None:
