@@ -17,8 +17,22 @@ from voicebot.caller.script import parse_script
 from voicebot.caller.simulator import CallResult, TextToSpeech, load_project_tts, place_call
 
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["CALLER_VOICE", "ROOT", "RunningService", "auth", "bot_texts", "call", "ended_record", "service_env",
-           "start_service", "stop_service"]
+__all__ = ["BALANCE_VERIFIED", "CALLER_VOICE", "ROOT", "RunningService", "auth", "bot_texts", "call", "ended_record",
+           "service_env", "start_service", "stop_service"]
+
+
+# The banking caller asks for her balance, keys Maria's account number (known to the demo backend), confirms it and
+# keys her PIN: the bot reads the balance out next.
+BALANCE_VERIFIED = [
+    {"wait_for_bot": {"timeout": 20}},
+    {"say": "I want to check my balance"},
+    {"wait_for_bot": {"timeout": 20}},
+    {"dtmf": "12345678"},
+    {"wait_for_bot": {"timeout": 20}},
+    {"say": "yes"},
+    {"wait_for_bot": {"timeout": 20}},
+    {"dtmf": "4567"},
+]
 
 
 def service_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 import pytest
-from harness import ROOT, RunningService, auth, bot_texts, call, start_service, stop_service
+from harness import BALANCE_VERIFIED, ROOT, RunningService, auth, bot_texts, call, start_service, stop_service
 
 from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
@@ -19,18 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 async def test_balance_is_served_with_speech_and_keypad(service):
-    result, record = await call(service, [
-        {"wait_for_bot": {"timeout": 20}},
-        {"say": "I want to check my balance"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"dtmf": "12345678"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"say": "yes"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"dtmf": "4567"},
-        {"wait_for_bot": {"timeout": 20, "quiet": 1.5}},
-        "hangup",
-    ])
+    result, record = await call(service, [*BALANCE_VERIFIED, {"wait_for_bot": {"timeout": 20, "quiet": 1.5}},
+                                          "hangup"])
     assert result.ok, result.errors
     assert record["caller_id"] == "+15551230001" and record["flow"] == "banking"
     spoken = [t for t in record["turns"] if t["input_kind"] == "speech"]

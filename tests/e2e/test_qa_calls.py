@@ -14,7 +14,7 @@ import sys
 import httpx
 import pytest
 import yaml
-from harness import ROOT, auth, call
+from harness import BALANCE_VERIFIED, ROOT, auth, call
 
 from voicebot.store import database
 from voicebot.store.users import SqlUserStore
@@ -31,12 +31,8 @@ def csrf_of(html: str) -> str:
 
 
 async def test_a_reviewer_finds_scores_corrects_and_exports_a_real_call(service) -> None:
-    result, record = await call(service, [
-        {"wait_for_bot": {"timeout": 20}}, {"say": "I want to check my balance"},
-        {"wait_for_bot": {"timeout": 20}}, {"dtmf": "12345678"},
-        {"wait_for_bot": {"timeout": 20}}, {"say": "yes"},
-        {"wait_for_bot": {"timeout": 20}}, {"dtmf": "4567"},
-        {"wait_for_bot": {"timeout": 20}}, "hangup"], caller_id="+15557770001")
+    result, record = await call(service, [*BALANCE_VERIFIED, {"wait_for_bot": {"timeout": 20}}, "hangup"],
+                                caller_id="+15557770001")
     assert result.ok, result.errors
     call_id = record["id"]
     spoken = next(t for t in record["turns"] if "balance" in t["caller_text"].lower())

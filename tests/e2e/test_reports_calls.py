@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from harness import auth, call
+from harness import BALANCE_VERIFIED, auth, call
 
 pytestmark = pytest.mark.slow
 
@@ -20,14 +20,7 @@ async def test_a_served_call_with_its_survey_and_a_call_back_in_the_reports(serv
     number = f"+1555{uuid.uuid4().int % 10**7:07d}"
     since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
     result, record = await call(service, [
-        {"wait_for_bot": {"timeout": 20}},
-        {"say": "I want to check my balance"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"dtmf": "12345678"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"say": "yes"},
-        {"wait_for_bot": {"timeout": 20}},
-        {"dtmf": "4567"},
+        *BALANCE_VERIFIED,
         {"wait_for_bot": {"timeout": 20}},
         {"say": "no that's it thanks"},
         {"wait_for_bot": {"timeout": 20}},
