@@ -1,13 +1,23 @@
-"""Flows for the dialog tests: a bundle made from YAML text as the loader reads a file, and what a step said."""
+"""Flows for the dialog tests: the repository's example flow, a bundle made from YAML text as the loader reads a
+file, a stand-in correction finder, and what a step said."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from voicebot.dialog.bundle import Bundle
 from voicebot.dialog.engine import StepResult
 from voicebot.dialog.loader import load_bundle
-from voicebot.dialog.bundle import Bundle
 from voicebot.types import Say
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "dialogs" / "example.yaml"
+
+
+def example_bundle() -> Bundle:
+    """``dialogs/example.yaml``, loaded; the test fails if it does not load."""
+    bundle, problems = load_bundle(EXAMPLE)
+    assert bundle is not None, problems
+    return bundle
 
 
 def bundle_of(text: str, folder: Path, name: str = "flows") -> Bundle:
@@ -17,6 +27,11 @@ def bundle_of(text: str, folder: Path, name: str = "flows") -> Bundle:
     bundle, problems = load_bundle(path)
     assert bundle is not None, problems
     return bundle
+
+
+def correction(text: str) -> str | None:
+    """A stand-in for the NLU's correction finder: what follows "said" in ``text``."""
+    return text.split("said", 1)[1] if "said" in text else None
 
 
 def said(result: StepResult) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dialogs import bundle_of, said
+from dialogs import bundle_of, correction, example_bundle, said
 from voicebot.dialog.actions import ActionRegistry, ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
@@ -33,15 +33,9 @@ ORDERS = {
 }
 
 
-def correction(text: str) -> str | None:
-    return text.split("said", 1)[1] if "said" in text else None
-
-
 @pytest.fixture(scope="module")
 def bundle():
-    b, problems = load_bundle(ROOT / "dialogs" / "example.yaml")
-    assert b is not None, problems
-    return b
+    return example_bundle()
 
 
 def backend(fail: bool = False) -> httpx.AsyncClient:

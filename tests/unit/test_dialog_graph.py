@@ -7,17 +7,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from dialogs import example_bundle
 from voicebot.cli import app
 from voicebot.designer.graph import build_graph, to_mermaid, to_svg
-from voicebot.dialog.loader import load_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def example():
-    bundle, _ = load_bundle(ROOT / "dialogs" / "example.yaml")
-    assert bundle is not None
-    return bundle
+    return example_bundle()
 
 
 def test_graph_has_a_node_per_step_and_the_ways_between_them():

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEmbedder
+from dialogs import example_bundle
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.interpret import Interpreter
-from voicebot.dialog.loader import load_bundle
 from voicebot.dialog.moves import Frustrated, HandlerHandoff, Heard, Keyed, NoMatch, StartFlow
 from voicebot.dialog.questions import Questions
 from voicebot.nlu.entities import SlotTypeSpec
@@ -27,9 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def bundle():
-    b, problems = load_bundle(ROOT / "dialogs" / "example.yaml")
-    assert b is not None, problems
-    return b
+    return example_bundle()
 
 
 async def at_the_menu(bundle):

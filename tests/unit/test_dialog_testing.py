@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from fakes import FakeNlu
+from dialogs import correction, example_bundle
 from voicebot.designer.chat import chat
 from voicebot.dialog.loader import load_bundle
 from voicebot.designer.conversation_tests import (
@@ -30,15 +31,9 @@ from voicebot.types import Handoff
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def correction(text: str) -> str | None:
-    return text.split("said", 1)[1] if "said" in text else None
-
-
 @pytest.fixture(scope="module")
 def bundle():
-    b, problems = load_bundle(ROOT / "dialogs" / "example.yaml")
-    assert b is not None, problems
-    return b
+    return example_bundle()
 
 
 @pytest.fixture(scope="module")
