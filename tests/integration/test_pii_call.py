@@ -22,8 +22,10 @@ from voicebot.web.auth import Role, Scope, issue_token
 from voicebot.web.logins import add_user
 
 PASSWORD = "correct horse battery"
-# the card as Whisper may write it: "4111 1111 …", "for 111, 111, …", "one one one one"
-CARD = re.compile(r"1{3}\W{1,2}1{3}|(?:1\W{1,2}){5}1|4\W?1\W?1\W?1\W?1|one,? one,? one,? one", re.IGNORECASE)
+# the card as Whisper may write it: "4111 1111 …", "for 111, 111, …", "one one one one"; its digits start a token
+# of their own (not inside a random hex id, a float, a timestamp, a port or base64)
+CARD = re.compile(r"(?<![\w.+/=:-])(?:1{3}\W{1,2}1{3}|(?:1\W{1,2}){5}1|4\W?1\W?1\W?1\W?1)|one,? one,? one,? one",
+                  re.IGNORECASE)
 EMAIL = re.compile(r"smith|gmail", re.IGNORECASE)  # Whisper may mishear the name, not the domain
 
 

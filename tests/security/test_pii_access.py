@@ -89,7 +89,7 @@ async def test_the_original_is_sealed_at_rest(tmp_path: Path) -> None:
     async with make_site(tmp_path) as (_, _call, db, _secrets):
         with sqlite3.connect(db) as conn:
             dump = "\n".join(conn.iterdump())
-    assert "pii_originals" in dump and "4111" not in dump
+    assert "pii_originals" in dump and not re.search(r"(?<![\w.+/=:-])4111", dump)  # not inside an id or a float
 
 
 @pytest.mark.parametrize("who", ["quinn", "sue"])
