@@ -21,6 +21,7 @@ from voicebot.speech.digit_reader import (
     ctc_align,
     ctc_beam,
     ctc_greedy,
+    teens_for_tens,
     words_to_digits,
     words_to_text,
 )
@@ -112,6 +113,34 @@ def test_the_expected_count_takes_a_near_hypothesis_that_has_it():
     assert heard.confidence == pytest.approx(0.4)
     p[3, seven], p[3, 0] = 1e-5, 1 - 1e-5  # no hypothesis near the best has the count: the best path stands
     assert reader_hearing(p).read(features, (4, 4)).digits == "733"
+
+
+def test_whispers_teen_corrects_the_readers_ten_and_nothing_else():
+    path = ["<b>", "sixteen", "<b>", "six", "<b>", "forty", "four", "<b>", "seventy", "<b>"]
+    p = posteriors_for(path) ** 2
+    p /= p.sum(axis=1, keepdims=True)
+    seventy, seventeen = VOCAB.index("seventy"), VOCAB.index("seventeen")
+    p[8, seventy], p[8, seventeen] = p[8, seventy] * 0.6, p[8, seventy] * 0.4  # "seventeen" a close second
+    features = np.zeros((2 * len(path), FEATURE_DIM), np.float32)
+    reader = reader_hearing(p)
+    assert reader.read(features).digits == "1664470"
+    assert reader.read(features, (7, 7), heard="16 6 44 17").words[-1] == "seventeen"
+    assert reader.read(features, (7, 7), heard="16 6 44 17").digits == "1664417"
+    assert reader.read(features, None, heard="16, 6, 44, 17.").digits == "1664417"
+    assert reader.read(features, (7, 7), heard="16 6 45 17").digits == "1664470"  # whisper differs elsewhere too
+    assert reader.read(features, (7, 7), heard="I'm not sure").digits == "1664470"
+
+
+@pytest.mark.parametrize(("words", "other", "swapped"), [
+    ("seventeen eight", "seventy eight", True),
+    ("thirty six seventy", "thirteen six seventeen", True),
+    ("seventy eight", "seventy eight", False),  # the same words
+    ("seventy eight", "sixty eight", False),
+    ("twelve", "twenty", False),  # not a teen and its ten
+    ("seventy", "seventy one", False),
+])
+def test_teens_for_tens(words, other, swapped):
+    assert teens_for_tens(tuple(words.split()), tuple(other.split())) is swapped
 
 
 def test_the_shipped_reader_loads_and_reads_the_vocabulary():

@@ -208,8 +208,9 @@ def takes_reading(reading: DigitReading, digit_count: tuple[int, int] | None) ->
 def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
     """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
     oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
-    reader's when its reading stands (:func:`takes_reading`); the words around them stay. A free text with no
-    digits ("Aye, aye, aye, …" for "five five five …") is the reader's digits when they are the expected count."""
+    reader's when its reading stands (:func:`takes_reading`); the words around them stay. A free text with
+    no digits ("Aye, aye, aye, …" for "five five five …") is the reader's digits when they have the expected
+    count."""
     runs = find_digit_runs(free.text)
     if not takes_reading(reading, digit_count):
         return free
@@ -348,7 +349,7 @@ class WhisperRecognizer:
             return self._generate(encoded, hints, seconds)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
         reading = None if self.digit_reader is None \
-            else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count)
+            else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
             return free if reading is None else with_reading(free, reading, hints.digit_count)
         decoded = self._read_digits(audio, encoded, hints, reading)

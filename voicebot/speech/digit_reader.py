@@ -9,10 +9,11 @@ frames stacked, a linear layer with ReLU, three residual 1-D convolutions over t
 a linear layer to :data:`VOCAB` — the number words as spoken, "double", "triple",
 one class for any other word (``<w>``) and the CTC blank. Served with numpy (no torch).
 
-Greedy CTC decoding gives the words; :func:`words_to_text` writes them as text ("forty two, seventeen")
-and the product's text side (``nlu.normalize.find_digit_runs``) turns that into digits, as for any
-transcript. Confidence: the lowest mean posterior of a word's frames (one doubtful word makes the whole
-string doubtful).
+Greedy CTC decoding gives the words (an n-best hypothesis when the flow expects a count the best path
+misses, or when whisper heard a teen where the reader heard a ten: :meth:`DigitReader.read`);
+:func:`words_to_text` writes them as text ("forty two, seventeen") and the product's text side
+(``nlu.normalize.find_digit_runs``) turns that into digits, as for any transcript. Confidence: the lowest
+mean posterior of a word's frames (one doubtful word makes the whole string doubtful).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,7 +40,10 @@ FEATURE_DIM = 384  # whisper tiny.en's encoder width
 FRAME_RATE = 50  # encoder frames a second
 STACK = 2  # frames stacked into one model step (25 steps a second)
 BEAM_WIDTH = 8  # hypotheses kept by the n-best search (dev: 16 and 32 no better)
-COUNT_MARGIN = 10.0  # how far (log-probability) a hypothesis with the expected count may trail the best
+COUNT_MARGIN = 10.0  # how far (log-probability) a hypothesis taken for its count or digits may trail the best
+_TEENS_TENS = {"thirteen": "thirty", "fourteen": "forty", "fifteen": "fifty", "sixteen": "sixty",
+               "seventeen": "seventy", "eighteen": "eighty", "nineteen": "ninety"}
+TEEN_TEN = {**_TEENS_TENS, **{ten: teen for teen, ten in _TEENS_TENS.items()}}  # words heard for each other
 GROUP_ENDS = frozenset({"hundred", "thousand"})  # "nine hundred" closes a group: "nine hundred, one two"
 
 
@@ -92,12 +97,14 @@ def ctc_greedy(posteriors: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ..
     return tuple(words), tuple(scores)
 
 
-def ctc_beam(posteriors: np.ndarray, width: int = 16, floor: float = 1e-3) -> list[tuple[tuple[int, ...], float]]:
+def ctc_beam(posteriors: np.ndarray, width: int = 16,
+             floor: float = 1e-3) -> list[tuple[tuple[int, ...], float]]:
     """The ``width`` most likely label sequences (class indices) with their CTC log-probabilities, best
     first: prefix beam search, summing over every path of a sequence; at each step only classes with a
     posterior of at least ``floor`` extend a prefix."""
     logs = np.log(np.maximum(posteriors, 1e-30))
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (ends in blank, not)
+    # prefix -> log-probabilities of its paths that end in a blank, and in its last word
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
     for t in range(posteriors.shape[0]):
         step: defaultdict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
         classes = [int(c) for c in np.nonzero(posteriors[t] >= floor)[0] if c != 0]
@@ -147,6 +154,26 @@ def ctc_align(posteriors: np.ndarray, labels: tuple[int, ...]) -> tuple[float, .
     return tuple(float(np.mean(f)) if f else 0.0 for f in frames)
 
 
+def teens_for_tens(words: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """``other`` is ``words`` with some teens and tens swapped ("seventeen" <-> "seventy"), nothing else."""
+    return len(words) == len(other) and words != other \
+        and all(a == b or TEEN_TEN.get(a) == b for a, b in zip(words, other, strict=True))
+
+
+def _first_near(nbest: list[tuple[tuple[int, ...], float]], wanted: Callable[[tuple[str, ...], str], bool],
+                ) -> tuple[tuple[int, ...], tuple[str, ...], str] | None:
+    """The most likely hypothesis within :data:`COUNT_MARGIN` of the best whose (words, digits) are
+    ``wanted``: (labels, words, digits)."""
+    for labels, score in nbest:
+        if score < nbest[0][1] - COUNT_MARGIN:
+            break
+        words = tuple(VOCAB[c] for c in labels)
+        digits = words_to_digits(words)
+        if wanted(words, digits):
+            return labels, words, digits
+    return None
+
+
 class DigitReader:
     """The trained reader, in numpy. ``read`` is blocking (a few ms per second of audio): run it in the pool."""
 
@@ -181,24 +208,33 @@ class DigitReader:
         windows = np.stack([padded[k:k + x.shape[0]] for k in range(kernel)], axis=2)  # (steps, in, kernel)
         return windows.reshape(x.shape[0], -1) @ weight.reshape(weight.shape[0], -1).T + self._w[f"{name}.bias"]
 
-    def read(self, features: np.ndarray, digit_count: tuple[int, int] | None = None) -> DigitReading:
-        """The words, digits and confidence for one utterance's encoder states. When the flow expects
-        ``digit_count`` (min, max) digits and the best path spells another count, the most likely sequence
-        of the n-best (:func:`ctc_beam`) that has the count, if it trails the best by at most
-        :data:`COUNT_MARGIN` (log-probability); else the best path."""
+    def read(self, features: np.ndarray, digit_count: tuple[int, int] | None = None,
+             heard: str = "") -> DigitReading:
+        """The words, digits and confidence for one utterance's encoder states: the best path, but
+
+        * when the flow expects ``digit_count`` (min, max) digits and the best path spells another count, the
+          most likely hypothesis of the n-best (:func:`ctc_beam`) that has the count;
+        * when ``heard`` (another transcript of the turn: whisper's free text) has digits that differ from
+          the reading only where a teen and a ten were confused ("seventeen" read as "seventy"), the
+          hypothesis that spells its digits with those words swapped.
+
+        Either only within :data:`COUNT_MARGIN` (log-probability) of the n-best's best."""
         if features.shape[0] < STACK:
             return DigitReading((), "", 0.0)
         posteriors = self.posteriors(features)
         words, scores = ctc_greedy(posteriors)
         digits = words_to_digits(words)
+        nbest: list[tuple[tuple[int, ...], float]] = []
         if digit_count is not None and not digit_count[0] <= len(digits) <= digit_count[1]:
+            low, high = digit_count
             nbest = ctc_beam(posteriors, BEAM_WIDTH)
-            for labels, score in nbest:
-                if score < nbest[0][1] - COUNT_MARGIN:
-                    break
-                spelled = words_to_digits([VOCAB[c] for c in labels])
-                if digit_count[0] <= len(spelled) <= digit_count[1]:
-                    words, digits = tuple(VOCAB[c] for c in labels), spelled
-                    scores = ctc_align(posteriors, labels)
-                    break
+            found = _first_near(nbest, lambda said, spelled: low <= len(spelled) <= high)
+            if found is not None:
+                words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
+        other = "".join(run.value for run in find_digit_runs(heard))
+        if other and other != digits and any(w in TEEN_TEN for w in words):
+            nbest = nbest or ctc_beam(posteriors, BEAM_WIDTH)
+            found = _first_near(nbest, lambda said, spelled: spelled == other and teens_for_tens(words, said))
+            if found is not None:
+                words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
         return DigitReading(words, digits, min(scores, default=0.0))
