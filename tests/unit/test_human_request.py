@@ -47,7 +47,7 @@ REQUESTS = [
     "actually, took me through 2018", "Can I just speak to you a person about it?", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
     # "operator" as the recogniser writes it alone over a poor line
     "Upperator, please.", "Authorator please.", "Operate or please.", "I'm a creator, please.", "Anotherator.",
-    "And operator.",
+    "And operator.", "of the reator",
 ]
 
 NEAR_MISSES = [
@@ -63,7 +63,7 @@ NEAR_MISSES = [
     "I was talking to an agent and got cut off.", "Connect my card to the app.", "I'll speak to you later.",
     "I talked to a person already.", "The agent took me through the steps.", "Yes.", "No, that's all.", "speak up please",
     "My generator broke down.", "The refrigerator I ordered is broken.", "Better.", "The router.", "Operate.",
-    "I'm calling about the decorator you sent.", "and then nothing",
+    "I'm calling about the decorator you sent.", "and then nothing", "One of the generators is broken.",
 ]
 
 DECLINED = [

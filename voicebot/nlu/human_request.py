@@ -35,11 +35,11 @@ _FILLER = (
     "again sir madam there straight away no and".split()
 )
 # "Operator" as the recogniser writes it alone over a poor line: "Upperator", "Authorator", "I'm a creator",
-# "Operate or", "moderator" (flite voices over μ-law and GSM, eval/README.md "Menu answers"): a clause that is
-# nothing but such a word (and fillers) asks for a person. Real words of this shape said alone to a call
-# centre's bot ("curator", "narrator") are rare enough.
+# "Operate or", "moderator", "of the reator" (flite voices over μ-law and GSM, eval/README.md "Menu
+# answers"): a clause that is nothing but such a word (and fillers) asks for a person. Real words of this
+# shape said alone to a call centre's bot ("curator", "narrator") are rare enough.
 _OPERATOR_HEARD = re.compile(r"[a-z]{0,6}(?:rator|reator|rate or)s?")
-_OPERATOR_FILLER = frozenset(("i'm", "im", "all", "oh"))
+_OPERATOR_FILLER = frozenset(("i'm", "im", "all", "oh", "of"))
 _MACHINE = (r"(?:machines?|robots?|computers?|bots?|automated (?:system|voice|thing)|recordings?|"
             r"recorded voice)")
 # Words of asking that may stand between a negation and what it negates: "I don't really want to talk to".
