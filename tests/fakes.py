@@ -49,7 +49,8 @@ class FakeRecognizer:
 
     ``delay_s`` is how long each decode (``pause``/``finish``) takes; ``partials=True`` makes
     ``accept`` return the text as a partial once ``partial_after`` frames arrived (like Vosk).
-    ``streams`` keeps every stream opened, for assertions.
+    ``streams`` keeps every stream opened, for assertions; ``alternatives``: the other readings every
+    transcript carries.
     """
 
     def __init__(self, texts: list[str] | str, delay_s: float = 0.0, partials: bool = False,
@@ -60,6 +61,7 @@ class FakeRecognizer:
         self.partial_after = partial_after
         self.name = name
         self.streams: list[FakeRecognitionStream] = []
+        self.alternatives: tuple[tuple[str, float], ...] = ()
 
     def open_stream(self, sample_rate: int, hints):
         text = self.texts[min(len(self.streams), len(self.texts) - 1)]
@@ -82,7 +84,8 @@ class FakeRecognitionStream:
     def _transcript(self, final: bool):
         from voicebot.types import Transcript
 
-        return Transcript(self.text, 0.9 if self.text else 0.0, is_final=final, engine=self.owner.name)
+        return Transcript(self.text, 0.9 if self.text else 0.0, is_final=final, engine=self.owner.name,
+                          alternatives=self.owner.alternatives)
 
     async def accept(self, frame):
         self.frames += 1
@@ -124,6 +127,7 @@ class FakeNlu:
         self.threshold = threshold
         self.calls: list[tuple[str, str | None]] = []
         self.signals: list = []  # the CallerSignals of each call, in order
+        self.heard_otherwise: list = []  # the recogniser's other readings given with each call, in order
 
     @staticmethod
     def _tokens(text: str) -> set[str]:
@@ -138,6 +142,7 @@ class FakeNlu:
 
         self.calls.append((text, expected_slot))
         self.signals.append(signals)
+        self.heard_otherwise.append(tuple(heard_otherwise))
         words = self._tokens(text)
         best, score = None, 0.0
         for intent, examples in self.intents.items():

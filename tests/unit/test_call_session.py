@@ -119,6 +119,18 @@ async def test_greets_understands_answers_and_ends(tmp_path, speech_pcm):
     assert sum(len(frame) for frame in conn.sent) > 0
 
 
+async def test_the_recognisers_other_readings_reach_the_understanding(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Goodbye."), EndCall("served")),
+    ])
+    session, conn, _, _ = make_session(tmp_path, dialog, ["Where's my power still?"])
+    session.services.recognizer.alternatives = (("Where's my parcel?", 0.6),)
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    assert session.services.dialog_for(conn).nlu.heard_otherwise == [(("Where's my parcel?", 0.6),)]
+
+
 @pytest.fixture
 def second_pcm(shared_dir: Path) -> bytes:
     with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/7_jackson_5.wav")) as wav:
