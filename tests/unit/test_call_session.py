@@ -170,6 +170,22 @@ async def test_speech_resumed_right_after_a_turn_continues_it(tmp_path, speech_p
     assert merged.marks["speech_start"] == turns[1].marks["speech_start"]
 
 
+async def test_a_continuation_is_kept_as_said_when_only_the_next_question_is_sensitive(tmp_path, speech_pcm,
+                                                                                        second_pcm):
+    """The caller goes on with their answer just as a sensitive question starts: the words answer the question
+    before, so they are kept (masked for personal data only), not hidden whole as the secret answer."""
+    dialog = ScriptedDialog([
+        (Say("Is that right?"), Listen(Expectation(no_input_s=5))),
+        (Say("What's your PIN?"), Listen(Expectation(no_input_s=5, sensitive=True))),
+        (Say("Thanks."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
+    turns = store.calls[conn.call_id]["turns"]
+    assert [t.input_kind for t in turns] == ["start", "continued", "speech"]
+    assert turns[2].caller_text == "No. It's one two three."
+
+
 async def test_speech_after_a_longer_pause_is_a_new_turn(tmp_path, speech_pcm, second_pcm):
     dialog = ScriptedDialog(CONTINUED_DIALOG)
     session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])

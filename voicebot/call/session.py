@@ -358,7 +358,10 @@ class CallSession:
                 if self._open_turn is not None:
                     self._open_turn.input_kind = "continued"
             turn = self._new_turn("speech")
-            self._mark_secret(turn, expect)
+            # a continuation answers the question before (it began before the caller could hear this one): that
+            # question says whether the words are a secret
+            asked = heard.expected if continued and heard is not None else expect
+            self._mark_secret(turn, asked)
             turn.mark("speech_start", raw.speech_start)
             if raw.first_pause is not None:
                 turn.mark("first_pause", raw.first_pause)
@@ -366,7 +369,6 @@ class CallSession:
             turn.mark("asr_final", raw.final_at)
             turn.caller_text = raw.transcript.text
             turn.asr_confidence = raw.transcript.confidence
-            asked = heard.expected if continued and heard is not None else expect
             understanding = await app.nlu.understand(
                 raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type, signals=self._signals(raw),
                 heard_otherwise=raw.transcript.alternatives)
