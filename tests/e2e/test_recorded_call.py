@@ -134,7 +134,10 @@ async def test_a_greeting_cut_by_barge_in_is_recorded_as_it_was_heard(tmp_path: 
 
     cut = barge.start_s + barge.barge_in_stop_s  # the greeting's last frame, as the caller heard it
     assert rms(right[at(cut - 0.6, cut - 0.1)]) > 300  # the greeting, until it was cut
-    assert rms(right[at(cut + 0.05, cut + 0.2)]) < VOICED  # then nothing of it: the bot went quiet (≥ 200 ms)
+    # then nothing of it: the bot went quiet where the caller heard it stop, give or take the frames' jitter on a
+    # loaded machine (the recording places a frame when it was sent, the caller when it arrived), for ≥ 150 ms
+    quiet = [t for t in np.arange(cut - 0.1, cut + 0.3, 0.02) if rms(right[at(t, t + 0.15)]) < VOICED]
+    assert quiet and quiet[0] <= cut + 0.25, (cut, quiet[:1])
     assert rms(left[at(barge.start_s + 0.2, barge.end_s - 0.2)]) > 300  # while the caller spoke, left
     # Frame by frame, the right channel is voiced exactly where the caller heard the bot.
     heard = np.frombuffer(result.bot_audio, dtype="<i2")
