@@ -186,6 +186,18 @@ async def test_a_continuation_is_kept_as_said_when_only_the_next_question_is_sen
     assert turns[2].caller_text == "No. It's one two three."
 
 
+async def test_the_first_group_of_a_card_said_over_two_turns_is_masked_in_both(tmp_path, speech_pcm, second_pcm):
+    """ "My card number is 4111." ... "1111 1111 1111.": four digits alone are no card, but the turn they began
+    is kept with what masking took from the whole number hidden too."""
+    dialog = ScriptedDialog(CONTINUED_DIALOG)
+    session, conn, store, _ = make_session(tmp_path, dialog, ["My card number is 4111.", "1111 1111 1111."])
+    await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.6))
+    turns = store.calls[conn.call_id]["turns"]
+    assert [t.input_kind for t in turns] == ["start", "continued", "speech"]
+    assert turns[1].caller_text == "My card number is ****."
+    assert turns[2].caller_text == "My card number is [card ****1111]."
+
+
 async def test_speech_after_a_longer_pause_is_a_new_turn(tmp_path, speech_pcm, second_pcm):
     dialog = ScriptedDialog(CONTINUED_DIALOG)
     session, conn, store, _ = make_session(tmp_path, dialog, ["No.", "It's one two three."])

@@ -202,6 +202,7 @@ class CallSession:
         self._words = SensitiveWords(services.settings.pii.sensitive_words)  # the bot never says them
         self._secret_input = False  # the question waiting now is a sensitive one
         self._secret_turns: set[int] = set()
+        self._continued_into: dict[int, str] = {}  # a continued turn -> the words of the utterance that went on with it
         # What the emotion reads besides the words: the caller's voice against their own baseline so far, and
         # how many utterances in a row were not understood.
         self._voice = VoiceBaseline()
@@ -357,6 +358,7 @@ class CallSession:
                 raw = joined(heard.utterance, raw)
                 if self._open_turn is not None:
                     self._open_turn.input_kind = "continued"
+                    self._continued_into[self._open_turn.index] = raw.transcript.text
             turn = self._new_turn("speech")
             # a continuation answers the question before (it began before the caller could hear this one): that
             # question says whether the words are a secret
@@ -764,12 +766,19 @@ class CallSession:
 
     def _masked(self, turn: Turn) -> Turn:
         """A copy of the turn as it may be kept: the caller's input at a sensitive question replaced whole,
-        the sensitive values masked everywhere else."""
+        the sensitive values masked everywhere else, and in a turn the caller went on with, what masking took
+        from the whole utterance (a card said over two turns)."""
         redact = self.redactor
         secret = turn.index in self._secret_turns
-        fragments = redact.fragments_of(turn.caller_text)  # what masking took from the caller's words, elsewhere
+        own = redact.fragments_of(turn.caller_text)  # what masking took from the caller's words, elsewhere
+        # a turn the caller went on with: what masking took from the whole ("5555." and then the rest of the card)
+        whole = redact.fragments_of(self._continued_into.get(turn.index, ""))
+
+        def fragments(value: Any) -> Any:
+            return whole(own(value))
+
         return replace(turn, marks=dict(turn.marks),
-                       caller_text=MASK if secret and turn.caller_text else redact.text(turn.caller_text),
+                       caller_text=MASK if secret and turn.caller_text else fragments(redact.text(turn.caller_text)),
                        entities={k: MASK for k in turn.entities} if secret else
                        {**fragments(redact.data(dict(turn.entities))), **self._flags(turn)},
                        bot_text=redact.text(turn.bot_text), decision=fragments(redact.text(turn.decision)))
