@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 from harness import BALANCE_VERIFIED, ROOT, auth, call
+from logins import csrf_of
 
 from voicebot.store import database
 from voicebot.store.users import SqlUserStore
@@ -24,10 +25,6 @@ from voicebot.web.logins import add_user
 pytestmark = pytest.mark.slow
 
 PASSWORD = "a reviewer's long password"
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]*)"', html).group(1)
 
 
 async def test_a_reviewer_finds_scores_corrects_and_exports_a_real_call(service) -> None:

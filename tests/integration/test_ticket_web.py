@@ -5,7 +5,6 @@ says."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from fakes import store_ok
 from fastapi.testclient import TestClient
+from logins import log_in
 
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
@@ -56,22 +56,10 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
         await store.close()
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]*)"', html).group(1)
-
-
-def log_in(client: TestClient, name: str) -> str:
-    """Log ``name`` in; their session's CSRF token."""
-    client.cookies.clear()
-    form = client.get("/login")
-    client.post("/login", data={"username": name, "password": PASSWORD, "csrf": csrf_of(form.text), "next": "/"})
-    return csrf_of(client.get("/").text)
-
-
 def test_the_contact_is_opened_shown_changed_validated_and_read_by_scripts(
         site: tuple[TestClient, str, str]) -> None:
     client, call, token = site
-    csrf = log_in(client, "sue")
+    csrf = log_in(client, "sue", PASSWORD)
     opened = client.post("/tickets", data={"csrf": csrf, "title": "Call back about the card", "call_id": call,
                                            "description": "Call +1 202 555 0143 after five.", "assignee": "ann",
                                            "contact": "+1 (202) 555-0143"})
@@ -85,7 +73,7 @@ def test_the_contact_is_opened_shown_changed_validated_and_read_by_scripts(
     refused = client.post("/tickets", data={"csrf": csrf, "title": "x", "contact": "call me later"})
     assert refused.status_code == 422 and "a contact number is 3 to 15 digits" in refused.text
 
-    csrf = log_in(client, "ann")  # the assignee may correct the number
+    csrf = log_in(client, "ann", PASSWORD)  # the assignee may correct the number
     wrong = client.post(ticket_url, data={"csrf": csrf, "status": "in_progress", "contact": "PJSIP/1001"})
     assert wrong.status_code == 422 and "Not saved: a contact number is 3 to 15 digits" in wrong.text
     assert '<dd id="ticket-status">open</dd>' in client.get(ticket_url).text  # the refused form changed nothing

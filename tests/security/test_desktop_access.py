@@ -5,13 +5,13 @@ CSRF token. Over the real web app, the real AMI client and the AMI peer (voicebo
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from logins import csrf_of
 
 from voicebot.caller.desk_bench import PASSWORD, DeskSite, Person, desk_site, packet
 from voicebot.web.auth import Role
@@ -25,12 +25,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskSite]:
               "sue": Person(Role.SUPERVISOR), "quinn": Person(Role.QA)}
     with desk_site(tmp_path_factory.mktemp("desk"), people) as site:
         yield site
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 def logged_in(desk: DeskSite, name: str) -> tuple[httpx.Client, str]:

@@ -15,9 +15,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
 from databases import recorded_call
+from fakes import stand_in_service, store_ok
+from fastapi.testclient import TestClient
+from logins import csrf_of
+
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
@@ -31,8 +33,6 @@ from voicebot.web.app import create_app
 from voicebot.web.auth import SESSION_COOKIE, Role, Scope, issue_token, store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import LoginThrottle, add_user, hash_password, verify_password
-
-from fakes import stand_in_service, store_ok
 
 PASSWORD = "correct horse battery"
 PEOPLE = {"ann": Role.AGENT, "sue": Role.SUPERVISOR, "quinn": Role.QA, "ada": Role.ADMIN}
@@ -67,10 +67,6 @@ async def make_site(tmp_path: Path, base_url: str = "http://testserver",
 async def site(tmp_path: Path):
     async with make_site(tmp_path) as opened:
         yield opened
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]*)"', html).group(1)
 
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD, **headers: str):

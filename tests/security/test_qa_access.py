@@ -4,7 +4,6 @@ session means the login page (401 on the API), forms need their CSRF token, and 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from databases import recorded_call
 from fakes import store_ok
 from fastapi.testclient import TestClient
+from logins import log_in
 
 from voicebot.call.directory import MemoryCallDirectory
 from voicebot.call.events import EventBus
@@ -55,18 +55,6 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
         await store.close()
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]*)"', html).group(1)
-
-
-def log_in(client: TestClient, name: str) -> str:
-    """Log ``name`` in; their session's CSRF token."""
-    client.cookies.clear()
-    form = client.get("/login")
-    client.post("/login", data={"username": name, "password": PASSWORD, "csrf": csrf_of(form.text), "next": "/"})
-    return csrf_of(client.get("/").text)
-
-
 def pages(call: str) -> list[str]:
     return ["/calls", "/calls?words=stolen", f"/calls/{call}", "/qa/scores", "/qa/export", "/qa/export/banking.yaml"]
 
@@ -89,14 +77,14 @@ async def test_no_session_is_sent_to_log_in_and_the_api_wants_credentials(site) 
 
 async def test_an_agent_is_refused_every_page_form_and_figure(site) -> None:
     client, call, _ = site
-    csrf = log_in(client, "ann")
+    csrf = log_in(client, "ann", PASSWORD)
     for path in pages(call):
         response = client.get(path)
         assert response.status_code == 403 and "stolen" not in response.text, path
     for path, fields in forms(call, csrf):
         assert client.post(path, data=fields).status_code == 403, path
     assert client.get("/api/qa/scores").status_code == 403
-    log_in(client, "quinn")
+    log_in(client, "quinn", PASSWORD)
     assert "stolen" in client.get(f"/calls/{call}").text
     assert "Corrected by" not in client.get(f"/calls/{call}").text  # the agent's correction was not stored
 
@@ -104,7 +92,7 @@ async def test_an_agent_is_refused_every_page_form_and_figure(site) -> None:
 async def test_readers_may_review_and_a_read_token_gets_the_figures(site) -> None:
     client, call, token = site
     for name in ("sue", "quinn", "ada"):
-        csrf = log_in(client, name)
+        csrf = log_in(client, name, PASSWORD)
         for path in pages(call)[:-1]:
             assert client.get(path).status_code == 200, (name, path)
     for path, fields in forms(call, csrf):
@@ -117,7 +105,7 @@ async def test_readers_may_review_and_a_read_token_gets_the_figures(site) -> Non
 
 async def test_forms_need_their_csrf_token_and_this_site(site) -> None:
     client, call, _ = site
-    csrf = log_in(client, "quinn")
+    csrf = log_in(client, "quinn", PASSWORD)
     for path, fields in forms(call, csrf):
         assert client.post(path, data={**fields, "csrf": "forged"}).status_code == 403
         assert client.post(path, data=fields, headers={"Origin": "https://evil.example"}).status_code == 403
@@ -126,7 +114,7 @@ async def test_forms_need_their_csrf_token_and_this_site(site) -> None:
 
 async def test_bad_input_gets_a_clear_4xx(site) -> None:
     client, call, _ = site
-    csrf = log_in(client, "quinn")
+    csrf = log_in(client, "quinn", PASSWORD)
     for query in ("since=yesterday", "score_min=101", "contained=maybe", "page=x", f"flow={'f' * 65}",
                   f"words={'w' * 201}"):
         response = client.get(f"/calls?{query}")
