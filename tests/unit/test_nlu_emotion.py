@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEmbedder
-from voicebot.nlu.emotion import EKMAN, LABELS, EmotionClassifier, combine, cues, map_goemotions
+from voicebot.nlu.emotion import EKMAN, LABELS, EmotionClassifier, as_read, combine, cues, map_goemotions
 from voicebot.types import CallerSignals
 
 
@@ -96,3 +96,20 @@ def test_a_polite_request_is_not_liking(neutral_head) -> None:
     assert neutral_head.detect("I'd like to check my balance").sentiment < 0.1
     assert neutral_head.detect("I would like to block my card").sentiment <= 0
     assert neutral_head.detect("I like this service").sentiment > 0.3
+
+
+def test_the_text_model_reads_a_request_s_like_as_wanting() -> None:
+    """The encoder is given the words as read: "I'd like to ..." as "I'd want to ...", liking left alone."""
+    seen: list[str] = []
+
+    class Recording(FakeEmbedder):
+        def embed(self, texts):
+            seen.extend(texts)
+            return super().embed(texts)
+
+    head = EmotionClassifier(Recording(), np.zeros((4, FakeEmbedder.dimension), np.float32), np.zeros(4, np.float32))
+    head.detect("I'd like to check my balance")
+    head.detect("Would you like to help me")
+    head.detect("I like this service")
+    assert seen == ["I'd want to check my balance", "Would you want to help me", "I like this service"]
+    assert as_read("We would LIKE a refund") == "We would want a refund"

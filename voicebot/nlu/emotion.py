@@ -139,14 +139,21 @@ class EmotionClassifier:
 
     def detect(self, text: str, signals: CallerSignals | None = None) -> Emotion:
         """Blocking (one forward pass of the emotion encoder): call through the InferencePool."""
-        return self.detect_embedded(text, self.embedder.embed([text])[0], signals)
+        return self.detect_embedded(text, self.embedder.embed([as_read(text)])[0], signals)
 
     def detect_embedded(self, text: str, vector: np.ndarray, signals: CallerSignals | None = None) -> Emotion:
-        """Same as ``detect`` with the text's emotion-encoder vector already computed (batch evaluation)."""
+        """Same as ``detect`` with the emotion-encoder vector of ``as_read(text)`` already computed (batch
+        evaluation)."""
         probs = self.head_probabilities(vector[None, :])[0]
-        read = _REQUEST_LIKE.sub(r"\1 want", text)
+        read = as_read(text)
         sentiment = float(self._vader.polarity_scores(read)["compound"]) if text.strip() else 0.0
         return combine(dict(zip(self.labels, probs, strict=True)), sentiment, cues(text), signals)
+
+
+def as_read(text: str) -> str:
+    """The words as the text model and the sentiment lexicon read them: a request's "I'd like" is wanting, not
+    liking (both read "I'd like to check my balance" as pleased)."""
+    return _REQUEST_LIKE.sub(r"\1 want", text)
 
 
 def combine(text_probs: dict[str, float], sentiment: float, found: Sequence[str],

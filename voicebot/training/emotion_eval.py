@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.nlu.emotion import EKMAN, LABELS, EmotionClassifier, map_goemotions
+from voicebot.nlu.emotion import EKMAN, LABELS, EmotionClassifier, as_read, map_goemotions
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def ekman_f1(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) 
 def evaluate(classifier: EmotionClassifier, rows: Sequence[Example], latency_samples: int = 200) -> dict[str, Any]:
     """Figures of ``classifier`` on GoEmotions-style rows: the groups (text model alone, and as served:
     with VADER and the cues), Ekman's seven, and the time of one ``detect`` (one utterance, median ms)."""
-    vectors = classifier.embedder.embed([r.text for r in rows])
+    vectors = classifier.embedder.embed([as_read(r.text) for r in rows])  # as served
     mapped = [i for i, r in enumerate(rows) if r.group is not None]
     gold = [rows[i].group for i in mapped]
     model = classifier.head_probabilities(vectors[mapped]).argmax(axis=1)
