@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import math
@@ -38,7 +39,7 @@ class Seen:
     barged_in: bool = False
 
 
-class LocalPeer:
+class LocalPeer(abc.ABC):
     """An AudioSocket listener on a free local port while the block runs (``async with bot as port``); each
     connection is handed to ``_handle``."""
 
@@ -52,8 +53,9 @@ class LocalPeer:
         self.server.close()
         await self.server.wait_closed()
 
+    @abc.abstractmethod
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        raise NotImplementedError
+        """Serve one connection."""
 
 
 class ToyBot(LocalPeer):
