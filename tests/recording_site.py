@@ -15,23 +15,20 @@ from pathlib import Path
 
 import numpy as np
 from databases import recorded_call
-from fakes import store_ok
 from served import served_web_app
+from web_context import site_context
 
 from voicebot.audio.audiosocket import HEADER, KIND_FOR_RATE
 from voicebot.audio.recording import RecordingWriter
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.call.recording import record_of
 from voicebot.config import DesktopSettings, WebSettings
 from voicebot.store.desktop import SqlDeskStore
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.recordings import SqlRecordingStore
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import AudioFrame, Turn
-from voicebot.web.auth import Role, Scope, issue_token, store_lookup, token_digest
+from voicebot.web.auth import Role, Scope, issue_token, token_digest
 from voicebot.web.context import Desktop, People, RecordingAccess, WebContext
 from voicebot.web.logins import add_user, new_session_secret, session_limits
 
@@ -103,11 +100,9 @@ def serve_recording_site(folder: Path) -> Iterator[RecordingSite]:
         async def audit(who: str, role: str, call: str) -> None:
             site.played.append((who, role, call))
 
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                         principal_for=store_lookup(tokens), store_health=store_ok,
-                         people=People(users, tokens, web, Desktop(desk, None, DesktopSettings())),
-                         recordings=RecordingAccess(recordings, audit))
+        ctx = site_context(store.engine, tokens,
+                           people=People(users, tokens, web, Desktop(desk, None, DesktopSettings())),
+                           recordings=RecordingAccess(recordings, audit))
         return ctx, site
 
     with served_web_app(folder, build) as site:

@@ -9,25 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from databases import recorded_call
+from people_site import CALLER_WORDS, PASSWORD, PEOPLE, Site
+from served import served_web_app
+from services import REQUIRED
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn
-from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
-
-from databases import recorded_call
-from fakes import store_ok
-from people_site import CALLER_WORDS, PASSWORD, PEOPLE, Site
-from served import served_web_app
-from services import REQUIRED
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -44,10 +39,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
         for name, role in PEOPLE.items():
             await add_user(users, name, role, PASSWORD)
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                         principal_for=store_lookup(tokens), store_health=store_ok,
-                         people=People(users, tokens, WebSettings(), tickets=SqlTicketStore(store.engine)))
+        ctx = site_context(store.engine, tokens,
+                           people=People(users, tokens, WebSettings(), tickets=SqlTicketStore(store.engine)))
         return ctx, Site(url, call_id)
 
     with served_web_app(tmp_path_factory.mktemp("site"), build) as site:

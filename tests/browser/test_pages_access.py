@@ -13,27 +13,24 @@ from dataclasses import dataclass
 
 import pytest
 from databases import recorded_call
-from fakes import store_ok
 from people_site import PASSWORD, PEOPLE
 from playwright.sync_api import Browser, Page, expect
 from served import served_web_app
 from test_people_pages import log_in
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.caller.desk_bench import DeskSite, Person, desk_site
 from voicebot.config import CHECKOUT, QaSettings, ReportSettings, WebSettings
 from voicebot.qa.forms import load_forms
 from voicebot.reports.build import Reports
 from voicebot.store.qa import SqlQaStore
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.reports import SqlReportStore
 from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn
-from voicebot.web.auth import Role, store_lookup
+from voicebot.web.auth import Role
 from voicebot.web.context import People, QaConsole, WebContext
 from voicebot.web.logins import add_user
 
@@ -105,11 +102,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
         opened = await tickets.open(title="Send a new card", description="Stolen card.", call_id=call_id,
                                     assignee="ann", source="supervisor", created_by="sue")
         qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                         principal_for=store_lookup(tokens), store_health=store_ok,
-                         people=People(users, tokens, WebSettings(), qa=qa, tickets=tickets),
-                         reports=Reports(SqlReportStore(store.engine), ReportSettings()))
+        ctx = site_context(store.engine, tokens, people=People(users, tokens, WebSettings(), qa=qa, tickets=tickets),
+                           reports=Reports(SqlReportStore(store.engine), ReportSettings()))
         return ctx, (url, opened.reference)
 
     with served_web_app(tmp_path_factory.mktemp("access"), build) as (url, ticket), \

@@ -14,26 +14,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakes import store_ok
 from people_site import PASSWORD, PEOPLE, Site
 from playwright.sync_api import Page, expect
+from served import served_web_app
 from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Route
-from served import served_web_app
 from test_people_pages import log_in
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import CHECKOUT, QaSettings, WebSettings
 from voicebot.qa.forms import load_forms
 from voicebot.store.models import CallRow, TurnRow
 from voicebot.store.qa import SqlQaStore
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
-from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, QaConsole, WebContext
 from voicebot.web.logins import add_user
 
@@ -83,11 +79,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             await add_user(users, name, role, PASSWORD)
         qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
         recording = Starlette(routes=[Route("/", lambda _: FileResponse(folder / "call.wav", media_type="audio/wav"))])
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                         principal_for=store_lookup(tokens), store_health=store_ok,
-                         people=People(users, tokens, WebSettings(), qa=qa),
-                         mounts={f"/calls/{STOLEN}/recording": recording})
+        ctx = site_context(store.engine, tokens, people=People(users, tokens, WebSettings(), qa=qa),
+                           mounts={f"/calls/{STOLEN}/recording": recording})
         return ctx, Site(url, STOLEN)
 
     with served_web_app(folder, build) as site:

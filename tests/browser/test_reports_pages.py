@@ -12,23 +12,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes import store_ok
 from people_site import PASSWORD, PEOPLE, Site
 from playwright.sync_api import Page, expect
 from served import served_web_app
 from test_people_pages import log_in
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings, WebSettings
 from voicebot.reports.build import Reports
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import HandoffPacket, Turn
-from voicebot.web.auth import store_lookup
 from voicebot.web.context import People, WebContext
 from voicebot.web.logins import add_user
 
@@ -69,11 +65,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         users, tokens = SqlUserStore(store.engine), SqlTokenStore(store.engine)
         for name, role in PEOPLE.items():
             await add_user(users, name, role, PASSWORD)
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking", "retail"], routable=lambda name: True,
-                         active_calls=lambda: 0, principal_for=store_lookup(tokens), store_health=store_ok,
-                         people=People(users, tokens, WebSettings()),
-                         reports=Reports(SqlReportStore(store.engine), ReportSettings()))
+        ctx = site_context(store.engine, tokens, flow_names=lambda: ["banking", "retail"],
+                           people=People(users, tokens, WebSettings()),
+                           reports=Reports(SqlReportStore(store.engine), ReportSettings()))
         return ctx, Site(url, "")
 
     with served_web_app(tmp_path_factory.mktemp("reports"), build) as site:

@@ -7,22 +7,19 @@ import re
 from pathlib import Path
 
 from databases import recorded_call
-from fakes import store_ok
 from fastapi.testclient import TestClient
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import CHECKOUT, QaSettings, WebSettings
 from voicebot.qa.forms import load_forms
 from voicebot.store.qa import SqlQaStore
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn
 from voicebot.web.app import create_app
-from voicebot.web.auth import SESSION_COOKIE, Role, store_lookup, token_digest
-from voicebot.web.context import People, QaConsole, WebContext
+from voicebot.web.auth import SESSION_COOKIE, Role, token_digest
+from voicebot.web.context import People, QaConsole
 from voicebot.web.logins import add_user, new_session_secret, session_limits
 
 
@@ -43,10 +40,8 @@ async def test_a_turn_with_a_sensitive_word_is_tagged(tmp_path: Path) -> None:
         secret = new_session_secret()
         await users.open_session(token_digest(secret), "quinn", session_limits(web))
         qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-        ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                         flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                         principal_for=store_lookup(SqlTokenStore(store.engine)), store_health=store_ok,
-                         people=People(users, SqlTokenStore(store.engine), web, qa=qa))
+        tokens = SqlTokenStore(store.engine)
+        ctx = site_context(store.engine, tokens, people=People(users, tokens, web, qa=qa))
         with TestClient(create_app(ctx), cookies={SESSION_COOKIE: secret}) as client:
             page = client.get(f"/calls/{call}")
         assert page.status_code == 200

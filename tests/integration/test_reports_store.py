@@ -15,20 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 from databases import DATABASES, migrated_call_store
-from fakes import store_ok
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import ReportSettings
 from voicebot.reports.build import Reports
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.reports import QueueEvent, SqlReportStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.types import HandoffPacket, Turn
 from voicebot.web.app import create_app
-from voicebot.web.auth import Scope, issue_token, store_lookup
-from voicebot.web.context import WebContext
+from voicebot.web.auth import Scope, issue_token
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAY0 = NOW - timedelta(days=3)
@@ -123,10 +119,7 @@ async def test_the_report_api_answers_json_and_csv_and_refuses_bad_input(store: 
     tokens = SqlTokenStore(store.engine)
     reader = await issue_token(tokens, "reports", frozenset({Scope.READ}))
     dialplan = await issue_token(tokens, "asterisk", frozenset({Scope.DIALPLAN}))
-    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                     flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(tokens), store_health=store_ok,
-                     reports=Reports(SqlReportStore(store.engine), ReportSettings()))
+    ctx = site_context(store.engine, tokens, reports=Reports(SqlReportStore(store.engine), ReportSettings()))
     app = create_app(ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         auth = {"Authorization": f"Bearer {reader.secret}"}

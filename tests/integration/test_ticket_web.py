@@ -10,23 +10,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fakes import store_ok
 from fastapi.testclient import TestClient
 from logins import log_in
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
 from voicebot.nlu.pii import PiiMasker, PiiRules
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tickets import SqlTicketStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import now
 from voicebot.web.app import create_app
-from voicebot.web.auth import Role, Scope, issue_token, store_lookup
-from voicebot.web.context import People, WebContext
+from voicebot.web.auth import Role, Scope, issue_token
+from voicebot.web.context import People
 from voicebot.web.logins import add_user
 
 PASSWORD = "correct horse battery"
@@ -45,10 +42,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
         await add_user(users, name, role, PASSWORD)
     token = (await issue_token(tokens, "tickets-script", frozenset({Scope.READ}))).secret
     tickets = SqlTicketStore(store.engine, PiiMasker(PiiRules()).mask)
-    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                     flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(tokens), store_health=store_ok,
-                     people=People(users, tokens, WebSettings(), tickets=tickets))
+    ctx = site_context(store.engine, tokens, people=People(users, tokens, WebSettings(), tickets=tickets))
     try:
         with TestClient(create_app(ctx), follow_redirects=False) as client:
             yield client, call, token

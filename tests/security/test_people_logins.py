@@ -4,11 +4,11 @@ app and the real ``voicebot user`` command."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from databases import recorded_call
-from fakes import stand_in_service, store_ok
+from fakes import stand_in_service
 from fastapi.testclient import TestClient
 from logins import csrf_of
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import WebSettings
 from voicebot.store import database
 from voicebot.store.queries import SqlCallQueries
@@ -30,8 +29,8 @@ from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn, now
 from voicebot.web.app import create_app
-from voicebot.web.auth import SESSION_COOKIE, Role, Scope, issue_token, store_lookup
-from voicebot.web.context import People, WebContext
+from voicebot.web.auth import SESSION_COOKIE, Role, Scope, issue_token
+from voicebot.web.context import People
 from voicebot.web.logins import LoginThrottle, add_user, hash_password, verify_password
 
 PASSWORD = "correct horse battery"
@@ -52,10 +51,7 @@ async def make_site(tmp_path: Path, base_url: str = "http://testserver",
     for name, role in PEOPLE.items():
         await add_user(users, name, role, PASSWORD)
     await issue_token(tokens, "qa-script", frozenset({Scope.READ}))
-    ctx = WebContext(calls=SqlCallQueries(engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                     flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(tokens), store_health=store_ok,
-                     people=People(users, tokens, WebSettings(**settings)))
+    ctx = site_context(engine, tokens, people=People(users, tokens, WebSettings(**settings)))
     try:
         with TestClient(create_app(ctx), base_url=base_url, follow_redirects=False) as client:
             yield client, users, call, db
@@ -205,14 +201,14 @@ async def test_sessions_expire_when_idle_and_after_the_absolute_limit(tmp_path: 
     async with make_site(tmp_path / "idle", session_idle_minutes=0.005) as (client, *_):  # 0.3 s
         log_in(client, "sue")
         assert client.get("/").status_code == 200
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         assert client.get("/").status_code == 303
     # 5.4 s: the cookie's Max-Age is 5 s, and the client's cookie jar counts whole seconds (it may drop it after 4)
     async with make_site(tmp_path / "absolute", session_max_hours=0.0015) as (client, *_):
         response = log_in(client, "sue")
         assert int(re.search(r"Max-Age=(\d+)", response.headers["set-cookie"]).group(1)) == 5
         assert client.get("/").status_code == 200
-        time.sleep(6)
+        await asyncio.sleep(6)
         assert client.get("/").status_code == 303
 
 

@@ -10,23 +10,20 @@ from pathlib import Path
 
 import pytest
 from databases import recorded_call
-from fakes import store_ok
 from fastapi.testclient import TestClient
 from logins import log_in
+from web_context import site_context
 
-from voicebot.call.directory import MemoryCallDirectory
-from voicebot.call.events import EventBus
 from voicebot.config import CHECKOUT, QaSettings, WebSettings
 from voicebot.qa.forms import load_forms
 from voicebot.store.qa import SqlQaStore
-from voicebot.store.queries import SqlCallQueries
 from voicebot.store.repo import SqlCallStore
 from voicebot.store.tokens import SqlTokenStore
 from voicebot.store.users import SqlUserStore
 from voicebot.types import Turn
 from voicebot.web.app import create_app
-from voicebot.web.auth import Role, Scope, issue_token, store_lookup
-from voicebot.web.context import People, QaConsole, WebContext
+from voicebot.web.auth import Role, Scope, issue_token
+from voicebot.web.context import People, QaConsole
 from voicebot.web.logins import add_user
 
 PASSWORD = "correct horse battery"
@@ -44,10 +41,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, str, str]]:
         await add_user(users, name, role, PASSWORD)
     token = (await issue_token(tokens, "qa-script", frozenset({Scope.READ}))).secret
     qa = QaConsole(SqlQaStore(store.engine), load_forms(CHECKOUT / "dialogs" / "qa"), QaSettings())
-    ctx = WebContext(calls=SqlCallQueries(store.engine), directory=MemoryCallDirectory(), bus=EventBus(),
-                     flow_names=lambda: ["banking"], routable=lambda name: True, active_calls=lambda: 0,
-                     principal_for=store_lookup(tokens), store_health=store_ok,
-                     people=People(users, tokens, WebSettings(), qa=qa))
+    ctx = site_context(store.engine, tokens, people=People(users, tokens, WebSettings(), qa=qa))
     try:
         with TestClient(create_app(ctx), follow_redirects=False) as client:
             yield client, call, token
