@@ -12,6 +12,9 @@ the menu's hearing from end of turn, load and dialog: one decode per line, no ca
 Figures: WER and exact lines per voice × channel and per family; with ``--intents`` the share of lines
 understood as the test's intent (out of scope when the test expects ``None``).
 
+With ``--second-hearing`` (and ``--intents``) a line tiny's readings leave meaning nothing is heard again by whisper
+base and understood again, as a call does (``call/hearing.py``); rows note ``heard_again``.
+
 With ``--commands`` the lines are instead :data:`COMMANDS`, the global commands said bare ("operator please",
 "help", "say that again"), each to reach its built-in intent.
 
@@ -22,6 +25,7 @@ Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections import defaultdict
@@ -30,13 +34,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from voicebot.call.hearing import understand_turn
 from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
 from voicebot.config import Settings
 from voicebot.runtime import InferencePool
-from voicebot.speech.asr import load_recognizer
+from voicebot.speech.asr import load_recognizer, load_second_hearing
 from voicebot.speech.asr_whisper import _to_model_rate
 from voicebot.speech.wer import wer
-from voicebot.types import RecognitionHints
+from voicebot.types import AudioFrame, RecognitionHints, Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = ("banking", "logistics", "retail", "public_service")
@@ -68,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundles", default=",".join(BUNDLES))
     parser.add_argument("--intents", action="store_true", help="also understand each transcript (bundle NLU)")
     parser.add_argument("--commands", action="store_true", help="bare global commands instead of the tests' lines")
+    parser.add_argument("--second-hearing", action="store_true",
+                        help="hear a line again with whisper base when it means nothing (with --intents)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/voicebot-caller-audio"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    recognizer = load_recognizer(Settings(), InferencePool(1))
+    pool = InferencePool(1)
+    recognizer = load_recognizer(Settings(), pool)
+    second = load_second_hearing(Settings(), pool, recognizer) if args.second_hearing else None
     nlus = _nlus(args.bundles.split(",")) if args.intents else {}
     rows = []
     for voice in parse_voices(args.voices):
@@ -82,19 +91,20 @@ def main(argv: list[str] | None = None) -> int:
                     lines = list(COMMANDS.items())
                 for line, intent in lines:
                     pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=args.cache)
-                    audio = _to_model_rate(pcm.astype("<i2").tobytes(), 8000)
-                    audio = np.concatenate([np.zeros(int(PRE_ROLL_S * 16000), np.float32), audio,
-                                            np.zeros(int(PAUSE_S * 16000), np.float32)])
-                    heard = recognizer.decode(audio, RecognitionHints(labels))
+                    pcm = np.concatenate([np.zeros(int(PRE_ROLL_S * 8000), np.int16), pcm.astype(np.int16),
+                                          np.zeros(int(PAUSE_S * 8000), np.int16)]).astype("<i2").tobytes()
+                    heard = recognizer.decode(_to_model_rate(pcm, 8000), RecognitionHints(labels))
                     score = wer([(line, heard.text)])
                     row = {"bundle": bundle, "voice": voice, "family": voice.split("-")[0], "channel": channel,
                            "line": line, "heard": heard.text, "confidence": round(heard.confidence, 3),
                            "errors": score.errors, "words": score.reference_words, "intent": intent,
                            "alternatives": [[text, round(conf, 3)] for text, conf in heard.alternatives]}
                     if nlus:
-                        understood = nlus[bundle].understand_sync(heard.text, heard.confidence,
-                                                                  heard_otherwise=heard.alternatives)
-                        row["understood"] = understood.intent
+                        transcript = Transcript(heard.text, heard.confidence, alternatives=heard.alternatives)
+                        understood = asyncio.run(understand_turn(nlus[bundle], transcript, RecognitionHints(labels),
+                                                                 audio=AudioFrame(pcm, 8000), second_hearing=second))
+                        row["understood"] = understood.understanding.intent
+                        row["heard_again"] = understood.transcript.text if understood.heard_again else None
                     rows.append(row)
     report = summarise(rows)
     print(json.dumps(report, indent=1))

@@ -48,7 +48,7 @@ from voicebot.qa.forms import load_forms
 from voicebot.reports.build import Reports
 from voicebot.reports.recorder import QueueRecorder
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
-from voicebot.speech.asr import load_recognizer
+from voicebot.speech.asr import load_recognizer, load_second_hearing
 from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.audit import SqlPiiVault, sealer_for
 from voicebot.store.callbacks import SqlCallbackQueue
@@ -183,6 +183,7 @@ class VoicebotService:
         self.reports = Reports(SqlReportStore(self.store.engine), s.reports)  # the reports' pages and API
         self.recorder = CallRecorder.start(self.bus, self.store, self.vault)  # the session publishes; this writes
         recognizer = load_recognizer(s, self.pool)
+        second_hearing = load_second_hearing(s, self.pool, recognizer)
         synthesizer = load_synthesizer(s, self.pool)
         self.speaker = Speaker(synthesizer, paths.prompt_cache, self.pool)
         embedder = MiniLmEmbedder.load(resolve("embeddings", paths.models), paths.model_cache / "embeddings")
@@ -200,6 +201,8 @@ class VoicebotService:
 
         def warm_up() -> None:
             recognizer.warm_up()
+            if second_hearing is not None and second_hearing is not recognizer:
+                second_hearing.warm_up()
             synthesizer.warm_up()
             embedder.embed(["I would like to check the balance of my account, please."])
 
@@ -210,7 +213,7 @@ class VoicebotService:
         self.playback = RecordingAccess(self.recordings.store, self.recordings.store.audit_playback)  # for the web
         self.services = CallServices(settings=s, recognizer=recognizer, speaker=self.speaker, bus=self.bus,
                                      dialog_for=self.dialogs.for_call, directory=self.directory,
-                                     recordings=self.recordings)
+                                     recordings=self.recordings, second_hearing=second_hearing)
         self.audiosocket = AudioSocketServer(s.audiosocket, self._handle_call)
         await self.audiosocket.start()
         web_app = create_app(web_context(self))

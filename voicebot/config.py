@@ -127,6 +127,9 @@ class SpeechSettings(BaseModel):
     # Read digits slots with the trained digit reader (models/digit_reader.npz, CTC over tiny.en's encoder);
     # off: whisper's digits grammar alone (eval/README.md, digit strings)
     digit_reader: bool = True
+    # Hears a turn again when what the recogniser heard means nothing to the dialog (no request, no request
+    # for a person, no value): whisper base, on those turns only (call/hearing.py); "none": never
+    second_hearing: Literal["whisper-base", "none"] = "whisper-base"
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35

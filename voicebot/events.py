@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import TypeAdapter
 
-from voicebot.types import HandoffPacket, Transcript, Turn
+from voicebot.types import AudioFrame, HandoffPacket, Transcript, Turn
 
 
 class EventType(StrEnum):
@@ -94,7 +94,8 @@ class PartialTranscript:
 @dataclass(frozen=True, slots=True)
 class Utterance:
     """A finished caller turn: the speech ended and its final transcript is ready. ``first_pause`` is when
-    the speculative decode started (None if the turn ended before any pause, e.g. at ``max_utterance_s``)."""
+    the speculative decode started (None if the turn ended before any pause, e.g. at ``max_utterance_s``);
+    ``audio`` the turn's audio as the recogniser heard it, for a second hearing (``call/hearing.py``)."""
 
     type: ClassVar[EventType] = EventType.SPEECH_ENDED
     transcript: Transcript
@@ -102,6 +103,7 @@ class Utterance:
     speech_end: float
     first_pause: float | None
     final_at: float
+    audio: AudioFrame | None = None
 
 
 @dataclass(frozen=True, slots=True)

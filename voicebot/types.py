@@ -250,7 +250,7 @@ BotAction = Say | Listen | Handoff | EndCall
 # --------------------------------------------------------------------------------------------------
 
 TurnStage = Literal[
-    "speech_start", "first_pause", "speech_end", "asr_final", "nlu_done", "dialog_done",
+    "speech_start", "first_pause", "speech_end", "asr_final", "heard_again", "nlu_done", "dialog_done",
     "tts_first_audio", "first_frame_sent", "barge_in",
 ]
 

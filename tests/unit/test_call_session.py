@@ -131,6 +131,23 @@ async def test_the_recognisers_other_readings_reach_the_understanding(tmp_path, 
     assert session.services.dialog_for(conn).nlu.heard_otherwise == [(("Where's my parcel?", 0.6),)]
 
 
+async def test_a_turn_that_means_nothing_is_heard_again_from_its_audio(tmp_path, speech_pcm):
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["Talon."])
+    second = FakeRecognizer("my balance", name="whisper-base")
+    session.services = CallServices(**{**session.services.__dict__, "second_hearing": second})
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    assert dialog.inputs[1].intent == "check_balance" and dialog.inputs[1].text == "my balance"
+    assert second.streams[0].frames == 1 and second.streams[0].finished  # the turn's audio, in one piece
+    reply = store.calls[conn.call_id]["turns"][1]
+    assert reply.caller_text == "my balance" and reply.decision.startswith("heard again")
+    assert reply.marks["asr_final"] <= reply.marks["heard_again"] <= reply.marks["nlu_done"]
+
+
 @pytest.fixture
 def second_pcm(shared_dir: Path) -> bytes:
     with wave.open(str(shared_dir / "data/asr/fsdd_digits_dev/audio/7_jackson_5.wav")) as wav:

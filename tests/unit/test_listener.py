@@ -74,6 +74,9 @@ async def test_complete_answer_ends_after_min_silence_with_ordered_times():
     assert 0.3 <= silence_frames * 0.02 < 0.45  # min_s, not max_s
     stream = h.listener._recognizer.streams[0]
     assert stream.pauses == 1 and stream.finished
+    # the utterance carries the audio its recogniser heard (for a second hearing): every frame it was given
+    assert utt.audio is not None and utt.audio.sample_rate == RATE
+    assert len(utt.audio.pcm) == stream.frames * len(LOUD) and LOUD in utt.audio.pcm
 
 
 async def test_incomplete_answer_waits_for_max_silence():

@@ -37,6 +37,7 @@ from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo, MemoryCallDirectory
 from voicebot.call.dtmf import DigitCollector, KeyedOn, without_answer_key
 from voicebot.call.handoff import build_packet, route
+from voicebot.call.hearing import understand_turn
 from voicebot.call.recording import RecordingPolicy, declines
 from voicebot.call.routing import RoutingPlan
 from voicebot.dialog.sensitive import MASK, Redactor
@@ -120,6 +121,8 @@ class CallServices:
     dialog_for: Callable[[CallInfo], DialogApp]  # picks the flow for a call (routing, hot reload)
     directory: CallDirectory = field(default_factory=MemoryCallDirectory)
     recordings: Recordings | None = None  # call recordings (call/recording.py); None: no call is recorded
+    # hears a turn again when what the recogniser heard means nothing to the dialog (call/hearing.py); None: never
+    second_hearing: SpeechRecognizer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +162,15 @@ class CallTasks:
 
 
 def joined(first: Utterance, second: Utterance) -> Utterance:
-    """One utterance from a turn and its continuation: the words of both, the start of the first."""
+    """One utterance from a turn and its continuation: the words of both, the start of the first, the audio of
+    both (None unless both have it at one rate)."""
     a, b = first.transcript, second.transcript
     transcript = replace(b, text=f"{a.text.strip()} {b.text.strip()}", confidence=min(a.confidence, b.confidence),
                          audio_seconds=a.audio_seconds + b.audio_seconds, alternatives=())
-    return replace(second, transcript=transcript, speech_start=first.speech_start)
+    audio = None
+    if first.audio is not None and second.audio is not None and first.audio.sample_rate == second.audio.sample_rate:
+        audio = AudioFrame(first.audio.pcm + second.audio.pcm, second.audio.sample_rate)
+    return replace(second, transcript=transcript, speech_start=first.speech_start, audio=audio)
 
 
 class CallSession:
@@ -280,7 +287,8 @@ class CallSession:
             before = copy.deepcopy(state) if utterance is not None or keyed else None
             result = await self._step_with_filler(app, state, next_input, turn)
             turn.mark("dialog_done")
-            turn.decision = "; ".join((("continues the previous utterance",) if continued else ()) + result.decisions)
+            turn.decision = "; ".join((("continues the previous utterance",) if continued else ())
+                                      + (("heard again",) if "heard_again" in turn.marks else ()) + result.decisions)
             turn.state = result.state_name
             self.slots = dict(state.slots)
             self._survey_answered(app, turn)
@@ -369,11 +377,13 @@ class CallSession:
                 turn.mark("first_pause", raw.first_pause)
             turn.mark("speech_end", raw.speech_end)
             turn.mark("asr_final", raw.final_at)
-            turn.caller_text = raw.transcript.text
-            turn.asr_confidence = raw.transcript.confidence
-            understanding = await app.nlu.understand(
-                raw.transcript.text, raw.transcript.confidence, asked.hints.slot_type, signals=self._signals(raw),
-                heard_otherwise=raw.transcript.alternatives)
+            understood = await understand_turn(app.nlu, raw.transcript, asked.hints, self._signals(raw), raw.audio,
+                                               self.services.second_hearing)
+            if understood.heard_again:
+                turn.mark("heard_again")
+            understanding = understood.understanding
+            turn.caller_text = understood.transcript.text
+            turn.asr_confidence = understood.transcript.confidence
             self._misunderstood = self._misunderstood + 1 if understanding.out_of_scope and not \
                 understanding.entities else 0
             turn.mark("nlu_done")

@@ -7,7 +7,8 @@ one warm-up decode); every call opens cheap streams on it. A missing model raise
 Engines: ``whisper-tiny`` (faster-whisper tiny.en, the default), ``whisper-base`` (more accurate,
 slower), ``whisper-cascade`` (tiny.en, and base again on the turns tiny is unsure of:
 ``speech/asr_cascade.py``), ``vosk`` (any Vosk model directory given by ``speech.vosk_model_path``; true
-partials).
+partials). ``load_second_hearing`` adds whisper base for the turns whose words mean nothing to the dialog
+(``speech.second_hearing``, ``call/hearing.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer
                 "a Korean test model)")
         return VoskRecognizer.load(Path(path), pool, grammar=speech.vosk_grammar)
     raise ValueError(f"unknown ASR engine {speech.asr_engine!r}")
+
+
+def load_second_hearing(settings: Settings, pool: InferencePool, recognizer: SpeechRecognizer
+                        ) -> SpeechRecognizer | None:
+    """The recogniser that hears a turn again when what ``recognizer`` heard means nothing (``call/hearing.py``):
+    whisper base with the trimmed encoder, the cascade's own when ``recognizer`` is one; None when the setting
+    is off or ``recognizer`` is base or Vosk."""
+    speech = settings.speech
+    if speech.second_hearing == "none" or speech.asr_engine in ("whisper-base", "vosk"):
+        return None
+    from voicebot.speech.asr_cascade import CascadeRecognizer
+
+    if isinstance(recognizer, CascadeRecognizer):
+        return recognizer.accurate
+    return _whisper(settings, pool, "whisper-base", trim_encoder=speech.whisper_trim_encoder is not False)
 
 
 def _whisper(settings: Settings, pool: InferencePool, engine: str, trim_encoder: bool) -> WhisperRecognizer:

@@ -67,7 +67,7 @@ def has_real_words(text: str, expectation: Expectation = Expectation()) -> bool:
 
 class _Utterance:
     """Mutable per-utterance state, owned by the listener (the utterance's audio is kept until its final,
-    for ``arousal.voice_features``; ``max_utterance_s`` bounds it)."""
+    for ``arousal.voice_features`` and a second hearing; ``max_utterance_s`` bounds it)."""
 
     def __init__(self, expectation: Expectation, speech_start: float, bot_speaking: bool) -> None:
         self.expectation = expectation
@@ -335,7 +335,8 @@ class Listener:
         else:
             voice = voice_features(bytes(utt.audio), utt.audio_rate, len(transcript.text.split()))
             transcript = replace(transcript, voice=voice)
-            self._emit(Utterance(transcript, utt.speech_start, speech_end, utt.first_pause, final_at))
+            audio = AudioFrame(bytes(utt.audio), utt.audio_rate) if utt.audio else None
+            self._emit(Utterance(transcript, utt.speech_start, speech_end, utt.first_pause, final_at, audio))
 
     def _check_barge_in(self, utt: _Utterance, text: str) -> None:
         if self._bot_speaking and not utt.barged and has_real_words(text, utt.expectation):

@@ -45,8 +45,8 @@ NAME_MAX = 64  # an intent, a filter value
 TREND_WEEKS = 12  # the score trend's default span
 TREND_DAYS_MAX = 3660
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-STAGES = ("speech_start", "first_pause", "speech_end", "asr_final", "nlu_done", "dialog_done", "tts_first_audio",
-          "first_frame_sent")
+STAGES = ("speech_start", "first_pause", "speech_end", "asr_final", "heard_again", "nlu_done", "dialog_done",
+          "tts_first_audio", "first_frame_sent")
 FILTER_FIELDS = ("words", "since", "until", "flow", "intent", "outcome", "emotion", "reason", "contained", "agent",
                  "disposition", "score_min", "score_max")
 

@@ -1,0 +1,99 @@
+"""A turn understood, and heard again by a second recogniser when what was heard means nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.fakes import FakeNlu, FakeRecognizer
+from voicebot.call.hearing import tells_nothing, understand_turn
+from voicebot.types import AudioFrame, Entity, RecognitionHints, Transcript, Understanding
+
+MENU = RecognitionHints(("check your balance", "report a lost card"))
+AUDIO = AudioFrame(b"\x00\x01" * 8000, 8000)
+
+
+def nlu() -> FakeNlu:
+    return FakeNlu({"check_balance": ["check my balance"], "lost_card": ["I lost my card"]},
+                   {"yes_no": ("yes_no", {}), "account_number": ("digits", {})})
+
+
+def heard(text: str) -> Transcript:
+    return Transcript(text, 0.7)
+
+
+def test_a_menu_answer_heard_as_nothing_is_heard_again_and_taken() -> None:
+    fake, second = nlu(), FakeRecognizer("check my balance", name="whisper-base")
+    understood = asyncio.run(understand_turn(fake, heard("Talon."), MENU, audio=AUDIO, second_hearing=second))
+    assert understood.heard_again and understood.understanding.intent == "check_balance"
+    assert understood.transcript.text == "check my balance" and understood.transcript.engine == "whisper-base"
+    assert [text for text, _ in fake.calls] == ["Talon.", "check my balance"]
+    assert second.streams[0].hints == MENU and second.streams[0].frames == 1 and second.streams[0].finished
+
+
+def test_the_first_reading_stands_when_it_means_something_or_the_second_means_nothing_too() -> None:
+    second = FakeRecognizer("I lost my card")
+    understood = asyncio.run(understand_turn(nlu(), heard("check my balance"), MENU, audio=AUDIO,
+                                             second_hearing=second))
+    assert not understood.heard_again and understood.understanding.intent == "check_balance"
+    assert second.streams == []  # a turn understood costs no second decode
+    understood = asyncio.run(understand_turn(nlu(), heard("Tell me a joke."), MENU, audio=AUDIO,
+                                             second_hearing=FakeRecognizer("Tell me a choke.")))
+    assert not understood.heard_again and understood.transcript.text == "Tell me a joke."
+    assert understood.understanding.intent is None
+
+
+@pytest.mark.parametrize("hints, audio, second", [
+    (RecognitionHints(slot_type="account_number", kind="digits"), AUDIO, FakeRecognizer("check my balance")),
+    (MENU, None, FakeRecognizer("check my balance")),
+    (MENU, AUDIO, None),
+])
+def test_no_second_hearing_under_digits_without_audio_or_without_a_second_recogniser(hints, audio, second) -> None:
+    understood = asyncio.run(understand_turn(nlu(), heard("Talon."), hints, audio=audio, second_hearing=second))
+    assert not understood.heard_again and understood.transcript.text == "Talon."
+    assert second is None or second.streams == []
+
+
+def test_a_failed_second_hearing_leaves_the_first_reading() -> None:
+    class Broken(FakeRecognizer):
+        def open_stream(self, sample_rate, hints):
+            raise RuntimeError("model gone")
+
+    understood = asyncio.run(understand_turn(nlu(), heard("Talon."), MENU, audio=AUDIO,
+                                             second_hearing=Broken("unused")))
+    assert not understood.heard_again and understood.understanding.intent is None
+
+
+def test_what_tells_nothing_depends_on_what_was_asked() -> None:
+    number = Understanding("five five five five", None, 0.0, (Entity("account_number", "5555"),))
+    assert tells_nothing(number, None)  # a number alone at a menu is no request
+    assert not tells_nothing(number, "yes_no")  # a value said early, at a question: the flow may take it
+    assert not tells_nothing(Understanding("get me a person", None, 0.0, human_request=True), None)
+    assert not tells_nothing(Understanding("balance", "check_balance", 0.8), "yes_no")
+    assert tells_nothing(Understanding("hm", None, 0.0), "yes_no")
+
+
+def test_a_doubtful_intent_from_the_second_reading_is_not_taken_and_its_beam_is_not_read() -> None:
+    class Readings:
+        """Each text's (intent, confidence); the other readings it was given, in order."""
+
+        def __init__(self, table: dict[str, tuple[str | None, float]]) -> None:
+            self.table, self.given = table, []
+
+        async def understand(self, text, transcript_confidence=1.0, expected_slot=None, signals=None,
+                             heard_otherwise=()):
+            self.given.append(tuple(heard_otherwise))
+            intent, confidence = self.table.get(text, (None, 0.0))
+            return Understanding(text, intent, confidence)
+
+    doubtful = FakeRecognizer("Over a blank check.")
+    doubtful.alternatives = (("Order a pizza.", 0.5),)
+    nlu = Readings({"Over a blank check.": ("opening_hours", 0.25), "Balance.": ("check_balance", 0.8)})
+    understood = asyncio.run(understand_turn(nlu, heard("Over a brief session."), MENU, audio=AUDIO,
+                                             second_hearing=doubtful))
+    assert not understood.heard_again and understood.understanding.intent is None
+    assert nlu.given[1] == ()  # base's best reading only
+    understood = asyncio.run(understand_turn(nlu, heard("Finally."), MENU, audio=AUDIO,
+                                             second_hearing=FakeRecognizer("Balance.")))
+    assert understood.heard_again and understood.understanding.intent == "check_balance"
