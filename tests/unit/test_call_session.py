@@ -4,6 +4,7 @@ speech) and a real Player on virtual time."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import wave
 from pathlib import Path
@@ -129,6 +130,29 @@ async def test_the_recognisers_other_readings_reach_the_understanding(tmp_path, 
     feed_utterance(conn, speech_pcm)
     await run_session(session)
     assert session.services.dialog_for(conn).nlu.heard_otherwise == [(("Where's my parcel?", 0.6),)]
+
+
+async def test_the_turn_keeps_the_reading_the_dialog_acted_on(tmp_path, speech_pcm):
+    class Rescuing(FakeNlu):
+        """Takes the recogniser's first other reading, as ``Nlu.rescued`` does."""
+
+        async def understand(self, text, transcript_confidence=1.0, expected_slot=None, signals=None,
+                             heard_otherwise=()):
+            return await super().understand(heard_otherwise[0][0] if heard_otherwise else text,
+                                            transcript_confidence, expected_slot, signals)
+
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Goodbye."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, ["Where's my power still?"])
+    session.services.recognizer.alternatives = (("Where's my parcel?", 0.6),)
+    app = dataclasses.replace(session.services.dialog_for(conn), nlu=Rescuing({"track_parcel": ["where's my parcel"]}))
+    session.services = CallServices(**{**session.services.__dict__, "dialog_for": lambda _conn: app})
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    assert dialog.inputs[1].intent == "track_parcel"
+    assert store.calls[conn.call_id]["turns"][1].caller_text == "Where's my parcel?"
 
 
 async def test_a_turn_that_means_nothing_is_heard_again_from_its_audio(tmp_path, speech_pcm):

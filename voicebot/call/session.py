@@ -382,7 +382,8 @@ class CallSession:
             if understood.heard_again:
                 turn.mark("heard_again")
             understanding = understood.understanding
-            turn.caller_text = understood.transcript.text
+            # the reading the dialog acted on: another of the beam's when the NLU took one (``Nlu.rescued``)
+            turn.caller_text = understanding.text or understood.transcript.text
             turn.asr_confidence = understood.transcript.confidence
             self._misunderstood = self._misunderstood + 1 if understanding.out_of_scope and not \
                 understanding.entities else 0
