@@ -130,6 +130,8 @@ class SpeechSettings(BaseModel):
     # Hears a turn again when what the recogniser heard means nothing to the dialog (no request, no request
     # for a person, no value): whisper base, on those turns only (call/hearing.py); "none": never
     second_hearing: Literal["whisper-base", "none"] = "whisper-base"
+    # How long a caller may wait for the second hearing; past it the first reading stands (never > 2 s of silence)
+    second_hearing_max_s: float = Field(1.2, gt=0)
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one
     end_of_turn_min_s: float = 0.35

@@ -97,3 +97,15 @@ def test_a_doubtful_intent_from_the_second_reading_is_not_taken_and_its_beam_is_
     understood = asyncio.run(understand_turn(nlu, heard("Finally."), MENU, audio=AUDIO,
                                              second_hearing=FakeRecognizer("Balance.")))
     assert understood.heard_again and understood.understanding.intent == "check_balance"
+
+
+def test_a_second_hearing_slower_than_the_caller_may_wait_is_given_up() -> None:
+    slow = FakeRecognizer("check my balance", delay_s=0.5)
+    understood = asyncio.run(understand_turn(nlu(), heard("Talon."), MENU, audio=AUDIO, second_hearing=slow,
+                                             max_wait_s=0.05))
+    assert not understood.heard_again and understood.transcript.text == "Talon."
+    assert slow.streams[0].cancelled
+    understood = asyncio.run(understand_turn(nlu(), heard("Talon."), MENU, audio=AUDIO,
+                                             second_hearing=FakeRecognizer("check my balance", delay_s=0.05),
+                                             max_wait_s=1.0))
+    assert understood.heard_again

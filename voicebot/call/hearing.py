@@ -56,9 +56,12 @@ async def hear_again(recognizer: SpeechRecognizer, audio: AudioFrame, hints: Rec
 
 async def understand_turn(nlu: LanguageUnderstanding, transcript: Transcript, hints: RecognitionHints,
                           signals: CallerSignals | None = None, audio: AudioFrame | None = None,
-                          second_hearing: SpeechRecognizer | None = None) -> Understood:
+                          second_hearing: SpeechRecognizer | None = None, max_wait_s: float | None = None,
+                          ) -> Understood:
     """``transcript`` understood under ``hints`` (what the dialog asked); when that tells nothing and
-    ``second_hearing`` is given with the turn's ``audio``, the audio heard again and understood again."""
+    ``second_hearing`` is given with the turn's ``audio``, the audio heard again and understood again. A second
+    hearing not done within ``max_wait_s`` is given up (the caller is waiting in silence): the first reading
+    stands."""
     understanding = await nlu.understand(transcript.text, transcript.confidence, hints.slot_type, signals=signals,
                                          heard_otherwise=transcript.alternatives)
     first = Understood(understanding, transcript)
@@ -66,7 +69,10 @@ async def understand_turn(nlu: LanguageUnderstanding, transcript: Transcript, hi
             or not tells_nothing(understanding, hints.slot_type):
         return first
     try:
-        again = await hear_again(second_hearing, audio, hints)
+        again = await asyncio.wait_for(hear_again(second_hearing, audio, hints), max_wait_s)
+    except TimeoutError:
+        log.info("second hearing too slow: the first reading stands", waited_s=max_wait_s)
+        return first
     except Exception as error:  # the first reading stands: a failed second opinion is no failed turn
         log.warning("second hearing failed", error=repr(error))
         return first

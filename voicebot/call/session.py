@@ -378,7 +378,8 @@ class CallSession:
             turn.mark("speech_end", raw.speech_end)
             turn.mark("asr_final", raw.final_at)
             understood = await understand_turn(app.nlu, raw.transcript, asked.hints, self._signals(raw), raw.audio,
-                                               self.services.second_hearing)
+                                               self.services.second_hearing,
+                                               self.services.settings.speech.second_hearing_max_s)
             if understood.heard_again:
                 turn.mark("heard_again")
             understanding = understood.understanding
