@@ -490,6 +490,16 @@ def models_train_digits(
     fsdd: Path = typer.Option(Path("../shared/data/asr/fsdd_digits_dev"), help="FSDD clips (only the dev speakers are used)."),
     workers: int = typer.Option(2, min=1, help="Processes making clips."),
     out: Path = typer.Option(None, dir_okay=False, help="Weights path (default models/digit_reader.npz)."),
+    seed: int = typer.Option(1711, help="Seeds the clips and the training (the shipped reader: 1711)."),
+    pairs: int = typer.Option(1, min=1, help="How many times \"pairs\" is among the styles a clip draws "
+                                             "(the shipped reader: 1)."),
+    lr: float = typer.Option(2e-3, min=0.0, help="Peak learning rate (one cycle)."),
+    init: Path = typer.Option(None, exists=True, dir_okay=False,
+                              help="Start from this reader's weights (one network)."),
+    join: Path = typer.Option(None, exists=True, dir_okay=False,
+                              help="A reader the new network joins: both are written to --out as one ensemble. "
+                                   "The shipped reader: the defaults, then --seed 2027 --pairs 3 --lr 1e-3 --init "
+                                   "models/digit_reader.npz --join models/digit_reader.npz."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
 ) -> None:
     """Train the digit reader (CTC over whisper tiny.en's encoder) on synthetic and FSDD dev speech: seeded, offline."""
@@ -501,8 +511,9 @@ def models_train_digits(
     def train_digits_progress(message: str) -> None:
         typer.echo(message, err=True)
 
-    report = build(work, out or DEFAULT_MODELS_DIR / "digit_reader.npz", clips, fsdd, TrainConfig(epochs=epochs),
-                   workers, progress=train_digits_progress)
+    report = build(work, out or DEFAULT_MODELS_DIR / "digit_reader.npz", clips, fsdd,
+                   TrainConfig(epochs=epochs, seed=seed, lr=lr), workers, progress=train_digits_progress, pairs=pairs,
+                   init=init, join=join)
     typer.echo(json.dumps(report, indent=None if json_out else 2))
 
 

@@ -21,6 +21,8 @@ from voicebot.speech.digit_reader import (
     ctc_align,
     ctc_beam,
     ctc_greedy,
+    ensemble_weights,
+    members_of,
     teens_for_tens,
     words_to_digits,
     words_to_text,
@@ -145,6 +147,7 @@ def test_teens_for_tens(words, other, swapped):
 
 def test_the_shipped_reader_loads_and_reads_the_vocabulary():
     reader = DigitReader.load(resolve("digits", DEFAULT_MODELS_DIR))
+    assert len(reader.networks) == 2  # the default network and one fine-tuned from it (train-digits --join)
     features = np.random.default_rng(0).normal(0, 1, (100, FEATURE_DIM)).astype(np.float32)
     p = reader.posteriors(features)
     assert p.shape == (100 // STACK, len(VOCAB))
@@ -172,6 +175,29 @@ def test_the_numpy_model_is_the_trained_network():
     np.testing.assert_allclose(DigitReader(weights).posteriors(features), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_an_ensemble_averages_its_networks_probabilities():
+    """One file holds the networks ("0/proj.weight", …); the reader's posteriors are the mean of theirs."""
+    rng = np.random.default_rng(3)
+    first, second = small_weights(rng), small_weights(rng)
+    features = rng.normal(0, 1, (12, FEATURE_DIM)).astype(np.float32)
+    p1, p2 = DigitReader(first).posteriors(features), DigitReader(second).posteriors(features)
+    expected = (p1 + p2) / 2
+    ensemble = DigitReader(ensemble_weights(first, second))
+    assert len(ensemble.networks) == 2
+    np.testing.assert_allclose(ensemble.posteriors(features), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_an_ensemble_joins_readers_in_order():
+    rng = np.random.default_rng(5)
+    readers = [small_weights(rng) for _ in range(3)]
+    networks = members_of(ensemble_weights(readers[0], ensemble_weights(readers[1], readers[2])))
+    assert len(networks) == 3
+    for network, weights in zip(networks, readers, strict=True):
+        assert network.keys() == weights.keys()
+        assert all(np.array_equal(network[k], weights[k]) for k in weights)
+    assert members_of(readers[0]) == [readers[0]]  # a file of one network: as before
+
+
 def test_weights_of_another_vocabulary_are_refused():
     weights = small_weights(np.random.default_rng(2))
     weights["out.weight"] = weights["out.weight"][:-1]
@@ -189,10 +215,11 @@ def test_when_the_reading_stands(reading, count, takes):
     assert takes_reading(reading, count) is takes
 
 
-def test_training_scripts_label_every_word():
+@pytest.mark.parametrize("pairs", [1, 3])
+def test_training_scripts_label_every_word(pairs):
     rng = random.Random(5)
     for _ in range(200):
-        said = script(rng)
+        said = script(rng, pairs)
         assert len(said.labels) == len(said.text.replace("-", " ").split())
         assert all(label in VOCAB[1:] for label in said.labels)
 
@@ -213,3 +240,24 @@ def test_a_number_inside_a_sentence_takes_the_readers_digits():
     assert with_reading(looped, reading, None) == looped  # no expected count: the free text stays
     no_number = Decoded("I don't have one.", 0.9, -0.1, 0.1, 1.0)
     assert with_reading(no_number, DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.9), None) == no_number
+
+
+def test_a_network_trained_from_a_reader_joins_it_as_an_ensemble(tmp_path):
+    """``train-digits --init R --join R``: the new network starts from R's weights and is written after R's."""
+    from voicebot.training.digit_reader import TrainConfig, build
+
+    rng = np.random.default_rng(6)
+    start = tmp_path / "reader.npz"
+    weights = {k: v.astype(np.float16) for k, v in small_weights(rng).items()}
+    np.savez(start, **weights)
+    labels = [[VOCAB.index("one"), VOCAB.index("two")], [VOCAB.index("nine")]]
+    np.savez(tmp_path / "shard_0000.npz", features=rng.normal(0, 1, (60, FEATURE_DIM)).astype(np.float16),
+             lengths=np.array([30, 30]), labels=np.array(sum(labels, []), np.int16), label_lengths=np.array([2, 1]))
+    out = tmp_path / "joined.npz"
+    build(tmp_path, out, 2, tmp_path, TrainConfig(epochs=1, width=8, kernel=3, layers=1, held_out=0.5, threads=1),
+          workers=1, progress=lambda _: None, init=start, join=start)
+    with np.load(out) as data:
+        networks = members_of(dict(data))
+    assert len(networks) == 2
+    assert all(np.array_equal(networks[0][k], weights[k]) for k in weights)
+    assert all(np.allclose(networks[1][k], weights[k], atol=0.01) for k in weights)  # one short step from there

@@ -7,7 +7,9 @@ reads the encoder states of the utterance (50 frames a second, 384 values, the s
 recogniser already made for the turn; whisper's attention already gave every frame its context): two
 frames stacked, a linear layer with ReLU, three residual 1-D convolutions over time (kernel 5, width 160, ReLU) and
 a linear layer to :data:`VOCAB` — the number words as spoken, "double", "triple",
-one class for any other word (``<w>``) and the CTC blank. Served with numpy (no torch).
+one class for any other word (``<w>``) and the CTC blank. Served with numpy (no torch). The shipped weights
+are an ensemble of two such networks (the second fine-tuned from the first on clips with more pairs); the
+reader averages their per-step probabilities.
 
 Greedy CTC decoding gives the words (an n-best hypothesis when the flow expects a count the best path
 misses, or when whisper heard a teen where the reader heard a ten: :meth:`DigitReader.read`);
@@ -174,8 +176,25 @@ def _first_near(nbest: list[tuple[tuple[int, ...], float]], wanted: Callable[[tu
     return None
 
 
-class DigitReader:
-    """The trained reader, in numpy. ``read`` is blocking (a few ms per second of audio): run it in the pool."""
+def members_of(weights: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """The networks in one weights file: one, or an ensemble whose keys are prefixed "0/", "1/", …"""
+    if not any("/" in k for k in weights):
+        return [weights]
+    members: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
+    for key, value in weights.items():
+        member, name = key.split("/", 1)
+        members[int(member)][name] = value
+    return [members[k] for k in sorted(members)]
+
+
+def ensemble_weights(*members: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One weights file for several readers (each one network, or already an ensemble): "0/proj.weight", …"""
+    networks = [network for weights in members for network in members_of(weights)]
+    return {f"{k}/{name}": value for k, network in enumerate(networks) for name, value in network.items()}
+
+
+class _Network:
+    """One trained network of the reader: stacked encoder states -> per-step class probabilities."""
 
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
         self._w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
@@ -183,15 +202,8 @@ class DigitReader:
         if self._w["proj.weight"].shape[1] != FEATURE_DIM * STACK or self._w["out.weight"].shape[0] != len(VOCAB):
             raise ValueError("digit reader weights do not match this version's features or vocabulary")
 
-    @classmethod
-    def load(cls, path: Path) -> DigitReader:
-        with np.load(path) as data:
-            return cls(dict(data))
-
-    def posteriors(self, features: np.ndarray) -> np.ndarray:
-        """Per-step class probabilities for encoder states ``features`` (frames, 384)."""
-        steps = features.shape[0] // STACK
-        x = np.asarray(features[:steps * STACK], np.float32).reshape(steps, FEATURE_DIM * STACK)
+    def posteriors(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities per step for stacked states ``x`` (steps, 768)."""
         x = np.maximum(x @ self._w["proj.weight"].T + self._w["proj.bias"], 0.0)
         for layer in range(self.layers):
             x = x + np.maximum(self._conv(x, f"conv.{layer}"), 0.0)
@@ -207,6 +219,26 @@ class DigitReader:
         padded = np.pad(x, ((kernel // 2, kernel // 2), (0, 0)))
         windows = np.stack([padded[k:k + x.shape[0]] for k in range(kernel)], axis=2)  # (steps, in, kernel)
         return windows.reshape(x.shape[0], -1) @ weight.reshape(weight.shape[0], -1).T + self._w[f"{name}.bias"]
+
+
+class DigitReader:
+    """The trained reader, in numpy: one network, or an ensemble whose per-step probabilities are averaged
+    (its networks must spike at the same steps: a member fine-tuned from another, eval/README.md). ``read`` is
+    blocking (a few ms per second of audio): run it in the pool."""
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        self.networks = [_Network(network) for network in members_of(weights)]
+
+    @classmethod
+    def load(cls, path: Path) -> DigitReader:
+        with np.load(path) as data:
+            return cls(dict(data))
+
+    def posteriors(self, features: np.ndarray) -> np.ndarray:
+        """Per-step class probabilities for encoder states ``features`` (frames, 384)."""
+        steps = features.shape[0] // STACK
+        x = np.asarray(features[:steps * STACK], np.float32).reshape(steps, FEATURE_DIM * STACK)
+        return np.mean([network.posteriors(x) for network in self.networks], axis=0)
 
     def read(self, features: np.ndarray, digit_count: tuple[int, int] | None = None,
              heard: str = "") -> DigitReading:
