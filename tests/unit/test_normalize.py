@@ -93,6 +93,10 @@ def test_a_number_without_currency_is_not_money() -> None:
     ("march the twenty third", "2027-03-23"),
     ("on the 1st of may 2027", "2027-05-01"),
     ("I was born on the 4th of July 1985", "1985-07-04"),
+    ("March 14th to 1985.", "1985-03-14"),  # words the recogniser puts between a day and its year
+    ("August 30 of 1969.", "1969-08-30"),
+    ("the 4th of July in 1980", "1980-07-04"),
+    ("March 14th to the bank", "2027-03-14"),
     ("march twenty third twenty twenty seven", "2027-03-23"),
     ("december first", "2026-12-01"),
     ("3/23", "2027-03-23"),

@@ -25,6 +25,9 @@ def test_hints_become_a_grammar_hotwords_or_a_prompt():
     assert hot == "billing, credit card, help, agent, repeat"
     prompt, hot = prompt_for(RecognitionHints())
     assert prompt and hot is None
+    prompt, hot = prompt_for(RecognitionHints(slot_type="delivery_day", kind="date"))  # a date question
+    assert prompt is None and {"tomorrow,", "Monday,", "March,"} <= set(hot.split()) and hot.endswith(".")
+    assert grammar_for(RecognitionHints(slot_type="delivery_day", kind="date")) is None  # free answers
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -340,8 +340,9 @@ def _day(toks: list[Token], j: int) -> tuple[int, int] | None:
 
 
 def _year(toks: list[Token], j: int) -> tuple[int, int] | None:
-    """A year at token j: "2027", "twenty twenty seven", "two thousand and six", "nineteen eighty five"."""
-    if j < len(toks) and toks[j].text == ",":
+    """A year at token j: "2027", "twenty twenty seven", "two thousand and six", "nineteen eighty five", after a
+    comma or a word the recogniser puts between a day and its year ("March 14th to 1985", "August 30 of 1969")."""
+    if j < len(toks) and toks[j].text in (",", "of", "to", "in"):
         j += 1
     if j >= len(toks):
         return None

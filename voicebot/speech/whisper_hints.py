@@ -20,6 +20,10 @@ GENERIC_PROMPT = "Hello, I'm calling about my account."
 # a new sentence rather than continue the list (ending in "repeat", it wrote "repeat that please" as
 # "that, please."). Menu answers, flite voices: WER 20.6 -> 17.7 % (eval/README.md, "Menu answers").
 COMMAND_PROMPT = "what can I say, a real person."
+# A date question: the words of dates as hotwords, ending in a full stop. Date answers by the flite voices over
+# μ-law and GSM with babble, parsed as the flow does: 59.7 -> 72.2 % (eval/README.md, "Date answers").
+DATE_WORDS = ("today, tomorrow, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday, January, February, "
+              "March, April, May, June, July, August, September, October, November, December.")
 
 
 def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
@@ -29,6 +33,8 @@ def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
         return None, None  # the grammar does the biasing
     if hints.kind == "yes_no":
         return None, " ".join(filter(None, (YES_NO_WORDS, phrases)))
+    if hints.kind == "date":
+        return None, DATE_WORDS
     if phrases:  # the options, and the commands a caller may say instead ("Help!" was heard "health")
         return COMMAND_PROMPT, f"{phrases}, {SPOKEN_COMMANDS}"
     return GENERIC_PROMPT, None
