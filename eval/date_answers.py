@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from menu_answers import by_voice_and_channel
 
 from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
 from voicebot.config import Settings
@@ -83,13 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, float | int]]:
     """Lines read as the right date per voice × channel, family × channel, and all."""
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        for key in (f"{row['voice']}/{row['channel']}", f"{row['family']}/{row['channel']}", "all"):
-            groups[key].append(row)
     return {key: {"lines": len(members), "right": sum(r["right"] for r in members),
                   "accuracy": round(sum(r["right"] for r in members) / len(members), 3)}
-            for key, members in groups.items()}
+            for key, members in by_voice_and_channel(rows).items()}
 
 
 if __name__ == "__main__":

@@ -113,14 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summarise(rows: list[dict]) -> dict[str, dict[str, float | int]]:
-    """WER, exact lines and (when understood) intent accuracy per voice × channel, family × channel, all."""
+def by_voice_and_channel(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows (each with ``voice``, ``family``, ``channel``) grouped per voice × channel, family × channel, and all."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         for key in (f"{row['voice']}/{row['channel']}", f"{row['family']}/{row['channel']}", "all"):
             groups[key].append(row)
+    return groups
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, float | int]]:
+    """WER, exact lines and (when understood) intent accuracy per voice × channel, family × channel, all."""
     report = {}
-    for key, members in groups.items():
+    for key, members in by_voice_and_channel(rows).items():
         entry: dict[str, float | int] = {
             "lines": len(members),
             "wer": round(sum(r["errors"] for r in members) / max(1, sum(r["words"] for r in members)), 3),
