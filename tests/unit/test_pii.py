@@ -79,6 +79,8 @@ def test_several_spans_in_one_line_and_masking_twice_changes_nothing() -> None:
 
 def test_a_half_heard_address_is_masked_whole_and_a_website_is_not() -> None:
     assert MASKER.mask("My email is maria.garcia at yahoo.co.uk.") == "My email is [email]."
+    # an address the recogniser glued together, at the end of a sentence (it was kept in clear)
+    assert MASKER.mask("and my email is john.smithicgmail.com.") == "and my email is [email]."
     assert MASKER.mask("you can find it on www.example.com") == "you can find it on www.example.com"
 
 

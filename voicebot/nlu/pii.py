@@ -147,9 +147,10 @@ class PiiMasker:
             if kind in kinds and not _overlaps(start, end, found) and not _overlaps(start, end, masked):
                 found.append(PiiSpan(kind, start, end, value))
 
-        for m in _emails(_SENTENCE_END.sub(" ", text)):  # same offsets; "at gmail.com." ends a sentence
+        unstopped = _SENTENCE_END.sub(" ", text)  # same offsets; "at gmail.com." ends a sentence
+        for m in _emails(unstopped):
             add(PiiKind.EMAIL, m.start, m.end, str(m.value))
-        for m in _GLUED_ADDRESS.finditer(text):
+        for m in _GLUED_ADDRESS.finditer(unstopped):
             if _EMAIL_CONTEXT.search(_before(text, m.start())):
                 add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
         for pattern in (_SSN, *self._id_patterns):
