@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     pool = InferencePool(1)
-    recognizer = load_recognizer(Settings(), pool)
-    second = load_second_hearing(Settings(), pool, recognizer) if args.second_hearing else None
+    tiny = Settings(speech={"asr_engine": "whisper-tiny"})  # tiny's readings: the cascade's first, every turn
+    recognizer = load_recognizer(tiny, pool)
+    second = load_second_hearing(tiny, pool, recognizer) if args.second_hearing else None
     nlus = _nlus(args.bundles.split(",")) if args.intents else {}
     rows = []
     for voice in parse_voices(args.voices):

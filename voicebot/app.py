@@ -48,7 +48,7 @@ from voicebot.qa.forms import load_forms
 from voicebot.reports.build import Reports
 from voicebot.reports.recorder import QueueRecorder
 from voicebot.runtime import InferencePool, return_large_buffers_to_the_os
-from voicebot.speech.asr import load_recognizer, load_second_hearing
+from voicebot.speech.asr import load_recognizer, load_second_hearing, warm_up_recognizers
 from voicebot.speech.tts import Speaker, load_synthesizer
 from voicebot.store.audit import SqlPiiVault, sealer_for
 from voicebot.store.callbacks import SqlCallbackQueue
@@ -200,9 +200,7 @@ class VoicebotService:
         rendered = await self.speaker.prerender(sorted(prompts), 8000)
 
         def warm_up() -> None:
-            recognizer.warm_up()
-            if second_hearing is not None and second_hearing is not recognizer:
-                second_hearing.warm_up()
+            warm_up_recognizers(recognizer, second_hearing)
             synthesizer.warm_up()
             embedder.embed(["I would like to check the balance of my account, please."])
 

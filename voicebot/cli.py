@@ -625,7 +625,7 @@ def pii_key() -> None:
 @eval_app.command("asr")
 def eval_asr(
     manifest: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL: {\"audio\": wav, \"text\": reference}."),
-    engine: str = typer.Option("whisper-tiny", help="whisper-tiny | whisper-base | whisper-cascade | vosk"),
+    engine: str = typer.Option("whisper-cascade", help="whisper-cascade (the default) | whisper-tiny | whisper-base | vosk"),
     slot: str = typer.Option(None, help="Bias as the flow would (digits, yes_no); default no hint."),
     digits: int = typer.Option(0, min=0, help="With --slot digits: how many digits the flow expects (0: unknown)."),
     limit: int = typer.Option(None, min=1, help="Only N clips, spread evenly over the manifest."),

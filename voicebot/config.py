@@ -117,7 +117,7 @@ class RecordingSettings(BaseModel):
 
 
 class SpeechSettings(BaseModel):
-    asr_engine: Literal["whisper-tiny", "whisper-base", "whisper-cascade", "vosk"] = "whisper-tiny"
+    asr_engine: Literal["whisper-tiny", "whisper-base", "whisper-cascade", "vosk"] = "whisper-cascade"
     vosk_model_path: Path | None = None
     asr_threads: int = 2
     # Encode only the utterance (+5 s) and reuse an encoding of silence for the rest of whisper's 30 s
@@ -130,7 +130,7 @@ class SpeechSettings(BaseModel):
     # Hears a turn again when what the recogniser heard means nothing to the dialog (no request, no request
     # for a person, no value): whisper base, on those turns only (call/hearing.py); "none": never
     second_hearing: Literal["whisper-base", "none"] = "whisper-base"
-    # How long a caller may wait for the second hearing; past it the first reading stands (never > 2 s of silence)
+    # How long a caller may wait for the second hearing (or the cascade's base); past it the first reading stands
     second_hearing_max_s: float = Field(1.2, gt=0)
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     # End of turn: silence needed after a complete-looking answer, and after an incomplete one

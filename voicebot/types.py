@@ -78,6 +78,10 @@ class Transcript:
     voice: VoiceFeatures | None = None  # the caller's voice in a final (``speech/arousal.py``), set by the listener
     # the recogniser's other readings of the same audio, best first, as (text, confidence): whisper's beam
     alternatives: tuple[tuple[str, float], ...] = ()
+    # the more accurate model's reading of the same audio, when the recogniser already made one
+    # (``whisper-cascade``; empty when it did not answer in time): the turn's second hearing (``call/hearing.py``)
+    # takes it instead of decoding again
+    second_reading: Transcript | None = None
 
 
 @dataclass(frozen=True, slots=True)

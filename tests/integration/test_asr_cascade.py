@@ -56,6 +56,11 @@ async def test_cascade_hears_real_sentences(recognizer, shared_dir):
         assert 0.0 <= final.confidence <= 1.0
         pairs.append((reference, final.text))
         engines.add(final.engine)
+        if final.engine == "whisper-cascade":  # base's reading won: it is also the second reading
+            assert final.second_reading is not None and final.second_reading.text == final.text
+        elif final.second_reading is not None:  # base heard it and was less sure: its reading goes along
+            assert final.second_reading.confidence <= final.confidence
+            assert final.confidence < recognizer.min_confidence
     assert wer(pairs).wer <= 0.15, pairs
     assert engines <= {"whisper-tiny", "whisper-cascade"}
 

@@ -22,6 +22,7 @@ from voicebot.speech.wer import normalize
 from voicebot.types import AudioFrame, RecognitionHints
 
 pytestmark = pytest.mark.slow
+TINY = Settings(speech={"asr_engine": "whisper-tiny"})
 RATE = 8000
 FRAME = 320
 
@@ -37,7 +38,7 @@ FLITE_STRINGS = [("42179806", "four two one seven, nine eight oh six"),
 @pytest.fixture(scope="module")
 def recognizer():
     pool = InferencePool(2)
-    yield load_recognizer(Settings(), pool)
+    yield load_recognizer(TINY, pool)  # the cascade leaves digits to tiny
     pool.shutdown()
 
 
@@ -127,7 +128,7 @@ def test_the_digit_reader_is_a_setting(recognizer):
     """``speech.digit_reader = false`` loads the recogniser without it (the grammar path alone)."""
     pool = InferencePool(1)
     try:
-        plain = load_recognizer(Settings(speech={"digit_reader": False}), pool)
+        plain = load_recognizer(Settings(speech={"asr_engine": "whisper-tiny", "digit_reader": False}), pool)
     finally:
         pool.shutdown()
     assert plain.digit_reader is None and isinstance(recognizer.digit_reader, DigitReader)

@@ -22,6 +22,7 @@ DIGITS = Expectation(hints=RecognitionHints(slot_type="digits"))
 @pytest.fixture(scope="module")
 def recognizer():
     settings = Settings()
+    settings.speech.asr_engine = "whisper-tiny"  # the listener over tiny alone (the cascade: test_asr_cascade.py)
     pool = InferencePool(2)
     yield load_recognizer(settings, pool)
     pool.shutdown()

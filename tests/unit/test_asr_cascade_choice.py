@@ -1,7 +1,11 @@
-"""When the whisper cascade asks base for a second opinion."""
+"""When the whisper cascade asks base for a second opinion, and what it hands on."""
 
+import asyncio
+
+from voicebot.speech.asr import warm_up_recognizers
 from voicebot.speech.asr_cascade import MIN_CONFIDENCE, CascadeRecognizer
-from voicebot.types import RecognitionHints, Transcript
+from voicebot.speech.asr_whisper import Decoded
+from voicebot.types import AudioFrame, RecognitionHints, Transcript
 
 
 def test_only_unsure_free_text_goes_to_base():
@@ -14,3 +18,65 @@ def test_only_unsure_free_text_goes_to_base():
     # the digits grammar is tiny's: base does worse there
     assert not cascade.needs_second_opinion(Transcript("4 7", 0.2), RecognitionHints(slot_type="digits"))
     assert cascade.needs_second_opinion(Transcript("yeah", 0.2), RecognitionHints(slot_type="yes_no"))
+
+
+def test_each_model_is_warmed_once_when_the_cascades_base_is_also_the_second_hearing():
+    class Model:
+        warmed = 0
+
+        def warm_up(self) -> None:
+            self.warmed += 1
+
+    tiny, base, other = Model(), Model(), Model()
+    cascade = CascadeRecognizer(fast=tiny, accurate=base, name="whisper-cascade", min_confidence=MIN_CONFIDENCE)
+    warm_up_recognizers(cascade, base)
+    assert (tiny.warmed, base.warmed) == (1, 1)
+    warm_up_recognizers(tiny, other)  # tiny alone, base as the second hearing
+    warm_up_recognizers(other, None)
+    assert (tiny.warmed, other.warmed) == (2, 2)
+
+
+class _Pool:
+    """Runs a decode after ``delay_s`` (a busy pool), on the event loop."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.started = 0
+
+    async def run(self, fn, *args):
+        self.started += 1
+        await asyncio.sleep(self.delay_s)
+        return fn(*args)
+
+
+class _Model:
+    """What a ``WhisperStream`` reads of its recogniser; ``decode`` gives ``text`` at ``confidence``."""
+
+    def __init__(self, name: str, text: str, confidence: float, delay_s: float = 0.0) -> None:
+        self.name, self.text, self.confidence = name, text, confidence
+        self.max_utterance_s = 30.0
+        self.pool = _Pool(delay_s)
+
+    def decode(self, audio, hints) -> Decoded:
+        return Decoded(self.text, self.confidence, -0.5, 0.0, len(audio) / 16000)
+
+
+async def _final(cascade: CascadeRecognizer) -> Transcript:
+    stream = cascade.open_stream(8000, RecognitionHints())
+    await stream.accept(AudioFrame(bytes(16000), 8000))
+    return await stream.finish()
+
+
+async def test_base_s_reading_goes_with_the_final_and_a_busy_pool_is_not_waited_for():
+    tiny = _Model("whisper-tiny", "Talon.", 0.5)
+    surer = CascadeRecognizer(tiny, _Model("whisper-base", "Balance.", 0.7), "whisper-cascade", MIN_CONFIDENCE, 1.0)
+    final = await _final(surer)
+    assert (final.text, final.engine, final.second_reading.text) == ("Balance.", "whisper-cascade", "Balance.")
+    less_sure = CascadeRecognizer(tiny, _Model("whisper-base", "Balance.", 0.4), "whisper-cascade", MIN_CONFIDENCE)
+    final = await _final(less_sure)
+    assert (final.text, final.engine, final.second_reading.text) == ("Talon.", "whisper-tiny", "Balance.")
+    busy = _Model("whisper-base", "Balance.", 0.9, delay_s=5.0)
+    started = asyncio.get_running_loop().time()
+    final = await _final(CascadeRecognizer(tiny, busy, "whisper-cascade", MIN_CONFIDENCE, 0.2))
+    assert asyncio.get_running_loop().time() - started < 1.0 and busy.pool.started == 1
+    assert final.text == "Talon." and final.second_reading == Transcript("", 0.0, engine="whisper-base")

@@ -44,6 +44,19 @@ def test_the_first_reading_stands_when_it_means_something_or_the_second_means_no
     assert understood.understanding.intent is None
 
 
+def test_a_reading_the_cascade_already_made_with_base_is_taken_without_decoding_again() -> None:
+    second = FakeRecognizer("I lost my card")
+    base = Transcript("check my balance", 0.55, engine="whisper-base")
+    tiny = Transcript("Talon.", 0.58, engine="whisper-tiny", second_reading=base)  # tiny was surer, and wrong
+    understood = asyncio.run(understand_turn(nlu(), tiny, MENU, audio=AUDIO, second_hearing=second))
+    assert understood.heard_again and understood.understanding.intent == "check_balance"
+    assert understood.transcript.text == "check my balance" and second.streams == []
+    # base's reading won in the cascade and still means nothing: no decode of the same audio by base again
+    lost = Transcript("Talon.", 0.5, engine="whisper-cascade", second_reading=Transcript("Talon.", 0.5))
+    understood = asyncio.run(understand_turn(nlu(), lost, MENU, audio=AUDIO, second_hearing=second))
+    assert not understood.heard_again and understood.transcript.text == "Talon." and second.streams == []
+
+
 @pytest.mark.parametrize("hints, audio, second", [
     (RecognitionHints(slot_type="account_number", kind="digits"), AUDIO, FakeRecognizer("check my balance")),
     (MENU, None, FakeRecognizer("check my balance")),

@@ -6,7 +6,8 @@ recogniser (whisper base) and understood again; that reading is taken when it me
 that would otherwise go down the out-of-scope path (a re-prompt: a whole turn) wait for it, and a turn the
 dialog understands costs what tiny alone costs. Asking base when the *understanding* fails gains more than
 asking it when tiny's confidence is low, for fewer base decodes (eval/README.md, "Menu answers"). Under a
-digits grammar the digit reader has read the number: no second hearing.
+digits grammar the digit reader has read the number: no second hearing. With ``whisper-cascade`` base may have
+heard the turn already (tiny was unsure): its reading (``Transcript.second_reading``) is taken, not decoded again.
 """
 
 from __future__ import annotations
@@ -68,14 +69,16 @@ async def understand_turn(nlu: LanguageUnderstanding, transcript: Transcript, hi
     if second_hearing is None or audio is None or hints.kind == "digits" \
             or not tells_nothing(understanding, hints.slot_type):
         return first
-    try:
-        again = await asyncio.wait_for(hear_again(second_hearing, audio, hints), max_wait_s)
-    except TimeoutError:
-        log.info("second hearing too slow: the first reading stands", waited_s=max_wait_s)
-        return first
-    except Exception as error:  # the first reading stands: a failed second opinion is no failed turn
-        log.warning("second hearing failed", error=repr(error))
-        return first
+    again = transcript.second_reading  # the cascade's base already heard it
+    if again is None:
+        try:
+            again = await asyncio.wait_for(hear_again(second_hearing, audio, hints), max_wait_s)
+        except TimeoutError:
+            log.info("second hearing too slow: the first reading stands", waited_s=max_wait_s)
+            return first
+        except Exception as error:  # the first reading stands: a failed second opinion is no failed turn
+            log.warning("second hearing failed", error=repr(error))
+            return first
     if not again.text.strip() or again.text.strip() == transcript.text.strip():
         return first
     # base's best reading only: its beam's other readings turned off-topic requests into requests ("Order a

@@ -4,9 +4,9 @@
 one warm-up decode); every call opens cheap streams on it. A missing model raises
 :class:`voicebot.models.ModelMissing` naming the package to install.
 
-Engines: ``whisper-tiny`` (faster-whisper tiny.en, the default), ``whisper-base`` (more accurate,
-slower), ``whisper-cascade`` (tiny.en, and base again on the turns tiny is unsure of:
-``speech/asr_cascade.py``), ``vosk`` (any Vosk model directory given by ``speech.vosk_model_path``; true
+Engines: ``whisper-cascade`` (the default: tiny.en, and base again on the turns tiny is unsure of:
+``speech/asr_cascade.py``), ``whisper-tiny`` (faster-whisper tiny.en alone: the most calls per core),
+``whisper-base`` (slower on every turn), ``vosk`` (any Vosk model directory given by ``speech.vosk_model_path``; true
 partials). ``load_second_hearing`` adds whisper base for the turns whose words mean nothing to the dialog
 (``speech.second_hearing``, ``call/hearing.py``).
 """
@@ -39,7 +39,7 @@ def load_recognizer(settings: Settings, pool: InferencePool) -> SpeechRecognizer
 
         fast = _whisper(settings, pool, "whisper-tiny", trim_encoder=trim is not False)
         accurate = _whisper(settings, pool, "whisper-base", trim_encoder=trim is not False)
-        return CascadeRecognizer(fast, accurate, speech.asr_engine, MIN_CONFIDENCE)
+        return CascadeRecognizer(fast, accurate, speech.asr_engine, MIN_CONFIDENCE, speech.second_hearing_max_s)
     if speech.asr_engine == "vosk":
         from voicebot.speech.asr_vosk import VoskRecognizer
 
@@ -66,6 +66,18 @@ def load_second_hearing(settings: Settings, pool: InferencePool, recognizer: Spe
     if isinstance(recognizer, CascadeRecognizer):
         return recognizer.accurate
     return _whisper(settings, pool, "whisper-base", trim_encoder=speech.whisper_trim_encoder is not False)
+
+
+def warm_up_recognizers(recognizer: SpeechRecognizer, second_hearing: SpeechRecognizer | None) -> None:
+    """Blocking: ``recognizer`` and the ``second_hearing`` warmed up, each model once (the cascade's base is
+    also its second hearing)."""
+    from voicebot.speech.asr_cascade import CascadeRecognizer
+
+    recognizer.warm_up()
+    if second_hearing is None or second_hearing is recognizer or (
+            isinstance(recognizer, CascadeRecognizer) and second_hearing is recognizer.accurate):
+        return
+    second_hearing.warm_up()
 
 
 def _whisper(settings: Settings, pool: InferencePool, engine: str, trim_encoder: bool) -> WhisperRecognizer:

@@ -10,13 +10,17 @@ there cannot be stopped when the caller goes on (it held the pool while the next
 live p50 +0.2 s). Under the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
 
 The more confident of the two readings is kept (both confidences are whisper's
-``exp(avg_logprob)``-based score, comparable across the two models). Figures and the threshold's choice:
-eval/README.md, section ASR.
+``exp(avg_logprob)``-based score, comparable across the two models); when it is tiny's, base's reading goes
+with it either way (``Transcript.second_reading``): the turn's second hearing decodes nothing again. Base is
+waited for at most ``max_wait_s`` (``speech.second_hearing_max_s``); when the pool is too busy for that, tiny's
+reading stands with an empty second reading.
+Figures and the threshold's choice: eval/README.md, section ASR.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from voicebot.speech.asr_whisper import WhisperRecognizer, WhisperStream
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
@@ -28,11 +32,12 @@ class CascadeRecognizer:
     """``engines.SpeechRecognizer`` over a fast and an accurate whisper model sharing one pool."""
 
     def __init__(self, fast: WhisperRecognizer, accurate: WhisperRecognizer, name: str,
-                 min_confidence: float) -> None:
+                 min_confidence: float, max_wait_s: float | None = None) -> None:
         self.fast = fast
         self.accurate = accurate
         self.name = name
         self.min_confidence = min_confidence
+        self.max_wait_s = max_wait_s  # how long a turn may wait for base (a busy pool); None: as long as it takes
 
     def warm_up(self) -> None:
         self.fast.warm_up()
@@ -75,14 +80,18 @@ class CascadeStream:
         second = WhisperStream(self._rec.accurate, self._rate, self._hints)
         await second.accept(AudioFrame(bytes(self._pcm), self._rate))
         try:
-            accurate = await second.finish()
+            accurate = await asyncio.wait_for(second.finish(), self._rec.max_wait_s)
+        except TimeoutError:  # the pool is busy: tiny's reading stands, and no second hearing waits for base
+            second.cancel()
+            return replace(fast, second_reading=Transcript("", 0.0, engine=self._rec.accurate.name))
         except asyncio.CancelledError:
             second.cancel()  # still queued in the pool: never runs
             raise
         if accurate.confidence <= fast.confidence:
-            return fast
+            return replace(fast, second_reading=accurate)  # the second hearing decodes nothing again
         return Transcript(accurate.text, accurate.confidence, is_final=True, audio_seconds=accurate.audio_seconds,
-                          engine=self._rec.name, language=accurate.language, alternatives=accurate.alternatives)
+                          engine=self._rec.name, language=accurate.language, alternatives=accurate.alternatives,
+                          second_reading=accurate)
 
     def cancel(self) -> None:
         self._fast.cancel()
