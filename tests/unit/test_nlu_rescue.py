@@ -6,7 +6,7 @@ import pytest
 
 from voicebot.nlu.entities import SlotTypeSpec
 from voicebot.nlu.intents import IntentPrediction
-from voicebot.nlu.understand import RESCUE_CONFIDENCE_RATIO, RESCUE_MIN_INTENT_CONFIDENCE, Nlu
+from voicebot.nlu.understand import RESCUE_CONFIDENCE_RATIO, RESCUE_MIN_INTENT_CONFIDENCE, Nlu, classifier_text
 
 
 class ScriptedClassifier:
@@ -83,3 +83,14 @@ def test_an_answer_to_the_slot_asked_for_is_kept_but_a_stray_value_does_not_stop
     assert model.understand_sync(heard, 0.57, heard_otherwise=[("operator please", 0.42)]).intent == "agent"
     answered = model.understand_sync(heard, 0.57, "anything_else", heard_otherwise=[("operator please", 0.42)])
     assert answered.intent is None and answered.entity("anything_else").value == "yes"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("I'm calling about order two million three hundred forty five thousand six hundred seventy eight.",
+     "I'm calling about order 2345678"),
+    ("track parcel nine eight seven, six five four, three two one zero for me", "track parcel 9876543210 for me"),
+    ("I lost one card.", "I lost one card"),  # a number of one or two digits stays as said
+    ("Where's my parcel?", "Where's my parcel"),
+])
+def test_the_classifier_reads_a_long_number_said_in_words_as_one_numeral(text: str, read: str) -> None:
+    assert classifier_text(text) == read

@@ -28,6 +28,9 @@ TODAY = date(2026, 11, 25)  # a Wednesday
     ("9.0 9.0", ["9090"]),
     ("9.0, 9.0", ["9090"]),
     ("the rate is 1.25", []),  # a decimal is not a digit string
+    # whisper writes a long number as a cardinal: "order 2345678" heard over GSM
+    ("order two million three hundred forty five thousand six hundred seventy eight", ["2345678"]),
+    ("one million", ["1000000"]),
 ])
 def test_digit_runs(text: str, digits: list[str]) -> None:
     assert [m.value for m in n.find_digit_runs(text)] == digits

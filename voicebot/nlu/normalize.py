@@ -183,7 +183,7 @@ def _digit_piece(toks: list[Token], j: int, in_run: bool) -> tuple[str, int] | N
         return w.replace(".", ""), j + 1
     if _DIGIT_DOT_DIGIT.match(w) and (in_run or _next_is_digit_dot_digit(toks, j)):  # "9.0 9.0"
         return w.replace(".", ""), j + 1
-    if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", "thousand")):
+    if w in DIGITS and not (j + 1 < n and toks[j + 1].text in ("hundred", *SCALES)):
         if w in ("oh", "o") and not in_run and not _zero_starts_run(toks, j):
             return None
         return str(DIGITS[w]), j + 1

@@ -17,7 +17,7 @@ from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
-from voicebot.nlu.normalize import find_correction
+from voicebot.nlu.normalize import find_correction, find_digit_runs
 from voicebot.runtime import InferencePool, Priority
 from voicebot.types import CallerSignals, Entity, Understanding
 
@@ -57,6 +57,18 @@ def _unpunctuated(text: str) -> str:
     return text.rstrip(_FINAL_PUNCTUATION) or text
 
 
+def classifier_text(text: str) -> str:
+    """What the intent classifier reads of ``text``: no final punctuation, and a number of three or more digits
+    said in words written as one numeral ("about order two million three hundred forty five thousand six hundred
+    seventy eight" -> "about order 2345678"): spelled out, its words outweigh the request's (order_status 0.3
+    -> 0.9)."""
+    text = _unpunctuated(text)
+    for run in reversed(find_digit_runs(text)):
+        if len(run.value) >= 3:
+            text = text[:run.start] + run.value + text[run.end:]
+    return text
+
+
 def scale_confidence(confidence: float, transcript_confidence: float) -> float:
     """Intent confidence discounted by ASR confidence: unchanged at 1.0, halved at 0.0."""
     return confidence * (0.5 + 0.5 * min(1.0, max(0.0, transcript_confidence)))
@@ -91,7 +103,7 @@ class Nlu:
         if not text.strip():
             return Understanding(text=text, intent=None, confidence=0.0,
                                  transcript_confidence=transcript_confidence)
-        reading = self.read_intent(text, self.classifier.embedder.embed([_unpunctuated(text)])[0])
+        reading = self.read_intent(text, self.classifier.embedder.embed([classifier_text(text)])[0])
         correction = find_correction(text)
         entities = self.entities(text, expected_slot, today, correction)
         expected = self.slot_types.get(expected_slot) if expected_slot else None
@@ -126,7 +138,7 @@ class Nlu:
                       if confidence >= floor and text.strip()][:RESCUE_MAX_READINGS]
         if not candidates:
             return None
-        vectors = self.classifier.embedder.embed([_unpunctuated(text) for text, _ in candidates])
+        vectors = self.classifier.embedder.embed([classifier_text(text) for text, _ in candidates])
         for candidate, vector in zip(candidates, vectors, strict=True):
             reading = self.read_intent(candidate[0], vector)
             if reading.human_request or (reading.intent is not None
