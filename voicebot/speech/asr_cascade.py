@@ -10,11 +10,11 @@ there cannot be stopped when the caller goes on (it held the pool while the next
 live p50 +0.2 s). Under the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
 
 The more confident of the two readings is kept (both confidences are whisper's
-``exp(avg_logprob)``-based score, comparable across the two models); when it is tiny's, base's reading goes
-with it either way (``Transcript.second_reading``): the turn's second hearing decodes nothing again. Base is
-waited for at most ``max_wait_s`` (``speech.second_hearing_max_s``); when the pool is too busy for that, tiny's
-reading stands with an empty second reading.
-Figures and the threshold's choice: eval/README.md, section ASR.
+``exp(avg_logprob)``-based score, comparable across the two models). Whichever is kept, base's reading goes
+with the final (``Transcript.second_reading``), so the turn's second hearing does not decode the same audio
+again. Base is waited for at most ``max_wait_s`` (``speech.second_hearing_max_s``); when the pool is too busy
+for that, tiny's reading stands with an empty second reading. Figures and the threshold's choice:
+eval/README.md, section ASR.
 """
 
 from __future__ import annotations
