@@ -298,6 +298,8 @@ class VoicebotService:
         await self.directory.close()
         await self.bus.close()  # every call has published its end: the recorder takes what is left
         self._retention_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # a purge round cancelled mid-query ends before the store
+            await self._retention_task
         await self.recordings.close()  # the calls' recordings finished and their rows written
         await self.recorder.close()
         await self.store.close()
