@@ -2,7 +2,7 @@
 
 Each line of :data:`LINES` (written for this eval as callers answer "Which day?" and "What's your date of birth?":
 days, weekdays, dates with and without a year) is spoken by a caller voice over a channel
-(``voicebot/caller/voices.py``), preceded by 0.2 s and followed by 0.1 s of silence, decoded by the product
+(``voicebot/caller/voices.py``) as a turn (``menu_answers.caller_turn``), decoded by the product
 recogniser with the hints of a date question, and read with the product's date extraction. A line is right when
 that date equals the one read from the line's own text (relative days against a fixed today).
 
@@ -21,10 +21,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-from menu_answers import by_voice_and_channel
+from menu_answers import by_voice_and_channel, caller_turn
 
-from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
+from voicebot.caller.voices import parse_voices
 from voicebot.config import Settings
 from voicebot.nlu.entities import SlotTypeSpec, extract
 from voicebot.runtime import InferencePool
@@ -43,7 +42,6 @@ LINES = (
 TODAY = date(2026, 12, 5)
 DATE = SlotTypeSpec("day", "date")
 DATE_QUESTION = RecognitionHints(slot_type="day", kind="date")
-PRE_ROLL_S, PAUSE_S = 0.2, 0.1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         for channel in args.channels.split(","):
             for line in LINES:
                 truth = extract(line, DATE, TODAY, expected=True)
-                pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=args.cache).astype(np.int16)
-                pcm = np.concatenate([np.zeros(int(PRE_ROLL_S * 8000), np.int16), pcm,
-                                      np.zeros(int(PAUSE_S * 8000), np.int16)]).astype("<i2").tobytes()
-                heard = recognizer.decode(_to_model_rate(pcm, 8000), hints)
+                heard = recognizer.decode(_to_model_rate(caller_turn(line, voice, channel, args.cache), 8000), hints)
                 read = extract(heard.text, DATE, TODAY, expected=True)
                 rows.append({"voice": voice, "family": voice.split("-")[0], "channel": channel, "line": line,
                              "heard": heard.text, "date": read.value if read else None,

@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.commands:
                     lines = list(COMMANDS.items())
                 for line, intent in lines:
-                    pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=args.cache)
-                    pcm = np.concatenate([np.zeros(int(PRE_ROLL_S * 8000), np.int16), pcm.astype(np.int16),
-                                          np.zeros(int(PAUSE_S * 8000), np.int16)]).astype("<i2").tobytes()
+                    pcm = caller_turn(line, voice, channel, args.cache)
                     heard = recognizer.decode(_to_model_rate(pcm, 8000), RecognitionHints(labels))
                     score = wer([(line, heard.text)])
                     row = {"bundle": bundle, "voice": voice, "family": voice.split("-")[0], "channel": channel,
@@ -112,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text(json.dumps({"summary": report, "rows": rows}, indent=1) + "\n")
     return 0
+
+
+def caller_turn(line: str, voice: str, channel: str, cache: Path) -> bytes:
+    """``line`` spoken by ``voice`` over ``channel`` as the recogniser gets a turn: 8 kHz PCM with the listener's
+    pre-roll before it and its first pause after."""
+    pcm = caller_audio(line, voice, parse_channel(channel), cache_dir=cache).astype(np.int16)
+    silence = [np.zeros(int(seconds * 8000), np.int16) for seconds in (PRE_ROLL_S, PAUSE_S)]
+    return np.concatenate([silence[0], pcm, silence[1]]).astype("<i2").tobytes()
 
 
 def by_voice_and_channel(rows: list[dict]) -> dict[str, list[dict]]:
