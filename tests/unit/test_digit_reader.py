@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicebot.models import DEFAULT_MODELS_DIR, resolve
-from voicebot.speech.asr_whisper import Decoded, takes_reading, with_reading
+from voicebot.speech.asr_whisper import Decoded, is_sentence_without_number, takes_reading, with_reading
 from voicebot.speech.digit_reader import (
     FEATURE_DIM,
     OTHER,
@@ -261,3 +261,14 @@ def test_a_network_trained_from_a_reader_joins_it_as_an_ensemble(tmp_path):
     assert len(networks) == 2
     assert all(np.array_equal(networks[0][k], weights[k]) for k in weights)
     assert all(np.allclose(networks[1][k], weights[k], atol=0.01) for k in weights)  # one short step from there
+
+
+def test_a_sentence_with_no_number_is_not_read_as_digits():
+    """An angry sentence at a PIN question, read by the reader as four digits, stays a sentence; a number whisper
+    misheard as words has fewer words than digits and is still the reader's."""
+    pin = DigitReading(("oh", OTHER, "seven", "five", "oh"), "0750", 0.6)
+    assert is_sentence_without_number("This is the worst service ever. I'm serious.", pin)
+    assert not is_sentence_without_number("Aye, aye, aye, aye.", pin)
+    assert not is_sentence_without_number("Viewer, Viewer, A-A-A-A-A-A-A-A-A-", pin)  # a loop: two words
+    assert not is_sentence_without_number("It's 0 7 5 0, I think.", pin)  # a number: the reader reads it
+    assert not is_sentence_without_number("For only $1.49, 9.56.", DigitReading(("four",) * 9, "4" * 9, 0.9))

@@ -24,7 +24,8 @@ around a number) by suppressing every other token, and it hears the audio slowed
 :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven
 three three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over
 the same encoder states, :func:`utterance_states`) reads the turn; its reading stands when
-:func:`takes_reading` (it has digits, the expected count if known), and the grammar decode runs only when it
+:func:`takes_reading` (it has digits, the expected count if known), unless whisper's free text is a sentence
+with no number (:func:`is_sentence_without_number`), and the grammar decode runs only when it
 does not (eval/README.md: whisper merges repeated digits, CTC does not). Other hints become ``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text
 before the audio (hotwords first, joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of
 audio; a decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed
@@ -205,6 +206,16 @@ def takes_reading(reading: DigitReading, digit_count: tuple[int, int] | None) ->
     return digit_count is None or digit_count[0] <= len(reading.digits) <= digit_count[1]
 
 
+def is_sentence_without_number(free_text: str, reading: DigitReading) -> bool:
+    """Whisper's free text has no number and at least as many different words as the digit reader heard digits:
+    a sentence ("This is the worst service ever. I'm serious." read as four digits at a PIN question), not a
+    number whisper misheard as words, which has fewer ("Aye, aye, aye, aye." or "Viewer, viewer, A-A-A-A" for
+    eight)."""
+    if any(c.isdigit() for c in free_text) or find_digit_runs(free_text):  # "For only $1.49, 9.56.": numerals
+        return False
+    return len(set(normalize(free_text))) >= len(reading.digits)
+
+
 def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
     """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
     oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
@@ -350,6 +361,8 @@ class WhisperRecognizer:
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
         reading = None if self.digit_reader is None \
             else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
+        if reading is not None and is_sentence_without_number(free.text, reading):
+            reading = None  # "This is the worst service ever." read as a PIN: the decodes below decide
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
             return free if reading is None else with_reading(free, reading, hints.digit_count)
         decoded = self._read_digits(audio, encoded, hints, reading)
