@@ -64,6 +64,17 @@ def test_prompt_read_back_is_detected():
     assert not echoes_prompt("four seven", prompt)
 
 
+def test_a_prompt_read_back_after_a_filler_or_over_and_over_is_an_echo():
+    """What whisper base wrote over a hum, a cough and babble at a menu (flite voices, GSM with babble)."""
+    prompt = "what can I say, a real person."
+    assert echoes_prompt("It's a real person.", prompt)
+    assert echoes_prompt("It's a real person, a real person.", prompt)
+    assert echoes_prompt("A real person. A real person. A real person.", prompt)
+    assert not echoes_prompt("Can I talk to a real person?", prompt)  # a request, not the prompt
+    assert not echoes_prompt("Oh, oh.", prompt) and not echoes_prompt("So, nine nine.", prompt)
+    assert not echoes_prompt("It's a redelivery.", prompt, "track my parcel, a redelivery, help, agent, repeat")
+
+
 @pytest.mark.parametrize(("texts", "scores", "no_speech", "kept"), [
     (["Oh,", "Three.", "3."], [-1.65, -1.71, -1.93], 0.33, 1),  # a close digit beats a lone "Oh"
     (["Oh", "oh", "Two."], [-1.09, -1.41, -2.44], 0.3, 0),  # too far behind: keep (then dropped as filler)

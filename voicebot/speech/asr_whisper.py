@@ -77,6 +77,8 @@ DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a
 DIGITS_TEMPO = 0.8  # digits are decoded slowed to this tempo: fewer dropped repeats (eval/README.md)
 DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
+# what whisper writes before a prompt it reads back over noise ("It's a real person.")
+ECHO_LEADS = ("it's", "and", "so", "oh")
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 GRAMMAR_DOUBT_CONFIDENCE = 0.3
 # how callers say pairs and hundreds ("forty-two seventeen", "nine hundred"): the digits grammar admits
@@ -119,12 +121,24 @@ def is_hallucination(text: str, avg_logprob: float, no_speech_prob: float, audio
 
 def echoes_prompt(text: str, *prompts: str | None) -> bool:
     """The output repeats two or more words of the prompt verbatim ("Say a digit"): whisper read the
-    prompt back instead of the audio. Digit runs do not count: "two three" may be the answer."""
+    prompt back instead of the audio, also with a filler before it or over and over ("It's a real person, a real
+    person." over a hum). Digit runs do not count: "two three" may be the answer."""
     words = normalize(text)
+    if len(words) > 3 and words[0] in ECHO_LEADS:  # not "It's a redelivery.": an option said, with a lead
+        words = words[1:]
+    words = _one_round(words)
     if len(words) < 2 or all(w.isdigit() for w in words):
         return False
     joined = " " + " ".join(words) + " "
     return any(joined in " " + " ".join(normalize(p)) + " " for p in prompts if p)
+
+
+def _one_round(words: list[str]) -> list[str]:
+    """``words`` said two or more times over ("a real person a real person") once; else as they are."""
+    for size in range(1, len(words) // 2 + 1):
+        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
+            return words[:size]
+    return words
 
 
 def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
