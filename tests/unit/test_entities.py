@@ -160,6 +160,16 @@ def test_a_digit_string_is_no_choice() -> None:
     assert extract("it was great, five", RATING, expected=True).value == 5
 
 
+@pytest.mark.parametrize(("text", "chosen"), [
+    ("Two won the game last night.", None),  # "who won …" misheard: a number in a sentence is no menu key
+    ("option two please", 2), ("I think three", 3), ("I'd give it a four", 4), ("Five, it was great.", 5),
+    ("press 2 please", 2), ("I'll go with three", 3),
+])
+def test_a_number_inside_a_sentence_is_a_choice_only_when_said_as_one(text, chosen) -> None:
+    entity = extract(text, CHOICE, expected=True)
+    assert (entity.value if entity else None) == chosen
+
+
 @pytest.mark.parametrize(("text", "value"), [
     ("I'm calling about order to 345678.", "2345678"),  # "two three four…": the "two" written as a word
     ("the order number is won 234567", "1234567"),

@@ -88,11 +88,34 @@ def _number(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
             return _entity(spec, text, short.value, short.start, short.end)
         if len(found) != 1:  # "one two three four…" is a digit string, not the choice 1
             return None
+        if not _chosen_in_sentence(text, found[0]):  # "Two won the game last night." (for "who won …")
+            return None
     if not found:
         return None
     lo, hi = spec.min_length, spec.max_length  # for numbers: bounds on the value
     fitting = [m for m in found if (lo is None or m.value >= lo) and (hi is None or m.value <= hi)]
     return _entity(spec, text, fitting[0].value, fitting[0].start, fitting[0].end) if fitting else None
+
+
+# words that lead a choice said inside a sentence: "option two please", "I'd give it a four", "I'll go with three"
+CHOICE_LEADS = frozenset({"option", "press", "pressed", "number", "choose", "pick", "say", "give", "a", "an",
+                          "it's", "is", "be", "with"})
+
+
+def _chosen_in_sentence(text: str, number: normalize.Match) -> bool:
+    """The one number of a sentence answers a numeric choice (a menu key, a rating) when the sentence ends with
+    it ("I think three"), it is a clause of its own ("Five, it was great.") or a choice word leads it ("option two
+    please", "I'd give it a four")."""
+    toks = normalize.tokens(text)
+    at = next((k for k, t in enumerate(toks) if t.start <= number.start < t.end), None)
+    if at is None:
+        return False
+    after = toks[at + 1] if at + 1 < len(toks) else None
+    if after is None or not (after.text.isalnum() or "'" in after.text):
+        return True
+    words = [t.text for t in toks[:at] if t.text.isalnum() or "'" in t.text]
+    rest = [t.text for t in toks[at + 1:] if t.text.isalnum() and t.text not in ("please", "thanks", "thank", "you")]
+    return not rest or (bool(words) and words[-1] in CHOICE_LEADS)
 
 
 def _regex(text: str, spec: SlotTypeSpec) -> Entity | None:
