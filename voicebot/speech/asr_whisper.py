@@ -77,10 +77,10 @@ DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a
 DIGITS_TEMPO = 0.8  # digits are decoded slowed to this tempo: fewer dropped repeats (eval/README.md)
 DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
-# what whisper writes before a prompt it reads back over noise ("It's a real person.")
-ECHO_LEADS = ("it's", "and", "so", "oh")
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 GRAMMAR_DOUBT_CONFIDENCE = 0.3
+# what whisper writes before a prompt it reads back over noise ("It's a real person."): see echoes_prompt
+ECHO_LEADS = ("it's", "and", "so", "oh")
 # how callers say pairs and hundreds ("forty-two seventeen", "nine hundred"): the digits grammar admits
 # them, and numerals of any length, so whisper can write what was said (eval/README.md, digit strings)
 NUMBER_WORDS = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty "
@@ -126,19 +126,11 @@ def echoes_prompt(text: str, *prompts: str | None) -> bool:
     words = normalize(text)
     if len(words) > 3 and words[0] in ECHO_LEADS:  # not "It's a redelivery.": an option said, with a lead
         words = words[1:]
-    words = _one_round(words)
+    words = collapse_loops(" ".join(words), min_repeats=2).split()
     if len(words) < 2 or all(w.isdigit() for w in words):
         return False
     joined = " " + " ".join(words) + " "
     return any(joined in " " + " ".join(normalize(p)) + " " for p in prompts if p)
-
-
-def _one_round(words: list[str]) -> list[str]:
-    """``words`` said two or more times over ("a real person a real person") once; else as they are."""
-    for size in range(1, len(words) // 2 + 1):
-        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
-            return words[:size]
-    return words
 
 
 def is_expected_answer(text: str, hints: RecognitionHints) -> bool:
