@@ -298,8 +298,6 @@ class Runner:
                 expect = state.last_listen.expect
                 waited = replace(expect, no_input_s=max(expect.no_input_s, HOLD_NO_INPUT_S))
                 self.prompts.listen(state, out, waited)
-            else:  # nothing asked yet: the question the dialog waits at
-                self.prompts.ask_again(state, out, "prompt")
             return
         if intent == "repeat":
             out.note("repeating the last prompt")
