@@ -12,7 +12,6 @@ from dialogs import bundle_of, correction, example_bundle, said
 from voicebot.dialog.actions import ActionRegistry, ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
-from voicebot.dialog.runner import HOLD_NO_INPUT_S
 from voicebot.nlu.normalize import find_correction
 from voicebot.types import (
     CallStart,
@@ -233,19 +232,6 @@ async def test_global_agent_help_repeat_goodbye(bundle):
     state, _ = await started(engine)
     r = await engine.step(state, u("bye", "goodbye"))
     assert isinstance(r.actions[-1], EndCall) and r.actions[-1].reason == "caller_goodbye"
-
-
-async def test_hold_waits_at_the_same_question_without_hanging_up(bundle):
-    """"Hang on, let me find it": the bot says it will wait and listens to the same question, longer."""
-    engine = engine_for(bundle)
-    state, first = await started(engine)
-    r = await engine.step(state, u("hang on a second", "hold"))
-    listen = r.actions[-1]
-    assert said(r) == "Sure, take your time." and not state.ended and isinstance(listen, Listen)
-    assert listen.expect.hints == first.actions[-1].expect.hints
-    assert listen.expect.no_input_s == HOLD_NO_INPUT_S > first.actions[-1].expect.no_input_s
-    r = await engine.step(state, u("say again", "repeat"))
-    assert "How can I help" in said(r)  # the question, not the wait
 
 
 async def test_menu_dtmf_options(bundle):

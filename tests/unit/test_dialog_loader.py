@@ -60,7 +60,7 @@ def test_good_bundle_compiles(tmp_path):
     assert bundle is not None, problems
     assert bundle.name == "shop"
     assert bundle.intent_flow == {"order_status": "orders"}
-    assert set(bundle.intents) == {"order_status", "help", "repeat", "agent", "goodbye", "hold"}
+    assert set(bundle.intents) == {"order_status", "help", "repeat", "agent", "goodbye"}
     assert "agent please" in bundle.intents["agent"]
     assert len(bundle.version) == 16
     assert "Your order is on its way." in bundle.static_prompts()

@@ -120,21 +120,6 @@ BUILTIN_EXAMPLES: dict[str, tuple[str, ...]] = {
         "that's everything thank you bye",
         "hang up",
     ),
-    # the caller asks the bot to wait ("hang on, let me find my card"): not a goodbye, not a no-match
-    "hold": (
-        "hang on",
-        "hold on",
-        "hang on a second",
-        "one moment please",
-        "just a sec",
-        "wait a minute",
-        "give me a second",
-        "bear with me",
-        "hang on let me find it",
-        "hold on I'm getting my card",
-        "one second I need to look for it",
-        "let me just grab the letter",
-    ),
 }
 
 BUILTIN_HANDLERS: dict[str, HandlerDef] = {
@@ -145,7 +130,6 @@ BUILTIN_HANDLERS: dict[str, HandlerDef] = {
         handoff={"queue": "general", "reason": "caller_request"},
     ),
     "goodbye": HandlerDef(say="Thanks for calling. Goodbye!"),
-    "hold": HandlerDef(say="Sure, take your time."),
     "out_of_scope": HandlerDef(
         say="Sorry, I can't help with that here.",
         max=2,

@@ -42,8 +42,6 @@ _NEGATIVE_EMOTIONS = ("frustrated", "angry")
 # whisper wrote for "two"): a no-match that repeats the options, never counted toward the out-of-scope
 # handoff.
 OUT_OF_SCOPE_MIN_TRANSCRIPT_CONFIDENCE = 0.5
-# Intents whose handler answers them at any question (step 8); "agent" is a request for a person (step 2)
-GLOBAL_INTENTS = ("help", "repeat", "goodbye", "hold")
 # A doubtful request said with a digit string this long, of the kind its flow asks for, starts that flow.
 MIN_REQUEST_DIGITS = 4
 
@@ -151,8 +149,8 @@ class Interpreter:
         # 7. another flow's request while a value is awaited
         if digression is not None:
             return Digress(digression, u)
-        # 8. help, repeat, goodbye, hold
-        if sure and u.intent in GLOBAL_INTENTS and self.bundle.handlers[u.intent].enabled:
+        # 8. help, repeat, goodbye
+        if sure and u.intent in ("help", "repeat", "goodbye") and self.bundle.handlers[u.intent].enabled:
             return GlobalIntent(u.intent)
         # 9. at a menu, a value one of its flows asks for; out of scope; else a no-match
         if w.kind == "menu":

@@ -8,7 +8,6 @@ Every function that ends the turn returns once the turn's output is complete: th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, assert_never
 
 from voicebot.dialog.actions import ActionRunner
@@ -46,8 +45,6 @@ from voicebot.types import CallStart, DialogInput, Handoff, Say, Understanding
 AGENT_OFFER = "Do you want me to put you through to a colleague?"
 # Said after the menu's options when the out-of-scope limit is reached at a menu, before any handoff.
 PERSON_OFFER = "Or say agent to talk to a person."
-# After "hang on, let me find my card": how long the question waits before "Are you still there?"
-HOLD_NO_INPUT_S = 20.0
 
 
 class Runner:
@@ -290,15 +287,6 @@ class Runner:
             if handler.say:
                 self.prompts.say(state, out, self.prompts.render(state, handler.say))
             return self.steps.end(state, out, "caller_goodbye")
-        if intent == "hold":
-            out.note("the caller asked the bot to wait")
-            if handler.say:
-                self.prompts.say(state, out, self.prompts.render(state, handler.say))
-            if state.last_listen is not None:  # the same question, with time to find what it asks for
-                expect = state.last_listen.expect
-                waited = replace(expect, no_input_s=max(expect.no_input_s, HOLD_NO_INPUT_S))
-                self.prompts.listen(state, out, waited)
-            return
         if intent == "repeat":
             out.note("repeating the last prompt")
             out.actions.extend(state.last_prompt)

@@ -29,7 +29,7 @@ SlotKind = Literal[
 SLOT_KINDS: tuple[str, ...] = SlotKind.__args__  # type: ignore[attr-defined]
 
 # Intents the global handlers react to; a bundle may add examples but not define them as its own.
-RESERVED_INTENTS = ("help", "repeat", "agent", "goodbye", "hold")
+RESERVED_INTENTS = ("help", "repeat", "agent", "goodbye")
 
 # The step keys, in the order used to decide a step's type when several are present
 # (``{say: .., handoff: ..}`` is a handoff step that speaks first).
@@ -151,7 +151,6 @@ class Handlers(_Model):
     repeat: HandlerDef | None = None
     agent: HandlerDef | None = None
     goodbye: HandlerDef | None = None
-    hold: HandlerDef | None = None
     out_of_scope: HandlerDef | None = None
     no_input: HandlerDef | None = None
     no_match: HandlerDef | None = None
