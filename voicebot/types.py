@@ -148,7 +148,8 @@ class CallerSignals:
 class Understanding:
     """The NLU result of one caller utterance. ``intent`` is None when it is out of scope; ``correction``
     is the corrected part of a correction ("no, I said 4 5 7" -> "4 5 7"), None when it is none;
-    ``human_request``: the caller asks for a person ("just put me through"), whatever the intent's confidence."""
+    ``human_request``: the caller asks for a person ("just put me through"), whatever the intent's confidence;
+    ``wait_request``: the whole answer asks the bot to wait ("hang on, let me find my card")."""
 
     text: str
     intent: str | None
@@ -159,6 +160,7 @@ class Understanding:
     transcript_confidence: float = 1.0
     correction: str | None = None
     human_request: bool = False
+    wait_request: bool = False
 
     @property
     def out_of_scope(self) -> bool:

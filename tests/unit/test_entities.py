@@ -103,6 +103,50 @@ def test_list_prefers_the_longest_phrase() -> None:
     assert value("my gold card", spec) == "credit_gold"
 
 
+WINDOW = SlotTypeSpec("window", "list", values={"morning": ("in the morning",), "afternoon": ("after lunch",),
+                                                 "changed_mind": ("changed my mind", "don't want it")})
+
+
+@pytest.mark.parametrize(("heard", "canonical"), [
+    ("And after noon, please.", "afternoon"),  # word boundaries moved
+    ("The dont want it, please.", "changed_mind"),  # the apostrophe lost
+    ("Change my mind.", "changed_mind"),  # one letter off a long value
+    ("in the mourning", "morning"),
+])
+def test_a_list_value_heard_apart_is_taken_where_the_list_is_asked(heard: str, canonical: str) -> None:
+    assert value(heard, WINDOW) is None  # not as an unasked entity
+    entity = extract(heard, WINDOW, expected=True)
+    assert entity is not None and entity.value == canonical and entity.confidence < 1.0
+
+
+def test_a_short_list_value_is_not_taken_one_letter_off_inside_a_sentence() -> None:
+    spec = SlotTypeSpec("area", "list", values={"parks": ("park",), "roads": ("pothole",)})
+    assert extract("there are marks on the wall", spec, expected=True) is None
+    assert extract("par ks", spec, expected=True).value == "parks"  # type: ignore[union-attr]
+
+
+CARD = SlotTypeSpec("card_kind", "list", values={"debit": ("debit card", "bank card"), "credit": ("credit card",),
+                                                  "all": ("both", "all", "both of them")})
+
+
+@pytest.mark.parametrize(("heard", "canonical"), [
+    ("Debbie.", "debit"), ("Boat.", "all"), ("Credits.", "credit"), ("Debby card.", "debit"),
+    ("Yes.", None), ("Pardon?", None), ("I'm not sure which.", None),
+])
+def test_a_short_answer_sounding_like_one_value_is_taken_where_the_list_is_asked(heard: str,
+                                                                                  canonical: str | None) -> None:
+    assert value(heard, CARD) is None  # not as an unasked entity
+    entity = extract(heard, CARD, expected=True)
+    assert (entity.value if entity else None) == canonical
+    assert entity is None or entity.confidence < 1.0
+
+
+def test_a_short_answer_as_near_two_values_is_not_taken() -> None:
+    spec = SlotTypeSpec("window", "list", values={"morning": (), "evening": ()})
+    assert extract("Moaning.", spec, expected=True).value == "morning"  # type: ignore[union-attr]
+    assert extract("Mening.", spec, expected=True) is None  # as near "morning" as "evening"
+
+
 def test_text_takes_the_whole_utterance() -> None:
     assert value("  my parcel was left in the rain ", SlotTypeSpec("description", "text")) == \
         "my parcel was left in the rain"
@@ -176,6 +220,15 @@ def test_a_number_inside_a_sentence_is_a_choice_only_when_said_as_one(text, chos
 ])
 def test_a_digit_written_as_a_homophone_completes_a_number_one_short(text, value):
     assert extract(text, SlotTypeSpec("order", "digits", 7, 7)).value == value
+
+
+def test_a_digit_written_as_a_homophone_between_groups_completes_a_number_one_short():
+    parcel = SlotTypeSpec("parcel", "digits", 10, 10)
+    said = "I want to book a redelivery for track number 9876543 to 1,0."  # "… three two one zero"
+    assert extract(said, parcel).value == "9876543210"
+    assert extract("it's 12345 for 6789", parcel).value == "1234546789"
+    assert extract("from 12345 to 67890", parcel).value == "1234567890"  # ten already: "to" is a word
+    assert extract("between 1234 and 5678", parcel, expected=True).value == "12345678"  # no homophone: as heard
 
 
 def test_a_homophone_is_no_digit_when_the_number_fits_without_it():

@@ -48,6 +48,8 @@ REQUESTS = [
     # "operator" as the recogniser writes it alone over a poor line
     "Upperator, please.", "Authorator please.", "Operate or please.", "I'm a creator, please.", "Anotherator.",
     "And operator.", "of the reator",
+    # the "to" lost before a strong name
+    "nope, I've had enough of as I want to speak the real person right now.", "Can I talk the manager?",
 ]
 
 NEAR_MISSES = [
@@ -65,6 +67,7 @@ NEAR_MISSES = [
     "You got me a refund, thanks.", "Yes.", "No, that's all.", "speak up please",
     "My generator broke down.", "The refrigerator I ordered is broken.", "Better.", "The router.", "Operate.",
     "I'm calling about the decorator you sent.", "and then nothing", "One of the generators is broken.",
+    "Do you speak Spanish?", "I can't talk the way I used to.",
 ]
 
 DECLINED = [

@@ -23,6 +23,8 @@ def test_goemotions_mapping(labels: list[str], ours: str | None) -> None:
     ("it's the third time I'm calling about this", ["frustration"]),
     ("I want to speak to a real person", ["frustration"]),
     ("I have called three times already", ["frustration"]),
+    ("this is outrageous", ["frustration"]),
+    ("frankly it's a disgrace", ["frustration"]),
     ("what the hell is going on", ["swearing"]),
     ("WHY IS THIS NOT WORKING", ["frustration", "shouting"]),
     ("I'd like to check my balance", []),

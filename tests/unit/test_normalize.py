@@ -31,6 +31,13 @@ TODAY = date(2026, 11, 25)  # a Wednesday
     # whisper writes a long number as a cardinal: "order 2345678" heard over GSM
     ("order two million three hundred forty five thousand six hundred seventy eight", ["2345678"]),
     ("one million", ["1000000"]),
+    # a digit heard as a word between a scale and its hundred (festival's "three" over GSM)
+    ("order two million free, hundred forty five thousand six hundred seventy eight.", ["2345678"]),
+    ("I paid for hundred things", []),  # only inside a number, after its scale
+    # "… for me" written "4 me" after the digits: the "4" is the "for"
+    ("Can you track parcel of 5-5-5-5-1, 2-3-4-5-4-me?", ["555512345"]),
+    ("1 2 3 four, me", ["123"]),
+    ("it is 1 2 3 4 4 4", ["123444"]),
 ])
 def test_digit_runs(text: str, digits: list[str]) -> None:
     assert [m.value for m in n.find_digit_runs(text)] == digits
@@ -222,6 +229,10 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("that's everything", False), ("no that's it", False), ("maybe later", False), ("please don't", False),
     ("fine", True), ("that works", True), ("I'm fine", False), ("I'm good thanks", False),
     ("I'm okay", False),
+    # a farewell after an acknowledgement is the end ("Anything else?" "Okay, goodbye.")
+    ("Okay, goodbye.", False), ("alright, thanks, bye bye", False), ("see you", False),
+    ("yes please, bye", True),
+    ("Not.", False),  # "nah" as whisper writes it over a phone line; alone, "not" is a no
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -229,6 +240,7 @@ def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
 
 
 def test_yes_no_not_from_other_sentences() -> None:
+    assert n.find_yes_no("I'm not sure") is None  # doubt, not a yes
     assert n.find_yes_no("I don't know") is None
     assert n.find_yes_no("I want a redelivery") is None
 

@@ -53,7 +53,8 @@ _SWEARING = re.compile(
     r"\b(damn(?:ed|it)?|hell|crap(?:py)?|shit(?:ty)?|bullshit|fuck\w*|bloody|wtf|pissed|screw(?:ed)?|"
     r"idiots?|stupid|moron|bastards?|sucks?|rubbish|garbage)\b", re.IGNORECASE)
 _FRUSTRATION = re.compile(
-    r"(ridiculous|unacceptable|absurd|pathetic|useless|incompetent|terrible|awful|horrible|worst|"
+    r"(ridiculous|unacceptable|outrageous|appalling|disgrace(?:ful)?|shambles|absurd|pathetic|useless|incompetent|"
+    r"terrible|awful|horrible|worst|"
     r"frustrat\w*|annoy\w*|fed up|sick (?:and tired )?of|waste of (?:my )?time|are you (?:kidding|serious)|"
     r"(?:this|that) is a joke|(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)|many|several) times?\b.*\b(?:call|ask|told|tried)|"
     r"(?:called|tried|asked|told you) (?:\w+ ){0,3}(?:times|already|before|again and again)|"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Literal
 
 from voicebot.nlu import normalize
@@ -44,13 +45,15 @@ WRONG_LENGTH_CONFIDENCE = 0.5
 
 
 def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
-    runs = normalize.find_digit_runs(text)
+    groups = normalize.find_digit_runs(text)
+    runs = list(groups)
     if len(runs) > 1:  # "1234 5678" said in groups: also consider all groups joined
         runs.append(normalize.Match("".join(r.value for r in runs), runs[0].start, runs[-1].end))
     lo, hi = spec.min_length or 1, spec.max_length or 64
     fitting = [r for r in runs if lo <= len(r.value) <= hi]
-    if not fitting and (mended := _with_homophone(text, runs, lo, hi)) is not None:
-        fitting = [mended]
+    if not fitting:
+        mended = _with_homophone(text, runs, lo, hi) or _with_homophone_between(text, groups, lo, hi)
+        fitting = [mended] if mended is not None else []
     if not fitting:
         heard = runs[-1] if runs else None
         if expected and heard and not _pronoun_one(text, heard):  # every digit said, for the read-back
@@ -73,6 +76,20 @@ def _with_homophone(text: str, runs: list[normalize.Match], lo: int, hi: int) ->
         if before and (digit := _HOMOPHONE_BEFORE.get(before.group(1))) is not None \
                 and lo <= len(run.value) + 1 <= hi:
             return normalize.Match(f"{digit}{run.value}", before.start(1), run.end)
+    return None
+
+
+def _with_homophone_between(text: str, groups: list[normalize.Match], lo: int, hi: int
+                            ) -> normalize.Match | None:
+    """Groups of a digit string one digit short, a digit of which the recogniser wrote as a word between two
+    of them ("9876543 to 1,0" for "… three two one zero"), when only with that digit they have the slot's
+    length."""
+    for k in range(1, len(groups)):
+        between = text[groups[k - 1].end:groups[k].start].strip(" ,.-").lower()
+        if (digit := normalize.HOMOPHONES.get(between)) is not None:
+            value = "".join(g.value for g in groups[:k]) + str(digit) + "".join(g.value for g in groups[k:])
+            if lo <= len(value) <= hi:
+                return normalize.Match(value, groups[0].start, groups[-1].end)
     return None
 
 
@@ -148,6 +165,78 @@ def _list(text: str, spec: SlotTypeSpec) -> Entity | None:
     return _entity(spec, text, best[2], start, start - best[0])
 
 
+# A list value heard with its word boundaries moved ("after noon", "pot holes") or one letter off ("pop
+# holes") is taken only where the dialog asked for that list, and one letter off only for values this long:
+# shorter words are too near to other words ("parks" / "marks").
+HEARD_APART_MAX_WORDS = 4
+ONE_LETTER_OFF_MIN_LENGTH = 7
+HEARD_APART_CONFIDENCE = 0.8
+
+
+def _list_heard_apart(text: str, spec: SlotTypeSpec) -> Entity | None:
+    """A synonym of ``spec`` said as consecutive words of ``text`` written with other word boundaries, or
+    (synonyms of :data:`ONE_LETTER_OFF_MIN_LENGTH` letters or more) one letter off: "And after noon,
+    please." is the afternoon, "No, I said pop holes." potholes."""
+    words = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[a-z0-9']+", text.lower())]
+    synonyms = [("".join(re.findall(r"[a-z0-9]", phrase.lower())), canonical)
+                for canonical, phrases in spec.values.items() for phrase in (canonical, *phrases)]
+    for allowed_edits in (0, 1):
+        for size in range(HEARD_APART_MAX_WORDS, 0, -1):
+            for i in range(len(words) - size + 1):
+                joined = "".join(w.replace("'", "") for w, _, _ in words[i:i + size])
+                for synonym, canonical in synonyms:
+                    if (joined == synonym if allowed_edits == 0 else
+                            len(synonym) >= ONE_LETTER_OFF_MIN_LENGTH and _one_edit_apart(joined, synonym)):
+                        return _entity(spec, text, canonical, words[i][1], words[i + size - 1][2],
+                                       HEARD_APART_CONFIDENCE)
+    return None
+
+
+# A short answer that sounds like one value of the list asked for ("Debbie." for "debit", "Boat." for "both"):
+# at most this many words, each synonym compared with its letters' runs squeezed ("debbie" -> "debie"),
+# taken when it is this similar (difflib's ratio) and clearly nearer than any other value.
+SOUNDS_LIKE_MAX_WORDS = 2
+SOUNDS_LIKE_MIN_LETTERS = 4
+SOUNDS_LIKE_MIN_RATIO = 0.75
+SOUNDS_LIKE_MARGIN = 0.15
+SOUNDS_LIKE_CONFIDENCE = 0.6
+
+
+def _list_sounding_like(text: str, spec: SlotTypeSpec) -> Entity | None:
+    """The value of ``spec`` a short answer sounds like, when one value is near and the others are not."""
+    words = list(re.finditer(r"[a-z']+", text.lower()))
+    if not 0 < len(words) <= SOUNDS_LIKE_MAX_WORDS:
+        return None
+    said = _squeezed("".join(w.group().replace("'", "") for w in words))
+    nearest: dict[str, float] = {}
+    for canonical, phrases in spec.values.items():
+        for phrase in (canonical, *phrases):
+            letters = "".join(re.findall(r"[a-z]", phrase.lower()))
+            if len(letters) >= SOUNDS_LIKE_MIN_LETTERS:
+                ratio = SequenceMatcher(None, said, _squeezed(letters)).ratio()
+                nearest[canonical] = max(ratio, nearest.get(canonical, 0.0))
+    ranked = sorted(nearest.items(), key=lambda item: item[1], reverse=True) + [("", 0.0)]
+    (best, ratio), (_, runner_up) = ranked[0], ranked[1]
+    if ratio < SOUNDS_LIKE_MIN_RATIO or ratio - runner_up < SOUNDS_LIKE_MARGIN:
+        return None
+    return _entity(spec, text, best, words[0].start(), words[-1].end(), SOUNDS_LIKE_CONFIDENCE)
+
+
+def _squeezed(letters: str) -> str:
+    """Letters with each run of one letter written once: "debbie" -> "debie"."""
+    return re.sub(r"(.)\1+", r"\1", letters)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one letter changed, added or dropped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    return a[i + (len(a) == len(b)):] == b[i + 1:]
+
+
 def extract(
     text: str, spec: SlotTypeSpec, today: date | None = None, expected: bool = False
 ) -> Entity | None:
@@ -166,7 +255,8 @@ def extract(
     if kind == "regex":
         return _regex(text, spec)
     if kind == "list":
-        return _list(text, spec)
+        return _list(text, spec) or (
+            _list_heard_apart(text, spec) or _list_sounding_like(text, spec) if expected else None)
     if kind == "text":
         stripped = text.strip()
         return _entity(spec, text, stripped, text.find(stripped), text.find(stripped) + len(stripped)) \

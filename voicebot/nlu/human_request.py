@@ -55,6 +55,8 @@ _REQUESTS = [re.compile(p) for p in (
     # talk to whom: "can I talk to a real person", "let me speak with one of your staff"
     rf"\b(?:talk|speak|chat|talking|speaking|have a word|have a chat)(?: directly| properly)? (?:to|with) "
     rf"(?:you )?{_WHO}\b(?!')",  # ("speak to you a person": a word the recogniser put in)
+    # the "to" lost by the recogniser, before a strong name only: "I want to speak the real person"
+    rf"\b(?:talk|speak)(?: directly| properly)? {_STRONG}\b(?!')",
     # get me through to whom: "put me through to someone", "get me a human", "connect me with a rep"
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",

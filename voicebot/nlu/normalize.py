@@ -107,6 +107,10 @@ def _cardinal(toks: list[Token], i: int) -> tuple[Decimal, int] | None:
         elif w == "hundred" and last in ("unit", "numeral") and 0 < current % 1000 < 10:
             current += (current % 10) * 99
             last = "hundred"
+        elif w in HOMOPHONES and last == "scale" and (after := _hundred_at(toks, j + 1)) is not None:
+            current += HOMOPHONES[w]  # "two million free, hundred …": a digit heard as a word, then its hundred
+            last = "unit"
+            j = after - 1
         elif w in SCALES and last in ("unit", "tens", "numeral", "hundred") and current:
             total += current * SCALES[w]
             current = Decimal(0)
@@ -129,6 +133,12 @@ def _cardinal(toks: list[Token], i: int) -> tuple[Decimal, int] | None:
     if j > 0 and toks[j - 1].text == "and":
         j -= 1
     return total + current, j
+
+
+def _hundred_at(toks: list[Token], j: int) -> int | None:
+    """The index of "hundred" at token ``j`` or right after a comma there, or None."""
+    k = j + (j < len(toks) and toks[j].text == ",")
+    return k if k < len(toks) and toks[k].text == "hundred" else None
 
 
 def find_numbers(text: str) -> list[Match]:
@@ -213,6 +223,17 @@ def _next_piece_at(toks: list[Token], j: int) -> int:
     return k
 
 
+def _for_me(toks: list[Token], at: int, piece: tuple[str, int]) -> bool:
+    """Whether the piece at ``at`` is the recogniser's "4" for the "for" of "for me": "track parcel
+    5-5-5-5-1, 2-3-4-5-4-me" is nine digits and "for me"; nobody says "four me"."""
+    if piece != ("4", at + 1):
+        return False
+    k = at + 1
+    while k < len(toks) and toks[k].text in _RUN_GLUE:
+        k += 1
+    return k < len(toks) and toks[k].text == "me"
+
+
 def find_digit_runs(text: str) -> list[Match]:
     """Digit strings as said or written: "four five six", "4 5 6", "double seven", "triple oh", "o four",
     pairs and hundreds ("forty-two seventeen" -> "4217", "nine hundred" -> "900"), with commas, dashes or
@@ -221,14 +242,15 @@ def find_digit_runs(text: str) -> list[Match]:
     found, i = [], 0
     while i < len(toks):
         piece = _digit_piece(toks, i, in_run=False)
-        if piece is None:
+        if piece is None or _for_me(toks, i, piece):
             i += 1
             continue
         digits, j = piece
         start, end = toks[i].start, toks[j - 1].end
         while j < len(toks):
-            nxt = _digit_piece(toks, _next_piece_at(toks, j), in_run=True)
-            if nxt is None:
+            at = _next_piece_at(toks, j)
+            nxt = _digit_piece(toks, at, in_run=True)
+            if nxt is None or _for_me(toks, at, nxt):
                 break
             digits += nxt[0]
             j = nxt[1]
@@ -563,7 +585,7 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|"
+    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|^\W*not(?=\W*$)|"
     r"not (?:really|right|correct|quite)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
     r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
@@ -572,7 +594,8 @@ _NO = re.compile(
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|sure|correct|right|exactly|affirmative|absolutely|definitely|certainly|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )sure|correct|right|exactly|affirmative|absolutely|"
+    r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|"
     r"sounds (?:good|great)|"
@@ -582,6 +605,26 @@ _YES = re.compile(
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
     r"(?:i'?m|i am) (?:good|done|all set|fine)|all set|that'?ll be all|that will be all)\b", re.IGNORECASE)
+# A farewell ending the answer ("Okay, goodbye.", "thanks, bye bye"): the caller is done, whatever an
+# acknowledgement before it says; only a yes of substance ("yes", "sure", "please do") still counts.
+_BYE = r"good ?bye|bye(?:[ -]bye)?"
+_FAREWELL = re.compile(rf"\b(?:{_BYE}|see you(?: later| soon)?|take care)\W*$", re.IGNORECASE)
+_ACKNOWLEDGEMENTS = frozenset(("okay", "ok", "alright", "all right", "right", "fine", "perfect"))
+
+
+# The whole answer says the caller needs nothing more: "no, that's everything, thanks", "nope, I'm all set".
+_LEADS = r"(?:no|nope|nah|okay|ok|alright|great|lovely|right|well|um|uh|actually|and|so|oh|thanks|thank you)"
+_CLOSINGS = (r"(?:that'?s (?:all|everything|it)|that is all|nothing (?:else|more)|"
+             r"(?:i'?m|i am) (?:all )?(?:good|done|set|fine)|all set|that'?ll be all|that will be all|"
+             r"that was (?:all|everything) i needed|no more questions)")
+_TAILS = rf"(?:thanks|thank you(?: very much| so much)?|cheers|{_BYE}|for (?:now|today)|then|really)"
+_SAYS_DONE = re.compile(rf"^(?:{_LEADS}\W+)*{_CLOSINGS}(?:\W+{_TAILS})*\W*$", re.IGNORECASE)
+
+
+def says_done(text: str) -> bool:
+    """Whether the whole answer says the caller needs nothing more ("nope, that's everything, thanks"): at a
+    menu reached again after "Anything else?", the end of the call, not a request out of scope."""
+    return bool(_SAYS_DONE.match(text.strip()))
 
 
 def find_yes_no(text: str) -> Match | None:
@@ -589,10 +632,14 @@ def find_yes_no(text: str) -> Match | None:
     "I'd rather not", "not right now, I'll think about it", "that's wrong"….
 
     A negation wins when it comes first ("no, that's not right"; "not correct"). Without a yes or no
-    word, the end of a request list is a no ("that's all", "nothing else", "that's everything")."""
+    word, the end of a request list is a no ("that's all", "nothing else", "that's everything"), and so is an
+    answer ending in a farewell after at most an acknowledgement ("okay, goodbye")."""
     no, yes = _NO.search(text), _YES.search(text)
     if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
         return Match(False, no.start(), no.end())
+    farewell = _FAREWELL.search(text)
+    if farewell and (not yes or yes.group().lower() in _ACKNOWLEDGEMENTS):
+        return Match(False, farewell.start(), farewell.end())
     if yes:
         return Match(True, yes.start(), yes.end())
     if done := _DONE.search(text):

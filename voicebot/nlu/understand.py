@@ -18,9 +18,9 @@ from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.normalize import find_correction, find_digit_runs
+from voicebot.nlu.wait_request import asks_to_wait
 from voicebot.runtime import InferencePool, Priority
 from voicebot.types import CallerSignals, Entity, Understanding
-
 
 # A request for a person (``nlu/human_request.py``) is always honoured ("zero out"), even inside a long, angry
 # sentence the classifier finds out of scope: "This is ridiculous, nothing works. Get me a human now!". Said
@@ -124,6 +124,7 @@ class Nlu:
             transcript_confidence=transcript_confidence,
             correction=correction,
             human_request=reading.human_request,
+            wait_request=asks_to_wait(text),
         )
 
     def rescued(self, transcript_confidence: float, heard_otherwise: Sequence[tuple[str, float]]
@@ -169,24 +170,30 @@ class Nlu:
                  correction: str | None = None) -> tuple[Entity, ...]:
         """The expected slot type first (read from ``correction``, the corrected part of "no, I said …",
         when there is one), then every other slot type that matches; free-text and ``expected_only`` slot
-        types only when expected."""
+        types only when expected. A list value in the corrected part is read as where its list is asked
+        ("No, I said pop holes." for potholes): the dialog takes a correction only for the slot it corrects."""
         found: list[Entity] = []
         expected = self.slot_types.get(expected_slot) if expected_slot else None
-        if expected is not None:
-            corrected = correction if expected.kind != "yes_no" else None
-            entity = extract(corrected, expected, today, expected=True) if corrected else None
+
+        def in_correction(spec: SlotTypeSpec) -> Entity | None:
+            entity = extract(correction, spec, today, expected=True) if correction else None
             if entity is not None and entity.start >= 0:  # offsets into the whole utterance
-                offset = text.rfind(corrected)
+                offset = text.rfind(correction)
                 entity = replace(entity, start=entity.start + offset, end=entity.end + offset)
+            return entity
+
+        if expected is not None:
+            entity = in_correction(expected) if expected.kind != "yes_no" else None
             if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # the whole answer may fit
                 whole = extract(text, expected, today, expected=True)
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
             if entity is not None:
                 found.append(entity)
-        for name, spec in self.slot_types.items():
+        for spec in self.slot_types.values():
             if spec is expected or spec.kind == "text" or spec.expected_only:
                 continue
-            if (entity := extract(text, spec, today)) is not None:
+            entity = extract(text, spec, today) or (in_correction(spec) if spec.kind == "list" else None)
+            if entity is not None:
                 found.append(entity)
         return tuple(found)
