@@ -295,7 +295,7 @@ class ScriptedDialog:
     def start(self, call_id: str, caller_id: str = "", variables=None):
         from types import SimpleNamespace
 
-        return SimpleNamespace(slots={}, vars={}, call_vars=dict(variables or {}))
+        return SimpleNamespace(slots={}, vars={}, call_vars=dict(variables or {}), digits_heard=None)
 
     async def step(self, state, event):
         from types import SimpleNamespace

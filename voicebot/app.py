@@ -28,7 +28,6 @@ from voicebot.call.directory import CallDirectory, CallInfo, FlowRouter, MemoryC
 from voicebot.call.directory_redis import RedisCallDirectory
 from voicebot.call.events import EventBus
 from voicebot.call.recording import Recordings, policy_for
-from voicebot.call.routing import plan_from_spec
 from voicebot.call.routing import RoutingPlan, plan_from_spec
 from voicebot.call.session import APOLOGY, FILLER, SHUTDOWN_NOTICE, CallServices, CallSession, DialogApp
 from voicebot.config import AmiSettings, EventsSettings, RecordingSettings, Settings

@@ -140,8 +140,9 @@ class SpeechSettings(BaseModel):
     # between groups) may last this long before the turn ends; None: end_of_turn_max_s
     end_of_turn_digit_pause_s: float | None = Field(2.0, ge=0.0)
     # Speech that resumes this soon after the end of the caller's turn continues it ("no, ... it's 1234"):
-    # the dialog answers the whole utterance instead of the first half. 0 turns it off.
-    turn_continuation_s: float = Field(1.0, ge=0.0)
+    # the dialog answers the whole utterance instead of the first half; a pause between two sentences lasts
+    # up to a second ("… nothing works. Get me a human now!"). 0 turns it off.
+    turn_continuation_s: float = Field(1.5, ge=0.0)
     min_speech_s: float = 0.12  # shorter bursts (clicks, "mm") do not start a turn
     preroll_s: float = 0.2
     # Silence after which whisper decodes speculatively (the result is reused if the caller stays quiet)

@@ -124,13 +124,20 @@ def _no_clear_pii(text: str) -> None:
     assert found is None, text[max(0, found.start() - 300):found.end() + 300]
 
 
+def _story(record: dict) -> str:
+    """What was said and decided, turn by turn: what a failed check about a call shows."""
+    return "\n".join(f"{t['index']}. caller: {t['caller_text']!r} | bot: {t['bot_text']!r} | {t['decision']}"
+                     for t in record["turns"]) + f"\nhanded off: {(record.get('handoff') or {}).get('reason')}"
+
+
 def test_the_calls_were_served_and_handed_off_with_nothing_kept_in_clear(day: Day) -> None:
-    assert day.served["outcome"] == "completed", day.served
-    assert day.handed_off["outcome"] == "handoff", day.handed_off
-    said = " ".join(t["caller_text"] for t in day.served["turns"])
-    # the spoken card was heard, and masked before it was kept (as an account number when Whisper writes a digit
-    # of it as a word: "five" as "5" but "four" as "for")
-    assert "[card ****4444]" in said or "[account]" in said, said
+    assert day.served["outcome"] == "completed", _story(day.served)
+    assert day.handed_off["outcome"] == "handoff", _story(day.handed_off)
+    said = next(t["caller_text"] for t in day.served["turns"] if re.search(r"card|number|lost", t["caller_text"], re.I))
+    # the spoken card was heard, and masked before it was kept: as a card; as an account number when Whisper writes
+    # a digit of it as a word ("five" as "5" but "four" as "for"); or as "****" when the flow took the digits for the
+    # account number it asks and read them back (a sensitive answer of the wrong length)
+    assert any(mask in said for mask in ("[card ****4444]", "[account]", "****")), said
     record = httpx.get(f"{day.service.web_url}/api/calls/{day.served['id']}", headers=auth(day.service), timeout=30)
     assert record.status_code == 200
     _no_clear_pii(record.text)  # the read token's view

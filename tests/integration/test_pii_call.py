@@ -54,8 +54,12 @@ async def test_a_spoken_card_and_email_are_never_kept_or_shown_in_clear(tmp_path
         admin = await add_people(service.db_url)
         result, record = await call(service, [
             {"wait_for_bot": {"timeout": 20}},
+            # the e-mail first, at the menu: said after the card, a pause under load could split it off into
+            # the answer to the (sensitive) account question, which is masked whole and never sealed
+            {"say": "Hi, my email is john dot smith at gmail dot com."},
+            {"wait_for_bot": {"timeout": 20}},
             {"say": "I lost my card. The number was four one one one, one one one one, one one one one, "
-                    "one one one one, and my email is john dot smith at gmail dot com."},
+                    "one one one one."},
             {"wait_for_bot": {"timeout": 20}},
             {"say": "I want to speak to an agent"},
             {"wait_for_bot": {"timeout": 30}},
@@ -75,7 +79,10 @@ async def test_a_spoken_card_and_email_are_never_kept_or_shown_in_clear(tmp_path
     assert result.ok, result.errors
     assert record is not None and record["outcome"] == "handoff"
     said = " ".join(t["caller_text"] for t in record["turns"])
-    assert "[card ****1111]" in said or "[account]" in said, said  # the number was heard, and masked
+    card = next(t["caller_text"] for t in record["turns"] if re.search(r"card|number|lost", t["caller_text"], re.I))
+    # the number was heard, and masked: as a card, as an account number, or as "****" when the flow took its digits
+    # for the account number it asks and read them back
+    assert any(mask in card for mask in ("[card ****1111]", "[account]", "****")), card
     assert "[email]" in said, said
     served = json.dumps(record)
     assert not CARD.search(served) and not EMAIL.search(served), served

@@ -22,9 +22,9 @@ from fakes import (
 from voicebot.call import events as ev
 from voicebot.call.dtmf import KeyedOn
 from voicebot.call.events import EventBus
-from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp
+from voicebot.call.session import APOLOGY, CallServices, CallSession, DialogApp, joined
 from voicebot.config import Settings
-from voicebot.events import CallState
+from voicebot.events import CallState, Utterance
 from voicebot.runtime import InferencePool
 from voicebot.speech.tts import Speaker
 from voicebot.store.recorder import CallRecorder
@@ -40,6 +40,7 @@ from voicebot.types import (
     Listen,
     NoInput,
     Say,
+    Transcript,
     Understanding,
     now,
 )
@@ -363,7 +364,7 @@ async def test_keys_typed_while_a_continued_turn_is_reprocessed_are_kept(tmp_pat
     dialog = KeysDuringReprocessing(replies, conn)
     session.services = CallServices(**{**session.services.__dict__,
                                        "dialog_for": lambda _info: DialogApp("test", "v1", dialog, FakeNlu({}))})
-    # a short gap (0.45 s: the 0.35 s end of turn, well inside the 1 s continuation) keeps this robust on a
+    # a short gap (0.45 s: the 0.35 s end of turn, well inside the 1.5 s continuation) keeps this robust on a
     # loaded machine, where the real-time pacing of the frames stretches it
     await asyncio.gather(run_session(session), play_two_utterances(conn, speech_pcm, second_pcm, gap_s=0.45))
     said = [i.text for i in dialog.inputs if isinstance(i, Understanding)]
@@ -530,3 +531,19 @@ async def test_a_number_keyed_after_a_key_that_answered_goes_to_the_next_questio
     await run_session(session)
     assert dialog.inputs[1:] == [DigitsInput("1"), DigitsInput("87654321", terminated=True)]
     assert [t.input_kind for t in store.calls[conn.call_id]["turns"]] == ["start", "dtmf", "dtmf"]
+
+
+def test_a_continuation_is_joined_as_a_new_clause():
+    """The pause that ended the first part is a clause boundary: "nothing work" + "Got me a human now."
+    reads as "nothing work, Got me a human now." (a request for a person), and a first part ending a
+    sentence keeps it."""
+    def utterance(text: str, start: float, end: float) -> Utterance:
+        return Utterance(Transcript(text, 0.9), speech_start=start, speech_end=end, first_pause=None,
+                         final_at=end)
+
+    merged = joined(utterance("no, this is ridiculous, nothing work", 0.0, 2.0),
+                    utterance("Got me a human now.", 3.0, 4.0))
+    assert merged.transcript.text == "no, this is ridiculous, nothing work, Got me a human now."
+    assert merged.speech_start == 0.0
+    assert joined(utterance("Nothing works.", 0.0, 1.0), utterance("Help.", 2.0, 3.0)).transcript.text == \
+        "Nothing works. Help."

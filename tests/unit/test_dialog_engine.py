@@ -12,6 +12,7 @@ from dialogs import bundle_of, correction, example_bundle, said
 from voicebot.dialog.actions import ActionRegistry, ActionRunner
 from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import load_bundle
+from voicebot.dialog.runner import HOLD_NO_INPUT_S
 from voicebot.nlu.normalize import find_correction
 from voicebot.types import (
     CallStart,
@@ -75,6 +76,8 @@ async def test_start_greets_then_listens_with_menu_hints(bundle):
     assert r.actions[0].interruptible is False  # the greeting is marked not interruptible
     listen = r.actions[-1]
     assert listen.expect.max_digits == 1 and "check an order" in listen.expect.hints.phrases
+    keys = [p for p in listen.expect.hints.phrases if p in ("zero", "one", "two", "three")]
+    assert keys == ["one", "two", "zero"]  # the menu's keys as words, 0 (the agent) last
     assert r.state_name == "main.menu"
     assert r.decisions[0] == "call started: flow main"
 
@@ -232,6 +235,36 @@ async def test_global_agent_help_repeat_goodbye(bundle):
     state, _ = await started(engine)
     r = await engine.step(state, u("bye", "goodbye"))
     assert isinstance(r.actions[-1], EndCall) and r.actions[-1].reason == "caller_goodbye"
+
+
+async def test_nothing_more_said_at_a_menu_ends_the_call_politely(bundle):
+    """"Nope, that's everything, thanks" at a menu (out of scope to the classifier) is a goodbye, not "I can't
+    help with that"; a complaint that starts the same way is not."""
+    engine = engine_for(bundle)
+    state, _ = await started(engine)
+    r = await engine.step(state, u("Nope, that's everything, thanks.", None, 0.0))
+    assert isinstance(r.actions[-1], EndCall) and r.actions[-1].reason == "caller_goodbye"
+    state, _ = await started(engine)
+    r = await engine.step(state, u("that's all wrong", None, 0.0))
+    assert not state.ended and not isinstance(r.actions[-1], EndCall)
+
+
+async def test_hold_waits_at_the_same_question_without_hanging_up(bundle):
+    """"Hang on, let me find it" (read as goodbye by the classifier): the bot says it will wait and listens to
+    the same question, longer; the call does not end."""
+    engine = engine_for(bundle)
+    state, first = await started(engine)
+    hang_on = replace(u("hang on a second", "goodbye", 0.9), wait_request=True)
+    r = await engine.step(state, hang_on)
+    listen = r.actions[-1]
+    assert said(r) == "Sure, take your time." and not state.ended and isinstance(listen, Listen)
+    assert listen.expect.hints == first.actions[-1].expect.hints
+    assert listen.expect.no_input_s == HOLD_NO_INPUT_S > first.actions[-1].expect.no_input_s
+    r = await engine.step(state, u("say again", "repeat"))
+    assert "How can I help" in said(r)  # the question, not the wait
+    state.last_listen = None  # (a dialog that has listened to nothing yet) the question is asked again
+    r = await engine.step(state, hang_on)
+    assert "How can I help" in said(r) and isinstance(r.actions[-1], Listen)
 
 
 async def test_menu_dtmf_options(bundle):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.dialog.loader import FlowLoadError, FlowRegistry, load_bundle, parse_yaml
+from voicebot.nlu.entities import extract
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,3 +146,22 @@ def test_unknown_bundle_is_a_key_error(tmp_path):
 def test_repository_flows_are_valid():
     registry = FlowRegistry.load(ROOT / "dialogs")
     assert "example" in registry.names()
+
+
+ANYTHING_ELSE = GOOD.replace('      - end: "Bye"', '''      - ask: more
+        type: anything_else
+        prompt: "Anything else I can help with?"
+      - end: "Bye"''')
+
+
+@pytest.mark.parametrize(("answer", "value"), [
+    ("one more thing", "yes"), ("yes please", "yes"), ("great, thanks, that's it", "no"),
+    ("nothing else", "no"),
+    ("I'm all set", "no"), ("nope", "no"), ("Okay, goodbye.", "no"),
+])
+def test_anything_else_is_built_in_and_read_the_way_callers_answer(tmp_path, answer, value):
+    """A bundle asks "Anything else?" with the built-in type, declaring nothing; "that's it" is a no there."""
+    bundle, problems = load_bundle(write(tmp_path, "shop.yaml", ANYTHING_ELSE))
+    assert bundle is not None, problems
+    entity = extract(answer, bundle.slot_types["anything_else"], expected=True)
+    assert entity is not None and entity.value == value

@@ -36,10 +36,10 @@ class Understood:
 
 
 def tells_nothing(understanding: Understanding, expected_slot: str | None) -> bool:
-    """No intent, no request for a person and, when the dialog asked for a value (``expected_slot``), no value:
-    the dialog can only say it did not understand. A number alone at a menu ("And you track a five, five, …")
-    is no request."""
-    if understanding.intent is not None or understanding.human_request:
+    """No intent, no request for a person or to wait and, when the dialog asked for a value
+    (``expected_slot``), no value: the dialog can only say it did not understand. A number alone at a menu
+    ("And you track a five, five, …") is no request."""
+    if understanding.intent is not None or understanding.human_request or understanding.wait_request:
         return False
     return expected_slot is None or not understanding.entities
 

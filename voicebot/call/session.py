@@ -163,9 +163,13 @@ class CallTasks:
 
 def joined(first: Utterance, second: Utterance) -> Utterance:
     """One utterance from a turn and its continuation: the words of both, the start of the first, the audio of
-    both (None unless both have it at one rate)."""
+    both (None unless both have it at one rate). A pause long enough to end a turn is a clause boundary: the
+    words are joined with a comma when the first part has no final punctuation ("nothing work, got me a human
+    now", where a request said first in its clause is read as one)."""
     a, b = first.transcript, second.transcript
-    transcript = replace(b, text=f"{a.text.strip()} {b.text.strip()}", confidence=min(a.confidence, b.confidence),
+    head = a.text.strip()
+    sep = " " if not head or head[-1] in ".,!?;:…-" else ", "
+    transcript = replace(b, text=f"{head}{sep}{b.text.strip()}", confidence=min(a.confidence, b.confidence),
                          audio_seconds=a.audio_seconds + b.audio_seconds, alternatives=())
     audio = None
     if first.audio is not None and second.audio is not None and first.audio.sample_rate == second.audio.sample_rate:
@@ -295,6 +299,8 @@ class CallSession:
             # what the dialplan announced (tier=gold) and what the flow set (vars.verified, …): handoff routing
             self.variables = {**state.call_vars, **state.vars}
             self.redactor.learn(self.slots)  # before the reply reads a value back
+            if state.digits_heard and any(isinstance(a, Listen) and a.expect.sensitive for a in result.actions):
+                self.redactor.learn_heard(state.digits_heard)  # a sensitive number of the wrong length, read back
             listen = await self._perform(result.actions, turn)
             if listen is None:  # the call was handed off or ended
                 return

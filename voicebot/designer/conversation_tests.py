@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from voicebot.call.handoff import route
+from voicebot.call.routing import plan_from_spec
 from voicebot.dialog.actions import ActionRegistry, ActionRunner, default_registry
 from voicebot.dialog.engine import DialogEngine, DialogState
 from voicebot.dialog.loader import Bundle, FlowProblem, parse_yaml
@@ -484,7 +486,9 @@ def backend_client(
 
 
 class TextDriver:
-    """Drives the dialog engine with text through an NLU (no audio)."""
+    """Drives the dialog engine with text through an NLU (no audio). A handoff is routed as a call routes it
+    (the bundle's routing plan, the caller's tier, the anger in the last turns), so a test expects the same
+    queue and priority in text and in audio."""
 
     def __init__(
         self,
@@ -502,6 +506,9 @@ class TextDriver:
         self.engine: DialogEngine | None = None
         self.state: DialogState | None = None
         self._listen: Listen | None = None
+        self._plan = plan_from_spec(bundle.spec.routing)
+        self._emotions: list[tuple[str, float]] = []
+        self._intents: list[str | None] = []
         self._client: httpx.AsyncClient | None = None
         self._cleanup: Callable[[], None] = lambda: None
 
@@ -528,6 +535,9 @@ class TextDriver:
             if self.find_correction is not None:  # corrections read by the given function, not the NLU
                 understanding = replace(understanding, correction=self.find_correction(turn.value))
             intent, confidence = understanding.intent, understanding.confidence
+            if understanding.emotion is not None:
+                self._emotions.append((understanding.emotion.label, understanding.emotion.score))
+            self._intents.append(understanding.intent)
             event: Any = understanding
         elif turn.kind == "dtmf":
             event = DigitsInput(turn.value.rstrip("#"), terminated=turn.value.endswith("#"))
@@ -553,6 +563,9 @@ class TextDriver:
     ) -> TurnOutcome:
         assert self.state is not None
         handoff = next((a for a in actions if isinstance(a, Handoff)), None)
+        if handoff is not None:
+            handoff = route(handoff, {**self.state.call_vars, **self.state.vars}, self._emotions, self._plan,
+                            self._intents)
         listen = next((a for a in actions if isinstance(a, Listen)), None)
         if listen is not None:
             self._listen = listen

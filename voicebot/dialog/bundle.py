@@ -130,6 +130,7 @@ BUILTIN_HANDLERS: dict[str, HandlerDef] = {
         handoff={"queue": "general", "reason": "caller_request"},
     ),
     "goodbye": HandlerDef(say="Thanks for calling. Goodbye!"),
+    "hold": HandlerDef(say="Sure, take your time."),
     "out_of_scope": HandlerDef(
         say="Sorry, I can't help with that here.",
         max=2,
@@ -160,10 +161,20 @@ BUILTIN_HANDLERS: dict[str, HandlerDef] = {
 # "Bye." as 5 on the survey's scale (a bundle may declare its own ``rating`` type, e.g. 1-10).
 SURVEY_TYPE = "rating"
 MENU_CHOICE_TYPE = "menu_choice"
+# "Anything else?" answered the way callers do: "one more thing", "nothing else", "I'm good", "that's it" (a
+# no here, where "that's it" at a confirmation is a yes); any other yes or no, and a farewell, through the
+# list's yes/no fallback (``nlu/entities.py``).
+ANYTHING_ELSE_TYPE = "anything_else"
 BUILTIN_SLOT_TYPES: dict[str, SlotTypeDef] = {
     **{kind: SlotTypeDef(kind=kind) for kind in SLOT_KINDS if kind not in ("regex", "list")},
     SURVEY_TYPE: SlotTypeDef(kind="number", min_length=1, max_length=5),
     MENU_CHOICE_TYPE: SlotTypeDef(kind="number", max_length=9),
+    ANYTHING_ELSE_TYPE: SlotTypeDef(kind="list", values={
+        "yes": ["yes", "yeah", "yep", "yup", "sure", "please", "one more thing", "something else",
+                "another question", "actually yes"],
+        "no": ["no", "nope", "nah", "nothing", "nothing else", "that's all", "that's it", "that is all",
+               "I'm good", "I'm fine", "all good", "no thanks", "that's everything", "I'm done", "all set"],
+    }),
 }
 
 

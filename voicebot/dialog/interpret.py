@@ -30,11 +30,12 @@ from voicebot.dialog.moves import (
     Silence,
     SlotConfirmed,
     StartFlow,
+    WaitAsked,
 )
 from voicebot.dialog.questions import Questions, ValueAhead, slot_of
 from voicebot.dialog.schema import AnyStep, AskStep, CollectDigitsStep, MenuStep
 from voicebot.dialog.state import DialogState
-from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit
+from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, says_done
 from voicebot.types import DialogInput, DigitsInput, Entity, NoInput, Understanding
 
 _NEGATIVE_EMOTIONS = ("frustrated", "angry")
@@ -101,6 +102,9 @@ class Interpreter:
             if agent.confirm and not state.agent_offered:
                 return OfferAgent(why)
             return HandlerHandoff("agent", why)
+        # 2b. a request to wait: the same question again, with time to answer it
+        if u.wait_request and self.bundle.handlers["hold"].enabled:
+            return WaitAsked()
 
         # 3. a pending confirmation
         if w.kind == "confirm_slot" and (move := self._slot_confirmation(state, u)):
@@ -149,9 +153,11 @@ class Interpreter:
         # 7. another flow's request while a value is awaited
         if digression is not None:
             return Digress(digression, u)
-        # 8. help, repeat, goodbye
+        # 8. help, repeat, goodbye; at a menu, "no, that's everything" is a goodbye too
         if sure and u.intent in ("help", "repeat", "goodbye") and self.bundle.handlers[u.intent].enabled:
             return GlobalIntent(u.intent)
+        if w.kind == "menu" and says_done(u.text) and self.bundle.handlers["goodbye"].enabled:
+            return GlobalIntent("goodbye")
         # 9. at a menu, a value one of its flows asks for; out of scope; else a no-match
         if w.kind == "menu":
             assert isinstance(step, MenuStep)

@@ -167,6 +167,11 @@ class GlobalIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitAsked:
+    """The caller asked the bot to wait ("hang on, let me find my card")."""
+
+
+@dataclass(frozen=True, slots=True)
 class OutOfScope:
     """A request the bundle does not serve."""
 
@@ -181,5 +186,5 @@ class NoMatch:
 Move = (
     Heard | Frustrated | Keyed | Silence | HandlerHandoff | OfferAgent | DeclineAgent | FillSlot | SlotConfirmed
     | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent
-    | Digress | GlobalIntent | OutOfScope | NoMatch
+    | Digress | GlobalIntent | WaitAsked | OutOfScope | NoMatch
 )

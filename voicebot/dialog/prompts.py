@@ -19,6 +19,9 @@ REPAIR_WORDS = tuple(
     "should be a an it ends in starts with add at end start no yes that's right wrong not".split()
 )
 _KEYPAD_WORDS = ("key", "keypad", "type", "press", "dial")
+# A menu's keys said as words ("two" for key 2), heard better when they are among its hints (eval/README.md,
+# "Menu keys said as words")
+KEY_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _READ_BACK_TAG = {
     "digits": "digits",
     "phone": "phone",
@@ -166,7 +169,9 @@ class Prompts:
         lang = state.language
         if isinstance(step, MenuStep):
             intents = step.menu.intents or list(self.bundle.intent_flow)
-            phrases = tuple(self.bundle.intent_label(i) for i in intents)
+            keys = sorted((k for k in step.menu.dtmf or {} if k.isdigit()), key=lambda k: (k == "0", k))
+            phrases = tuple(self.bundle.intent_label(i) for i in intents) \
+                + tuple(KEY_WORDS[int(k)] for k in keys)
             max_digits = 1 if step.menu.dtmf else 0
             choice = MENU_CHOICE_TYPE if step.menu.dtmf else None  # "two" (or "to") said for key 2
             return Expectation(

@@ -8,6 +8,7 @@ Every function that ends the turn returns once the turn's output is complete: th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, assert_never
 
 from voicebot.dialog.actions import ActionRunner
@@ -34,6 +35,7 @@ from voicebot.dialog.moves import (
     Silence,
     SlotConfirmed,
     StartFlow,
+    WaitAsked,
 )
 from voicebot.dialog.prompts import Prompts
 from voicebot.dialog.questions import Questions, ValueAhead, as_int, slot_of
@@ -45,6 +47,8 @@ from voicebot.types import CallStart, DialogInput, Handoff, Say, Understanding
 AGENT_OFFER = "Do you want me to put you through to a colleague?"
 # Said after the menu's options when the out-of-scope limit is reached at a menu, before any handoff.
 PERSON_OFFER = "Or say agent to talk to a person."
+# After "hang on, let me find my card": how long the question waits before its no-input prompt.
+HOLD_NO_INPUT_S = 20.0
 
 
 class Runner:
@@ -143,6 +147,8 @@ class Runner:
                 await self._digress(state, out, intent, u)
             case GlobalIntent(intent):
                 self._global_intent(state, out, intent)
+            case WaitAsked():
+                self._hold(state, out)
             case OutOfScope():
                 await self._out_of_scope(state, out)
             case NoMatch(why):
@@ -297,6 +303,19 @@ class Runner:
         if handler.say:
             self.prompts.say(state, out, self.prompts.render(state, handler.say))
         self.prompts.ask_again(state, out, "prompt")
+
+    def _hold(self, state: DialogState, out: TurnOutput) -> None:
+        """ "Hang on, let me find it": the hold handler's words, and the same question listened to again with
+        time to find what it asks for; no miss is counted."""
+        out.note("the caller asked the bot to wait")
+        handler = self.bundle.handlers["hold"]
+        if handler.say:
+            self.prompts.say(state, out, self.prompts.render(state, handler.say))
+        if state.last_listen is None:  # nothing asked yet: the question the dialog waits at
+            self.prompts.ask_again(state, out, "prompt")
+            return
+        expect = state.last_listen.expect
+        self.prompts.listen(state, out, replace(expect, no_input_s=max(expect.no_input_s, HOLD_NO_INPUT_S)))
 
     async def _out_of_scope(self, state: DialogState, out: TurnOutput) -> None:
         handler = self.bundle.handlers["out_of_scope"]

@@ -151,6 +151,7 @@ class Handlers(_Model):
     repeat: HandlerDef | None = None
     agent: HandlerDef | None = None
     goodbye: HandlerDef | None = None
+    hold: HandlerDef | None = None
     out_of_scope: HandlerDef | None = None
     no_input: HandlerDef | None = None
     no_match: HandlerDef | None = None

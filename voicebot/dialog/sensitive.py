@@ -55,6 +55,11 @@ class Redactor:
             if (pattern := _pattern(str(value))) is not None:
                 self._patterns[str(value)] = (pattern, mask_value(value, keep))
 
+    def learn_heard(self, digits: str) -> None:
+        """Remember a sensitive answer the bot reads back before it fills its slot (seven digits of eight)."""
+        if digits not in self._patterns and (pattern := _pattern(digits)) is not None:
+            self._patterns[digits] = (pattern, MASK)
+
     def text(self, text: str, free_text: bool = True) -> str:
         """``text`` with every known sensitive value masked, then (unless not ``free_text``) any other personal
         data."""
