@@ -16,7 +16,10 @@ With ``--second-hearing`` (and ``--intents``) a line tiny's readings leave meani
 base and understood again, as a call does (``call/hearing.py``); rows note ``heard_again``.
 
 With ``--commands`` the lines are instead :data:`COMMANDS`, the global commands said bare ("operator please",
-"help", "say that again"), each to reach its built-in intent.
+"help", "say that again"), each to reach its built-in intent. With ``--keys`` they are the menu's keys said as
+words ("two", "two please", "press two", "option two"), each right when the turn reads as that key (the
+``menu_choice`` value the menu takes). The hints are the ones the product gives at the bundle's first menu
+(its labels, then its keys as words); ``--labels-only`` gives the labels alone, as before the keys were added.
 
 Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+babble10 --intents
 [--out eval/results/menu_answers_flite.json]`` (dev voices: flite; held-out: festival).
@@ -29,6 +32,7 @@ import asyncio
 import json
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +41,13 @@ import yaml
 from voicebot.call.hearing import understand_turn
 from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
 from voicebot.config import Settings
+from voicebot.dialog.bundle import MENU_CHOICE_TYPE
+from voicebot.dialog.prompts import KEY_WORDS
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer, load_second_hearing
 from voicebot.speech.asr_whisper import _to_model_rate
 from voicebot.speech.wer import wer
-from voicebot.types import AudioFrame, RecognitionHints, Transcript
+from voicebot.types import AudioFrame, CallStart, Listen, RecognitionHints, Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = ("banking", "logistics", "retail", "public_service")
@@ -54,6 +60,24 @@ COMMANDS = {
     "help": "help", "help me": "help", "help please": "help",
     "repeat": "repeat", "repeat that": "repeat", "say that again": "repeat",
 }
+
+
+def menu_hints(bundle: str) -> RecognitionHints:
+    """What the product listens for at the bundle's first menu: the hints of the call's first Listen."""
+    from voicebot.dialog.actions import ActionRunner
+    from voicebot.dialog.engine import DialogEngine
+    from voicebot.dialog.loader import load_bundle
+
+    engine = DialogEngine(load_bundle(ROOT / "dialogs" / f"{bundle}.yaml")[0], ActionRunner())
+    result = asyncio.run(engine.step(engine.start("menu-answers"), CallStart()))
+    return next(a for a in result.actions if isinstance(a, Listen)).expect.hints
+
+
+def key_lines(hints: RecognitionHints) -> list[tuple[str, str]]:
+    """The menu's keys said as words, four ways each, and the key each should read as."""
+    keys = [w for w in hints.phrases if w in KEY_WORDS]
+    return [(form.format(word), str(KEY_WORDS.index(word))) for word in keys
+            for form in ("{}", "{} please", "press {}", "option {}")]
 
 
 def menu_lines(bundle: str) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
@@ -73,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundles", default=",".join(BUNDLES))
     parser.add_argument("--intents", action="store_true", help="also understand each transcript (bundle NLU)")
     parser.add_argument("--commands", action="store_true", help="bare global commands instead of the tests' lines")
+    parser.add_argument("--keys", action="store_true", help="the menu's keys said as words instead")
+    parser.add_argument("--labels-only", action="store_true", help="hints: the menu's labels without its keys")
     parser.add_argument("--second-hearing", action="store_true",
                         help="hear a line again with whisper base when it means nothing (with --intents)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/voicebot-caller-audio"))
@@ -83,16 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = load_recognizer(tiny, pool)
     second = load_second_hearing(tiny, pool, recognizer) if args.second_hearing else None
     nlus = _nlus(args.bundles.split(",")) if args.intents else {}
+    product_hints = {bundle: menu_hints(bundle) for bundle in args.bundles.split(",")}  # one engine start each
     rows = []
     for voice in parse_voices(args.voices):
         for channel in args.channels.split(","):
             for bundle in args.bundles.split(","):
                 labels, lines = menu_lines(bundle)
+                hints = replace(product_hints[bundle], phrases=labels) if args.labels_only else product_hints[bundle]
                 if args.commands:
                     lines = list(COMMANDS.items())
+                if args.keys:
+                    lines = key_lines(product_hints[bundle])
                 for line, intent in lines:
                     pcm = caller_turn(line, voice, channel, args.cache)
-                    heard = recognizer.decode(_to_model_rate(pcm, 8000), RecognitionHints(labels))
+                    heard = recognizer.decode(_to_model_rate(pcm, 8000), hints)
                     score = wer([(line, heard.text)])
                     row = {"bundle": bundle, "voice": voice, "family": voice.split("-")[0], "channel": channel,
                            "line": line, "heard": heard.text, "confidence": round(heard.confidence, 3),
@@ -100,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                            "alternatives": [[text, round(conf, 3)] for text, conf in heard.alternatives]}
                     if nlus:
                         transcript = Transcript(heard.text, heard.confidence, alternatives=heard.alternatives)
-                        understood = asyncio.run(understand_turn(nlus[bundle], transcript, RecognitionHints(labels),
+                        understood = asyncio.run(understand_turn(nlus[bundle], transcript, hints,
                                                                  audio=AudioFrame(pcm, 8000), second_hearing=second))
-                        row["understood"] = understood.understanding.intent
+                        key = understood.understanding.entity(MENU_CHOICE_TYPE)
+                        row["understood"] = (str(key.value) if key is not None else None) if args.keys \
+                            else understood.understanding.intent
                         row["heard_again"] = understood.transcript.text if understood.heard_again else None
                     rows.append(row)
     report = summarise(rows)
