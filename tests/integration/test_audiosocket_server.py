@@ -539,6 +539,26 @@ async def test_handler_plays_then_hangs_up_with_whole_even_frames(server, record
     assert recorder.hangup(call_id).reason == "local"
 
 
+async def test_hangup_reaches_a_peer_still_streaming_before_it_reads(server, recorder, logs) -> None:
+    """Asterisk keeps sending frames until it has read the 0x00: the server must not reset the connection
+    (a close with unread frames sends a TCP reset, which can discard the 0x00 the peer has not read yet)."""
+    call_id = new_id()
+
+    async def hang_up(call: CallConnection) -> None:
+        await asyncio.sleep(0.1)
+        await call.hangup(drain=False)
+
+    recorder.behaviour = hang_up
+    peer = await Peer.connect(server.port, read=False)
+    peer.send(encode_uuid(call_id))
+    peer.stream_audio()
+    await recorder.finished[call_id].wait()
+    await asyncio.sleep(0.3)  # frames keep arriving at the server after its 0x00, before the peer reads
+    received = Decoder().feed(await asyncio.wait_for(peer.reader.read(), 5))  # to EOF; a reset raises here
+    assert received[-1] == Message(Kind.HANGUP, b"")
+    assert recorder.hangup(call_id).reason == "local"
+
+
 async def test_failing_handler_ends_its_call_only(server, recorder, logs) -> None:
     good, good_id = await healthy_call(server, recorder)
 

@@ -142,6 +142,7 @@ class _Connection(asyncio.Protocol):
         self._codec: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._peer_closed = False
         self._player_task: asyncio.Task[None] | None = None
         self.call_task: asyncio.Task[None] | None = None
         self.call: CallConnection | None = None
@@ -209,8 +210,9 @@ class _Connection(asyncio.Protocol):
             self._buffer += data[offset:]
 
     def eof_received(self) -> bool:
+        self._peer_closed = True
         if self._ended:
-            return False
+            return False  # the peer closed after our 0x00: the transport closes now
         if self._buffer:
             pending = len(self._buffer)
             if pending < 3:
@@ -335,7 +337,7 @@ class _Connection(asyncio.Protocol):
                          max_calls=self._settings.max_calls)
         self._ended = True
         self._transport.write(_HANGUP)
-        self._transport.close()
+        self._close_without_reset(self._transport)
 
     def _start_call(self, call_id: str) -> None:
         assert self._transport is not None
@@ -423,10 +425,20 @@ class _Connection(asyncio.Protocol):
             else:
                 if send_hangup:
                     transport.write(_HANGUP)
-                transport.close()
-                self._close_timer = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT_S, transport.abort)
+                self._close_without_reset(transport)
         if self.call is not None and self.call_task is None:
             self._start_handler()  # the session still sees the call (and its Hangup) and records it
+
+    def _close_without_reset(self, transport: asyncio.Transport) -> None:
+        """Close after what was written (0x00) is sent, without a TCP reset: a socket closed with the peer's
+        frames still unread sends a reset, which can discard the 0x00 before the peer reads it. So only the
+        sending side is shut; frames still arriving are read and dropped until the peer closes (it does on
+        0x00), or the connection is aborted after ``_CLOSE_TIMEOUT_S``."""
+        if self._peer_closed or not transport.can_write_eof():
+            transport.close()
+        else:
+            transport.write_eof()
+        self._close_timer = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT_S, transport.abort)
 
     @property
     def ended(self) -> bool:
