@@ -20,9 +20,9 @@ def test_hints_become_a_grammar_hotwords_or_a_prompt():
     assert {"seven", "oh", "double", "agent", "skip"} <= set(grammar_for(digits))
     assert grammar_for(RecognitionHints(slot_type="yes_no")) is None
     prompt, hot = prompt_for(RecognitionHints(slot_type="yes_no"))
-    assert {"yes", "no"} <= set(hot.split())
+    assert {"yes", "no", "agent", "operator"} <= set(hot.split())  # a person asked for at a confirmation
     prompt, hot = prompt_for(RecognitionHints(phrases=("billing", "credit card")))
-    assert hot == "billing, credit card, help, agent, repeat"
+    assert hot == "billing, credit card, help, agent, operator, repeat"
     prompt, hot = prompt_for(RecognitionHints())
     assert prompt and hot is None
     prompt, hot = prompt_for(RecognitionHints(slot_type="delivery_day", kind="date"))  # a date question

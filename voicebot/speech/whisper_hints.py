@@ -12,8 +12,12 @@ from voicebot.types import RecognitionHints
 # to 5 %. Figures: eval/README.md, section ASR.
 DIGIT_WORDS = "zero one two three four five six seven eight nine oh double triple"
 COMMAND_WORDS = "agent operator representative help repeat"  # still heard while digits are expected
-SPOKEN_COMMANDS = "help, agent, repeat"  # global handlers, biased for alongside a question's options
+SPOKEN_COMMANDS = "help, agent, operator, repeat"  # global handlers, biased for alongside a question's options
 YES_NO_WORDS = "yes no yeah nope correct"
+# A caller may ask for a person at a yes/no question too: "Operator." by festival's slt voice was heard "up for
+# nature" at a confirmation, by tiny and base alike, until these were among its hotwords; no yes/no answer or
+# line noise was heard as either word (eval/README.md, "Eleventh session").
+PERSON_WORDS = "agent operator"
 GENERIC_PROMPT = "Hello, I'm calling about my account."
 # After a question's options and the commands, how callers ask for the commands. Whisper reads the
 # hotwords and then this prompt as one text (asr_whisper.py): it ends in a full stop, so whisper starts
@@ -32,7 +36,7 @@ def prompt_for(hints: RecognitionHints) -> tuple[str | None, str | None]:
     if hints.kind == "digits":
         return None, None  # the grammar does the biasing
     if hints.kind == "yes_no":
-        return None, " ".join(filter(None, (YES_NO_WORDS, phrases)))
+        return None, " ".join(filter(None, (YES_NO_WORDS, PERSON_WORDS, phrases)))
     if hints.kind == "date":
         return None, DATE_WORDS
     if phrases:  # the options, and the commands a caller may say instead ("Help!" was heard "health")
