@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from voicebot.dialog.bundle import MENU_CHOICE_TYPE, Bundle
+from voicebot.dialog.bundle import ANYTHING_ELSE_TYPE, MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.conditions import format_value, render
 from voicebot.dialog.questions import Questions
 from voicebot.dialog.schema import AnyStep, AskStep, CollectDigitsStep, MenuStep, SurveyStep, Text
@@ -184,6 +184,10 @@ class Prompts:
             phrases = tuple(type_def.values) + tuple(s for syn in type_def.values.values() for s in syn)
         elif type_def is not None and type_def.kind == "yes_no":
             phrases = ("yes", "no")
+        if type_name == ANYTHING_ELSE_TYPE:
+            # "Anything else?" is answered with the next request as often as with a no: the bundle's requests
+            # are hints too, as at a menu ("yes, and what are your opening hours" was heard "opening errors")
+            phrases = tuple(self.bundle.intent_label(i) for i in self.bundle.intent_flow) + phrases
         digit_count = None
         if isinstance(step, CollectDigitsStep):
             digit_count = (step.min_digits, step.max_digits)
