@@ -50,12 +50,15 @@ REQUESTS = [
     "And operator.", "of the reator",
     # the "to" lost before a strong name
     "nope, I've had enough of as I want to speak the real person right now.", "Can I talk the manager?",
+    # a person "instead", the verb heard in the past tense
+    "Hold on Ken, I talked to a real person instead.", "I'd rather speak with someone instead",
 ]
 
 NEAR_MISSES = [
     "I want to check my balance", "my card was stolen", "a person stole my card", "Someone stole my card.",
     "human resources called me", "The delivery person left it next to the bins.",
     "My agent number is four four two one.", "I spoke to an agent yesterday about this.",
+    "I talked to a real person instead of using the app last time.",
     "The manager at the store said I could return it.", "Transfer fifty dollars to my savings.",
     "I want to transfer money.", "What's the status of my transfer?", "Someone from your team called me.",
     "Can someone tell me where my parcel is?", "I need someone to sign for the parcel.",

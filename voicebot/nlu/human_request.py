@@ -57,6 +57,10 @@ _REQUESTS = [re.compile(p) for p in (
     rf"(?:you )?{_WHO}\b(?!')",  # ("speak to you a person": a word the recogniser put in)
     # the "to" lost by the recogniser, before a strong name only: "I want to speak the real person"
     rf"\b(?:talk|speak)(?: directly| properly)? {_STRONG}\b(?!')",
+    # a person "instead", whatever tense the recogniser gave the verb: "I talked to a real person instead"
+    # (festival voice, "can I talk to a real person instead"); "instead of …" says what was done
+    rf"\b(?:talk|talked|speak|spoke|chat|chatted|talking|speaking)(?: directly| properly)? (?:to|with) "
+    rf"{_WHO} instead\b(?! of\b)",
     # get me through to whom: "put me through to someone", "get me a human", "connect me with a rep"
     rf"\b(?:put|get|transfer|connect|pass|patch|forward|route|switch|give|find) me "
     rf"(?:(?:through|over|across|on|back) )?(?:(?:to|with|onto|on to) )?{_WHO}\b(?!')",
