@@ -578,3 +578,61 @@ flows:
     state, _ = await started(engine)
     r = await engine.step(state, u("when are you open", "hours", 0.9))
     assert "Status shipped." in said(r) and not r.side_effects
+
+
+COMPLAINT = """\
+name: council
+intents:
+  complaint:
+    examples: [I want to complain, make a complaint, file a complaint, I have a complaint, report a problem]
+slot_types:
+  category:
+    kind: list
+    values:
+      roads: [roads, potholes]
+      noise: [noise, loud music]
+  details: {kind: text}
+flows:
+  main:
+    steps:
+      - menu: {prompt: "How can I help?"}
+  complaint:
+    intent: complaint
+    steps:
+      - ask: category
+        prompt: "What is it about?"
+        reprompt: "Please say roads or noise."
+      - say: "Thanks."
+      - ask: details
+        prompt: "What happened, and where?"
+      - end: "Logged: {slots.category}, {slots.details}."
+"""
+
+
+async def test_a_correction_with_no_value_heard_asks_the_corrected_question_again(tmp_path):
+    """ "No, I said pop hold on." at the next (free-text) question: the category is asked again, not the
+    words taken for the description; once answered, the flow goes on to the description."""
+    engine = DialogEngine(bundle_of(COMPLAINT, tmp_path, "council"), ActionRunner(None))
+    state = engine.start("call-1", "+15550111")
+    await engine.step(state, CallStart())
+    await engine.step(state, u("I want to complain", "complaint"))
+    r = await engine.step(state, u("it's about noise", category="noise"))
+    assert "What happened" in said(r)
+    r = await engine.step(state, u("No, I said pop hold on."))
+    assert "didn't catch" in said(r) and "Please say roads or noise." in said(r)
+    assert "slot category" in " ".join(r.decisions) and "category" not in state.slots
+    assert "details" not in state.slots
+    r = await engine.step(state, u("potholes", category="roads"))
+    assert said(r) == "Thanks. | What happened, and where?"
+    r = await engine.step(state, u("a big hole outside number four", details="a big hole outside number four"))
+    assert "Logged: roads, a big hole outside number four." in said(r)
+
+
+async def test_a_free_text_answer_that_is_no_correction_stands(tmp_path):
+    engine = DialogEngine(bundle_of(COMPLAINT, tmp_path, "council"), ActionRunner(None))
+    state = engine.start("call-1", "+15550111")
+    await engine.step(state, CallStart())
+    await engine.step(state, u("I want to complain", "complaint"))
+    await engine.step(state, u("it's about noise", category="noise"))
+    r = await engine.step(state, u("No one sleeps, the bar plays music all night", details="the bar"))
+    assert "Logged: noise, the bar." in said(r)

@@ -195,6 +195,17 @@ def test_not_corrections(text: str) -> None:
     assert n.find_correction(text) is None
 
 
+@pytest.mark.parametrize(("text", "misheard"), [
+    ("No, I said pop hold on.", True), ("no I meant the other one", True), ("That's not what I said.", True),
+    ("nope, that's wrong, it's potholes", True), ("you misheard me", True), ("Um, not that, the roads", True),
+    ("No one sleeps, the bar plays music all night", False), ("no thanks", False),
+    ("it's about the potholes I said last week", False), ("The man next door said he'd fix it", False),
+])
+def test_a_correction_said_in_so_many_words(text: str, misheard: bool) -> None:
+    """Said first, whatever follows: "No, I said pop hold on." corrects even when its value cannot be read."""
+    assert n.names_a_mishearing(text) is misheard
+
+
 @pytest.mark.parametrize(("text", "compact"), [
     ("A B one two three", "AB123"),
     ("x 4 double 5", "X455"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from voicebot.dialog.bundle import MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.conditions import FlowRuntimeError
 from voicebot.dialog.moves import (
+    AskEarlierAgain,
     ConfirmIntent,
     CorrectConfirmed,
     CorrectEarlier,
@@ -33,9 +34,18 @@ from voicebot.dialog.moves import (
     WaitAsked,
 )
 from voicebot.dialog.questions import Questions, ValueAhead, slot_of
-from voicebot.dialog.schema import AnyStep, AskStep, CollectDigitsStep, MenuStep
+from voicebot.dialog.schema import (
+    AnyStep,
+    AskStep,
+    BranchStep,
+    CallStep,
+    CollectDigitsStep,
+    MenuStep,
+    SayStep,
+    SetStep,
+)
 from voicebot.dialog.state import DialogState
-from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, says_done
+from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, names_a_mishearing, says_done
 from voicebot.types import DialogInput, DigitsInput, Entity, NoInput, Understanding
 
 _NEGATIVE_EMOTIONS = ("frustrated", "angry")
@@ -246,14 +256,31 @@ class Interpreter:
         if type_def is None or type_def.kind in ("yes_no", "text") or awaited:
             return None
         entity = self.q.entity_for(u, type_name)
+        if entity is None:
+            return self._ask_corrected_again(state, u, slot)
         if (
-            entity is None
-            or entity.value == state.slots.get(slot)
+            entity.value == state.slots.get(slot)
             or not self.q.valid_type(type_name, entity.value)
             or (entity.start >= 0 and entity.start < u.text.rfind(corrected.strip()))
         ):
             return None
         return CorrectEarlier(slot, entity.value)
+
+    def _ask_corrected_again(self, state: DialogState, u: Understanding, slot: str) -> AskEarlierAgain | None:
+        """ "No, I said pop hold on": a correction said in so many words whose value cannot be read. The
+        corrected slot is asked again when its question is earlier in the flow waiting and nothing between
+        them changes anything outside the call (a POST, another question); else None (the answer stands)."""
+        w = state.waiting
+        assert w is not None
+        if not names_a_mishearing(u.text) or state.stack[-1].flow != w.flow:
+            return None
+        steps = self.bundle.flows[w.flow].steps
+        index = next((i for i in range(w.index - 1, -1, -1)
+                      if isinstance(steps[i], AskStep) and steps[i].ask == slot), None)  # type: ignore[union-attr]
+        if index is None or not all(_replayable(step) for step in steps[index + 1:w.index]):
+            return None
+        return AskEarlierAgain(slot, index, f"correction of slot {slot} with no value in {u.correction!r}: "
+                                            "asking it again")
 
     def _digression_intent(self, state: DialogState, u: Understanding) -> str | None:
         """Another flow's intent said while a value is awaited, when the current flow allows leaving."""
@@ -469,6 +496,13 @@ class Interpreter:
         if intent in self.bundle.intent_flow:
             return StartFlow(intent, None, f"{how} {key} chose intent {intent}")
         return None
+
+
+def _replayable(step: AnyStep) -> bool:
+    """A step that may run again when the flow goes back over it: it speaks, sets or reads, nothing more."""
+    if isinstance(step, CallStep):
+        return step.call.method == "GET"
+    return isinstance(step, (SayStep, SetStep, BranchStep))
 
 
 def _keyed(digits: str) -> Understanding:

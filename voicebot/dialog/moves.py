@@ -125,6 +125,16 @@ class CorrectEarlier:
 
 
 @dataclass(frozen=True, slots=True)
+class AskEarlierAgain:
+    """ "No, I said …" with no value heard in it: the corrected slot's question (step ``index`` of the flow
+    waiting) is asked again, and the flow goes on from there."""
+
+    slot: str
+    index: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadBack:
     """A digit string of the wrong length: a no-match that reads it back for the caller to fix."""
 
@@ -185,6 +195,6 @@ class NoMatch:
 
 Move = (
     Heard | Frustrated | Keyed | Silence | HandlerHandoff | OfferAgent | DeclineAgent | FillSlot | SlotConfirmed
-    | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | ReadBack | StartFlow | ConfirmIntent
-    | Digress | GlobalIntent | WaitAsked | OutOfScope | NoMatch
+    | CorrectConfirmed | RejectDigits | IntentConfirmed | CorrectEarlier | AskEarlierAgain | ReadBack | StartFlow
+    | ConfirmIntent | Digress | GlobalIntent | WaitAsked | OutOfScope | NoMatch
 )

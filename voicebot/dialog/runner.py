@@ -14,6 +14,7 @@ from typing import Any, assert_never
 from voicebot.dialog.actions import ActionRunner
 from voicebot.dialog.bundle import Bundle
 from voicebot.dialog.moves import (
+    AskEarlierAgain,
     ConfirmIntent,
     CorrectConfirmed,
     CorrectEarlier,
@@ -129,6 +130,9 @@ class Runner:
                 await self._intent_confirmed(state, out, yes, also)
             case CorrectEarlier(slot, value):
                 self._correct_earlier(state, out, slot, value)
+            case AskEarlierAgain(slot, index, why):
+                out.note(why)
+                self._ask_earlier_again(state, out, slot, index)
             case ReadBack(digits, why):
                 await self._read_back(state, out, digits, why)
             case StartFlow(intent, u, why):
@@ -233,6 +237,17 @@ class Runner:
         if say:
             self.prompts.say(state, out, self.prompts.render(state, say))
         self.prompts.ask_again(state, out, "prompt")
+
+    def _ask_earlier_again(self, state: DialogState, out: TurnOutput, slot: str, index: int) -> None:
+        """The corrected slot emptied and its question asked again, with its reprompt (which names what may be
+        said); once answered, the flow goes on from there to the question it left."""
+        w = state.waiting
+        assert w is not None
+        state.slots.pop(slot, None)
+        state.stack[-1].index = index
+        self.steps.wait(state, "ask", w.flow, index)
+        self.prompts.say(state, out, self.prompts.text(state, self.bundle.settings.correction_unclear))
+        self.prompts.ask(state, out, self.q.waiting_step(state), "reprompt")
 
     async def _intent_confirmed(
         self, state: DialogState, out: TurnOutput, yes: bool, also: Understanding | None = None

@@ -73,6 +73,10 @@ class FlowSettings(_Model):
     confirm_intent_prompt: Text = "Did you want to {label}?"
     resume_prompt: Text = "Now, back to where we were."
     yes_no_reprompt: Text = "Please say yes or no. You can also press 1 for yes or 2 for no."
+    correction_unclear: Text = Field(
+        "Sorry, I didn't catch what to change.",
+        description='Said before an earlier question is asked again: "No, I said …" with no value heard in it',
+    )
     digits_read_back: Text = Field(
         "I heard {digits:heard}. That's {count}, and I need {expected}.",
         description='A digits answer of the wrong length, read back ({heard}; {count}: "7 digits"; '

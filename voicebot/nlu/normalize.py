@@ -752,6 +752,19 @@ _CORRECTION = re.compile(
 _LEADING_NO = re.compile(r"^\s*(?:no|nope|nah)\b[,.!]?\s+(?P<value>.+)$", re.IGNORECASE)
 
 
+# The caller says the bot got an earlier answer wrong, in so many words: "no, I said …", "that's not what I said".
+_MISHEARD = re.compile(
+    r"^\W*(?:(?:no|nope|nah|sorry|um|uh|oh|well)\W+)*(?:i said|i meant|that'?s (?:wrong|not (?:right|it|what i "
+    r"said))|that is (?:wrong|not right)|not that|you misheard|you got (?:that|it) wrong|correction)\b",
+    re.IGNORECASE)
+
+
+def names_a_mishearing(text: str) -> bool:
+    """Whether the caller opens by saying an earlier answer was taken wrong ("No, I said …", "that's wrong, …"):
+    a correction even when what follows cannot be read."""
+    return bool(_MISHEARD.match(text))
+
+
 def find_correction(text: str) -> str | None:
     """The corrected part of a correction: "no, I said 4 5 7" -> "4 5 7"; "no it's the 5th" -> "the 5th".
 
