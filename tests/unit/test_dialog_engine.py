@@ -69,33 +69,6 @@ async def started(engine: DialogEngine, **kw):
     return state, result
 
 
-ASKS_ANYTHING_ELSE = """\
-name: shop
-intents:
-  order_status:
-    examples: [where is my order, order status, track my order, has my order shipped, my delivery]
-flows:
-  main:
-    steps:
-      - ask: more
-        type: anything_else
-        prompt: "Anything else I can help with?"
-      - end: "Bye"
-  orders:
-    intent: order_status
-    steps:
-      - say: "Your order is on its way."
-"""
-
-
-async def test_anything_else_listens_for_the_bundles_requests_too(tmp_path):
-    """ "Anything else?" is answered with the next request as often as with a no: the requests are hints."""
-    engine = DialogEngine(bundle_of(ASKS_ANYTHING_ELSE, tmp_path, "shop"), ActionRunner(None))
-    state = engine.start("call-1", "+15550111")
-    hints = (await engine.step(state, CallStart())).actions[-1].expect.hints
-    assert hints.kind == "yes_no" and {"order status", "nothing else", "that's all"} <= set(hints.phrases)
-
-
 async def test_start_greets_then_listens_with_menu_hints(bundle):
     engine = engine_for(bundle)
     state, r = await started(engine)

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from voicebot.dialog.actions import ActionRunner
+from voicebot.dialog.engine import DialogEngine
 from voicebot.dialog.loader import FlowLoadError, FlowRegistry, load_bundle, parse_yaml
 from voicebot.nlu.entities import extract
+from voicebot.types import CallStart, Understanding
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,3 +168,15 @@ def test_anything_else_is_built_in_and_read_the_way_callers_answer(tmp_path, ans
     assert bundle is not None, problems
     entity = extract(answer, bundle.slot_types["anything_else"], expected=True)
     assert entity is not None and entity.value == value
+
+
+async def test_anything_else_listens_for_the_bundles_requests_too(tmp_path):
+    """ "Anything else?" is answered with the next request as often as with a no: the requests are hints."""
+    bundle, problems = load_bundle(write(tmp_path, "shop.yaml", ANYTHING_ELSE))
+    assert bundle is not None, problems
+    engine = DialogEngine(bundle, ActionRunner(None))
+    state = engine.start("call-1", "+15550111")
+    await engine.step(state, CallStart())
+    result = await engine.step(state, Understanding("where is my order", "order_status", 0.9))
+    hints = result.actions[-1].expect.hints
+    assert hints.kind == "yes_no" and {"order status", "nothing else", "that's all"} <= set(hints.phrases)
