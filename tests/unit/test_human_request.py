@@ -52,6 +52,8 @@ REQUESTS = [
     "nope, I've had enough of as I want to speak the real person right now.", "Can I talk the manager?",
     # a person "instead", the verb heard in the past tense
     "Hold on Ken, I talked to a real person instead.", "I'd rather speak with someone instead",
+    # a word of assent before a bare name ("get me a human now" heard over GSM)
+    "no, this is ridiculous, nothing works, certainly a human now", "Sure, an agent please.",
 ]
 
 NEAR_MISSES = [

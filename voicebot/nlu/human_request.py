@@ -32,7 +32,7 @@ _WHO = rf"(?:{_STRONG}|{_WEAK})"
 _FILLER = (
     "please now right just ok okay yes yeah yep hi hello hey um uh umm uhh er erm oh well so can could may "
     "i i'd id me get have a an the some to speak talk with let quick quickly immediately "
-    "again sir madam there straight away no and".split()
+    "again sir madam there straight away no and sure certainly absolutely definitely".split()
 )
 # "Operator" as the recogniser writes it alone over a poor line: "Upperator", "Authorator", "I'm a creator",
 # "Operate or", "moderator", "of the reator" (flite voices over μ-law and GSM, eval/README.md "Menu
