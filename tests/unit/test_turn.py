@@ -31,6 +31,8 @@ MENU = Expectation(hints=RecognitionHints(phrases=("credit card balance", "billi
     ("credit card balance", MENU, True),
     ("billing", MENU, True),
     ("something else entirely", MENU, True),
+    # a description: a first clause that looks finished is no whole answer
+    ("This is ridiculous.", Expectation(hints=RecognitionHints(slot_type="complaint_details", kind="text")), False),
 ])
 def test_looks_complete(text, expectation, complete):
     assert looks_complete(text, expectation) is complete

@@ -8,7 +8,10 @@ The listener decodes speculatively at the caller's first pause; that transcript 
 
 "Complete" rules, in order:
 
-1. no words (or only fillers) -> incomplete (it may be the start of a slow answer);
+1. no words (or only fillers) -> incomplete (it may be the start of a slow answer); free text expected
+   (``hints.kind == "text"``: "Please tell me briefly what happened, and where.") -> incomplete whatever
+   was said: a caller describing a problem pauses between clauses, and a finished-looking first clause
+   ("This is ridiculous.") is not the description;
 2. the text trails off -> incomplete: it ends in "," / "..." / "-" or in a continuation word
    ("and", "or", "but", "so", "because", "uh", "um", "the", "a", "my", "is", "to", "of", ...), which
    also covers "my number is";
@@ -47,9 +50,9 @@ _PRONOUN_ONE = re.compile(r"\b(?:have|had|got|need|want|that|this|the|other|anot
 def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
     """Whether a (speculative) transcript reads like a finished answer to ``expectation``."""
     tokens = normalize(text)
-    if not tokens or _TRAILING.search(text.strip()) or tokens[-1] in CONTINUATION:
-        return False
     hints = expectation.hints
+    if not tokens or hints.kind == "text" or _TRAILING.search(text.strip()) or tokens[-1] in CONTINUATION:
+        return False
     if hints.kind == "digits":
         digits = digit_count(text)
         if digits == 1 and _PRONOUN_ONE.search(text):  # "I don't have one": no digit read out
