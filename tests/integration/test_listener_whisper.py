@@ -158,3 +158,17 @@ async def test_a_number_read_in_groups_is_one_turn(recognizer, tmp_path, expecta
     await call.close()
     assert len(utterances) == 1
     assert sum(t.isdigit() for t in normalize(utterances[0].transcript.text)) >= 6
+
+
+async def test_a_turn_longer_than_one_window_is_heard_to_its_end(recognizer, shared_dir):
+    """A caller talking for 26.7 s in one turn (the MFA monologue, real speech): whisper hears at most 25 s
+    at once, so the turn is decoded in two pieces cut at a pause, and its last word is not lost."""
+    with wave.open(str(shared_dir / "data" / "asr" / "sentences_dev" / "audio" / "mfa_acoustic_corpus.wav")) as w:
+        pcm = w.readframes(w.getnframes())
+    assert len(pcm) / (2 * RATE) > 26
+    stream = recognizer.open_stream(RATE, RecognitionHints())
+    for i in range(0, len(pcm), FRAME):
+        await stream.accept(AudioFrame(pcm[i:i + FRAME], RATE))
+    words = normalize((await stream.finish()).text)
+    assert words[:4] == ["this", "is", "the", "acoustic"], words
+    assert words[-5:] == ["that", "should", "be", "all", "thanks"], words  # the last 1.7 s were lost before

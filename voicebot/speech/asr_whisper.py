@@ -17,7 +17,7 @@ caller stops; whisper base loses more this way (sentences 7 -> 11 %), so it keep
 
 Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it costs ≈ 10-20 ms and
 cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per
-utterance), no internal VAD (the listener already segmented), one temperature (no fallback
+utterance; a turn longer than 25 s is decoded in pieces cut at a pause, :func:`window_pieces`), no internal VAD (the listener already segmented), one temperature (no fallback
 re-decodes), English. When digits are expected the decode is constrained to a
 small grammar (``whisper_hints.grammar_for``, plus numerals, pair and hundred words and the words said
 around a number) by suppressing every other token, and it hears the audio slowed to
@@ -73,6 +73,8 @@ from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcrip
 MODEL_RATE = 16000
 WINDOW_S = 30  # whisper's input window
 TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is trimmed
+WINDOW_SPEECH_S = WINDOW_S - TRIM_MARGIN_S  # the most audio one decode hears; a longer turn is decoded in pieces
+CUT_SEARCH_S = 5.0  # a long turn is cut at the quietest 100 ms of the last seconds of each piece
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
 DIGITS_TEMPO = 0.8  # digits are decoded slowed to this tempo: fewer dropped repeats (eval/README.md)
 DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
@@ -236,6 +238,37 @@ def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, i
     return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
 
 
+def window_pieces(audio: np.ndarray) -> list[np.ndarray]:
+    """``audio`` as pieces one decode can hear (at most :data:`WINDOW_SPEECH_S` each); a longer turn (a caller
+    describing a problem at length) is cut at the quietest 100 ms of the last :data:`CUT_SEARCH_S` of each piece,
+    most often a pause between words."""
+    limit, search, step = int(WINDOW_SPEECH_S * MODEL_RATE), int(CUT_SEARCH_S * MODEL_RATE), MODEL_RATE // 10
+    pieces = []
+    while audio.size > limit:
+        tail = audio[limit - search:limit]
+        energy = np.square(tail[:tail.size // step * step].reshape(-1, step)).mean(axis=1)
+        cut = limit - search + int(np.argmin(energy)) * step + step // 2
+        pieces.append(audio[:cut])
+        audio = audio[cut:]
+    return [*pieces, audio]
+
+
+def joined(pieces: list[Decoded]) -> Decoded:
+    """One reading of a turn decoded in pieces: their texts in order; the confidence and scores weighted by the
+    seconds of the pieces that said something (an empty piece, silence or a dropped hallucination, adds nothing)."""
+    said = [p for p in pieces if p.text]
+    seconds = sum(p.audio_seconds for p in pieces)
+    if not said:
+        return Decoded("", 0.0, min(p.avg_logprob for p in pieces), max(p.no_speech_prob for p in pieces), seconds)
+    weight = sum(p.audio_seconds for p in said)
+
+    def mean(values: list[float]) -> float:
+        return sum(v * p.audio_seconds for v, p in zip(values, said, strict=True)) / weight
+
+    return Decoded(" ".join(p.text for p in said), mean([p.confidence for p in said]),
+                   mean([p.avg_logprob for p in said]), mean([p.no_speech_prob for p in said]), seconds)
+
+
 def utterance_states(encoded: ctranslate2.StorageView, seconds: float) -> np.ndarray:
     """The encoder states (frames, width) of the first ``seconds`` of an encoded window (50 frames a
     second): what the digit reader reads."""
@@ -322,7 +355,7 @@ class WhisperRecognizer:
         self.digit_reader = digit_reader  # reads digits from the encoder states (tiny.en, trimmed only)
         self.pool = pool
         self.name = name
-        self.max_utterance_s = min(max_utterance_s, WINDOW_S - TRIM_MARGIN_S)
+        self.max_utterance_s = max_utterance_s  # audio kept per turn; beyond WINDOW_SPEECH_S decoded in pieces
         self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                                     language="en")
         self._suppress: dict[tuple[str, ...], tuple[int, ...]] = {}  # grammar -> tokens it forbids
@@ -360,10 +393,13 @@ class WhisperRecognizer:
         the caller plainly said something else (:func:`answers_otherwise`: "I don't know", "this is
         outrageous")."""
         audio = audio[:int(self.max_utterance_s * MODEL_RATE)]
+        if grammar_for(hints) is None:
+            pieces = [self._generate(self.encode_window(piece), hints, piece.size / MODEL_RATE)
+                      for piece in window_pieces(audio)]
+            return pieces[0] if len(pieces) == 1 else joined(pieces)
+        audio = audio[:int(WINDOW_SPEECH_S * MODEL_RATE)]  # no digit string is that long
         seconds = audio.size / MODEL_RATE
         encoded = self.encode_window(audio)
-        if grammar_for(hints) is None:
-            return self._generate(encoded, hints, seconds)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
         reading = None if self.digit_reader is None \
             else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
@@ -388,7 +424,7 @@ class WhisperRecognizer:
         digits); when the flow knows the length and only the reading at normal speed (``encoded``) has
         it, that one."""
         seconds = audio.size / MODEL_RATE
-        if seconds / DIGITS_TEMPO > self.max_utterance_s:
+        if seconds / DIGITS_TEMPO > WINDOW_SPEECH_S:
             return self._generate(encoded, hints, seconds)
         slowed = slow_down(audio, DIGITS_TEMPO)
         slow = replace(self._generate(self.encode_window(slowed), hints, slowed.size / MODEL_RATE),
