@@ -3,7 +3,7 @@
 import asyncio
 
 from voicebot.speech.asr import warm_up_recognizers
-from voicebot.speech.asr_cascade import MIN_CONFIDENCE, CascadeRecognizer
+from voicebot.speech.asr_cascade import MIN_CONFIDENCE, RUNNER_UP_MARGIN, CascadeRecognizer
 from voicebot.speech.asr_whisper import Decoded
 from voicebot.types import AudioFrame, RecognitionHints, Transcript
 
@@ -18,6 +18,21 @@ def test_only_unsure_free_text_goes_to_base():
     # the digits grammar is tiny's: base does worse there
     assert not cascade.needs_second_opinion(Transcript("4 7", 0.2), RecognitionHints(slot_type="digits"))
     assert cascade.needs_second_opinion(Transcript("yeah", 0.2), RecognitionHints(slot_type="yes_no"))
+
+
+def test_a_close_runner_up_reading_sends_free_text_to_base():
+    cascade = CascadeRecognizer(fast=None, accurate=None, name="whisper-cascade", min_confidence=MIN_CONFIDENCE)
+    close = (("The juice of lemon's mixed fine punch.", 0.8 - RUNNER_UP_MARGIN / 2),)
+    far = (("The juice of lemons mixed fine punch.", 0.8 - 2 * RUNNER_UP_MARGIN),)
+    heard = "The juice of lemon makes fine punch."
+    for kind in (None, "text"):
+        hints = RecognitionHints(kind=kind)
+        assert cascade.needs_second_opinion(Transcript(heard, 0.8, alternatives=close), hints)
+        assert not cascade.needs_second_opinion(Transcript(heard, 0.8, alternatives=far), hints)
+        assert not cascade.needs_second_opinion(Transcript(heard, 0.8), hints)
+    # short answers: only tiny's confidence decides (the runner-up rule was measured on sentences)
+    assert not cascade.needs_second_opinion(Transcript("Yes.", 0.8, alternatives=(("Yes, please.", 0.79),)),
+                                            RecognitionHints(slot_type="yes_no"))
 
 
 def test_each_model_is_warmed_once_when_the_cascades_base_is_also_the_second_hearing():

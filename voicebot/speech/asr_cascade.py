@@ -3,8 +3,9 @@
 The listener asks for a speculative decode at the caller's first pause (``pause()``) and the final one
 when the turn ends (``finish()``, 0.35 s after the last word). tiny.en with the trimmed encoder makes
 both in time; base, more accurate on sentences, does not. So every decode is tiny's, and when the final
-one's confidence is under ``min_confidence`` the turn's audio is decoded again by base: only the unsure
-turns wait for base, and a confident turn costs exactly what tiny alone costs. Base starts at the end of
+one's confidence is under ``min_confidence``, or (free text) its beam's runner-up reading trails it by less than
+:data:`RUNNER_UP_MARGIN`, the turn's audio is decoded again by base: only the unsure turns wait for base, and a
+confident turn costs exactly what tiny alone costs. Base starts at the end of
 the turn, not at a pause: a pause inside a sentence decodes to unsure text, and a base decode started
 there cannot be stopped when the caller goes on (it held the pool while the next tiny decode waited:
 live p50 +0.2 s). Under the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
@@ -26,6 +27,8 @@ from voicebot.speech.asr_whisper import WhisperRecognizer, WhisperStream
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
 
 MIN_CONFIDENCE = 0.6  # tiny's confidence under which base hears the turn again (eval/README.md, ASR)
+RUNNER_UP_MARGIN = 0.05  # free text: base also hears a turn whose beam's next reading is this close to tiny's best
+FREE_TEXT_KINDS = (None, "text")  # questions answered in sentences, where the runner-up rule was measured
 
 
 class CascadeRecognizer:
@@ -47,8 +50,14 @@ class CascadeRecognizer:
         return CascadeStream(self, sample_rate, hints)
 
     def needs_second_opinion(self, transcript: Transcript, hints: RecognitionHints) -> bool:
-        """tiny's ``transcript`` is unsure enough for base to hear the audio again."""
-        return hints.kind != "digits" and transcript.confidence < self.min_confidence
+        """tiny's ``transcript`` is unsure enough for base to hear the audio again: its confidence is low, or, for
+        free text, its beam's runner-up reading (other words, ``Transcript.alternatives``) is nearly as likely."""
+        if hints.kind == "digits":
+            return False
+        if transcript.confidence < self.min_confidence:
+            return True
+        runner_up = max((confidence for _, confidence in transcript.alternatives), default=0.0)
+        return hints.kind in FREE_TEXT_KINDS and runner_up >= transcript.confidence - RUNNER_UP_MARGIN
 
 
 class CascadeStream:
