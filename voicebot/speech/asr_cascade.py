@@ -7,7 +7,8 @@ one's confidence is under ``min_confidence``, or (free text) its beam's runner-u
 :data:`RUNNER_UP_MARGIN`, the turn's audio is decoded again by base: only the unsure turns wait for base, and a
 confident turn costs exactly what tiny alone costs. Base starts at the end of the turn, not at a pause: a
 pause inside a sentence decodes to unsure text, and a base decode started there cannot be stopped when the
-caller goes on (it held the pool while the next tiny decode waited: live p50 +0.2 s). Under the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
+caller goes on (it held the pool while the next tiny decode waited: live p50 +0.2 s). Under the digits
+grammar (tuned on tiny, where base does worse) tiny's reading stands.
 
 The more confident of the two readings is kept (both confidences are whisper's
 ``exp(avg_logprob)``-based score, comparable across the two models). Whichever is kept, base's reading goes
