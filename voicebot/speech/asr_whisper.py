@@ -19,8 +19,8 @@ Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it 
 cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per
 utterance; a turn longer than 25 s is decoded in pieces cut at a pause, :func:`window_pieces`), no
 internal VAD (the listener already segmented), one temperature (no fallback re-decodes), English.
-When digits are expected the decode is constrained to a small grammar (``whisper_hints.grammar_for``, plus numerals, pair and hundred words and the words said
-around a number) by suppressing every other token, and it hears the audio slowed to
+When digits are expected the decode is constrained to a small grammar (``whisper_hints.grammar_for``,
+plus numerals, pair and hundred words and the words said around a number) by suppressing every other token, and it hears the audio slowed to
 :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven
 three three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over
 the same encoder states, :func:`utterance_states`) reads the turn; its reading stands when
