@@ -20,9 +20,9 @@ cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤
 utterance; a turn longer than 25 s is decoded in pieces cut at a pause, :func:`window_pieces`), no
 internal VAD (the listener already segmented), one temperature (no fallback re-decodes), English.
 When digits are expected the decode is constrained to a small grammar (``whisper_hints.grammar_for``,
-plus numerals, pair and hundred words and the words said around a number) by suppressing every other token, and it hears the audio slowed to
-:data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven
-three three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over
+plus numerals, pair and hundred words and the words said around a number) by suppressing every other
+token, and it hears the audio slowed to :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops
+fewer repeated digits ("seven seven three three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over
 the same encoder states, :func:`utterance_states`) reads the turn; its reading stands when
 :func:`takes_reading` (it has digits, the expected count if known), unless whisper's free text is a sentence
 with no number (:func:`is_sentence_without_number`), and the grammar decode runs only when it
