@@ -15,21 +15,22 @@ no hint: full window 6.3 % / 36.0 % WER at ≈ 280 ms a clip, trimmed with a 5 s
 ≈ 60 ms (a 2 s margin: 10.7 % / 39.3 %). The trimmed decode is what lets a turn end 0.35 s after the
 caller stops; whisper base loses more this way (sentences 7 -> 11 %), so it keeps the full window.
 
-Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it costs ≈ 10-20 ms and
-cuts WER by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per
-utterance; a turn longer than 25 s is decoded in pieces cut at a pause, :func:`window_pieces`), no
-internal VAD (the listener already segmented), one temperature (no fallback re-decodes), English.
-When digits are expected the decode is constrained to a small grammar (``whisper_hints.grammar_for``,
-plus numerals, pair and hundred words and the words said around a number) by suppressing every other
-token, and it hears the audio slowed to :data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops
-fewer repeated digits ("seven seven three three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over
-the same encoder states, :func:`utterance_states`) reads the turn; its reading stands when
-:func:`takes_reading` (it has digits, the expected count if known), unless whisper's free text is a sentence
-with no number (:func:`is_sentence_without_number`), and the grammar decode runs only when it
-does not (eval/README.md: whisper merges repeated digits, CTC does not). Other hints become ``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text
-before the audio (hotwords first, joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of
-audio; a decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed
-to one copy (:func:`collapse_loops`) and the confidence halved.
+Decoding: beam search (``beam_size``, 5 by default: with the encoder trimmed it costs ≈ 10-20 ms and cuts WER
+by a tenth to a fifth on FSDD and on sentences), no timestamps (one ≤ 30 s window per utterance; a turn longer
+than 25 s is decoded in pieces cut at a pause, :func:`window_pieces`), no internal VAD (the listener already
+segmented), one temperature (no fallback re-decodes), English. When digits are expected the decode is
+constrained to a small grammar (``whisper_hints.grammar_for``, plus numerals, pair and hundred words and the
+words said around a number) by suppressing every other token, and it hears the audio slowed to
+:data:`DIGITS_TEMPO` (pitch kept, :func:`slow_down`): tiny.en drops fewer repeated digits ("seven seven three
+three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC model trained by us over the
+same encoder states, :func:`utterance_states`) reads the turn; its reading stands when :func:`takes_reading`
+(it has digits, the expected count if known), unless whisper's free text is a sentence with no number
+(:func:`is_sentence_without_number`), and the grammar decode runs only when it does not (eval/README.md:
+whisper merges repeated digits, CTC does not). Other hints become ``hotwords`` and an ``initial_prompt``
+(``prompt_for``), read as one text before the audio (hotwords first, joined by a comma, as faster-whisper
+orders them). New tokens are capped at ``8 + 6 per second`` of audio; a decode stopped by the cap is a
+repetition loop ("zero zero zero ..."): the loop is collapsed to one copy (:func:`collapse_loops`) and the
+confidence halved.
 
 A free decode passes on the beam's other readings (:func:`alternatives`, ``Transcript.alternatives``, each
 with the same confidence as below): the NLU may take one that is a request the flow knows when the best means
