@@ -5,6 +5,7 @@ Everything here is an immutable value. Behaviour lives in the modules that produ
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,6 +83,10 @@ class Transcript:
     # (``whisper-cascade``; empty when it did not answer in time): the turn's second hearing (``call/hearing.py``)
     # takes it instead of decoding again
     second_reading: Transcript | None = None
+    # that reading while it is still being made (``whisper-cascade`` at an open question: tiny was sure enough
+    # to answer on, but its beam was split): it resolves to the turn's best reading, which the turn's record
+    # keeps (``call/hearing.settled_reading``); a handle, not a value, so it takes no part in comparisons
+    later_reading: asyncio.Future[Transcript] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +262,7 @@ BotAction = Say | Listen | Handoff | EndCall
 
 TurnStage = Literal[
     "speech_start", "first_pause", "speech_end", "asr_final", "heard_again", "nlu_done", "dialog_done",
-    "tts_first_audio", "first_frame_sent", "barge_in",
+    "tts_first_audio", "first_frame_sent", "barge_in", "second_reading",
 ]
 
 

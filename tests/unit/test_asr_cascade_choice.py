@@ -2,6 +2,7 @@
 
 import asyncio
 
+from voicebot.call.hearing import settled_reading
 from voicebot.speech.asr import warm_up_recognizers
 from voicebot.speech.asr_cascade import MIN_CONFIDENCE, RUNNER_UP_MARGIN, CascadeRecognizer
 from voicebot.speech.asr_whisper import Decoded
@@ -67,17 +68,18 @@ class _Pool:
 class _Model:
     """What a ``WhisperStream`` reads of its recogniser; ``decode`` gives ``text`` at ``confidence``."""
 
-    def __init__(self, name: str, text: str, confidence: float, delay_s: float = 0.0) -> None:
-        self.name, self.text, self.confidence = name, text, confidence
+    def __init__(self, name: str, text: str, confidence: float, delay_s: float = 0.0,
+                 alternatives: tuple[tuple[str, float], ...] = ()) -> None:
+        self.name, self.text, self.confidence, self.alternatives = name, text, confidence, alternatives
         self.max_utterance_s = 30.0
         self.pool = _Pool(delay_s)
 
     def decode(self, audio, hints) -> Decoded:
-        return Decoded(self.text, self.confidence, -0.5, 0.0, len(audio) / 16000)
+        return Decoded(self.text, self.confidence, -0.5, 0.0, len(audio) / 16000, self.alternatives)
 
 
-async def _final(cascade: CascadeRecognizer) -> Transcript:
-    stream = cascade.open_stream(8000, RecognitionHints())
+async def _final(cascade: CascadeRecognizer, hints: RecognitionHints | None = None) -> Transcript:
+    stream = cascade.open_stream(8000, hints or RecognitionHints())
     await stream.accept(AudioFrame(bytes(16000), 8000))
     return await stream.finish()
 
@@ -95,3 +97,47 @@ async def test_base_s_reading_goes_with_the_final_and_a_busy_pool_is_not_waited_
     final = await _final(CascadeRecognizer(tiny, busy, "whisper-cascade", MIN_CONFIDENCE, 0.2))
     assert asyncio.get_running_loop().time() - started < 1.0 and busy.pool.started == 1
     assert final.text == "Talon." and final.second_reading == Transcript("", 0.0, engine="whisper-base")
+
+
+async def test_at_an_open_question_a_split_beam_is_answered_on_tiny_and_base_s_reading_comes_later():
+    split = (("I want to check my balance.", 0.78),)
+    tiny = _Model("whisper-tiny", "I want to check my balants.", 0.8, alternatives=split)
+    base = _Model("whisper-base", "I want to check my balance.", 0.9, delay_s=0.3)
+    cascade = CascadeRecognizer(tiny, base, "whisper-cascade", MIN_CONFIDENCE, 2.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    final = await _final(cascade)
+    assert loop.time() - started < 0.2  # not waiting for base
+    assert (final.text, final.second_reading) == ("I want to check my balants.", None)
+    settled = await settled_reading(final)
+    assert loop.time() - started >= 0.3 and base.pool.started == 1
+    assert (settled.text, settled.engine, settled.second_reading.text) == (
+        "I want to check my balance.", "whisper-cascade", "I want to check my balance.")
+    assert settled.later_reading is None and await settled_reading(settled) is settled
+
+
+async def test_a_free_text_answer_and_an_unsure_reading_still_wait_for_base():
+    split = (("It was left at the door.", 0.78),)
+    tiny = _Model("whisper-tiny", "It was left at the dorm.", 0.8, alternatives=split)
+    base = _Model("whisper-base", "It was left at the door.", 0.9)
+    cascade = CascadeRecognizer(tiny, base, "whisper-cascade", MIN_CONFIDENCE, 2.0)
+    text = await _final(cascade, RecognitionHints(kind="text"))  # the words themselves are the answer
+    assert (text.text, text.later_reading) == ("It was left at the door.", None)
+    unsure = CascadeRecognizer(_Model("whisper-tiny", "It was left at the dorm.", 0.5), base,
+                               "whisper-cascade", MIN_CONFIDENCE, 2.0)
+    final = await _final(unsure)
+    assert (final.text, final.later_reading) == ("It was left at the door.", None)
+
+
+async def test_a_failed_later_reading_leaves_tiny_s_standing():
+    class Broken(_Model):
+        def decode(self, audio, hints) -> Decoded:
+            raise RuntimeError("model gone")
+
+    split = (("Check my balance.", 0.78),)
+    tiny = _Model("whisper-tiny", "Check my balants.", 0.8, alternatives=split)
+    final = await _final(CascadeRecognizer(tiny, Broken("whisper-base", "", 0.0), "whisper-cascade",
+                                           MIN_CONFIDENCE, 2.0))
+    settled = await settled_reading(final)
+    assert settled.text == "Check my balants."
+    assert settled.second_reading == Transcript("", 0.0, engine="whisper-base")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -122,3 +123,28 @@ def test_a_second_hearing_slower_than_the_caller_may_wait_is_given_up() -> None:
                                              second_hearing=FakeRecognizer("check my balance", delay_s=0.05),
                                              max_wait_s=1.0))
     assert understood.heard_again
+
+
+def test_a_reading_base_is_still_making_is_awaited_not_decoded_again() -> None:
+    async def main() -> None:
+        second = FakeRecognizer("I lost my card")
+        later: asyncio.Future[Transcript] = asyncio.get_running_loop().create_future()
+        tiny = Transcript("Talon.", 0.8, engine="whisper-tiny", later_reading=later)
+        base = Transcript("check my balance", 0.9, engine="whisper-base")
+        asyncio.get_running_loop().call_later(0.05, later.set_result, replace(base, engine="whisper-cascade",
+                                                                               second_reading=base))
+        understood = await understand_turn(nlu(), tiny, MENU, audio=AUDIO, second_hearing=second)
+        assert understood.heard_again and understood.understanding.intent == "check_balance"
+        assert understood.transcript.text == "check my balance" and second.streams == []
+        # understood at once: the later reading is not waited for
+        pending: asyncio.Future[Transcript] = asyncio.get_running_loop().create_future()
+        sure = Transcript("check my balance", 0.8, later_reading=pending)
+        understood = await understand_turn(nlu(), sure, MENU, audio=AUDIO, second_hearing=second)
+        assert not understood.heard_again and not pending.done() and second.streams == []
+        # given up after max_wait_s, and the later reading is still made for the record
+        slow = Transcript("Talon.", 0.8, later_reading=pending)
+        understood = await understand_turn(nlu(), slow, MENU, audio=AUDIO, second_hearing=second,
+                                           max_wait_s=0.05)
+        assert not understood.heard_again and not pending.cancelled()
+
+    asyncio.run(main())

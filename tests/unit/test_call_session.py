@@ -77,15 +77,16 @@ class RecordedCall(CallSession):
 
 
 def make_session(tmp_path: Path, dialog: ScriptedDialog, texts: list[str], synthesizer=None,
-                 nlu_intents=None) -> tuple[CallSession, FakeCallConnection, FakeCallStore, EventBus]:
+                 nlu_intents=None, recognizer=None,
+                 ) -> tuple[CallSession, FakeCallConnection, FakeCallStore, EventBus]:
     settings = Settings()
     pool = InferencePool(1)
     store, bus = FakeCallStore(), EventBus()
     speaker = Speaker(synthesizer or FakeSynthesizer(8000), tmp_path / "cache", pool)
     nlu = FakeNlu(nlu_intents or {"check_balance": ["balance", "my balance", "three"]})
     app = DialogApp("test", "v1", dialog, nlu)
-    services = CallServices(settings=settings, recognizer=FakeRecognizer(texts), speaker=speaker, bus=bus,
-                            dialog_for=lambda _conn: app)
+    services = CallServices(settings=settings, recognizer=recognizer or FakeRecognizer(texts),
+                            speaker=speaker, bus=bus, dialog_for=lambda _conn: app)
     conn = FakeCallConnection()
     return RecordedCall(services, conn, CallRecorder.start(bus, store)), conn, store, bus
 
@@ -154,6 +155,39 @@ async def test_the_turn_keeps_the_reading_the_dialog_acted_on(tmp_path, speech_p
     await run_session(session)
     assert dialog.inputs[1].intent == "track_parcel"
     assert store.calls[conn.call_id]["turns"][1].caller_text == "Where's my parcel?"
+
+
+async def test_the_dialog_answers_at_once_and_the_record_keeps_the_later_reading(tmp_path, speech_pcm):
+    class Later(FakeRecognizer):
+        """Hears "my balants" at once and "my balance" (base, ``Transcript.later_reading``) 0.1 s later."""
+
+        def open_stream(self, sample_rate, hints):
+            stream = super().open_stream(sample_rate, hints)
+            heard = stream._transcript
+
+            def reading(final: bool) -> Transcript:
+                first = heard(final)
+                if not final:
+                    return first
+                later = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().call_later(0.1, later.set_result, Transcript("my balance", 0.95))
+                return dataclasses.replace(first, later_reading=later)
+
+            stream._transcript = reading
+            return stream
+
+    dialog = ScriptedDialog([
+        (Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+        (Say("Your balance is ten dollars."), EndCall("served")),
+    ])
+    session, conn, store, _ = make_session(tmp_path, dialog, [], recognizer=Later(["my balants"]),
+                                           nlu_intents={"check_balance": ["balants", "balance"]})
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    assert dialog.inputs[1].text == "my balants"  # answered on the first reading, not after base
+    reply = store.calls[conn.call_id]["turns"][1]
+    assert reply.caller_text == "my balance" and reply.asr_confidence == 0.95
+    assert reply.marks["nlu_done"] < reply.marks["second_reading"]
 
 
 async def test_a_turn_that_means_nothing_is_heard_again_from_its_audio(tmp_path, speech_pcm):
@@ -547,3 +581,14 @@ def test_a_continuation_is_joined_as_a_new_clause():
     assert merged.speech_start == 0.0
     assert joined(utterance("Nothing works.", 0.0, 1.0), utterance("Help.", 2.0, 3.0)).transcript.text == \
         "Nothing works. Help."
+
+
+async def test_a_continuation_drops_the_second_parts_readings_by_base():
+    """Base's reading of the second part alone is not the whole turn's: neither its finished second reading nor
+    one still being made goes with the joined turn (its second hearing hears the whole audio)."""
+    later: asyncio.Future[Transcript] = asyncio.get_running_loop().create_future()
+    second = Transcript("Got me a human now.", 0.8, second_reading=Transcript("Got me a human now.", 0.9),
+                        later_reading=later)
+    merged = joined(Utterance(Transcript("nothing work", 0.9), 0.0, 2.0, None, 2.0),
+                    Utterance(second, 3.0, 4.0, None, 4.0))
+    assert merged.transcript.second_reading is None and merged.transcript.later_reading is None

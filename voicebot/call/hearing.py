@@ -55,6 +55,14 @@ async def hear_again(recognizer: SpeechRecognizer, audio: AudioFrame, hints: Rec
         raise
 
 
+async def settled_reading(transcript: Transcript) -> Transcript:
+    """The turn's best reading: ``transcript``, or the reading it gets later (``Transcript.later_reading``)
+    once that is made. Awaiting it never cancels the making: the turn's record still takes it."""
+    if transcript.later_reading is None:
+        return transcript
+    return await asyncio.shield(transcript.later_reading)
+
+
 async def understand_turn(nlu: LanguageUnderstanding, transcript: Transcript, hints: RecognitionHints,
                           signals: CallerSignals | None = None, audio: AudioFrame | None = None,
                           second_hearing: SpeechRecognizer | None = None, max_wait_s: float | None = None,
@@ -72,7 +80,10 @@ async def understand_turn(nlu: LanguageUnderstanding, transcript: Transcript, hi
     again = transcript.second_reading  # the cascade's base already heard it
     if again is None:
         try:
-            again = await asyncio.wait_for(hear_again(second_hearing, audio, hints), max_wait_s)
+            if transcript.later_reading is not None:  # or is hearing it now
+                again = (await asyncio.wait_for(settled_reading(transcript), max_wait_s)).second_reading
+            if again is None:
+                again = await asyncio.wait_for(hear_again(second_hearing, audio, hints), max_wait_s)
         except TimeoutError:
             log.info("second hearing too slow: the first reading stands", waited_s=max_wait_s)
             return first

@@ -37,7 +37,7 @@ from voicebot.call.briefing import render_briefing
 from voicebot.call.directory import CallDirectory, CallInfo, MemoryCallDirectory
 from voicebot.call.dtmf import DigitCollector, KeyedOn, without_answer_key
 from voicebot.call.handoff import build_packet, route
-from voicebot.call.hearing import understand_turn
+from voicebot.call.hearing import settled_reading, understand_turn
 from voicebot.call.recording import RecordingPolicy, declines
 from voicebot.call.routing import RoutingPlan
 from voicebot.dialog.sensitive import MASK, Redactor
@@ -70,6 +70,7 @@ from voicebot.types import (
     NoInput,
     RecognitionHints,
     Say,
+    Transcript,
     Turn,
     now,
 )
@@ -169,8 +170,10 @@ def joined(first: Utterance, second: Utterance) -> Utterance:
     a, b = first.transcript, second.transcript
     head = a.text.strip()
     sep = " " if not head or head[-1] in ".,!?;:…-" else ", "
+    # the second part's other readings are not the whole's: the whole is heard again if it means nothing
     transcript = replace(b, text=f"{head}{sep}{b.text.strip()}", confidence=min(a.confidence, b.confidence),
-                         audio_seconds=a.audio_seconds + b.audio_seconds, alternatives=())
+                         audio_seconds=a.audio_seconds + b.audio_seconds, alternatives=(),
+                         second_reading=None, later_reading=None)
     audio = None
     if first.audio is not None and second.audio is not None and first.audio.sample_rate == second.audio.sample_rate:
         audio = AudioFrame(first.audio.pcm + second.audio.pcm, second.audio.sample_rate)
@@ -200,6 +203,7 @@ class CallSession:
         self.state: CallState | None = None
         self.tasks = CallTasks(self.call_id)
         self._briefing: asyncio.Task[None] | None = None  # the agent's spoken briefing, rendered at handoff
+        self._later_readings: set[asyncio.Task[None]] = set()  # turns whose record waits for base's reading
         self._open_turn: Turn | None = None  # published when the next input arrives or the call ends
         self._prompts: dict[str, tuple[PlaybackHandle, str]] = {}  # utterance id -> prompt not finished yet
         self._speech_started: float | None = None
@@ -340,6 +344,7 @@ class CallSession:
                 await self._handoff(action)
                 return None
             elif isinstance(action, EndCall):
+                await self._settle_later_readings()
                 await self.conn.player.drain()
                 self.outcome, self.end_reason = "completed", action.reason
                 await self.conn.hangup(drain=True)
@@ -388,6 +393,11 @@ class CallSession:
                                                self.services.settings.speech.second_hearing_max_s)
             if understood.heard_again:
                 turn.mark("heard_again")
+            elif understood.transcript.later_reading is not None:
+                later = self.tasks.spawn(self._keep_later_reading(turn, understood.transcript),
+                                         "later-reading")
+                self._later_readings.add(later)
+                later.add_done_callback(self._later_readings.discard)
             understanding = understood.understanding
             # the reading the dialog acted on: another of the beam's when the NLU took one (``Nlu.rescued``)
             turn.caller_text = understanding.text or understood.transcript.text
@@ -415,6 +425,22 @@ class CallSession:
         turn = self._new_turn("no_input")
         turn.mark("speech_end")
         return raw, turn, None, False
+
+    async def _keep_later_reading(self, turn: Turn, transcript: Transcript) -> None:
+        """The turn's record takes the more accurate reading made after the dialog answered on ``transcript``
+        (``Transcript.later_reading``), when it is not the same; its arrival is marked ``second_reading``."""
+        settled = await settled_reading(transcript)
+        turn.mark("second_reading")
+        if settled.text.strip() != transcript.text.strip():
+            turn.caller_text, turn.asr_confidence = settled.text, settled.confidence
+
+    async def _settle_later_readings(self) -> None:
+        """Before the call's last turns are handed on or recorded: the later readings still being made, waited
+        for (at most ``speech.second_hearing_max_s``, while the last prompt plays), unless the caller hung
+        up."""
+        if self._later_readings and not self.hung_up.is_set():
+            limit_s = self.services.settings.speech.second_hearing_max_s
+            await asyncio.wait(set(self._later_readings), timeout=limit_s)
 
     async def _wait_for_input(self, expect: Expectation) -> Utterance | DigitsInput | NoInput | None:
         """The next input: what is already queued, else speech or DTMF before the no-input timer ends.
@@ -657,6 +683,7 @@ class CallSession:
     # ------------------------------------------------------------------ endings
 
     async def _handoff(self, action: Handoff) -> None:
+        await self._settle_later_readings()  # the agent's screen shows the turn as the record keeps it
         emotions = [(t.emotion, t.emotion_score or 0.0) for t in self.turns
                     if t.emotion and t.input_kind != "continued"]  # its words are in the next turn
         decided = route(action, self.variables, emotions, self.routing,

@@ -3,12 +3,17 @@
 The listener asks for a speculative decode at the caller's first pause (``pause()``) and the final one
 when the turn ends (``finish()``, 0.35 s after the last word). tiny.en with the trimmed encoder makes
 both in time; base, more accurate on sentences, does not. So every decode is tiny's, and when the final
-one's confidence is under ``min_confidence``, or (free text) its beam's runner-up reading trails it by less than
-:data:`RUNNER_UP_MARGIN`, the turn's audio is decoded again by base: only the unsure turns wait for base, and a
-confident turn costs exactly what tiny alone costs. Base starts at the end of the turn, not at a pause: a
-pause inside a sentence decodes to unsure text, and a base decode started there cannot be stopped when the
-caller goes on (it held the pool while the next tiny decode waited: live p50 +0.2 s). Under the digits
-grammar (tuned on tiny, where base does worse) tiny's reading stands.
+one's confidence is under ``min_confidence``, or (free text) its beam's runner-up reading trails it by less
+than :data:`RUNNER_UP_MARGIN`, the turn's audio is decoded again by base. Base starts at the end of the turn,
+not at a pause: a pause inside a sentence decodes to unsure text, and a base decode started there cannot be
+stopped when the caller goes on (it held the pool while the next tiny decode waited: live p50 +0.2 s). Under
+the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
+
+Who waits for base: a turn under ``min_confidence``, and a free-text answer whose words are the value (hint
+kind ``text``), are answered on base's reading. At an open question (no hint kind: the answer is a request, an
+intent) a turn sure enough but with a split beam is answered on tiny's reading at once, and base's comes later
+(``Transcript.later_reading``) for the turn's record and for the second hearing if tiny's words mean nothing
+(``call/hearing.py``): the runner-up rule costs such a turn no time.
 
 The more confident of the two readings is kept (both confidences are whisper's
 ``exp(avg_logprob)``-based score, comparable across the two models). Whichever is kept, base's reading goes
@@ -23,8 +28,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import structlog
+
 from voicebot.speech.asr_whisper import WhisperRecognizer, WhisperStream
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
+
+log = structlog.get_logger(__name__)
 
 MIN_CONFIDENCE = 0.6  # tiny's confidence under which base hears the turn again (eval/README.md, ASR)
 RUNNER_UP_MARGIN = 0.05  # free text: base also hears a turn whose beam's next reading is this close to tiny's best
@@ -86,8 +95,20 @@ class CascadeStream:
         fast = await self._fast.finish()
         if not self._rec.needs_second_opinion(fast, self._hints):
             return fast
+        pcm = bytes(self._pcm)
+        if self._hints.kind is None and fast.confidence >= self._rec.min_confidence:
+            # sure enough to answer on, only its beam is split, at an open question (the answer is an intent,
+            # not the words themselves): the dialog answers on tiny's reading at once, and the turn's record
+            # takes base's when it is done
+            later = asyncio.ensure_future(self._heard_again(fast, pcm, in_background=True))
+            return replace(fast, later_reading=later)
+        return await self._heard_again(fast, pcm)
+
+    async def _heard_again(self, fast: Transcript, pcm: bytes, in_background: bool = False) -> Transcript:
+        """The turn's reading after base heard ``pcm`` again: the more confident of the two, with base's as
+        its second reading (tiny's with an empty one when base did not answer within ``max_wait_s``)."""
         second = WhisperStream(self._rec.accurate, self._rate, self._hints)
-        await second.accept(AudioFrame(bytes(self._pcm), self._rate))
+        await second.accept(AudioFrame(pcm, self._rate))
         try:
             accurate = await asyncio.wait_for(second.finish(), self._rec.max_wait_s)
         except TimeoutError:  # the pool is busy: tiny's reading stands, and no second hearing waits for base
@@ -96,6 +117,12 @@ class CascadeStream:
         except asyncio.CancelledError:
             second.cancel()  # still queued in the pool: never runs
             raise
+        except Exception as error:
+            if not in_background:
+                raise
+            # nobody waits on this reading but the record: tiny's stands
+            log.warning("second reading failed", error=repr(error))
+            return replace(fast, second_reading=Transcript("", 0.0, engine=self._rec.accurate.name))
         if accurate.confidence <= fast.confidence:
             return replace(fast, second_reading=accurate)  # the second hearing decodes nothing again
         return Transcript(accurate.text, accurate.confidence, is_final=True, audio_seconds=accurate.audio_seconds,
