@@ -384,11 +384,21 @@ def bench_calls(
                              help="Also write the JSON report here (e.g. eval/results/bench_calls.json)."),
     timeout: float = typer.Option(120.0, help="Give up on a call after this many seconds."),
     ready_timeout: float = typer.Option(180.0, help="Seconds to wait for `voicebot serve` to become ready."),
+    voice: str = typer.Option("piper", "--voice", help="Who speaks the caller's lines: piper, or a voice the bot "
+                              "was not tuned on (flite-slt, …, festival-kal, festival-ked)."),
+    channel: str = typer.Option("clean", "--channel", help="The caller's telephone line: clean, ulaw, gsm, "
+                                "gsm+babble10 …"),
 ) -> None:
     """Start `voicebot serve` on free ports and measure latency per stage, CPU and memory per call."""
     from voicebot.caller.bench import run_cli
+    from voicebot.caller.voices import CallerSetup, parse_channel, parse_voices
 
-    raise typer.Exit(run_cli(calls, stagger, script, json_out, out, timeout, ready_timeout))
+    try:
+        (caller,) = parse_voices(voice)
+        setup = CallerSetup(caller, parse_channel(channel))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--voice/--channel: {exc} (one voice, one channel)") from exc
+    raise typer.Exit(run_cli(calls, stagger, script, json_out, out, timeout, ready_timeout, setup))
 
 
 @bench_app.command("desktop")

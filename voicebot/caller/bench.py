@@ -42,6 +42,7 @@ from voicebot.caller.simulator import (
     prepare_script,
     summarize,
 )
+from voicebot.caller.voices import CallerSetup, renderer_for
 
 BENCH_SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "scripts" / "bench.yaml"
 STAGES: tuple[tuple[str, str, str], ...] = (
@@ -215,7 +216,8 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"bench calls: 1 call, then {report['calls']} concurrent ({report['script']})")
+    table = Table(title=f"bench calls: 1 call, then {report['calls']} concurrent ({report['script']}, "
+                        f"{report.get('caller', 'piper over clean')})")
     console.print("latency: end of caller speech -> first voiced bot audio (client); stages: server marks")
     table.add_column("measure")
     table.add_column("1 call", justify="right")
@@ -248,15 +250,18 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def run_cli(calls: int, stagger: float, script_path: Path | None, as_json: bool, out: Path | None,
-            timeout: float, ready_timeout: float) -> int:
-    """``voicebot bench calls``: returns the exit code (1 if any call had an error or the server failed)."""
+            timeout: float, ready_timeout: float, caller: CallerSetup | None = None) -> int:
+    """``voicebot bench calls``: returns the exit code (1 if any call had an error or the server failed).
+    ``caller``: who speaks the script's lines over what line (Piper over a clean line by default)."""
+    caller = caller or CallerSetup()
 
     async def main() -> dict[str, Any]:
         script = await asyncio.to_thread(
-            lambda: prepare_script(load_script(script_path or BENCH_SCRIPT), 8000))
+            lambda: prepare_script(load_script(script_path or BENCH_SCRIPT), 8000, renderer_for(caller)))
         with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
             async with serving(Path(tmp), ready_timeout=ready_timeout) as service:
-                return await run_bench(BenchTarget.of(service), script, calls, stagger, timeout)
+                return {**await run_bench(BenchTarget.of(service), script, calls, stagger, timeout),
+                        "caller": caller.label}
 
     try:
         report = asyncio.run(main())
