@@ -116,13 +116,19 @@ async def test_at_an_open_question_a_split_beam_is_answered_on_tiny_and_base_s_r
     assert settled.later_reading is None and await settled_reading(settled) is settled
 
 
-async def test_a_free_text_answer_and_an_unsure_reading_still_wait_for_base():
+async def test_a_free_text_answer_a_number_and_an_unsure_reading_still_wait_for_base():
     split = (("It was left at the door.", 0.78),)
     tiny = _Model("whisper-tiny", "It was left at the dorm.", 0.8, alternatives=split)
     base = _Model("whisper-base", "It was left at the door.", 0.9)
     cascade = CascadeRecognizer(tiny, base, "whisper-cascade", MIN_CONFIDENCE, 2.0)
     text = await _final(cascade, RecognitionHints(kind="text"))  # the words themselves are the answer
     assert (text.text, text.later_reading) == ("It was left at the door.", None)
+    # a request that carries a number: its digits are a value, not just an intent
+    number = _Model("whisper-tiny", "Track parcel 9876543 to 1000.", 0.8,
+                    alternatives=(("Track parcel 9876543210.", 0.78),))
+    request = await _final(CascadeRecognizer(number, _Model("whisper-base", "Track parcel 9876543210.", 0.9),
+                                             "whisper-cascade", MIN_CONFIDENCE, 2.0))
+    assert (request.text, request.later_reading) == ("Track parcel 9876543210.", None)
     unsure = CascadeRecognizer(_Model("whisper-tiny", "It was left at the dorm.", 0.5), base,
                                "whisper-cascade", MIN_CONFIDENCE, 2.0)
     final = await _final(unsure)

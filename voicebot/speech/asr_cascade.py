@@ -11,9 +11,10 @@ the digits grammar (tuned on tiny, where base does worse) tiny's reading stands.
 
 Who waits for base: a turn under ``min_confidence``, and a free-text answer whose words are the value (hint
 kind ``text``), are answered on base's reading. At an open question (no hint kind: the answer is a request, an
-intent) a turn sure enough but with a split beam is answered on tiny's reading at once, and base's comes later
-(``Transcript.later_reading``) for the turn's record and for the second hearing if tiny's words mean nothing
-(``call/hearing.py``): the runner-up rule costs such a turn no time.
+intent) a turn sure enough but with a split beam and no number in it is answered on tiny's reading at once,
+and base's comes later (``Transcript.later_reading``) for the turn's record and for the second hearing if
+tiny's words mean nothing (``call/hearing.py``): the runner-up rule costs such a turn no time. A request that
+carries a number waits for base: its digits are a value.
 
 The more confident of the two readings is kept (both confidences are whisper's
 ``exp(avg_logprob)``-based score, comparable across the two models). Whichever is kept, base's reading goes
@@ -31,6 +32,7 @@ from dataclasses import replace
 import structlog
 
 from voicebot.speech.asr_whisper import WhisperRecognizer, WhisperStream
+from voicebot.speech.turn import digit_count
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
 
 log = structlog.get_logger(__name__)
@@ -96,10 +98,12 @@ class CascadeStream:
         if not self._rec.needs_second_opinion(fast, self._hints):
             return fast
         pcm = bytes(self._pcm)
-        if self._hints.kind is None and fast.confidence >= self._rec.min_confidence:
+        sure = fast.confidence >= self._rec.min_confidence
+        if self._hints.kind is None and sure and not digit_count(fast.text):
             # sure enough to answer on, only its beam is split, at an open question (the answer is an intent,
             # not the words themselves): the dialog answers on tiny's reading at once, and the turn's record
-            # takes base's when it is done
+            # takes base's when it is done. A request that carries a number ("track parcel 98765…") waits:
+            # its digits are a value
             later = asyncio.ensure_future(self._heard_again(fast, pcm, in_background=True))
             return replace(fast, later_reading=later)
         return await self._heard_again(fast, pcm)
