@@ -44,7 +44,8 @@ REQUESTS = [
     "This is useless, get me a human being now.", "Oh my god, operator!",
     "I don't know, can I just talk to someone?", "Yes, can I talk to someone please?",
     "I don't want to wait, just put me through.",
-    "actually, took me through 2018", "yeah, this is useless, got me a human being now", "Got me a real person.", "Can I just speak to you a person about it?", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
+    "actually, took me through 2018", "yeah, this is useless, got me a human being now", "Got me a real person.",
+    "no, this is ridiculous, nothing works, set me a human now", "Can I just speak to you a person about it?", "Could somebody real sort this out?", "Can an actual person help me with this?", "I want someone real.",
     # "operator" as the recogniser writes it alone over a poor line
     "Upperator, please.", "Authorator please.", "Operate or please.", "I'm a creator, please.", "Anotherator.",
     "And operator.", "of the reator",
@@ -68,7 +69,7 @@ NEAR_MISSES = [
     "The operator of the bus was rude.", "Let me talk to my wife first.", "A gentleman came to the door.",
     "The agent at the depot told me to call.", "Am I talking to a real person?", "Is this a robot?",
     "I was talking to an agent and got cut off.", "Connect my card to the app.", "I'll speak to you later.",
-    "I talked to a person already.", "The agent took me through the steps.", "She got me the manager yesterday.",
+    "I talked to a person already.", "The agent took me through the steps.", "She got me the manager yesterday.", "They set me up with an agent last week.",
     "You got me a refund, thanks.", "Yes.", "No, that's all.", "speak up please",
     "My generator broke down.", "The refrigerator I ordered is broken.", "Better.", "The router.", "Operate.",
     "I'm calling about the decorator you sent.", "and then nothing", "One of the generators is broken.",

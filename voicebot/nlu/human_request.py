@@ -103,9 +103,10 @@ _HEARD_AS = [(re.compile(p), r) for p, r in (
     (r"\bsuper visor\b", "supervisor"),
     (r"\bopera tor\b", "operator"), (r"\brepresent[ai]tive\b", "representative"), (r"\bhooman\b", "human"),
     (r"\b(?:took|push) me through(?= (?:to|too|two|\d+)\b|[.!?]*$)", "put me through"),
-    # "get me a human being now" written "got me …" (festival voice over GSM): an order, said first in its
-    # clause or after a filler, before whom it names ("she got me the manager" tells, it does not ask)
-    (r"(^|[,.!?] |\b(?:yeah|yes|just|so|please|ok|okay|and|well|now|oh) )got me (?=(?:an? |the |some )?"
+    # "get me a human being now" written "got me …" or "set me …" (festival voices over GSM): an order, said
+    # first in its clause or after a filler, before whom it names ("she got me the manager" tells, it does
+    # not ask)
+    (r"(^|[,.!?] |\b(?:yeah|yes|just|so|please|ok|okay|and|well|now|oh) )(?:got|set) me (?=(?:an? |the |some )?"
      r"(?:real |live |actual )?(?:humans?|persons?|agents?|operators?|managers?|supervisors?|someone|somebody|"
      r"representatives?)\b)", r"\1get me "),
     (r"\bwanna\b", "want to"), (r"\bgimme\b", "give me"), (r"\blemme\b", "let me"),
