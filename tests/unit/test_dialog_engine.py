@@ -314,6 +314,27 @@ async def test_frustration_hands_off_with_priority(bundle):
     assert isinstance(handoff, Handoff) and handoff.reason == "frustration" and handoff.priority == 5
 
 
+async def test_upset_right_after_a_miss_counts_twice(bundle):
+    """A caller who sounds upset once at a question the bot already missed is handed off (two of the limit
+    of two); the same words at a first try are one of two."""
+    angry = Emotion("frustrated", 0.9, -0.8)
+    engine = engine_for(bundle)
+    state, _ = await started(engine)
+    await engine.step(state, u("where is my order", "order_status"))
+    r = await engine.step(state, Understanding("this is so annoying", None, 0.2, emotion=angry))
+    assert not state.ended and state.frustration == 1 and isinstance(r.actions[-1], Listen)
+
+    engine = engine_for(bundle)
+    state, _ = await started(engine)
+    await engine.step(state, u("where is my order", "order_status"))
+    await engine.step(state, u("purple monkey dishwasher", None, 0.1))  # no order number: a miss
+    assert state.no_match == 1 and state.frustration == 0
+    r = await engine.step(state, Understanding("this is so annoying", None, 0.2, emotion=angry))
+    handoff = r.actions[-1]
+    assert isinstance(handoff, Handoff) and handoff.reason == "frustration"
+    assert any("after a miss: counted twice, 2/2" in d for d in r.decisions)
+
+
 async def test_backend_4xx_takes_on_fail_path(bundle):
     engine = engine_for(bundle)
     state, _ = await started(engine)

@@ -92,8 +92,9 @@ class Interpreter:
             and u.emotion.label in _NEGATIVE_EMOTIONS
             and u.emotion.score >= (handler.threshold or 0.7)
         ):
-            moves.append(Frustrated(u.emotion.label, u.emotion.score))
-            if state.frustration + 1 >= (handler.count or 2):
+            counts = 2 if state.no_match else 1  # upset after a miss at this question: upset at the bot
+            moves.append(Frustrated(u.emotion.label, u.emotion.score, counts))
+            if state.frustration + counts >= (handler.count or 2):
                 return [*moves, HandlerHandoff("frustration", "frustration limit reached")]
         return [*moves, self._decide(state, u, correctable)]
 

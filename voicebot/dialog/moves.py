@@ -24,10 +24,12 @@ class Heard:
 
 @dataclass(frozen=True, slots=True)
 class Frustrated:
-    """The caller sounds frustrated or angry: counted toward the ``frustration`` handler."""
+    """The caller sounds frustrated or angry: counted toward the ``frustration`` handler, ``counts`` turns'
+    worth (two right after the bot missed the caller's answer to the same question: the anger is at the bot)."""
 
     label: str
     score: float
+    counts: int = 1
 
 
 @dataclass(frozen=True, slots=True)

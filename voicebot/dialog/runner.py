@@ -94,10 +94,11 @@ class Runner:
                 heard += f" ({u.confidence:.2f})" + (", asks for a person" if u.human_request else "")
                 entities = ", ".join(f"{e.type}={e.value!r}" for e in u.entities)
                 out.note(f"heard {u.text!r}: {heard}" + (f"; entities {entities}" if entities else ""))
-            case Frustrated(label, score):
-                state.frustration += 1
+            case Frustrated(label, score, counts):
+                state.frustration += counts
                 limit = self.bundle.handlers["frustration"].count or 2
-                out.note(f"caller sounds {label} ({score:.2f}), {state.frustration}/{limit}")
+                after_miss = ", after a miss: counted twice" if counts > 1 else ""
+                out.note(f"caller sounds {label} ({score:.2f}){after_miss}, {state.frustration}/{limit}")
             case Keyed(digits, terminated):
                 out.note(f"DTMF {digits!r}" + (" (terminated)" if terminated else ""))
             case Silence(why):
