@@ -53,6 +53,14 @@ def test_swearing_and_cues_push_to_angry_and_frustrated(neutral_head) -> None:
     assert frustrated.label == "frustrated" and frustrated.sentiment < 0
 
 
+def test_anger_said_in_so_many_words_is_angry(neutral_head) -> None:
+    said = neutral_head.detect("This is ridiculous. I've been waiting for ages and I'm really angry.")
+    assert said.label == "angry" and "anger said" in said.cues
+    assert "anger said" in cues("this makes me furious") and "anger said" in cues("I'm getting really livid")
+    assert "anger said" not in cues("I'm not angry, just confused")
+    assert "anger said" not in cues("the angry customer before me") and "anger said" not in cues("I'm mad about it")
+
+
 def test_vader_sentiment_pushes_to_positive(neutral_head) -> None:
     emotion = neutral_head.detect("Thank you so much, that's wonderful, I really appreciate it")
     assert emotion.label == "positive" and emotion.sentiment > 0.5

@@ -65,11 +65,17 @@ _FRUSTRATION = re.compile(
     r"doesn'?t (?:work|help|understand)|"
     r"nobody (?:helps|answers|cares)|never (?:works|answers|arrived))", re.IGNORECASE)
 
+# Anger said in so many words: "I'm really angry", "this makes me furious" (not "I'm not angry").
+_ANGER_SAID = re.compile(
+    r"\b(?:i'?m|i am|we'?re|we are|(?:it|this|that) makes? me|making me|getting)(?: (?!not\b|never\b)\w+){0,2} "
+    r"(?:angry|furious|livid|fuming|irate|seething|outraged|enraged)\b", re.IGNORECASE)
+
 # Log-space weights of the cues and signals (set by hand on call-centre phrasings; see eval/README.md "Emotion").
 CUE_WEIGHTS = {
     "swearing": {"angry": 2.2, "frustrated": 0.6, "positive": -1.0, "neutral": -0.8},
     "frustration": {"frustrated": 1.4, "angry": 0.4, "positive": -1.0, "neutral": -0.8},
     "shouting": {"angry": 1.2, "frustrated": 0.4, "neutral": -0.5},
+    "anger said": {"angry": 2.0, "frustrated": 0.4, "positive": -1.0, "neutral": -0.8},
     "no_match": {"frustrated": 1.2, "neutral": -0.4},  # per turn not understood beyond the first, up to 3
     "arousal": {"angry": 0.8, "frustrated": 0.2, "neutral": -0.4},  # per unit of z-score above 0.5, up to 3
 }
@@ -192,10 +198,12 @@ def combine(text_probs: dict[str, float], sentiment: float, found: Sequence[str]
 
 
 def cues(text: str) -> list[str]:
-    """Call-centre cues present in ``text``: "swearing", "frustration", "shouting"."""
+    """Call-centre cues present in ``text``: "swearing", "anger said", "frustration", "shouting"."""
     found = []
     if _SWEARING.search(text):
         found.append("swearing")
+    if _ANGER_SAID.search(text):
+        found.append("anger said")
     if _FRUSTRATION.search(text):
         found.append("frustration")
     letters = [c for c in text if c.isalpha()]
