@@ -190,6 +190,51 @@ async def test_the_dialog_answers_at_once_and_the_record_keeps_the_later_reading
     assert reply.marks["nlu_done"] < reply.marks["second_reading"]
 
 
+class HangsUpAfterTheRequest(ScriptedDialog):
+    """The caller hangs up as soon as the bot has answered their request."""
+
+    def __init__(self, replies: list, conn: FakeCallConnection) -> None:
+        super().__init__(replies)
+        self.conn = conn
+
+    async def step(self, state, event):
+        if isinstance(event, Understanding):
+            self.conn.feed(Hangup())
+        return await super().step(state, event)
+
+
+async def test_a_caller_who_hangs_up_at_once_still_gets_the_later_reading_recorded(tmp_path, speech_pcm):
+    later_reading = Transcript("my balance", 0.95)
+
+    class Later(FakeRecognizer):
+        def open_stream(self, sample_rate, hints):
+            stream = super().open_stream(sample_rate, hints)
+            heard = stream._transcript
+
+            def reading(final: bool) -> Transcript:
+                first = heard(final)
+                if not final:
+                    return first
+                later = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().call_later(0.3, later.set_result, later_reading)
+                return dataclasses.replace(first, later_reading=later)
+
+            stream._transcript = reading
+            return stream
+
+    replies = [(Say("How can I help?"), Listen(Expectation(no_input_s=5))),
+               (Say("Your balance is ten dollars. Anything else?"), Listen(Expectation(no_input_s=5)))]
+    session, conn, store, _ = make_session(tmp_path, ScriptedDialog([]), [], recognizer=Later(["my balants"]))
+    dialog = HangsUpAfterTheRequest(replies, conn)
+    session.services = CallServices(**{**session.services.__dict__,
+                                       "dialog_for": lambda _info: DialogApp("test", "v1", dialog, FakeNlu({}))})
+    feed_utterance(conn, speech_pcm)
+    await run_session(session)
+    call = store.calls[conn.call_id]
+    assert call["outcome"] == "abandoned"
+    assert call["turns"][1].caller_text == "my balance" and "second_reading" in call["turns"][1].marks
+
+
 async def test_a_turn_that_means_nothing_is_heard_again_from_its_audio(tmp_path, speech_pcm):
     dialog = ScriptedDialog([
         (Say("How can I help?"), Listen(Expectation(no_input_s=5))),

@@ -243,6 +243,7 @@ class CallSession:
                                          sample_rate=self.rate))
             self._enter(CallState.RINGING_IN)
             await self._converse_until_hangup(app)
+            await self._settle_later_readings()  # a caller who hung up at once: the record still takes them
         except Exception as error:  # noqa: BLE001 - every fault ends with a human, never silence
             self.log.exception("call fault", stage="conversation")
             self._publish(ev.CallFault(self.call_id, stage="conversation",
@@ -364,7 +365,8 @@ class CallSession:
             self._offer(keyed)
         self._arm_digit_timer()
         raw = await self._wait_for_input(expect)
-        if raw is None:
+        if raw is None:  # the caller hung up: the turn before is recorded with its later reading
+            await self._settle_later_readings()
             return None, self._new_turn("none"), None, False
         self._enter(CallState.THINKING)
         turn: Turn
@@ -436,9 +438,9 @@ class CallSession:
 
     async def _settle_later_readings(self) -> None:
         """Before the call's last turns are handed on or recorded: the later readings still being made, waited
-        for (at most ``speech.second_hearing_max_s``, while the last prompt plays), unless the caller hung
-        up."""
-        if self._later_readings and not self.hung_up.is_set():
+        for (at most ``speech.second_hearing_max_s``, while the last prompt plays or after the caller hung
+        up)."""
+        if self._later_readings:
             limit_s = self.services.settings.speech.second_hearing_max_s
             await asyncio.wait(set(self._later_readings), timeout=limit_s)
 
