@@ -55,6 +55,12 @@ _REQUESTS = [re.compile(p) for p in (
     # talk to whom: "can I talk to a real person", "let me speak with one of your staff"
     rf"\b(?:talk|speak|chat|talking|speaking|have a word|have a chat)(?: directly| properly)? (?:to|with) "
     rf"(?:you )?{_WHO}\b(?!')",  # ("speak to you a person": a word the recogniser put in)
+    # asked for with the verb misheard, before a strong name only: "can I adjust to a real person" (festival
+    # voice over GSM, "can I just talk to a real person")
+    # (not a verb that takes a thing: "can I send it to your manager")
+    rf"\b(?:can|could|may) (?:i|we) (?:please |just )?"
+    rf"(?!(?:send|give|pay|mail|post|email|write|show|return|bring|take|hand|forward|sell|lend)\b)[a-z']+ "
+    rf"(?:to|with) {_STRONG}\b(?!')",
     # the "to" lost by the recogniser, before a strong name only: "I want to speak the real person"
     rf"\b(?:talk|speak)(?: directly| properly)? {_STRONG}\b(?!')",
     # a person "instead", whatever tense the recogniser gave the verb: "I talked to a real person instead"
