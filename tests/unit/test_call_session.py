@@ -157,30 +157,36 @@ async def test_the_turn_keeps_the_reading_the_dialog_acted_on(tmp_path, speech_p
     assert store.calls[conn.call_id]["turns"][1].caller_text == "Where's my parcel?"
 
 
+class LaterReading(FakeRecognizer):
+    """Hears its texts at once, and "my balance" (base, ``Transcript.later_reading``) ``after_s`` later."""
+
+    def __init__(self, texts: list[str], after_s: float) -> None:
+        super().__init__(texts)
+        self.after_s = after_s
+
+    def open_stream(self, sample_rate, hints):
+        stream = super().open_stream(sample_rate, hints)
+        heard = stream._transcript
+
+        def reading(final: bool) -> Transcript:
+            first = heard(final)
+            if not final:
+                return first
+            loop = asyncio.get_running_loop()
+            later = loop.create_future()
+            loop.call_later(self.after_s, later.set_result, Transcript("my balance", 0.95))
+            return dataclasses.replace(first, later_reading=later)
+
+        stream._transcript = reading
+        return stream
+
+
 async def test_the_dialog_answers_at_once_and_the_record_keeps_the_later_reading(tmp_path, speech_pcm):
-    class Later(FakeRecognizer):
-        """Hears "my balants" at once and "my balance" (base, ``Transcript.later_reading``) 0.1 s later."""
-
-        def open_stream(self, sample_rate, hints):
-            stream = super().open_stream(sample_rate, hints)
-            heard = stream._transcript
-
-            def reading(final: bool) -> Transcript:
-                first = heard(final)
-                if not final:
-                    return first
-                later = asyncio.get_running_loop().create_future()
-                asyncio.get_running_loop().call_later(0.1, later.set_result, Transcript("my balance", 0.95))
-                return dataclasses.replace(first, later_reading=later)
-
-            stream._transcript = reading
-            return stream
-
     dialog = ScriptedDialog([
         (Say("How can I help?"), Listen(Expectation(no_input_s=5))),
         (Say("Your balance is ten dollars."), EndCall("served")),
     ])
-    session, conn, store, _ = make_session(tmp_path, dialog, [], recognizer=Later(["my balants"]),
+    session, conn, store, _ = make_session(tmp_path, dialog, [], recognizer=LaterReading(["my balants"], 0.1),
                                            nlu_intents={"check_balance": ["balants", "balance"]})
     feed_utterance(conn, speech_pcm)
     await run_session(session)
@@ -204,27 +210,10 @@ class HangsUpAfterTheRequest(ScriptedDialog):
 
 
 async def test_a_caller_who_hangs_up_at_once_still_gets_the_later_reading_recorded(tmp_path, speech_pcm):
-    later_reading = Transcript("my balance", 0.95)
-
-    class Later(FakeRecognizer):
-        def open_stream(self, sample_rate, hints):
-            stream = super().open_stream(sample_rate, hints)
-            heard = stream._transcript
-
-            def reading(final: bool) -> Transcript:
-                first = heard(final)
-                if not final:
-                    return first
-                later = asyncio.get_running_loop().create_future()
-                asyncio.get_running_loop().call_later(0.3, later.set_result, later_reading)
-                return dataclasses.replace(first, later_reading=later)
-
-            stream._transcript = reading
-            return stream
-
     replies = [(Say("How can I help?"), Listen(Expectation(no_input_s=5))),
                (Say("Your balance is ten dollars. Anything else?"), Listen(Expectation(no_input_s=5)))]
-    session, conn, store, _ = make_session(tmp_path, ScriptedDialog([]), [], recognizer=Later(["my balants"]))
+    session, conn, store, _ = make_session(tmp_path, ScriptedDialog([]), [],
+                                           recognizer=LaterReading(["my balants"], 0.3))
     dialog = HangsUpAfterTheRequest(replies, conn)
     session.services = CallServices(**{**session.services.__dict__,
                                        "dialog_for": lambda _info: DialogApp("test", "v1", dialog, FakeNlu({}))})
