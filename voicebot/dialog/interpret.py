@@ -43,6 +43,7 @@ from voicebot.dialog.schema import (
     MenuStep,
     SayStep,
     SetStep,
+    SurveyStep,
 )
 from voicebot.dialog.state import DialogState
 from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, names_a_mishearing, says_done
@@ -92,7 +93,9 @@ class Interpreter:
             and u.emotion.label in _NEGATIVE_EMOTIONS
             and u.emotion.score >= (handler.threshold or 0.7)
         ):
-            counts = 2 if state.no_match else 1  # upset after a miss at this question: upset at the bot
+            # upset after a miss at this question: upset at the bot (a survey asks how the call went: not there)
+            at_bot = state.no_match and not isinstance(self.q.waiting_step(state), SurveyStep)
+            counts = 2 if at_bot else 1
             moves.append(Frustrated(u.emotion.label, u.emotion.score, counts))
             if state.frustration + counts >= (handler.count or 2):
                 return [*moves, HandlerHandoff("frustration", "frustration limit reached")]
