@@ -82,6 +82,10 @@ def test_a_half_heard_address_is_masked_whole_and_a_website_is_not() -> None:
     # an address the recogniser glued together, at the end of a sentence (it was kept in clear)
     assert MASKER.mask("and my email is john.smithicgmail.com.") == "and my email is [email]."
     assert MASKER.mask("you can find it on www.example.com") == "you can find it on www.example.com"
+    # "at" glued to the name and the domain apart: the name part goes with it (it stayed in clear)
+    assert MASKER.mask("Hi, my email is john.smitha example.com.") == "Hi, my email is [email]."
+    assert MASKER.mask("my email is john smith example.com") == "my email is [email]"
+    assert MASKER.mask("I sent an email to support.com yesterday") == "I sent an email to [email] yesterday"
 
 
 def test_a_spoken_address_before_a_written_one_and_at_a_sentence_end() -> None:

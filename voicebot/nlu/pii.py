@@ -152,7 +152,8 @@ class PiiMasker:
             add(PiiKind.EMAIL, m.start, m.end, str(m.value))
         for m in _GLUED_ADDRESS.finditer(unstopped):
             if _EMAIL_CONTEXT.search(_before(text, m.start())):
-                add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
+                start = _local_part_start(text, m.start())
+                add(PiiKind.EMAIL, start, m.end(), text[start:m.end()].lower())
         for pattern in (_SSN, *self._id_patterns):
             for m in pattern.finditer(text):
                 add(PiiKind.NATIONAL_ID, m.start(), m.end(), re.sub(r"[\s-]", "", m.group()))
@@ -233,6 +234,21 @@ def _valid(number: str, region: str | None) -> bool:
         return phonenumbers.is_valid_number(phonenumbers.parse(number, region))
     except phonenumbers.NumberParseException:
         return False
+
+
+# The words between "email (address) is" and a half-heard domain: the address's name part ("john.smitha" for
+# "john.smith at", "john smith", "john.smith a"), at most three words, the first not a small word ("email to x.com").
+_LOCAL_PART = re.compile(r"\b(?:e-?mail|e mail|mail)(?: address)?(?: is| it's| would be|:)?\s+"
+                         r"((?!(?:is|it'?s|to|at|the|my|an?|for|from|on|was|would|be)\s)[\w.+-]+\s+"
+                         r"(?:[\w.+-]+\s+){0,2})$",
+                         re.IGNORECASE)
+
+
+def _local_part_start(text: str, domain_start: int) -> int:
+    """Where an address whose domain starts at ``domain_start`` begins: before the name part said between the
+    e-mail context and the domain, when there is one."""
+    found = _LOCAL_PART.search(_before(text, domain_start))
+    return domain_start - len(found.group(1)) if found else domain_start
 
 
 def _before(text: str, start: int) -> str:
