@@ -14,7 +14,7 @@ around them:
   in a configured region, or one written ``(555) 123-4567`` or with a ``+``;
 * **account**: any other run of ``min_account_digits`` (8) digits or more, or 5 or more after "account";
 * **email**: an address, written or spoken, or a domain-like word after "email" (the ASR's
-  "john.smithatgmail.com").
+  "john.smithatgmail.com"), with the name said before it ("john.smitha example.com").
 
 Not personal data: amounts, times, quantities ("four or five days"), short numbers, and order, tracking or
 reference numbers named as such.
