@@ -78,7 +78,8 @@ async def test_metrics_cover_calls_stages_handoff_reasons_pool_store_and_bus() -
     # every event was heard; the call's end was created a second before it was published
     assert samples[("voicebot_bus_lag_seconds_count", ())] == 4
     assert samples[("voicebot_bus_lag_seconds_sum", ())] >= 1.0
-    assert samples[("voicebot_bus_lag_seconds_bucket", (("le", "0.5"),))] == 3
+    # the call's end is not under 0.5 s (how fast the other three were heard depends on the machine: not asserted)
+    assert samples[("voicebot_bus_lag_seconds_bucket", (("le", "0.5"),))] <= 3
 
 
 async def test_a_turn_without_speech_times_no_stage() -> None:
