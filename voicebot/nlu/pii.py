@@ -93,7 +93,8 @@ _NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}
 _NI_SAID = re.compile(r"\b[A-Z]\s?[A-Z]\s?(?:\d\s?){6}[A-D]\b", re.IGNORECASE)  # after "national insurance"
 _NI_CONTEXT = _words("national insurance", "n i number", "ni number", "insurance number")
 _WRITTEN_PHONE = re.compile(r"\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\+\d[\d\s().-]{6,18}\d")
-_EMAIL_CONTEXT = _words("email", "e-mail", "e mail", "mail", "email address")
+_EMAIL_WORDS = ("email", "e-mail", "e mail", "mail")
+_EMAIL_CONTEXT = _words(*_EMAIL_WORDS, "email address")
 # what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
 _GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
                             r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
@@ -237,8 +238,9 @@ def _valid(number: str, region: str | None) -> bool:
 
 
 # The words between "email (address) is" and a half-heard domain: the address's name part ("john.smitha" for
-# "john.smith at", "john smith", "john.smith a"), at most three words, the first not a small word ("email to x.com").
-_LOCAL_PART = re.compile(r"\b(?:e-?mail|e mail|mail)(?: address)?(?: is| it's| would be|:)?\s+"
+# "john.smith at", "john smith", "john.smith a"), at most three words, the first not a small word ("email to
+# x.com").
+_LOCAL_PART = re.compile(r"\b(?:" + "|".join(_EMAIL_WORDS) + r")(?: address)?(?: is| it's| would be|:)?\s+"
                          r"((?!(?:is|it'?s|to|at|the|my|an?|for|from|on|was|would|be)\s)[\w.+-]+\s+"
                          r"(?:[\w.+-]+\s+){0,2})$",
                          re.IGNORECASE)
