@@ -117,6 +117,35 @@ def test_nlu_reads_a_correction_first(classifier) -> None:
     assert result.text[result.entities[0].start:result.entities[0].end] == "4 3 2 1"
 
 
+@pytest.mark.parametrize(("slot", "text", "value", "said"), [
+    (SlotTypeSpec("account", "digits", 8, 8), "4 5 6 7 1 2 3 4, no wait, 4 5 6 7 1 2 3 5.", "45671235",
+     "4 5 6 7 1 2 3 5"),
+    (SlotTypeSpec("account", "digits", 8, 8), "3 4 5 6 7 8 9 0, I mean 3 4 5 6 7 8 9 1.", "34567891",
+     "3 4 5 6 7 8 9 1"),
+    (SlotTypeSpec("day", "date"), "Tuesday, no sorry, Wednesday.", "2026-12-09", "Wednesday"),
+    (SlotTypeSpec("day", "date"), "The 10th, actually make it the 11th.", "2026-12-11", "the 11th"),
+    (SlotTypeSpec("at", "time"), "Three pm, no, four pm.", "16:00", "four pm"),
+    (SlotTypeSpec("rating", "number", 1, 5), "Four, no, five.", 5, "five"),
+    (SlotTypeSpec("amount", "money"), "Fifty pounds, sorry, sixty pounds.", "60.00", "sixty pounds"),
+])
+def test_nlu_keeps_the_value_said_again_after_a_take_back(classifier, slot, text, value, said) -> None:
+    nlu = Nlu(classifier, {slot.name: slot}, None, None)
+    entity = nlu.understand_sync(text, expected_slot=slot.name, today=date(2026, 12, 7)).entities[0]
+    assert (entity.value, text[entity.start:entity.end]) == (value, said)
+
+
+@pytest.mark.parametrize(("slot", "text", "value"), [
+    (SlotTypeSpec("day", "date"), "Tuesday, no later than noon.", "2026-12-08"),
+    (SlotTypeSpec("day", "date"), "No, Tuesday.", "2026-12-08"),
+    (SlotTypeSpec("account", "digits", 8, 8), "1 2 3 4 5 6 7 8, actually that's 8 digits.", "12345678"),
+    (SlotTypeSpec("account", "digits", 8, 8), "5 5 8, no, 4 5 7 7.", "5584577"),  # "oh" heard as "no"
+])
+def test_a_take_back_without_a_whole_value_on_each_side_is_none(classifier, slot, text, value) -> None:
+    nlu = Nlu(classifier, {slot.name: slot}, None, None)
+    entity = nlu.understand_sync(text, expected_slot=slot.name, today=date(2026, 12, 7)).entities[0]
+    assert entity.value == value
+
+
 def test_metrics_and_few_shot() -> None:
     figures = metrics(["a", "b", OOS, OOS], ["a", "a", OOS, "b"])
     assert figures["accuracy"] == pytest.approx(0.5)

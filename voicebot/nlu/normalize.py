@@ -784,6 +784,23 @@ def find_correction(text: str) -> str | None:
     return value or None
 
 
+# Said inside one answer, between a value and the value that replaces it: "Tuesday, no sorry, Wednesday".
+_TAKE_BACK = re.compile(r"\b(?:no|nope|sorry|i mean|i meant|actually|or rather|scratch that|make (?:that|it)|"
+                        r"correction|let me start (?:again|over))\b[\s,.!?;:-]*", re.IGNORECASE)
+
+
+def find_restatement(text: str) -> tuple[str, str] | None:
+    """An answer taken back and said again in one breath, split at the last take-back: "Tuesday, no sorry,
+    Wednesday" -> ("Tuesday, no sorry, ", "Wednesday"). None when nothing comes before or after it. The caller
+    keeps the restated part only when both parts hold a value of the slot asked for ("Tuesday, no later than
+    noon" is no restatement)."""
+    last = None
+    for match in _TAKE_BACK.finditer(text):
+        if re.search(r"\w", text[:match.start()]) and re.search(r"\w", text[match.end():]):
+            last = match
+    return (text[:last.end()], text[last.end():]) if last is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class DigitEdit:
     """A caller's fix to a digit string read back to them.

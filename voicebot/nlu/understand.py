@@ -17,7 +17,7 @@ from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
-from voicebot.nlu.normalize import find_correction, find_digit_runs
+from voicebot.nlu.normalize import find_correction, find_digit_runs, find_restatement
 from voicebot.nlu.wait_request import asks_to_wait
 from voicebot.runtime import InferencePool, Priority
 from voicebot.types import CallerSignals, Entity, Understanding
@@ -182,10 +182,26 @@ class Nlu:
                 entity = replace(entity, start=entity.start + offset, end=entity.end + offset)
             return entity
 
+        def restated(spec: SlotTypeSpec) -> Entity | None:
+            """The value said again after a take-back ("4 pm, no, 5 pm"), when a value was said before it."""
+            parts = find_restatement(text) if spec.kind not in ("yes_no", "text") else None
+            before = extract(parts[0], spec, today, expected=True) if parts is not None else None
+            if parts is None or before is None or before.confidence <= WRONG_LENGTH_CONFIDENCE:
+                return None
+            entity = extract(parts[1], spec, today, expected=True)
+            if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # "5 5 8, no, 4 5 7 7": "oh"?
+                return None
+            if entity.start >= 0:
+                entity = replace(entity, start=entity.start + len(parts[0]), end=entity.end + len(parts[0]))
+            return entity
+
         if expected is not None:
             entity = in_correction(expected) if expected.kind != "yes_no" else None
             if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # the whole answer may fit
                 whole = extract(text, expected, today, expected=True)
+                again = restated(expected)
+                if again is not None and (whole is None or again.confidence >= whole.confidence):
+                    whole = again
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
             if entity is not None:
