@@ -126,6 +126,7 @@ class Entity:
     start: int = -1
     end: int = -1
     confidence: float = 1.0
+    inferred: bool = False  # read by meaning, not said ("it won't turn on": damaged); the dialog confirms it
 
 
 @dataclass(frozen=True, slots=True)

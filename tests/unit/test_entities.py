@@ -89,6 +89,16 @@ def test_regex_on_written_and_spoken_codes() -> None:
     assert value("I don't know it", spec) is None
 
 
+@pytest.mark.parametrize(("text", "part"), [
+    ("around three o'clock", "afternoon"), ("any time before twelve", "morning"),
+    ("after 5 please", "evening"), ("between two and four", "afternoon"), ("9 am", "morning")])
+def test_a_time_said_is_the_part_of_the_day_it_falls_in_where_the_list_is_asked(text: str, part: str) -> None:
+    spec = SlotTypeSpec("window", "list",
+                        values={"morning": ("early",), "afternoon": (), "evening": ("late",)})
+    assert extract(text, spec, today=TODAY, expected=True).value == part
+    assert extract(text, spec, today=TODAY) is None  # not taken ahead of the question
+
+
 def test_list_maps_synonyms_to_the_canonical_value() -> None:
     spec = SlotTypeSpec("account_type", "list",
                         values={"checking": ("current", "current account", "everyday"), "savings": ("saving",)})

@@ -226,6 +226,17 @@ def test_an_hour_after_at_is_a_time() -> None:
     assert n.find_times("I have three cards") == []
 
 
+@pytest.mark.parametrize(("text", "value"), [
+    ("before ten if possible", time(10, 0)), ("between two and four", time(14, 0)),
+    ("any time after 5", time(17, 0))])
+def test_an_hour_after_before_after_or_between_is_a_time(text: str, value: time) -> None:
+    assert [m.value for m in n.find_times(text)] == [value]
+
+
+def test_a_count_after_after_is_no_time() -> None:
+    assert n.find_times("after 5 days") == [] and n.find_times("after three weeks of waiting") == []
+
+
 def test_dotted_am_pm_and_day_parts() -> None:
     assert [m.value for m in n.find_times("at 7 p.m. please")] == [time(19, 0)]
     assert [m.value for m in n.find_times("eight this evening")] == [time(20, 0)]

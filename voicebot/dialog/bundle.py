@@ -239,6 +239,7 @@ class Bundle:
                 max_length=d.max_length,
                 pattern=d.pattern,
                 values={k: tuple(v) for k, v in d.values.items()},
+                by_meaning=d.by_meaning,
                 expected_only=name in (SURVEY_TYPE, MENU_CHOICE_TYPE) and d is BUILTIN_SLOT_TYPES[name],
             )
             for name, d in self.slot_type_defs.items()

@@ -144,8 +144,9 @@ class Interpreter:
         if w.kind in ("ask", "collect", "survey"):
             entity = self.q.entity_for(u, self.q.expected_type(state))
             if entity is not None and self.q.valid(step, entity.value):
-                fill = FillSlot(entity.value, f"slot {slot_of(step)} filled by speech "
-                                f"({entity.text or entity.value!r})", ahead)
+                how = "meaning" if entity.inferred else "speech"
+                fill = FillSlot(entity.value, f"slot {slot_of(step)} filled by {how} "
+                                f"({entity.text or entity.value!r})", ahead, entity.inferred)
                 if digression is not None and self._answer_with_request(step, u, entity):
                     return Digress(digression, u, kept=fill)  # "yes, and my card was stolen"
                 return fill

@@ -74,11 +74,13 @@ class DeclineAgent:
 
 @dataclass(frozen=True, slots=True)
 class FillSlot:
-    """The awaited slot gets ``value``; ``ahead``: values said with it for later asks, filled first."""
+    """The awaited slot gets ``value``; ``ahead``: values said with it for later asks, filled first;
+    ``guessed``: a list value read by meaning, not said, which the caller confirms first."""
 
     value: Any
     why: str
     ahead: tuple[ValueAhead, ...] = ()
+    guessed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

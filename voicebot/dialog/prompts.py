@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from voicebot.dialog.bundle import ANYTHING_ELSE_TYPE, MENU_CHOICE_TYPE, Bundle
 from voicebot.dialog.conditions import format_value, render
@@ -114,16 +115,27 @@ class Prompts:
             self.ask(state, out, step, which, then)
 
     def confirm_slot(self, state: DialogState, out: TurnOutput, step: AskStep) -> None:
-        """Read the slot back ("I have {digits:123456}. Is that right?") and listen for yes or no."""
+        """Read the slot back ("I have {digits:123456}. Is that right?"; a list value in words: "So that's
+        doesn't fit. Is that right?") and listen for yes or no."""
+        kind = self.questions.kind_of(step) or ""
         if isinstance(step.confirm, (str, dict)):
             text = self.render(state, step.confirm)
+        elif kind == "list":
+            text = f"So that's {self.list_label(step, state.slots[step.ask])}. Is that right?"
         else:
-            tag = _READ_BACK_TAG.get(self.questions.kind_of(step) or "")
+            tag = _READ_BACK_TAG.get(kind)
             value = format_value(state.slots[step.ask])
             spoken = "{" + tag + ":" + value + "}" if tag else value
             text = f"I have {spoken}. Is that right?"
         self.say(state, out, text, step.interruptible, remember=True)
         self.listen(state, out, self.yes_no_expectation(state))
+
+    def list_label(self, step: AskStep, value: Any) -> str:
+        """A list value as said: its synonym spelled like it ("doesnt_fit": "doesn't fit"), else its words."""
+        words = str(value).replace("_", " ")
+        type_def = self.bundle.slot_type_defs.get(self.bundle.slot_type_of(step))
+        synonyms = type_def.values.get(str(value), []) if type_def is not None else []
+        return next((s for s in synonyms if s.lower().replace("'", "") == words.lower()), words)
 
     def confirm_intent(self, state: DialogState, out: TurnOutput, intent: str) -> None:
         """ "Did you want to …?" for an intent, and listen for yes or no."""

@@ -184,7 +184,7 @@ class Runner:
         state.last_filled = slot
         state.digits_heard = None
         out.note(fill.why)
-        if isinstance(step, AskStep) and step.confirm:
+        if isinstance(step, AskStep) and (step.confirm or fill.guessed):
             self.steps.wait(state, "confirm_slot", w.flow, w.index)
             return self.prompts.confirm_slot(state, out, step)
         await self._advance_from_waiting(state, out)
@@ -212,7 +212,9 @@ class Runner:
             return await self._reject_digits(state, out, rejected)
         out.note(f"slot {slot} rejected by the caller; asking again")
         self.steps.wait(state, "ask", w.flow, w.index)
-        self.prompts.ask(state, out, step, "prompt")
+        # a list value rejected: the caller's words did not work, the reprompt says the options
+        listed = isinstance(step, AskStep) and step.reprompt and self.q.kind_of(step) == "list"
+        self.prompts.ask(state, out, step, "reprompt" if listed else "prompt")
 
     def _correct_confirmed(
         self, state: DialogState, out: TurnOutput, slot: str, value: Any, how: str

@@ -119,6 +119,10 @@ class SlotTypeDef(_Model):
     values: dict[str, list[str]] = Field(
         default_factory=dict, description="kind list: canonical value -> synonyms"
     )
+    by_meaning: bool = Field(
+        True, description="kind list: an answer that says no synonym, asked for this list, takes the value "
+                          "nearest in meaning (\"it won't turn on\" -> damaged); false: synonyms only"
+    )
 
 
 class SensitiveSpec(_Model):

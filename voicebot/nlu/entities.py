@@ -31,6 +31,7 @@ class SlotTypeSpec:
     pattern: str | None = None  # regex kind: searched (ignoring case) in the text, then in its compact spoken form
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list kind: canonical value -> synonyms
     expected_only: bool = False  # looked for only when the dialog asks for it (a survey's rating, a menu key)
+    by_meaning: bool = True  # list kind: an answer with no synonym takes the value nearest in meaning
 
 
 def _entity(spec: SlotTypeSpec, text: str, value: object, start: int, end: int,
@@ -192,6 +193,25 @@ def _list_heard_apart(text: str, spec: SlotTypeSpec) -> Entity | None:
     return None
 
 
+# The parts of the day a list may offer, by the time of day said: "around three o'clock" is the afternoon,
+# "before twelve" the morning, "after five" the evening: (value, from minute, to minute of the day).
+_PARTS_OF_DAY = (("morning", 0, 12 * 60), ("afternoon", 12 * 60, 17 * 60), ("evening", 17 * 60, 24 * 60))
+
+
+def _part_of_day(text: str, spec: SlotTypeSpec) -> Entity | None:
+    """The part of the day (a value named morning, afternoon or evening) a time said falls in."""
+    if not {name for name, _, _ in _PARTS_OF_DAY} & spec.values.keys():
+        return None
+    for said in normalize.find_times(text):
+        minute = said.value.hour * 60 + said.value.minute
+        if text[:said.start].rstrip().lower().endswith("before"):
+            minute -= 1
+        for name, start, end in _PARTS_OF_DAY:
+            if name in spec.values and start <= minute % (24 * 60) < end:
+                return _entity(spec, text, name, said.start, said.end)
+    return None
+
+
 # A short answer that sounds like one value of the list asked for ("Debbie." for "debit", "Boat." for "both"):
 # at most this many words, each synonym compared with its letters' runs squeezed ("debbie" -> "debie"),
 # taken when it is this similar (difflib's ratio) and clearly nearer than any other value.
@@ -255,8 +275,8 @@ def extract(
     if kind == "regex":
         return _regex(text, spec)
     if kind == "list":
-        return _list(text, spec) or (
-            _list_heard_apart(text, spec) or _list_sounding_like(text, spec) if expected else None)
+        return _list(text, spec) or (_list_heard_apart(text, spec) or _list_sounding_like(text, spec)
+                                     or _part_of_day(text, spec) if expected else None)
     if kind == "text":
         stripped = text.strip()
         return _entity(spec, text, stripped, text.find(stripped), text.find(stripped) + len(stripped)) \

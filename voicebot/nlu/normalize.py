@@ -569,9 +569,18 @@ def find_times(text: str) -> list[Match]:
 
 
 def _is_time_context(toks: list[Token], i: int, j: int) -> bool:
-    """"two thirty" is a time only near "at"/"by"/"around" or an am/pm marker (not a digit string)."""
+    """"two thirty" is a time only near "at"/"by"/"around" or an am/pm marker (not a digit string); "before
+    ten", "after five", "between two and four" too, unless a unit follows ("after five days")."""
     before = toks[i - 1].text if i > 0 else ""
-    return before in ("at", "by", "around", "about", "until", "till", "from") or _half_day(toks, j)[0] is not None
+    after = toks[j].text if j < len(toks) else ""
+    return (before in ("at", "by", "around", "about", "until", "till", "from")
+            or (before in ("before", "after", "between") and after not in _UNITS)
+            or _half_day(toks, j)[0] is not None)
+
+
+# Words that make "after five …" a count, not a time.
+_UNITS = frozenset("minute minutes min mins hour hours day days week weeks month months year years time "
+                   "times pound pounds dollar dollars euro euros percent items item of".split())
 
 
 def _relative(hour: int, minutes: int) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from voicebot.engines import EmotionDetector
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
+from voicebot.nlu.list_meaning import ListMeanings
 from voicebot.nlu.normalize import find_correction, find_digit_runs, find_restatement
 from voicebot.nlu.wait_request import asks_to_wait
 from voicebot.runtime import InferencePool, Priority
@@ -81,6 +82,7 @@ class Nlu:
                  emotion: EmotionDetector | None, pool: InferencePool | None) -> None:
         self.classifier = classifier
         self.slot_types = dict(slot_types)
+        self.list_meanings = ListMeanings(self.slot_types, classifier.embedder)
         self.emotion = emotion
         self.pool = pool  # None: ``understand`` runs inline (tests, ``voicebot chat``)
 
@@ -103,9 +105,10 @@ class Nlu:
         if not text.strip():
             return Understanding(text=text, intent=None, confidence=0.0,
                                  transcript_confidence=transcript_confidence)
-        reading = self.read_intent(text, self.classifier.embedder.embed([classifier_text(text)])[0])
+        vector = self.classifier.embedder.embed([classifier_text(text)])[0]
+        reading = self.read_intent(text, vector)
         correction = find_correction(text)
-        entities = self.entities(text, expected_slot, today, correction)
+        entities = self.entities(text, expected_slot, today, correction, vector)
         expected = self.slot_types.get(expected_slot) if expected_slot else None
         answered = expected is not None and any(entity.type == expected.name for entity in entities)
         if reading.intent is None and not reading.human_request and not answered and heard_otherwise:
@@ -167,11 +170,13 @@ class Nlu:
         return IntentReading(intent, confidence, tuple(ranking), asked)
 
     def entities(self, text: str, expected_slot: str | None = None, today: date | None = None,
-                 correction: str | None = None) -> tuple[Entity, ...]:
+                 correction: str | None = None, vector: np.ndarray | None = None) -> tuple[Entity, ...]:
         """The expected slot type first (read from ``correction``, the corrected part of "no, I said …",
         when there is one), then every other slot type that matches; free-text and ``expected_only`` slot
         types only when expected. A list value in the corrected part is read as where its list is asked
-        ("No, I said pop holes." for potholes): the dialog takes a correction only for the slot it corrects."""
+        ("No, I said pop holes." for potholes): the dialog takes a correction only for the slot it corrects.
+        An expected list answer with no synonym in it takes the value nearest in meaning (``ListMeanings``;
+        ``vector``: the text as the intent classifier embedded it, embedded here when not given)."""
         found: list[Entity] = []
         expected = self.slot_types.get(expected_slot) if expected_slot else None
 
@@ -204,6 +209,10 @@ class Nlu:
                     whole = again
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
+            if entity is None and expected.kind == "list":
+                if vector is None:
+                    vector = self.classifier.embedder.embed([classifier_text(text)])[0]
+                entity = self.list_meanings.nearest(expected, text, vector)
             if entity is not None:
                 found.append(entity)
         for spec in self.slot_types.values():

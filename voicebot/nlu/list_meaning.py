@@ -1,0 +1,67 @@
+"""A list answer in the caller's own words: the value nearest in meaning, when no synonym is said.
+
+"The one I use at the cash point" names no synonym of ``debit``; "it won't turn on" none of ``damaged``. A
+flow's list values and their synonyms are embedded once with the bundle's sentence encoder; an answer that
+the synonym rules (``nlu/entities.py``) leave empty takes the value whose phrase is nearest to it, when that
+phrase is near enough and nearer than any other value's. Lists of yes and no (``anything_else``) and lists
+a flow marks ``by_meaning: false`` are never read this way. Chosen on ``eval/data/list_answers/dev.csv``
+(eval/README.md, "List answers in the caller's words").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicebot.engines import SentenceEmbedder
+from voicebot.nlu.entities import SlotTypeSpec
+from voicebot.types import Entity
+
+# The nearest phrase's cosine similarity, and its lead over the nearest phrase of any other value.
+MIN_SIMILARITY = 0.4
+MIN_LEAD = 0.08
+# What the entity carries: below a synonym said (1.0) and a synonym heard apart (0.8).
+MEANING_CONFIDENCE = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrases:
+    values: tuple[str, ...]  # the canonical value of each row of ``vectors``
+    vectors: np.ndarray
+
+
+def readable_by_meaning(spec: SlotTypeSpec) -> bool:
+    return spec.kind == "list" and spec.by_meaning and not {"yes", "no"} <= spec.values.keys()
+
+
+class ListMeanings:
+    """The list slot types' values as phrase vectors. Blocking (embeds): build and call through the pool."""
+
+    def __init__(self, slot_types: Mapping[str, SlotTypeSpec], embedder: SentenceEmbedder) -> None:
+        self._phrases: dict[str, _Phrases] = {}
+        for name, spec in slot_types.items():
+            if not readable_by_meaning(spec):
+                continue
+            rows = [(canonical, phrase) for canonical, synonyms in spec.values.items()
+                    for phrase in (canonical.replace("_", " "), *synonyms)]
+            if rows:
+                self._phrases[name] = _Phrases(tuple(value for value, _ in rows),
+                                               np.asarray(embedder.embed([phrase for _, phrase in rows])))
+
+    def nearest(self, spec: SlotTypeSpec, text: str, vector: np.ndarray) -> Entity | None:
+        """The value of ``spec`` that ``text`` (embedded as ``vector``) means; None when none stands out."""
+        phrases = self._phrases.get(spec.name)
+        if phrases is None:
+            return None
+        similarity = phrases.vectors @ vector
+        best: dict[str, float] = {}
+        for value, score in zip(phrases.values, similarity.tolist(), strict=True):
+            best[value] = max(score, best.get(value, -1.0))
+        ranked = sorted(best.values(), reverse=True) + [-1.0]
+        value = max(best, key=best.__getitem__)
+        if best[value] < MIN_SIMILARITY or best[value] - ranked[1] < MIN_LEAD:
+            return None
+        return Entity(type=spec.name, value=value, text=text, start=0, end=len(text),
+                      confidence=MEANING_CONFIDENCE, inferred=True)
