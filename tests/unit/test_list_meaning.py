@@ -7,6 +7,7 @@ import numpy as np
 from fakes import FakeEmbedder
 from voicebot.nlu.entities import SlotTypeSpec
 from voicebot.nlu.list_meaning import MEANING_CONFIDENCE, ListMeanings
+from voicebot.types import Entity
 
 REASON = SlotTypeSpec("reason", "list", values={"damaged": ("broken", "stopped working"),
                                                 "doesnt_fit": ("too small", "wrong size")})
@@ -42,3 +43,20 @@ def test_yes_no_lists_and_lists_marked_synonyms_only_are_never_read_by_meaning()
     assert nearest(meanings, YES_NO, "sure", embedder) is None
     assert nearest(meanings, SYNONYMS_ONLY, "first", embedder) is None
     assert meanings.nearest(REASON, "broken", np.ones(FakeEmbedder.dimension, dtype=np.float32)) is None
+
+
+def test_a_synonym_said_is_overruled_by_a_value_clearly_nearer_in_meaning() -> None:
+    embedder = FakeEmbedder()
+    spec = SlotTypeSpec("about", "list",
+                        values={"roads": ("road",), "lighting": ("lights off on my road at night",)})
+    meanings = ListMeanings({spec.name: spec}, embedder)
+    text = "lights are off all night on my road"
+    vector = embedder.embed([text])[0]
+    said = Entity(type="about", value="roads", text="road", start=31, end=35)
+    overruled = meanings.overruled(said, spec, text, vector)
+    assert overruled is not None and (overruled.value, overruled.inferred) == ("lighting", True)
+    # what the caller said that is no synonym (a time for a part of the day, a word heard apart) stands
+    heard_apart = Entity(type="about", value="roads", text="the rode")
+    assert meanings.overruled(heard_apart, spec, text, vector) is None
+    # nor is a synonym overruled by its own value
+    assert meanings.overruled(Entity(type="about", value="lighting", text="road"), spec, text, vector) is None

@@ -1,11 +1,12 @@
 """A list answer in the caller's own words: the value nearest in meaning, when no synonym is said.
 
 "The one I use at the cash point" names no synonym of ``debit``; "it won't turn on" none of ``damaged``. A
-flow's list values and their synonyms are embedded once with the bundle's sentence encoder; an answer that
-the synonym rules (``nlu/entities.py``) leave empty takes the value whose phrase is nearest to it, when that
-phrase is near enough and nearer than any other value's. Lists of yes and no (``anything_else``) and lists
-a flow marks ``by_meaning: false`` are never read this way. Chosen on ``eval/data/list_answers/dev.csv``
-(eval/README.md, "List answers in the caller's words").
+flow's list values and their synonyms are embedded once with the bundle's sentence encoder; an answer that the
+synonym rules (``nlu/entities.py``) leave empty takes the value whose phrase is nearest to it, when that
+phrase is near enough and nearer than any other value's; a synonym said gives way to a value clearly nearer in
+meaning ("the lights on my road are off" says "road"). Either is inferred: the dialog confirms it. Lists of
+yes and no (``anything_else``) and lists a flow marks ``by_meaning: false`` are never read this way. Chosen on
+``eval/data/list_answers/dev.csv`` (eval/README.md, "List answers in the caller's words").
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from voicebot.types import Entity
 # The nearest phrase's cosine similarity, and its lead over the nearest phrase of any other value.
 MIN_SIMILARITY = 0.4
 MIN_LEAD = 0.08
+# A synonym said is overruled (and the value meant is confirmed) when another value is this much nearer in
+# meaning: "the lights on my road have been off" says "road" and means street lighting.
+OVERRULE_LEAD = 0.05
 # What the entity carries: below a synonym said (1.0) and a synonym heard apart (0.8).
 MEANING_CONFIDENCE = 0.7
 
@@ -29,6 +33,7 @@ MEANING_CONFIDENCE = 0.7
 @dataclass(frozen=True, slots=True)
 class _Phrases:
     values: tuple[str, ...]  # the canonical value of each row of ``vectors``
+    phrases: frozenset[str]  # the phrases, lower case
     vectors: np.ndarray
 
 
@@ -48,20 +53,42 @@ class ListMeanings:
                     for phrase in (canonical.replace("_", " "), *synonyms)]
             if rows:
                 self._phrases[name] = _Phrases(tuple(value for value, _ in rows),
+                                               frozenset(phrase.lower() for _, phrase in rows),
                                                np.asarray(embedder.embed([phrase for _, phrase in rows])))
 
     def nearest(self, spec: SlotTypeSpec, text: str, vector: np.ndarray) -> Entity | None:
         """The value of ``spec`` that ``text`` (embedded as ``vector``) means; None when none stands out."""
+        best = self._similarities(spec, vector)
+        ranked = sorted(best.values(), reverse=True) + [-1.0]
+        value = max(best, key=best.__getitem__, default=None)
+        if value is None or best[value] < MIN_SIMILARITY or best[value] - ranked[1] < MIN_LEAD:
+            return None
+        return self._inferred(spec, value, text)
+
+    def overruled(self, said: Entity, spec: SlotTypeSpec, text: str, vector: np.ndarray) -> Entity | None:
+        """The value ``text`` means when it is not the synonym ``said`` and clearly nearer in meaning. Only a
+        synonym said is overruled (not a time said for a part of the day, not a word heard apart)."""
+        phrases = self._phrases.get(spec.name)
+        if phrases is None or said.text.lower() not in phrases.phrases:
+            return None
+        best = self._similarities(spec, vector)
+        value = max(best, key=best.__getitem__, default=None)
+        if value is None or value == said.value or best[value] < MIN_SIMILARITY \
+                or best[value] - best.get(said.value, -1.0) < OVERRULE_LEAD:
+            return None
+        return self._inferred(spec, value, text)
+
+    def _similarities(self, spec: SlotTypeSpec, vector: np.ndarray) -> dict[str, float]:
+        """Each value's nearest phrase's cosine similarity to ``vector`` (empty: not read by meaning)."""
         phrases = self._phrases.get(spec.name)
         if phrases is None:
-            return None
-        similarity = phrases.vectors @ vector
+            return {}
         best: dict[str, float] = {}
-        for value, score in zip(phrases.values, similarity.tolist(), strict=True):
+        for value, score in zip(phrases.values, (phrases.vectors @ vector).tolist(), strict=True):
             best[value] = max(score, best.get(value, -1.0))
-        ranked = sorted(best.values(), reverse=True) + [-1.0]
-        value = max(best, key=best.__getitem__)
-        if best[value] < MIN_SIMILARITY or best[value] - ranked[1] < MIN_LEAD:
-            return None
+        return best
+
+    @staticmethod
+    def _inferred(spec: SlotTypeSpec, value: str, text: str) -> Entity:
         return Entity(type=spec.name, value=value, text=text, start=0, end=len(text),
                       confidence=MEANING_CONFIDENCE, inferred=True)

@@ -209,10 +209,11 @@ class Nlu:
                     whole = again
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
-            if entity is None and expected.kind == "list":
+            if expected.kind == "list" and (entity is None or not entity.inferred):
                 if vector is None:
                     vector = self.classifier.embedder.embed([classifier_text(text)])[0]
-                entity = self.list_meanings.nearest(expected, text, vector)
+                entity = (self.list_meanings.nearest(expected, text, vector) if entity is None
+                          else self.list_meanings.overruled(entity, expected, text, vector) or entity)
             if entity is not None:
                 found.append(entity)
         for spec in self.slot_types.values():
