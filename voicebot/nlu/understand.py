@@ -175,8 +175,9 @@ class Nlu:
         when there is one), then every other slot type that matches; free-text and ``expected_only`` slot
         types only when expected. A list value in the corrected part is read as where its list is asked
         ("No, I said pop holes." for potholes): the dialog takes a correction only for the slot it corrects.
-        An expected list answer with no synonym in it takes the value nearest in meaning (``ListMeanings``;
-        ``vector``: the text as the intent classifier embedded it, embedded here when not given)."""
+        An expected list answer with no synonym in it takes the value nearest in meaning, and a synonym said
+        may be overruled by it (``ListMeanings``; ``vector``: the text as the intent classifier embedded it,
+        embedded here when not given)."""
         found: list[Entity] = []
         expected = self.slot_types.get(expected_slot) if expected_slot else None
 
@@ -209,7 +210,7 @@ class Nlu:
                     whole = again
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
-            if expected.kind == "list" and (entity is None or not entity.inferred):
+            if expected.kind == "list":
                 if vector is None:
                     vector = self.classifier.embedder.embed([classifier_text(text)])[0]
                 entity = (self.list_meanings.nearest(expected, text, vector) if entity is None
