@@ -34,6 +34,7 @@ def test_nothing_when_no_value_is_near_or_two_are_as_near() -> None:
     short = SlotTypeSpec("short", "list", values={"damaged": ("broken",), "doesnt_fit": ("small",)})
     meanings = ListMeanings({s.name: s for s in (REASON, short)}, embedder)
     assert nearest(meanings, REASON, "what are my options", embedder) is None
+    assert nearest(meanings, REASON, "I'm not sure, it stopped working I think", embedder) is None  # unsure
     assert nearest(meanings, short, "broken small", embedder) is None  # no value stands out
 
 

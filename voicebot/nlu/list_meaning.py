@@ -11,6 +11,7 @@ yes and no (``anything_else``) and lists a flow marks ``by_meaning: false`` are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ MIN_LEAD = 0.08
 # A synonym said is overruled (and the value meant is confirmed) when another value is this much nearer in
 # meaning: "the lights on my road have been off" says "road" and means street lighting.
 OVERRULE_LEAD = 0.05
+# An answer that says the caller does not know is no value, however near its words ("And I am not sure." was
+# heard for "um, I'm not sure" and came nearest to "all").
+_UNSURE = re.compile(r"\b(?:not (?:sure|certain)|(?:don'?t|do not|dunno) know|no idea|can'?t (?:remember|recall|say)"
+                     r"|dunno|no clue)\b", re.IGNORECASE)
+
 # What the entity carries: below a synonym said (1.0) and a synonym heard apart (0.8).
 MEANING_CONFIDENCE = 0.7
 
@@ -58,6 +64,8 @@ class ListMeanings:
 
     def nearest(self, spec: SlotTypeSpec, text: str, vector: np.ndarray) -> Entity | None:
         """The value of ``spec`` that ``text`` (embedded as ``vector``) means; None when none stands out."""
+        if _UNSURE.search(text):
+            return None
         best = self._similarities(spec, vector)
         ranked = sorted(best.values(), reverse=True) + [-1.0]
         value = max(best, key=best.__getitem__, default=None)
