@@ -255,6 +255,11 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("Okay, goodbye.", False), ("alright, thanks, bye bye", False), ("see you", False),
     ("yes please, bye", True),
     ("Not.", False),  # "nah" as whisper writes it over a phone line; alone, "not" is a no
+    ("that would be great", True), ("I suppose so", True), ("uh huh", True), ("that's the one", True),
+    ("you got it", True), ("Please.", True),
+    ("actually, hold off, I might have left it at work", False), ("don't block it", False),
+    ("leave it for now", False), ("I'd rather you didn't", False), ("not just yet", False),
+    ("that won't be necessary", False), ("better not", False), ("no, don't do that", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)

@@ -600,7 +600,10 @@ _NO = re.compile(
     r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
     r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need|"
-    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?)\b",
+    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?|hold off|not just yet|"
+    r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
+    r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
+    r"not necessary|leave it (?:for now|as it is|alone|be))\b",
     re.IGNORECASE)
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )sure|correct|right|exactly|affirmative|absolutely|"
@@ -609,7 +612,9 @@ _YES = re.compile(
     r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|"
     r"sounds (?:good|great)|"
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
-    r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me)\b", re.IGNORECASE)
+    r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
+    r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
+    r"that'?s the one|you got it|^\W*please(?=\W*$))\b", re.IGNORECASE)
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
