@@ -75,12 +75,12 @@ class DeclineAgent:
 @dataclass(frozen=True, slots=True)
 class FillSlot:
     """The awaited slot gets ``value``; ``ahead``: values said with it for later asks, filled first;
-    ``guessed``: a list value read by meaning, not said, which the caller confirms first."""
+    ``inferred``: a list value read by meaning, not said, which the caller confirms first."""
 
     value: Any
     why: str
     ahead: tuple[ValueAhead, ...] = ()
-    guessed: bool = False
+    inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,7 @@ class Runner:
         state.last_filled = slot
         state.digits_heard = None
         out.note(fill.why)
-        if isinstance(step, AskStep) and (step.confirm or fill.guessed):
+        if isinstance(step, AskStep) and (step.confirm or fill.inferred):
             self.steps.wait(state, "confirm_slot", w.flow, w.index)
             return self.prompts.confirm_slot(state, out, step)
         await self._advance_from_waiting(state, out)

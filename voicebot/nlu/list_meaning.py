@@ -29,8 +29,8 @@ MIN_LEAD = 0.08
 OVERRULE_LEAD = 0.05
 # An answer that says the caller does not know is no value, however near its words ("And I am not sure." was
 # heard for "um, I'm not sure" and came nearest to "all").
-_UNSURE = re.compile(r"\b(?:not (?:sure|certain)|(?:don'?t|do not|dunno) know|no idea|can'?t (?:remember|recall|say)"
-                     r"|dunno|no clue)\b", re.IGNORECASE)
+_UNSURE = re.compile(r"\b(?:not (?:sure|certain)|(?:don'?t|do not) know|no idea|no clue|dunno|"
+                     r"can'?t (?:remember|recall|say))\b", re.IGNORECASE)
 
 # What the entity carries: below a synonym said (1.0) and a synonym heard apart (0.8).
 MEANING_CONFIDENCE = 0.7
@@ -43,7 +43,7 @@ class _Phrases:
     vectors: np.ndarray
 
 
-def readable_by_meaning(spec: SlotTypeSpec) -> bool:
+def _readable_by_meaning(spec: SlotTypeSpec) -> bool:
     return spec.kind == "list" and spec.by_meaning and not {"yes", "no"} <= spec.values.keys()
 
 
@@ -53,7 +53,7 @@ class ListMeanings:
     def __init__(self, slot_types: Mapping[str, SlotTypeSpec], embedder: SentenceEmbedder) -> None:
         self._phrases: dict[str, _Phrases] = {}
         for name, spec in slot_types.items():
-            if not readable_by_meaning(spec):
+            if not _readable_by_meaning(spec):
                 continue
             rows = [(canonical, phrase) for canonical, synonyms in spec.values.items()
                     for phrase in (canonical.replace("_", " "), *synonyms)]
