@@ -13,6 +13,7 @@ import pytest
 from voicebot.caller.voices import caller_audio, missing_tools, parse_channel, through_channel
 from voicebot.config import Settings
 from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.nlu.normalize import find_restatement
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.asr_whisper import is_lone_oh
@@ -97,6 +98,29 @@ async def test_speech_that_is_not_digits_is_not_heard_as_oh_oh_oh(recognizer, tm
         text = await hear(recognizer, audio, digits_hints(8))
         assert not is_lone_oh(text), text
         assert len([w for w in normalize(text) if not w.isdigit()]) >= 2, text
+
+
+TAKEN_BACK = [
+    ("31405922", "flite-slt",
+     "three one four oh, five nine one two, sorry, three one four oh, five nine two two"),
+    ("7704391", "flite-rms",
+     "seven seven oh four, three eight one, no wait, seven seven oh four, three nine one"),
+    ("86632015", "flite-awb",
+     "eight six six three, two oh one six, actually, eight six six three, two oh one five"),
+]
+
+
+async def test_a_number_taken_back_in_one_breath_is_heard_with_the_number_said_again(recognizer, tmp_path):
+    """Whisper alone stops after the first number or merges the two: the reader reads both numbers, the words
+    between them come from whisper."""
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    right = 0
+    for digits, voice, said in TAKEN_BACK:
+        audio = await asyncio.to_thread(caller_audio, said, voice, parse_channel("ulaw"), tmp_path)
+        parts = find_restatement(await hear(recognizer, audio, digits_hints(len(digits))))
+        right += parts is not None and heard(parts[1], len(digits)) == digits
+    assert right >= 2, f"{right} of {len(TAKEN_BACK)} numbers taken back heard as said again"
 
 
 PIPER_STRINGS = [("7733081264", "seven seven three, three oh eight, one two six four"),

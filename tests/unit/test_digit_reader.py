@@ -23,6 +23,7 @@ from voicebot.speech.digit_reader import (
     ctc_greedy,
     ensemble_weights,
     members_of,
+    take_back_split,
     teens_for_tens,
     words_to_digits,
     words_to_text,
@@ -115,6 +116,43 @@ def test_the_expected_count_takes_a_near_hypothesis_that_has_it():
     assert heard.confidence == pytest.approx(0.4)
     p[3, seven], p[3, 0] = 1e-5, 1 - 1e-5  # no hypothesis near the best has the count: the best path stands
     assert reader_hearing(p).read(features, (4, 4)).digits == "733"
+
+
+def test_a_number_taken_back_splits_at_the_last_other_words_before_numbers_only():
+    said = ["<b>", "one", "<b>", "two", "<w>", "<w>", "<b>", "three", "<w>", "<b>", "four", "<b>", "five"]
+    assert take_back_split(posteriors_for(said)) == (8, 9)  # the "<w>" at step 8; after it only numbers
+    assert take_back_split(posteriors_for(["one", "two", "<w>", "<b>", "<w>", "three"])) == (2, 5)
+    assert take_back_split(posteriors_for(["<w>", "<w>", "one", "two"])) is None  # nothing said before
+    assert take_back_split(posteriors_for(["one", "two", "<w>"])) is None  # nothing said again after
+    assert take_back_split(posteriors_for(["one", "<b>", "two"])) is None
+
+
+def test_a_number_taken_back_is_read_as_two_whole_numbers():
+    path = ["one", "<b>", "one", "two", "three", "four", "<w>", "<w>", "<b>",
+            "one", "two", "<b>", "two", "three", "five"]
+    features = np.zeros((2 * len(path), FEATURE_DIM), np.float32)
+    reader = reader_hearing(posteriors_for(path))
+    taken_back = reader.read_taken_back(features, (5, 5))
+    assert (taken_back.before.digits, taken_back.after.digits) == ("11234", "12235")
+    assert (taken_back.between_start_s, taken_back.between_end_s) == (6 * STACK / 50, 8 * STACK / 50)
+    assert reader.read_taken_back(features) is not None  # the length unknown: both about as long
+    assert reader.read_taken_back(features, (8, 8)) is None  # the number after is not as long as asked
+    short = ["one", "two", "three", "four", "five", "six", "<w>", "seven", "eight", "nine", "one"]
+    assert reader_hearing(posteriors_for(short)).read_taken_back(
+        np.zeros((2 * len(short), FEATURE_DIM), np.float32)) is None  # 6 then 4: not the same number again
+
+
+def test_the_take_back_read_as_a_digit_next_to_it_is_left_out_when_the_length_is_known():
+    path = ["one", "two", "<b>", "three", "four", "<w>", "<w>", "eight", "<b>", "one", "two", "three", "five"]
+    features = np.zeros((2 * len(path), FEATURE_DIM), np.float32)  # "actually" read as "<w> eight"
+    reader = reader_hearing(posteriors_for(path))
+    taken_back = reader.read_taken_back(features, (4, 4))
+    assert (taken_back.before.digits, taken_back.after.digits) == ("1234", "1235")
+    assert reader.read_taken_back(features, (5, 5)).after.digits == "81235"  # the eight makes the length
+    leaked = ["one", "two", "three", "four", "six", "<w>", "<b>", "one", "two", "three", "five"]
+    taken_back = reader_hearing(posteriors_for(leaked)).read_taken_back(
+        np.zeros((2 * len(leaked), FEATURE_DIM), np.float32), (4, 4))
+    assert (taken_back.before.digits, taken_back.after.digits) == ("1234", "1235")
 
 
 def test_whispers_teen_corrects_the_readers_ten_and_nothing_else():

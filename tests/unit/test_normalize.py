@@ -327,3 +327,15 @@ def test_runaway_amount_is_no_money_and_does_not_raise():
     text = "I am calling about $2,300,000,000,000,000,000,000,000,000,000,000,000,000,000,"
     assert n.find_money(text) == []
     assert [m.value for m in n.find_money("$2,300")] == [Decimal("2300.00")]
+
+
+@pytest.mark.parametrize(("text", "parts", "words"), [
+    ("Tuesday, no sorry, Wednesday", ("Tuesday, no sorry, ", "Wednesday"), "no sorry"),
+    ("7 7 2 2. Sorry, I mean 7 7 2 8", ("7 7 2 2. Sorry, I mean ", "7 7 2 8"), "Sorry, I mean"),
+    ("959-6, 776, no wait. 959-6, 776", ("959-6, 776, no ", "wait. 959-6, 776"), "no wait"),
+    ("no, the morning", None, None),  # nothing said before the take-back
+    ("the morning please", None, None),
+])
+def test_an_answer_taken_back_in_one_breath(text, parts, words):
+    assert n.find_restatement(text) == parts
+    assert n.take_back_words(text) == words

@@ -803,16 +803,40 @@ _TAKE_BACK = re.compile(r"\b(?:no|nope|sorry|i mean|i meant|actually|or rather|s
                         r"correction|let me start (?:again|over))\b[\s,.!?;:-]*", re.IGNORECASE)
 
 
+def _last_take_back(text: str) -> re.Match[str] | None:
+    """The last take-back in ``text`` with words on both sides of it."""
+    last = None
+    for match in _TAKE_BACK.finditer(text):
+        if re.search(r"\w", text[:match.start()]) and re.search(r"\w", text[match.end():]):
+            last = match
+    return last
+
+
 def find_restatement(text: str) -> tuple[str, str] | None:
     """An answer taken back and said again in one breath, split at the last take-back: "Tuesday, no sorry,
     Wednesday" -> ("Tuesday, no sorry, ", "Wednesday"). None when nothing comes before or after it. The caller
     keeps the restated part only when both parts hold a value of the slot asked for ("Tuesday, no later than
     noon" is no restatement)."""
-    last = None
-    for match in _TAKE_BACK.finditer(text):
-        if re.search(r"\w", text[:match.start()]) and re.search(r"\w", text[match.end():]):
-            last = match
+    last = _last_take_back(text)
     return (text[:last.end()], text[last.end():]) if last is not None else None
+
+
+def take_back_words(text: str) -> str | None:
+    """What was said between a number and the number that replaces it, around the last take-back in ``text``
+    ("7 7 2 2. Sorry, I mean 7 7 2 8" -> "Sorry, I mean"); None when there is no take-back
+    (:func:`find_restatement`)."""
+    last = _last_take_back(text)
+    if last is None:
+        return None
+    first = last.start()
+    for match in reversed(list(_TAKE_BACK.finditer(text[:first]))):
+        if match.end() != first:
+            break
+        first = match.start()  # "no sorry": one take-back in two cues
+    runs = find_digit_runs(text)
+    start = max((run.end for run in runs if run.end <= last.start()), default=first)
+    end = min((run.start for run in runs if run.start >= last.end()), default=last.end())
+    return text[start:end].strip(" ,.!?;:-")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC mo
 same encoder states, :func:`utterance_states`) reads the turn; its reading stands when :func:`takes_reading`
 (it has digits, the expected count if known), unless whisper's free text is a sentence with no number
 (:func:`is_sentence_without_number`), and the grammar decode runs only when it does not (eval/README.md:
-whisper merges repeated digits, CTC does not). Other hints become ``hotwords`` and an ``initial_prompt``
+whisper merges repeated digits, CTC does not). A number taken back and said again in one breath ("9 8 7 …
+1 1, sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
+(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. Other hints become ``hotwords`` and an ``initial_prompt``
 (``prompt_for``), read as one text before the audio (hotwords first, joined by a comma, as faster-whisper
 orders them). New tokens are capped at ``8 + 6 per second`` of audio; a decode stopped by the cap is a
 repetition loop ("zero zero zero ..."): the loop is collapsed to one copy (:func:`collapse_loops`) and the
@@ -64,7 +66,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from voicebot.audio.codecs import resample
-from voicebot.nlu.normalize import find_digit_runs
+from voicebot.nlu.normalize import find_digit_runs, find_restatement, take_back_words
 from voicebot.runtime import InferencePool
 from voicebot.speech.digit_reader import FEATURE_DIM, DigitReader, DigitReading
 from voicebot.speech.wer import normalize
@@ -77,6 +79,7 @@ TRIM_MARGIN_S = 5.0  # silence encoded after the utterance when the encoder is t
 WINDOW_SPEECH_S = WINDOW_S - TRIM_MARGIN_S  # the most audio one decode hears; a longer turn is decoded in pieces
 CUT_SEARCH_S = 5.0  # a long turn is cut at the quietest 100 ms of the last seconds of each piece
 DIGIT_ALTERNATIVE_MARGIN = 1.0  # log-probability a digit hypothesis may trail a lone "Oh" by (see choose_hypothesis)
+BETWEEN_MARGIN_S = 0.1  # audio kept either side of the words between two numbers, heard on their own
 DIGITS_TEMPO = 0.8  # digits are decoded slowed to this tempo: fewer dropped repeats (eval/README.md)
 DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may trail a miscount by
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
@@ -404,12 +407,40 @@ class WhisperRecognizer:
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
         reading = None if self.digit_reader is None \
             else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
+        if reading is not None and reading.other_words \
+                and (taken_back := self._taken_back(free, audio, encoded, hints)) is not None:
+            return taken_back
         if reading is not None and is_sentence_without_number(free.text, reading):
             reading = None  # "This is the worst service ever." read as a PIN: the decodes below decide
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
             return free if reading is None else with_reading(free, reading, hints.digit_count)
         decoded = self._read_digits(audio, encoded, hints, reading)
         return free if answers_otherwise(free, decoded) else decoded
+
+    def _taken_back(self, free: Decoded, audio: np.ndarray, encoded: ctranslate2.StorageView,
+                    hints: RecognitionHints) -> Decoded | None:
+        """A number taken back and said again in one breath ("9 8 7 … 1 1, sorry, 9 8 7 … 1 0"), when the
+        digit reader's path has other words between two numbers (:meth:`DigitReader.read_taken_back`): both
+        numbers as the reader reads them, with the words between them as whisper's free text has them, or,
+        when it has no take-back (whisper alone stops after the first number or merges the two), as whisper
+        hears that stretch of audio on its own. None when those words are no take-back ("1 2 3 4, uh,
+        5 6 7 8")."""
+        assert self.digit_reader is not None
+        seconds = audio.size / MODEL_RATE
+        parts = self.digit_reader.read_taken_back(utterance_states(encoded, seconds), hints.digit_count)
+        if parts is None:
+            return None
+        words = take_back_words(free.text)
+        if not words:
+            start = max(0, int((parts.between_start_s - BETWEEN_MARGIN_S) * MODEL_RATE))
+            between = audio[start:int((parts.between_end_s + BETWEEN_MARGIN_S) * MODEL_RATE)]
+            heard = self._generate(self.encode_window(between), RecognitionHints(language=hints.language),
+                                   between.size / MODEL_RATE)
+            words = heard.text.strip(" ,.!?;:-")
+        text = f"{' '.join(parts.before.digits)}, {words}, {' '.join(parts.after.digits)}"
+        if not words or find_restatement(text) is None:  # "1 2 3 4, uh, 5 6 7 8" is one number
+            return None
+        return replace(free, text=text, confidence=parts.after.confidence, alternatives=())
 
     def _read_digits(self, audio: np.ndarray, encoded: ctranslate2.StorageView, hints: RecognitionHints,
                      reading: DigitReading | None) -> Decoded:

@@ -42,6 +42,7 @@ FEATURE_DIM = 384  # whisper tiny.en's encoder width
 FRAME_RATE = 50  # encoder frames a second
 STACK = 2  # frames stacked into one model step (25 steps a second)
 BEAM_WIDTH = 8  # hypotheses kept by the n-best search (dev: 16 and 32 no better)
+MIN_TAKEN_BACK = 4  # the fewest digits of a number taken back and said again (the shortest digit slot)
 COUNT_MARGIN = 10.0  # how far (log-probability) a hypothesis taken for its count or digits may trail the best
 _TEENS_TENS = {"thirteen": "thirty", "fourteen": "forty", "fifteen": "fifty", "sixteen": "sixty",
                "seventeen": "seventy", "eighteen": "eighty", "nineteen": "ninety"}
@@ -60,6 +61,17 @@ class DigitReading:
     @property
     def other_words(self) -> int:
         return sum(w == OTHER for w in self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class TakenBack:
+    """A number taken back and said again in one breath: both readings, and when (seconds into the turn) the
+    words between them were said."""
+
+    before: DigitReading
+    after: DigitReading
+    between_start_s: float
+    between_end_s: float
 
 
 def words_to_text(words: tuple[str, ...] | list[str]) -> str:
@@ -97,6 +109,26 @@ def ctc_greedy(posteriors: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ..
             scores.append(float(posteriors[start:t, best[start]].mean()))
         start = t
     return tuple(words), tuple(scores)
+
+
+def take_back_split(posteriors: np.ndarray) -> tuple[int, int] | None:
+    """Where the best path has a number, then other words, then only number words ("9 8 7 … 1 1, sorry, 9 8 7
+    … 1 0"): the first and the last step of the last such run of other words; None when it has none."""
+    best = posteriors.argmax(axis=1)
+    other = VOCAB.index(OTHER)
+    runs: list[tuple[int, int, int]] = []  # (class, first step, last step) of each word on the path
+    for t, label in enumerate(best):
+        if label != 0 and (not runs or runs[-1][0] != label or runs[-1][2] != t - 1):
+            runs.append((int(label), t, t))
+        elif label != 0:
+            runs[-1] = (runs[-1][0], runs[-1][1], t)
+    last = max((k for k, run in enumerate(runs) if run[0] == other), default=None)
+    if last is None or last == len(runs) - 1:
+        return None
+    first = last
+    while first > 0 and runs[first - 1][0] == other:
+        first -= 1
+    return (runs[first][1], runs[last][2] + 1) if first > 0 else None
 
 
 def ctc_beam(posteriors: np.ndarray, width: int = 16,
@@ -253,20 +285,66 @@ class DigitReader:
         Either only within :data:`COUNT_MARGIN` (log-probability) of the n-best's best."""
         if features.shape[0] < STACK:
             return DigitReading((), "", 0.0)
+        return _reading(self.posteriors(features), digit_count, heard)
+
+    def read_taken_back(self, features: np.ndarray, digit_count: tuple[int, int] | None = None
+                        ) -> TakenBack | None:
+        """A number said, taken back and said again in one breath ("9 8 7 … 1 1, sorry, 9 8 7 … 1 0"): the
+        number before and the number after the last run of other words on the best path
+        (:func:`take_back_split`), each read as :meth:`read` reads a turn (an n-best for ``digit_count``),
+        without a digit the take-back's own sound added next to it (:func:`_without_leaked_word`). None when
+        there is no such run, when the number after it does not have ``digit_count`` digits, or when the two
+        differ in length by more than one digit."""
+        if features.shape[0] < STACK:
+            return None
         posteriors = self.posteriors(features)
-        words, scores = ctc_greedy(posteriors)
-        digits = words_to_digits(words)
-        nbest: list[tuple[tuple[int, ...], float]] = []
-        if digit_count is not None and not digit_count[0] <= len(digits) <= digit_count[1]:
-            low, high = digit_count
-            nbest = ctc_beam(posteriors, BEAM_WIDTH)
-            found = _first_near(nbest, lambda said, spelled: low <= len(spelled) <= high)
-            if found is not None:
-                words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
-        other = "".join(run.value for run in find_digit_runs(heard))
-        if other and other != digits and any(w in TEEN_TEN for w in words):
-            nbest = nbest or ctc_beam(posteriors, BEAM_WIDTH)
-            found = _first_near(nbest, lambda said, spelled: spelled == other and teens_for_tens(words, said))
-            if found is not None:
-                words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
-        return DigitReading(words, digits, min(scores, default=0.0))
+        split = take_back_split(posteriors)
+        if split is None:
+            return None
+        end, start = split
+        if digit_count is not None:  # the take-back's own sound read as a digit either side of it
+            end = _without_leaked_word(posteriors, 0, end, digit_count[1], last=True)
+            start = _without_leaked_word(posteriors, start, posteriors.shape[0], digit_count[1], last=False)
+        before, after = _reading(posteriors[:end], digit_count), _reading(posteriors[start:], digit_count)
+        if digit_count is not None and not digit_count[0] <= len(after.digits) <= digit_count[1]:
+            return None
+        if len(after.digits) < MIN_TAKEN_BACK or abs(len(before.digits) - len(after.digits)) > 1:
+            return None
+        return TakenBack(before, after, split[0] * STACK / FRAME_RATE, split[1] * STACK / FRAME_RATE)
+
+
+def _without_leaked_word(posteriors: np.ndarray, start: int, end: int, most: int, last: bool) -> int:
+    """Where a number next to a take-back ends (``last``) or starts: without its word next to the take-back
+    when the best path spells one digit more than ``most`` with it and no more than ``most`` without it
+    ("actually, 8 8 6 6 …" for "actually, 8 6 6 …": the end of "actually" read as "eight")."""
+    best = posteriors[start:end].argmax(axis=1)
+    said = np.nonzero(best)[0]
+    words, _ = ctc_greedy(posteriors[start:end])
+    if not said.size or len(words_to_digits(words)) != most + 1 \
+            or len(words_to_digits(words[:-1] if last else words[1:])) > most:
+        return end if last else start
+    edge = said[-1] if last else said[0]
+    step = edge
+    while 0 <= step + (-1 if last else 1) < best.size and best[step + (-1 if last else 1)] == best[edge]:
+        step += -1 if last else 1
+    return start + (step if last else step + 1)
+
+
+def _reading(posteriors: np.ndarray, digit_count: tuple[int, int] | None, heard: str = "") -> DigitReading:
+    """:meth:`DigitReader.read` over per-step class probabilities."""
+    words, scores = ctc_greedy(posteriors)
+    digits = words_to_digits(words)
+    nbest: list[tuple[tuple[int, ...], float]] = []
+    if digit_count is not None and not digit_count[0] <= len(digits) <= digit_count[1]:
+        low, high = digit_count
+        nbest = ctc_beam(posteriors, BEAM_WIDTH)
+        found = _first_near(nbest, lambda said, spelled: low <= len(spelled) <= high)
+        if found is not None:
+            words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
+    other = "".join(run.value for run in find_digit_runs(heard))
+    if other and other != digits and any(w in TEEN_TEN for w in words):
+        nbest = nbest or ctc_beam(posteriors, BEAM_WIDTH)
+        found = _first_near(nbest, lambda said, spelled: spelled == other and teens_for_tens(words, said))
+        if found is not None:
+            words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
+    return DigitReading(words, digits, min(scores, default=0.0))
