@@ -26,13 +26,13 @@ three"). Before that, the **digit reader** (``speech/digit_reader.py``, a CTC mo
 same encoder states, :func:`utterance_states`) reads the turn; its reading stands when :func:`takes_reading`
 (it has digits, the expected count if known), unless whisper's free text is a sentence with no number
 (:func:`is_sentence_without_number`), and the grammar decode runs only when it does not (eval/README.md:
-whisper merges repeated digits, CTC does not). A number taken back and said again in one breath ("9 8 7 …
-1 1, sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
-(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. Other hints
-become ``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text before the audio (hotwords first, joined by a comma, as faster-whisper
-orders them). New tokens are capped at ``8 + 6 per second`` of audio; a decode stopped by the cap is a
-repetition loop ("zero zero zero ..."): the loop is collapsed to one copy (:func:`collapse_loops`) and the
-confidence halved.
+whisper merges repeated digits, CTC does not). A number taken back and said again in one breath ("9 8 7 … 1 1,
+sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
+(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. Other hints become
+``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text before the audio (hotwords first,
+joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of audio; a
+decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed to one copy
+(:func:`collapse_loops`) and the confidence halved.
 
 A free decode passes on the beam's other readings (:func:`alternatives`, ``Transcript.alternatives``, each
 with the same confidence as below): the NLU may take one that is a request the flow knows when the best means
