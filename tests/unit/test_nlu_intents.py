@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEmbedder
-from voicebot.nlu.entities import SlotTypeSpec
+from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec
 from voicebot.training.evaluate import few_shot, metrics
 from voicebot.nlu.intents import OOS, IntentClassifier, calibrate_threshold
 from voicebot.nlu.understand import Nlu, scale_confidence
@@ -144,6 +144,13 @@ def test_a_take_back_without_a_whole_value_on_each_side_is_none(classifier, slot
     nlu = Nlu(classifier, {slot.name: slot}, None, None)
     entity = nlu.understand_sync(text, expected_slot=slot.name, today=date(2026, 12, 7)).entities[0]
     assert entity.value == value
+
+
+def test_a_number_said_again_one_digit_short_is_read_back_not_the_one_taken_back(classifier) -> None:
+    slot = SlotTypeSpec("order", "digits", 7, 7)
+    nlu = Nlu(classifier, {slot.name: slot}, None, None)
+    entity = nlu.understand_sync("3, 7, 7, 6, 1, 3, 5. No, no, 7, 7, 6, 1, 3, 5.", expected_slot="order").entities[0]
+    assert entity.value == "776135" and entity.confidence <= WRONG_LENGTH_CONFIDENCE  # the dialog reads it back
 
 
 def test_metrics_and_few_shot() -> None:

@@ -189,13 +189,17 @@ class Nlu:
             return entity
 
         def restated(spec: SlotTypeSpec) -> Entity | None:
-            """The value said again after a take-back ("4 pm, no, 5 pm"), when a value was said before it."""
+            """The value said again after a take-back ("4 pm, no, 5 pm"), when a whole value was said before it
+            ("5 5 8, no, 4 5 7 7" for a 7-digit number: an "oh" heard as "no"). Digits said again one short or
+            one over the length are the value too (the dialog reads them back: the number taken back is not
+            kept); fewer are something else ("1 2 3 4 5 6 7 8, actually that's 8 digits")."""
             parts = find_restatement(text) if spec.kind not in ("yes_no", "text") else None
             before = extract(parts[0], spec, today, expected=True) if parts is not None else None
             if parts is None or before is None or before.confidence <= WRONG_LENGTH_CONFIDENCE:
                 return None
             entity = extract(parts[1], spec, today, expected=True)
-            if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # "5 5 8, no, 4 5 7 7": "oh"?
+            if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE and not (
+                    (spec.min_length or 1) - 1 <= len(str(entity.value)) <= (spec.max_length or 64) + 1):
                 return None
             if entity.start >= 0:
                 entity = replace(entity, start=entity.start + len(parts[0]), end=entity.end + len(parts[0]))
@@ -205,9 +209,7 @@ class Nlu:
             entity = in_correction(expected) if expected.kind != "yes_no" else None
             if entity is None or entity.confidence <= WRONG_LENGTH_CONFIDENCE:  # the whole answer may fit
                 whole = extract(text, expected, today, expected=True)
-                again = restated(expected)
-                if again is not None and (whole is None or again.confidence >= whole.confidence):
-                    whole = again
+                whole = restated(expected) or whole
                 if whole is not None and (entity is None or whole.confidence > entity.confidence):
                     entity = whole
             if expected.kind == "list":
