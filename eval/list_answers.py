@@ -1,11 +1,12 @@
 """Answers to a list question in the caller's own words: which value the bundle's NLU fills.
 
-``eval/data/list_answers/{dev,heldout}.csv`` (``bundle,slot,value,text``): what callers say when a flow asks
+``eval/data/list_answers/{dev,heldout,heldout2}.csv`` (``bundle,slot,value,text``): what callers say when a flow asks
 for a list slot (a lost card's kind, a redelivery window, a return reason, a complaint's category), in
 their own words ("the one I use at the cash point", "sometime after the school run"), and answers that fit
 no value (``value`` empty: "I'm not sure, what's the difference?"). ``dev.csv`` was written by the
 developer and used to choose the rule; ``heldout.csv`` was written by a helper that saw the questions and
-the values' meanings, never the flows' synonyms, and was not used to choose anything.
+the values' meanings, never the flows' synonyms, and was not used to choose anything; ``heldout2.csv`` likewise
+by another helper, after the flows' list ``examples`` were written (it never saw them either).
 
 Each line is understood by the bundle's real NLU (``Nlu.understand_sync`` with the slot expected), as a
 call does after the recogniser. Figures per slot and overall: ``right`` (the value filled is the one
@@ -15,7 +16,7 @@ goes on with it, the worst outcome; the rest were inferred and the caller can re
 value: the flow asks again with its options), and for the lines that fit no value, ``false_fills`` (of
 which ``false_fills_unconfirmed``).
 
-Run: ``.venv/bin/python eval/list_answers.py [--split dev|heldout] [--json]``
+Run: ``.venv/bin/python eval/list_answers.py [--split dev|heldout|heldout2] [--json]``
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def score(results: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", default="dev", choices=("dev", "heldout"))
+    parser.add_argument("--split", default="dev", choices=("dev", "heldout", "heldout2"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = understood(load(args.split))

@@ -34,3 +34,18 @@ def test_json_schema_rejects_an_unknown_top_level_key():
         assert "bakend" in exc.message
     else:
         raise AssertionError("an unknown key passed the schema")
+
+
+def test_list_examples_are_carried_to_the_nlu_and_must_name_a_value():
+    import pytest
+    from pydantic import ValidationError
+
+    from voicebot.dialog.loader import load_bundle
+    from voicebot.dialog.schema import SlotTypeDef
+
+    retail = load_bundle(ROOT / "dialogs" / "retail.yaml")[0]
+    assert "it arrived in pieces" in retail.slot_types["return_reason"].examples["damaged"]
+    spec = SlotTypeDef(kind="list", values={"damaged": ["broken"]}, examples={"damaged": ["it arrived in pieces"]})
+    assert spec.examples == {"damaged": ["it arrived in pieces"]}
+    with pytest.raises(ValidationError, match="examples for values the list does not have: damagd"):
+        SlotTypeDef(kind="list", values={"damaged": ["broken"]}, examples={"damagd": ["it arrived in pieces"]})

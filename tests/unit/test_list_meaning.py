@@ -61,3 +61,17 @@ def test_a_synonym_said_is_overruled_by_a_value_clearly_nearer_in_meaning() -> N
     assert meanings.overruled(heard_apart, spec, text, vector) is None
     # nor is a synonym overruled by its own value
     assert meanings.overruled(Entity(type="about", value="lighting", text="road"), spec, text, vector) is None
+
+
+def test_a_values_examples_are_read_by_meaning_and_never_overruled_as_words() -> None:
+    embedder = FakeEmbedder()
+    described = SlotTypeSpec("reason", "list", values={"damaged": ("broken",), "doesnt_fit": ("too small",)},
+                             examples={"damaged": ("it arrived in pieces with a crack",)})
+    meanings = ListMeanings({described.name: described}, embedder)
+    plain = ListMeanings({REASON.name: REASON}, embedder)
+    said = "the box arrived in pieces"
+    assert nearest(plain, REASON, said, embedder) is None  # no synonym near it
+    entity = nearest(meanings, described, said, embedder)
+    assert entity is not None and (entity.value, entity.inferred) == ("damaged", True)
+    example = Entity(type="reason", value="damaged", text="it arrived in pieces with a crack", start=0, end=33)
+    assert meanings.overruled(example, described, "too small", embedder.embed(["too small"])[0]) is None

@@ -240,6 +240,7 @@ class Bundle:
                 pattern=d.pattern,
                 values={k: tuple(v) for k, v in d.values.items()},
                 by_meaning=d.by_meaning,
+                examples={k: tuple(v) for k, v in d.examples.items()},
                 expected_only=name in (SURVEY_TYPE, MENU_CHOICE_TYPE) and d is BUILTIN_SLOT_TYPES[name],
             )
             for name, d in self.slot_type_defs.items()

@@ -123,6 +123,17 @@ class SlotTypeDef(_Model):
         True, description="kind list: an answer that says no synonym, asked for this list, takes the value "
                           "nearest in meaning (\"it won't turn on\" -> damaged); false: synonyms only"
     )
+    examples: dict[str, list[str]] = Field(
+        default_factory=dict, description="kind list: canonical value -> answers in callers' own words (\"it "
+        "arrived in pieces\"), read by meaning only (never as words said; no use with by_meaning: false)"
+    )
+
+    @model_validator(mode="after")
+    def _examples_of_values(self) -> SlotTypeDef:
+        unknown = sorted(set(self.examples) - set(self.values))
+        if unknown:
+            raise ValueError(f"examples for values the list does not have: {', '.join(unknown)}")
+        return self
 
 
 class SensitiveSpec(_Model):
