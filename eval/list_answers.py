@@ -1,12 +1,12 @@
 """Answers to a list question in the caller's own words: which value the bundle's NLU fills.
 
-``eval/data/list_answers/{dev,heldout,heldout2}.csv`` (``bundle,slot,value,text``): what callers say when a flow asks
-for a list slot (a lost card's kind, a redelivery window, a return reason, a complaint's category), in
-their own words ("the one I use at the cash point", "sometime after the school run"), and answers that fit
-no value (``value`` empty: "I'm not sure, what's the difference?"). ``dev.csv`` was written by the
-developer and used to choose the rule; ``heldout.csv`` was written by a helper that saw the questions and
-the values' meanings, never the flows' synonyms, and was not used to choose anything; ``heldout2.csv`` likewise
-by another helper, after the flows' list ``examples`` were written (it never saw them either).
+``eval/data/list_answers/{dev,heldout,heldout2}.csv`` (``bundle,slot,value,text``): what callers say when a
+flow asks for a list slot (a lost card's kind, a redelivery window, a return reason, a complaint's category),
+in their own words ("the one I use at the cash point", "sometime after the school run"), and answers that fit
+no value (``value`` empty: "I'm not sure, what's the difference?"). ``dev.csv`` was written by the developer
+and used to choose the rule; ``heldout.csv`` was written by a helper that saw the questions and the values'
+meanings, never the flows' synonyms, and was not used to choose anything; ``heldout2.csv`` likewise by another
+helper, after the flows' list ``examples`` were written (it never saw them either).
 
 Each line is understood by the bundle's real NLU (``Nlu.understand_sync`` with the slot expected), as a
 call does after the recogniser. Figures per slot and overall: ``right`` (the value filled is the one

@@ -45,7 +45,8 @@ def test_list_examples_are_carried_to_the_nlu_and_must_name_a_value():
 
     retail = load_bundle(ROOT / "dialogs" / "retail.yaml")[0]
     assert "it arrived in pieces" in retail.slot_types["return_reason"].examples["damaged"]
-    spec = SlotTypeDef(kind="list", values={"damaged": ["broken"]}, examples={"damaged": ["it arrived in pieces"]})
+    values = {"damaged": ["broken"]}
+    spec = SlotTypeDef(kind="list", values=values, examples={"damaged": ["it arrived in pieces"]})
     assert spec.examples == {"damaged": ["it arrived in pieces"]}
     with pytest.raises(ValidationError, match="examples for values the list does not have: damagd"):
-        SlotTypeDef(kind="list", values={"damaged": ["broken"]}, examples={"damagd": ["it arrived in pieces"]})
+        SlotTypeDef(kind="list", values=values, examples={"damagd": ["it arrived in pieces"]})

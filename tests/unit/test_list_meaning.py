@@ -73,5 +73,6 @@ def test_a_values_examples_are_read_by_meaning_and_never_overruled_as_words() ->
     assert nearest(plain, REASON, said, embedder) is None  # no synonym near it
     entity = nearest(meanings, described, said, embedder)
     assert entity is not None and (entity.value, entity.inferred) == ("damaged", True)
-    example = Entity(type="reason", value="damaged", text="it arrived in pieces with a crack", start=0, end=33)
+    example = Entity(type="reason", value="damaged", text="it arrived in pieces with a crack", start=0,
+                     end=33)
     assert meanings.overruled(example, described, "too small", embedder.embed(["too small"])[0]) is None

@@ -32,7 +32,8 @@ class SlotTypeSpec:
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list kind: canonical value -> synonyms
     expected_only: bool = False  # looked for only when the dialog asks for it (a survey's rating, a menu key)
     by_meaning: bool = True  # list kind: an answer with no synonym takes the value nearest in meaning
-    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)  # list kind: value -> answers, for meaning
+    # list kind: value -> answers in callers' own words, read by meaning only (nlu/list_meaning.py)
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _entity(spec: SlotTypeSpec, text: str, value: object, start: int, end: int,

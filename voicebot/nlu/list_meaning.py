@@ -1,12 +1,13 @@
 """A list answer in the caller's own words: the value nearest in meaning, when no synonym is said.
 
 "The one I use at the cash point" names no synonym of ``debit``; "it won't turn on" none of ``damaged``. A
-flow's list values, their synonyms and their ``examples`` (answers in callers' own words, read only this way) are
-embedded once with the bundle's sentence encoder; an answer that the synonym rules (``nlu/entities.py``) leave empty takes the value whose phrase is nearest to it, when that
-phrase is near enough and nearer than any other value's; a synonym said gives way to a value clearly nearer in
-meaning ("the lights on my road are off" says "road"). Either is inferred: the dialog confirms it. Lists of
-yes and no (``anything_else``) and lists a flow marks ``by_meaning: false`` are never read this way. Chosen on
-``eval/data/list_answers/dev.csv`` (eval/README.md, "List answers in the caller's words").
+flow's list values, their synonyms and their ``examples`` (answers in callers' own words, read only this way)
+are embedded once with the bundle's sentence encoder; an answer that the synonym rules (``nlu/entities.py``)
+leave empty takes the value whose phrase is nearest to it, when that phrase is near enough and nearer than any
+other value's; a synonym said gives way to a value clearly nearer in meaning ("the lights on my road are off"
+says "road"). Either is inferred: the dialog confirms it. Lists of yes and no (``anything_else``) and lists a
+flow marks ``by_meaning: false`` are never read this way. Chosen on ``eval/data/list_answers/dev.csv``
+(eval/README.md, "List answers in the caller's words").
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class ListMeanings:
             rows = [(canonical, phrase) for canonical, synonyms in spec.values.items()
                     for phrase in (canonical.replace("_", " "), *synonyms)]
             overrulable = frozenset(phrase.lower() for _, phrase in rows)
-            rows += [(canonical, answer) for canonical, answers in spec.examples.items() for answer in answers]
+            rows += [(canonical, answer) for canonical, answers in spec.examples.items()
+                     for answer in answers]
             if rows:
                 self._phrases[name] = _Phrases(tuple(value for value, _ in rows), overrulable,
                                                np.asarray(embedder.embed([phrase for _, phrase in rows])))
