@@ -94,41 +94,42 @@ def words_to_digits(words: tuple[str, ...] | list[str]) -> str:
     return "".join(run.value for run in find_digit_runs(words_to_text(words)))
 
 
-def ctc_greedy(posteriors: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    """Best path: the most likely class per step, repeats collapsed, blanks removed; each word with the
-    mean posterior of its steps."""
+def best_path(posteriors: np.ndarray) -> list[tuple[int, int, int]]:
+    """The words on the best path (the most likely class per step): each run of one class that is not the
+    blank, as (class, its first step, the step after its last)."""
     best = posteriors.argmax(axis=1)
-    words: list[str] = []
-    scores: list[float] = []
+    words: list[tuple[int, int, int]] = []
     start = 0
     for t in range(1, len(best) + 1):
         if t < len(best) and best[t] == best[start]:
             continue
         if best[start] != 0:
-            words.append(VOCAB[best[start]])
-            scores.append(float(posteriors[start:t, best[start]].mean()))
+            words.append((int(best[start]), start, t))
         start = t
-    return tuple(words), tuple(scores)
+    return words
+
+
+def ctc_greedy(posteriors: np.ndarray) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Best path: the most likely class per step, repeats collapsed, blanks removed; each word with the
+    mean posterior of its steps."""
+    path = best_path(posteriors)
+    return (tuple(VOCAB[label] for label, _, _ in path),
+            tuple(float(posteriors[first:end, label].mean()) for label, first, end in path))
 
 
 def take_back_split(posteriors: np.ndarray) -> tuple[int, int] | None:
     """Where the best path has a number, then other words, then only number words ("9 8 7 … 1 1, sorry, 9 8 7
-    … 1 0"): the first and the last step of the last such run of other words; None when it has none."""
-    best = posteriors.argmax(axis=1)
+    … 1 0"): the first step of the last such run of other words and the step after it; None when it has
+    none."""
+    path = best_path(posteriors)
     other = VOCAB.index(OTHER)
-    runs: list[tuple[int, int, int]] = []  # (class, first step, last step) of each word on the path
-    for t, label in enumerate(best):
-        if label != 0 and (not runs or runs[-1][0] != label or runs[-1][2] != t - 1):
-            runs.append((int(label), t, t))
-        elif label != 0:
-            runs[-1] = (runs[-1][0], runs[-1][1], t)
-    last = max((k for k, run in enumerate(runs) if run[0] == other), default=None)
-    if last is None or last == len(runs) - 1:
+    last = max((k for k, (label, _, _) in enumerate(path) if label == other), default=None)
+    if last is None or last == len(path) - 1:
         return None
     first = last
-    while first > 0 and runs[first - 1][0] == other:
+    while first > 0 and path[first - 1][0] == other:
         first -= 1
-    return (runs[first][1], runs[last][2] + 1) if first > 0 else None
+    return (path[first][1], path[last][2]) if first > 0 else None
 
 
 def ctc_beam(posteriors: np.ndarray, width: int = 16,
@@ -317,17 +318,12 @@ def _without_leaked_word(posteriors: np.ndarray, start: int, end: int, most: int
     """Where a number next to a take-back ends (``last``) or starts: without its word next to the take-back
     when the best path spells one digit more than ``most`` with it and no more than ``most`` without it
     ("actually, 8 8 6 6 …" for "actually, 8 6 6 …": the end of "actually" read as "eight")."""
-    best = posteriors[start:end].argmax(axis=1)
-    said = np.nonzero(best)[0]
-    words, _ = ctc_greedy(posteriors[start:end])
-    if not said.size or len(words_to_digits(words)) != most + 1 \
+    path = best_path(posteriors[start:end])
+    words = [VOCAB[label] for label, _, _ in path]
+    if not path or len(words_to_digits(words)) != most + 1 \
             or len(words_to_digits(words[:-1] if last else words[1:])) > most:
         return end if last else start
-    edge = said[-1] if last else said[0]
-    step = edge
-    while 0 <= step + (-1 if last else 1) < best.size and best[step + (-1 if last else 1)] == best[edge]:
-        step += -1 if last else 1
-    return start + (step if last else step + 1)
+    return start + path[-1][1] if last else start + path[0][2]
 
 
 def _reading(posteriors: np.ndarray, digit_count: tuple[int, int] | None, heard: str = "") -> DigitReading:
