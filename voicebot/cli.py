@@ -705,6 +705,7 @@ def chat(
 def test_flows(
     path: Path = typer.Argument(Path("dialogs"), exists=True, help="A dialogs directory (tests in its tests/) or one .test.yaml."),
     flow: str = typer.Option(None, "--flow", help="Only this bundle's tests."),
+    match: str = typer.Option(None, "--match", "-k", help="Only tests whose name has this in it (any case)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON report."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Transcripts of passing tests too."),
     audio: bool = typer.Option(False, "--audio", help="Play each test as a real call: Piper TTS -> AudioSocket -> "
@@ -725,10 +726,10 @@ def test_flows(
     if audio:
         from voicebot.designer.audio_tests import run_cli as run_audio
 
-        raise typer.Exit(run_audio(path, flow, json_out, verbose, voice, channel, jobs))
+        raise typer.Exit(run_audio(path, flow, json_out, verbose, voice, channel, jobs, match))
     from voicebot.designer.commands import test as run_tests
 
-    raise typer.Exit(run_tests(path, flow, json_out, verbose, None))
+    raise typer.Exit(run_tests(path, flow, json_out, verbose, None, match))
 
 
 @app.command()

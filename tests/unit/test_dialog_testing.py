@@ -56,6 +56,14 @@ def test_load_tests_reads_turns_expectations_and_backends():
     assert oos.turns[0].expect.intent is None  # `intent: null` = expected out of scope
 
 
+def test_tests_can_be_chosen_by_a_part_of_their_name():
+    everything, _ = load_tests(ROOT / "dialogs")
+    chosen, problems = load_tests(ROOT / "dialogs", match="BACKEND DOWN")
+    assert problems == [] and 0 < len(chosen) < len(everything)
+    assert all("backend down" in t.name.lower() for t in chosen)
+    assert {t.bundle for t in load_tests(ROOT / "dialogs", "retail", "backend down")[0]} == {"retail"}
+
+
 def test_bad_test_file_is_reported(tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "x.test.yaml").write_text(

@@ -505,7 +505,7 @@ def _caller_json(setup: CallerSetup) -> dict[str, str]:
 
 
 def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool,
-            voices: str = "piper", channels: str = "clean", jobs: int = 1) -> int:
+            voices: str = "piper", channels: str = "clean", jobs: int = 1, match: str | None = None) -> int:
     """``voicebot test --audio``: exit 0 all ran tests passed, 1 some failed, 2 nothing could run (or a
     bad option)."""
     from voicebot.designer.conversation_tests import load_tests
@@ -522,12 +522,12 @@ def run_cli(path: Path, flow: str | None, json_out: bool, verbose: bool,
         return 2
     directory = path if path.is_dir() else path.parent
     dialogs_dir = directory.parent if directory.name == "tests" else directory
-    tests, problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow)
+    tests, problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow, match)
     for problem in problems:
         print(problem, file=sys.stderr)
     if not tests:
-        print(f"no conversation tests found under {directory}" + (f" for {flow}" if flow else ""),
-              file=sys.stderr)
+        print(f"no conversation tests found under {directory}" + (f" for {flow}" if flow else "")
+              + (f" named like {match!r}" if match else ""), file=sys.stderr)
         return 2
 
     def progress(r: AudioTestResult) -> None:

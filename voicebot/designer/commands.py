@@ -144,7 +144,8 @@ def chat(
     return 0
 
 
-def test(path: Path, flow: str | None, json_out: bool, verbose: bool, backend_url: str | None) -> int:
+def test(path: Path, flow: str | None, json_out: bool, verbose: bool, backend_url: str | None,
+         match: str | None = None) -> int:
     """Run the YAML conversation tests with the real NLU; 1 when any fails."""
     from voicebot.designer.conversation_tests import (
         ConversationResult,
@@ -159,14 +160,12 @@ def test(path: Path, flow: str | None, json_out: bool, verbose: bool, backend_ur
     directory = path if path.is_dir() else path.parent
     bundles, problems = load_directory(directory)
     errors = [p for p in problems if p.severity == "error"]
-    tests, test_problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow)
+    tests, test_problems = load_tests(path if path.name.endswith(".test.yaml") else directory, flow, match)
     for problem in errors + test_problems:
         print(problem, file=sys.stderr)
     if not tests:
-        print(
-            f"no conversation tests found under {directory / 'tests'}" + (f" for {flow}" if flow else ""),
-            file=sys.stderr,
-        )
+        print(f"no conversation tests found under {directory / 'tests'}" + (f" for {flow}" if flow else "")
+              + (f" named like {match!r}" if match else ""), file=sys.stderr)
         return 1 if (errors or test_problems) else 2
     missing = sorted({t.bundle for t in tests if t.bundle not in bundles})
     for name in missing:

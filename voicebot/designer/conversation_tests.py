@@ -136,15 +136,17 @@ def find_test_files(directory: Path) -> list[Path]:
 
 
 def load_tests(
-    directory: Path, bundle: str | None = None
+    directory: Path, bundle: str | None = None, match: str | None = None
 ) -> tuple[list[ConversationTest], list[FlowProblem]]:
-    """Every conversation test under ``directory/tests`` (optionally only one bundle's), and problems."""
+    """Every conversation test under ``directory/tests`` (optionally only one bundle's, only those whose name
+    has ``match`` in it, any case), and problems."""
     tests: list[ConversationTest] = []
     problems: list[FlowProblem] = []
     for file in find_test_files(directory):
         found, file_problems = _load_file(file)
         problems += file_problems
-        tests += [t for t in found if bundle is None or t.bundle == bundle]
+        tests += [t for t in found if (bundle is None or t.bundle == bundle)
+                  and (match is None or match.casefold() in t.name.casefold())]
     return tests, problems
 
 
