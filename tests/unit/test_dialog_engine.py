@@ -379,7 +379,9 @@ async def test_survey_accepts_speech_and_skips_after_bad_answers(bundle):
     engine = engine_for(bundle)
     state, _ = await started(engine)
     await engine.step(state, u("when are you open", "opening_hours"))
-    await engine.step(state, NO)
+    r = await engine.step(state, NO)
+    hints = r.actions[-1].expect.hints  # the scale's numbers are what the recogniser is told to expect
+    assert hints.kind == "number" and hints.phrases == ("one", "two", "three", "four", "five")
     r = await engine.step(state, u("nine", None, 0.1, number=9))
     assert "scale" in said(r) and "survey answer 9 is not 1-5" in r.decisions[-1]
     r = await engine.step(state, u("whatever", None, 0.1))

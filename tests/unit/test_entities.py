@@ -224,6 +224,16 @@ def test_a_number_inside_a_sentence_is_a_choice_only_when_said_as_one(text, chos
     assert (entity.value if entity else None) == chosen
 
 
+@pytest.mark.parametrize(("text", "rating"), [
+    ("One that was useless.", 1), ("Five it was great", 5), ("Three because it took so long", 3),
+    ("one more thing", None), ("one moment please", None), ("Two won the game last night.", None),
+])
+def test_a_rating_said_first_then_a_comment_without_its_comma(text, rating) -> None:
+    entity = extract(text, RATING, expected=True)
+    assert (entity.value if entity else None) == rating
+    assert extract(text, CHOICE, expected=True) is None  # a menu key inside a sentence needs its comma
+
+
 @pytest.mark.parametrize(("text", "value"), [
     ("I'm calling about order to 345678.", "2345678"),  # "two three four…": the "two" written as a word
     ("the order number is won 234567", "1234567"),

@@ -280,6 +280,7 @@ def test_yes_no_not_from_other_sentences() -> None:
     ("Bye.", 0, 9, None), ("ate", 1, 5, None), ("seven", 1, 5, None),
     ("I need it for my son", 0, 9, None), ("two or three", 1, 5, None), ("the first one", 0, 9, 1),
     ("the second option", 0, 9, 2), ("give me a second", 0, 9, None),
+    ("Two, two,", 1, 5, 2), ("two, three", 1, 5, None), ("one one two two", 0, 9, None),  # said twice
 ])
 def test_short_number_answers(text: str, low: int, high: int, value: int | None) -> None:
     match = n.find_short_number(text, low, high)

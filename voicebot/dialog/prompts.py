@@ -196,6 +196,11 @@ class Prompts:
             phrases = tuple(type_def.values) + tuple(s for syn in type_def.values.values() for s in syn)
         elif type_def is not None and type_def.kind == "yes_no":
             phrases = ("yes", "no")
+        elif type_def is not None and type_def.kind == "number" and type_def.max_length is not None \
+                and type_def.max_length < len(KEY_WORDS):
+            # a rating scale: its numbers as words are the options ("five" was heard "Bye.", "operator" "I'm
+            # the reader." with no hint but the generic prompt; eval/README.md, "Survey answers")
+            phrases = KEY_WORDS[max(0, type_def.min_length or 0):type_def.max_length + 1]
         if type_name == ANYTHING_ELSE_TYPE:
             # "Anything else?" is answered with the next request as often as with a no: the bundle's requests
             # are hints too, as at a menu ("yes, and what are your opening hours" was heard "opening errors")

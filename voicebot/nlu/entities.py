@@ -108,7 +108,8 @@ def _number(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
             return _entity(spec, text, short.value, short.start, short.end)
         if len(found) != 1:  # "one two three four…" is a digit string, not the choice 1
             return None
-        if not _chosen_in_sentence(text, found[0]):  # "Two won the game last night." (for "who won …")
+        rating = spec.min_length == 1 and 5 <= spec.max_length
+        if not _chosen_in_sentence(text, found[0], rating):  # not "Two won the game last night."
             return None
     if not found:
         return None
@@ -122,10 +123,19 @@ CHOICE_LEADS = frozenset({"option", "press", "pressed", "number", "choose", "pic
                           "it's", "is", "be", "with"})
 
 
-def _chosen_in_sentence(text: str, number: normalize.Match) -> bool:
+# words that open a comment after a rating said first, its comma not written ("One that was useless.",
+# "Five it was great"); "one more thing" and "one moment" are no rating
+COMMENT_OPENERS = frozenset({
+    "it", "it's", "that", "that's", "this", "was", "is", "the", "i", "i'm", "because", "very", "really",
+    "not", "great", "good", "bad", "terrible", "excellent", "awful", "poor", "thanks", "thank", "you",
+    "overall", "definitely"})
+
+
+def _chosen_in_sentence(text: str, number: normalize.Match, rating: bool = False) -> bool:
     """The one number of a sentence answers a numeric choice (a menu key, a rating) when the sentence ends with
     it ("I think three"), it is a clause of its own ("Five, it was great.") or a choice word leads it ("option two
-    please", "I'd give it a four")."""
+    please", "I'd give it a four"); on a rating scale also when it opens the answer, whose comma the
+    recogniser left out ("One that was useless.")."""
     toks = normalize.tokens(text)
     at = next((k for k, t in enumerate(toks) if t.start <= number.start < t.end), None)
     if at is None:
@@ -134,6 +144,8 @@ def _chosen_in_sentence(text: str, number: normalize.Match) -> bool:
     if after is None or not (after.text.isalnum() or "'" in after.text):
         return True
     words = [t.text for t in toks[:at] if t.text.isalnum() or "'" in t.text]
+    if rating and not words and after.text in COMMENT_OPENERS:
+        return True
     rest = [t.text for t in toks[at + 1:] if t.text.isalnum() and t.text not in ("please", "thanks", "thank", "you")]
     return not rest or (bool(words) and words[-1] in CHOICE_LEADS)
 

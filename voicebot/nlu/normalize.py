@@ -689,6 +689,9 @@ def find_short_number(text: str, low: int, high: int) -> Match | None:
     content = [t for t in toks if t.text not in _SHORT_FILLERS]
     if not content and toks and [t.text for t in toks].count("one") == 1:
         content = [t for t in toks if t.text == "one"]  # "one" is both a filler ("the first one") and 1
+    if len(content) > 1 and {t.text for t in content} == {content[0].text} \
+            and {t.text for t in toks if t.text in UNITS or t.text.isdigit()} == {content[0].text}:
+        content = content[:1]  # the same number said twice: "two, two"
     if len(content) != 1:
         return None
     tok = content[0]
