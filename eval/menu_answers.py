@@ -20,6 +20,10 @@ With ``--commands`` the lines are instead :data:`COMMANDS`, the global commands 
 words ("two", "two please", "press two", "option two"), each right when the turn reads as that key (the
 ``menu_choice`` value the menu takes). The hints are the ones the product gives at the bundle's first menu
 (its labels, then its keys as words); ``--labels-only`` gives the labels alone, as before the keys were added.
+With ``--survey`` they are :data:`SURVEY_LINES`, answers to the bundle's closing survey ("on a scale of one to
+five…"): ratings said as callers say them, the global commands, and declines, heard with the hints the product
+gives at that survey; a rating is right when the turn fills it, a command when it reaches its intent, a
+decline when it fills no rating and asks for no person.
 
 Run: ``.venv/bin/python eval/menu_answers.py --voices flite --channels ulaw,gsm+babble10 --intents
 [--out eval/results/menu_answers_flite.json]`` (dev voices: flite; held-out: festival).
@@ -41,7 +45,7 @@ import yaml
 from voicebot.call.hearing import understand_turn
 from voicebot.caller.voices import caller_audio, parse_channel, parse_voices
 from voicebot.config import Settings
-from voicebot.dialog.bundle import MENU_CHOICE_TYPE
+from voicebot.dialog.bundle import MENU_CHOICE_TYPE, SURVEY_TYPE
 from voicebot.dialog.prompts import KEY_WORDS
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer, load_second_hearing
@@ -60,6 +64,16 @@ COMMANDS = {
     "help": "help", "help me": "help", "help please": "help",
     "repeat": "repeat", "repeat that": "repeat", "say that again": "repeat",
 }
+# ``--survey``: answers to "on a scale of one to five, how happy were you?" and what each should give: a
+# rating, a built-in intent, or None (a decline: no rating, no person)
+SURVEY_LINES: dict[str, int | str | None] = {
+    "five": 5, "four": 4, "three": 3, "two": 2, "one": 1, "five please": 5, "I'd say four": 4, "a three": 3,
+    "four out of five": 4, "probably a two": 2, "five, it was great": 5, "one, that was useless": 1,
+    "operator": "agent", "agent please": "agent", "can I talk to a person": "agent",
+    "representative": "agent",
+    "help": "help", "say that again": "repeat",
+    "no thanks": None, "I'd rather not": None, "not right now": None,
+}
 
 
 def menu_hints(bundle: str) -> RecognitionHints:
@@ -71,6 +85,28 @@ def menu_hints(bundle: str) -> RecognitionHints:
     engine = DialogEngine(load_bundle(ROOT / "dialogs" / f"{bundle}.yaml")[0], ActionRunner())
     result = asyncio.run(engine.step(engine.start("menu-answers"), CallStart()))
     return next(a for a in result.actions if isinstance(a, Listen)).expect.hints
+
+
+def survey_hints(bundle: str) -> RecognitionHints:
+    """What the product listens for at the bundle's survey step."""
+    from voicebot.dialog.engine import DialogEngine
+    from voicebot.dialog.loader import load_bundle
+    from voicebot.dialog.prompts import Prompts
+    from voicebot.dialog.questions import Questions
+    from voicebot.dialog.schema import SurveyStep
+
+    loaded = load_bundle(ROOT / "dialogs" / f"{bundle}.yaml")[0]
+    step = next(s for flow in loaded.flows.values() for s in flow.steps if isinstance(s, SurveyStep))
+    state = DialogEngine(loaded, None).start("survey-answers")  # type: ignore[arg-type]
+    return Prompts(loaded, Questions(loaded)).expectation(state, step).hints
+
+
+def survey_result(understanding) -> int | str | None:
+    """What a survey turn gave: the rating, else a built-in intent asked for, else None."""
+    rating = understanding.entity(SURVEY_TYPE)
+    if rating is not None:
+        return int(rating.value)
+    return understanding.intent if understanding.intent in ("agent", "help", "repeat") else None
 
 
 def key_lines(hints: RecognitionHints) -> list[tuple[str, str]]:
@@ -98,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intents", action="store_true", help="also understand each transcript (bundle NLU)")
     parser.add_argument("--commands", action="store_true", help="bare global commands instead of the tests' lines")
     parser.add_argument("--keys", action="store_true", help="the menu's keys said as words instead")
+    parser.add_argument("--survey", action="store_true", help="answers to the bundle's survey instead")
     parser.add_argument("--labels-only", action="store_true", help="hints: the menu's labels without its keys")
     parser.add_argument("--second-hearing", action="store_true",
                         help="hear a line again with whisper base when it means nothing (with --intents)")
@@ -109,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = load_recognizer(tiny, pool)
     second = load_second_hearing(tiny, pool, recognizer) if args.second_hearing else None
     nlus = _nlus(args.bundles.split(",")) if args.intents else {}
-    product_hints = {bundle: menu_hints(bundle) for bundle in args.bundles.split(",")}  # one engine start each
+    hints_of = survey_hints if args.survey else menu_hints
+    product_hints = {bundle: hints_of(bundle) for bundle in args.bundles.split(",")}  # one engine start each
     rows = []
     for voice in parse_voices(args.voices):
         for channel in args.channels.split(","):
@@ -120,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                     lines = list(COMMANDS.items())
                 if args.keys:
                     lines = key_lines(product_hints[bundle])
+                if args.survey:
+                    lines = list(SURVEY_LINES.items())
                 for line, intent in lines:
                     pcm = caller_turn(line, voice, channel, args.cache)
                     heard = recognizer.decode(_to_model_rate(pcm, 8000), hints)
@@ -134,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                  audio=AudioFrame(pcm, 8000), second_hearing=second))
                         key = understood.understanding.entity(MENU_CHOICE_TYPE)
                         row["understood"] = (str(key.value) if key is not None else None) if args.keys \
+                            else survey_result(understood.understanding) if args.survey \
                             else understood.understanding.intent
                         row["heard_again"] = understood.transcript.text if understood.heard_again else None
                     rows.append(row)
