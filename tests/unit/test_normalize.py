@@ -260,6 +260,9 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("actually, hold off, I might have left it at work", False), ("don't block it", False),
     ("leave it for now", False), ("I'd rather you didn't", False), ("not just yet", False),
     ("that won't be necessary", False), ("better not", False), ("no, don't do that", False),
+    ("you bet", True), ("spot on", True), ("indeed", True), ("why not", True), ("that's not it", False),
+    ("I'd prefer not to", False), ("yes, how long will it take?", True), ("no problem", True),
+    ("certainly not", False), ("I don't think that's right", False),  # a yes word negated
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -270,6 +273,15 @@ def test_yes_no_not_from_other_sentences() -> None:
     assert n.find_yes_no("I'm not sure") is None  # doubt, not a yes
     assert n.find_yes_no("I don't know") is None
     assert n.find_yes_no("I want a redelivery") is None
+
+
+@pytest.mark.parametrize("text", [
+    "Is it the right one?", "which one is right?", "Yes? Sorry, who is this?",  # a question, not an answer
+    "Right, so what happens now?", "sure, what was the question?",  # an acknowledgement, then a question
+    "no idea", "no one told me about any text", "yes and no",
+])
+def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
+    assert n.find_yes_no(text) is None
 
 
 @pytest.mark.parametrize(("text", "low", "high", "value"), [

@@ -594,16 +594,18 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no(?! (?:problem|worries)\b)|nope|nah|naw|negative|incorrect|wrong|^\W*not(?=\W*$)|"
-    r"not (?:really|right|correct|quite)|"
-    r"that'?s (?:not right|not correct|wrong|incorrect)|(?:i )?(?:don'?t|do not) think so|no way|"
-    r"not at all|absolutely not|of course not|definitely not|cancel|not (?:yet|now|today|at the moment)|"
+    r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|negative|incorrect|wrong|"
+    r"^\W*not(?=\W*$)|not (?:really|right|correct|quite)|that'?s (?:not right|not correct|wrong|incorrect)|"
+    r"(?:i )?(?:don'?t|do not) think (?:so|(?:that'?s|it'?s|that is|it is) (?:right|correct|it))|no way|"
+    r"not at all|(?:absolutely|of course|definitely|certainly|surely|obviously) not|cancel|"
+    r"not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
     r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need|"
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?|hold off|not just yet|"
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
-    r"not necessary|leave it (?:for now|as it is|alone|be))\b",
+    r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
+    r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )sure|correct|right|exactly|affirmative|absolutely|"
@@ -614,7 +616,17 @@ _YES = re.compile(
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
-    r"that'?s the one|you got it|^\W*please(?=\W*$))\b", re.IGNORECASE)
+    r"that'?s the one|you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
+    r"^\W*please(?=\W*$))\b", re.IGNORECASE)
+# Neither a yes nor a no: "yes and no".
+_YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
+# An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
+# was the question?"); a yes of substance stays one ("yes, how long will it take?").
+_WEAK_YES = frozenset(("right", "sure", "okay", "ok", "alright", "all right", "fine"))
+_QUESTION = re.compile(r"^\W*(?:so |and |but )?(?:what|what's|which|who|who's|how|why(?! not)|where|when|"
+                       r"is it|is there|is this|are you|do you|does|can you|could you|will it)\b|\?\W*$",
+                       re.IGNORECASE)
+_CLAUSE = re.compile(r"[^,.;!?]*[,.;!?]*")
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
@@ -649,16 +661,31 @@ def find_yes_no(text: str) -> Match | None:
     word, the end of a request list is a no ("that's all", "nothing else", "that's everything"), and so is an
     answer ending in a farewell after at most an acknowledgement ("okay, goodbye")."""
     no, yes = _NO.search(text), _YES.search(text)
+    if no and yes and _YES_AND_NO.search(text):
+        return None
     if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
         return Match(False, no.start(), no.end())
     farewell = _FAREWELL.search(text)
     if farewell and (not yes or yes.group().lower() in _ACKNOWLEDGEMENTS):
         return Match(False, farewell.start(), farewell.end())
-    if yes:
+    if yes and not _YES_AND_NO.search(text) and not _asked_back(text, yes):
         return Match(True, yes.start(), yes.end())
     if done := _DONE.search(text):
         return Match(False, done.start(), done.end())
     return None
+
+
+def _asked_back(text: str, yes: re.Match) -> bool:
+    """The yes word is no answer: its own clause is a question ("Is it the right one?", "Yes? Who is this?"),
+    or it is a mere acknowledgement and a question follows ("Right, so what happens now?")."""
+    clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
+    own = next(((a, b) for a, b in clauses if a <= yes.start() < b), None)
+    if own is None:
+        return False
+    if _QUESTION.search(text[own[0]:own[1]]):
+        return True
+    later = [text[a:b] for a, b in clauses if a >= own[1]]
+    return yes.group().lower() in _WEAK_YES and any(_QUESTION.search(c) for c in later)
 
 
 # Number words as the recogniser mishears a lone short answer ("four" -> "for.", "three" -> "Free.").
