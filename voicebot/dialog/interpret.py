@@ -46,7 +46,8 @@ from voicebot.dialog.schema import (
     SurveyStep,
 )
 from voicebot.dialog.state import DialogState
-from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, names_a_mishearing, says_done
+from voicebot.nlu.digit_fix import read_repair
+from voicebot.nlu.normalize import names_a_mishearing, says_done
 from voicebot.types import DialogInput, DigitsInput, Entity, NoInput, Understanding
 
 _NEGATIVE_EMOTIONS = ("frustrated", "angry")
@@ -201,24 +202,26 @@ class Interpreter:
         step = self.q.waiting_step(state)
         slot = slot_of(step)
         type_name = self.bundle.slot_type_of(step)
+        current = state.slots.get(slot)
+        # a fix of a part ("it ends seven four, not four seven") before a value: its digits are not the number
+        repair = read_repair(current, u.text, lambda d: self.q.fits(step, d)) \
+            if self.q.digit_bounds(step) is not None and isinstance(current, str) else None
+        if repair is not None and repair.digits != current:  # (a fix that changes nothing is a yes)
+            assert isinstance(current, str)
+            fix = f"the caller fixed {slot}: {repair.how}"
+            if repair.again:
+                return CorrectConfirmed(slot, repair.digits, "speech")
+            if repair.digits is not None and self.q.fits(step, repair.digits):
+                return CorrectConfirmed(slot, repair.digits, "a spoken fix", fix)
+            return RejectDigits(current, repair.digits, fix)
         entity = self.q.entity_for(u, type_name)
         if (
             entity is not None
             and type_name != "yes_no"
-            and entity.value != state.slots.get(slot)
+            and entity.value != current
             and self.q.valid_type(type_name, entity.value)
         ):
             return CorrectConfirmed(slot, entity.value, "speech")
-        edit = find_digit_edit(u.text) if self.q.digit_bounds(step) is not None else None
-        current = state.slots.get(slot)
-        fixed = apply_digit_edit(current, edit, lambda d: self.q.fits(step, d)) \
-            if edit is not None and isinstance(current, str) else current
-        if edit is not None and fixed != current:  # (a fix that changes nothing is a yes)
-            assert isinstance(current, str)
-            fix = f"the caller fixed part of {slot}: {edit.kind} {edit.digits!r}"
-            if fixed is not None and self.q.fits(step, fixed):
-                return CorrectConfirmed(slot, fixed, "a spoken fix", fix)
-            return RejectDigits(current, fixed, fix)
         yes_no = self.q.entity_for(u, "yes_no")
         if yes_no is not None and isinstance(yes_no.value, bool):
             return SlotConfirmed(yes_no.value, f"confirmation of {slot} answered {_yes_or_no(yes_no.value)}")
@@ -322,13 +325,11 @@ class Interpreter:
         said = None
         if entity is not None and isinstance(entity.value, str) and entity.value.isdigit():
             said = entity.value
-        edit = find_digit_edit(u.text) if heard else None
-        if heard and edit is not None:
-            candidate = apply_digit_edit(heard, edit, fits)
-            how = f"a fix ({edit.kind} {edit.digits!r}) of the {len(heard)} digits heard"
-            if candidate is None:
-                return ReadBack(heard, f"the fix ({edit.kind} {edit.digits!r}) names a digit the "
-                                f"{len(heard)} heard do not have")
+        repair = read_repair(heard, u.text, fits) if heard else None
+        if repair is not None:
+            if repair.digits is None:
+                return ReadBack(heard, f"{repair.how} names a digit they lack")  # type: ignore[arg-type]
+            candidate, how = repair.digits, repair.how
         elif said is None or (not fits(said) and self._digression_intent(state, u) is not None):
             return None
         elif fits(said):

@@ -1,0 +1,70 @@
+"""A caller's fix to a digit string read back (nlu/digit_fix.py): a piece of the number, placed where it
+changes the digits heard least while the result has the expected length."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.nlu.digit_fix import DigitFix, apply_digit_fix, find_digit_fixes, read_repair
+
+
+def ten(digits: str | None) -> bool:
+    return digits is not None and len(digits) == 10
+
+
+@pytest.mark.parametrize(("heard", "reply", "meant"), [
+    # nine heard, ten needed: the missing digit said with where it goes
+    ("286440197", "You missed a three before the seven at the end.", "2864401937"),
+    ("184726093", "Double six after the two.", "1847266093"),
+    ("106482573", "You missed a nine. It goes between the two and the five.", "1064829573"),
+    ("120000934", "There's five zeros in a row, not four.", "1200000934"),
+    ("582304719", "Nah, there's two sevens together. Double seven.", "5823047719"),
+    ("445560721", "And the last digit is eight.", "4455607218"),
+    ("884700123", "Last digit six is missing.", "8847001236"),
+    # eleven heard: the extra digit named
+    ("62039118475", "You've got the one twice. It's just a single one.", "6203918475"),
+    ("52740019938", "There's only a single zero after the four.", "5274019938"),
+    ("18366672045", "It's double six, not triple six.", "1836672045"),
+    ("85314064297", "There's no four between the one and the zero.", "8531064297"),
+    ("98072245169", "Not quite, there's no nine in front. It starts eight oh seven.", "8072245169"),
+    ("48150062933", "You've doubled the three at the end, it's just a single three.", "4815006293"),
+    ("20938574612", "Scratch the two at the end, it finishes on six one.", "2093857461"),
+    # ten heard, one wrong or two swapped
+    ("8253016647", "Nearly. It ends seven four, not four seven.", "8253016674"),
+    ("5721690034", "You've swapped the one and the two. Five seven one two.", "5712690034"),
+    ("7580264119", "It's six double four one nine, not six four double one nine.", "7580264419"),
+    ("8190465732", "Nope, it's four five six, you said four six five.", "8190456732"),
+    ("2013648591", "Almost, just the end, it's a seven, not a one.", "2013648597"),
+    ("3008142759", "Not quite, it's three oh double eight, not three double oh.", "3088142759"),
+])
+def test_a_fix_in_the_callers_words_gives_the_number_meant(heard: str, reply: str, meant: str) -> None:
+    repair = read_repair(heard, reply, ten)
+    assert repair is not None and repair.digits == meant and not repair.again
+
+
+def test_the_number_said_again_in_the_answer_is_that_number() -> None:
+    said = "You missed the five, it's four one three nine, then five, then two six oh eight seven."
+    repair = read_repair("413926087", said, ten)
+    assert repair is not None and repair.digits == "4139526087" and repair.again
+    repair = read_repair("2486063971", "No, two four eight six, double oh, three nine seven one.", ten)
+    assert repair is not None and repair.digits == "2486003971"  # "No, …" is not "no six"
+
+
+def test_an_ordinal_fix_stays_an_ordinal_fix() -> None:
+    repair = read_repair("6620918847", "The seventh digit should be a three.", ten)
+    assert repair is not None and repair.digits == "6620913847"
+    repair = read_repair("123", "the ninth digit is five", ten)
+    assert repair is not None and repair.digits is None  # a digit the string does not have: read back again
+
+
+def test_no_cue_is_no_fix_and_two_places_are_none() -> None:
+    assert find_digit_fixes("eight nine zero") == []  # the rest of the number, as before
+    assert read_repair("123456789", "eight nine zero", ten) is None
+    assert apply_digit_fix("1234567899", "no, it's a seven", ten) is None  # which digit? ask again
+
+
+def test_what_a_fix_says() -> None:
+    assert find_digit_fixes("there's a two before the four at the end") == [DigitFix("24", "", "end")]
+    assert find_digit_fixes("no four between the one and the zero") == [DigitFix("10", "140", "any")]
+    assert find_digit_fixes("only a single zero after the four") == [DigitFix("40", "400", "any")]
+    assert find_digit_fixes("it's one seven, not seven one") == [DigitFix("17", "71", "any")]

@@ -1,0 +1,273 @@
+"""A caller's fix to a digit string read back to them, read as a piece of the number placed where it fits.
+
+After "I heard 2 8 6 4 4 0 1 9 7. That's 9 digits, and I need 10" or "I have 8 2 5 3 0 1 6 6 4 7. Is that
+right?", callers fix the part that is wrong in their own words: "you missed a three before the seven at the
+end", "it ends seven four, not four seven", "there's only a single zero after the four", "you've got the one
+twice", "no four between the one and the zero". Naming every such phrasing fails (a fresh set of fixes written
+by someone who never saw the rules: half were not understood; eval/README.md, "Repairs of a number read
+back"). Instead the fix is read for what it says the number has there (``said``: "37", "74", "40", "1", "10"),
+what it says the number does not have (``wrong``: "47", "11", "140") and where (the start, the end), and
+placed in the digits heard where it changes them least while the result has the expected length: the one such
+number, or none when two places fit as well (then the dialog asks again). A whole number said again in the
+same answer ("you missed the five, it's four one three nine, five, two six oh eight seven") is that number.
+
+Only an answer with a cue of a fix is read so (a negation, "before"/"after"/"between", the start or the end,
+"missed", "extra", "twice", "single" …): digits said with no cue are the rest of the number or the number
+again, as before (``dialog/interpret.py``). Ordinal fixes ("the third digit is five") stay with
+``normalize.find_digit_edit``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, find_digit_runs
+
+_DIGIT_WORD = r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|[0-9])"
+_PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero", "ones": "one", "twos": "two",
+            "threes": "three", "fours": "four", "fives": "five", "sixes": "six", "sevens": "seven",
+            "eights": "eight", "nines": "nine"}
+_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
+_PLURAL = "|".join(_PLURALS)
+_COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PLURAL})\b")
+_TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
+_SINGLE = re.compile(rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) one) (?=(?:{_DIGIT_WORD})\b)")
+# before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
+_WRONG_BEFORE = re.compile(
+    r"(?:\bnot|\bno|instead of|rather than|you said|you(?:'ve| have)? got|you put|you've put|you heard|"
+    r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
+    r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
+# after a digit run: "the last five's not there", "the seven is extra"
+_WRONG_AFTER = re.compile(r"^\W*(?:'s|is|are)? ?(?:not there|shouldn't be there|should not be there|extra|"
+                          r"too many|not meant to be there)\b")
+_RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an| that)*\W*$")),
+              ("before", re.compile(r"\b(?:before|in front of|ahead of)(?: the| a| an)*\W*$")),
+              ("between", re.compile(r"\bbetween(?: the| a| an)*\W*$")),
+              ("and", re.compile(r"^\W*and(?: the| a| an)*\W*$")))
+_LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
+_SWAPPED = re.compile(
+    r"\b(?:swapped|switched|mixed up|(?:the )?(?:other|wrong) way round|round the other way)\b")
+_END = re.compile(r"\b(?:at the end|the end|ends?|ending|ended|finish(?:es|ing)?|last)\b")
+_START = re.compile(
+    r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
+_CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
+                  r"only|swapped|switched|other way round|wrong way round|round the other way|should be|"
+                  r"you said|"
+                  rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
+_SENTENCE = re.compile(r"[^.!?;]+")
+_CLAUSE = re.compile(r"[^,.!?;:]+")
+
+
+@dataclass(frozen=True, slots=True)
+class DigitFix:
+    """What a fix says: the digits the number has there, the ones it does not, and where."""
+
+    said: str
+    wrong: str = ""
+    where: Literal["start", "end", "any"] = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """What a fix makes of a digit string read back: the new digits (None: the fix names a digit the string
+    does not have) and how, for the dialog's log."""
+
+    digits: str | None
+    how: str
+    again: bool = False  # the whole number said again ("no, I said 1 2 3 4 5 6"), not a part fixed
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    digits: str
+    wrong: bool
+    single: bool = False  # "a single zero", "only one eight": the number has it once, not twice
+    relation: str = ""  # "after", "before", "between" or "and": how it relates to the run before it
+
+
+def _canonical(text: str) -> str:
+    """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one"; "a single
+    zero" -> "single zero"."""
+    text = text.lower().replace("’", "'")
+
+    def counted(m: re.Match) -> str:
+        return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
+
+    text = _COUNTED.sub(counted, text)
+    text = _TWICE.sub(lambda m: f"{m.group('d') or m.group('e')} {m.group('d') or m.group('e')}", text)
+    return _SINGLE.sub("single ", text)
+
+
+def _runs(clause: str) -> list[_Run]:
+    """The digit runs of a clause, each marked wrong or not, and how it relates to the run before it."""
+    runs: list[_Run] = []
+    end = 0
+    found = find_digit_runs(clause)
+    for k, m in enumerate(found):
+        before = clause[end:m.start]
+        after = clause[m.end:found[k + 1].start if k + 1 < len(found) else len(clause)]
+        relation = next((name for name, pattern in _RELATIONS if runs and pattern.search(before)), "")
+        wrong = bool(_WRONG_BEFORE.search(before) or _WRONG_AFTER.search(after))
+        runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation))
+        end = m.end
+    return runs
+
+
+def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
+    """The runs put in the number's order ("a two before the four" -> said "24"; "a nine between the two and
+    the five" -> "295"; "no four between the one and the zero" -> said "10", wrong "140"; "a single zero after
+    the four" -> said "40", wrong "400")."""
+    said: list[str] = []
+    wrong: list[str] = []
+    k = 0
+    while k < len(runs):
+        run = runs[k]
+        left = right = ""
+        step = 1
+        nxt = runs[k + 1] if k + 1 < len(runs) else None
+        third = runs[k + 2] if k + 2 < len(runs) else None
+        if nxt is not None and nxt.relation == "between" and third is not None and third.relation == "and":
+            left, right, step = nxt.digits, third.digits, 3
+        elif nxt is not None and nxt.relation == "after":
+            left, step = nxt.digits, 2
+        elif nxt is not None and nxt.relation == "before":
+            right, step = nxt.digits, 2
+        if run.wrong:
+            wrong.append(left + run.digits + right)
+            said.append(left + right)
+        else:
+            said.append(left + run.digits + right)
+            if run.single:
+                wrong.append(left + run.digits * 2 + right)
+        k += step
+    return DigitFix("".join(said), "".join(wrong), where)
+
+
+def _clauses(canonical: str) -> list[str]:
+    """The clauses of an answer; one that opens with its relation ("it goes between the two and the five")
+    joined to the one before, which says what goes there."""
+    clauses: list[str] = []
+    for clause in _CLAUSE.findall(canonical):
+        found = find_digit_runs(clause)
+        if clauses and found and _LEADS_WITH_RELATION.search(clause[:found[0].start]):
+            clauses[-1] += " " + clause
+        elif clause.strip():
+            clauses.append(clause)
+    return clauses
+
+
+def find_digit_fixes(text: str) -> list[DigitFix]:
+    """The fixes ``text`` says, one per clause that has digits (a clause of only wrong digits, "not seven
+    seven six", goes with the one before it); none without a cue of a fix."""
+    canonical = _canonical(text)
+    if not any(p.search(t) for p in (_CUE, _END, _START) for t in (text.lower(), canonical)):
+        return []
+    fixes: list[DigitFix] = []
+    place = ""  # "just the end, it's a seven": a place said in a clause of its own is where the next one goes
+    for clause in _clauses(canonical):
+        runs = _runs(clause)
+        if not runs:
+            place = clause
+            continue
+        ends, starts = bool(_END.search(place + clause)), bool(_START.search(place + clause))
+        place = ""
+        where: Literal["start", "end", "any"] = \
+            "end" if ends and not starts else "start" if starts and not ends else "any"
+        if _SWAPPED.search(clause) and len(runs) == 2 and all(len(r.digits) == 1 for r in runs):
+            a, b = runs[0].digits, runs[1].digits
+            fixes += [DigitFix(b + a, a + b, where), DigitFix(a + b, b + a, where)]
+            continue
+        fix = _fix(runs, where)
+        if fixes and fix.wrong and not fix.said and fixes[-1].said and not fixes[-1].wrong:
+            fixes[-1] = DigitFix(fixes[-1].said, fix.wrong, fixes[-1].where)  # "six four, not four six"
+        elif fix.said or fix.wrong:
+            fixes.append(fix)
+    return fixes
+
+
+def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
+    """A whole number said again in the answer: the last stretch of a sentence's digit runs, none of them
+    against ("not …"), that fits."""
+    for sentence in reversed(_SENTENCE.findall(_canonical(text))):
+        runs = [r.digits for r in _runs(sentence) if not r.wrong and not r.relation and not r.single]
+        spans = [(b, b - a, "".join(runs[a:b]))
+                 for a in range(len(runs)) for b in range(a + 1, len(runs) + 1)]
+        fitting = [span for span in spans if fits(span[2])]
+        if fitting:
+            return max(fitting)[2]
+    return None
+
+
+def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
+    """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none: an ordinal or
+    end fix (``normalize.find_digit_edit``: "the third digit is five") when that gives digits that fit, else a
+    fix in the caller's words (:func:`apply_digit_fix`), else the ordinal fix as it is (read back again)."""
+    edit = find_digit_edit(text)
+    edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
+    what = f"of the {len(heard)} digits heard"
+    if edit is not None and edited is not None and fits(edited):
+        return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
+    if find_digit_fixes(text) and (again := _said_again(text, fits)) is not None:
+        return Repair(again, "the number said again with a fix", again=True)
+    if (fixed := apply_digit_fix(heard, text, fits)) is not None:
+        return Repair(fixed, f"a fix in the caller's words {what}")
+    if edit is not None:
+        return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
+    return None
+
+
+def apply_digit_fix(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
+    """The number ``heard`` becomes with the fixes ``text`` says placed (the last one that fits somewhere);
+    None when ``text`` says no fix or it fits nowhere."""
+    fixes = find_digit_fixes(text)
+    results = [r for r in (_applied(heard, fix, fits) for fix in fixes) if r is not None]
+    return results[-1] if results else None
+
+
+def _applied(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | None:
+    if fix.wrong and fix.wrong in heard:
+        ends = len(heard) - len(fix.wrong)
+        places = [i for i in _occurrences(heard, fix.wrong)
+                  if (fix.where != "start" or not i) and (fix.where != "end" or i == ends)]
+        replaced = {heard[:i] + fix.said + heard[i + len(fix.wrong):] for i in places}
+        fitting = {r for r in replaced if fits(r)}
+        if len(fitting) == 1:
+            return fitting.pop()
+    return _placed(heard, fix, fits) if fix.said else None
+
+
+def _occurrences(text: str, part: str) -> list[int]:
+    return [i for i in range(len(text) - len(part) + 1) if text.startswith(part, i)]
+
+
+def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | None:
+    """``fix.said`` put over the stretch of ``heard`` it changes least (at its start or end if it says so)
+    with a result that fits; None when two results fit as well."""
+    best: dict[str, int] = {}
+    for i in range(len(heard) + 1):
+        for j in range(i, len(heard) + 1):
+            if (fix.where == "start" and i) or (fix.where == "end" and j != len(heard)):
+                continue
+            candidate = heard[:i] + fix.said + heard[j:]
+            if candidate != heard and fits(candidate):
+                cost = _distance(heard[i:j], fix.said)
+                best[candidate] = min(cost, best.get(candidate, cost))
+    if not best:
+        return None
+    least = min(best.values())
+    winners = [c for c, cost in best.items() if cost == least]
+    return winners[0] if len(winners) == 1 else None
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from ``a`` to ``b``."""
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
