@@ -1,0 +1,108 @@
+"""Repairs of a digit string read back, as callers say them, through the logistics flow in text.
+
+``eval/data/digit_repairs_dev.csv`` and ``digit_repairs_heldout.csv`` (``situation,heard,reply,expected``)
+were written by a helper who never saw the rules. The caller wants the 10-digit tracking number ``expected``;
+the bot heard ``heard`` and read it back: ``short`` (9 digits: "That's 9 digits, and I need 10. Say the rest,
+or just the part to fix …"), ``long`` (11 digits) or ``confirm`` (10 digits, one wrong: "I have …. Is that
+right?"). ``reply`` is the caller's fix in words ("no, the last one is zero", "you missed a five at the
+start", the whole number again).
+
+Each row is a conversation with the real ``logistics`` bundle and its NLU (the text driver of ``voicebot
+test``): "track my parcel", ``heard`` said digit by digit (the set-up: the bot must read it back as the row's
+situation says, else the row is counted as set-up failed), then ``reply``; right when the tracking number slot
+then holds ``expected``.
+
+Run: ``.venv/bin/python eval/digit_repairs.py [--data eval/data/digit_repairs_heldout.csv] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from voicebot.designer.conversation_tests import (
+    ConversationTest,
+    ConversationTurn,
+    TextDriver,
+    TurnExpect,
+    real_nlu_factory,
+    run_test,
+)
+from voicebot.dialog.loader import load_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "eval" / "data" / "digit_repairs_dev.csv"
+SLOT = "tracking_number"
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+READ_BACK = {"short": "I need 10", "long": "I need 10", "confirm": "is that right"}
+
+
+def load(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def conversation(row: dict[str, str], number: int) -> ConversationTest:
+    """The row as a conversation test: the request, the number as heard, the caller's fix."""
+    heard = " ".join(DIGIT_WORDS[int(d)] for d in row["heard"])
+    return ConversationTest(f"repair {number}", "logistics", turns=(
+        ConversationTurn("caller", "track my parcel", TurnExpect()),
+        ConversationTurn("caller", heard, TurnExpect(bot_says=(READ_BACK[row["situation"]],))),
+        ConversationTurn("caller", row["reply"], TurnExpect(slots={SLOT: row["expected"]})),
+    ))
+
+
+async def evaluate(rows: list[dict[str, str]]) -> list[dict]:
+    bundle = load_bundle(ROOT / "dialogs" / "logistics.yaml")[0]
+    nlu = real_nlu_factory()(bundle)
+    results = []
+    for number, row in enumerate(rows, 1):
+        result = await run_test(conversation(row, number), TextDriver(bundle, nlu))
+        set_up = not any(f.startswith("turn 2 ") for f in result.failures)
+        last = max(i for i, (who, _) in enumerate(result.transcript) if who == "caller")
+        then = " ".join(text for _, text in result.transcript[last + 1:])
+        results.append({**row, "set_up": set_up, "right": result.passed, "bot_then": then,
+                        "failures": result.failures})
+    return results
+
+
+def summarise(results: list[dict]) -> dict:
+    """Per situation and overall: rows, rows whose set-up held, and the share of those put right."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        groups[r["situation"]].append(r)
+        groups["all"].append(r)
+    summary = {}
+    for name, members in groups.items():
+        usable = [r for r in members if r["set_up"]]
+        right = sum(r["right"] for r in usable)
+        summary[name] = {"rows": len(members), "set_up": len(usable), "right": right,
+                         "rate": round(right / len(usable), 4) if usable else None}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = asyncio.run(evaluate(load(args.data)))
+    report = {"summary": summarise(results), "wrong": [r for r in results if not r["right"]]}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    for name, s in report["summary"].items():
+        print(f"{name}: {s['right']} of {s['set_up']} put right ({s['rows']} rows)")
+    for r in report["wrong"]:
+        what = "set-up failed" if not r["set_up"] else f"bot: {r['bot_then'][:140]}"
+        print(f"  [{r['situation']}] {r['heard']} + {r['reply']!r} -> want {r['expected']}; {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""eval/digit_repairs.py: fixes of a tracking number read back, through the logistics flow and its NLU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from scripts import imported_script
+
+pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "digit_repairs.py"
+
+
+def test_fixes_said_after_each_read_back_are_scored(tmp_path, capsys) -> None:
+    data = tmp_path / "repairs.csv"
+    data.write_text(
+        "situation,heard,reply,expected\n"
+        'short,286440197,"You missed a three before the seven at the end.",2864401937\n'
+        'long,18366672045,"It\'s double six, not triple six.",1836672045\n'
+        'confirm,8253016647,"Nearly. It ends seven four, not four seven.",8253016674\n'
+        'confirm,8253016647,"Is it raining where you are?",8253016674\n')
+    with imported_script(SCRIPT, "digit_repairs") as script:
+        assert script.main(["--data", str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["short"] == {"rows": 1, "set_up": 1, "right": 1, "rate": 1.0}
+    assert report["summary"]["long"]["right"] == 1
+    assert report["summary"]["confirm"] == {"rows": 2, "set_up": 2, "right": 1, "rate": 0.5}
+    assert [w["reply"] for w in report["wrong"]] == ["Is it raining where you are?"]
