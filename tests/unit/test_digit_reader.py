@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from voicebot.models import DEFAULT_MODELS_DIR, resolve
-from voicebot.speech.asr_whisper import Decoded, is_sentence_without_number, takes_reading, with_reading
+from voicebot.speech.asr_whisper import (
+    Decoded,
+    is_sentence_without_number,
+    takes_reading,
+    with_reading,
+    words_between_numbers,
+)
 from voicebot.speech.digit_reader import (
     FEATURE_DIM,
     OTHER,
@@ -278,6 +284,18 @@ def test_a_number_inside_a_sentence_takes_the_readers_digits():
     assert with_reading(looped, reading, None) == looped  # no expected count: the free text stays
     no_number = Decoded("I don't have one.", 0.9, -0.1, 0.1, 1.0)
     assert with_reading(no_number, DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.9), None) == no_number
+
+
+def test_words_between_the_numbers_keep_the_free_text():
+    """A fix of a number read back ("double six, not triple six"): the reader's digits would drop words."""
+    free = Decoded("It's double six, not triple six.", 0.6, -0.5, 0.1, 2.0)
+    reading = DigitReading(("six", "six", OTHER, "triple", "six"), "66666", 0.8)
+    assert words_between_numbers(reading)
+    assert with_reading(free, reading, None) == free
+    grouped = Decoded("It's 9 8 7, uh, 6 5 4.", 0.8, -0.2, 0.1, 3.0)  # a filler between groups: one number
+    reading = DigitReading((OTHER, "nine", "eight", "seven", OTHER, "six", "five", "four"), "987654", 0.9)
+    assert not words_between_numbers(DigitReading((OTHER, OTHER, "nine", "oh", "five"), "905", 0.9))
+    assert with_reading(grouped, reading, None).text == "It's 9 8 7 6 5 4."
 
 
 def test_a_network_trained_from_a_reader_joins_it_as_an_ensemble(tmp_path):

@@ -66,9 +66,10 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from voicebot.audio.codecs import resample
+from voicebot.nlu.digit_fix import find_digit_fixes
 from voicebot.nlu.normalize import find_digit_runs, find_restatement, take_back_words
 from voicebot.runtime import InferencePool
-from voicebot.speech.digit_reader import FEATURE_DIM, DigitReader, DigitReading
+from voicebot.speech.digit_reader import FEATURE_DIM, OTHER, DigitReader, DigitReading
 from voicebot.speech.wer import normalize
 from voicebot.speech.whisper_hints import grammar_for, prompt_for
 from voicebot.types import SAMPLE_WIDTH, AudioFrame, RecognitionHints, Transcript
@@ -218,6 +219,13 @@ def takes_reading(reading: DigitReading, digit_count: tuple[int, int] | None) ->
     return digit_count is None or digit_count[0] <= len(reading.digits) <= digit_count[1]
 
 
+def words_between_numbers(reading: DigitReading) -> bool:
+    """The digit reader heard other words between two number words ("six, not triple six"), not only around
+    them ("no, it's nine oh five …")."""
+    numbers = [k for k, word in enumerate(reading.words) if word != OTHER]
+    return bool(numbers) and OTHER in reading.words[numbers[0]:numbers[-1]]
+
+
 def is_sentence_without_number(free_text: str, reading: DigitReading) -> bool:
     """Whisper's free text has no number and at least as many different words as the digit reader heard digits:
     a sentence ("This is the worst service ever. I'm serious." read as four digits at a PIN question), not a
@@ -228,17 +236,24 @@ def is_sentence_without_number(free_text: str, reading: DigitReading) -> bool:
     return len(set(normalize(free_text))) >= len(reading.digits)
 
 
+# What may stand between the groups of one number said in a sentence ("nine eight seven, uh, six five four")
+_BETWEEN_GROUPS = frozenset(("uh", "um", "er", "erm", "hmm", "and", "then", "dash", "hyphen"))
+
+
 def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
     """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
     oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
-    reader's when its reading stands (:func:`takes_reading`); the words around them stay. A free text with
-    no digits ("Aye, aye, aye, …" for "five five five …") is the reader's digits when they have the expected
-    count."""
+    reader's when its reading stands (:func:`takes_reading`) and nothing but pauses and fillers stands between
+    those runs; the words around them stay. A free text with no digits ("Aye, aye, aye, …" for "five five five
+    …") is the reader's digits when they have the expected count."""
     runs = find_digit_runs(free.text)
     if not takes_reading(reading, digit_count):
         return free
     if not runs:
         return free if digit_count is None else replace(free, text=" ".join(reading.digits))
+    between = normalize(free.text[runs[0].end:runs[-1].start])
+    if any(word not in _BETWEEN_GROUPS for word in between):
+        return free  # words between the numbers mean something: "a two before the four", "not triple six"
     return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
 
 
@@ -410,6 +425,8 @@ class WhisperRecognizer:
         if reading is not None and reading.other_words \
                 and (taken_back := self._taken_back(free, audio, encoded, hints)) is not None:
             return taken_back
+        if reading is not None and words_between_numbers(reading) and find_digit_fixes(free.text):
+            return free  # a fix of a number read back ("six, not triple six"), whose words the digits drop
         if reading is not None and is_sentence_without_number(free.text, reading):
             reading = None  # "This is the worst service ever." read as a PIN: the decodes below decide
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
