@@ -12,7 +12,13 @@ test``): "track my parcel", ``heard`` said digit by digit (the set-up: the bot m
 situation says, else the row is counted as set-up failed), then ``reply``; right when the tracking number slot
 then holds ``expected``.
 
-Run: ``.venv/bin/python eval/digit_repairs.py [--data eval/data/digit_repairs_heldout.csv] [--json]``
+With ``--voices`` (and ``--channels``) each fix is spoken instead: by each caller voice over each channel
+(``voicebot/caller/voices.py``), heard by the product recogniser with the hints the bot gives at that turn
+(the digits grammar with the repair words after a read-back, yes/no after "Is that right?"), and what it heard
+is the caller's turn. Dev voices: flite; held-out: festival.
+
+Run: ``.venv/bin/python eval/digit_repairs.py [--data eval/data/digit_repairs_heldout.csv] [--voices flite
+--channels ulaw,gsm] [--json]``
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import importlib.util
 import json
 import sys
+import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
+from voicebot.caller.voices import parse_voices
 from voicebot.designer.conversation_tests import (
     ConversationTest,
     ConversationTurn,
@@ -57,26 +67,83 @@ def conversation(row: dict[str, str], number: int) -> ConversationTest:
     ))
 
 
-async def evaluate(rows: list[dict[str, str]]) -> list[dict]:
+def _digits_eval():
+    """``eval/digits.py`` (its recognition stream), without putting ``eval/`` on the import path."""
+    spec = importlib.util.spec_from_file_location("eval_digits_for_repairs", ROOT / "eval" / "digits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Hearing:
+    """The caller's fix spoken by a voice over a channel and heard by the product recogniser with the hints
+    the bot gives at that turn."""
+
+    def __init__(self) -> None:
+        from voicebot.config import Settings
+        from voicebot.runtime import InferencePool
+        from voicebot.speech.asr import load_recognizer
+
+        self.digits = _digits_eval()
+        self.settings = Settings()
+        self.pool = InferencePool(self.settings.inference_workers)
+        self.recognizer = load_recognizer(self.settings, self.pool)
+
+    async def heard(self, bundle, nlu, test: ConversationTest, voice: str, channel: str) -> str:
+        from voicebot.caller.voices import caller_audio, parse_channel
+
+        driver = TextDriver(bundle, nlu)
+        try:
+            await driver.begin(test)
+            for turn in test.turns[:-1]:
+                await driver.turn(turn)
+            assert driver.expectation is not None
+            hints = driver.expectation.hints
+        finally:
+            await driver.end()
+        audio = await asyncio.to_thread(caller_audio, test.turns[-1].value, voice, parse_channel(channel),
+                                        self.digits.CACHE_DIR)
+        text, _ = await self.digits.recognise(self.recognizer, audio.tobytes(), hints, self.settings)
+        return text
+
+
+async def evaluate(rows: list[dict[str, str]], voices: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+                   ) -> list[dict]:
     bundle = load_bundle(ROOT / "dialogs" / "logistics.yaml")[0]
     nlu = real_nlu_factory()(bundle)
+    hearing = await asyncio.to_thread(Hearing) if voices else None
+    callers = [(v, c) for v in voices for c in channels] if voices else [("text", "")]
     results = []
     for number, row in enumerate(rows, 1):
-        result = await run_test(conversation(row, number), TextDriver(bundle, nlu))
-        set_up = not any(f.startswith("turn 2 ") for f in result.failures)
-        last = max(i for i, (who, _) in enumerate(result.transcript) if who == "caller")
-        then = " ".join(text for _, text in result.transcript[last + 1:])
-        results.append({**row, "set_up": set_up, "right": result.passed, "bot_then": then,
-                        "failures": result.failures})
+        for voice, channel in callers:
+            results.append(await _one(bundle, nlu, row, number, hearing, voice, channel))
+    if hearing is not None:  # let decodes still queued (speculative ones nobody awaits) finish first
+        await asyncio.gather(*(hearing.pool.run(time.sleep, 0) for _ in range(hearing.pool.workers)))
+        hearing.pool.shutdown()
     return results
+
+
+async def _one(bundle, nlu, row: dict[str, str], number: int, hearing: Hearing | None, voice: str,
+               channel: str) -> dict:
+    test = conversation(row, number)
+    transcript = row["reply"]
+    if hearing is not None:
+        transcript = await hearing.heard(bundle, nlu, test, voice, channel)
+        test = replace(test, turns=(*test.turns[:-1], replace(test.turns[-1], value=transcript)))
+    result = await run_test(test, TextDriver(bundle, nlu))
+    set_up = not any(f.startswith("turn 2 ") for f in result.failures)
+    last = max(i for i, (who, _) in enumerate(result.transcript) if who == "caller")
+    then = " ".join(text for _, text in result.transcript[last + 1:])
+    return {**row, "voice": voice, "channel": channel, "transcript": transcript, "set_up": set_up,
+            "right": result.passed, "bot_then": then, "failures": result.failures}
 
 
 def summarise(results: list[dict]) -> dict:
     """Per situation and overall: rows, rows whose set-up held, and the share of those put right."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in results:
-        groups[r["situation"]].append(r)
-        groups["all"].append(r)
+        for key in (r["situation"], "all", *((f"{r['voice']}/{r['channel']}",) if r["channel"] else ())):
+            groups[key].append(r)
     summary = {}
     for name, members in groups.items():
         usable = [r for r in members if r["set_up"]]
@@ -89,9 +156,12 @@ def summarise(results: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--voices", default="", help="speak each fix: caller voices (flite, festival, ...)")
+    parser.add_argument("--channels", default="ulaw", help="with --voices: telephone channels")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = asyncio.run(evaluate(load(args.data)))
+    voices = parse_voices(args.voices) if args.voices else ()
+    results = asyncio.run(evaluate(load(args.data), voices, tuple(args.channels.split(","))))
     report = {"summary": summarise(results), "wrong": [r for r in results if not r["right"]]}
     if args.json:
         print(json.dumps(report, indent=1))
@@ -100,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {s['right']} of {s['set_up']} put right ({s['rows']} rows)")
     for r in report["wrong"]:
         what = "set-up failed" if not r["set_up"] else f"bot: {r['bot_then'][:140]}"
-        print(f"  [{r['situation']}] {r['heard']} + {r['reply']!r} -> want {r['expected']}; {what}")
+        spoken = f" heard {r['transcript']!r} ({r['voice']}/{r['channel']})" if r["channel"] else ""
+        print(f"  [{r['situation']}] {r['heard']} + {r['reply']!r}{spoken} -> want {r['expected']}; {what}")
     return 0
 
 

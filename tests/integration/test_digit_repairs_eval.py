@@ -27,3 +27,20 @@ def test_fixes_said_after_each_read_back_are_scored(tmp_path, capsys) -> None:
     assert report["summary"]["long"]["right"] == 1
     assert report["summary"]["confirm"] == {"rows": 2, "set_up": 2, "right": 1, "rate": 0.5}
     assert [w["reply"] for w in report["wrong"]] == ["Is it raining where you are?"]
+
+
+def test_fixes_spoken_by_a_caller_voice_are_heard_with_the_turns_hints(tmp_path, capsys) -> None:
+    from voicebot.caller.voices import missing_tools
+
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    data = tmp_path / "repairs.csv"
+    data.write_text("situation,heard,reply,expected\n"
+                    'short,472019385,"Sorry, there\'s a six on the end.",4720193856\n'
+                    'confirm,4106285939,"No, the last one is a seven.",4106285937\n')
+    with imported_script(SCRIPT, "digit_repairs") as script:
+        args = ["--data", str(data), "--voices", "flite-rms", "--channels", "ulaw", "--json"]
+        assert script.main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    spoken = report["summary"]["flite-rms/ulaw"]
+    assert spoken["rows"] == 2 and spoken["set_up"] == 2 and spoken["right"] >= 1, report["wrong"]

@@ -32,6 +32,7 @@ from voicebot.types import (
     CallStart,
     DigitsInput,
     EndCall,
+    Expectation,
     Handoff,
     Listen,
     NoInput,
@@ -513,6 +514,11 @@ class TextDriver:
         self._intents: list[str | None] = []
         self._client: httpx.AsyncClient | None = None
         self._cleanup: Callable[[], None] = lambda: None
+
+    @property
+    def expectation(self) -> Expectation | None:
+        """What the bot listens for now (the hints a call's recogniser would be given), once it has asked."""
+        return self._listen.expect if self._listen is not None else None
 
     async def begin(self, test: ConversationTest) -> TurnOutcome:
         self._client, self._cleanup = backend_client(test.backend, self.backend_url or self.bundle.backend)
