@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,3 +23,11 @@ def imported_script(path: Path, name: str) -> Iterator[ModuleType]:
         yield module
     finally:
         del sys.modules[name]
+
+
+def printed_report(path: Path, name: str, argv: list[str], capsys) -> dict:
+    """The JSON report the script at ``path`` prints when run with ``argv`` and ``--json`` (pytest's
+    ``capsys`` captures it)."""
+    with imported_script(path, name) as script:
+        assert script.main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from scripts import imported_script
+from scripts import printed_report
 
 pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "digit_repairs.py"
@@ -20,9 +19,7 @@ def test_fixes_said_after_each_read_back_are_scored(tmp_path, capsys) -> None:
         'long,18366672045,"It\'s double six, not triple six.",1836672045\n'
         'confirm,8253016647,"Nearly. It ends seven four, not four seven.",8253016674\n'
         'confirm,8253016647,"Is it raining where you are?",8253016674\n')
-    with imported_script(SCRIPT, "digit_repairs") as script:
-        assert script.main(["--data", str(data), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = printed_report(SCRIPT, "digit_repairs", ["--data", str(data)], capsys)
     assert report["summary"]["short"] == {"rows": 1, "set_up": 1, "right": 1, "rate": 1.0}
     assert report["summary"]["long"]["right"] == 1
     assert report["summary"]["confirm"] == {"rows": 2, "set_up": 2, "right": 1, "rate": 0.5}
@@ -38,9 +35,7 @@ def test_fixes_spoken_by_a_caller_voice_are_heard_with_the_turns_hints(tmp_path,
     data.write_text("situation,heard,reply,expected\n"
                     'short,472019385,"Sorry, there\'s a six on the end.",4720193856\n'
                     'confirm,4106285939,"No, the last one is a seven.",4106285937\n')
-    with imported_script(SCRIPT, "digit_repairs") as script:
-        args = ["--data", str(data), "--voices", "flite-rms", "--channels", "ulaw", "--json"]
-        assert script.main(args) == 0
-    report = json.loads(capsys.readouterr().out)
+    args = ["--data", str(data), "--voices", "flite-rms", "--channels", "ulaw"]
+    report = printed_report(SCRIPT, "digit_repairs", args, capsys)
     spoken = report["summary"]["flite-rms/ulaw"]
     assert spoken["rows"] == 2 and spoken["set_up"] == 2 and spoken["right"] >= 1, report["wrong"]

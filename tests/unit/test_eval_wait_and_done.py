@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from scripts import imported_script
+from scripts import printed_report
 
 SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "wait_and_done.py"
 
@@ -14,9 +13,7 @@ def test_a_file_of_waits_and_near_misses_scores_the_wait_detector_only(tmp_path,
     data = tmp_path / "waits.csv"
     data.write_text('text,label\n"Hang on, let me find my card.",wait\n"Hmm, the moon is nice",wait\n'
                     '"I\'ve been on hold for ages",other\n')
-    with imported_script(SCRIPT, "wait_and_done") as script:
-        assert script.main(["--data", str(data), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = printed_report(SCRIPT, "wait_and_done", ["--data", str(data)], capsys)
     assert set(report) == {"wait"}  # no closing in the file: that detector is not scored
     assert report["wait"]["recall"] == 0.5 and report["wait"]["missed"] == ["Hmm, the moon is nice"]
     assert report["wait"]["others"] == 1 and report["wait"]["false_alarms"] == []
