@@ -243,8 +243,9 @@ _BETWEEN_GROUPS = frozenset(("uh", "um", "er", "erm", "hmm", "and", "then", "das
 def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, int] | None) -> Decoded:
     """A number said inside a sentence ("Yeah, my account number is 6-0-0-0-0-0-3-1." for "… six oh oh oh,
     oh three one eight"): the free text's digits, from its first digit run to its last, are the digit
-    reader's when its reading stands (:func:`takes_reading`) and nothing but pauses and fillers stands between
-    those runs; the words around them stay. A free text with no digits ("Aye, aye, aye, …" for "five five five
+    reader's when its reading stands (:func:`takes_reading`), unless the text is a fix of a number with words
+    between its runs ("double six, not triple six"; misheard digits such as "floor" between them do not
+    count); the words around them stay. A free text with no digits ("Aye, aye, aye, …" for "five five five
     …") is the reader's digits when they have the expected count."""
     runs = find_digit_runs(free.text)
     if not takes_reading(reading, digit_count):
@@ -252,8 +253,8 @@ def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, i
     if not runs:
         return free if digit_count is None else replace(free, text=" ".join(reading.digits))
     between = normalize(free.text[runs[0].end:runs[-1].start])
-    if any(word not in _BETWEEN_GROUPS for word in between):
-        return free  # words between the numbers mean something: "a two before the four", "not triple six"
+    if any(word not in _BETWEEN_GROUPS for word in between) and find_digit_fixes(free.text):
+        return free  # a fix, whose words between the numbers mean something: "a two before the four"
     return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
 
 
