@@ -204,25 +204,25 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
     """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none: an ordinal or
     end fix (``normalize.find_digit_edit``: "the third digit is five") when that gives digits that fit, else a
-    fix in the caller's words (:func:`apply_digit_fix`), else the ordinal fix as it is (read back again)."""
+    fix in the caller's words (:func:`apply_digit_fixes`), else the ordinal fix as it is (read back again)."""
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
     what = f"of the {len(heard)} digits heard"
     if edit is not None and edited is not None and fits(edited):
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
-    if find_digit_fixes(text) and (again := _said_again(text, fits)) is not None:
+    fixes = find_digit_fixes(text)
+    if fixes and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
-    if (fixed := apply_digit_fix(heard, text, fits)) is not None:
+    if (fixed := apply_digit_fixes(heard, fixes, fits)) is not None:
         return Repair(fixed, f"a fix in the caller's words {what}")
     if edit is not None:
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     return None
 
 
-def apply_digit_fix(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
-    """The number ``heard`` becomes with the fixes ``text`` says placed (the last one that fits somewhere);
-    None when ``text`` says no fix or it fits nowhere."""
-    fixes = find_digit_fixes(text)
+def apply_digit_fixes(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:
+    """The number ``heard`` becomes with ``fixes`` placed (the last one that fits somewhere); None when none
+    fits anywhere."""
     results = [r for r in (_applied(heard, fix, fits) for fix in fixes) if r is not None]
     return results[-1] if results else None
 

@@ -668,7 +668,7 @@ def find_yes_no(text: str) -> Match | None:
     farewell = _FAREWELL.search(text)
     if farewell and (not yes or yes.group().lower() in _ACKNOWLEDGEMENTS):
         return Match(False, farewell.start(), farewell.end())
-    if yes and not _YES_AND_NO.search(text) and not _asked_back(text, yes):
+    if yes and not _asked_back(text, yes):
         return Match(True, yes.start(), yes.end())
     if done := _DONE.search(text):
         return Match(False, done.start(), done.end())
