@@ -60,7 +60,7 @@ def test_an_ordinal_fix_stays_an_ordinal_fix() -> None:
 def test_no_cue_is_no_fix_and_two_places_are_none() -> None:
     assert find_digit_fixes("eight nine zero") == []  # the rest of the number, as before
     assert read_repair("123456789", "eight nine zero", ten) is None
-    assert apply_digit_fixes("1234567899", find_digit_fixes("no, it's a seven"), ten) is None  # where? ask again
+    assert apply_digit_fixes("1234567899", find_digit_fixes("no, it's a seven"), ten) is None  # where?
 
 
 def test_what_a_fix_says() -> None:
