@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import re
 
+from voicebot.nlu.normalize import find_digit_runs
+
 _WHILE = r"(?: a| one| just a)? (?:sec|secs|second|seconds|moment|minute|min|mo|tick|bit)"
 # A few of them: "two seconds", "a couple of minutes", "a few moments".
 _FEW = r"(?:two|2|a few|a couple of|a couple) (?:secs|seconds|moments|minutes|mins)"
+# The time asked for, said alone: "one sec", "half a mo", "just a minute", "two seconds".
+_TIME = rf"(?:(?:one|a|half a|just a|just one|1)(?:{_WHILE})|{_FEW})"
 # What a caller goes to find: the thing a question asks for, or a pronoun for it.
 _THING = (
     r"(?:it|that|this|them|those|one|"
@@ -49,8 +53,8 @@ _PHRASES = (
     rf"(?:just )?{_FEW}",
     rf"(?:wait|hold it|hold up)(?:{_WHILE})?",
     r"(?:just )?(?:one|a|just a|1) (?:sec|second|moment|minute|min|mo|tick)",
-    rf"(?:can you |could you |will you |would you )?(?:give me|gimme|wait|hold on|hang on)"
-    rf"(?:{_WHILE}| {_FEW})",
+    (rf"(?:can you |could you |will you |would you )?(?:give me|gimme|wait|hold on|hang on)"
+     rf"(?:{_WHILE}| {_FEW})"),
     r"(?:can you |could you )?(?:hold on|hang on|wait)",
     rf"i need(?:{_WHILE})(?: to {_SEARCH}(?: {_THING})?)?",
     r"bear with me(?: a (?:sec|second|moment|minute))?",
@@ -93,8 +97,7 @@ _LEAD = re.compile(
     rf"hold(?= for| a |$)|give me(?:{_WHILE}| {_FEW}))|"
     r"would you mind (?:waiting|holding|hanging on)|"
     r"(?:can|could|may) i (?:have|get) (?:a|one|just a) (?:sec|second|moment|minute|min|mo)(?: please)?$|"
-    r"(?:one|a|half a|just a|two|a few|a couple of) (?:sec|secs|second|seconds|moment|moments|minute|minutes|"
-    r"min|mins|mo|tick)$"
+    rf"{_TIME}$"
     r")(?= |$)"
 )
 # What disqualifies the rest of the answer: it answers, corrects, asks or requests ("hold on, that's wrong",
@@ -107,11 +110,7 @@ _NOT_WAITING = re.compile(
     r"i need to (?:cancel|speak|talk|report|change|make|book|complain)|cancel|complain|complaint|stolen|"
     r"broken|damaged|refund|charged|not (?:the )?(?:right|correct|true|what)|understood)\b"
 )
-# Number words left once the times of a wait are taken out ("one second", "two minutes"): an answer said.
-_TIMES = re.compile(rf"(?:one|a|half a|just a|two|2|a few|a couple of|couple of)(?:{_WHILE}|"
-                    r" (?:secs|seconds|moments|minutes|mins))\b")
-_NUMBER_WORDS = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                           r"twenty|thirty|forty|fifty|hundred|double|triple|[0-9])")
+_TIMES = re.compile(rf"\b{_TIME}\b")
 
 
 def _words(clause: str) -> str:
@@ -151,8 +150,8 @@ def _led_by_wait(clauses: list[str]) -> bool:
     requests anything."""
     if not any(_LEAD.match(clause) for clause in clauses):
         return False
-    rest = " ".join(_TIMES.sub(" ", clause) for clause in clauses)
-    return not _NOT_WAITING.search(rest) and not _NUMBER_WORDS.search(rest)
+    rest = " ".join(_TIMES.sub(" ", clause) for clause in clauses)  # a number left over is an answer said
+    return not _NOT_WAITING.search(rest) and not find_digit_runs(rest)
 
 
 def _phrase_kinds(clause: str) -> list[bool] | None:
