@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import importlib.util
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from voicebot.caller.voices import parse_voices
+from voicebot.caller.voices import caller_audio, parse_channel, parse_voices, recognise
 from voicebot.designer.conversation_tests import (
     ConversationTest,
     ConversationTurn,
@@ -48,6 +47,7 @@ from voicebot.dialog.loader import load_bundle
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data" / "digit_repairs_dev.csv"
 SLOT = "tracking_number"
+CACHE_DIR = Path.home() / ".cache" / "voicebot-eval" / "digits"  # spoken lines, as eval/digits.py
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 READ_BACK = {"short": "I need 10", "long": "I need 10", "confirm": "is that right"}
 
@@ -67,14 +67,6 @@ def conversation(row: dict[str, str], number: int) -> ConversationTest:
     ))
 
 
-def _digits_eval():
-    """``eval/digits.py`` (its recognition stream), without putting ``eval/`` on the import path."""
-    spec = importlib.util.spec_from_file_location("eval_digits_for_repairs", ROOT / "eval" / "digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class Hearing:
     """The caller's fix spoken by a voice over a channel and heard by the product recogniser with the hints
     the bot gives at that turn."""
@@ -84,14 +76,11 @@ class Hearing:
         from voicebot.runtime import InferencePool
         from voicebot.speech.asr import load_recognizer
 
-        self.digits = _digits_eval()
         self.settings = Settings()
         self.pool = InferencePool(self.settings.inference_workers)
         self.recognizer = load_recognizer(self.settings, self.pool)
 
     async def heard(self, bundle, nlu, test: ConversationTest, voice: str, channel: str) -> str:
-        from voicebot.caller.voices import caller_audio, parse_channel
-
         driver = TextDriver(bundle, nlu)
         try:
             await driver.begin(test)
@@ -102,8 +91,8 @@ class Hearing:
         finally:
             await driver.end()
         audio = await asyncio.to_thread(caller_audio, test.turns[-1].value, voice, parse_channel(channel),
-                                        self.digits.CACHE_DIR)
-        text, _ = await self.digits.recognise(self.recognizer, audio.tobytes(), hints, self.settings)
+                                        CACHE_DIR)
+        text, _ = await recognise(self.recognizer, audio.tobytes(), hints, self.settings)
         return text
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import statistics
 import time
 import wave
 from collections import defaultdict
@@ -38,15 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.caller.voices import recognise
 from voicebot.config import Settings
 from voicebot.nlu.entities import SlotTypeSpec, extract
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer
 from voicebot.speech.wer import edit_distance
-from voicebot.types import AudioFrame, RecognitionHints
+from voicebot.types import RecognitionHints
 
 RATE = 8000
-FRAME = RATE // 50 * 2
 HERE = Path(__file__).resolve().parent
 SET_PATH = HERE / "data" / "digits" / "set.jsonl"
 FSDD_DIR = HERE.parents[1] / "shared" / "data" / "asr" / "fsdd_digits_dev"
@@ -254,17 +253,6 @@ def summarise(rows: list[dict]) -> dict:
 def _repaired(row: dict) -> bool:
     """Right on the first try, or on the one repair turn."""
     return row["heard"] == row["digits"] or row.get("repair_heard") == row["digits"]
-
-
-async def recognise(recognizer, pcm: bytes, hints: RecognitionHints, settings: Settings) -> tuple[str, float]:
-    """Feed ``pcm`` as the listener would (pre-roll, speech, first pause) and finish: (text, seconds)."""
-    pcm = bytes(int(RATE * settings.speech.preroll_s) * 2) + pcm + bytes(int(RATE * settings.speech.pause_s) * 2)
-    stream = recognizer.open_stream(RATE, hints)
-    started = time.perf_counter()
-    for i in range(0, len(pcm), FRAME):
-        await stream.accept(AudioFrame(pcm[i:i + FRAME], RATE))
-    transcript = await stream.finish()
-    return transcript.text, time.perf_counter() - started
 
 
 async def evaluate(split: str, limit: int | None, engine: str, progress: bool = False) -> dict:

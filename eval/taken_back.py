@@ -78,7 +78,7 @@ def generate(split: str, count: int = 24) -> list[dict]:
 
 async def evaluate(items: list[dict]) -> list[dict]:
     """Each item heard by the product recogniser and understood by its bundle's NLU (the slot expected)."""
-    from voicebot.caller.voices import caller_audio, parse_channel
+    from voicebot.caller.voices import caller_audio, parse_channel, recognise
     from voicebot.config import Settings
     from voicebot.designer.conversation_tests import real_nlu_factory
     from voicebot.dialog.loader import load_bundle
@@ -98,7 +98,7 @@ async def evaluate(items: list[dict]) -> list[dict]:
         audio = await asyncio.to_thread(caller_audio, item["text"], item["voice"],
                                         parse_channel(item["channel"]), DIGITS.CACHE_DIR)
         hints = RecognitionHints(slot_type=SLOTS[length][1], kind="digits", digit_count=(length, length))
-        heard, _ = await DIGITS.recognise(recognizer, audio.tobytes(), hints, settings)
+        heard, _ = await recognise(recognizer, audio.tobytes(), hints, settings)
         result = nlus[length].understand_sync(heard, expected_slot=SLOTS[length][1])
         entity = next((e for e in result.entities if e.type == SLOTS[length][1]), None)
         filled = str(entity.value) if entity is not None else None

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,9 @@ from scipy.signal import butter, sosfilt
 
 from voicebot.caller.script import SayText, Utterance
 from voicebot.caller.simulator import AudioRenderer, TextToSpeech
+from voicebot.config import Settings
+from voicebot.engines import SpeechRecognizer
+from voicebot.types import AudioFrame, RecognitionHints
 
 RATE = 8000
 PIPER = "piper"  # the bot's own voice, the simulator's default caller
@@ -246,6 +250,21 @@ def caller_audio(text: str, voice: str, channel: Channel, cache_dir: Path | None
             np.save(out, audio)
         partial.replace(path)  # atomic: a concurrent reader sees the whole file or none
     return audio
+
+
+async def recognise(recognizer: SpeechRecognizer, pcm: bytes, hints: RecognitionHints, settings: Settings
+                    ) -> tuple[str, float]:
+    """8 kHz ``pcm`` fed to ``recognizer`` as the listener feeds a turn (pre-roll, the speech, the first
+    pause, in 20 ms frames) and finished: (text, seconds from the first frame to the transcript)."""
+    speech = settings.speech
+    pcm = bytes(int(RATE * speech.preroll_s) * 2) + pcm + bytes(int(RATE * speech.pause_s) * 2)
+    frame = RATE // 50 * 2
+    stream = recognizer.open_stream(RATE, hints)
+    started = time.perf_counter()
+    for i in range(0, len(pcm), frame):
+        await stream.accept(AudioFrame(pcm[i:i + frame], RATE))
+    transcript = await stream.finish()
+    return transcript.text, time.perf_counter() - started
 
 
 def _key(text: str, voice: str, channel: Channel) -> str:
