@@ -123,6 +123,29 @@ async def test_a_number_taken_back_in_one_breath_is_heard_with_the_number_said_a
     assert right >= 2, f"{right} of {len(TAKEN_BACK)} numbers taken back heard as said again"
 
 
+# A number said again in answer to "I have 7 9 3 0 4 7 5 5 2 8. Is that right?" (whisper's free text dropped
+# the "oh"), and plain answers to the same question
+SAID_AGAIN = [("1930475528", "flite-rms", "No, it's one nine three oh, four seven, double five, two eight."),
+              ("4713396208", "flite-rms", "No. Four seven one, double three, nine six, two oh eight.")]
+PLAIN_ANSWERS = [("flite-rms", "Yes, that's right."), ("flite-kal", "No, that's wrong."),
+                 ("flite-slt", "Nearly. It ends seven four, not four seven.")]
+
+
+async def test_a_number_said_again_at_its_confirmation_is_read_whole(recognizer, tmp_path):
+    """At "Is that right?" about a number, a number said again is the digit reader's (the expected count);
+    an answer with no number, or a fix of a part, stays as whisper heard it."""
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    confirming = RecognitionHints(("yes", "no"), "yes_no", digit_count=(10, 10))
+    for digits, voice, said in SAID_AGAIN:
+        audio = await asyncio.to_thread(caller_audio, said, voice, parse_channel("ulaw"), tmp_path)
+        assert heard(await hear(recognizer, audio, confirming), len(digits)) == digits
+    for voice, said in PLAIN_ANSWERS:
+        audio = await asyncio.to_thread(caller_audio, said, voice, parse_channel("ulaw"), tmp_path)
+        plain = await hear(recognizer, audio, RecognitionHints(("yes", "no"), "yes_no"))
+        assert await hear(recognizer, audio, confirming) == plain
+
+
 PIPER_STRINGS = [("7733081264", "seven seven three, three oh eight, one two six four"),
                  ("44915552", "double four nine one, triple five two"),
                  ("42179806", "forty-two seventeen, ninety-eight oh six"),

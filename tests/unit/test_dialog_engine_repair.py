@@ -138,6 +138,8 @@ async def test_one_repair_turn_converges(bundle, fix, entities, value):
     r = await engine.step(state, u(fix, **entities))
     assert state.slots["account"] == value and "Is that right?" in said(r)
     assert r.state_name == "balance.account:confirm" and state.digits_heard is None
+    hints = listen(r).expect.hints  # a yes/no question about an 8-digit number, which may be said again
+    assert (hints.kind, hints.digit_count) == ("yes_no", (8, 8))
 
 
 async def test_keys_complete_or_replace_what_was_said(bundle):

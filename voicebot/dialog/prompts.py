@@ -132,7 +132,7 @@ class Prompts:
             spoken = "{" + tag + ":" + value + "}" if tag else value
             text = f"I have {spoken}. Is that right?"
         self.say(state, out, text, step.interruptible, remember=True)
-        self.listen(state, out, self.yes_no_expectation(state))
+        self.listen(state, out, self.yes_no_expectation(state, self.questions.digit_bounds(step)))
 
     def list_label(self, step: AskStep, value: Any) -> str:
         """A list value as said: its synonym spelled like it ("doesnt_fit": "doesn't fit"), else its words."""
@@ -253,9 +253,12 @@ class Prompts:
             dtmf.inter_digit_s if dtmf else 3.0,
         )
 
-    def yes_no_expectation(self, state: DialogState) -> Expectation:
+    def yes_no_expectation(self, state: DialogState, digit_count: tuple[int, int] | None = None
+                           ) -> Expectation:
+        """Listening for yes or no; ``digit_count``: the question is about a number of that many digits, which
+        the caller may say again in the answer ("No, it's 4 7 1 …")."""
         return Expectation(
-            RecognitionHints(("yes", "no"), "yes_no", state.language),
+            RecognitionHints(("yes", "no"), "yes_no", state.language, digit_count=digit_count),
             self.bundle.settings.no_input_timeout_s,
             max_digits=1,
             terminator="",
