@@ -263,6 +263,7 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("you bet", True), ("spot on", True), ("indeed", True), ("why not", True), ("that's not it", False),
     ("I'd prefer not to", False), ("yes, how long will it take?", True), ("no problem", True),
     ("certainly not", False), ("I don't think that's right", False),  # a yes word negated
+    ("not you're all right", False), ("not leave it", False),  # "nah, …" as whisper writes it
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -272,6 +273,8 @@ def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
 def test_yes_no_not_from_other_sentences() -> None:
     assert n.find_yes_no("I'm not sure") is None  # doubt, not a yes
     assert n.find_yes_no("I don't know") is None
+    assert n.find_yes_no("I do not know") is None  # not "I do"
+    assert n.find_yes_no("Not sure, to be honest.") is None and n.find_yes_no("Not a problem.") is None
     assert n.find_yes_no("I want a redelivery") is None
 
 
@@ -311,6 +314,9 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("add a 9 at the end", n.DigitEdit("append", "9")),
     ("put a nine at the start", n.DigitEdit("prepend", "9")),
     ("no, 1 1 2 2 3 3", None), ("the last one", None),
+    ("the seventh digit should be a free", n.DigitEdit("at", "3", 6)),  # a lone homophone for the digit
+    ("The last digit should be free, not hate.", n.DigitEdit("at", "3", -1)),
+    ("the third digit is free range", None),
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit

@@ -595,7 +595,10 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 
 _NO = re.compile(
     r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|negative|incorrect|wrong|"
-    r"^\W*not(?=\W*$)|not (?:really|right|correct|quite)|that'?s (?:not right|not correct|wrong|incorrect)|"
+    r"^\W*not(?=\W*$)|not (?:really|right|correct|quite)|"
+    # an answer that opens with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
+    r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
+    r"that'?s (?:not right|not correct|wrong|incorrect)|"
     r"(?:i )?(?:don'?t|do not) think (?:so|(?:that'?s|it'?s|that is|it is) (?:right|correct|it))|no way|"
     r"not at all|(?:absolutely|of course|definitely|certainly|surely|obviously) not|cancel|"
     r"not (?:yet|now|today|at the moment)|"
@@ -611,7 +614,7 @@ _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )sure|correct|right|exactly|affirmative|absolutely|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
-    r"that'?s (?:right|correct|it|fine)|it is|that is|i do|i did|i would|i'?d like that|"
+    r"that'?s (?:right|correct|it|fine)|it is|that is|i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
@@ -899,9 +902,14 @@ _COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 def _edit_digits(value: str) -> str:
-    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8")."""
+    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"); a lone homophone is its
+    digit ("the seventh digit should be a free": the recogniser's "three")."""
     value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
-    return "".join(run.value for run in find_digit_runs(value))
+    digits = "".join(run.value for run in find_digit_runs(value))
+    words = [w for w in re.findall(r"[a-z']+", value.lower()) if w not in ("a", "an")]
+    if not digits and len(words) == 1 and words[0] in HOMOPHONES:
+        return str(HOMOPHONES[words[0]])
+    return digits
 
 
 def find_digit_edit(text: str) -> DigitEdit | None:
