@@ -281,6 +281,8 @@ def test_yes_no_not_from_other_sentences() -> None:
 @pytest.mark.parametrize("text", [
     "Is it the right one?", "which one is right?", "Yes? Sorry, who is this?",  # a question, not an answer
     "Right, so what happens now?", "sure, what was the question?",  # an acknowledgement, then a question
+    "right and then what", "sure about what", "is that the right number to call",  # unpunctuated transcripts
+    "what do you mean yes or no", "I'm not really sure to be honest",
     "no idea", "no one told me about any text", "yes and no",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:

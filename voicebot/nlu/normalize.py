@@ -595,7 +595,7 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 
 _NO = re.compile(
     r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|negative|incorrect|wrong|"
-    r"^\W*not(?=\W*$)|not (?:really|right|correct|quite)|"
+    r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
     # an answer that opens with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
     r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|"
@@ -611,7 +611,7 @@ _NO = re.compile(
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )sure|correct|right|exactly|affirmative|absolutely|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|correct|right|exactly|affirmative|absolutely|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
@@ -627,8 +627,12 @@ _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
 _WEAK_YES = frozenset(("right", "sure", "okay", "ok", "alright", "all right", "fine"))
 _QUESTION = re.compile(r"^\W*(?:so |and |but )?(?:what|what's|which|who|who's|how|why(?! not)|where|when|"
-                       r"is it|is there|is this|are you|do you|does|can you|could you|will it)\b|\?\W*$",
+                       r"is it|is there|is this|is that|was that|are you|do you|does|did you|can you|could you|"
+                       r"will it|can i|could i|should i)\b|\?\W*$",
                        re.IGNORECASE)
+# after an acknowledgement, a question in the same breath ("right and then what", "sure about what")
+_QUESTION_NEXT = re.compile(
+    r"^\W*(?:(?:so|and|but|then|about|of)\W+)*(?:what|which|who|how|why(?! not)|where|when)\b", re.IGNORECASE)
 _CLAUSE = re.compile(r"[^,.;!?]*[,.;!?]*")
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
@@ -666,6 +670,8 @@ def find_yes_no(text: str) -> Match | None:
     no, yes = _NO.search(text), _YES.search(text)
     if no and yes and _YES_AND_NO.search(text):
         return None
+    if no and _in_question(text, no):  # "what do you mean, yes or no?"
+        no = None
     if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
         return Match(False, no.start(), no.end())
     farewell = _FAREWELL.search(text)
@@ -678,17 +684,31 @@ def find_yes_no(text: str) -> Match | None:
     return None
 
 
+def _own_clause(text: str, word: re.Match) -> tuple[int, int] | None:
+    clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
+    return next(((a, b) for a, b in clauses if a <= word.start() < b), None)
+
+
+def _in_question(text: str, word: re.Match) -> bool:
+    """``word``'s own clause is a question ("Is it the right one?", "what do you mean, yes or no")."""
+    own = _own_clause(text, word)
+    return own is not None and bool(_QUESTION.search(text[own[0]:own[1]]))
+
+
 def _asked_back(text: str, yes: re.Match) -> bool:
     """The yes word is no answer: its own clause is a question ("Is it the right one?", "Yes? Who is this?"),
     or it is a mere acknowledgement and a question follows ("Right, so what happens now?")."""
     clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
-    own = next(((a, b) for a, b in clauses if a <= yes.start() < b), None)
+    own = _own_clause(text, yes)
     if own is None:
         return False
-    if _QUESTION.search(text[own[0]:own[1]]):
+    if _in_question(text, yes):
         return True
     later = [text[a:b] for a, b in clauses if a >= own[1]]
-    return yes.group().lower() in _WEAK_YES and any(_QUESTION.search(c) for c in later)
+    if yes.group().lower() not in _WEAK_YES:
+        return False
+    # the recogniser's transcript of an answer often has no punctuation: "right so what happens now"
+    return any(_QUESTION.search(c) for c in later) or bool(_QUESTION_NEXT.search(text[yes.end():own[1]]))
 
 
 # Number words as the recogniser mishears a lone short answer ("four" -> "for.", "three" -> "Free.").
