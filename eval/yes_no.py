@@ -10,24 +10,39 @@ with the right value or what the caller wants instead, and answers that are neit
 Figures: the share of each label read right (``neither``: no value), and the costly mistakes apart: a line
 read as the opposite answer, and a ``neither`` line read as yes (a wrong value confirmed) or no.
 
-Run: ``.venv/bin/python eval/yes_no.py [--data eval/data/yes_no_heldout.csv] [--json]``
+With ``--voices`` (and ``--channels``) each line is spoken instead, by each caller voice over each channel,
+and heard by the product recogniser twice: with the hints of a plain yes/no question, and with those of "Is
+that right?" after a 10-digit number read back (where the recogniser also reads a number said again). Dev
+voices: flite; held-out: festival.
+
+Run: ``.venv/bin/python eval/yes_no.py [--data eval/data/yes_no_heldout.csv] [--voices festival --channels
+ulaw,gsm] [--json]``
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
+from voicebot.caller.voices import caller_audio, parse_channel, parse_voices, recognise
 from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.types import RecognitionHints
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data" / "yes_no_dev.csv"
 LABELS = ("yes", "no", "neither")
 YES_NO = SlotTypeSpec("yes_no", "yes_no")
+CACHE_DIR = Path.home() / ".cache" / "voicebot-eval" / "yes_no"
+# The hints the dialog gives (dialog/prompts.py, ``yes_no_expectation``): at any yes/no question, and at the
+# confirmation of a 10-digit number read back
+QUESTIONS = {"yes_no": RecognitionHints(("yes", "no"), "yes_no"),
+             "number_read_back": RecognitionHints(("yes", "no"), "yes_no", digit_count=(10, 10))}
 
 
 def load(path: Path) -> list[tuple[str, str]]:
@@ -43,38 +58,89 @@ def read_as(text: str) -> str:
     return "yes" if entity.value else "no"
 
 
-def score(rows: list[tuple[str, str]]) -> dict:
-    """Per label: lines, share read right, what the others were read as, and the lines read wrong."""
+def score(rows: list[tuple[str, str]], heard: list[str] | None = None) -> dict:
+    """Per label: lines, share read right, what the others were read as, and the lines read wrong (with what
+    was heard, when ``heard`` gives each line's transcript)."""
     report: dict = {}
+    said = heard if heard is not None else [text for text, _ in rows]
     for label in LABELS:
-        mine = [(text, read_as(text)) for text, lab in rows if lab == label]
+        mine = [(line, text, read_as(text))
+                for text, (line, lab) in zip(said, rows, strict=True) if lab == label]
         if not mine:
             continue
-        wrong = [[text, heard] for text, heard in mine if heard != label]
+        wrong = [[line, heard] if text == line else [line, heard, text]
+                 for line, text, heard in mine if heard != label]
         report[label] = {"lines": len(mine), "right": round(1 - len(wrong) / len(mine), 4),
-                         "read_as": dict(Counter(heard for _, heard in mine)), "wrong": wrong}
+                         "read_as": dict(Counter(heard for _, _, heard in mine)), "wrong": wrong}
     opposite = {"yes": "no", "no": "yes"}
     report["opposite"] = sum(report[lab]["read_as"].get(opposite[lab], 0)
                              for lab in opposite if lab in report)
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    report = score(load(args.data))
-    if args.json:
-        print(json.dumps(report, indent=1))
-        return 0
+async def hear(rows: list[tuple[str, str]], voices: tuple[str, ...], channels: tuple[str, ...]
+               ) -> dict[str, dict]:
+    """Each line spoken by each voice over each channel, heard with each question's hints and scored: a report
+    per ``question/voice family/channel`` and per question."""
+    from voicebot.config import Settings
+    from voicebot.runtime import InferencePool
+    from voicebot.speech.asr import load_recognizer
+
+    settings = Settings()
+    pool = InferencePool(settings.inference_workers)
+    recognizer = await asyncio.to_thread(load_recognizer, settings, pool)
+    reports: dict[str, dict] = {}
+    for question, hints in QUESTIONS.items():
+        every: list[str] = []
+        for voice in voices:
+            for channel in channels:
+                heard = []
+                for text, _ in rows:
+                    audio = await asyncio.to_thread(caller_audio, text, voice, parse_channel(channel),
+                                                    CACHE_DIR)
+                    heard.append((await recognise(recognizer, audio.tobytes(), hints, settings))[0])
+                reports[f"{question}/{voice}/{channel}"] = score(rows, heard)
+                every += heard
+        reports[question] = score(rows * (len(voices) * len(channels)), every)
+    await asyncio.gather(*(pool.run(time.sleep, 0) for _ in range(pool.workers)))  # speculative decodes
+    pool.shutdown()
+    return reports
+
+
+def print_report(report: dict) -> None:
     for label in LABELS:
         if label in report:
             r = report[label]
             print(f"{label}: {r['right']:.1%} of {r['lines']} read right; read as {r['read_as']}")
-            for text, heard in r["wrong"]:
-                print(f"  {heard:>7}: {text}")
+            for line, heard, *transcript in r["wrong"]:
+                print(f"  {heard:>7}: {line}" + (f" (heard: {transcript[0]})" if transcript else ""))
     print(f"read as the opposite answer: {report['opposite']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--voices", default="", help="speak each line: caller voices (flite, festival, ...)")
+    parser.add_argument("--channels", default="ulaw", help="with --voices: telephone channels")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = load(args.data)
+    if not args.voices:
+        report = score(rows)
+        if args.json:
+            print(json.dumps(report, indent=1))
+        else:
+            print_report(report)
+        return 0
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
+    reports = asyncio.run(hear(rows, parse_voices(args.voices), channels))
+    if args.json:
+        print(json.dumps(reports, indent=1))
+        return 0
+    for name, report in reports.items():
+        if "/" not in name:
+            print(f"== {name} (all voices and channels)")
+            print_report(report)
     return 0
 
 
