@@ -68,3 +68,15 @@ def test_what_a_fix_says() -> None:
     assert find_digit_fixes("no four between the one and the zero") == [DigitFix("10", "140", "any")]
     assert find_digit_fixes("only a single zero after the four") == [DigitFix("40", "400", "any")]
     assert find_digit_fixes("it's one seven, not seven one") == [DigitFix("17", "71", "any")]
+
+
+def test_a_bare_no_before_digits_is_the_answers_where_the_number_has_no_such_digits() -> None:
+    """Transcripts at "Is that right?" have no commas: "oh no three seven at the end" is "Ah, no, three seven at
+    the end" unless the number read back does have 3 7 there ("there's no 3 7 at the end")."""
+    assert find_digit_fixes("oh no three seven at the end") == [DigitFix("", "37", "end", after_no=True)]
+    repair = read_repair("8253016647", "oh no three seven at the end", ten)
+    assert repair is not None and repair.digits == "8253016637"
+    assert read_repair("8253016637", "no three seven at the end", ten) is None  # it has them: they go, 8 left
+    repair = read_repair("8253016647", "no two four eight six double oh three nine seven one", ten)
+    assert repair is not None and repair.digits == "2486003971" and repair.again
+    assert not find_digit_fixes("there's no four at the end")[0].after_no

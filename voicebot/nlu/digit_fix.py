@@ -40,6 +40,9 @@ _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you said|you(?:'ve| have)? got|you put|you've put|you heard|"
     r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
+# an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the end"
+# is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
+_BARE_NO = re.compile(r"^\W*(?:(?:oh|ah|uh|um|er|erm|well|sorry)\W+)*(?:no|nope|nah)\W*$")
 # after a digit run: "the last five's not there", "the seven is extra"
 _WRONG_AFTER = re.compile(r"^\W*(?:'s|is|are)? ?(?:not there|shouldn't be there|should not be there|extra|"
                           r"too many|not meant to be there)\b")
@@ -68,6 +71,8 @@ class DigitFix:
     said: str
     wrong: str = ""
     where: Literal["start", "end", "any"] = "any"
+    # ``wrong`` follows a bare "no" (``_BARE_NO``): where the number does not have it, it is what the number has
+    after_no: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class _Run:
     wrong: bool
     single: bool = False  # "a single zero", "only one eight": the number has it once, not twice
     relation: str = ""  # "after", "before", "between" or "and": how it relates to the run before it
+    after_no: bool = False  # wrong only by the answer's bare "no" before it
 
 
 def _canonical(text: str) -> str:
@@ -110,8 +116,10 @@ def _runs(clause: str) -> list[_Run]:
         before = clause[end:m.start]
         after = clause[m.end:found[k + 1].start if k + 1 < len(found) else len(clause)]
         relation = next((name for name, pattern in _RELATIONS if runs and pattern.search(before)), "")
-        wrong = bool(_WRONG_BEFORE.search(before) or _WRONG_AFTER.search(after))
-        runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation))
+        wrong_after = bool(_WRONG_AFTER.search(after))
+        wrong = bool(_WRONG_BEFORE.search(before)) or wrong_after
+        after_no = not k and not wrong_after and bool(_BARE_NO.search(before))
+        runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation, after_no))
         end = m.end
     return runs
 
@@ -143,7 +151,7 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
             if run.single:
                 wrong.append(left + run.digits * 2 + right)
         k += step
-    return DigitFix("".join(said), "".join(wrong), where)
+    return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no)
 
 
 def _clauses(canonical: str) -> list[str]:
@@ -190,9 +198,10 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
 
 def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
     """A whole number said again in the answer: the last stretch of a sentence's digit runs, none of them
-    against ("not …"), that fits."""
+    against ("not …"; a bare "no" before it is the answer's: "no two four eight six …"), that fits."""
     for sentence in reversed(_SENTENCE.findall(_canonical(text))):
-        runs = [r.digits for r in _runs(sentence) if not r.wrong and not r.relation and not r.single]
+        runs = [r.digits for r in _runs(sentence)
+                if (r.after_no or not r.wrong) and not r.relation and not r.single]
         spans = [(b, b - a, "".join(runs[a:b]))
                  for a in range(len(runs)) for b in range(a + 1, len(runs) + 1)]
         fitting = [span for span in spans if fits(span[2])]
@@ -236,6 +245,8 @@ def _applied(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | No
         fitting = {r for r in replaced if fits(r)}
         if len(fitting) == 1:
             return fitting.pop()
+    elif fix.after_no:  # "oh no three seven at the end", and the number read back has no 3 7 there
+        return _placed(heard, DigitFix(fix.wrong, "", fix.where), fits)
     return _placed(heard, fix, fits) if fix.said else None
 
 
