@@ -80,3 +80,14 @@ def test_a_bare_no_before_digits_is_the_answers_where_the_number_has_no_such_dig
     repair = read_repair("8253016647", "no two four eight six double oh three nine seven one", ten)
     assert repair is not None and repair.digits == "2486003971" and repair.again
     assert not find_digit_fixes("there's no four at the end")[0].after_no
+
+
+def test_a_swap_of_the_last_or_first_two_named_without_digits() -> None:
+    for said in ("The last two are the wrong way round.", "the last two are the wrong way around"):
+        repair = read_repair("8402967135", said, ten)
+        assert repair is not None and repair.digits == "8402967153"
+    repair = read_repair("8402967135", "you've swapped the first two", ten)
+    assert repair is not None and repair.digits == "4802967135"
+    assert read_repair("8402967133", "the last two are swapped", ten) is None  # the same digit twice: asked again
+    repair = read_repair("8402967135", "the last two are five three", ten)  # digits said: the end fix as before
+    assert repair is not None and repair.digits == "8402967153"

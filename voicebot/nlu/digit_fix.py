@@ -52,7 +52,10 @@ _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an|
               ("and", re.compile(r"^\W*and(?: the| a| an)*\W*$")))
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
-    r"\b(?:swapped|switched|mixed up|(?:the )?(?:other|wrong) way round|round the other way)\b")
+    r"\b(?:swapped|switched|mixed up|reversed|back to front|(?:the )?(?:other|wrong) way a?round|"
+    r"a?round the other way)\b")
+# a swap with no digits said: "the last two are the wrong way round"
+_PAIR = re.compile(r"\b(?P<where>last|final|first) two\b")
 _END = re.compile(r"\b(?:at the end|the end|ends?|ending|ended|finish(?:es|ing)?|last)\b")
 _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
@@ -211,12 +214,14 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 
 
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
-    """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none: an ordinal or
-    end fix (``normalize.find_digit_edit``: "the third digit is five") when that gives digits that fit, else a
+    """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none: a swap of the
+    last (first) two named without digits ("the last two are the wrong way round"), an ordinal or end fix (``normalize.find_digit_edit``: "the third digit is five") when that gives digits that fit, else a
     fix in the caller's words (:func:`apply_digit_fixes`), else the ordinal fix as it is (read back again)."""
+    what = f"of the {len(heard)} digits heard"
+    if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
+        return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
-    what = f"of the {len(heard)} digits heard"
     if edit is not None and edited is not None and fits(edited):
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     fixes = find_digit_fixes(text)
@@ -227,6 +232,19 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     if edit is not None:
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     return None
+
+
+def _pair_swapped(heard: str, text: str) -> str | None:
+    """``heard`` with its last (first) two digits swapped, for a swap named with no digits said ("the last two
+    are the wrong way round"); None for any other answer."""
+    lowered = text.lower()
+    pair = _PAIR.search(lowered)
+    if pair is None or not _SWAPPED.search(lowered) or len(heard) < 2 \
+            or find_digit_runs(lowered[:pair.start()] + lowered[pair.end():]):
+        return None
+    if pair.group("where") == "first":
+        return heard[1] + heard[0] + heard[2:]
+    return heard[:-2] + heard[-1] + heard[-2]
 
 
 def apply_digit_fixes(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:
