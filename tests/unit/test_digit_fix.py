@@ -91,3 +91,12 @@ def test_a_swap_of_the_last_or_first_two_named_without_digits() -> None:
     assert read_repair("8402967133", "the last two are swapped", ten) is None  # the same digit twice: asked again
     repair = read_repair("8402967135", "the last two are five three", ten)  # digits said: the end fix as before
     assert repair is not None and repair.digits == "8402967153"
+
+
+@pytest.mark.parametrize(("heard", "reply", "meant"), [
+    ("35188824096", "Only two eights, not three.", "3518824096"),  # three eights
+    ("14873665092", "Only a single six, not two.", "1487365092"),
+])
+def test_a_count_set_against_another_counts_the_same_digit(heard: str, reply: str, meant: str) -> None:
+    repair = read_repair(heard, reply, ten)
+    assert repair is not None and repair.digits == meant

@@ -33,6 +33,13 @@ _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero",
 _COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _PLURAL = "|".join(_PLURALS)
 _COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PLURAL})\b")
+_PLURAL_OF = {digit: plural for plural, digit in reversed(_PLURALS.items())}  # "six" -> "sixes"
+_SINGULAR = "zero|oh|one|two|three|four|five|six|seven|eight|nine"
+# a count of a repeated digit set against another count: "only two eights, not three" (three eights)
+_COUNT_AGAINST = re.compile(
+    rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
+    r"(?P<mid>\W+(?:not|instead of|rather than)\W+)(?P<m>two|three|four|five|[2-5])\b"
+    rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
 _SINGLE = re.compile(rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) one) (?=(?:{_DIGIT_WORD})\b)")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
@@ -98,13 +105,18 @@ class _Run:
 
 
 def _canonical(text: str) -> str:
-    """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one"; "a single
-    zero" -> "single zero"."""
+    """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one", "two eights, not
+    three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"."""
     text = text.lower().replace("’", "'")
 
     def counted(m: re.Match) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
 
+    def against(m: re.Match) -> str:
+        plural = m.group("plural") or _PLURAL_OF[m.group("digit")]
+        return f"{m.group()} {plural}"
+
+    text = _COUNT_AGAINST.sub(against, text)
     text = _COUNTED.sub(counted, text)
     text = _TWICE.sub(lambda m: f"{m.group('d') or m.group('e')} {m.group('d') or m.group('e')}", text)
     return _SINGLE.sub("single ", text)
