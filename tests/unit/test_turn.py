@@ -47,6 +47,7 @@ def test_policy_waits_long_until_the_speculative_text_looks_complete():
 
 
 REPAIR = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=1, max_digits=8)  # length not pinned
+CONFIRMING_10 = Expectation(RecognitionHints(("yes", "no"), "yes_no", digit_count=(10, 10)), max_digits=1)
 ONE_KEY = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=1, max_digits=1)
 
 
@@ -63,6 +64,9 @@ ONE_KEY = Expectation(hints=RecognitionHints(slot_type="digits"), min_digits=1, 
     ("I don't have one", REPAIR, True),
     ("no, I don't know it", DIGITS_8, True),
     ("7", ONE_KEY, True),
+    ("No, it's 1 9 3,", CONFIRMING_10, False),  # the number said again at its confirmation, in groups
+    ("No, it's 1 9 3 0 4 7 5 5 2 8", CONFIRMING_10, True),
+    ("No.", CONFIRMING_10, True), ("Yes, that's right.", CONFIRMING_10, True),
 ])
 def test_digit_strings_said_in_groups(text, expectation, complete):
     assert looks_complete(text, expectation) is complete

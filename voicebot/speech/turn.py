@@ -60,6 +60,8 @@ def looks_complete(text: str, expectation: Expectation = Expectation()) -> bool:
         if digits and (expectation.min_digits > 1 or expectation.max_digits == 1):
             return digits >= expectation.min_digits
         return not tokens[-1].isdigit()  # no digit at all: an answer of another kind ("I don't know")
+    if hints.digit_count is not None and 0 < digit_count(text) < hints.digit_count[0]:
+        return False  # the number said again at its confirmation ("No, it's 1 9 3, …"): more may come
     options = [normalize(p) for p in hints.phrases]
     ends_in_option = any(o and tokens[-len(o):] == o for o in options)
     return ends_in_option or not any(_ends_in_prefix(tokens, o) for o in options)
