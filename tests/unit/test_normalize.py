@@ -319,6 +319,7 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("the seventh digit should be a free", n.DigitEdit("at", "3", 6)),  # a lone homophone for the digit
     ("The last digit should be free, not hate.", n.DigitEdit("at", "3", -1)),
     ("the third digit is free range", None),
+    ("the 7th agent should be a three", n.DigitEdit("at", "3", 6)),  # whisper's "digit" at a confirmation
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit

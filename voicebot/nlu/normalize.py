@@ -910,7 +910,7 @@ _EDIT_AT = re.compile(
     r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|"
     r"\d{1,2}(?:st|nd|rd|th))"
     r"(?:\s+(?P<count>two|three|four|five|\d)(?:\s+(?:digit|number|numeral)s)?"
-    r"|\s+(?:digit|number|one|numeral)s?)"
+    r"|\s+(?:digit|number|one|numeral|agent)s?)"  # "the seventh agent should be …": whisper's "digit"
     + _EDIT_VERB
     + r"\s*(?P<value>.+)$", re.IGNORECASE)
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?)\s+(?:in|with)\s+(?P<value>.+)$", re.IGNORECASE)
