@@ -100,3 +100,19 @@ def test_a_swap_of_the_last_or_first_two_named_without_digits() -> None:
 def test_a_count_set_against_another_counts_the_same_digit(heard: str, reply: str, meant: str) -> None:
     repair = read_repair(heard, reply, ten)
     assert repair is not None and repair.digits == meant
+
+
+@pytest.mark.parametrize(("heard", "reply", "meant"), [
+    # a digit named as wrong, then what it should be
+    ("3253942350", "No, the four's wrong, it's a five.", "3253952350"),
+    ("5343081710", "Where you've got the eight, that's actually an oh.", "5343001710"),
+    ("4621371376", "There's no two in it, that should be a six.", "4661371376"),
+    # an end fix, or "the last one", after a number read back a digit short or over: placed where it fits
+    ("717900589", "Yeah, the last four should be five eight five nine.", "7179005859"),
+    ("518375306", "Yeah you've missed the last one, it's a four.", "5183753064"),
+    ("605065206", "The last six digits are six five eight two oh six.", "6050658206"),
+    ("77142053889", "It ends in three eight nine, there's only one eight.", "7714205389"),  # up to the next clause
+])
+def test_fixes_that_name_the_wrong_digit_or_a_part_of_another_length(heard: str, reply: str, meant: str) -> None:
+    repair = read_repair(heard, reply, ten)
+    assert repair is not None and repair.digits == meant

@@ -24,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from voicebot.nlu.normalize import apply_digit_edit, find_digit_edit, find_digit_runs
+from voicebot.nlu.normalize import DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
 
 _DIGIT_WORD = r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|[0-9])"
+_DIGIT_VALUE = {**{w: str(d) for d, w in enumerate("zero one two three four five six seven eight nine".split())},
+                "oh": "0", "o": "0", "nought": "0", **{str(d): str(d) for d in range(10)}}
 _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero", "ones": "one", "twos": "two",
             "threes": "three", "fours": "four", "fives": "five", "sixes": "six", "sevens": "seven",
             "eights": "eight", "nines": "nine"}
@@ -40,6 +42,14 @@ _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
     r"(?P<mid>\W+(?:not|instead of|rather than)\W+)(?P<m>two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
+_PRONOUN_ONE = re.compile(r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
+# a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the eight,
+# that's actually an oh", "there's no two in it, that should be a six"
+_NAMED_WRONG = re.compile(
+    rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got (?:the|an?) "
+    rf"(?P<b>{_DIGIT_WORD})|\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
+    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it)\b.*?\b(?:it'?s|it is|that'?s|that is|should be)(?: actually)?"
+    rf"(?: an?| the)? (?P<said>{_DIGIT_WORD})\b")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
 _SINGLE = re.compile(rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) one) (?=(?:{_DIGIT_WORD})\b)")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
@@ -116,6 +126,7 @@ def _canonical(text: str) -> str:
         plural = m.group("plural") or _PLURAL_OF[m.group("digit")]
         return f"{m.group()} {plural}"
 
+    text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
     text = _COUNT_AGAINST.sub(against, text)
     text = _COUNTED.sub(counted, text)
     text = _TWICE.sub(lambda m: f"{m.group('d') or m.group('e')} {m.group('d') or m.group('e')}", text)
@@ -232,10 +243,14 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     what = f"of the {len(heard)} digits heard"
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
+    if (named := _named_substitution(text)) is not None and (fixed := _applied(heard, named, fits)) is not None:
+        return Repair(fixed, f"a digit named as wrong {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
     if edit is not None and edited is not None and fits(edited):
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
+    if edit is not None and (placed := _edit_placed(heard, edit, fits)) is not None:
+        return Repair(placed, f"a fix ({edit.kind} {edit.digits!r}) placed where it fits {what}")
     fixes = find_digit_fixes(text)
     if fixes and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
@@ -243,6 +258,26 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(fixed, f"a fix in the caller's words {what}")
     if edit is not None:
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
+    return None
+
+
+def _named_substitution(text: str) -> DigitFix | None:
+    """ "the four's wrong, it's a five": the digit named as wrong and the one it should be."""
+    m = _NAMED_WRONG.search(_canonical(text))
+    if m is None:
+        return None
+    wrong = next(g for g in (m.group("a"), m.group("b"), m.group("c"), m.group("d")) if g)
+    return DigitFix(_DIGIT_VALUE[m.group("said")], _DIGIT_VALUE[wrong])
+
+
+def _edit_placed(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> str | None:
+    """An end, start or position fix whose plain reading does not give the expected length (a number read back
+    a digit short or over) placed as a piece where it changes the digits heard least: "the last four should be
+    5 8 5 9" after nine digits, "you've missed the last one, it's a four" (the digit added at the end)."""
+    if edit.kind in ("end", "start"):
+        return _placed(heard, DigitFix(edit.digits, "", edit.kind), fits)
+    if edit.kind == "at" and edit.position == -1:
+        return _placed(heard, DigitFix(edit.digits, "", "end"), fits)
     return None
 
 

@@ -909,7 +909,7 @@ _EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s
 _EDIT_AT = re.compile(
     r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|"
     r"\d{1,2}(?:st|nd|rd|th))"
-    r"(?:\s+(?P<count>two|three|four|five|\d)(?:\s+(?:digit|number|numeral)s)?"
+    r"(?:\s+(?P<count>two|three|four|five|six|seven|eight|nine|\d)(?:\s+(?:digit|number|numeral)s)?"
     r"|\s+(?:digit|number|one|numeral|agent)s?)"  # "the seventh agent should be …": whisper's "digit"
     + _EDIT_VERB
     + r"\s*(?P<value>.+)$", re.IGNORECASE)
@@ -925,6 +925,12 @@ def _edit_digits(value: str) -> str:
     """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"); a lone homophone is its
     digit ("the seventh digit should be a free": the recogniser's "three")."""
     value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
+    clauses = re.split(r"[,.;!?]\s*", value)
+    for k in range(1, len(clauses)):  # up to a clause that opens with words: "389, there's only one 8" -> 389
+        runs = find_digit_runs(clauses[k])
+        if (not runs or runs[0].start > 0) and find_digit_runs(" ".join(clauses[:k])):
+            value = " ".join(clauses[:k])
+            break
     digits = "".join(run.value for run in find_digit_runs(value))
     words = [w for w in re.findall(r"[a-z']+", value.lower()) if w not in ("a", "an")]
     if not digits and len(words) == 1 and words[0] in HOMOPHONES:
