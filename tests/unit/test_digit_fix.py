@@ -71,8 +71,8 @@ def test_what_a_fix_says() -> None:
 
 
 def test_a_bare_no_before_digits_is_the_answers_where_the_number_has_no_such_digits() -> None:
-    """Transcripts at "Is that right?" have no commas: "oh no three seven at the end" is "Ah, no, three seven at
-    the end" unless the number read back does have 3 7 there ("there's no 3 7 at the end")."""
+    """Transcripts at "Is that right?" have no commas: "oh no three seven at the end" is "Ah, no, three seven
+    at the end" unless the number read back does have 3 7 there ("there's no 3 7 at the end")."""
     assert find_digit_fixes("oh no three seven at the end") == [DigitFix("", "37", "end", after_no=True)]
     repair = read_repair("8253016647", "oh no three seven at the end", ten)
     assert repair is not None and repair.digits == "8253016637"
@@ -88,8 +88,8 @@ def test_a_swap_of_the_last_or_first_two_named_without_digits() -> None:
         assert repair is not None and repair.digits == "8402967153"
     repair = read_repair("8402967135", "you've swapped the first two", ten)
     assert repair is not None and repair.digits == "4802967135"
-    assert read_repair("8402967133", "the last two are swapped", ten) is None  # the same digit twice: asked again
-    repair = read_repair("8402967135", "the last two are five three", ten)  # digits said: the end fix as before
+    assert read_repair("8402967133", "the last two are swapped", ten) is None  # the same digit twice
+    repair = read_repair("8402967135", "the last two are five three", ten)  # digits said: an end fix
     assert repair is not None and repair.digits == "8402967153"
 
 
@@ -111,8 +111,8 @@ def test_a_count_set_against_another_counts_the_same_digit(heard: str, reply: st
     ("717900589", "Yeah, the last four should be five eight five nine.", "7179005859"),
     ("518375306", "Yeah you've missed the last one, it's a four.", "5183753064"),
     ("605065206", "The last six digits are six five eight two oh six.", "6050658206"),
-    ("77142053889", "It ends in three eight nine, there's only one eight.", "7714205389"),  # up to the next clause
+    ("77142053889", "It ends in three eight nine, there's only one eight.", "7714205389"),  # one clause
 ])
-def test_fixes_that_name_the_wrong_digit_or_a_part_of_another_length(heard: str, reply: str, meant: str) -> None:
+def test_fixes_naming_the_wrong_digit_or_a_part_of_another_length(heard: str, reply: str, meant: str) -> None:
     repair = read_repair(heard, reply, ten)
     assert repair is not None and repair.digits == meant

@@ -27,8 +27,9 @@ from typing import Literal
 from voicebot.nlu.normalize import DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
 
 _DIGIT_WORD = r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|[0-9])"
-_DIGIT_VALUE = {**{w: str(d) for d, w in enumerate("zero one two three four five six seven eight nine".split())},
-                "oh": "0", "o": "0", "nought": "0", **{str(d): str(d) for d in range(10)}}
+_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_DIGIT_VALUE = {**{w: str(d) for d, w in enumerate(_DIGIT_NAMES)}, "oh": "0", "o": "0", "nought": "0",
+                **{str(d): str(d) for d in range(10)}}
 _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero", "ones": "one", "twos": "two",
             "threes": "three", "fours": "four", "fives": "five", "sixes": "six", "sevens": "seven",
             "eights": "eight", "nines": "nine"}
@@ -42,14 +43,15 @@ _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
     r"(?P<mid>\W+(?:not|instead of|rather than)\W+)(?P<m>two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
-_PRONOUN_ONE = re.compile(r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
-# a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the eight,
-# that's actually an oh", "there's no two in it, that should be a six"
+_PRONOUN_ONE = re.compile(
+    r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
+# a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
+# eight, that's actually an oh", "there's no two in it, that should be a six"
 _NAMED_WRONG = re.compile(
     rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got (?:the|an?) "
     rf"(?P<b>{_DIGIT_WORD})|\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
-    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it)\b.*?\b(?:it'?s|it is|that'?s|that is|should be)(?: actually)?"
-    rf"(?: an?| the)? (?P<said>{_DIGIT_WORD})\b")
+    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it)\b.*?"
+    rf"\b(?:it'?s|it is|that'?s|that is|should be)(?: actually)?(?: an?| the)? (?P<said>{_DIGIT_WORD})\b")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
 _SINGLE = re.compile(rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) one) (?=(?:{_DIGIT_WORD})\b)")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
@@ -57,8 +59,8 @@ _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you said|you(?:'ve| have)? got|you put|you've put|you heard|"
     r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
-# an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the end"
-# is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
+# an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the
+# end" is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
 _BARE_NO = re.compile(r"^\W*(?:(?:oh|ah|uh|um|er|erm|well|sorry)\W+)*(?:no|nope|nah)\W*$")
 # after a digit run: "the last five's not there", "the seven is extra"
 _WRONG_AFTER = re.compile(r"^\W*(?:'s|is|are)? ?(?:not there|shouldn't be there|should not be there|extra|"
@@ -91,7 +93,7 @@ class DigitFix:
     said: str
     wrong: str = ""
     where: Literal["start", "end", "any"] = "any"
-    # ``wrong`` follows a bare "no" (``_BARE_NO``): where the number does not have it, it is what the number has
+    # ``wrong`` follows a bare "no" (``_BARE_NO``): where the number does not have it, it is what it has
     after_no: bool = False
 
 
@@ -115,8 +117,9 @@ class _Run:
 
 
 def _canonical(text: str) -> str:
-    """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one", "two eights, not
-    three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"."""
+    """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one", "two eights,
+    not three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"; "the last one" ->
+    "the last digit"."""
     text = text.lower().replace("’", "'")
 
     def counted(m: re.Match) -> str:
@@ -237,13 +240,17 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 
 
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
-    """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none: a swap of the
-    last (first) two named without digits ("the last two are the wrong way round"), an ordinal or end fix (``normalize.find_digit_edit``: "the third digit is five") when that gives digits that fit, else a
-    fix in the caller's words (:func:`apply_digit_fixes`), else the ordinal fix as it is (read back again)."""
+    """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none. Tried in
+    turn: a swap of the last (first) two named without digits ("the last two are the wrong way round"); a
+    digit named as wrong ("the four's wrong, it's a five"); an ordinal or end fix
+    (``normalize.find_digit_edit``: "the third digit is five") that gives digits that fit, or placed where it
+    fits (:func:`_edit_placed`); the number said again; a fix in the caller's words
+    (:func:`apply_digit_fixes`); else the ordinal fix as it is (read back again)."""
     what = f"of the {len(heard)} digits heard"
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
-    if (named := _named_substitution(text)) is not None and (fixed := _applied(heard, named, fits)) is not None:
+    named = _named_substitution(text)
+    if named is not None and (fixed := _applied(heard, named, fits)) is not None:
         return Repair(fixed, f"a digit named as wrong {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None

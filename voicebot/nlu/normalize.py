@@ -596,7 +596,7 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 _NO = re.compile(
     r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|negative|incorrect|wrong|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
-    # an answer that opens with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
+    # an answer opening with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
     r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|"
     r"(?:i )?(?:don'?t|do not) think (?:so|(?:that'?s|it'?s|that is|it is) (?:right|correct|it))|no way|"
@@ -611,10 +611,12 @@ _NO = re.compile(
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|correct|right|exactly|affirmative|absolutely|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
+    r"correct|right|exactly|affirmative|absolutely|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
-    r"that'?s (?:right|correct|it|fine)|it is|that is|i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
+    r"that'?s (?:right|correct|it|fine)|it is|that is|"
+    r"i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
@@ -627,8 +629,8 @@ _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
 _WEAK_YES = frozenset(("right", "sure", "okay", "ok", "alright", "all right", "fine"))
 _QUESTION = re.compile(r"^\W*(?:so |and |but )?(?:what|what's|which|who|who's|how|why(?! not)|where|when|"
-                       r"is it|is there|is this|is that|was that|are you|do you|does|did you|can you|could you|"
-                       r"will it|can i|could i|should i)\b|\?\W*$",
+                       r"is it|is there|is this|is that|was that|are you|do you|does|did you|can you|"
+                       r"could you|will it|can i|could i|should i)\b|\?\W*$",
                        re.IGNORECASE)
 # after an acknowledgement, a question in the same breath ("right and then what", "sure about what")
 _QUESTION_NEXT = re.compile(

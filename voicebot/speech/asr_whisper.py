@@ -28,10 +28,10 @@ same encoder states, :func:`utterance_states`) reads the turn; its reading stand
 (:func:`is_sentence_without_number`), and the grammar decode runs only when it does not (eval/README.md:
 whisper merges repeated digits, CTC does not). A number taken back and said again in one breath ("9 8 7 … 1 1,
 sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
-(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. At a yes/no question
-about a number read back (hints with ``digit_count``), a number said again in the answer is the reader's too
-(``WhisperRecognizer._confirmation``). Other hints become
-``hotwords`` and an ``initial_prompt`` (``prompt_for``), read as one text before the audio (hotwords first,
+(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. At a yes/no
+question about a number read back (hints with ``digit_count``), a number said again in the answer is the
+reader's too (``WhisperRecognizer._confirmation``). Other hints become ``hotwords`` and an ``initial_prompt``
+(``prompt_for``), read as one text before the audio (hotwords first,
 joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of audio; a
 decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed to one copy
 (:func:`collapse_loops`) and the confidence halved.
