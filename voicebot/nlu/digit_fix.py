@@ -36,12 +36,13 @@ _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero",
 _COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _PLURAL = "|".join(_PLURALS)
 _COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PLURAL})\b")
-_PLURAL_OF = {digit: plural for plural, digit in reversed(_PLURALS.items())}  # "six" -> "sixes"
-_SINGULAR = "zero|oh|one|two|three|four|five|six|seven|eight|nine"
+# "six" -> "sixes"
+_PLURAL_OF = {"oh": "zeros", **{digit: plural for plural, digit in reversed(_PLURALS.items())}}
+_SINGULAR = "|".join(("oh", *_DIGIT_NAMES))
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
-    r"(?P<mid>\W+(?:not|instead of|rather than)\W+)(?P<m>two|three|four|five|[2-5])\b"
+    r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
