@@ -96,6 +96,8 @@ def test_a_swap_of_the_last_or_first_two_named_without_digits() -> None:
 @pytest.mark.parametrize(("heard", "reply", "meant"), [
     ("35188824096", "Only two eights, not three.", "3518824096"),  # three eights
     ("14873665092", "Only a single six, not two.", "1487365092"),
+    ("15010770264", "Just the one seven, not two.", "1501070264"),
+    ("98644376450", "It's not double four, just the one.", "9864376450"),
 ])
 def test_a_count_set_against_another_counts_the_same_digit(heard: str, reply: str, meant: str) -> None:
     repair = read_repair(heard, reply, ten)
@@ -116,3 +118,15 @@ def test_a_count_set_against_another_counts_the_same_digit(heard: str, reply: st
 def test_fixes_naming_the_wrong_digit_or_a_part_of_another_length(heard: str, reply: str, meant: str) -> None:
     repair = read_repair(heard, reply, ten)
     assert repair is not None and repair.digits == meant
+
+
+def test_near_the_start_is_no_place_at_the_start() -> None:
+    repair = read_repair("745247305", "You missed a two near the start, between the four and the five.", ten)
+    assert repair is not None and repair.digits == "7425247305"
+
+
+def test_a_single_digit_where_the_number_has_no_double_is_no_fix_of_its_own() -> None:
+    """ "only the one six at the start" after 1 6 6 2 …: the 6 6 is not at the start, so the clause before it
+    ("it's one six two four") says the fix."""
+    repair = read_repair("16624608565", "It's one six two four, only the one six at the start.", ten)
+    assert repair is not None and repair.digits == "1624608565"

@@ -54,7 +54,10 @@ _NAMED_WRONG = re.compile(
     rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it)\b.*?"
     rf"\b(?:it'?s|it is|that'?s|that is|should be)(?: actually)?(?: an?| the)? (?P<said>{_DIGIT_WORD})\b")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
-_SINGLE = re.compile(rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) one) (?=(?:{_DIGIT_WORD})\b)")
+_SINGLE = re.compile(
+    rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) (?:the )?one) (?=(?:{_DIGIT_WORD})\b)")
+# "it's not double four, just the one": a single four, not two
+_NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?:the )?one\b")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you said|you(?:'ve| have)? got|you put|you've put|you heard|"
@@ -79,6 +82,7 @@ _PAIR = re.compile(r"\b(?P<where>last|final|first) two\b")
 _END = re.compile(r"\b(?:at the end|the end|ends?|ending|ended|finish(?:es|ing)?|last)\b")
 _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
+_NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
                   r"only|swapped|switched|other way round|wrong way round|round the other way|should be|"
                   r"you said|"
@@ -130,11 +134,12 @@ def _canonical(text: str) -> str:
         plural = m.group("plural") or _PLURAL_OF[m.group("digit")]
         return f"{m.group()} {plural}"
 
+    text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", text)
+    text = _SINGLE.sub("single ", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
     text = _COUNT_AGAINST.sub(against, text)
     text = _COUNTED.sub(counted, text)
-    text = _TWICE.sub(lambda m: f"{m.group('d') or m.group('e')} {m.group('d') or m.group('e')}", text)
-    return _SINGLE.sub("single ", text)
+    return _TWICE.sub(lambda m: f"{m.group('d') or m.group('e')} {m.group('d') or m.group('e')}", text)
 
 
 def _runs(clause: str) -> list[_Run]:
@@ -210,7 +215,8 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
         if not runs:
             place = clause
             continue
-        ends, starts = bool(_END.search(place + clause)), bool(_START.search(place + clause))
+        said_where = _NEAR.sub("", place + clause)
+        ends, starts = bool(_END.search(said_where)), bool(_START.search(said_where))
         place = ""
         where: Literal["start", "end", "any"] = \
             "end" if ends and not starts else "start" if starts and not ends else "any"
@@ -320,7 +326,9 @@ def _applied(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | No
             return fitting.pop()
     elif fix.after_no:  # "oh no three seven at the end", and the number read back has no 3 7 there
         return _placed(heard, DigitFix(fix.wrong, "", fix.where), fits)
-    return _placed(heard, fix, fits) if fix.said else None
+    if not fix.said or (fix.wrong and fix.said in fix.wrong):  # "a single six" where there is no 6 6: nothing
+        return None
+    return _placed(heard, fix, fits)
 
 
 def _occurrences(text: str, part: str) -> list[int]:
