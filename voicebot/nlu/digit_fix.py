@@ -24,21 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from voicebot.nlu.normalize import DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
+from voicebot.nlu.normalize import DIGITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
 
-_DIGIT_WORD = r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|[0-9])"
-_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_DIGIT_VALUE = {**{w: str(d) for d, w in enumerate(_DIGIT_NAMES)}, "oh": "0", "o": "0", "nought": "0",
-                **{str(d): str(d) for d in range(10)}}
+_SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
+_DIGIT_WORD = rf"(?:{_SINGULAR}|[0-9])"
 _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero", "ones": "one", "twos": "two",
             "threes": "three", "fours": "four", "fives": "five", "sixes": "six", "sevens": "seven",
             "eights": "eight", "nines": "nine"}
 _COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _PLURAL = "|".join(_PLURALS)
 _COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PLURAL})\b")
-# "six" -> "sixes"
-_PLURAL_OF = {"oh": "zeros", **{digit: plural for plural, digit in reversed(_PLURALS.items())}}
-_SINGULAR = "|".join(("oh", *_DIGIT_NAMES))
+# "six" -> "sixes", "oh" -> "zeros"
+_PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[one] == value)
+              for word, value in DIGITS.items()}
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
@@ -281,7 +279,11 @@ def _named_substitution(text: str) -> DigitFix | None:
     if m is None:
         return None
     wrong = next(g for g in (m.group("a"), m.group("b"), m.group("c"), m.group("d")) if g)
-    return DigitFix(_DIGIT_VALUE[m.group("said")], _DIGIT_VALUE[wrong])
+    return DigitFix(_digit(m.group("said")), _digit(wrong))
+
+
+def _digit(word: str) -> str:
+    return word if word.isdigit() else str(DIGITS[word])
 
 
 def _edit_placed(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> str | None:

@@ -30,7 +30,7 @@ whisper merges repeated digits, CTC does not). A number taken back and said agai
 sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
 (``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. At a yes/no
 question about a number read back (hints with ``digit_count``), a number said again in the answer is the
-reader's too (``WhisperRecognizer._confirmation``). Other hints become ``hotwords`` and an ``initial_prompt``
+reader's too (``WhisperRecognizer._free``). Other hints become ``hotwords`` and an ``initial_prompt``
 (``prompt_for``), read as one text before the audio (hotwords first,
 joined by a comma, as faster-whisper orders them). New tokens are capped at ``8 + 6 per second`` of audio; a
 decode stopped by the cap is a repetition loop ("zero zero zero ..."): the loop is collapsed to one copy
@@ -416,9 +416,7 @@ class WhisperRecognizer:
         outrageous")."""
         audio = audio[:int(self.max_utterance_s * MODEL_RATE)]
         if grammar_for(hints) is None:
-            pieces = [self._generate(self.encode_window(piece), hints, piece.size / MODEL_RATE)
-                      if hints.digit_count is None or self.digit_reader is None
-                      else self._confirmation(piece, hints) for piece in window_pieces(audio)]
+            pieces = [self._free(piece, hints) for piece in window_pieces(audio)]
             return pieces[0] if len(pieces) == 1 else joined(pieces)
         audio = audio[:int(WINDOW_SPEECH_S * MODEL_RATE)]  # no digit string is that long
         seconds = audio.size / MODEL_RATE
@@ -438,16 +436,15 @@ class WhisperRecognizer:
         decoded = self._read_digits(audio, encoded, hints, reading)
         return free if answers_otherwise(free, decoded) else decoded
 
-    def _confirmation(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
-        """A yes/no question about a number ("I have 8 2 5 3 … Is that right?"): the free text, but a number
-        said again in it ("No, it's one nine three oh, four seven, …", which whisper's free text shortens
-        by the "oh" or a repeat) is the digit reader's when it reads the expected count
-        (:func:`with_reading`). A yes or no with no number in it is left as whisper heard it."""
-        assert self.digit_reader is not None
+    def _free(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
+        """A free decode of one window. At a yes/no question about a number (``hints.digit_count``: "I have
+        8 2 5 3 … Is that right?") a number said again in the answer ("No, it's one nine three oh, four
+        seven, …", which whisper's free text shortens by the "oh" or a repeat) is the digit reader's when it
+        reads the expected count (:func:`with_reading`); a yes or no with no number in it stays as heard."""
         seconds = audio.size / MODEL_RATE
         encoded = self.encode_window(audio)
         free = self._generate(encoded, hints, seconds)
-        if not find_digit_runs(free.text):
+        if hints.digit_count is None or self.digit_reader is None or not find_digit_runs(free.text):
             return free
         reading = self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
         return with_reading(free, reading, hints.digit_count)
