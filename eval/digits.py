@@ -19,7 +19,10 @@ slot extraction (``voicebot.nlu.entities.extract``). Figures: exact-string accur
 all lengths), per-digit error rate (edit distance over reference digits), decode time per clip, and
 exact-string accuracy **after one repair turn**: each clip wrong on the first try is said again by the same
 caller digit by digit, in groups (:func:`repair_item`: another rendering; FSDD: other takes and gaps), as the
-repair dialog asks, and counts as right if the first or the repair turn is exact.
+repair dialog asks, and counts as right if the first or the repair turn is exact. The repair turn is heard
+with the hints the product listens with then (:func:`repair_hints`): a number of the expected length heard
+first was confirmed and said to be wrong (ruled out), another was read back; with the length known, the
+fixing words and the whole length for a number said again (``voicebot.dialog.prompts.while_fixing``).
 ``VOICEBOT_SPEECH__DIGIT_READER=false`` measures whisper's digits grammar without the digit reader.
 
 Run: ``voicebot eval digits [--split heldout] [--json] [--out eval/results/digits.json]``.
@@ -33,12 +36,14 @@ import random
 import time
 import wave
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from voicebot.caller.voices import recognise
 from voicebot.config import Settings
+from voicebot.dialog.prompts import while_fixing
 from voicebot.nlu.entities import SlotTypeSpec, extract
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer
@@ -250,6 +255,15 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def repair_hints(hints: RecognitionHints, heard: str) -> RecognitionHints:
+    """The hints of the repair turn after the first turn was heard as ``heard`` under ``hints``: a number of
+    the expected length (any, when the length is unknown) was confirmed and said to be wrong, so it is ruled
+    out; another was read back. With the length known, as while a number read back is fixed."""
+    fits = bool(heard) and (hints.digit_count is None or len(heard) == hints.digit_count[0])
+    hints = replace(hints, ruled_out=(heard,) if fits else ())
+    return hints if hints.digit_count is None else while_fixing(hints)
+
+
 def _repaired(row: dict) -> bool:
     """Right on the first try, or on the one repair turn."""
     return row["heard"] == row["digits"] or row.get("repair_heard") == row["digits"]
@@ -279,7 +293,7 @@ async def evaluate(split: str, limit: int | None, engine: str, progress: bool = 
             if heard != item["digits"]:  # the repair turn: the caller says it again, digit by digit
                 if repair_pcm is None:
                     repair_pcm = (await asyncio.to_thread(audio_for, repair_item(item))).tobytes()
-                repair_text, _ = await recognise(recognizer, repair_pcm, hints, settings)
+                repair_text, _ = await recognise(recognizer, repair_pcm, repair_hints(hints, heard), settings)
                 row |= {"repair_text": repair_text, "repair_heard": heard_digits(repair_text, n if known else None)}
             rows.append(row)
         if progress:

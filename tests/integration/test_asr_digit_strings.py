@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import wave
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from scripts import imported_script
+
 from voicebot.caller.voices import caller_audio, missing_tools, parse_channel, through_channel
 from voicebot.config import Settings
+from voicebot.dialog.prompts import while_fixing
+from voicebot.nlu.digit_fix import read_repair
 from voicebot.nlu.entities import SlotTypeSpec, extract
 from voicebot.nlu.normalize import find_restatement
 from voicebot.runtime import InferencePool
@@ -26,6 +32,7 @@ pytestmark = pytest.mark.slow
 TINY = Settings(speech={"asr_engine": "whisper-tiny"})
 RATE = 8000
 FRAME = 320
+EVAL_DIGITS = Path(__file__).resolve().parents[2] / "eval" / "digits.py"
 
 # (digits, speaker, clip take 5-9 per digit): groups of 3-3-4 / 4-4 / 3-4 with pauses between them
 FSDD_STRINGS = [("4271930586", "theo"), ("80512749", "yweweler"), ("3140592", "theo"),
@@ -127,6 +134,8 @@ async def test_a_number_taken_back_in_one_breath_is_heard_with_the_number_said_a
 # the "oh"), and plain answers to the same question
 SAID_AGAIN = [("1930475528", "flite-rms", "No, it's one nine three oh, four seven, double five, two eight."),
               ("4713396208", "flite-rms", "No. Four seven one, double three, nine six, two oh eight.")]
+FIXES = [("the last one is eight", "1234568"), ("no, the second one should be a nine", "1934567"),
+         ("the third digit is five", "1254567")]
 PLAIN_ANSWERS = [("flite-rms", "Yes, that's right."), ("flite-kal", "No, that's wrong."),
                  ("flite-slt", "Nearly. It ends seven four, not four seven.")]
 
@@ -144,6 +153,35 @@ async def test_a_number_said_again_at_its_confirmation_is_read_whole(recognizer,
         audio = await asyncio.to_thread(caller_audio, said, voice, parse_channel("ulaw"), tmp_path)
         plain = await hear(recognizer, audio, RecognitionHints(("yes", "no"), "yes_no"))
         assert await hear(recognizer, audio, confirming) == plain
+
+
+async def test_a_number_said_to_be_wrong_is_heard_otherwise_when_said_again(recognizer):
+    """A real held-out speaker (FSDD yweweler, ``eval/digits.py``'s clip ``fsdd-heldout-057``) whose 6 is
+    heard as 8, in the number and again when he says it again in the repair turn: once the caller said that
+    reading is wrong, the repair turn hears the next most likely number of its length."""
+    with imported_script(EVAL_DIGITS, "eval_digits") as digits_eval:
+        item = next(i for i in digits_eval.load_set() if i["id"] == "fsdd-heldout-057")
+        first_audio = digits_eval.audio_for(item)
+        again_audio = digits_eval.audio_for(digits_eval.repair_item(item))
+    first = heard(await hear(recognizer, first_audio, digits_hints(7)), 7)
+    assert first == "4446823"  # "4 4 4 6 6 2 3" misheard: what the caller says is wrong at the confirmation
+    fixing = while_fixing(digits_hints(7))
+    assert heard(await hear(recognizer, again_audio, fixing), 7) == first  # said again: the same mistake
+    assert heard(await hear(recognizer, again_audio, replace(fixing, ruled_out=(first,))), 7) == "4446623"
+
+
+async def test_while_a_number_is_fixed_a_fix_stays_words_and_the_number_said_again_is_read_whole(
+        recognizer, tmp_path):
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    fixing = while_fixing(replace(digits_hints(7), ruled_out=("1234567",)))
+    for said, fixed in FIXES:
+        audio = await asyncio.to_thread(caller_audio, said, "flite-slt", parse_channel("ulaw"), tmp_path)
+        repair = read_repair("1234567", await hear(recognizer, audio, fixing), lambda d: len(d) == 7)
+        assert repair is not None and repair.digits == fixed, said
+    audio = await asyncio.to_thread(caller_audio, "eight eight eight nine, nine seven three", "flite-rms",
+                                    parse_channel("gsm"), tmp_path)
+    assert heard(await hear(recognizer, audio, fixing), 7) == "8889973"
 
 
 PIPER_STRINGS = [("7733081264", "seven seven three, three oh eight, one two six four"),

@@ -124,6 +124,7 @@ async def test_wrong_length_is_read_back_in_groups_with_the_keypad_offered(bundl
     expect = listen(r).expect
     assert expect.max_digits == 8 and expect.min_digits == 1  # keys at any moment, a short fix is complete
     assert expect.hints.digit_count is None and set(REPAIR_WORDS) <= set(expect.hints.phrases)
+    assert expect.hints.whole_count == (8, 8) and expect.hints.ruled_out == ()  # said again: 8 digits
 
 
 @pytest.mark.parametrize(("fix", "entities", "value"), [
@@ -181,6 +182,35 @@ async def test_no_at_the_confirmation_keeps_the_digits_for_a_fix(bundle):
     assert "account" not in state.slots and state.digits_heard == "12345678"
     r = await engine.step(state, u("the third digit is five", account="5"))
     assert state.slots["account"] == "12545678" and "{digits:12545678}" in said(r)
+
+
+async def test_a_number_said_to_be_wrong_is_not_taken_again_when_heard_again(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, u("one two three four five six seven eight", account="12345678"))
+    r = await engine.step(state, u("no", yes_no=False))
+    expect = next(a for a in r.actions if isinstance(a, Listen)).expect
+    assert expect.hints.ruled_out == ("12345678",) and expect.hints.whole_count == (8, 8)
+    r = await engine.step(state, u("one two three four five six seven eight", account="12345678"))
+    assert "account" not in state.slots and said(r).startswith("I heard {digits:12345678} again.")
+    assert "You can also type it on your keypad" in said(r)
+    assert any("heard again the digits the caller said were wrong" in d for d in r.decisions)
+    r = await engine.step(state, u("the third digit is five", account="5"))  # a fix of it still works
+    assert state.slots["account"] == "12545678" and r.state_name == "balance.account:confirm"
+    r = await engine.step(state, u("no", yes_no=False))  # wrong again: both ruled out
+    expect = next(a for a in r.actions if isinstance(a, Listen)).expect
+    assert expect.hints.ruled_out == ("12345678", "12545678")
+    r = await engine.step(state, u("one two three four five six seven nine", account="12345679"))
+    assert state.slots["account"] == "12345679" and r.state_name == "balance.account:confirm"
+    await engine.step(state, u("yes", yes_no=True))
+    assert state.digits_ruled_out == ()  # the next step starts afresh
+
+
+async def test_keys_the_caller_typed_are_taken_even_when_said_to_be_wrong_before(bundle):
+    engine, state = await at_account(bundle)
+    await engine.step(state, DigitsInput("12345678"))
+    await engine.step(state, u("no", yes_no=False))
+    r = await engine.step(state, DigitsInput("12345678"))
+    assert state.slots["account"] == "12345678" and r.state_name == "balance.account:confirm"
 
 
 async def test_a_fix_at_the_confirmation_is_confirmed_again(bundle):

@@ -124,6 +124,29 @@ def test_the_expected_count_takes_a_near_hypothesis_that_has_it():
     assert reader_hearing(p).read(features, (4, 4)).digits == "733"
 
 
+def doubtful_reading(word: str, heard_as: str, doubt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors of "seven three <word> one" whose third word is ``heard_as`` (0.9 - ``doubt``) or ``word``
+    (``doubt``), and features of the right length."""
+    path = ["<b>", "seven", "<b>", "three", "<b>", word, "<b>", "one"]
+    p = posteriors_for(path) ** 2
+    p /= p.sum(axis=1, keepdims=True)
+    p[5] = 1e-4
+    p[5, VOCAB.index(heard_as)], p[5, VOCAB.index(word)] = 0.9 - doubt, doubt
+    p /= p.sum(axis=1, keepdims=True)
+    return p, np.zeros((2 * len(path), FEATURE_DIM), np.float32)
+
+
+def test_a_number_the_caller_said_is_wrong_is_heard_otherwise_when_said_again():
+    p, features = doubtful_reading("six", heard_as="eight", doubt=0.3)  # "six" read as "eight" again
+    reader = reader_hearing(p)
+    assert reader.read(features, (4, 4)).digits == "7381"
+    assert reader.read(features, (4, 4), ruled_out=("7381",)).digits == "7361"
+    again = reader.read(features, None, ruled_out=("7381",))  # no length: the length of the number ruled out
+    assert again.digits == "7361" and again.confidence == pytest.approx(p[5, VOCAB.index("six")])
+    p, features = doubtful_reading("six", heard_as="eight", doubt=1e-5)  # nothing else near: it stands
+    assert reader_hearing(p).read(features, (4, 4), ruled_out=("7381",)).digits == "7381"
+
+
 def test_a_number_taken_back_splits_at_the_last_other_words_before_numbers_only():
     said = ["<b>", "one", "<b>", "two", "<w>", "<w>", "<b>", "three", "<w>", "<b>", "four", "<b>", "five"]
     assert take_back_split(posteriors_for(said)) == (8, 9)  # the "<w>" at step 8; after it only numbers

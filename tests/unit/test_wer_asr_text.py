@@ -133,3 +133,27 @@ def test_one_confident_word_wins_only_over_a_doubtful_grammar_reading(free, gram
 ])
 def test_digits_grammar_prefers_the_expected_number_of_digits(texts, scores, count, kept):
     assert choose_hypothesis(texts, scores, 0.1, count) == kept
+
+
+@pytest.mark.parametrize(("texts", "scores", "ruled_out", "kept"), [
+    (["6 4 8 1", "6 4 6 1", "6 4 8"], [-0.4, -0.5, -0.6], ("6481",), 1),  # said to be wrong: the next of its length
+    (["6 4 8 1", "6 4 6 1"], [-0.2, -0.9], ("6481",), 0),  # too far behind: the best stands
+    (["6 4 8 1", "6 4 6 1"], [-0.4, -0.5], ("6461",), 0),  # another number ruled out
+    (["6 4 8 1", "6 4 6 1", "6 4 2 1"], [-0.4, -0.5, -0.6], ("6481", "6461"), 2),  # both said to be wrong
+])
+def test_digits_grammar_passes_over_a_number_said_to_be_wrong(texts, scores, ruled_out, kept):
+    assert choose_hypothesis(texts, scores, 0.1, None, ruled_out) == kept
+
+
+@pytest.mark.parametrize(("digits", "only_numbers", "count"), [
+    (7, True, (8, 8)),  # the number said again, one digit short: read for its length
+    (5, True, (8, 8)),
+    (4, True, None),  # half of it: the rest of the number
+    (5, False, None),  # with other words: a fix ("the last five are 1 2 3 4 5")
+    (0, True, None),
+])
+def test_a_number_said_again_at_a_read_back_is_read_for_its_whole_length(digits, only_numbers, count):
+    fixing = RecognitionHints(slot_type="digits", whole_count=(8, 8))
+    assert fixing.count_for(digits, only_numbers) == count
+    assert RecognitionHints(slot_type="digits", digit_count=(7, 9)).count_for(digits, only_numbers) == (7, 9)
+    assert RecognitionHints(slot_type="digits").count_for(digits, only_numbers) is None

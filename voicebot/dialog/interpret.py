@@ -310,7 +310,8 @@ class Interpreter:
         """A spoken answer to a digits question: filled when it has the expected length; else what was
         heard is read back. After a read-back the answer may fix a part of it ("the last one is eight",
         "it ends in 42", "add a 9 at the end"), say the rest (appended while not above the maximum) or say
-        it all again. None (the rest of the cascade decides) when the answer holds no digits, or when a
+        it all again. Digits the caller said were wrong at their confirmation, heard again, are read back,
+        not filled. None (the rest of the cascade decides) when the answer holds no digits, or when a
         wrong-length answer comes with another flow's request."""
         step = self.q.waiting_step(state)
         slot = slot_of(step)
@@ -338,6 +339,8 @@ class Interpreter:
             candidate, how = heard + said, f"the rest said after the {len(heard)} digits heard"
         else:
             candidate, how = said, "speech"
+        if fits(candidate) and candidate in state.digits_ruled_out:  # said it is wrong: not filled and confirmed
+            return ReadBack(candidate, f"{how} heard again the digits the caller said were wrong")
         if fits(candidate):
             return FillSlot(candidate, f"slot {slot} filled by {how}")
         return ReadBack(candidate, f"{len(candidate)} digits heard, not {self.q.expected_count(step)}")

@@ -151,13 +151,29 @@ class Prompts:
         self.listen(state, out, self.yes_no_expectation(state))
 
     def read_back(self, state: DialogState, out: TurnOutput, step: AnyStep, heard: str) -> None:
-        """The digits heard, in groups (or only counted for a secret), how to fix them, and the keypad."""
+        """The digits heard, in groups (or only counted for a secret), how to fix them, and the keypad; digits
+        the caller said were wrong, heard again: :meth:`heard_again`."""
         settings = self.bundle.settings
+        if heard in state.digits_ruled_out:
+            return self.heard_again(state, out, step, heard)
         count = f"{len(heard)} digit" + ("" if len(heard) == 1 else "s")
         scope = {"heard": heard, "count": count, "expected": self.questions.expected_count(step)}
         text = settings.digits_read_back if getattr(step, "read_back", True) else settings.digits_count_back
         self.say(state, out, render(self.text(state, text), scope), remember=True)
         self.say(state, out, self.text(state, settings.digits_repair_prompt), remember=True)
+        self.say(state, out, self.text(state, settings.dtmf_offer), remember=True)
+        self.listen(state, out, self.expectation(state, step))
+
+    def heard_again(self, state: DialogState, out: TurnOutput, step: AnyStep, heard: str) -> None:
+        """Digits heard again that the caller said were wrong: said so (or, for a secret, the question
+        again), how to fix a part, and the keypad."""
+        settings = self.bundle.settings
+        if getattr(step, "read_back", True):
+            self.say(state, out, render(self.text(state, settings.digits_heard_again), {"heard": heard}),
+                     remember=True)
+        else:
+            self.say(state, out, self.render(state, step.prompt), remember=True)  # type: ignore[union-attr]
+            self.say(state, out, self.text(state, settings.digits_rejected_prompt), remember=True)
         self.say(state, out, self.text(state, settings.dtmf_offer), remember=True)
         self.listen(state, out, self.expectation(state, step))
 
@@ -214,14 +230,13 @@ class Prompts:
             digit_count = (step.min_digits, step.max_digits)
         elif type_def is not None and type_def.kind == "digits" and type_def.max_length:
             digit_count = (type_def.min_length or 1, type_def.max_length)
-        if state.digits_heard is not None and digit_count is not None:
-            # a fix to what was read back: its words pass the digits grammar, and it is short
-            phrases, digit_count = phrases + REPAIR_WORDS, None
         kind = type_def.kind if type_def is not None else None
         if type_def is not None and kind == "list" and {"yes", "no"} <= type_def.values.keys():
             kind = "yes_no"  # "Anything else?" is a yes/no question: "Yeah." is an answer, not a backchannel
-        hints = RecognitionHints(phrases, type_name, lang, kind, digit_count)
+        hints = RecognitionHints(phrases, type_name, lang, kind, digit_count, ruled_out=state.digits_ruled_out)
         repairing = state.digits_heard is not None
+        if repairing and digit_count is not None:
+            hints = while_fixing(hints)
         if isinstance(step, CollectDigitsStep):
             return Expectation(
                 hints,
@@ -263,6 +278,13 @@ class Prompts:
             max_digits=1,
             terminator="",
         )
+
+
+def while_fixing(hints: RecognitionHints) -> RecognitionHints:
+    """How a digits question listens while a number read back (or said to be wrong) is fixed: the fixing
+    words pass the digits grammar and a fix is short (no ``digit_count``); an answer of number words only is
+    read for the whole length (``whole_count``)."""
+    return replace(hints, phrases=hints.phrases + REPAIR_WORDS, digit_count=None, whole_count=hints.digit_count)
 
 
 def _mentions_keypad(spoken: str) -> bool:

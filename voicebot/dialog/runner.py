@@ -299,6 +299,8 @@ class Runner:
             why = f"the fix left {len(fixed)} digits, not {self.q.expected_count(step)}"
             return await self._read_back(state, out, fixed, why)
         state.digits_heard = value
+        if value not in state.digits_ruled_out:  # heard otherwise if said again (RecognitionHints.ruled_out)
+            state.digits_ruled_out += (value,)
         out.note(f"{slot_of(step)} {value!r} rejected by the caller; asking again, or for the part")
         self.prompts.digits_rejected(state, out, step)
 

@@ -91,6 +91,11 @@ class FlowSettings(_Model):
         "Or if only part of it was wrong, just say that part, like: the third digit is five.",
         description="After the question again, when a digit string was said to be wrong at its confirmation",
     )
+    digits_heard_again: Text = Field(
+        "I heard {digits:heard} again. If only part of it is wrong, just say that part, like: the third digit "
+        "is five.",
+        description="The digits the caller said were wrong at their confirmation, heard again ({heard})",
+    )
     digits_count_back: Text = Field(
         "That's {count}, and I need {expected}.",
         description="Instead of digits_read_back where a step has read_back: false (a PIN)",

@@ -60,6 +60,7 @@ class DialogState:
     last_listen: Listen | None = None
     last_filled: str | None = None  # the slot filled or confirmed in the caller's last turn
     digits_heard: str | None = None  # a digit string read back at the waiting step, for the caller to fix
+    digits_ruled_out: tuple[str, ...] = ()  # digit strings the caller said are wrong at the waiting step
     last_intent: str | None = None
     last_confidence: float = 0.0
     started: bool = False

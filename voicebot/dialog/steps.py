@@ -277,6 +277,7 @@ class StepRunner:
         if w is None or (w.flow, w.index) != (flow, index):
             state.no_input = state.no_match = 0
             state.digits_heard = None
+            state.digits_ruled_out = ()
         state.waiting = Waiting(kind, flow, index, intent, request)
 
     def handoff(self, state: DialogState, out: TurnOutput, spec: HandoffSpec) -> None:

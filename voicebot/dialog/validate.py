@@ -262,6 +262,7 @@ class _Checker:
         extra = {
             "confirm_intent_prompt": ("label",),
             "digits_read_back": ("heard", "count", "expected"),
+            "digits_heard_again": ("heard",),
             "digits_count_back": ("count", "expected"),
         }.get(path[-1], ())
         values = {None: text} if isinstance(text, str) else text
@@ -291,6 +292,7 @@ class _Checker:
             "digits_read_back",
             "digits_repair_prompt",
             "digits_rejected_prompt",
+            "digits_heard_again",
             "digits_count_back",
             "dtmf_offer",
         ):

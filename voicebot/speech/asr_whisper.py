@@ -156,7 +156,7 @@ def is_lone_oh(text: str) -> bool:
 
 
 def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: float,
-                      digit_count: tuple[int, int] | None = None) -> int:
+                      digit_count: tuple[int, int] | None = None, ruled_out: tuple[str, ...] = ()) -> int:
     """Which of a digits-grammar beam's hypotheses (best first) to keep.
 
     * Whisper writes a lone "Oh" when it is unsure of a short word; when it is not likely silence, the
@@ -165,10 +165,11 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
     * When the flow knows how many digits the answer has (``digit_count``, min and max) and the best
       hypothesis has another count, the best one with a right count wins within
       :data:`DIGIT_COUNT_MARGIN`: repeated digits are where whisper miscounts ("4 4 4 4 4" -0.66 over
-      "4 4 4 4" -0.69)."""
+      "4 4 4 4" -0.69).
+    * When the best spells a number the caller said is wrong at this question (``ruled_out``), the best
+      one spelling another number of its length wins within :data:`DIGIT_COUNT_MARGIN`."""
     def spells_digits(text: str) -> bool:
-        words = normalize(text)
-        return bool(words) and not is_lone_oh(text) and all(w.isdigit() for w in words)
+        return not is_lone_oh(text) and spells_only_digits(text)
 
     def count_fits(text: str) -> bool:
         assert digit_count is not None
@@ -178,12 +179,26 @@ def choose_hypothesis(texts: list[str], scores: list[float], no_speech_prob: flo
         return _best_within(texts, scores, spells_digits, DIGIT_ALTERNATIVE_MARGIN)
     if digit_count is not None and spells_digits(texts[0]) and not count_fits(texts[0]):
         return _best_within(texts, scores, count_fits, DIGIT_COUNT_MARGIN)
+    if spells_digits(texts[0]) and (wrong := digits_of(texts[0])) in ruled_out:
+        return _best_within(texts, scores, lambda text: len(digits_of(text)) == len(wrong)
+                            and digits_of(text) not in ruled_out, DIGIT_COUNT_MARGIN)
     return 0
+
+
+def spells_only_digits(text: str) -> bool:
+    """``text`` is digits and nothing else ("4 4, 1 2." yes; "the last one is 8" no)."""
+    words = normalize(text)
+    return bool(words) and all(w.isdigit() for w in words)
+
+
+def digits_of(text: str) -> str:
+    """The digits ``text`` spells, in order ("4 4, 1 2" -> "4412")."""
+    return "".join(w for w in normalize(text) if w.isdigit())
 
 
 def fits_count(text: str, digit_count: tuple[int, int]) -> bool:
     """``text`` spells between ``digit_count[0]`` and ``digit_count[1]`` digits."""
-    return digit_count[0] <= sum(len(w) for w in normalize(text) if w.isdigit()) <= digit_count[1]
+    return digit_count[0] <= len(digits_of(text)) <= digit_count[1]
 
 
 def slow_down(audio: np.ndarray, tempo: float, rate: int = MODEL_RATE) -> np.ndarray:
@@ -423,7 +438,7 @@ class WhisperRecognizer:
         encoded = self.encode_window(audio)
         free = self._generate(encoded, RecognitionHints(language=hints.language), seconds)
         reading = None if self.digit_reader is None \
-            else self.digit_reader.read(utterance_states(encoded, seconds), hints.digit_count, free.text)
+            else self._reading(utterance_states(encoded, seconds), hints, free.text)
         if reading is not None and reading.other_words \
                 and (taken_back := self._taken_back(free, audio, encoded, hints)) is not None:
             return taken_back
@@ -435,6 +450,16 @@ class WhisperRecognizer:
             return free if reading is None else with_reading(free, reading, hints.digit_count)
         decoded = self._read_digits(audio, encoded, hints, reading)
         return free if answers_otherwise(free, decoded) else decoded
+
+    def _reading(self, states: np.ndarray, hints: RecognitionHints, heard: str) -> DigitReading:
+        """The digit reader's reading of the turn, with the count the answer should have
+        (:meth:`RecognitionHints.count_for`)."""
+        assert self.digit_reader is not None
+        reading = self.digit_reader.read(states, hints.digit_count, heard, hints.ruled_out)
+        count = hints.count_for(len(reading.digits), not reading.other_words)
+        if count == hints.digit_count:
+            return reading
+        return self.digit_reader.read(states, count, heard, hints.ruled_out)
 
     def _free(self, audio: np.ndarray, hints: RecognitionHints) -> Decoded:
         """A free decode of one window. At a yes/no question about a number (``hints.digit_count``: "I have
@@ -478,7 +503,8 @@ class WhisperRecognizer:
                      reading: DigitReading | None) -> Decoded:
         """The digit reader's ``reading`` of the turn when it stands (:func:`takes_reading`), else whisper's
         grammar decode (:meth:`_digits`)."""
-        if reading is not None and takes_reading(reading, hints.digit_count):
+        count = None if reading is None else hints.count_for(len(reading.digits), not reading.other_words)
+        if reading is not None and takes_reading(reading, count):
             return Decoded(" ".join(reading.digits), reading.confidence, math.log(max(reading.confidence, 1e-6)),
                            0.0, audio.size / MODEL_RATE)
         return self._digits(audio, encoded, hints)
@@ -493,10 +519,11 @@ class WhisperRecognizer:
         slowed = slow_down(audio, DIGITS_TEMPO)
         slow = replace(self._generate(self.encode_window(slowed), hints, slowed.size / MODEL_RATE),
                        audio_seconds=seconds)
-        if hints.digit_count is None or fits_count(slow.text, hints.digit_count):
+        count = hints.count_for(len(digits_of(slow.text)), spells_only_digits(slow.text))
+        if count is None or fits_count(slow.text, count):
             return slow
         normal = self._generate(encoded, hints, seconds)
-        return normal if fits_count(normal.text, hints.digit_count) else slow
+        return normal if fits_count(normal.text, count) else slow
 
     def _generate(self, encoded: ctranslate2.StorageView, hints: RecognitionHints, seconds: float) -> Decoded:
         initial_prompt, hotwords = prompt_for(hints)
@@ -513,7 +540,8 @@ class WhisperRecognizer:
         no_speech = result.no_speech_prob
         hypotheses = [[t for t in ids if t < self._tokenizer.eot] for ids in result.sequences_ids]
         texts = [self._tokenizer.decode(tokens).strip() for tokens in hypotheses]
-        best = choose_hypothesis(texts, result.scores, no_speech, hints.digit_count) if grammar else 0
+        best = choose_hypothesis(texts, result.scores, no_speech, hints.count_for(len(digits_of(texts[0])), True),
+                                 hints.ruled_out) if grammar else 0
         tokens, text = hypotheses[best], texts[best]
         looped = len(tokens) >= max_new_tokens
         if looped:  # stopped by the cap, not by end-of-text: a repetition loop

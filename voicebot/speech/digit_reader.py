@@ -274,19 +274,22 @@ class DigitReader:
         return np.mean([network.posteriors(x) for network in self.networks], axis=0)
 
     def read(self, features: np.ndarray, digit_count: tuple[int, int] | None = None,
-             heard: str = "") -> DigitReading:
+             heard: str = "", ruled_out: tuple[str, ...] = ()) -> DigitReading:
         """The words, digits and confidence for one utterance's encoder states: the best path, but
 
         * when the flow expects ``digit_count`` (min, max) digits and the best path spells another count, the
           most likely hypothesis of the n-best (:func:`ctc_beam`) that has the count;
         * when ``heard`` (another transcript of the turn: whisper's free text) has digits that differ from
           the reading only where a teen and a ten were confused ("seventeen" read as "seventy"), the
-          hypothesis that spells its digits with those words swapped.
+          hypothesis that spells its digits with those words swapped;
+        * when the reading spells a number the caller said is wrong at this question (``ruled_out``), the most
+          likely hypothesis that spells another number of the same length (a caller who says it again after
+          "no" says something else: the reading heard before is the one thing known to be wrong).
 
-        Either only within :data:`COUNT_MARGIN` (log-probability) of the n-best's best."""
+        Each only within :data:`COUNT_MARGIN` (log-probability) of the n-best's best."""
         if features.shape[0] < STACK:
             return DigitReading((), "", 0.0)
-        return _reading(self.posteriors(features), digit_count, heard)
+        return _reading(self.posteriors(features), digit_count, heard, ruled_out)
 
     def read_taken_back(self, features: np.ndarray, digit_count: tuple[int, int] | None = None
                         ) -> TakenBack | None:
@@ -326,7 +329,8 @@ def _without_leaked_word(posteriors: np.ndarray, start: int, end: int, most: int
     return start + path[-1][1] if last else start + path[0][2]
 
 
-def _reading(posteriors: np.ndarray, digit_count: tuple[int, int] | None, heard: str = "") -> DigitReading:
+def _reading(posteriors: np.ndarray, digit_count: tuple[int, int] | None, heard: str = "",
+             ruled_out: tuple[str, ...] = ()) -> DigitReading:
     """:meth:`DigitReader.read` over per-step class probabilities."""
     words, scores = ctc_greedy(posteriors)
     digits = words_to_digits(words)
@@ -341,6 +345,12 @@ def _reading(posteriors: np.ndarray, digit_count: tuple[int, int] | None, heard:
     if other and other != digits and any(w in TEEN_TEN for w in words):
         nbest = nbest or ctc_beam(posteriors, BEAM_WIDTH)
         found = _first_near(nbest, lambda said, spelled: spelled == other and teens_for_tens(words, said))
+        if found is not None:
+            words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
+    if digits in ruled_out:
+        nbest = nbest or ctc_beam(posteriors, BEAM_WIDTH)
+        length = len(digits)
+        found = _first_near(nbest, lambda said, spelled: len(spelled) == length and spelled not in ruled_out)
         if found is not None:
             words, digits, scores = found[1], found[2], ctc_align(posteriors, found[0])
     return DigitReading(words, digits, min(scores, default=0.0))
