@@ -122,8 +122,8 @@ class RecognitionHints:
     def count_for(self, digits: int, only_numbers: bool) -> tuple[int, int] | None:
         """How many digits an answer that has ``digits`` of them should have: ``digit_count``; while a number read back is
         fixed, ``whole_count`` when the answer is number words only (``only_numbers``) and more than half of
-        it: the number said again, not a fix ("the last one is eight") or the rest of it. Dev, repair turns
-        without the count: 157 of 167 right after repair, with it 162."""
+        it: the number said again, not a fix ("the last one is eight") or the rest of it. Dev, 7-10 digits right
+        after one repair turn: 157 of 167 without it, 159 with it (eval/README.md, "The repair turn …")."""
         if self.digit_count is not None or self.whole_count is None:
             return self.digit_count
         return self.whole_count if only_numbers and 2 * digits > self.whole_count[0] else None
