@@ -13,15 +13,17 @@ same answer ("you missed the five, it's four one three nine, five, two six oh ei
 
 Only an answer with a cue of a fix is read so (a negation, "before"/"after"/"between", the start or the end,
 "missed", "extra", "twice", "single" …): digits said with no cue are the rest of the number or the number
-again, as before (``dialog/interpret.py``). Ordinal fixes ("the third digit is five") stay with
-``normalize.find_digit_edit``.
+again, as before (``dialog/interpret.py``). The digits a fix names as there ("a seven after the two") say where
+it goes. Ordinal fixes ("the third digit is five") stay with ``normalize.find_digit_edit`` (two in one answer
+are both applied); a digit named by which of its kind it is ("the second seven should be a four") or a place
+named extra or missing ("the fifth digit's extra") is applied as said (:func:`_counted`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from voicebot.nlu.normalize import DIGITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
@@ -40,17 +42,21 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
-    r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
+    r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
-# eight, that's actually an oh", "there's no two in it, that should be a six"
+# eight, that's actually an oh", "there's no two in it, that should be a six", "that nine should be a one",
+# "where you've got two oh in the middle, it should be four four"
+_DIGIT_WORDS = rf"{_DIGIT_WORD}(?: {_DIGIT_WORD})*"
 _NAMED_WRONG = re.compile(
-    rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got (?:the|an?) "
-    rf"(?P<b>{_DIGIT_WORD})|\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
-    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it)\b.*?"
-    rf"\b(?:it'?s|it is|that'?s|that is|should be)(?: actually)?(?: an?| the)? (?P<said>{_DIGIT_WORD})\b")
+    rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got "
+    rf"(?:(?:the|an?) )?(?P<b>{_DIGIT_WORDS})|\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
+    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it|\b(?:that|this) (?P<e>{_DIGIT_WORD})(?= should| needs| is meant)|"
+    rf"\bexcept (?:for )?(?:the|an?) (?P<f>{_DIGIT_WORD}))\b.*?"
+    rf"\b(?:it'?s|it is|that'?s|that is|should be|needs to be|is meant to be)(?: actually)?(?: an?| the)? "
+    rf"(?P<said>{_DIGIT_WORDS})\b")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
 _SINGLE = re.compile(
     rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) (?:the )?one) (?=(?:{_DIGIT_WORD})\b)")
@@ -73,7 +79,7 @@ _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an|
               ("and", re.compile(r"^\W*and(?: the| a| an)*\W*$")))
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
-    r"\b(?:swapped|switched|mixed up|reversed|back to front|(?:the )?(?:other|wrong) way a?round|"
+    r"\b(?:swap(?:ped)?|switch(?:ed)?|mixed up|reversed|back to front|(?:the )?(?:other|wrong) way a?round|"
     r"a?round the other way)\b")
 # a swap with no digits said: "the last two are the wrong way round"
 _PAIR = re.compile(r"\b(?P<where>last|final|first) two\b")
@@ -82,9 +88,28 @@ _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
-                  r"only|swapped|switched|other way round|wrong way round|round the other way|should be|"
-                  r"you said|"
+                  r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|should be|"
+                  r"you said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
+# A digit named by which of its kind it is ("the second seven should be a four", "take out the second
+# eight"), or a place named with its digit extra or missing ("the fifth digit's extra", "you've missed out the
+# fourth digit, it's a nine")
+_NTH = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6, "eighth": 7,
+        "ninth": 8, "tenth": 9, "last": -1}
+_NTH_WORD = "|".join(_NTH)
+# ("the last one" is a place, not a digit 1)
+_NTH_DIGIT = re.compile(
+    rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){_DIGIT_WORD})\b(?!\W*(?:{_DIGIT_WORD}|digits?|numbers?)\b)")
+_NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
+_TO_DIGIT = re.compile(
+    r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
+    r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
+    rf"(?P<said>{_DIGIT_WORD})\b(?!\W*{_DIGIT_WORD}\b)")
+_TAKE_OUT = re.compile(r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
+_IS_EXTRA = re.compile(r"^(?:'s| is| are)? ?(?:extra|not meant to be there|shouldn't be there|should not be there|"
+                       r"one too many|too many)\b")
+_MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
+_ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
 _SENTENCE = re.compile(r"[^.!?;]+")
 _CLAUSE = re.compile(r"[^,.!?;:]+")
 
@@ -98,6 +123,10 @@ class DigitFix:
     where: Literal["start", "end", "any"] = "any"
     # ``wrong`` follows a bare "no" (``_BARE_NO``): where the number does not have it, it is what it has
     after_no: bool = False
+    # digits named as already there either side of the new ones ("a seven after the two": left "2"); the fix
+    # goes where the digits heard have them, when it can
+    left: str = ""
+    right: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +144,17 @@ class _Run:
     digits: str
     wrong: bool
     single: bool = False  # "a single zero", "only one eight": the number has it once, not twice
-    relation: str = ""  # "after", "before", "between" or "and": how it relates to the run before it
+    # "after", "before", "between" or "and": how it relates to the run before it; on the first run, the relation
+    # it leads with ("after the nine there's a one": the digits the next run goes beside)
+    relation: str = ""
     after_no: bool = False  # wrong only by the answer's bare "no" before it
 
 
 def _canonical(text: str) -> str:
     """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one", "two eights,
     not three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"; "the last one" ->
-    "the last digit"."""
-    text = text.lower().replace("’", "'")
+    "the last digit"; "the oh" -> "the zero"."""
+    text = _ARTICLE_OH.sub(r"\1 zero", text.lower().replace("’", "'"))
 
     def counted(m: re.Match) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
@@ -148,7 +179,8 @@ def _runs(clause: str) -> list[_Run]:
     for k, m in enumerate(found):
         before = clause[end:m.start]
         after = clause[m.end:found[k + 1].start if k + 1 < len(found) else len(clause)]
-        relation = next((name for name, pattern in _RELATIONS if runs and pattern.search(before)), "")
+        relation = next((name for name, pattern in _RELATIONS if (runs or name != "and") and pattern.search(before)),
+                        "")
         wrong_after = bool(_WRONG_AFTER.search(after))
         wrong = bool(_WRONG_BEFORE.search(before)) or wrong_after
         after_no = not k and not wrong_after and bool(_BARE_NO.search(before))
@@ -157,12 +189,26 @@ def _runs(clause: str) -> list[_Run]:
     return runs
 
 
+def _in_order(runs: list[_Run]) -> list[_Run]:
+    """Runs that lead with their relation put as the other runs are: "after the nine there's a one" as "a one
+    after the nine", "between the six and the four there's a zero" as "a zero between the six and the four"."""
+    lead = runs[0].relation if runs else ""
+    if lead == "between" and len(runs) >= 3 and runs[1].relation == "and":
+        return [replace(runs[2], relation=""), runs[0], runs[1], *runs[3:]]
+    if lead in ("after", "before") and len(runs) >= 2:
+        return [replace(runs[1], relation=""), runs[0], *runs[2:]]
+    return runs
+
+
 def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
     """The runs put in the number's order ("a two before the four" -> said "24"; "a nine between the two and
     the five" -> "295"; "no four between the one and the zero" -> said "10", wrong "140"; "a single zero after
-    the four" -> said "40", wrong "400")."""
+    the four" -> said "40", wrong "400"; "a nine between the three and the four, not a zero" -> said "394",
+    wrong "304"), with the digits named as there when the fix is one such piece."""
+    runs = _in_order(runs)
     said: list[str] = []
     wrong: list[str] = []
+    anchors: list[tuple[str, str]] = []
     k = 0
     while k < len(runs):
         run = runs[k]
@@ -176,15 +222,20 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
             left, step = nxt.digits, 2
         elif nxt is not None and nxt.relation == "before":
             right, step = nxt.digits, 2
-        if run.wrong:
+        previous = anchors[-1] if anchors and step == 1 and said else None
+        if run.wrong and previous is not None and previous != ("", "") and not wrong:
+            wrong.append(previous[0] + run.digits + previous[1])  # "…, not a zero": in the same place
+        elif run.wrong:
             wrong.append(left + run.digits + right)
             said.append(left + right)
         else:
             said.append(left + run.digits + right)
             if run.single:
                 wrong.append(left + run.digits * 2 + right)
+        anchors.append((left, right))
         k += step
-    return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no)
+    left, right = anchors[0] if len(said) == 1 else ("", "")
+    return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no, left, right)
 
 
 def _clauses(canonical: str) -> list[str]:
@@ -224,7 +275,8 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             continue
         fix = _fix(runs, where)
         if fixes and fix.wrong and not fix.said and fixes[-1].said and not fixes[-1].wrong:
-            fixes[-1] = DigitFix(fixes[-1].said, fix.wrong, fixes[-1].where)  # "six four, not four six"
+            last = fixes[-1]  # "six four, not four six"; "a nine between the three and the four, not a zero"
+            fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
         elif fix.said or fix.wrong:
             fixes.append(fix)
     return fixes
@@ -257,6 +309,10 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     named = _named_substitution(text)
     if named is not None and (fixed := _applied(heard, named, fits)) is not None:
         return Repair(fixed, f"a digit named as wrong {what}")
+    if (counted := _counted(heard, text, fits)) is not None:
+        return Repair(counted[0], f"{counted[1]} {what}")
+    if (several := _several_edits(heard, text, fits)) is not None:
+        return Repair(several[0], f"fixes of {several[1]} positions {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
     if edit is not None and edited is not None and fits(edited):
@@ -273,17 +329,71 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     return None
 
 
+def _several_edits(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None:
+    """Two or more positions fixed in one answer, a clause each ("the third digit's an eight, and the last one
+    is a five"): all applied, when the result fits (the digits, how many fixes)."""
+    edits = [edit for clause in _CLAUSE.findall(text) if (edit := find_digit_edit(clause)) is not None]
+    if len(edits) < 2 or any(edit.kind != "at" for edit in edits):
+        return None
+    fixed: str | None = heard
+    for edit in edits:
+        fixed = apply_digit_edit(fixed, edit, fits) if fixed is not None else None
+    return (fixed, len(edits)) if fixed is not None and fits(fixed) else None
+
+
+def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
+    """A digit named by which of its kind it is, changed or taken out ("the second seven should be a four",
+    "take out the second eight", "the first oh's extra"), or a place whose digit is extra or missing ("the
+    fifth digit's extra", "you've missed out the fourth digit, it's a nine"): (the new digits, how); None when
+    the answer says none of these or the result does not fit."""
+    canonical = _canonical(text)
+    for m in _NTH_DIGIT.finditer(canonical):
+        digit, nth = _digit(m.group("d")), _NTH[m.group("nth")]
+        places = [i for i, d in enumerate(heard) if d == digit]
+        if not -len(places) <= nth < len(places):
+            continue
+        i = places[nth]
+        named = f"the {m.group('nth')} {digit}"
+        if (to := _TO_DIGIT.search(canonical[m.end():])) is not None:
+            fixed, how = heard[:i] + _digit(to.group("said")) + heard[i + 1:], f"a fix ({named} changed)"
+        elif _TAKE_OUT.search(canonical[:m.start()]) or _IS_EXTRA.search(canonical[m.end():]):
+            fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
+        else:
+            continue
+        return (fixed, how) if fits(fixed) else None
+    for sentence in _SENTENCE.findall(canonical):
+        m = _NTH_PLACE.search(sentence)
+        if m is None:
+            continue
+        nth, named = _NTH[m.group("nth")], f"the {m.group('nth')} digit"
+        if _TAKE_OUT.search(sentence[:m.start()]) or _IS_EXTRA.search(sentence[m.end():]):
+            i = nth if nth >= 0 else len(heard) - 1
+            fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
+        elif _MISSED.search(sentence) and len(runs := find_digit_runs(sentence[m.end():])) == 1 \
+                and len(said := str(runs[0].value)) == 1:
+            i = nth if nth >= 0 else len(heard)
+            fixed, how = heard[:i] + said + heard[i:], f"a fix ({named} put in)"
+        else:
+            continue
+        return (fixed, how) if 0 <= i <= len(heard) and fits(fixed) else None
+    return None
+
+
 def _named_substitution(text: str) -> DigitFix | None:
     """ "the four's wrong, it's a five": the digit named as wrong and the one it should be."""
     m = _NAMED_WRONG.search(_canonical(text))
     if m is None:
         return None
-    wrong = next(g for g in (m.group("a"), m.group("b"), m.group("c"), m.group("d")) if g)
-    return DigitFix(_digit(m.group("said")), _digit(wrong))
+    wrong = _digits(next(g for g in (m.group(name) for name in "abcdef") if g))
+    return DigitFix(_digits(m.group("said"))[:len(wrong)], wrong)
 
 
 def _digit(word: str) -> str:
     return word if word.isdigit() else str(DIGITS[word])
+
+
+def _digits(words: str) -> str:
+    return "".join(_digit(word) for word in words.split())
 
 
 def _edit_placed(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> str | None:
@@ -339,8 +449,10 @@ def _occurrences(text: str, part: str) -> list[int]:
 
 def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | None:
     """``fix.said`` put over the stretch of ``heard`` it changes least (at its start or end if it says so)
-    with a result that fits; None when two results fit as well."""
+    with a result that fits, over a stretch that has the digits the fix names as there (``fix.left``,
+    ``fix.right``) when one does; None when two results fit as well."""
     best: dict[str, int] = {}
+    anchored: dict[str, int] = {}
     for i in range(len(heard) + 1):
         for j in range(i, len(heard) + 1):
             if (fix.where == "start" and i) or (fix.where == "end" and j != len(heard)):
@@ -349,6 +461,11 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
             if candidate != heard and fits(candidate):
                 cost = _distance(heard[i:j], fix.said)
                 best[candidate] = min(cost, best.get(candidate, cost))
+                stretch = heard[i:j]
+                if (fix.left or fix.right) and len(stretch) >= len(fix.left) + len(fix.right) \
+                        and stretch.startswith(fix.left) and stretch.endswith(fix.right):
+                    anchored[candidate] = min(cost, anchored.get(candidate, cost))
+    best = anchored or best
     if not best:
         return None
     least = min(best.values())
