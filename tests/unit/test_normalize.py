@@ -284,9 +284,19 @@ def test_yes_no_not_from_other_sentences() -> None:
     "right and then what", "sure about what", "is that the right number to call",  # unpunctuated transcripts
     "what do you mean yes or no", "I'm not really sure to be honest",
     "no idea", "no one told me about any text", "yes and no",
+    # a hedge (fresh third and fourth sets): part of it right, "it depends"
+    "half of it is right", "the first part is right but i'm not sure about the end", "the first bit was right",
+    "I suppose it depends what it is",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None
+
+
+@pytest.mark.parametrize("text", ["i'm afraid not", "afraid not", "i'll pass", "that's not my number",
+                                  "nae chance", "no, only half of it is right"])
+def test_noes_without_a_no_word(text: str) -> None:
+    match = n.find_yes_no(text)
+    assert match is not None and match.value is False
 
 
 @pytest.mark.parametrize(("text", "low", "high", "value"), [

@@ -594,7 +594,8 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|negative|incorrect|wrong|"
+    r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|nae|negative|incorrect|wrong|"
+    r"(?:i'?m |i am )?afraid not|i'?ll pass|(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
     # an answer opening with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
     r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
@@ -625,6 +626,11 @@ _YES = re.compile(
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
 # Neither a yes nor a no: "yes and no".
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
+# A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is right
+# but …"), "it depends (what it is)"
+_HEDGED = re.compile(
+    r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bit|part|half|few)|start|beginning|end)"
+    r"(?: of it)?(?:'s| is| was| are| were) (?:right|correct)\b|\bit (?:all )?depends\b", re.IGNORECASE)
 # An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
 _WEAK_YES = frozenset(("right", "sure", "okay", "ok", "alright", "all right", "fine"))
@@ -676,6 +682,8 @@ def find_yes_no(text: str) -> Match | None:
         no = None
     if no and (not yes or no.start() <= yes.start() or no.end() >= yes.end()):
         return Match(False, no.start(), no.end())
+    if yes and _HEDGED.search(text):
+        yes = None
     farewell = _FAREWELL.search(text)
     if farewell and (not yes or yes.group().lower() in _ACKNOWLEDGEMENTS):
         return Match(False, farewell.start(), farewell.end())
