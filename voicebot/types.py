@@ -110,7 +110,7 @@ class RecognitionHints:
     # bias by. Defaults to ``slot_type`` (the built-in types are named by their kind).
     kind: str | None = None
     digit_count: tuple[int, int] | None = None  # (min, max) digits of a digits answer, when the flow knows
-    ruled_out: tuple[str, ...] = ()  # digit strings the caller said are wrong at this question: heard otherwise
+    ruled_out: tuple[str, ...] = ()  # digit strings the caller said are wrong here: heard otherwise
     # While a number read back is fixed (``digit_count`` is off: a fix is short): the length the number has
     # when the caller says it all again
     whole_count: tuple[int, int] | None = None
@@ -120,10 +120,11 @@ class RecognitionHints:
             object.__setattr__(self, "kind", self.slot_type)
 
     def count_for(self, digits: int, only_numbers: bool) -> tuple[int, int] | None:
-        """How many digits an answer that has ``digits`` of them should have: ``digit_count``; while a number read back is
-        fixed, ``whole_count`` when the answer is number words only (``only_numbers``) and more than half of
-        it: the number said again, not a fix ("the last one is eight") or the rest of it. Dev, 7-10 digits right
-        after one repair turn: 157 of 167 without it, 159 with it (eval/README.md, "The repair turn …")."""
+        """How many digits an answer that has ``digits`` of them should have: ``digit_count``; while a number
+        read back is fixed, ``whole_count`` when the answer is number words only (``only_numbers``) and more
+        than half of it: the number said again, not a fix ("the last one is eight") or the rest of it. Dev,
+        7-10 digits right after one repair turn: 157 of 167 without it, 159 with it (eval/README.md, "The
+        repair turn …")."""
         if self.digit_count is not None or self.whole_count is None:
             return self.digit_count
         return self.whole_count if only_numbers and 2 * digits > self.whole_count[0] else None

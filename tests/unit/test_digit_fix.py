@@ -64,7 +64,8 @@ def test_no_cue_is_no_fix_and_two_places_are_none() -> None:
 
 
 def test_what_a_fix_says() -> None:
-    assert find_digit_fixes("there's a two before the four at the end") == [DigitFix("24", "", "end", right="4")]
+    assert find_digit_fixes("there's a two before the four at the end") == [
+        DigitFix("24", "", "end", right="4")]
     assert find_digit_fixes("no four between the one and the zero") == [DigitFix("10", "140", "any", left="1",
                                                                                   right="0")]
     assert find_digit_fixes("only a single zero after the four") == [DigitFix("40", "400", "any", left="4")]
@@ -160,10 +161,11 @@ def test_a_single_digit_where_the_number_has_no_double_is_no_fix_of_its_own() ->
     ("9912640385", "Yeah that's right except the oh, that's actually a six.", "9912646385"),
     ("8214730695", "No. Swap the four and the seven.", "8217430695"),
     ("2719381846", "No, the third digit's an eight, and the last one is a five.", "2789381845"),
-    ("90312776845", "You've put a one in there somewhere, there isn't a one in the number at all.", "9032776845"),
+    ("90312776845", "You've put a one in there somewhere, there isn't a one in the number at all.",
+     "9032776845"),
     ("59036214877", "Just the one seven at the end, not two.", "5903621487"),
 ])
-def test_a_digit_named_by_which_of_its_kind_a_place_missing_or_extra_and_two_fixes_at_once(heard, said, fixed):
+def test_a_digit_named_by_its_kind_a_place_missing_or_extra_and_two_fixes_at_once(heard, said, fixed):
     """Fresh fourth set (eval/data/digit_repairs_heldout4.csv), read once before these rules."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed

@@ -285,7 +285,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     "what do you mean yes or no", "I'm not really sure to be honest",
     "no idea", "no one told me about any text", "yes and no",
     # a hedge (fresh third and fourth sets): part of it right, "it depends"
-    "half of it is right", "the first part is right but i'm not sure about the end", "the first bit was right",
+    "half of it is right", "the first part is right but i'm not sure about the end",
+    "the first bit was right",
     "I suppose it depends what it is",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:

@@ -136,7 +136,7 @@ def test_digits_grammar_prefers_the_expected_number_of_digits(texts, scores, cou
 
 
 @pytest.mark.parametrize(("texts", "scores", "ruled_out", "kept"), [
-    (["6 4 8 1", "6 4 6 1", "6 4 8"], [-0.4, -0.5, -0.6], ("6481",), 1),  # said to be wrong: the next of its length
+    (["6 4 8 1", "6 4 6 1", "6 4 8"], [-0.4, -0.5, -0.6], ("6481",), 1),  # the next of its length
     (["6 4 8 1", "6 4 6 1"], [-0.2, -0.9], ("6481",), 0),  # too far behind: the best stands
     (["6 4 8 1", "6 4 6 1"], [-0.4, -0.5], ("6461",), 0),  # another number ruled out
     (["6 4 8 1", "6 4 6 1", "6 4 2 1"], [-0.4, -0.5, -0.6], ("6481", "6461"), 2),  # both said to be wrong

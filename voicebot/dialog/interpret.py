@@ -339,7 +339,7 @@ class Interpreter:
             candidate, how = heard + said, f"the rest said after the {len(heard)} digits heard"
         else:
             candidate, how = said, "speech"
-        if fits(candidate) and candidate in state.digits_ruled_out:  # said it is wrong: not filled and confirmed
+        if fits(candidate) and candidate in state.digits_ruled_out:  # said to be wrong: not filled again
             return ReadBack(candidate, f"{how} heard again the digits the caller said were wrong")
         if fits(candidate):
             return FillSlot(candidate, f"slot {slot} filled by {how}")

@@ -233,7 +233,8 @@ class Prompts:
         kind = type_def.kind if type_def is not None else None
         if type_def is not None and kind == "list" and {"yes", "no"} <= type_def.values.keys():
             kind = "yes_no"  # "Anything else?" is a yes/no question: "Yeah." is an answer, not a backchannel
-        hints = RecognitionHints(phrases, type_name, lang, kind, digit_count, ruled_out=state.digits_ruled_out)
+        hints = RecognitionHints(phrases, type_name, lang, kind, digit_count,
+                                 ruled_out=state.digits_ruled_out)
         repairing = state.digits_heard is not None
         if repairing and digit_count is not None:
             hints = while_fixing(hints)
@@ -284,7 +285,8 @@ def while_fixing(hints: RecognitionHints) -> RecognitionHints:
     """How a digits question listens while a number read back (or said to be wrong) is fixed: the fixing
     words pass the digits grammar and a fix is short (no ``digit_count``); an answer of number words only is
     read for the whole length (``whole_count``)."""
-    return replace(hints, phrases=hints.phrases + REPAIR_WORDS, digit_count=None, whole_count=hints.digit_count)
+    return replace(hints, phrases=hints.phrases + REPAIR_WORDS, digit_count=None,
+                   whole_count=hints.digit_count)
 
 
 def _mentions_keypad(spoken: str) -> bool:

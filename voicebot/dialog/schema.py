@@ -92,8 +92,8 @@ class FlowSettings(_Model):
         description="After the question again, when a digit string was said to be wrong at its confirmation",
     )
     digits_heard_again: Text = Field(
-        "I heard {digits:heard} again. If only part of it is wrong, just say that part, like: the third digit "
-        "is five.",
+        "I heard {digits:heard} again. If only part of it is wrong, just say that part, like: "
+        "the third digit is five.",
         description="The digits the caller said were wrong at their confirmation, heard again ({heard})",
     )
     digits_count_back: Text = Field(

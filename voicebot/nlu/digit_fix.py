@@ -13,10 +13,10 @@ same answer ("you missed the five, it's four one three nine, five, two six oh ei
 
 Only an answer with a cue of a fix is read so (a negation, "before"/"after"/"between", the start or the end,
 "missed", "extra", "twice", "single" …): digits said with no cue are the rest of the number or the number
-again, as before (``dialog/interpret.py``). The digits a fix names as there ("a seven after the two") say where
-it goes. Ordinal fixes ("the third digit is five") stay with ``normalize.find_digit_edit`` (two in one answer
-are both applied); a digit named by which of its kind it is ("the second seven should be a four") or a place
-named extra or missing ("the fifth digit's extra") is applied as said (:func:`_counted`).
+again, as before (``dialog/interpret.py``). The digits a fix names as there ("a seven after the two") say
+where it goes. Ordinal fixes ("the third digit is five") stay with ``normalize.find_digit_edit`` (two in one
+answer are both applied); a digit named by which of its kind it is ("the second seven should be a four") or a
+place named extra or missing ("the fifth digit's extra") is applied as said (:func:`_counted`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
-    r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
+    r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?"
+    r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
@@ -52,8 +53,10 @@ _PRONOUN_ONE = re.compile(
 _DIGIT_WORDS = rf"{_DIGIT_WORD}(?: {_DIGIT_WORD})*"
 _NAMED_WRONG = re.compile(
     rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got "
-    rf"(?:(?:the|an?) )?(?P<b>{_DIGIT_WORDS})|\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
-    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it|\b(?:that|this) (?P<e>{_DIGIT_WORD})(?= should| needs| is meant)|"
+    rf"(?:(?:the|an?) )?(?P<b>{_DIGIT_WORDS})|"
+    rf"\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
+    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it|"
+    rf"\b(?:that|this) (?P<e>{_DIGIT_WORD})(?= should| needs| is meant)|"
     rf"\bexcept (?:for )?(?:the|an?) (?P<f>{_DIGIT_WORD}))\b.*?"
     rf"\b(?:it'?s|it is|that'?s|that is|should be|needs to be|is meant to be)(?: actually)?(?: an?| the)? "
     rf"(?P<said>{_DIGIT_WORDS})\b")
@@ -88,7 +91,8 @@ _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
-                  r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|should be|"
+                  r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|"
+                  r"should be|"
                   r"you said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
@@ -99,15 +103,15 @@ _NTH = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5
 _NTH_WORD = "|".join(_NTH)
 # ("the last one" is a place, not a digit 1)
 _NTH_DIGIT = re.compile(
-    rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){_DIGIT_WORD})\b(?!\W*(?:{_DIGIT_WORD}|digits?|numbers?)\b)")
+    rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){_DIGIT_WORD})\b"
+    rf"(?!\W*(?:{_DIGIT_WORD}|digits?|numbers?)\b)")
 _NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
 _TO_DIGIT = re.compile(
     r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
     r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
     rf"(?P<said>{_DIGIT_WORD})\b(?!\W*{_DIGIT_WORD}\b)")
-_TAKE_OUT = re.compile(r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
-_IS_EXTRA = re.compile(r"^(?:'s| is| are)? ?(?:extra|not meant to be there|shouldn't be there|should not be there|"
-                       r"one too many|too many)\b")
+_TAKE_OUT = re.compile(
+    r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
 _SENTENCE = re.compile(r"[^.!?;]+")
@@ -144,8 +148,8 @@ class _Run:
     digits: str
     wrong: bool
     single: bool = False  # "a single zero", "only one eight": the number has it once, not twice
-    # "after", "before", "between" or "and": how it relates to the run before it; on the first run, the relation
-    # it leads with ("after the nine there's a one": the digits the next run goes beside)
+    # "after", "before", "between" or "and": how it relates to the run before it; on the first run, the
+    # relation it leads with ("after the nine there's a one": the digits the next run goes beside)
     relation: str = ""
     after_no: bool = False  # wrong only by the answer's bare "no" before it
 
@@ -179,8 +183,8 @@ def _runs(clause: str) -> list[_Run]:
     for k, m in enumerate(found):
         before = clause[end:m.start]
         after = clause[m.end:found[k + 1].start if k + 1 < len(found) else len(clause)]
-        relation = next((name for name, pattern in _RELATIONS if (runs or name != "and") and pattern.search(before)),
-                        "")
+        relation = next((name for name, pattern in _RELATIONS
+                         if (runs or name != "and") and pattern.search(before)), "")
         wrong_after = bool(_WRONG_AFTER.search(after))
         wrong = bool(_WRONG_BEFORE.search(before)) or wrong_after
         after_no = not k and not wrong_after and bool(_BARE_NO.search(before))
@@ -191,7 +195,8 @@ def _runs(clause: str) -> list[_Run]:
 
 def _in_order(runs: list[_Run]) -> list[_Run]:
     """Runs that lead with their relation put as the other runs are: "after the nine there's a one" as "a one
-    after the nine", "between the six and the four there's a zero" as "a zero between the six and the four"."""
+    after the nine", "between the six and the four there's a zero" as "a zero between the six and the
+    four"."""
     lead = runs[0].relation if runs else ""
     if lead == "between" and len(runs) >= 3 and runs[1].relation == "and":
         return [replace(runs[2], relation=""), runs[0], runs[1], *runs[3:]]
@@ -356,7 +361,7 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         named = f"the {m.group('nth')} {digit}"
         if (to := _TO_DIGIT.search(canonical[m.end():])) is not None:
             fixed, how = heard[:i] + _digit(to.group("said")) + heard[i + 1:], f"a fix ({named} changed)"
-        elif _TAKE_OUT.search(canonical[:m.start()]) or _IS_EXTRA.search(canonical[m.end():]):
+        elif _TAKE_OUT.search(canonical[:m.start()]) or _WRONG_AFTER.search(canonical[m.end():]):
             fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
         else:
             continue
@@ -366,7 +371,7 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         if m is None:
             continue
         nth, named = _NTH[m.group("nth")], f"the {m.group('nth')} digit"
-        if _TAKE_OUT.search(sentence[:m.start()]) or _IS_EXTRA.search(sentence[m.end():]):
+        if _TAKE_OUT.search(sentence[:m.start()]) or _WRONG_AFTER.search(sentence[m.end():]):
             i = nth if nth >= 0 else len(heard) - 1
             fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
         elif _MISSED.search(sentence) and len(runs := find_digit_runs(sentence[m.end():])) == 1 \

@@ -626,8 +626,8 @@ _YES = re.compile(
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
 # Neither a yes nor a no: "yes and no".
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
-# A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is right
-# but …"), "it depends (what it is)"
+# A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
+# right but …"), "it depends (what it is)"
 _HEDGED = re.compile(
     r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bit|part|half|few)|start|beginning|end)"
     r"(?: of it)?(?:'s| is| was| are| were) (?:right|correct)\b|\bit (?:all )?depends\b", re.IGNORECASE)
