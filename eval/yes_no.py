@@ -12,8 +12,11 @@ read as the opposite answer, and a ``neither`` line read as yes (a wrong value c
 
 With ``--voices`` (and ``--channels``) each line is spoken instead, by each caller voice over each channel,
 and heard by the product recogniser twice: with the hints of a plain yes/no question, and with those of "Is
-that right?" after a 10-digit number read back (where the recogniser also reads a number said again). Dev
-voices: flite; held-out: festival.
+that right?" after a 10-digit number read back (where the recogniser also reads a number said again). A
+transcript that is no answer is read as the understanding reads it then: the first of the recogniser's other
+readings near it that answers yes or no (``nlu.understand.yes_no_heard_otherwise``; the product does so
+unless the best reading asks for a person, which this script does not check); ``heard_otherwise`` counts
+those lines. Dev voices: flite; held-out: festival.
 
 Run: ``.venv/bin/python eval/yes_no.py [--data eval/data/yes_no_heldout.csv] [--voices festival --channels
 ulaw,gsm] [--json]``
@@ -30,8 +33,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from voicebot.caller.voices import caller_audio, parse_channel, parse_voices, recognise
+from voicebot.caller.voices import caller_audio, hear_turn, parse_channel, parse_voices
 from voicebot.nlu.entities import SlotTypeSpec, extract
+from voicebot.nlu.understand import yes_no_heard_otherwise
 from voicebot.types import RecognitionHints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,13 +99,21 @@ async def hear(rows: list[tuple[str, str]], voices: tuple[str, ...], channels: t
         for voice in voices:
             for channel in channels:
                 heard = []
+                otherwise = 0
                 for text, _ in rows:
                     audio = await asyncio.to_thread(caller_audio, text, voice, parse_channel(channel),
                                                     CACHE_DIR)
-                    heard.append((await recognise(recognizer, audio.tobytes(), hints, settings))[0])
-                reports[f"{question}/{voice}/{channel}"] = score(rows, heard)
+                    transcript, _ = await hear_turn(recognizer, audio.tobytes(), hints, settings)
+                    said = yes_no_heard_otherwise(YES_NO, transcript.text, transcript.confidence,
+                                                  transcript.alternatives) \
+                        if read_as(transcript.text) == "neither" else None
+                    heard.append(transcript.text if said is None else said[0])
+                    otherwise += said is not None
+                reports[f"{question}/{voice}/{channel}"] = score(rows, heard) | {"heard_otherwise": otherwise}
                 every += heard
-        reports[question] = score(rows * (len(voices) * len(channels)), every)
+        reports[question] = score(rows * (len(voices) * len(channels)), every) | {
+            "heard_otherwise": sum(reports[f"{question}/{v}/{c}"]["heard_otherwise"]
+                                   for v in voices for c in channels)}
     await asyncio.gather(*(pool.run(time.sleep, 0) for _ in range(pool.workers)))  # speculative decodes
     pool.shutdown()
     return reports
@@ -115,6 +127,8 @@ def print_report(report: dict) -> None:
             for line, heard, *transcript in r["wrong"]:
                 print(f"  {heard:>7}: {line}" + (f" (heard: {transcript[0]})" if transcript else ""))
     print(f"read as the opposite answer: {report['opposite']}")
+    if "heard_otherwise" in report:
+        print(f"read from another of the recogniser's readings: {report['heard_otherwise']}")
 
 
 def main(argv: list[str] | None = None) -> int:

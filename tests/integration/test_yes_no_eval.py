@@ -29,3 +29,16 @@ def test_spoken_answers_are_heard_and_scored_per_question(tmp_path, capsys) -> N
         assert [report[label]["lines"] for label in ("yes", "no", "neither")] == [1, 1, 1]
         assert report["yes"]["right"] == 1.0 and report["no"]["right"] == 1.0, report
         assert report["opposite"] == 0
+
+
+def test_a_no_heard_as_other_words_is_read_from_another_reading(tmp_path, capsys) -> None:
+    """festival kal's "no sorry" is heard "you know sorry" (no answer); the beam's "no sorry" is read."""
+    from voicebot.caller.voices import missing_tools
+
+    if missing_tools():
+        pytest.skip(f"missing {missing_tools()}")
+    data = tmp_path / "answers.csv"
+    data.write_text("text,label\nno sorry,no\n")
+    args = ["--data", str(data), "--voices", "festival-kal", "--channels", "ulaw"]
+    report = printed_report(SCRIPT, "yes_no", args, capsys)["yes_no"]
+    assert report["no"]["right"] == 1.0 and report["heard_otherwise"] == 1, report

@@ -45,7 +45,7 @@ from voicebot.caller.script import SayText, Utterance
 from voicebot.caller.simulator import AudioRenderer, TextToSpeech
 from voicebot.config import Settings
 from voicebot.engines import SpeechRecognizer
-from voicebot.types import AudioFrame, RecognitionHints
+from voicebot.types import AudioFrame, RecognitionHints, Transcript
 
 RATE = 8000
 PIPER = "piper"  # the bot's own voice, the simulator's default caller
@@ -256,6 +256,13 @@ async def recognise(recognizer: SpeechRecognizer, pcm: bytes, hints: Recognition
                     ) -> tuple[str, float]:
     """8 kHz ``pcm`` fed to ``recognizer`` as the listener feeds a turn (pre-roll, the speech, the first
     pause, in 20 ms frames) and finished: (text, seconds from the first frame to the transcript)."""
+    transcript, seconds = await hear_turn(recognizer, pcm, hints, settings)
+    return transcript.text, seconds
+
+
+async def hear_turn(recognizer: SpeechRecognizer, pcm: bytes, hints: RecognitionHints, settings: Settings
+                    ) -> tuple[Transcript, float]:
+    """:func:`recognise`, with the whole transcript (its other readings too)."""
     speech = settings.speech
     pcm = bytes(int(RATE * speech.preroll_s) * 2) + pcm + bytes(int(RATE * speech.pause_s) * 2)
     frame = RATE // 50 * 2
@@ -264,7 +271,7 @@ async def recognise(recognizer: SpeechRecognizer, pcm: bytes, hints: Recognition
     for i in range(0, len(pcm), frame):
         await stream.accept(AudioFrame(pcm[i:i + frame], RATE))
     transcript = await stream.finish()
-    return transcript.text, time.perf_counter() - started
+    return transcript, time.perf_counter() - started
 
 
 def _key(text: str, voice: str, channel: Channel) -> str:

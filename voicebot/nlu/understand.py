@@ -18,7 +18,7 @@ from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec, extract
 from voicebot.nlu.human_request import asks_whom, find_human_request
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.list_meaning import ListMeanings
-from voicebot.nlu.normalize import find_correction, find_digit_runs, find_restatement
+from voicebot.nlu.normalize import find_correction, find_digit_runs, find_restatement, tokens
 from voicebot.nlu.wait_request import asks_to_wait
 from voicebot.runtime import InferencePool, Priority
 from voicebot.types import CallerSignals, Entity, Understanding
@@ -111,6 +111,10 @@ class Nlu:
         entities = self.entities(text, expected_slot, today, correction, vector)
         expected = self.slot_types.get(expected_slot) if expected_slot else None
         answered = expected is not None and any(entity.type == expected.name for entity in entities)
+        if expected is not None and expected.kind == "yes_no" and not reading.human_request and not answered \
+                and (said := yes_no_heard_otherwise(expected, text, transcript_confidence, heard_otherwise)) \
+                is not None:
+            return self.understand_sync(said[0], said[1], expected_slot, today=today, signals=signals)
         if reading.intent is None and not reading.human_request and not answered and heard_otherwise:
             rescue = self.rescued(transcript_confidence, heard_otherwise)
             if rescue is not None:
@@ -226,3 +230,36 @@ class Nlu:
             if entity is not None:
                 found.append(entity)
         return tuple(found)
+
+
+def yes_no_heard_otherwise(spec: SlotTypeSpec, heard: str, transcript_confidence: float,
+                           heard_otherwise: Sequence[tuple[str, float]]) -> tuple[str, float] | None:
+    """At a yes/no question (``spec``), for a best reading ``heard`` that is no answer and no request for a
+    person (an intent it seems to have is read again from the reading taken: "you know sorry" is a "repeat"):
+    the first of the recogniser's other readings within :data:`RESCUE_CONFIDENCE_RATIO` of its confidence
+    that is ``heard`` with its first one or two words (no yes or no among them) heard as one yes or no word,
+    and answers, with its confidence ("you know sorry" -> "no sorry", "now mate" -> "no mate": a short "no"
+    or "nah" heard as other words). Any other reading that answers was no help: it read as many answers
+    into questions and hedges ("yes and no" -> "yes no"; eval/README.md, "Yes and no as callers say them")."""
+    floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
+    readings = [(text, confidence) for text, confidence in heard_otherwise if confidence >= floor]
+    for text, confidence in readings[:RESCUE_MAX_READINGS]:
+        entity = extract(text, spec, expected=True)
+        if entity is not None and isinstance(entity.value, bool) and _answer_word_misheard(heard, text):
+            return text, confidence
+    return None
+
+
+_ANSWER_WORDS = frozenset(("yes", "yeah", "yep", "yup", "no", "nope", "nah"))
+
+
+def _answer_word_misheard(heard: str, other: str) -> bool:
+    """``other`` is ``heard`` with its first one or two words, none a yes or no word, as one yes or no
+    word."""
+    a, b = ([t.text for t in tokens(text) if t.text[0].isalnum()] for text in (heard, other))
+    same = 0
+    while same < min(len(a), len(b)) and a[len(a) - 1 - same] == b[len(b) - 1 - same]:
+        same += 1
+    head, answer = a[:len(a) - same], b[:len(b) - same]
+    return len(answer) == 1 and answer[0] in _ANSWER_WORDS and 1 <= len(head) <= 2 \
+        and not _ANSWER_WORDS & set(head)
