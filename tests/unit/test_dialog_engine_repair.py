@@ -205,6 +205,17 @@ async def test_a_number_said_to_be_wrong_is_not_taken_again_when_heard_again(bun
     assert state.digits_ruled_out == ()  # the next step starts afresh
 
 
+async def test_a_secret_said_to_be_wrong_and_heard_again_is_not_read_out(tmp_path):
+    secret = bundle_of(BUNDLE.replace("        confirm: true\n", "        confirm: true\n        read_back: false\n", 1),
+                       tmp_path, "secret")
+    engine, state = await at_account(secret)
+    await engine.step(state, u("one two three four five six seven eight", account="12345678"))
+    await engine.step(state, u("no", yes_no=False))
+    r = await engine.step(state, u("one two three four five six seven eight", account="12345678"))
+    assert "account" not in state.slots and "12345678" not in said(r) and "digits:" not in said(r)
+    assert said(r).startswith("Your account number?") and "just say that part" in said(r)
+
+
 async def test_keys_the_caller_typed_are_taken_even_when_said_to_be_wrong_before(bundle):
     engine, state = await at_account(bundle)
     await engine.step(state, DigitsInput("12345678"))

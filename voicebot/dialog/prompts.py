@@ -167,13 +167,11 @@ class Prompts:
     def heard_again(self, state: DialogState, out: TurnOutput, step: AnyStep, heard: str) -> None:
         """Digits heard again that the caller said were wrong: said so (or, for a secret, the question
         again), how to fix a part, and the keypad."""
+        if not getattr(step, "read_back", True):
+            return self.digits_rejected(state, out, step)
         settings = self.bundle.settings
-        if getattr(step, "read_back", True):
-            self.say(state, out, render(self.text(state, settings.digits_heard_again), {"heard": heard}),
-                     remember=True)
-        else:
-            self.say(state, out, self.render(state, step.prompt), remember=True)  # type: ignore[union-attr]
-            self.say(state, out, self.text(state, settings.digits_rejected_prompt), remember=True)
+        self.say(state, out, render(self.text(state, settings.digits_heard_again), {"heard": heard}),
+                 remember=True)
         self.say(state, out, self.text(state, settings.dtmf_offer), remember=True)
         self.listen(state, out, self.expectation(state, step))
 

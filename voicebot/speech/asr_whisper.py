@@ -540,8 +540,10 @@ class WhisperRecognizer:
         no_speech = result.no_speech_prob
         hypotheses = [[t for t in ids if t < self._tokenizer.eot] for ids in result.sequences_ids]
         texts = [self._tokenizer.decode(tokens).strip() for tokens in hypotheses]
-        count = hints.count_for(len(digits_of(texts[0])), True)
-        best = choose_hypothesis(texts, result.scores, no_speech, count, hints.ruled_out) if grammar else 0
+        best = 0
+        if grammar:
+            count = hints.count_for(len(digits_of(texts[0])), True)
+            best = choose_hypothesis(texts, result.scores, no_speech, count, hints.ruled_out)
         tokens, text = hypotheses[best], texts[best]
         looped = len(tokens) >= max_new_tokens
         if looped:  # stopped by the cap, not by end-of-text: a repetition loop
