@@ -164,6 +164,11 @@ def test_a_single_digit_where_the_number_has_no_double_is_no_fix_of_its_own() ->
     ("90312776845", "You've put a one in there somewhere, there isn't a one in the number at all.",
      "9032776845"),
     ("59036214877", "Just the one seven at the end, not two.", "5903621487"),
+    # as the recogniser writes them spoken by festival voices
+    ("720364159", "Yeah, between the six and the four, there's a zero.", "7203604159"),  # where, then what
+    ("274903318", "After the nine, there's the one, the rest is right.", "2749103318"),
+    ("350617729", "You've missed out the 4th digit. It's a 9.", "3509617729"),  # the digit a sentence on
+    ("8463920175", "the floor is wrong it should be a nine", "8963920175"),  # "four" heard "floor"
 ])
 def test_a_digit_named_by_its_kind_a_place_missing_or_extra_and_two_fixes_at_once(heard, said, fixed):
     """Fresh fourth set (eval/data/digit_repairs_heldout4.csv), read once before these rules."""

@@ -99,7 +99,8 @@ _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|ex
 # eight"), or a place named with its digit extra or missing ("the fifth digit's extra", "you've missed out the
 # fourth digit, it's a nine")
 _NTH = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6, "eighth": 7,
-        "ninth": 8, "tenth": 9, "last": -1}
+        "ninth": 8, "tenth": 9, "last": -1, "1st": 0, "2nd": 1, "3rd": 2, "4th": 3, "5th": 4, "6th": 5, "7th": 6,
+        "8th": 7, "9th": 8, "10th": 9}
 _NTH_WORD = "|".join(_NTH)
 # ("the last one" is a place, not a digit 1)
 _NTH_DIGIT = re.compile(
@@ -114,6 +115,8 @@ _TAKE_OUT = re.compile(
     r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
+# a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
+_FLOOR = re.compile(r"\bfloor\b")
 _SENTENCE = re.compile(r"[^.!?;]+")
 _CLAUSE = re.compile(r"[^,.!?;:]+")
 
@@ -157,8 +160,8 @@ class _Run:
 def _canonical(text: str) -> str:
     """Counted digits spelled out: "two sevens" -> "seven seven", "the one twice" -> "one one", "two eights,
     not three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"; "the last one" ->
-    "the last digit"; "the oh" -> "the zero"."""
-    text = _ARTICLE_OH.sub(r"\1 zero", text.lower().replace("’", "'"))
+    "the last digit"; "the oh" -> "the zero"; "floor" (a "four" misheard) -> "four"."""
+    text = _FLOOR.sub("four", _ARTICLE_OH.sub(r"\1 zero", text.lower().replace("’", "'")))
 
     def counted(m: re.Match) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
@@ -245,14 +248,19 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
 
 def _clauses(canonical: str) -> list[str]:
     """The clauses of an answer; one that opens with its relation ("it goes between the two and the five")
-    joined to the one before, which says what goes there."""
+    joined to the one before, which says what goes there, or, when it says only where ("between the six and
+    the four, there's a zero"), to the one after."""
     clauses: list[str] = []
+    only_where = False
     for clause in _CLAUSE.findall(canonical):
         found = find_digit_runs(clause)
-        if clauses and found and _LEADS_WITH_RELATION.search(clause[:found[0].start]):
+        if clauses and found and (only_where or _LEADS_WITH_RELATION.search(clause[:found[0].start])):
             clauses[-1] += " " + clause
         elif clause.strip():
             clauses.append(clause)
+        runs = _runs(clause)
+        only_where = bool(runs) and runs[0].relation in ("after", "before", "between") \
+            and len(runs) == (2 if runs[0].relation == "between" else 1)
     return clauses
 
 
@@ -366,15 +374,18 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         else:
             continue
         return (fixed, how) if fits(fixed) else None
-    for sentence in _SENTENCE.findall(canonical):
+    sentences = _SENTENCE.findall(canonical)
+    for k, sentence in enumerate(sentences):
         m = _NTH_PLACE.search(sentence)
         if m is None:
             continue
         nth, named = _NTH[m.group("nth")], f"the {m.group('nth')} digit"
+        rest = sentence[m.end():] if find_digit_runs(sentence[m.end():]) or k + 1 == len(sentences) \
+            else sentences[k + 1]  # "you've missed out the fourth digit. it's a nine."
         if _TAKE_OUT.search(sentence[:m.start()]) or _WRONG_AFTER.search(sentence[m.end():]):
             i = nth if nth >= 0 else len(heard) - 1
             fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
-        elif _MISSED.search(sentence) and len(runs := find_digit_runs(sentence[m.end():])) == 1 \
+        elif _MISSED.search(sentence) and len(runs := find_digit_runs(rest)) == 1 \
                 and len(said := str(runs[0].value)) == 1:
             i = nth if nth >= 0 else len(heard)
             fixed, how = heard[:i] + said + heard[i:], f"a fix ({named} put in)"
