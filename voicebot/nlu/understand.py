@@ -141,9 +141,7 @@ class Nlu:
         that is neither and answers no slot the dialog asked for: "Where's my power still?" -> "Where's my
         parcel?". Only readings whose confidence is within :data:`RESCUE_CONFIDENCE_RATIO` of the best one's
         are read, in one batch (eval/README.md, "Menu answers")."""
-        floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
-        candidates = [(text, confidence) for text, confidence in heard_otherwise
-                      if confidence >= floor and text.strip()][:RESCUE_MAX_READINGS]
+        candidates = near_readings(transcript_confidence, heard_otherwise)
         if not candidates:
             return None
         vectors = self.classifier.embedder.embed([classifier_text(text) for text, _ in candidates])
@@ -241,13 +239,20 @@ def yes_no_heard_otherwise(spec: SlotTypeSpec, heard: str, transcript_confidence
     and answers, with its confidence ("you know sorry" -> "no sorry", "now mate" -> "no mate": a short "no"
     or "nah" heard as other words). Any other reading that answers was no help: it read as many answers
     into questions and hedges ("yes and no" -> "yes no"; eval/README.md, "Yes and no as callers say them")."""
-    floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
-    readings = [(text, confidence) for text, confidence in heard_otherwise if confidence >= floor]
-    for text, confidence in readings[:RESCUE_MAX_READINGS]:
+    for text, confidence in near_readings(transcript_confidence, heard_otherwise):
         entity = extract(text, spec, expected=True)
         if entity is not None and isinstance(entity.value, bool) and _answer_word_misheard(heard, text):
             return text, confidence
     return None
+
+
+def near_readings(transcript_confidence: float, heard_otherwise: Sequence[tuple[str, float]]
+                  ) -> list[tuple[str, float]]:
+    """The recogniser's other readings that may stand for the best one: the first
+    :data:`RESCUE_MAX_READINGS` within :data:`RESCUE_CONFIDENCE_RATIO` of its confidence, best first."""
+    floor = transcript_confidence * RESCUE_CONFIDENCE_RATIO
+    return [(text, confidence) for text, confidence in heard_otherwise
+            if confidence >= floor and text.strip()][:RESCUE_MAX_READINGS]
 
 
 _ANSWER_WORDS = frozenset(("yes", "yeah", "yep", "yup", "no", "nope", "nah"))
