@@ -67,7 +67,10 @@ def test_a_form_without_its_csrf_token_is_refused(page: Page, site: Site) -> Non
 
 def test_logging_in_with_the_keyboard_only(page: Page, site: Site) -> None:
     page.goto("/login")
-    assert page.evaluate("document.activeElement.id") == "username"  # the form has the focus at once
+    # the form has the focus at once (autofocus: the browser applies it after parsing, a moment after goto
+    # returns on a loaded machine)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'", timeout=5000)
+    assert page.evaluate("document.activeElement.id") == "username"
     page.keyboard.type("quinn")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "password"
