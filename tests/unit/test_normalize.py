@@ -288,13 +288,18 @@ def test_yes_no_not_from_other_sentences() -> None:
     "half of it is right", "the first part is right but i'm not sure about the end",
     "the first bit was right",
     "I suppose it depends what it is",
+    # a condition (fresh fifth set): no yes until it is met
+    "only if the courier can come on saturday", "yes but only if it doesn't cost anything",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None
 
 
 @pytest.mark.parametrize("text", ["i'm afraid not", "afraid not", "i'll pass", "that's not my number",
-                                  "nae chance", "no, only half of it is right"])
+                                  "nae chance", "no, only half of it is right",
+                                  # fresh fifth set's kinds, lines of our own
+                                  "i'll leave it for today thanks", "na you're fine", "not for us thanks",
+                                  "that's not what i asked for"])
 def test_noes_without_a_no_word(text: str) -> None:
     match = n.find_yes_no(text)
     assert match is not None and match.value is False

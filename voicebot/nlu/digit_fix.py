@@ -67,7 +67,8 @@ _SINGLE = re.compile(
 _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?:the )?one\b")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
-    r"(?:\bnot|\bno|instead of|rather than|you said|you(?:'ve| have)? got|you put|you've put|you heard|"
+    r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|you put|you've put|"
+    r"you heard|"
     r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
 # an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the
@@ -83,7 +84,7 @@ _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an|
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
     r"\b(?:swap(?:ped)?|switch(?:ed)?|mixed up|reversed|back to front|(?:the )?(?:other|wrong) way a?round|"
-    r"a?round the other way)\b")
+    r"a?round the (?:other|wrong) way)\b")
 # a swap with no digits said: "the last two are the wrong way round"
 _PAIR = re.compile(r"\b(?P<where>last|final|first) two\b")
 _END = re.compile(r"\b(?:at the end|the end|ends?|ending|ended|finish(?:es|ing)?|last)\b")
@@ -93,7 +94,7 @@ _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|fr
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
                   r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|"
                   r"should be|"
-                  r"you said|isn't|is not|you(?:'ve| have)? put|you put|"
+                  r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
 # eight"), or a place named with its digit extra or missing ("the fifth digit's extra", "you've missed out the
@@ -107,6 +108,8 @@ _NTH_DIGIT = re.compile(
     rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){_DIGIT_WORD})\b"
     rf"(?!\W*(?:{_DIGIT_WORD}|digits?|numbers?)\b)")
 _NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
+# two places swapped, named without digits: "the seventh and eighth digits are swapped"
+_NTH_PAIR = re.compile(rf"\b(?P<a>{_NTH_WORD}) and (?:the )?(?P<b>{_NTH_WORD})\b(?! (?:is|was|should)\b)")
 _TO_DIGIT = re.compile(
     r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
     r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
@@ -268,7 +271,7 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
     """The fixes ``text`` says, one per clause that has digits (a clause of only wrong digits, "not seven
     seven six", goes with the one before it); none without a cue of a fix."""
     canonical = _canonical(text)
-    if not any(p.search(t) for p in (_CUE, _END, _START) for t in (text.lower(), canonical)):
+    if not any(p.search(t) for p in (_CUE, _SWAPPED, _END, _START) for t in (text.lower(), canonical)):
         return []
     fixes: list[DigitFix] = []
     place = ""  # "just the end, it's a seven": a place said in a clause of its own is where the next one goes
@@ -287,9 +290,14 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             fixes += [DigitFix(b + a, a + b, where), DigitFix(a + b, b + a, where)]
             continue
         fix = _fix(runs, where)
-        if fixes and fix.wrong and not fix.said and fixes[-1].said and not fixes[-1].wrong:
-            last = fixes[-1]  # "six four, not four six"; "a nine between the three and the four, not a zero"
+        last = fixes[-1] if fixes else None
+        if last is not None and fix.wrong and not fix.said and last.said and not last.wrong:
+            # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
+        elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
+                and len(last.wrong) == len(fix.said) and not last.said and not last.after_no:
+            # "not double nine, it's nine oh"; not "no three at the start, it's seven oh nine" (a 3 taken out)
+            fixes[-1] = replace(fix, wrong=last.wrong)
         elif fix.said or fix.wrong:
             fixes.append(fix)
     return fixes
@@ -326,6 +334,8 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(counted[0], f"{counted[1]} {what}")
     if (several := _several_edits(heard, text, fits)) is not None:
         return Repair(several[0], f"fixes of {several[1]} positions {what}")
+    if (several := _several_substitutions(heard, find_digit_fixes(text), fits)) is not None:
+        return Repair(several[0], f"{several[1]} parts named as wrong, each put right, {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
     if edit is not None and edited is not None and fits(edited):
@@ -352,6 +362,30 @@ def _several_edits(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[
     for edit in edits:
         fixed = apply_digit_edit(fixed, edit, fits) if fixed is not None else None
     return (fixed, len(edits)) if fixed is not None and fits(fixed) else None
+
+
+def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]
+                           ) -> tuple[str, int] | None:
+    """Two or more fixes that each name what is wrong and what it should be, each wrong part found once in
+    ``heard`` and in a place of its own ("it's oh nine two, not oh one two, and the last one's a one, not a
+    seven"): all applied, when the result fits (the digits, how many fixes)."""
+    spans: dict[tuple[int, int], str] = {}
+    pairs = {(fix.said, fix.wrong) for fix in fixes}
+    for fix in fixes:
+        if not fix.said or not fix.wrong or (fix.wrong, fix.said) in pairs:  # a swap is one fix, either way
+            continue
+        ends = len(heard) - len(fix.wrong)
+        places = [i for i in _occurrences(heard, fix.wrong)
+                  if (fix.where != "start" or not i) and (fix.where != "end" or i == ends)]
+        if len(places) == 1:
+            spans[(places[0], places[0] + len(fix.wrong))] = fix.said
+    ordered = sorted(spans)
+    if len(ordered) < 2 or any(a[1] > b[0] for a, b in zip(ordered, ordered[1:])):
+        return None
+    fixed = heard
+    for start, end in reversed(ordered):
+        fixed = fixed[:start] + spans[(start, end)] + fixed[end:]
+    return (fixed, len(ordered)) if fits(fixed) else None
 
 
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
@@ -424,16 +458,21 @@ def _edit_placed(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> st
 
 
 def _pair_swapped(heard: str, text: str) -> str | None:
-    """``heard`` with its last (first) two digits swapped, for a swap named with no digits said ("the last two
-    are the wrong way round"); None for any other answer."""
+    """``heard`` with two of its digits swapped, for a swap named with no digits said: the last (first) two
+    ("the last two are the wrong way round") or two places ("the seventh and eighth digits are swapped");
+    None for any other answer."""
     lowered = text.lower()
-    pair = _PAIR.search(lowered)
+    pair = _PAIR.search(lowered) or _NTH_PAIR.search(lowered)
     if pair is None or not _SWAPPED.search(lowered) or len(heard) < 2 \
             or find_digit_runs(lowered[:pair.start()] + lowered[pair.end():]):
         return None
-    if pair.group("where") == "first":
-        return heard[1] + heard[0] + heard[2:]
-    return heard[:-2] + heard[-1] + heard[-2]
+    if pair.re is _PAIR:
+        a, b = (0, 1) if pair.group("where") == "first" else (len(heard) - 2, len(heard) - 1)
+    else:
+        a, b = sorted(n if n >= 0 else len(heard) + n for n in (_NTH[pair.group("a")], _NTH[pair.group("b")]))
+        if a == b or b >= len(heard):
+            return None
+    return heard[:a] + heard[b] + heard[a + 1:b] + heard[a] + heard[b + 1:]
 
 
 def apply_digit_fixes(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:

@@ -609,6 +609,8 @@ _NO = re.compile(
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
+    r"(?:i'?ll|i will|we'?ll|i'?d better) leave it|not for (?:me|us)|^\W*na\b|"
+    r"that'?s not what i (?:said|asked for|meant|wanted)|"
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
@@ -627,10 +629,11 @@ _YES = re.compile(
 # Neither a yes nor a no: "yes and no".
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
 # A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
-# right but …"), "it depends (what it is)"
+# right but …"), "it depends (what it is)", a condition ("only if it's free")
 _HEDGED = re.compile(
     r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bit|part|half|few)|start|beginning|end)"
-    r"(?: of it)?(?:'s| is| was| are| were) (?:right|correct)\b|\bit (?:all )?depends\b", re.IGNORECASE)
+    r"(?: of it)?(?:'s| is| was| are| were) (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b",
+    re.IGNORECASE)
 # An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
 _WEAK_YES = frozenset(("right", "sure", "okay", "ok", "alright", "all right", "fine"))
@@ -932,9 +935,14 @@ _COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 def _edit_digits(value: str) -> str:
-    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"); a lone homophone is its
-    digit ("the seventh digit should be a free": the recogniser's "three")."""
+    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"), or of its second sentence
+    when that says the first one's digits again and more ("a two. two seven six oh" -> "2760"); a lone
+    homophone is its digit ("the seventh digit should be a free": the recogniser's "three")."""
     value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
+    said = [d for sentence in re.split(r"[.!?;]", value)
+            if (d := "".join(run.value for run in find_digit_runs(sentence)))]
+    if len(said) == 2 and len(said[1]) > len(said[0]) and said[1].startswith(said[0]):
+        return said[1]  # "a two. two seven six oh": the same part said again, longer
     clauses = re.split(r"[,.;!?]\s*", value)
     for k in range(1, len(clauses)):  # up to a clause that opens with words: "389, there's only one 8" -> 389
         runs = find_digit_runs(clauses[k])
@@ -955,7 +963,9 @@ def find_digit_edit(text: str) -> DigitEdit | None:
     is a plain digits answer)."""
     if m := _EDIT_ADD.search(text):
         digits = _edit_digits(m.group("value"))
-        if digits:
+        # "you missed the nine, it goes six nine three seven at the end": the end is the last clause's own
+        last_clause = re.split(r"[,.;!?]", m.group("value"))[-1]
+        if digits and digits == (_edit_digits(last_clause) or digits):
             return DigitEdit("append" if m.group("where").lower() == "end" else "prepend", digits)
     if m := _EDIT_ENDS.search(text):
         if digits := _edit_digits(m.group("value")):
