@@ -212,3 +212,10 @@ def test_a_digit_said_not_to_be_there_then_what_follows_it_is_taken_out_not_repl
     """ "no four at the start, it's one two three": the 4 goes, the 1 2 3 after it stays."""
     repair = read_repair("41238574690", "There's no four at the start, it's one two three.", ten)
     assert repair is not None and repair.digits == "1238574690"
+
+
+def test_a_digit_taken_out_by_name_even_after_saying_it_is_not_there() -> None:
+    repair = read_repair("61870394425", "Take the seven out.", ten)
+    assert repair is not None and repair.digits == "6180394425"
+    repair = read_repair("61870394425", "There's no seven in it, take the seven out.", ten)
+    assert repair is not None and repair.digits == "6180394425"

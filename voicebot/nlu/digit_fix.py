@@ -77,6 +77,9 @@ _BARE_NO = re.compile(r"^\W*(?:(?:oh|ah|uh|um|er|erm|well|sorry)\W+)*(?:no|nope|
 # after a digit run: "the last five's not there", "the seven is extra"
 _WRONG_AFTER = re.compile(r"^\W*(?:'s|is|are)? ?(?:not there|shouldn't be there|should not be there|extra|"
                           r"too many|not meant to be there)\b")
+# around a digit run: "take the five out", "knock the last seven off"
+_TAKEN_OUT = (re.compile(r"\b(?:take|get|knock|cross|leave)(?: the| a| an| that| last| first)*\s*$"),
+              re.compile(r"^\s*(?:out|off)\b"))
 _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an| that)*\W*$")),
               ("before", re.compile(r"\b(?:before|in front of|ahead of)(?: the| a| an)*\W*$")),
               ("between", re.compile(r"\bbetween(?: the| a| an)*\W*$")),
@@ -93,7 +96,7 @@ _START = re.compile(
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
                   r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|"
-                  r"should be|"
+                  r"should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
@@ -191,7 +194,8 @@ def _runs(clause: str) -> list[_Run]:
         after = clause[m.end:found[k + 1].start if k + 1 < len(found) else len(clause)]
         relation = next((name for name, pattern in _RELATIONS
                          if (runs or name != "and") and pattern.search(before)), "")
-        wrong_after = bool(_WRONG_AFTER.search(after))
+        wrong_after = bool(_WRONG_AFTER.search(after)) \
+            or bool(_TAKEN_OUT[0].search(before) and _TAKEN_OUT[1].search(after))
         wrong = bool(_WRONG_BEFORE.search(before)) or wrong_after
         after_no = not k and not wrong_after and bool(_BARE_NO.search(before))
         runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation, after_no))
@@ -295,7 +299,8 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
         elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
-                and len(last.wrong) == len(fix.said) and not last.said and not last.after_no:
+                and len(last.wrong) == len(fix.said) and fix.said != last.wrong and not last.said \
+                and not last.after_no:
             # "not double nine, it's nine oh"; not "no three at the start, it's seven oh nine" (a 3 taken out)
             fixes[-1] = replace(fix, wrong=last.wrong)
         elif fix.said or fix.wrong:
