@@ -200,10 +200,11 @@ def test_a_named_digit_or_place_that_does_not_fit_changes_nothing_by_it(heard, s
     ("6205183947", "The third and fourth digits are swapped.", "6250183947"),
     ("6205183947", "You've switched the second and the last ones.", "6705183942"),
     # two parts named as wrong in one answer
-    ("5096312874", "It's three one five, not three one two, and the last one's a two, not a four.", "5096315872"),
+    ("5096312874", "It's three one five, not three one two, and the last one's a two, not a four.",
+     "5096315872"),
 ])
 def test_fifth_set_kinds_a_restated_start_a_named_swap_and_two_substitutions(heard, said, fixed):
-    """Fresh fifth set (eval/data/digit_repairs_heldout5.csv), read once before these rules; lines of our own."""
+    """Fresh fifth set (eval/data/digit_repairs_heldout5.csv), read once before these rules; our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 

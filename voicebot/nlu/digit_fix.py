@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Literal
 
 from voicebot.nlu.normalize import DIGITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
@@ -67,7 +68,8 @@ _SINGLE = re.compile(
 _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?:the )?one\b")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
-    r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|you put|you've put|"
+    r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
+    r"you put|you've put|"
     r"you heard|"
     r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
@@ -385,7 +387,7 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
         if len(places) == 1:
             spans[(places[0], places[0] + len(fix.wrong))] = fix.said
     ordered = sorted(spans)
-    if len(ordered) < 2 or any(a[1] > b[0] for a, b in zip(ordered, ordered[1:])):
+    if len(ordered) < 2 or any(a[1] > b[0] for a, b in pairwise(ordered)):
         return None
     fixed = heard
     for start, end in reversed(ordered):

@@ -935,9 +935,9 @@ _COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 def _edit_digits(value: str) -> str:
-    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"), or of its second sentence
-    when that says the first one's digits again and more ("a two. two seven six oh" -> "2760"); a lone
-    homophone is its digit ("the seventh digit should be a free": the recogniser's "three")."""
+    """The digits of a fix, up to "not" / "instead of" ("an eight, not a six" -> "8"), or of its second
+    sentence when that says the first one's digits again and more ("a two. two seven six oh" -> "2760"); a
+    lone homophone is its digit ("the seventh digit should be a free": the recogniser's "three")."""
     value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
     said = [d for sentence in re.split(r"[.!?;]", value)
             if (d := "".join(run.value for run in find_digit_runs(sentence)))]
