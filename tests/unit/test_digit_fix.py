@@ -220,3 +220,21 @@ def test_a_digit_taken_out_by_name_even_after_saying_it_is_not_there() -> None:
     assert repair is not None and repair.digits == "6180394425"
     repair = read_repair("61870394425", "There's no seven in it, take the seven out.", ten)
     assert repair is not None and repair.digits == "6180394425"
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # one of a digit the number has twice, taken out ("one of the sixes": either gives the same number)
+    ("40966218537", "Take out one of the sixes.", "4096218537"),
+    ("40961882157", "There's one eight too many.", "4096182157"),
+    # a digit said once where it was heard twice
+    ("33074829165", "You've got the three twice at the start, it's only once.", "3074829165"),
+    # a count against a count, with "in a row" and "of them"
+    ("52777716034", "There's three sevens in a row, not four of them.", "5277716034"),
+    # a fix said on over clauses of one sentence, placed over the one stretch named as wrong
+    ("4441706253", "It's double four, double one, not triple four.", "4411706253"),
+    ("8206555773", "Not triple five, it's double five then a two, then double seven.", "8206552773"),
+    ("5917366280", "It's double three, then six two eight oh. Not three double six.", "5917336280"),
+])
+def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, said, fixed):
+    repair = read_repair(heard, said, ten)
+    assert repair is not None and repair.digits == fixed

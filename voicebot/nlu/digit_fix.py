@@ -43,7 +43,7 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
-    r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?"
+    r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?(?: in a row| together)?"
     r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _PRONOUN_ONE = re.compile(
@@ -61,6 +61,10 @@ _NAMED_WRONG = re.compile(
     rf"\bexcept (?:for )?(?:the|an?) (?P<f>{_DIGIT_WORD}))\b.*?"
     rf"\b(?:it'?s|it is|that'?s|that is|should be|needs to be|is meant to be)(?: actually)?(?: an?| the)? "
     rf"(?P<said>{_DIGIT_WORDS})\b")
+# a digit said once where the number read back has it twice: "you've got seven twice at the end, it's only
+# once"
+_ONCE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b(?P<mid>[^.;]*?)\W*"
+                   r"(?:it'?s |it is |there'?s |should be )?(?:only|just) once\b")
 _TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
 _SINGLE = re.compile(
     rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) (?:the )?one) (?=(?:{_DIGIT_WORD})\b)")
@@ -121,10 +125,17 @@ _TO_DIGIT = re.compile(
     rf"(?P<said>{_DIGIT_WORD})\b(?!\W*{_DIGIT_WORD}\b)")
 _TAKE_OUT = re.compile(
     r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
+# one of a digit the number has more than once is extra: "take out one of the fours", "one seven too many"
+_ONE_OF = re.compile(
+    rf"\b(?:take out|take away|remove|drop|delete|get rid of|lose|scrap) one of the (?P<a>{_PLURAL})\b|"
+    rf"\bone (?P<b>{_SINGULAR}) too many\b|\bone too many (?P<c>{_PLURAL})\b")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
 _FLOOR = re.compile(r"\bfloor\b")
+# the words of a clause that says more digits on from the one before: "it's double two, double six", "…, then
+# a three"
+_ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
 _SENTENCE = re.compile(r"[^.!?;]+")
 _CLAUSE = re.compile(r"[^,.!?;:]+")
 
@@ -178,7 +189,7 @@ def _canonical(text: str) -> str:
         plural = m.group("plural") or _PLURAL_OF[m.group("digit")]
         return f"{m.group()} {plural}"
 
-    text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", text)
+    text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
     text = _SINGLE.sub("single ", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
     text = _COUNT_AGAINST.sub(against, text)
@@ -255,18 +266,19 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
     return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no, left, right)
 
 
-def _clauses(canonical: str) -> list[str]:
-    """The clauses of an answer; one that opens with its relation ("it goes between the two and the five")
-    joined to the one before, which says what goes there, or, when it says only where ("between the six and
-    the four, there's a zero"), to the one after."""
-    clauses: list[str] = []
+def _clauses(canonical: str) -> list[tuple[str, bool]]:
+    """The clauses of an answer, each with whether it opens a sentence; one that opens with its relation ("it
+    goes between the two and the five") joined to the one before, which says what goes there, or, when it
+    says only where ("between the six and the four, there's a zero"), to the one after."""
+    clauses: list[tuple[str, bool]] = []
     only_where = False
-    for clause in _CLAUSE.findall(canonical):
+    for m in _CLAUSE.finditer(canonical):
+        clause = m.group()
         found = find_digit_runs(clause)
         if clauses and found and (only_where or _LEADS_WITH_RELATION.search(clause[:found[0].start])):
-            clauses[-1] += " " + clause
+            clauses[-1] = (clauses[-1][0] + " " + clause, clauses[-1][1])
         elif clause.strip():
-            clauses.append(clause)
+            clauses.append((clause, canonical[:m.start()].rstrip()[-1:] in ("", ".", "!", "?", ";")))
         runs = _runs(clause)
         only_where = bool(runs) and runs[0].relation in ("after", "before", "between") \
             and len(runs) == (2 if runs[0].relation == "between" else 1)
@@ -275,13 +287,14 @@ def _clauses(canonical: str) -> list[str]:
 
 def find_digit_fixes(text: str) -> list[DigitFix]:
     """The fixes ``text`` says, one per clause that has digits (a clause of only wrong digits, "not seven
-    seven six", goes with the one before it); none without a cue of a fix."""
+    seven six", goes with the one before it, and so does one of digits said on in the same sentence, "it's
+    double two, double six"); none without a cue of a fix."""
     canonical = _canonical(text)
     if not any(p.search(t) for p in (_CUE, _SWAPPED, _END, _START) for t in (text.lower(), canonical)):
         return []
     fixes: list[DigitFix] = []
     place = ""  # "just the end, it's a seven": a place said in a clause of its own is where the next one goes
-    for clause in _clauses(canonical):
+    for clause, opens_sentence in _clauses(canonical):
         runs = _runs(clause)
         if not runs:
             place = clause
@@ -297,7 +310,10 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             continue
         fix = _fix(runs, where)
         last = fixes[-1] if fixes else None
-        if last is not None and fix.wrong and not fix.said and last.said and not last.wrong:
+        if last is not None and last.said and not (last.left or last.right) and not opens_sentence \
+                and _says_on(clause, runs):
+            fixes[-1] = replace(last, said=last.said + fix.said)  # "it's double two, double six"
+        elif last is not None and fix.wrong and not fix.said and last.said and not last.wrong:
             # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
         elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
@@ -308,6 +324,17 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
         elif fix.said or fix.wrong:
             fixes.append(fix)
     return fixes
+
+
+def _says_on(clause: str, runs: list[_Run]) -> bool:
+    """The clause says only digits, on from the clause before ("…, then double six")."""
+    if any(run.wrong or run.relation or run.single for run in runs):
+        return False
+    outside, at = [], 0
+    for found in find_digit_runs(clause):
+        outside.append(clause[at:found.start])
+        at = found.end
+    return set(re.findall(r"[a-z']+", " ".join([*outside, clause[at:]]))) <= _ON_FROM
 
 
 def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
@@ -396,10 +423,18 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
 
 
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
-    """A digit named by which of its kind it is, changed or taken out ("the second seven should be a four",
+    """One of a digit the number has more than once taken out ("take out one of the fours", "one seven too
+    many": when which one makes no difference); a digit named by which of its kind it is, changed or taken out
+    ("the second seven should be a four",
     "take out the second eight", "the first oh's extra"), or a place whose digit is extra or missing ("the
     fifth digit's extra", "you've missed out the fourth digit, it's a nine"): (the new digits, how); None when
     the answer says none of these or the result does not fit."""
+    if (one_of := _ONE_OF.search(text.lower())) is not None:
+        word = one_of.group("b") or _PLURALS[one_of.group("a") or one_of.group("c")]
+        digit = _digit(word)
+        fitting = {fixed for i, d in enumerate(heard)
+                   if d == digit and fits(fixed := heard[:i] + heard[i + 1:])}
+        return (fitting.pop(), f"a fix (one {digit} taken out)") if len(fitting) == 1 else None
     canonical = _canonical(text)
     for m in _NTH_DIGIT.finditer(canonical):
         digit, nth = _digit(m.group("d")), _NTH[m.group("nth")]
@@ -512,9 +547,12 @@ def _occurrences(text: str, part: str) -> list[int]:
 def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | None:
     """``fix.said`` put over the stretch of ``heard`` it changes least (at its start or end if it says so)
     with a result that fits, over a stretch that has the digits the fix names as there (``fix.left``,
-    ``fix.right``) when one does; None when two results fit as well."""
+    ``fix.right``) or the one stretch it names as wrong (``fix.wrong``) when one does; None when two results
+    fit as well."""
     best: dict[str, int] = {}
     anchored: dict[str, int] = {}
+    wrong_at = _occurrences(heard, fix.wrong) if fix.wrong else []
+    wrong_at = wrong_at if len(wrong_at) == 1 else []  # a stretch named as wrong, when it names one
     for i in range(len(heard) + 1):
         for j in range(i, len(heard) + 1):
             if (fix.where == "start" and i) or (fix.where == "end" and j != len(heard)):
@@ -524,8 +562,9 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
                 cost = _distance(heard[i:j], fix.said)
                 best[candidate] = min(cost, best.get(candidate, cost))
                 stretch = heard[i:j]
-                if (fix.left or fix.right) and len(stretch) >= len(fix.left) + len(fix.right) \
-                        and stretch.startswith(fix.left) and stretch.endswith(fix.right):
+                if ((fix.left or fix.right) and len(stretch) >= len(fix.left) + len(fix.right)
+                        and stretch.startswith(fix.left) and stretch.endswith(fix.right)) \
+                        or any(i <= k and k + len(fix.wrong) <= j for k in wrong_at):
                     anchored[candidate] = min(cost, anchored.get(candidate, cost))
     best = anchored or best
     if not best:
