@@ -425,10 +425,9 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
     """One of a digit the number has more than once taken out ("take out one of the fours", "one seven too
     many": when which one makes no difference); a digit named by which of its kind it is, changed or taken out
-    ("the second seven should be a four",
-    "take out the second eight", "the first oh's extra"), or a place whose digit is extra or missing ("the
-    fifth digit's extra", "you've missed out the fourth digit, it's a nine"): (the new digits, how); None when
-    the answer says none of these or the result does not fit."""
+    ("the second seven should be a four", "take out the second eight", "the first oh's extra"), or a place
+    whose digit is extra or missing ("the fifth digit's extra", "you've missed out the fourth digit, it's a
+    nine"): (the new digits, how); None when the answer says none of these or the result does not fit."""
     if (one_of := _ONE_OF.search(text.lower())) is not None:
         word = one_of.group("b") or _PLURALS[one_of.group("a") or one_of.group("c")]
         digit = _digit(word)
