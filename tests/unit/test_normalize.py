@@ -264,6 +264,11 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("I'd prefer not to", False), ("yes, how long will it take?", True), ("no problem", True),
     ("certainly not", False), ("I don't think that's right", False),  # a yes word negated
     ("not you're all right", False), ("not leave it", False),  # "nah, …" as whisper writes it
+    ("I guess that's my number", True), ("yes it's my account", True), ("that's not my account", False),
+    ("unfortunately not", False), ("nuh-uh", False), ("don't worry about it", False),
+    ("I'd prefer you didn't", False), ("totally", True), ("course you can", True),
+    ("no, I'm fine, but thanks", False),
+    ("righto", True), ("by all means", True), ("mm hmm", True),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -290,6 +295,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     "I suppose it depends what it is",
     # a condition (fresh fifth set): no yes until it is met
     "only if the courier can come on saturday", "yes but only if it doesn't cost anything",
+    # small talk, not "no thanks"
+    "I'm fine thanks, how are you?", "well I'm good but the order never came",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None
@@ -299,7 +306,9 @@ def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
                                   "nae chance", "no, only half of it is right",
                                   # fresh fifth set's kinds, lines of our own
                                   "i'll leave it for today thanks", "na you're fine", "not for us thanks",
-                                  "that's not what i asked for"])
+                                  "that's not what i asked for",
+                                  # as the recogniser writes festival voices' noes
+                                  "I will pass", "know that's someone else's order", "now i am sorted"])
 def test_noes_without_a_no_word(text: str) -> None:
     match = n.find_yes_no(text)
     assert match is not None and match.value is False

@@ -595,7 +595,10 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 
 _NO = re.compile(
     r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|nae|negative|incorrect|wrong|"
-    r"(?:i'?m |i am )?afraid not|i'?ll pass|(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
+    r"(?:i'?m |i am )?afraid not|(?:i'?ll|i will) pass|"
+    # the recogniser's "no" at the start of an answer: "know that's someone else's number"
+    r"^\W*know(?= that| thanks| thank you)|unfortunately not|nuh-? ?uh|don'?t worry about it|"
+    r"(?:i'?d|i would) prefer (?:you|it) (?:didn'?t|did not|wasn'?t|was not)|(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
     # an answer opening with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
     r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
@@ -605,7 +608,7 @@ _NO = re.compile(
     r"not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
     r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need|"
-    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right)(?: thanks| thank you)?|hold off|not just yet|"
+    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted)(?: thanks| thank you)?|hold off|not just yet|"
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
@@ -615,16 +618,18 @@ _NO = re.compile(
     re.IGNORECASE)
 _YES = re.compile(
     r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
-    r"correct|right|exactly|affirmative|absolutely|"
+    r"correct|right|exactly|affirmative|absolutely|totally|course you can|"
     r"definitely|certainly|"
-    r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-hmm|"
+    r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-? ?hmm|righto|right-o|"
+    r"by all means|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|"
     r"i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
-    r"that'?s the one|you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
+    r"that'?s the one|(?:that|it)'?s my (?:number|account|order)|(?:that|it) is my (?:number|account|order)|"
+    r"you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
 # Neither a yes nor a no: "yes and no".
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
@@ -671,6 +676,11 @@ def says_done(text: str) -> bool:
     return bool(_SAYS_DONE.match(text.strip()))
 
 
+# "I'm fine" as small talk, not "no thanks": "I'm fine thanks, how are you?", "I'm fine, but my parcel isn't"
+_SMALL_TALK = re.compile(r"^\W*(?:well\W+)?(?:i'?m|i am) (?:fine|good|ok|okay|alright|all right)\b"
+                         r"[^.?!]*?(?:\bbut\b|how are you)", re.IGNORECASE)
+
+
 def find_yes_no(text: str) -> Match | None:
     """True for "yes", "yeah go on", "sure thing", "that's right"…; False for "no", "nope", "not yet",
     "I'd rather not", "not right now, I'll think about it", "that's wrong"….
@@ -680,6 +690,8 @@ def find_yes_no(text: str) -> Match | None:
     answer ending in a farewell after at most an acknowledgement ("okay, goodbye")."""
     no, yes = _NO.search(text), _YES.search(text)
     if no and yes and _YES_AND_NO.search(text):
+        return None
+    if _SMALL_TALK.search(text) and not (no and no.group().lower() in ("no", "nope", "nah")):
         return None
     if no and _in_question(text, no):  # "what do you mean, yes or no?"
         no = None
