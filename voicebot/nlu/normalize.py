@@ -598,7 +598,8 @@ _NO = re.compile(
     r"(?:i'?m |i am )?afraid not|(?:i'?ll|i will) pass|"
     # the recogniser's "no" at the start of an answer: "know that's someone else's number"
     r"^\W*know(?= that| thanks| thank you)|unfortunately not|nuh-? ?uh|don'?t worry about it|"
-    r"(?:i'?d|i would) prefer (?:you|it) (?:didn'?t|did not|wasn'?t|was not)|(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
+    r"(?:i'?d|i would) prefer (?:you|it) (?:didn'?t|did not|wasn'?t|was not)|"
+    r"(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
     # an answer opening with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
     r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
