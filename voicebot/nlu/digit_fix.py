@@ -73,9 +73,8 @@ _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
-    r"you put|you've put|"
-    r"you heard|"
-    r"scratch|drop|remove|take out|take off|without|there's no|there is no|isn't|is not|doubled)"
+    r"you put|you've put|you heard|scratch|drop|remove|take out|take off|without|there's no|there is no|"
+    r"isn't|is not|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
 # an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the
 # end" is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
@@ -101,8 +100,7 @@ _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
-                  r"only|swap|swapped|switch|switched|other way round|wrong way round|round the other way|"
-                  r"should be|take(?: the| a| an)? \w+ (?:out|off)|"
+                  r"only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
@@ -128,7 +126,7 @@ _TAKE_OUT = re.compile(
 # one of a digit the number has more than once is extra: "take out one of the fours", "one seven too many"
 _ONE_OF = re.compile(
     rf"\b(?:take out|take away|remove|drop|delete|get rid of|lose|scrap) one of the (?P<a>{_PLURAL})\b|"
-    rf"\bone (?P<b>{_SINGULAR}) too many\b|\bone too many (?P<c>{_PLURAL})\b")
+    rf"\bone (?P<b>{_SINGULAR})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
