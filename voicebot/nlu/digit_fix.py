@@ -351,11 +351,12 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
     """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none. Tried in
-    turn: a swap of the last (first) two named without digits ("the last two are the wrong way round"); a
-    digit named as wrong ("the four's wrong, it's a five"); an ordinal or end fix
-    (``normalize.find_digit_edit``: "the third digit is five") that gives digits that fit, or placed where it
-    fits (:func:`_edit_placed`); the number said again; a fix in the caller's words
-    (:func:`apply_digit_fixes`); else the ordinal fix as it is (read back again)."""
+    turn: a swap of two places named without digits ("the last two are the wrong way round"); a digit named
+    as wrong ("the four's wrong, it's a five"); a digit or place named by its order (:func:`_counted`); fixes
+    of several positions or parts at once; an ordinal or end fix (``normalize.find_digit_edit``: "the third
+    digit is five") that gives digits that fit, or placed where it fits (:func:`_edit_placed`); the number
+    said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
+    back again)."""
     what = f"of the {len(heard)} digits heard"
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -366,7 +367,8 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(counted[0], f"{counted[1]} {what}")
     if (several := _several_edits(heard, text, fits)) is not None:
         return Repair(several[0], f"fixes of {several[1]} positions {what}")
-    if (several := _several_substitutions(heard, find_digit_fixes(text), fits)) is not None:
+    fixes = find_digit_fixes(text)
+    if (several := _several_substitutions(heard, fixes, fits)) is not None:
         return Repair(several[0], f"{several[1]} parts named as wrong, each put right, {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
@@ -374,7 +376,6 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     if edit is not None and (placed := _edit_placed(heard, edit, fits)) is not None:
         return Repair(placed, f"a fix ({edit.kind} {edit.digits!r}) placed where it fits {what}")
-    fixes = find_digit_fixes(text)
     if fixes and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
     if (fixed := apply_digit_fixes(heard, fixes, fits)) is not None:
