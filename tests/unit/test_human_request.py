@@ -52,6 +52,7 @@ REQUESTS = [
     "And operator.", "of the reator",
     # the "to" lost before a strong name
     "nope, I've had enough of as I want to speak the real person right now.", "Can I talk the manager?",
+    "Can I just speak the person about it?",
     # a person "instead", the verb heard in the past tense
     "Hold on Ken, I talked to a real person instead.", "I'd rather speak with someone instead",
     # a word of assent before a bare name ("get me a human now" heard over GSM)

@@ -63,6 +63,8 @@ _REQUESTS = [re.compile(p) for p in (
     rf"(?:to|with) {_STRONG}\b(?!')",
     # the "to" lost by the recogniser, before a strong name only: "I want to speak the real person"
     rf"\b(?:talk|speak)(?: directly| properly)? {_STRONG}\b(?!')",
+    # … or before any name when the caller asks leave to: "can I just speak the person about it"
+    rf"\b(?:can|could|may) (?:i|we) (?:please |just )?(?:talk|speak) {_WEAK}\b(?!')",
     # a person "instead", whatever tense the recogniser gave the verb: "I talked to a real person instead"
     # (festival voice, "can I talk to a real person instead"); "instead of …" says what was done
     rf"\b(?:talk|talked|speak|spoke|chat|chatted|talking|speaking)(?: directly| properly)? (?:to|with) "
