@@ -613,7 +613,7 @@ _NO = re.compile(
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
-    r"(?:i'?ll|i will|we'?ll|i'?d better) leave it|not for (?:me|us)|^\W*na\b|"
+    r"(?:i'?ll|i will|we'?ll|i'?d better|i) leave it|(?:i'?ll|i will) sort it(?: out)? myself|not for (?:me|us)|^\W*na\b|"
     r"that'?s not what i (?:said|asked for|meant|wanted)|"
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
@@ -637,8 +637,8 @@ _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
 # A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
 # right but …"), "it depends (what it is)", a condition ("only if it's free")
 _HEDGED = re.compile(
-    r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bit|part|half|few)|start|beginning|end)"
-    r"(?: of it)?(?:'s| is| was| are| were) (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b",
+    r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bits?|part|half|few)|start|beginning|end)"
+    r"(?: of it)?(?:'s| is| was| are| were| of its)? (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b",
     re.IGNORECASE)
 # An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
