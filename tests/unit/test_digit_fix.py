@@ -238,3 +238,17 @@ def test_a_digit_taken_out_by_name_even_after_saying_it_is_not_there() -> None:
 def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, said, fixed):
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # as the recogniser writes festival voices' fixes: digits between commas said on, "the O", an ordinal's
+    # "th" lost, a swap read on with the number
+    ("51302779884", "Yeah, it ends 8, 4, not 8, 8, 4", "5130277984"),
+    ("62710598342", "There shouldn't be a five after the O. It's 0, 9.", "6271098342"),
+    ("7305129846", "no the seven digit should be a four", "7305124846"),
+    ("2864091573", "close but the one and the five are swapped it's nine five one seven three", "2864095173"),
+])
+def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
+    """Fresh fifth set spoken by festival voices: its transcripts' forms, with lines of our own."""
+    repair = read_repair(heard, said, ten)
+    assert repair is not None and repair.digits == fixed

@@ -74,7 +74,7 @@ _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
     r"you put|you've put|you heard|scratch|drop|remove|take out|take off|without|there's no|there is no|"
-    r"isn't|is not|doubled)"
+    r"isn't|is not|shouldn't be|should not be|doubled)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
 # an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the
 # end" is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
@@ -117,6 +117,11 @@ _NTH_DIGIT = re.compile(
 _NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
 # two places swapped, named without digits: "the seventh and eighth digits are swapped"
 _NTH_PAIR = re.compile(rf"\b(?P<a>{_NTH_WORD}) and (?:the )?(?P<b>{_NTH_WORD})\b(?! (?:is|was|should)\b)")
+# an ordinal whose "th" the recogniser lost: "the six digit should be a three" (the sixth)
+_ORDINAL_HEARD = re.compile(
+    r"\bthe (four|six|seven|eight|nine|ten) (digit|number)\b(?! (?:number|code|pin)\b)", re.IGNORECASE)
+_TH = {"four": "fourth", "six": "sixth", "seven": "seventh", "eight": "eighth", "nine": "ninth",
+       "ten": "tenth"}
 _TO_DIGIT = re.compile(
     r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
     r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
@@ -128,7 +133,7 @@ _ONE_OF = re.compile(
     rf"\b(?:take out|take away|remove|drop|delete|get rid of|lose|scrap) one of the (?P<a>{_PLURAL})\b|"
     rf"\bone (?P<b>{_SINGULAR})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
-_ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh\b")  # the digit
+_ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh?\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
 _FLOOR = re.compile(r"\bfloor\b")
 # the words of a clause that says more digits on from the one before: "it's double two, double six", "…, then
@@ -292,6 +297,7 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
         return []
     fixes: list[DigitFix] = []
     place = ""  # "just the end, it's a seven": a place said in a clause of its own is where the next one goes
+    part = ""  # what the last clause said of the last fix ("said" or "wrong"): what digits said on go on
     for clause, opens_sentence in _clauses(canonical):
         runs = _runs(clause)
         if not runs:
@@ -302,25 +308,30 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
         place = ""
         where: Literal["start", "end", "any"] = \
             "end" if ends and not starts else "start" if starts and not ends else "any"
-        if _SWAPPED.search(clause) and len(runs) == 2 and all(len(r.digits) == 1 for r in runs):
-            a, b = runs[0].digits, runs[1].digits
+        if _SWAPPED.search(clause) and len(runs) >= 2 and all(len(r.digits) == 1 for r in runs[:2]):
+            a, b = runs[0].digits, runs[1].digits  # (digits said after the two: the same number, read on)
             fixes += [DigitFix(b + a, a + b, where), DigitFix(a + b, b + a, where)]
+            part = ""
             continue
         fix = _fix(runs, where)
         last = fixes[-1] if fixes else None
-        if last is not None and last.said and not (last.left or last.right) and not opens_sentence \
+        if last is not None and part and not (last.left or last.right) and not opens_sentence \
                 and _says_on(clause, runs):
-            fixes[-1] = replace(last, said=last.said + fix.said)  # "it's double two, double six"
+            # "it's double two, double six"; "it ends 1, 6, 3, not 1, 6, 6, 3" (whisper's commas)
+            fixes[-1] = replace(last, **{part: getattr(last, part) + fix.said})
         elif last is not None and fix.wrong and not fix.said and last.said and not last.wrong:
             # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
+            part = "wrong"
         elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
                 and len(last.wrong) == len(fix.said) and fix.said != last.wrong and not last.said \
                 and not last.after_no:
             # "not double nine, it's nine oh"; not "no three at the start, it's seven oh nine" (a 3 taken out)
             fixes[-1] = replace(fix, wrong=last.wrong)
+            part = "said"
         elif fix.said or fix.wrong:
             fixes.append(fix)
+            part = "said" if fix.said and not fix.wrong else "wrong" if fix.wrong and not fix.said else ""
     return fixes
 
 
@@ -358,6 +369,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
     back again)."""
     what = f"of the {len(heard)} digits heard"
+    text = _ORDINAL_HEARD.sub(lambda m: f"the {_TH[m.group(1).lower()]} {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
     named = _named_substitution(text)
