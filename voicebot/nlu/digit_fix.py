@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from voicebot.nlu.normalize import DIGITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
+from voicebot.nlu.normalize import DIGITS, UNITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
 
 _SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
 _DIGIT_WORD = rf"(?:{_SINGULAR}|[0-9])"
@@ -120,8 +120,6 @@ _NTH_PAIR = re.compile(rf"\b(?P<a>{_NTH_WORD}) and (?:the )?(?P<b>{_NTH_WORD})\b
 # an ordinal whose "th" the recogniser lost: "the six digit should be a three" (the sixth)
 _ORDINAL_HEARD = re.compile(
     r"\bthe (four|six|seven|eight|nine|ten) (digit|number)\b(?! (?:number|code|pin)\b)", re.IGNORECASE)
-_TH = {"four": "fourth", "six": "sixth", "seven": "seventh", "eight": "eighth", "nine": "ninth",
-       "ten": "tenth"}
 _TO_DIGIT = re.compile(
     r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
     r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
@@ -369,7 +367,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
     back again)."""
     what = f"of the {len(heard)} digits heard"
-    text = _ORDINAL_HEARD.sub(lambda m: f"the {_TH[m.group(1).lower()]} {m.group(2)}", text)
+    text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
     named = _named_substitution(text)
