@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from voicebot.nlu.normalize import DIGITS, UNITS, DigitEdit, apply_digit_edit, find_digit_edit, find_digit_runs
+from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, find_digit_edit,
+                                    find_digit_runs)
 
 _SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
 _DIGIT_WORD = rf"(?:{_SINGULAR}|[0-9])"
