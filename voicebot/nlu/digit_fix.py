@@ -418,9 +418,7 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
     for fix in fixes:
         if not fix.said or not fix.wrong or (fix.wrong, fix.said) in pairs:  # a swap is one fix, either way
             continue
-        ends = len(heard) - len(fix.wrong)
-        places = [i for i in _occurrences(heard, fix.wrong)
-                  if (fix.where != "start" or not i) and (fix.where != "end" or i == ends)]
+        places = _wrong_places(heard, fix)
         if len(places) == 1:
             spans[(places[0], places[0] + len(fix.wrong))] = fix.said
     ordered = sorted(spans)
@@ -535,9 +533,7 @@ def apply_digit_fixes(heard: str, fixes: list[DigitFix], fits: Callable[[str], b
 
 def _applied(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | None:
     if fix.wrong and fix.wrong in heard:
-        ends = len(heard) - len(fix.wrong)
-        places = [i for i in _occurrences(heard, fix.wrong)
-                  if (fix.where != "start" or not i) and (fix.where != "end" or i == ends)]
+        places = _wrong_places(heard, fix)
         replaced = {heard[:i] + fix.said + heard[i + len(fix.wrong):] for i in places}
         fitting = {r for r in replaced if fits(r)}
         if len(fitting) == 1:
@@ -547,6 +543,13 @@ def _applied(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | No
     if not fix.said or (fix.wrong and fix.said in fix.wrong):  # "a single six" where there is no 6 6: nothing
         return None
     return _placed(heard, fix, fits)
+
+
+def _wrong_places(heard: str, fix: DigitFix) -> list[int]:
+    """Where ``heard`` has the digits ``fix`` names as wrong, at its start or end if the fix says so."""
+    ends = len(heard) - len(fix.wrong)
+    return [i for i in _occurrences(heard, fix.wrong)
+            if (fix.where != "start" or not i) and (fix.where != "end" or i == ends)]
 
 
 def _occurrences(text: str, part: str) -> list[int]:
