@@ -252,3 +252,27 @@ def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
     """Fresh fifth set spoken by festival voices: its transcripts' forms, with lines of our own."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # a part taken back and said again in the same answer
+    ("6038152947", "The fourth one's a seven, no sorry, a nine.", "6039152947"),
+    ("6038152947", "Swap the one and the five, hang on, no, the two and the nine.", "6038159247"),
+    ("6038152947", "It's six oh three, eight one five, sorry, eight one six two nine four seven.", "6038162947"),
+    # a place without "digit", and the one before the last
+    ("6038152947", "The seventh is a three and the one before last is an eight.", "6038153987"),
+    # a digit the number has once where it has more, and a double said against a triple
+    ("602815947", "You've only got the one two, there should be two of them.", "6022815947"),
+    ("60281115947", "No, it's double one, not three of them.", "6028115947"),
+    # a fix beside a digit: said then wrong, or after "the first"
+    ("6038152947", "It's 6 not 5, after the 1.", "6038162947"),
+    ("6038152947", "It's two five, not five two, after the one.", "6038125947"),
+    ("6038152947", "After the first eight there's a four, not a one.", "6038452947"),
+    # the digits said up to a point, and the rest said to be right
+    ("6038152947", "It's six oh three eight one two, the rest's fine.", "6038122947"),
+    ("6038152947", "You've flipped the second and third ones.", "6308152947"),
+])
+def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard, said, fixed):
+    """Fresh sixth set (eval/data/digit_repairs_heldout6.csv), read once before these rules; our own lines."""
+    repair = read_repair(heard, said, ten)
+    assert repair is not None and repair.digits == fixed

@@ -348,6 +348,12 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("The last digit should be free, not hate.", n.DigitEdit("at", "3", -1)),
     ("the third digit is free range", None),
     ("the 7th agent should be a three", n.DigitEdit("at", "3", 6)),  # whisper's "digit" at a confirmation
+    # the place said without "digit" or "one", and the place before the last said in other ways
+    ("the sixth is a two", n.DigitEdit("at", "2", 5)),
+    ("no the last but one should be a nine", n.DigitEdit("at", "9", -2)),
+    ("and the digit before the last is four", n.DigitEdit("at", "4", -2)),
+    ("the second last's a one", n.DigitEdit("at", "1", -2)),
+    ("before the first six it should be a five", None),  # beside a digit, not a place
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit

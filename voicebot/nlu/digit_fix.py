@@ -43,10 +43,16 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
               for word, value in DIGITS.items()}
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights)
 _COUNT_AGAINST = re.compile(
-    rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR}))"
+    rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR})|"
+    rf"(?:double|triple) (?P<repeated>{_SINGULAR}))"
     r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?(?: in a row| together)?"
     r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
+# one of a digit where the number has more: "you've only got one four, there should be two of them"
+_TOO_FEW = re.compile(
+    rf"\b(?:only |just )?(?:(?:got|have|put|heard|said) )?(?:only |just )?(?:the )?(?:one|a single) (?P<d>{_SINGULAR})\b"
+    r"[^.;]*?\W(?:there )?(?:should be|should have been|needs? to be|are|'re|'s|is) (?P<n>two|three)"
+    r"(?: of (?:them|those))?\b")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
@@ -86,24 +92,28 @@ _WRONG_AFTER = re.compile(r"^\W*(?:'s|is|are)? ?(?:not there|shouldn't be there|
 # around a digit run: "take the five out", "knock the last seven off"
 _TAKEN_OUT = (re.compile(r"\b(?:take|get|knock|cross|leave)(?: the| a| an| that| last| first)*\s*$"),
               re.compile(r"^\s*(?:out|off)\b"))
-_RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an| that)*\W*$")),
-              ("before", re.compile(r"\b(?:before|in front of|ahead of)(?: the| a| an)*\W*$")),
+_RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an| that| first| last)*\W*$")),
+              ("before", re.compile(r"\b(?:before|in front of|ahead of)(?: the| a| an| first| last)*\W*$")),
               ("between", re.compile(r"\bbetween(?: the| a| an)*\W*$")),
               ("and", re.compile(r"^\W*and(?: the| a| an)*\W*$")))
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
-    r"\b(?:swap(?:ped)?|switch(?:ed)?|mixed up|reversed|back to front|(?:the )?(?:other|wrong) way a?round|"
+    r"\b(?:swap(?:ped)?|switch(?:ed)?|flip(?:ped)?|mixed up|reversed|back to front|"
+    r"(?:the )?(?:other|wrong) way a?round|"
     r"a?round the (?:other|wrong) way)\b")
 # a swap with no digits said: "the last two are the wrong way round"
 _PAIR = re.compile(r"\b(?P<where>last|final|first) two\b")
 _END = re.compile(r"\b(?:at the end|the end|ends?|ending|ended|finish(?:es|ing)?|last)\b")
 _START = re.compile(
     r"\b(?:at the (?:start|beginning|front)|in front|starts?|starting|begins?|beginning|first)\b")
-_NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b")  # not at it
+# not at the start or end: "near the end", "after the first seven"
+_NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b|"
+                   r"\b(?:after|before|following|behind) the (?:first|last)\b")
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
                   r"only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
-                  rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL})\b")
+                  rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL}|"
+                  r"(?:the )?rest(?: of it)?(?:'s| is) (?:right|fine|correct|ok|okay|good|all right))\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
 # eight"), or a place named with its digit extra or missing ("the fifth digit's extra", "you've missed out the
 # fourth digit, it's a nine")
@@ -138,8 +148,15 @@ _FLOOR = re.compile(r"\bfloor\b")
 # the words of a clause that says more digits on from the one before: "it's double two, double six", "…, then
 # a three"
 _ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
+# the caller takes back what they just said and says it again: "the ninth one is a two, no, sorry, a three"
+_TAKEN_BACK = re.compile(
+    r"[,.;!?]\s*(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|hang on)\b"
+    r"(?:[,.!]?\s*(?:no|i mean|sorry|it'?s)\b)*[,.!]?\s*", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,.;!?]")
 _SENTENCE = re.compile(r"[^.!?;]+")
 _CLAUSE = re.compile(r"[^,.!?;:]+")
+_EDIT_CLAUSE = re.compile(r"[,.!?;:]|\band (?=the\b)")  # "the third's a one and the last is a two"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +205,10 @@ def _canonical(text: str) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
 
     def against(m: re.Match) -> str:
-        plural = m.group("plural") or _PLURAL_OF[m.group("digit")]
+        plural = m.group("plural") or _PLURAL_OF[m.group("digit") or m.group("repeated")]
         return f"{m.group()} {plural}"
 
+    text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}", text)
     text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
     text = _SINGLE.sub("single ", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
@@ -255,6 +273,10 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
         previous = anchors[-1] if anchors and step == 1 and said else None
         if run.wrong and previous is not None and previous != ("", "") and not wrong:
             wrong.append(previous[0] + run.digits + previous[1])  # "…, not a zero": in the same place
+        elif run.wrong and (left or right) and len(said) == 1 and anchors == [("", "")] and not wrong:
+            said[0] = left + said[0] + right  # "it's 3 not 8, after the 2": both beside the 2
+            wrong.append(left + run.digits + right)
+            anchors[0] = (left, right)
         elif run.wrong:
             wrong.append(left + run.digits + right)
             said.append(left + right)
@@ -322,6 +344,13 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
             part = "wrong"
+        elif last is not None and bool(fix.left) != bool(fix.right) and fix.said == fix.left + fix.right \
+                and set(fix.wrong[len(fix.left):len(fix.wrong) - len(fix.right)]) == set(last.said) \
+                and not (last.wrong or last.left or last.right):
+            # "it's three eight, not eight three, after the four", "two nines, not three, after the one two":
+            # the same digits in another order or count, both beside the digits named
+            fixes[-1] = replace(fix, said=fix.left + last.said + fix.right)
+            part = "wrong"
         elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
                 and len(last.wrong) == len(fix.said) and fix.said != last.wrong and not last.said \
                 and not last.after_no:
@@ -359,6 +388,34 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
     return None
 
 
+def _units(text: str) -> list[tuple[int, str]]:
+    """The words of ``text`` (where each starts, what it is), a run of digits within a clause one unit "#":
+    the shape the words of a fix have whatever the digits."""
+    units: list[tuple[int, str]] = []
+    end = 0
+    for m in _WORD.finditer(text):
+        word = m.group().lower()
+        kind = "#" if word in DIGITS or word.isdigit() else word
+        if not (kind == "#" and units and units[-1][1] == "#" and not _CLAUSE_END.search(text[end:m.start()])):
+            units.append((m.start(), kind))
+        end = m.end()
+    return units
+
+
+def _taken_back(text: str) -> str:
+    """``text`` with a part the caller took back replaced by what they said instead, when what they said
+    again has the shape of the words it replaces ("swap the five and the six, wait, no, the nine and the
+    five" -> "swap the nine and the five"; "… three one eight, sorry, three one eight two seven five" ->
+    "… three one eight two seven five"); else as it is."""
+    for m in reversed(list(_TAKEN_BACK.finditer(text))):
+        before, after = text[:m.start()], text[m.end():]
+        again = [kind for _, kind in _units(re.split(r"[,.;!?]", after, maxsplit=1)[0])]
+        units = _units(before)
+        if again and len(again) <= len(units) and [kind for _, kind in units[-len(again):]] == again:
+            return _taken_back(before[:units[-len(again)][0]] + after)
+    return text
+
+
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
     """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none. Tried in
     turn: a swap of two places named without digits ("the last two are the wrong way round"); a digit named
@@ -366,8 +423,10 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     of several positions or parts at once; an ordinal or end fix (``normalize.find_digit_edit``: "the third
     digit is five") that gives digits that fit, or placed where it fits (:func:`_edit_placed`); the number
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
-    back again)."""
+    back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three")."""
     what = f"of the {len(heard)} digits heard"
+    as_said = text
+    text = _taken_back(text)
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -387,7 +446,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     if edit is not None and (placed := _edit_placed(heard, edit, fits)) is not None:
         return Repair(placed, f"a fix ({edit.kind} {edit.digits!r}) placed where it fits {what}")
-    if fixes and (again := _said_again(text, fits)) is not None:
+    if (fixes or text != as_said) and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
     if (fixed := apply_digit_fixes(heard, fixes, fits)) is not None:
         return Repair(fixed, f"a fix in the caller's words {what}")
@@ -398,8 +457,9 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
 
 def _several_edits(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None:
     """Two or more positions fixed in one answer, a clause each ("the third digit's an eight, and the last one
-    is a five"): all applied, when the result fits (the digits, how many fixes)."""
-    edits = [edit for clause in _CLAUSE.findall(text) if (edit := find_digit_edit(clause)) is not None]
+    is a five", "the fifth is a three and the last is a two"): all applied, when the result fits (the digits,
+    how many fixes)."""
+    edits = [edit for clause in _EDIT_CLAUSE.split(text) if (edit := find_digit_edit(clause)) is not None]
     if len(edits) < 2 or any(edit.kind != "at" for edit in edits):
         return None
     fixed: str | None = heard
@@ -445,6 +505,8 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
     canonical = _canonical(text)
     for m in _NTH_DIGIT.finditer(canonical):
         digit, nth = _digit(m.group("d")), _NTH[m.group("nth")]
+        if any(pattern.search(canonical[:m.start()]) for name, pattern in _RELATIONS if name != "and"):
+            continue  # "after the first seven it's a three": the fix is beside it
         places = [i for i, d in enumerate(heard) if d == digit]
         if not -len(places) <= nth < len(places):
             continue

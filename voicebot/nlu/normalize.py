@@ -932,13 +932,22 @@ class DigitEdit:
 
 
 _EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s+be|\s+actually|\s+an?|\s+:)*"
+_EDIT_ORDINAL = (r"(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|(?:one|digit|number) before (?:the )?last|"
+                 r"last but one|penultimate|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))")
 _EDIT_AT = re.compile(
-    r"\b(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|last|final|[a-z]+(?:st|nd|rd|th)|"
-    r"\d{1,2}(?:st|nd|rd|th))"
+    rf"\b{_EDIT_ORDINAL}"
     r"(?:\s+(?P<count>two|three|four|five|six|seven|eight|nine|\d)(?:\s+(?:digit|number|numeral)s)?"
     r"|\s+(?:digit|number|one|numeral|agent)s?)"  # "the seventh agent should be …": whisper's "digit"
     + _EDIT_VERB
     + r"\s*(?P<value>.+)$", re.IGNORECASE)
+# the place said without "digit" or "one": "the fifth is a three", "the second last's an eight"
+_EDIT_AT_BARE = re.compile(
+    rf"\bthe\s+{_EDIT_ORDINAL}(?P<count>)(?:'s|\s+is|\s+was|\s+should\s+be|\s+needs?\s+to\s+be)"
+    r"(?:\s+actually)?(?:\s+an?)?\s*(?P<value>.+)$", re.IGNORECASE)
+_BESIDE = re.compile(r"\b(?:after|before|following|behind)\s+(?:the\s+)?$", re.IGNORECASE)
+_PENULTIMATE = ("second last", "second to last", "one before last", "digit before last", "number before last",
+                "one before the last", "digit before the last", "number before the last", "last but one",
+                "penultimate")
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?)\s+(?:in|with)\s+(?P<value>.+)$", re.IGNORECASE)
 _EDIT_STARTS = re.compile(r"\b(?:starts?|starting|begins?|beginning)\s+with\s+(?P<value>.+)$", re.IGNORECASE)
 _EDIT_ADD = re.compile(
@@ -986,7 +995,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
     if m := _EDIT_STARTS.search(text):
         if digits := _edit_digits(m.group("value")):
             return DigitEdit("start", digits)
-    if m := _EDIT_AT.search(text):
+    m = _EDIT_AT.search(text) or _EDIT_AT_BARE.search(text)
+    if m and not _BESIDE.search(text[:m.start()]):  # not "after the first seven, it's a three"
         digits = _edit_digits(m.group("value"))
         word = re.sub(r"[\s-]+", " ", m.group("ord").lower())
         count = m.group("count")
@@ -996,8 +1006,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
             if count or len(digits) > 1:  # "the last two are 4 2"
                 return DigitEdit("end", digits)
             return DigitEdit("at", digits, -1)
-        if word in ("second last", "second to last", "third last", "third to last"):
-            return DigitEdit("at", digits[:1], -2 if word.startswith("second") else -3)
+        if word in _PENULTIMATE or word in ("third last", "third to last"):
+            return DigitEdit("at", digits[:1], -2 if word in _PENULTIMATE else -3)
         if word == "first" and (count or len(digits) > 1):  # "the first three are 1 2 3"
             return DigitEdit("start", digits)
         numeral = _ORDINAL_NUMERAL.match(word)
