@@ -269,6 +269,8 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("I'd prefer you didn't", False), ("totally", True), ("course you can", True),
     ("no, I'm fine, but thanks", False),
     ("righto", True), ("by all means", True), ("mm hmm", True),
+    # fresh sixth set's kinds, our own lines
+    ("I'd be happy to", True), ("ya ya that's fine", True), ("that's me done thanks", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -299,6 +301,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     "part of its right", "the first bits right but not the rest",
     # small talk, not "no thanks"
     "I'm fine thanks, how are you?", "well I'm good but the order never came",
+    # fresh sixth set's kinds: time to think, one part named right, sort of both
+    "let me think about it", "only the first three digits are right", "kind of yes kind of no",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None

@@ -608,7 +608,7 @@ _NO = re.compile(
     r"not at all|(?:absolutely|of course|definitely|certainly|surely|obviously) not|cancel|"
     r"not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
-    r"maybe (?:later|another time)|(?:i'?ll|let me) think about it|never ?mind|not interested|no need|"
+    r"maybe (?:later|another time)|never ?mind|not interested|no need|that'?s me (?:sorted|done)|"
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted)(?: thanks| thank you)?|hold off|not just yet|"
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
@@ -618,7 +618,7 @@ _NO = re.compile(
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|^\W*ya(?= ya\b|\W*$)|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
     r"correct|right|exactly|affirmative|absolutely|totally|course you can|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-? ?hmm|righto|right-o|"
@@ -627,18 +627,22 @@ _YES = re.compile(
     r"i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
     r"perfect|no (?:problem|worries)|why not|let'?s do (?:it|that)|do it|i think so|"
+    r"(?:i'?m|i am|i'?d be|i would be) (?:happy|glad) to|(?:i'?m|i am) happy with that|"
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
     r"that'?s the one|(?:that|it)'?s my (?:number|account|order)|(?:that|it) is my (?:number|account|order)|"
     r"you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
-# Neither a yes nor a no: "yes and no".
-_YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b", re.IGNORECASE)
+# Neither a yes nor a no: "yes and no", "sort of yes, sort of no".
+_YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b|\b(?:sorta|sort of|kinda|kind of) (?:yes|yeah)\b",
+                         re.IGNORECASE)
 # A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
-# right but …"), "it depends (what it is)", a condition ("only if it's free")
+# right but …"), "it depends (what it is)", a condition ("only if it's free"), one part named ("only the
+# house number is right")
 _HEDGED = re.compile(
     r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bits?|part|half|few)|start|beginning|end)"
-    r"(?: of it)?(?:'s| is| was| are| were| of its)? (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b",
+    r"(?: of it)?(?:'s| is| was| are| were| of its)? (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b|"
+    r"\b(?:only|just) (?:the|that|this|my) (?:\w+ ){0,2}?\w+(?:'s| is| was| are| were) (?:right|correct)\b",
     re.IGNORECASE)
 # An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
