@@ -276,3 +276,16 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
     """Fresh sixth set (eval/data/digit_repairs_heldout6.csv), read once before these rules; our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # a digit in the wrong place moved beside the digit named (from the end when it is said not to be there)
+    ("6038152947", "The seven's in the wrong place, it should come before the two, not at the end.", "6038157294"),
+    ("6038152947", "Move the nine after the six.", "6903815247"),
+    ("6038152947", "The five's in the wrong place.", None),  # where it goes is not said
+    # two places swapped, counted from the end
+    ("6038152947", "The fourth and third from the end are the wrong way round.", "6038159247"),
+])
+def test_a_digit_moved_and_places_counted_from_the_end(heard, said, fixed):
+    repair = read_repair(heard, said, ten)
+    assert (repair.digits if repair is not None else None) == fixed

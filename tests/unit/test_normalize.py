@@ -358,6 +358,10 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("and the digit before the last is four", n.DigitEdit("at", "4", -2)),
     ("the second last's a one", n.DigitEdit("at", "1", -2)),
     ("before the first six it should be a five", None),  # beside a digit, not a place
+    # counted from the end, and where the number stops
+    ("the fourth from the end is a one", n.DigitEdit("at", "1", -4)),
+    ("counting from the end the second one should be nine", n.DigitEdit("at", "9", -2)),
+    ("it stops at eight one", n.DigitEdit("end", "81")),
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit

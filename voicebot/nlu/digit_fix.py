@@ -128,6 +128,15 @@ _NTH_DIGIT = re.compile(
 _NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
 # two places swapped, named without digits: "the seventh and eighth digits are swapped"
 _NTH_PAIR = re.compile(rf"\b(?P<a>{_NTH_WORD}) and (?:the )?(?P<b>{_NTH_WORD})\b(?! (?:is|was|should)\b)")
+_PAIR_FROM_END = re.compile(r"\s*(?:ones?|digits?|numbers?)?\s*from (?:the )?(?:end|last|back|right)\b")
+# a digit in the wrong place and where it goes: "the zero's in the wrong place, it comes after the three",
+# "move the five before the two"
+_MISPLACED = re.compile(
+    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s| is)? (?:in the wrong (?:place|spot)|misplaced|out of place)\b"
+    rf"[^.;]*?\b(?:it|that)?\s*(?:comes?|goes|should (?:be|come|go)|belongs|needs to (?:be|go|come))\s+"
+    rf"(?:(?:just|straight|right) )?(?P<rel>after|before)\s+(?:the\s+)?(?P<anchor>{_DIGIT_WORD})\b|"
+    rf"\b(?:move|put) (?:the|that) (?P<e>{_DIGIT_WORD}) (?:to )?(?:(?:just|straight|right) )?"
+    rf"(?P<rel2>after|before) (?:the )?(?P<anchor2>{_DIGIT_WORD})\b")
 # an ordinal whose "th" the recogniser lost: "the six digit should be a three" (the sixth)
 _ORDINAL_HEARD = re.compile(
     r"\bthe (four|six|seven|eight|nine|ten) (digit|number)\b(?! (?:number|code|pin)\b)", re.IGNORECASE)
@@ -430,6 +439,8 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
+    if (moved := _moved(heard, text, fits)) is not None:
+        return Repair(moved, f"a digit moved {what}")
     named = _named_substitution(text)
     if named is not None and (fixed := _applied(heard, named, fits)) is not None:
         return Repair(fixed, f"a digit named as wrong {what}")
@@ -540,6 +551,33 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
     return None
 
 
+def _moved(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
+    """``heard`` with a digit said to be in the wrong place moved beside the digit named ("the zero's in the
+    wrong place, it comes after the three, not at the end"): the digit taken from the end or start when the
+    answer says it is not there, else from its one place; None when the answer says no such move or which
+    digit, or where, is not clear."""
+    canonical = _canonical(text)
+    m = _MISPLACED.search(canonical)
+    if m is None:
+        return None
+    digit, anchor = _digit(m.group("d") or m.group("e")), _digit(m.group("anchor") or m.group("anchor2"))
+    after = (m.group("rel") or m.group("rel2")) == "after"
+    places = [i for i, d in enumerate(heard) if d == digit]
+    if re.search(r"\bnot (?:at )?the (?:end|last)\b", canonical) and heard.endswith(digit):
+        places = [len(heard) - 1]
+    elif re.search(r"\bnot (?:at )?the (?:start|beginning|front|first)\b", canonical) and heard.startswith(digit):
+        places = [0]
+    if len(places) != 1:
+        return None
+    rest = heard[:places[0]] + heard[places[0] + 1:]
+    anchors = [i for i, d in enumerate(rest) if d == anchor]
+    if len(anchors) != 1:
+        return None
+    at = anchors[0] + 1 if after else anchors[0]
+    moved = rest[:at] + digit + rest[at:]
+    return moved if moved != heard and fits(moved) else None
+
+
 def _named_substitution(text: str) -> DigitFix | None:
     """ "the four's wrong, it's a five": the digit named as wrong and the one it should be."""
     m = _NAMED_WRONG.search(_canonical(text))
@@ -580,7 +618,10 @@ def _pair_swapped(heard: str, text: str) -> str | None:
     if pair.re is _PAIR:
         a, b = (0, 1) if pair.group("where") == "first" else (len(heard) - 2, len(heard) - 1)
     else:
-        a, b = sorted(n if n >= 0 else len(heard) + n for n in (_NTH[pair.group("a")], _NTH[pair.group("b")]))
+        places = (_NTH[pair.group("a")], _NTH[pair.group("b")])
+        if _PAIR_FROM_END.match(lowered[pair.end():]):  # "the third and second from last"
+            places = tuple(-n - 1 if n >= 0 else n for n in places)
+        a, b = sorted(n if n >= 0 else len(heard) + n for n in places)
         if a == b or b >= len(heard):
             return None
     return heard[:a] + heard[b] + heard[a + 1:b] + heard[a] + heard[b + 1:]

@@ -938,21 +938,27 @@ class DigitEdit:
 _EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s+be|\s+actually|\s+an?|\s+:)*"
 _EDIT_ORDINAL = (r"(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|(?:one|digit|number) before (?:the )?last|"
                  r"last but one|penultimate|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))")
+# counted from the end: "the third from the end is a seven", "counting from the end, the third one …"
+_FROM_END = r"\s+from\s+(?:the\s+)?(?:end|last|back|right)"
+_COUNTED_FROM_END = re.compile(rf"\bcount(?:ing|ed)?(?:\s+it)?{_FROM_END}\b", re.IGNORECASE)
 _EDIT_AT = re.compile(
     rf"\b{_EDIT_ORDINAL}"
     r"(?:\s+(?P<count>two|three|four|five|six|seven|eight|nine|\d)(?:\s+(?:digit|number|numeral)s)?"
     r"|\s+(?:digit|number|one|numeral|agent)s?)"  # "the seventh agent should be …": whisper's "digit"
+    rf"(?P<from_end>{_FROM_END})?"
     + _EDIT_VERB
     + r"\s*(?P<value>.+)$", re.IGNORECASE)
 # the place said without "digit" or "one": "the fifth is a three", "the second last's an eight"
 _EDIT_AT_BARE = re.compile(
-    rf"\bthe\s+{_EDIT_ORDINAL}(?P<count>)(?:'s|\s+is|\s+was|\s+should\s+be|\s+needs?\s+to\s+be)"
+    rf"\bthe\s+{_EDIT_ORDINAL}(?P<count>)(?:\s+(?:digit|number|one))?(?P<from_end>{_FROM_END})?"
+    r"(?:'s|\s+is|\s+was|\s+should\s+be|\s+needs?\s+to\s+be)"
     r"(?:\s+actually)?(?:\s+an?)?\s*(?P<value>.+)$", re.IGNORECASE)
 _BESIDE = re.compile(r"\b(?:after|before|following|behind)\s+(?:the\s+)?$", re.IGNORECASE)
 _PENULTIMATE = ("second last", "second to last", "one before last", "digit before last", "number before last",
                 "one before the last", "digit before the last", "number before the last", "last but one",
                 "penultimate")
-_EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?)\s+(?:in|with)\s+(?P<value>.+)$", re.IGNORECASE)
+_EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?|stops?)\s+(?:in|with|at|on)\s+(?P<value>.+)$",
+                        re.IGNORECASE)
 _EDIT_STARTS = re.compile(r"\b(?:starts?|starting|begins?|beginning)\s+with\s+(?P<value>.+)$", re.IGNORECASE)
 _EDIT_ADD = re.compile(
     r"\b(?:add|put|there'?s|you missed|missed|plus|with|and)\s+(?P<value>.+?)\s+(?:at|on|to)\s+the\s+"
@@ -1017,7 +1023,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
         numeral = _ORDINAL_NUMERAL.match(word)
         position = ORDINALS.get(word) or (int(numeral.group(1)) if numeral else None)
         if position and len(digits) == 1:
-            return DigitEdit("at", digits, position - 1)
+            from_end = m.groupdict().get("from_end") or _COUNTED_FROM_END.search(text[:m.start()])
+            return DigitEdit("at", digits, -position if from_end else position - 1)
     return None
 
 
