@@ -283,9 +283,13 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
     ("6038152947", "The seven's in the wrong place, it should come before the two, not at the end.", "6038157294"),
     ("6038152947", "Move the nine after the six.", "6903815247"),
     ("6038152947", "The five's in the wrong place.", None),  # where it goes is not said
-    # two places swapped, counted from the end
+    # two places swapped, counted from the end, with the two said in their new order
     ("6038152947", "The fourth and third from the end are the wrong way round.", "6038159247"),
+    ("6038152947", "The fourth and third from the end are swapped, it's nine two.", "6038159247"),
+    # beside the first or last of a digit the number has twice
+    ("693815297", "There's a four missing after the last nine.", "6938152947"),
+    ("603815207", "You missed a six before the first oh.", "6603815207"),
 ])
-def test_a_digit_moved_and_places_counted_from_the_end(heard, said, fixed):
+def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_digit(heard, said, fixed):
     repair = read_repair(heard, said, ten)
     assert (repair.digits if repair is not None else None) == fixed

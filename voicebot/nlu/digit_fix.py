@@ -96,6 +96,7 @@ _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an|
               ("before", re.compile(r"\b(?:before|in front of|ahead of)(?: the| a| an| first| last)*\W*$")),
               ("between", re.compile(r"\bbetween(?: the| a| an)*\W*$")),
               ("and", re.compile(r"^\W*and(?: the| a| an)*\W*$")))
+_WHICH = re.compile(r"\b(first|last)\W*$")
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
     r"\b(?:swap(?:ped)?|switch(?:ed)?|flip(?:ped)?|mixed up|reversed|back to front|"
@@ -181,6 +182,7 @@ class DigitFix:
     # goes where the digits heard have them, when it can
     left: str = ""
     right: str = ""
+    which: Literal["first", "last", ""] = ""  # of those digits, when named so ("after the first seven")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class _Run:
     # relation it leads with ("after the nine there's a one": the digits the next run goes beside)
     relation: str = ""
     after_no: bool = False  # wrong only by the answer's bare "no" before it
+    which: Literal["first", "last", ""] = ""  # "after the first seven": which of the digits the relation names
 
 
 def _canonical(text: str) -> str:
@@ -240,7 +243,9 @@ def _runs(clause: str) -> list[_Run]:
             or bool(_TAKEN_OUT[0].search(before) and _TAKEN_OUT[1].search(after))
         wrong = bool(_WRONG_BEFORE.search(before)) or wrong_after
         after_no = not k and not wrong_after and bool(_BARE_NO.search(before))
-        runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation, after_no))
+        which = _WHICH.search(before) if relation in ("after", "before") else None
+        runs.append(_Run(str(m.value), wrong, before.rstrip().endswith("single"), relation, after_no,
+                         "first" if which and which.group(1) == "first" else "last" if which else ""))
         end = m.end
     return runs
 
@@ -266,6 +271,7 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
     said: list[str] = []
     wrong: list[str] = []
     anchors: list[tuple[str, str]] = []
+    which: Literal["first", "last", ""] = ""
     k = 0
     while k < len(runs):
         run = runs[k]
@@ -275,10 +281,10 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
         third = runs[k + 2] if k + 2 < len(runs) else None
         if nxt is not None and nxt.relation == "between" and third is not None and third.relation == "and":
             left, right, step = nxt.digits, third.digits, 3
-        elif nxt is not None and nxt.relation == "after":
-            left, step = nxt.digits, 2
-        elif nxt is not None and nxt.relation == "before":
-            right, step = nxt.digits, 2
+        elif nxt is not None and nxt.relation in ("after", "before"):
+            step = 2
+            left, right = (nxt.digits, "") if nxt.relation == "after" else ("", nxt.digits)
+            which = which if anchors else nxt.which
         previous = anchors[-1] if anchors and step == 1 and said else None
         if run.wrong and previous is not None and previous != ("", "") and not wrong:
             wrong.append(previous[0] + run.digits + previous[1])  # "…, not a zero": in the same place
@@ -296,7 +302,8 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
         anchors.append((left, right))
         k += step
     left, right = anchors[0] if len(said) == 1 else ("", "")
-    return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no, left, right)
+    return DigitFix("".join(said), "".join(wrong), where, len(runs) == 1 and runs[0].after_no, left, right,
+                    which if len(said) == 1 else "")
 
 
 def _clauses(canonical: str) -> list[tuple[str, bool]]:
@@ -607,13 +614,12 @@ def _edit_placed(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> st
 
 
 def _pair_swapped(heard: str, text: str) -> str | None:
-    """``heard`` with two of its digits swapped, for a swap named with no digits said: the last (first) two
-    ("the last two are the wrong way round") or two places ("the seventh and eighth digits are swapped");
-    None for any other answer."""
+    """``heard`` with two of its digits swapped, for a swap named by places: the last (first) two ("the last
+    two are the wrong way round") or two places ("the seventh and eighth digits are swapped"), with no digits
+    said or only the two in their new order ("…, should be six then four"); None for any other answer."""
     lowered = text.lower()
     pair = _PAIR.search(lowered) or _NTH_PAIR.search(lowered)
-    if pair is None or not _SWAPPED.search(lowered) or len(heard) < 2 \
-            or find_digit_runs(lowered[:pair.start()] + lowered[pair.end():]):
+    if pair is None or not _SWAPPED.search(lowered) or len(heard) < 2:
         return None
     if pair.re is _PAIR:
         a, b = (0, 1) if pair.group("where") == "first" else (len(heard) - 2, len(heard) - 1)
@@ -624,7 +630,9 @@ def _pair_swapped(heard: str, text: str) -> str | None:
         a, b = sorted(n if n >= 0 else len(heard) + n for n in places)
         if a == b or b >= len(heard):
             return None
-    return heard[:a] + heard[b] + heard[a + 1:b] + heard[a] + heard[b + 1:]
+    said = "".join(str(run.value) for run in find_digit_runs(lowered[:pair.start()] + lowered[pair.end():]))
+    return heard[:a] + heard[b] + heard[a + 1:b] + heard[a] + heard[b + 1:] \
+        if said in ("", heard[b] + heard[a]) else None
 
 
 def apply_digit_fixes(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:
@@ -668,6 +676,8 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
     anchored: dict[str, int] = {}
     wrong_at = _occurrences(heard, fix.wrong) if fix.wrong else []
     wrong_at = wrong_at if len(wrong_at) == 1 else []  # a stretch named as wrong, when it names one
+    beside = _occurrences(heard, fix.left or fix.right)
+    beside = beside[:1] if fix.which == "first" else beside[-1:] if fix.which == "last" else []
     for i in range(len(heard) + 1):
         for j in range(i, len(heard) + 1):
             if (fix.where == "start" and i) or (fix.where == "end" and j != len(heard)):
@@ -678,7 +688,8 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
                 best[candidate] = min(cost, best.get(candidate, cost))
                 stretch = heard[i:j]
                 if ((fix.left or fix.right) and len(stretch) >= len(fix.left) + len(fix.right)
-                        and stretch.startswith(fix.left) and stretch.endswith(fix.right)) \
+                        and stretch.startswith(fix.left) and stretch.endswith(fix.right)
+                        and (not beside or (i if fix.left else j - len(fix.right)) == beside[0])) \
                         or any(i <= k and k + len(fix.wrong) <= j for k in wrong_at):
                     anchored[candidate] = min(cost, anchored.get(candidate, cost))
     best = anchored or best
