@@ -226,6 +226,7 @@ def test_a_digit_taken_out_by_name_even_after_saying_it_is_not_there() -> None:
     # one of a digit the number has twice, taken out ("one of the sixes": either gives the same number)
     ("40966218537", "Take out one of the sixes.", "4096218537"),
     ("40961882157", "There's one eight too many.", "4096182157"),
+    ("40966218537", "Take out one of the sixes, and it ends five three six, not five three seven.", "4096218536"),
     # a digit said once where it was heard twice
     ("33074829165", "You've got the three twice at the start, it's only once.", "3074829165"),
     # a count against a count, with "in a row" and "of them"

@@ -510,7 +510,7 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
 
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
     """One of a digit the number has more than once taken out ("take out one of the fours", "one seven too
-    many": when which one makes no difference); a digit named by which of its kind it is, changed or taken out
+    many": when which one makes no difference; a fix said after it applied too); a digit named by which of its kind it is, changed or taken out
     ("the second seven should be a four", "take out the second eight", "the first oh's extra"), or a place
     whose digit is extra or missing ("the fifth digit's extra", "you've missed out the fourth digit, it's a
     nine"): (the new digits, how); None when the answer says none of these or the result does not fit."""
@@ -519,7 +519,14 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         digit = _digit(word)
         fitting = {fixed for i, d in enumerate(heard)
                    if d == digit and fits(fixed := heard[:i] + heard[i + 1:])}
-        return (fitting.pop(), f"a fix (one {digit} taken out)") if len(fitting) == 1 else None
+        if len(fitting) != 1:
+            return None
+        fixed, how = fitting.pop(), f"a fix (one {digit} taken out)"
+        rest = text[one_of.end():]  # "one too many ones, and the end is eight eight five not eight five eight"
+        more = read_repair(fixed, rest, fits) if find_digit_runs(rest) else None
+        if more is not None and more.digits is not None and not more.again and fits(more.digits):
+            return more.digits, f"{more.how}, after {how}"
+        return fixed, how
     canonical = _canonical(text)
     for m in _NTH_DIGIT.finditer(canonical):
         digit, nth = _digit(m.group("d")), _NTH[m.group("nth")]
