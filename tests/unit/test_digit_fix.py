@@ -289,6 +289,7 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
     ("6038152947", "The fourth and third from the end are swapped, it's nine two.", "6038159247"),
     # beside the first or last of a digit the number has twice
     ("693815297", "There's a four missing after the last nine.", "6938152947"),
+    ("693815297", "You skipped the four. Six nine three eight, then one five two nine four seven.", "6938152947"),
     ("603815207", "You missed a six before the first oh.", "6603815207"),
 ])
 def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_digit(heard, said, fixed):

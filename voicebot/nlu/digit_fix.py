@@ -110,8 +110,8 @@ _START = re.compile(
 # not at the start or end: "near the end", "after the first seven"
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b|"
                    r"\b(?:after|before|following|behind) the (?:first|last)\b")
-_CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|extra|twice|doubled|single|"
-                  r"only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
+_CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|skipped|dropped|extra|twice|"
+                  r"doubled|single|only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL}|"
                   r"(?:the )?rest(?: of it)?(?:'s| is) (?:right|fine|correct|ok|okay|good|all right))\b")
