@@ -53,6 +53,8 @@ REQUESTS = [
     # the "to" lost before a strong name
     "nope, I've had enough of as I want to speak the real person right now.", "Can I talk the manager?",
     "Can I just speak the person about it?",
+    # "rather" than the bot, whoever the recogniser heard named
+    "wait I'd rather speak to the nation", "I would rather talk to a pageant",
     # a person "instead", the verb heard in the past tense
     "Hold on Ken, I talked to a real person instead.", "I'd rather speak with someone instead",
     # a word of assent before a bare name ("get me a human now" heard over GSM)
@@ -77,7 +79,7 @@ NEAR_MISSES = [
     "You got me a refund, thanks.", "Yes.", "No, that's all.", "speak up please",
     "My generator broke down.", "The refrigerator I ordered is broken.", "Better.", "The router.", "Operate.",
     "I'm calling about the decorator you sent.", "and then nothing", "One of the generators is broken.",
-    "Do you speak Spanish?", "I can't talk the way I used to.",
+    "Do you speak Spanish?", "I can't talk the way I used to.", "I'd rather speak to my wife first.",
 ]
 
 DECLINED = [
