@@ -114,6 +114,24 @@ def test_missing_and_extra_inputs_are_reported() -> None:
     assert ended.problems == ()  # the bot ended the call: run_test reports the turns left over
 
 
+def test_an_entry_whose_first_key_answered_on_its_own_is_one_input() -> None:
+    """ "12345678#" keyed at "Did you want to …?": its "1" taken as a yes, then the whole entry as the number
+    (``KeyedOn``): one scripted turn, the bot's answer to the entry its outcome."""
+    record = _record()
+    record["turns"][0]["bot_text"] = "Did you want to check your balance?"
+    record["turns"][2]["index"] = 3
+    record["turns"].append({"index": 2, "input_kind": "dtmf", "entities": {"dtmf": "1"},
+                            "bot_text": "What's your eight digit account number?"})
+    mapping = outcomes_from_record(_test(START, BALANCE, KEYED), record)
+    assert mapping.problems == ()
+    assert check_turn(KEYED.expect, mapping.outcomes[2]) == []
+    assert [h.text for h in mapping.heard] == ["What's my balance?", "12345678"]
+    # the same two inputs where the test keyed "1" on its own are two turns
+    one = ConversationTurn("dtmf", "1", TurnExpect())
+    kept = outcomes_from_record(_test(START, BALANCE, one, KEYED), record)
+    assert kept.problems == () and [h.text for h in kept.heard] == ["What's my balance?", "1", "12345678"]
+
+
 def test_tests_that_need_a_canned_backend_are_skipped() -> None:
     assert skip_reason(_test(BALANCE)) is None
     assert skip_reason(_test(BALANCE, backend=BackendSpec("none"))) is None

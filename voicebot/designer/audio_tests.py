@@ -141,7 +141,8 @@ def outcomes_from_record(test: ConversationTest, record: Mapping[str, Any]) -> R
     """Map a stored call record onto the test's turns (greeting first, then one turn per caller input)."""
     turns = sorted(record.get("turns") or [], key=lambda t: t.get("index", 0))
     start = [t for t in turns if t.get("input_kind") == "start"]
-    inputs = [t for t in turns if t.get("input_kind") in _INPUT_KINDS]
+    scripted = sum(1 for t in test.turns if t.kind != "start")
+    inputs = _one_entry_each(test, [t for t in turns if t.get("input_kind") in _INPUT_KINDS], scripted)
     answered = ([start[0]] if start else [{}]) + inputs
     ended = record.get("outcome") in _ENDED_OUTCOMES
     handoff = _handoff(record.get("handoff")) if record.get("outcome") == "handoff" else None
@@ -173,7 +174,6 @@ def outcomes_from_record(test: ConversationTest, record: Mapping[str, Any]) -> R
         for t in inputs
     )
     problems = []
-    scripted = sum(1 for t in test.turns if t.kind != "start")
     if not start:
         problems.append("the call record has no greeting turn")
     if len(inputs) > scripted:
@@ -187,6 +187,24 @@ def outcomes_from_record(test: ConversationTest, record: Mapping[str, Any]) -> R
             "(an utterance missed or two merged)"
         )
     return RecordMapping(tuple(outcomes), heard, tuple(problems))
+
+
+def _keys(turn: Mapping[str, Any]) -> str:
+    return str((turn.get("entities") or {}).get("dtmf", "")) if turn.get("input_kind") == "dtmf" else ""
+
+
+def _one_entry_each(test: ConversationTest, inputs: list[Mapping[str, Any]], scripted: int
+                    ) -> list[Mapping[str, Any]]:
+    """The record's inputs with a keyed entry the bot took in two one counted once: its first key answered
+    the question on its own ("1" for yes at "Did you want to …?") and the entry went on as one input from that
+    key (``call/dtmf.py``'s ``KeyedOn``), when the test keyed that entry in one turn and the record holds more
+    inputs than the test has turns. The entry's turn is what the bot answered to it."""
+    if len(inputs) <= scripted:
+        return inputs
+    entries = {t.value.rstrip("#") for t in test.turns if t.kind == "dtmf"}
+    return [t for k, t in enumerate(inputs)
+            if not (len(_keys(t)) == 1 and k + 1 < len(inputs) and (entry := _keys(inputs[k + 1])) in entries
+                    and len(entry) > 1 and entry.startswith(_keys(t)))]
 
 
 class AudioDriver:
