@@ -41,10 +41,13 @@ _COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PL
 # "six" -> "sixes", "oh" -> "zeros"
 _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[one] == value)
               for word, value in DIGITS.items()}
-# a count of a repeated digit set against another count: "only two eights, not three" (three eights)
+# a count of a repeated digit set against another count: "only two eights, not three" (three eights; "two
+# eight, not three" as the recogniser may write it)
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR})|"
-    rf"(?:double|triple) (?P<repeated>{_SINGULAR}))"
+    rf"(?:double|triple) (?P<repeated>{_SINGULAR})|"
+    rf"(?:(?<=there's )|(?<=there is )|(?<=only )|(?<=just )|(?<= got ))"
+    rf"(?P<count>two|three|four|five|[2-5]) (?P<one>{_SINGULAR}))"
     r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?(?: in a row| together)?"
     r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
@@ -133,7 +136,7 @@ _PAIR_FROM_END = re.compile(r"\s*(?:ones?|digits?|numbers?)?\s*from (?:the )?(?:
 # a digit in the wrong place and where it goes: "the zero's in the wrong place, it comes after the three",
 # "move the five before the two"
 _MISPLACED = re.compile(
-    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s| is)? (?:in the wrong (?:place|spot)|misplaced|out of place)\b"
+    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s|s| is)? (?:in the wrong (?:place|spot)|misplaced|out of place)\b"
     rf"[^.;]*?\b(?:it|that)?\s*(?:comes?|goes|should (?:be|come|go)|belongs|needs to (?:be|go|come))\s+"
     rf"(?:(?:just|straight|right) )?(?P<rel>after|before)\s+(?:the\s+)?(?P<anchor>{_DIGIT_WORD})\b|"
     rf"\b(?:move|put) (?:the|that) (?P<e>{_DIGIT_WORD}) (?:to )?(?:(?:just|straight|right) )?"
@@ -159,9 +162,26 @@ _FLOOR = re.compile(r"\bfloor\b")
 # a three"
 _ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
 # the caller takes back what they just said and says it again: "the ninth one is a two, no, sorry, a three"
+# (a transcript without commas: "swap the five and the six wait no the nine and the five")
 _TAKEN_BACK = re.compile(
-    r"[,.;!?]\s*(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|hang on)\b"
-    r"(?:[,.!]?\s*(?:no|i mean|sorry|it'?s)\b)*[,.!]?\s*", re.IGNORECASE)
+    r"(?:[,.;!?]\s*|\s+)(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|"
+    r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s)\b)*[,.!]?\s*", re.IGNORECASE)
+# Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
+# digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
+# digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight" (digit's
+# an), "it's parts with" (it starts with), "oh" heard "no" inside a run of digits ("one no five nine")
+_HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight", "won": "one",
+                "for": "four", "fore": "four"}
+_DIGIT_HEARD = re.compile(
+    r"\b(?P<lead>an?|the|one|single|double|triple|is|it'?s|not)\s+(?P<w>free|tree|aid|ate|date|won)\b|"
+    r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b(?!\s+(?:me|you|us|it|that|this|now)\b)",
+    re.IGNORECASE)
+_AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
+            (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
+            (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
+            (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) "
+                        r"(?:digit|number))s (?:in|an|and) (?=an? |\w)", re.IGNORECASE), r"\1 is "),
+            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"))
 _WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,.;!?]")
 _SENTENCE = re.compile(r"[^.!?;]+")
@@ -217,8 +237,11 @@ def _canonical(text: str) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
 
     def against(m: re.Match) -> str:
-        plural = m.group("plural") or _PLURAL_OF[m.group("digit") or m.group("repeated")]
-        return f"{m.group()} {plural}"
+        plural = m.group("plural") or _PLURAL_OF[m.group("digit") or m.group("repeated") or m.group("one")]
+        said = m.group()
+        if m.group("one"):  # "two five, not three": the plural's "s" lost by the recogniser
+            said = f"{m.group('count')} {plural}{said[m.end('one') - m.start():]}"
+        return f"{said} {plural}"
 
     text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}", text)
     text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
@@ -404,6 +427,26 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
     return None
 
 
+def _as_said(text: str) -> str:
+    """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``, ``_AS_SAID``),
+    an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when the digits on
+    one side are two or more: "five no six" is a take-back), and a list of single digits with commas between
+    them ("it's 1, 6, 6, 5 at the end") one run."""
+    text = _DIGIT_HEARD.sub(lambda m: f"{m.group('lead') or m.group('lead2')} "
+                                      f"{_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}", text)
+    for pattern, put in _AS_SAID:
+        text = pattern.sub(put, text)
+    text = _NO_INSIDE.sub(lambda m: f"{m.group('a')} zero {m.group('b')}"
+                          if len(m.group("a").split()) + len(m.group("b").split()) > 2 else m.group(), text)
+    return _DIGIT_LIST.sub(lambda m: m.group().replace(",", ""), text)
+
+
+_ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
+_NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
+    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b", re.IGNORECASE)
+_DIGIT_LIST = re.compile(rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}", re.IGNORECASE)
+
+
 def _units(text: str) -> list[tuple[int, str]]:
     """The words of ``text`` (where each starts, what it is), a run of digits within a clause one unit "#":
     the shape the words of a fix have whatever the digits."""
@@ -428,8 +471,23 @@ def _taken_back(text: str) -> str:
         again = [kind for _, kind in _units(re.split(r"[,.;!?]", after, maxsplit=1)[0])]
         units = _units(before)
         if again and len(again) <= len(units) and [kind for _, kind in units[-len(again):]] == again:
-            return _taken_back(before[:units[-len(again)][0]] + after)
+            start = units[-len(again)][0]
+            if again[0] == "#" and (kept := _said_up_to(before[start:], after)):
+                return _taken_back(f"{before[:start]}{' '.join(kept)} {after}")
+            return _taken_back(before[:start] + after)
     return text
+
+
+def _said_up_to(digits_before: str, after: str) -> str:
+    """The digits said before a take-back that the caller did not say again, when they say again two or more
+    of its last ("four nine oh six three one eight, sorry, three one eight two seven five": "4906")."""
+    runs, again = find_digit_runs(digits_before), find_digit_runs(after)
+    if len(runs) != 1 or not again:
+        return ""
+    said, said_again = str(runs[0].value), str(again[0].value)
+    overlap = next((k for k in range(min(len(said) - 1, len(said_again)), 1, -1)
+                    if said.endswith(said_again[:k])), 0)
+    return said[:-overlap] if overlap else ""
 
 
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
@@ -442,7 +500,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three")."""
     what = f"of the {len(heard)} digits heard"
     as_said = text
-    text = _taken_back(text)
+    text = _taken_back(_as_said(text))
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -570,7 +628,7 @@ def _moved(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
     wrong place, it comes after the three, not at the end"): the digit taken from the end or start when the
     answer says it is not there, else from its one place; None when the answer says no such move or which
     digit, or where, is not clear."""
-    canonical = _canonical(text)
+    canonical = _ARTICLE_OH.sub(r"\1 zero", text.lower())
     m = _MISPLACED.search(canonical)
     if m is None:
         return None
