@@ -271,6 +271,9 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("righto", True), ("by all means", True), ("mm hmm", True),
     # fresh sixth set's kinds, our own lines
     ("I'd be happy to", True), ("ya ya that's fine", True), ("that's me done thanks", False),
+    # as the recogniser writes festival voices: "mm hmm", a farewell with "now"; "obviously", "do that"
+    ("mm hm", True), ("mmh mmh", True), ("m h m m", True), ("I'm goodbye now", False),
+    ("obviously", True), ("go on do that", True),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -303,6 +306,7 @@ def test_yes_no_not_from_other_sentences() -> None:
     "I'm fine thanks, how are you?", "well I'm good but the order never came",
     # fresh sixth set's kinds: time to think, one part named right, sort of both
     "let me think about it", "only the first three digits are right", "kind of yes kind of no",
+    "hmm", "what do you do that for",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None

@@ -622,7 +622,9 @@ _YES = re.compile(
     r"correct|right|exactly|affirmative|absolutely|totally|course you can|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-? ?hmm|righto|right-o|"
-    r"by all means|"
+    r"by all means|obviously|(?<!n't )(?<!not )do that|"
+    # "mm hmm" as the recogniser writes it: "mm hm", "mmh mmh", "m h m m"
+    r"m+\s?h+\s?m+h?(?:\s?m+h?)*|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|"
     r"i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
@@ -662,7 +664,8 @@ _DONE = re.compile(
 # A farewell ending the answer ("Okay, goodbye.", "thanks, bye bye"): the caller is done, whatever an
 # acknowledgement before it says; only a yes of substance ("yes", "sure", "please do") still counts.
 _BYE = r"good ?bye|bye(?:[ -]bye)?"
-_FAREWELL = re.compile(rf"\b(?:{_BYE}|see you(?: later| soon)?|take care)\W*$", re.IGNORECASE)
+_FAREWELL = re.compile(rf"\b(?:{_BYE}|see you(?: later| soon)?|take care)(?: now| then| for now)?\W*$",
+                       re.IGNORECASE)
 _ACKNOWLEDGEMENTS = frozenset(("okay", "ok", "alright", "all right", "right", "fine", "perfect"))
 
 
