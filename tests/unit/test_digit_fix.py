@@ -226,7 +226,8 @@ def test_a_digit_taken_out_by_name_even_after_saying_it_is_not_there() -> None:
     # one of a digit the number has twice, taken out ("one of the sixes": either gives the same number)
     ("40966218537", "Take out one of the sixes.", "4096218537"),
     ("40961882157", "There's one eight too many.", "4096182157"),
-    ("40966218537", "Take out one of the sixes, and it ends five three six, not five three seven.", "4096218536"),
+    ("40966218537", "Take out one of the sixes, and it ends five three six, not five three seven.",
+     "4096218536"),
     # a digit said once where it was heard twice
     ("33074829165", "You've got the three twice at the start, it's only once.", "3074829165"),
     # a count against a count, with "in a row" and "of them"
@@ -259,7 +260,8 @@ def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
     # a part taken back and said again in the same answer
     ("6038152947", "The fourth one's a seven, no sorry, a nine.", "6039152947"),
     ("6038152947", "Swap the one and the five, hang on, no, the two and the nine.", "6038159247"),
-    ("6038152947", "It's six oh three, eight one five, sorry, eight one six two nine four seven.", "6038162947"),
+    ("6038152947", "It's six oh three, eight one five, sorry, eight one six two nine four seven.",
+     "6038162947"),
     # a place without "digit", and the one before the last
     ("6038152947", "The seventh is a three and the one before last is an eight.", "6038153987"),
     # a digit the number has once where it has more, and a double said against a triple
@@ -281,7 +283,8 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
 
 @pytest.mark.parametrize(("heard", "said", "fixed"), [
     # a digit in the wrong place moved beside the digit named (from the end when it is said not to be there)
-    ("6038152947", "The seven's in the wrong place, it should come before the two, not at the end.", "6038157294"),
+    ("6038152947", "The seven's in the wrong place, it should come before the two, not at the end.",
+     "6038157294"),
     ("6038152947", "Move the nine after the six.", "6903815247"),
     ("6038152947", "The five's in the wrong place.", None),  # where it goes is not said
     # two places swapped, counted from the end, with the two said in their new order
@@ -289,7 +292,8 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
     ("6038152947", "The fourth and third from the end are swapped, it's nine two.", "6038159247"),
     # beside the first or last of a digit the number has twice
     ("693815297", "There's a four missing after the last nine.", "6938152947"),
-    ("693815297", "You skipped the four. Six nine three eight, then one five two nine four seven.", "6938152947"),
+    ("693815297", "You skipped the four. Six nine three eight, then one five two nine four seven.",
+     "6938152947"),
     ("603815207", "You missed a six before the first oh.", "6603815207"),
 ])
 def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_digit(heard, said, fixed):

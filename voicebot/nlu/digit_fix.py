@@ -53,7 +53,8 @@ _COUNT_AGAINST = re.compile(
     rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 # one of a digit where the number has more: "you've only got one four, there should be two of them"
 _TOO_FEW = re.compile(
-    rf"\b(?:only |just )?(?:(?:got|have|put|heard|said) )?(?:only |just )?(?:the )?(?:one|a single) (?P<d>{_SINGULAR})\b"
+    r"\b(?:only |just )?(?:(?:got|have|put|heard|said) )?(?:only |just )?(?:the )?"
+    rf"(?:one|a single) (?P<d>{_SINGULAR})\b"
     r"[^.;]*?\W(?:there )?(?:should be|should have been|needs? to be|are|'re|'s|is) (?P<n>two|three)"
     r"(?: of (?:them|those))?\b")
 _PRONOUN_ONE = re.compile(
@@ -136,7 +137,8 @@ _PAIR_FROM_END = re.compile(r"\s*(?:ones?|digits?|numbers?)?\s*from (?:the )?(?:
 # a digit in the wrong place and where it goes: "the zero's in the wrong place, it comes after the three",
 # "move the five before the two"
 _MISPLACED = re.compile(
-    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s|s| is)? (?:in the wrong (?:place|spot)|misplaced|out of place)\b"
+    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s|s| is)? "
+    r"(?:in the wrong (?:place|spot)|misplaced|out of place)\b"
     rf"[^.;]*?\b(?:it|that)?\s*(?:comes?|goes|should (?:be|come|go)|belongs|needs to (?:be|go|come))\s+"
     rf"(?:(?:just|straight|right) )?(?P<rel>after|before)\s+(?:the\s+)?(?P<anchor>{_DIGIT_WORD})\b|"
     rf"\b(?:move|put) (?:the|that) (?P<e>{_DIGIT_WORD}) (?:to )?(?:(?:just|straight|right) )?"
@@ -168,13 +170,15 @@ _TAKEN_BACK = re.compile(
     r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s)\b)*[,.!]?\s*", re.IGNORECASE)
 # Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
 # digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
-# digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight" (digit's
-# an), "it's parts with" (it starts with), "oh" heard "no" inside a run of digits ("one no five nine")
-_HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight", "won": "one",
-                "for": "four", "fore": "four"}
+# digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight"
+# (digit's an), "it's parts with" (it starts with), "oh" heard "no" inside a run of digits ("one no five
+# nine")
+_HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight",
+                "won": "one", "for": "four", "fore": "four"}
 _DIGIT_HEARD = re.compile(
     r"\b(?P<lead>an?|the|one|single|double|triple|is|it'?s|not)\s+(?P<w>free|tree|aid|ate|date|won)\b|"
-    r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b(?!\s+(?:me|you|us|it|that|this|now)\b)",
+    r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
+    r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
     re.IGNORECASE)
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
@@ -224,7 +228,8 @@ class _Run:
     # relation it leads with ("after the nine there's a one": the digits the next run goes beside)
     relation: str = ""
     after_no: bool = False  # wrong only by the answer's bare "no" before it
-    which: Literal["first", "last", ""] = ""  # "after the first seven": which of the digits the relation names
+    # "after the first seven": which of the digits the relation names
+    which: Literal["first", "last", ""] = ""
 
 
 def _canonical(text: str) -> str:
@@ -243,7 +248,8 @@ def _canonical(text: str) -> str:
             said = f"{m.group('count')} {plural}{said[m.end('one') - m.start():]}"
         return f"{said} {plural}"
 
-    text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}", text)
+    text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}",
+                        text)
     text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
     text = _SINGLE.sub("single ", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
@@ -428,10 +434,10 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 
 
 def _as_said(text: str) -> str:
-    """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``, ``_AS_SAID``),
-    an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when the digits on
-    one side are two or more: "five no six" is a take-back), and a list of single digits with commas between
-    them ("it's 1, 6, 6, 5 at the end") one run."""
+    """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``,
+    ``_AS_SAID``), an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when
+    the digits on one side are two or more: "five no six" is a take-back), and a list of single digits with
+    commas between them ("it's 1, 6, 6, 5 at the end") one run."""
     text = _DIGIT_HEARD.sub(lambda m: f"{m.group('lead') or m.group('lead2')} "
                                       f"{_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}", text)
     for pattern, put in _AS_SAID:
@@ -443,7 +449,8 @@ def _as_said(text: str) -> str:
 
 _ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
 _NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
-    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b", re.IGNORECASE)
+    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
+    re.IGNORECASE)
 _DIGIT_LIST = re.compile(rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}", re.IGNORECASE)
 
 
@@ -455,7 +462,8 @@ def _units(text: str) -> list[tuple[int, str]]:
     for m in _WORD.finditer(text):
         word = m.group().lower()
         kind = "#" if word in DIGITS or word.isdigit() else word
-        if not (kind == "#" and units and units[-1][1] == "#" and not _CLAUSE_END.search(text[end:m.start()])):
+        on = kind == "#" and units and units[-1][1] == "#" and not _CLAUSE_END.search(text[end:m.start()])
+        if not on:
             units.append((m.start(), kind))
         end = m.end()
     return units
@@ -568,10 +576,11 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
 
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
     """One of a digit the number has more than once taken out ("take out one of the fours", "one seven too
-    many": when which one makes no difference; a fix said after it applied too); a digit named by which of its kind it is, changed or taken out
-    ("the second seven should be a four", "take out the second eight", "the first oh's extra"), or a place
-    whose digit is extra or missing ("the fifth digit's extra", "you've missed out the fourth digit, it's a
-    nine"): (the new digits, how); None when the answer says none of these or the result does not fit."""
+    many": when which one makes no difference; a fix said after it applied too); a digit named by which of
+    its kind it is, changed or taken out ("the second seven should be a four", "take out the second eight",
+    "the first oh's extra"), or a place whose digit is extra or missing ("the fifth digit's extra", "you've
+    missed out the fourth digit, it's a nine"): (the new digits, how); None when the answer says none of
+    these or the result does not fit."""
     if (one_of := _ONE_OF.search(text.lower())) is not None:
         word = one_of.group("b") or _PLURALS[one_of.group("a") or one_of.group("c")]
         digit = _digit(word)
@@ -580,7 +589,8 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         if len(fitting) != 1:
             return None
         fixed, how = fitting.pop(), f"a fix (one {digit} taken out)"
-        rest = text[one_of.end():]  # "one too many ones, and the end is eight eight five not eight five eight"
+        # "one too many ones, and the end is eight eight five not eight five eight"
+        rest = text[one_of.end():]
         more = read_repair(fixed, rest, fits) if find_digit_runs(rest) else None
         if more is not None and more.digits is not None and not more.again and fits(more.digits):
             return more.digits, f"{more.how}, after {how}"
@@ -637,7 +647,8 @@ def _moved(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
     places = [i for i, d in enumerate(heard) if d == digit]
     if re.search(r"\bnot (?:at )?the (?:end|last)\b", canonical) and heard.endswith(digit):
         places = [len(heard) - 1]
-    elif re.search(r"\bnot (?:at )?the (?:start|beginning|front|first)\b", canonical) and heard.startswith(digit):
+    elif re.search(r"\bnot (?:at )?the (?:start|beginning|front|first)\b", canonical) \
+            and heard.startswith(digit):
         places = [0]
     if len(places) != 1:
         return None

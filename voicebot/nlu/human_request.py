@@ -67,7 +67,8 @@ _REQUESTS = [re.compile(p) for p in (
     rf"\b(?:can|could|may) (?:i|we) (?:please |just )?(?:talk|speak) {_WEAK}\b(?!')",
     # "rather" than the bot, whoever is named as the recogniser heard it: "I'd rather speak to the nation" (a
     # festival voice over GSM, "I'd rather speak to an agent"); not "my wife"
-    r"\b(?:i'?d|i would) (?:much )?rather (?:talk|speak|chat) (?:to|with) (?:a|an|the|some|someone|somebody)\b",
+    r"\b(?:i'?d|i would) (?:much )?rather (?:talk|speak|chat) (?:to|with) "
+    r"(?:a|an|the|some|someone|somebody)\b",
     # a person "instead", whatever tense the recogniser gave the verb: "I talked to a real person instead"
     # (festival voice, "can I talk to a real person instead"); "instead of …" says what was done
     rf"\b(?:talk|talked|speak|spoke|chat|chatted|talking|speaking)(?: directly| properly)? (?:to|with) "

@@ -618,7 +618,8 @@ _NO = re.compile(
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|^\W*ya(?= ya\b|\W*$)|(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|^\W*ya(?= ya\b|\W*$)|"
+    r"(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
     r"correct|right|exactly|affirmative|absolutely|totally|course you can|"
     r"definitely|certainly|"
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-? ?hmm|righto|right-o|"
@@ -1007,7 +1008,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
     if m := _EDIT_ENDS.search(text):
         if digits := _edit_digits(m.group("value")):
             return DigitEdit("end", digits)
-    if (m := _EDIT_ENDS_BARE.search(text)) and (runs := find_digit_runs(m.group("value"))) and not runs[0].start:
+    m = _EDIT_ENDS_BARE.search(text)
+    if m and (runs := find_digit_runs(m.group("value"))) and not runs[0].start:
         return DigitEdit("end", str(runs[0].value))
     if m := _EDIT_STARTS.search(text):
         if digits := _edit_digits(m.group("value")):
