@@ -366,6 +366,8 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("the fourth from the end is a one", n.DigitEdit("at", "1", -4)),
     ("counting from the end the second one should be nine", n.DigitEdit("at", "9", -2)),
     ("it stops at eight one", n.DigitEdit("end", "81")),
+    ("it ends 570 only one zero at the end", n.DigitEdit("end", "570")),
+    ("it ends two, so double four eight six", None),  # digits said on: not an end of "2"
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit

@@ -963,8 +963,10 @@ _PENULTIMATE = ("second last", "second to last", "one before last", "digit befor
                 "penultimate")
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?|stops?)\s+(?:in|with|at|on)\s+(?P<value>.+)$",
                         re.IGNORECASE)
-# "it ends five seven oh, only one zero …": the digits right after it, up to the first word
+# "it ends five seven oh only one zero …": the digits right after it, up to the first word (not "it ends two,
+# so double four eight six": digits said on)
 _EDIT_ENDS_BARE = re.compile(r"\b(?:ends|finishes)\s+(?P<value>.+)$", re.IGNORECASE)
+_WORD_AFTER_DIGITS = re.compile(r"^,?\s+(?!(?:so|oh|o|and|then|double|triple)\b)[a-z]", re.IGNORECASE)
 _EDIT_STARTS = re.compile(r"\b(?:starts?|starting|begins?|beginning)\s+with\s+(?P<value>.+)$", re.IGNORECASE)
 _EDIT_ADD = re.compile(
     r"\b(?:add|put|there'?s|you missed|missed|plus|with|and)\s+(?P<value>.+?)\s+(?:at|on|to)\s+the\s+"
@@ -1009,7 +1011,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
         if digits := _edit_digits(m.group("value")):
             return DigitEdit("end", digits)
     m = _EDIT_ENDS_BARE.search(text)
-    if m and (runs := find_digit_runs(m.group("value"))) and not runs[0].start:
+    if m and (runs := find_digit_runs(m.group("value"))) and not runs[0].start \
+            and _WORD_AFTER_DIGITS.match(m.group("value")[runs[0].end:]):
         return DigitEdit("end", str(runs[0].value))
     if m := _EDIT_STARTS.search(text):
         if digits := _edit_digits(m.group("value")):
