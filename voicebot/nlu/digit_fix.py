@@ -437,7 +437,7 @@ def _as_said(text: str) -> str:
     """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``,
     ``_AS_SAID``), an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when
     the digits on one side are two or more: "five no six" is a take-back), and a list of single digits with
-    commas between them ("it's 1, 6, 6, 5 at the end") one run."""
+    commas between them before the place it names ("it's 1, 6, 6, 5 at the end") one run."""
     text = _DIGIT_HEARD.sub(lambda m: f"{m.group('lead') or m.group('lead2')} "
                                       f"{_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}", text)
     for pattern, put in _AS_SAID:
@@ -451,7 +451,9 @@ _ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
 _NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
     rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
     re.IGNORECASE)
-_DIGIT_LIST = re.compile(rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}", re.IGNORECASE)
+_DIGIT_LIST = re.compile(
+    rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}(?= (?:at|in) the (?:end|start|beginning|middle)\b)",
+    re.IGNORECASE)
 
 
 def _units(text: str) -> list[tuple[int, str]]:
