@@ -186,6 +186,13 @@ _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) "
                         r"(?:digit|number))s (?:in|an|and) (?=an? |\w)", re.IGNORECASE), r"\1 is "),
             (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"))
+_ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
+_NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
+    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
+    re.IGNORECASE)
+_DIGIT_LIST = re.compile(
+    rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}(?= (?:at|in) the (?:end|start|beginning|middle)\b)",
+    re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,.;!?]")
 _SENTENCE = re.compile(r"[^.!?;]+")
@@ -313,7 +320,7 @@ def _fix(runs: list[_Run], where: Literal["start", "end", "any"]) -> DigitFix:
         elif nxt is not None and nxt.relation in ("after", "before"):
             step = 2
             left, right = (nxt.digits, "") if nxt.relation == "after" else ("", nxt.digits)
-            which = which if anchors else nxt.which
+            which = which if anchors else nxt.which  # (of the first piece's digits only)
         previous = anchors[-1] if anchors and step == 1 and said else None
         if run.wrong and previous is not None and previous != ("", "") and not wrong:
             wrong.append(previous[0] + run.digits + previous[1])  # "…, not a zero": in the same place
@@ -447,15 +454,6 @@ def _as_said(text: str) -> str:
     return _DIGIT_LIST.sub(lambda m: m.group().replace(",", ""), text)
 
 
-_ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
-_NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
-    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
-    re.IGNORECASE)
-_DIGIT_LIST = re.compile(
-    rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}(?= (?:at|in) the (?:end|start|beginning|middle)\b)",
-    re.IGNORECASE)
-
-
 def _units(text: str) -> list[tuple[int, str]]:
     """The words of ``text`` (where each starts, what it is), a run of digits within a clause one unit "#":
     the shape the words of a fix have whatever the digits."""
@@ -464,8 +462,9 @@ def _units(text: str) -> list[tuple[int, str]]:
     for m in _WORD.finditer(text):
         word = m.group().lower()
         kind = "#" if word in DIGITS or word.isdigit() else word
-        on = kind == "#" and units and units[-1][1] == "#" and not _CLAUSE_END.search(text[end:m.start()])
-        if not on:
+        digits_go_on = kind == "#" and units and units[-1][1] == "#" \
+            and not _CLAUSE_END.search(text[end:m.start()])
+        if not digits_go_on:
             units.append((m.start(), kind))
         end = m.end()
     return units
@@ -509,8 +508,9 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
     back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three")."""
     what = f"of the {len(heard)} digits heard"
-    as_said = text
-    text = _taken_back(_as_said(text))
+    heard_as = _as_said(text)
+    text = _taken_back(heard_as)
+    taken_back = text != heard_as
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -532,7 +532,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     if edit is not None and (placed := _edit_placed(heard, edit, fits)) is not None:
         return Repair(placed, f"a fix ({edit.kind} {edit.digits!r}) placed where it fits {what}")
-    if (fixes or text != as_said) and (again := _said_again(text, fits)) is not None:
+    if (fixes or taken_back) and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
     if (fixed := apply_digit_fixes(heard, fixes, fits)) is not None:
         return Repair(fixed, f"a fix in the caller's words {what}")

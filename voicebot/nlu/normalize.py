@@ -959,8 +959,7 @@ _EDIT_AT_BARE = re.compile(
     r"(?:\s+actually)?(?:\s+an?)?\s*(?P<value>.+)$", re.IGNORECASE)
 _BESIDE = re.compile(r"\b(?:after|before|following|behind)\s+(?:the\s+)?$", re.IGNORECASE)
 _PENULTIMATE = ("second last", "second to last", "one before last", "digit before last", "number before last",
-                "one before the last", "digit before the last", "number before the last", "last but one",
-                "penultimate")
+                "last but one", "penultimate")
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?|stops?)\s+(?:in|with|at|on)\s+(?P<value>.+)$",
                         re.IGNORECASE)
 # "it ends five seven oh only one zero …": the digits right after it, up to the first word (not "it ends two,
@@ -1020,7 +1019,7 @@ def find_digit_edit(text: str) -> DigitEdit | None:
     m = _EDIT_AT.search(text) or _EDIT_AT_BARE.search(text)
     if m and not _BESIDE.search(text[:m.start()]):  # not "after the first seven, it's a three"
         digits = _edit_digits(m.group("value"))
-        word = re.sub(r"[\s-]+", " ", m.group("ord").lower())
+        word = re.sub(r"[\s-]+", " ", m.group("ord").lower()).replace(" the ", " ")
         count = m.group("count")
         if not digits:
             return None
