@@ -249,9 +249,24 @@ def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, sai
     ("62710598342", "There shouldn't be a five after the O. It's 0, 9.", "6271098342"),
     ("7305129846", "no the seven digit should be a four", "7305124846"),
     ("2864091573", "close but the one and the five are swapped it's nine five one seven three", "2864095173"),
+    # the sixth set's transcripts:
+    # a take-back with no commas, and one that says the last digits again and goes on
+    ("6038152947", "swap the one and the five wait no the two and the nine", "6038159247"),
+    ("6038152947", "it's six oh three eight one six two sorry six two nine four seven", "6038162947"),
+    # digits heard as words after the words that name one, and "parts with", "digits in"
+    ("6038152947", "after the one it's free not a five", "6038132947"),
+    ("6038152947", "the second last is innate not a four", "6038152987"),
+    ("603815247", "you've only got one for there should be two of them", "6038152447"),
+    ("6038152947", "it's parts with a nine not a six", "9038152947"),
+    ("6038152947", "the third digits in eight not a three", "6088152947"),
+    # "oh" heard "no" inside a run of digits (two or more digits on one side)
+    ("6038106247", "that's one no five two not one no six two", "6038105247"),
+    # a list of digits with commas between them, at the end; "it ends" with the digits straight after it
+    ("603815294", "It's 2, 9, 4, 7 at the end.", "6038152947"),
+    ("60381529477", "it ends 947 only one seven at the end", "6038152947"),
 ])
 def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
-    """Fresh fifth set spoken by festival voices: its transcripts' forms, with lines of our own."""
+    """Fresh fifth and sixth sets spoken by festival voices: their transcripts' forms, our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 
@@ -299,28 +314,6 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
 def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_digit(heard, said, fixed):
     repair = read_repair(heard, said, ten)
     assert (repair.digits if repair is not None else None) == fixed
-
-
-@pytest.mark.parametrize(("heard", "said", "fixed"), [
-    # a take-back with no commas, and one that says the last digits again and goes on
-    ("6038152947", "swap the one and the five wait no the two and the nine", "6038159247"),
-    ("6038152947", "it's six oh three eight one six two sorry six two nine four seven", "6038162947"),
-    # digits heard as words after the words that name one, and "parts with", "digits in"
-    ("6038152947", "after the one it's free not a five", "6038132947"),
-    ("6038152947", "the second last is innate not a four", "6038152987"),
-    ("603815247", "you've only got one for there should be two of them", "6038152447"),
-    ("6038152947", "it's parts with a nine not a six", "9038152947"),
-    ("6038152947", "the third digits in eight not a three", "6088152947"),
-    # "oh" heard "no" inside a run of digits (two or more digits on one side)
-    ("6038106247", "that's one no five two not one no six two", "6038105247"),
-    # a list of digits with commas between them, at the end; "it ends" with the digits straight after it
-    ("603815294", "It's 2, 9, 4, 7 at the end.", "6038152947"),
-    ("60381529477", "it ends 947 only one seven at the end", "6038152947"),
-])
-def test_fixes_as_the_recogniser_writes_them_sixth_set(heard, said, fixed):
-    """Fresh sixth set spoken by festival voices: its transcripts' forms, with lines of our own."""
-    repair = read_repair(heard, said, ten)
-    assert repair is not None and repair.digits == fixed
 
 
 def test_a_digit_heard_as_a_word_only_after_words_that_name_one() -> None:
