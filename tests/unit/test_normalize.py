@@ -38,6 +38,7 @@ TODAY = date(2026, 11, 25)  # a Wednesday
     ("Can you track parcel of 5-5-5-5-1, 2-3-4-5-4-me?", ["555512345"]),
     ("1 2 3 four, me", ["123"]),
     ("it is 1 2 3 4 4 4", ["123444"]),
+    ("it's twenty-three hundred, seven fifty-eight, one sixty-four", ["2300758164"]),  # a pair's hundreds
 ])
 def test_digit_runs(text: str, digits: list[str]) -> None:
     assert [m.value for m in n.find_digit_runs(text)] == digits
@@ -65,6 +66,9 @@ def test_phone_numbers_keep_a_leading_plus() -> None:
     ("1,250", 1250),
     ("three point five", 3.5),
     ("twelve", 12),
+    ("forty-four hundred", 4400),  # a pair's hundreds
+    ("nineteen hundred and five", 1905),
+    ("two thousand forty four", 2044),
 ])
 def test_cardinal_numbers(text: str, value: float) -> None:
     assert [m.value for m in n.find_numbers(text)] == [value]
@@ -368,6 +372,14 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("it stops at eight one", n.DigitEdit("end", "81")),
     ("it ends 570 only one zero at the end", n.DigitEdit("end", "570")),
     ("it ends two, so double four eight six", None),  # digits said on: not an end of "2"
+    # counted back from the end; the one before the last named by its digit; a place's digit and those on from it
+    ("count back from the end, the fourth one is a four not a one", n.DigitEdit("at", "4", -4)),
+    ("the one before the zero at the end is a three", n.DigitEdit("at", "3", -2)),
+    ("the fifth digit should be a zero, then it carries on three one nine", n.DigitEdit("from", "0319", 4)),
+    ("the fifth digit should be a zero, and then three one", n.DigitEdit("from", "031", 4)),
+    ("the fifth digit should be a zero, then the sixth a one", n.DigitEdit("at", "0", 4)),
+    # a lone "oh" said again in a sentence of its own
+    ("it starts with oh. oh five eight, not five five eight", n.DigitEdit("start", "058")),
 ])
 def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     assert n.find_digit_edit(text) == edit
@@ -383,6 +395,9 @@ def test_digit_edits(text: str, edit: n.DigitEdit | None) -> None:
     ("12345678", n.DigitEdit("end", "7890"), "1234567890"),  # completed, sharing the 78 already heard
     ("4567890", n.DigitEdit("start", "123"), "1234567890"),
     ("123456789", n.DigitEdit("append", "0"), "1234567890"),
+    # the digits from a place on, over what they change least: a digit put in, or the same length replaced
+    ("852631974", n.DigitEdit("from", "031974", 4), "8526031974"),
+    ("8526319740", n.DigitEdit("from", "0319", 4), "8526031940"),
 ])
 def test_apply_digit_edit(heard: str, edit: n.DigitEdit, result: str | None) -> None:
     assert n.apply_digit_edit(heard, edit, lambda d: len(d) == 10) == result

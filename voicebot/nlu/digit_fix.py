@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, find_digit_edit,
+from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, digit_distance, find_digit_edit,
                                     find_digit_runs)
 
 _SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
@@ -57,6 +57,22 @@ _TOO_FEW = re.compile(
     rf"(?:one|a single) (?P<d>{_SINGULAR})\b"
     r"[^.;]*?\W(?:there )?(?:should be|should have been|needs? to be|are|'re|'s|is) (?P<n>two|three)"
     r"(?: of (?:them|those))?\b")
+# two counts of a digit, the number's and the one read back, in either order: "it's two sixes near the end,
+# you've only got the one"; "you've got three sixes at the start, there's only two"
+_COUNT_PLACE = r"(?P<place> (?:at|near|towards|in) the (?:end|start|beginning|front|middle))?"
+_COUNT_WORD = r"one|two|three|four|[1-4]"
+_COUNTS_SAID = (
+    re.compile(rf"\b(?:it'?s|there'?s|there are|there should be|should be|it has|it'?s got)(?: got)? "
+               rf"(?P<n>two|three|four|[2-4]) (?P<plural>{_PLURAL}){_COUNT_PLACE}[^.;]*?\byou(?:'ve| have)?"
+               rf"(?: only| just)? (?:got|put|said|heard|have)(?: only| just)? (?:the )?(?P<m>{_COUNT_WORD})\b"
+               rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"),
+    re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4]) (?P<plural>{_PLURAL})"
+               rf"{_COUNT_PLACE}[^.;]*?\b(?:there'?s|there are|there is|it'?s|it should be|should be|there should "
+               rf"be)(?: only| just) (?P<n>{_COUNT_WORD})\b(?! (?:{_SINGULAR}|{_PLURAL})\b)"))
+# a digit the number has once where the one read back has it twice: "nah, one seven, not two"
+_ONE_NOT_TWO = re.compile(
+    rf"(?:^|(?<=[,.;!?] )|(?<=\bit's )|(?<=\bnah )|(?<=\bno )|(?<=\bjust )|(?<=\bonly ))one "
+    rf"(?P<d>{_SINGULAR}),? not two\b(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
@@ -167,7 +183,8 @@ _ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
 # (a transcript without commas: "swap the five and the six wait no the nine and the five")
 _TAKEN_BACK = re.compile(
     r"(?:[,.;!?]\s*|\s+)(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|"
-    r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s)\b)*[,.!]?\s*", re.IGNORECASE)
+    r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s|let me (?:look|check|see)|yeah|yes|right|okay|ok)\b)*"
+    r"[,.!]?\s*", re.IGNORECASE)  # ("…, no, sorry, let me look, yeah, two nine six")
 # Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
 # digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
 # digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight"
@@ -255,8 +272,16 @@ def _canonical(text: str) -> str:
             said = f"{m.group('count')} {plural}{said[m.end('one') - m.start():]}"
         return f"{said} {plural}"
 
+    def counts(m: re.Match) -> str:
+        digit = _PLURALS[m.group("plural")]
+        said, read = (" ".join([digit] * (_COUNT.get(m.group(k)) or 1)) for k in ("n", "m"))
+        return f"{said}{m.group('place') or ''}, not {read}"
+
     text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}",
                         text)
+    for pattern in _COUNTS_SAID:
+        text = pattern.sub(counts, text)
+    text = _ONE_NOT_TWO.sub(r"single \g<d>", text)
     text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
     text = _SINGLE.sub("single ", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
@@ -350,12 +375,15 @@ def _clauses(canonical: str) -> list[tuple[str, bool]]:
     only_where = False
     for m in _CLAUSE.finditer(canonical):
         clause = m.group()
-        found = find_digit_runs(clause)
-        if clauses and found and (only_where or _LEADS_WITH_RELATION.search(clause[:found[0].start])):
+        found, runs = find_digit_runs(clause), _runs(clause)
+        says_where = _LEADS_WITH_RELATION.search(clause[:found[0].start]) if found else None
+        if says_where and not canonical[:m.start()].rstrip().endswith((",", ":")) \
+                and not all(run.relation for run in runs):
+            says_where = None  # a sentence of its own that says what goes there: "after the seven it's a two"
+        if clauses and found and (only_where or says_where):
             clauses[-1] = (clauses[-1][0] + " " + clause, clauses[-1][1])
         elif clause.strip():
             clauses.append((clause, canonical[:m.start()].rstrip()[-1:] in ("", ".", "!", "?", ";")))
-        runs = _runs(clause)
         only_where = bool(runs) and runs[0].relation in ("after", "before", "between") \
             and len(runs) == (2 if runs[0].relation == "between" else 1)
     return clauses
@@ -403,10 +431,12 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
             # the same digits in another order or count, both beside the digits named
             fixes[-1] = replace(fix, said=fix.left + last.said + fix.right)
             part = "wrong"
-        elif last is not None and fix.said and not fix.wrong and not (fix.left or fix.right) \
+        elif last is not None and fix.said and not fix.wrong \
+                and last.wrong.startswith(fix.left) and last.wrong.endswith(fix.right) \
                 and len(last.wrong) == len(fix.said) and fix.said != last.wrong and not last.said \
                 and not last.after_no:
-            # "not double nine, it's nine oh"; not "no three at the start, it's seven oh nine" (a 3 taken out)
+            # "not double nine, it's nine oh"; "no double seven. after the seven it's a two"; not "no three at
+            # the start, it's seven oh nine" (a 3 taken out)
             fixes[-1] = replace(fix, wrong=last.wrong)
             part = "said"
         elif fix.said or fix.wrong:
@@ -526,6 +556,8 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     fixes = find_digit_fixes(text)
     if (several := _several_substitutions(heard, fixes, fits)) is not None:
         return Repair(several[0], f"{several[1]} parts named as wrong, each put right, {what}")
+    if (ends := _both_ends(heard, fixes, fits)) is not None:
+        return Repair(ends, f"its start and its end put right {what}")
     edit = find_digit_edit(text)
     edited = apply_digit_edit(heard, edit, fits) if edit is not None else None
     if edit is not None and edited is not None and fits(edited):
@@ -574,6 +606,22 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
     for start, end in reversed(ordered):
         fixed = fixed[:start] + spans[(start, end)] + fixed[end:]
     return (fixed, len(ordered)) if fits(fixed) else None
+
+
+def _both_ends(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:
+    """The start and the end said in one answer ("it's seven one five nine at the start, and it ends six four"),
+    each put in place; None unless the answer says exactly one of each and the result fits."""
+    ends = [[fix for fix in fixes if fix.where == where and fix.said and not (fix.wrong or fix.left or fix.right)]
+            for where in ("start", "end")]
+    if any(len(fixes_there) != 1 for fixes_there in ends) or len(fixes) != 2:
+        return None
+    fixed: str | None = heard
+    for fix in (ends[0][0], ends[1][0]):
+        there = fixed.startswith(fix.said) if fix.where == "start" else fixed.endswith(fix.said)
+        fixed = fixed if there else _placed(fixed, fix, fits)
+        if fixed is None:
+            return None
+    return fixed if fixed != heard and fits(fixed) else None
 
 
 def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
@@ -762,7 +810,7 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
                 continue
             candidate = heard[:i] + fix.said + heard[j:]
             if candidate != heard and fits(candidate):
-                cost = _distance(heard[i:j], fix.said)
+                cost = digit_distance(heard[i:j], fix.said)
                 best[candidate] = min(cost, best.get(candidate, cost))
                 stretch = heard[i:j]
                 if ((fix.left or fix.right) and len(stretch) >= len(fix.left) + len(fix.right)
@@ -776,14 +824,3 @@ def _placed(heard: str, fix: DigitFix, fits: Callable[[str], bool]) -> str | Non
     least = min(best.values())
     winners = [c for c, cost in best.items() if cost == least]
     return winners[0] if len(winners) == 1 else None
-
-
-def _distance(a: str, b: str) -> int:
-    """Edits (insert, delete, replace, swap two neighbours) from ``a`` to ``b``."""
-    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[-1][-1]

@@ -107,6 +107,9 @@ def _cardinal(toks: list[Token], i: int) -> tuple[Decimal, int] | None:
         elif w == "hundred" and last in ("unit", "numeral") and 0 < current % 1000 < 10:
             current += (current % 10) * 99
             last = "hundred"
+        elif w == "hundred" and last in ("unit", "tens") and not total and 10 < current < 100:
+            current *= 100  # "forty-four hundred" -> 4400, "nineteen hundred and five" -> 1905
+            last = "hundred"
         elif w in HOMOPHONES and last == "scale" and (after := _hundred_at(toks, j + 1)) is not None:
             current += HOMOPHONES[w]  # "two million free, hundred …": a digit heard as a word, then its hundred
             last = "unit"
@@ -930,21 +933,23 @@ def take_back_words(text: str) -> str | None:
 class DigitEdit:
     """A caller's fix to a digit string read back to them.
 
-    ``kind``: "at" (the digit at ``position`` is ``digits``; 0-based, negative from the end), "end" (it
-    ends in ``digits``), "start" (it starts with ``digits``), "append" / "prepend" (``digits`` are added
-    at the end / the start)."""
+    ``kind``: "at" (the digit at ``position`` is ``digits``; 0-based, negative from the end), "from" (the digits
+    from ``position`` on are ``digits``: "the fifth is a zero, then three one nine"), "end" (it ends in
+    ``digits``), "start" (it starts with ``digits``), "append" / "prepend" (``digits`` are added at the end /
+    the start)."""
 
-    kind: Literal["at", "end", "start", "append", "prepend"]
+    kind: Literal["at", "from", "end", "start", "append", "prepend"]
     digits: str
     position: int = 0
 
 
 _EDIT_VERB = r"(?:'s|\s+is|\s+was|\s+are|\s+were|\s+should\s+be|\s+needs?\s+to\s+be|\s+actually|\s+an?|\s+:)*"
 _EDIT_ORDINAL = (r"(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|(?:one|digit|number) before (?:the )?last|"
+                 r"(?:one|digit|number) (?:just |right )?before the \w+ (?:at|on) the end|"
                  r"last but one|penultimate|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))")
 # counted from the end: "the third from the end is a seven", "counting from the end, the third one …"
 _FROM_END = r"\s+from\s+(?:the\s+)?(?:end|last|back|right)"
-_COUNTED_FROM_END = re.compile(rf"\bcount(?:ing|ed)?(?:\s+it)?{_FROM_END}\b", re.IGNORECASE)
+_COUNTED_FROM_END = re.compile(rf"\bcount(?:ing|ed)?(?:\s+(?:it|back|backwards))*{_FROM_END}\b", re.IGNORECASE)
 _EDIT_AT = re.compile(
     rf"\b{_EDIT_ORDINAL}"
     r"(?:\s+(?P<count>two|three|four|five|six|seven|eight|nine|\d)(?:\s+(?:digit|number|numeral)s)?"
@@ -960,6 +965,11 @@ _EDIT_AT_BARE = re.compile(
 _BESIDE = re.compile(r"\b(?:after|before|following|behind)\s+(?:the\s+)?$", re.IGNORECASE)
 _PENULTIMATE = ("second last", "second to last", "one before last", "digit before last", "number before last",
                 "last but one", "penultimate")
+# "the one before the zero at the end" (with "the" taken out)
+_BEFORE_THE_LAST = re.compile(r"^(?:one|digit|number) (?:just |right )?before \w+ (?:at|on) end$")
+# the digits said on from a place fixed: "the fifth digit should be a zero, then it carries on three one nine"
+_THEN_ON = re.compile(r"^\W*(?:and\s+)?then\b(?:\s+(?:it|that)(?:'s|\s+is|\s+goes|\s+carries\s+on|\s+continues))?"
+                      r"(?:\s+(?:on|with))?\W*(?=\S)", re.IGNORECASE)
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?|stops?)\s+(?:in|with|at|on)\s+(?P<value>.+)$",
                         re.IGNORECASE)
 # "it ends five seven oh only one zero …": the digits right after it, up to the first word (not "it ends two,
@@ -978,8 +988,9 @@ def _edit_digits(value: str) -> str:
     sentence when that says the first one's digits again and more ("a two. two seven six oh" -> "2760"); a
     lone homophone is its digit ("the seventh digit should be a free": the recogniser's "three")."""
     value = re.split(r"\b(?:not|instead|rather than)\b", value, maxsplit=1, flags=re.IGNORECASE)[0]
-    said = [d for sentence in re.split(r"[.!?;]", value)
-            if (d := "".join(run.value for run in find_digit_runs(sentence)))]
+    said = [d for sentence in re.split(r"[.!?;]", value)  # (a lone "oh" is a zero: "starts with oh. oh five")
+            if (d := "0" if sentence.strip().lower() in ("oh", "o")
+                else "".join(run.value for run in find_digit_runs(sentence)))]
     if len(said) == 2 and len(said[1]) > len(said[0]) and said[1].startswith(said[0]):
         return said[1]  # "a two. two seven six oh": the same part said again, longer
     clauses = re.split(r"[,.;!?]\s*", value)
@@ -1027,16 +1038,39 @@ def find_digit_edit(text: str) -> DigitEdit | None:
             if count or len(digits) > 1:  # "the last two are 4 2"
                 return DigitEdit("end", digits)
             return DigitEdit("at", digits, -1)
-        if word in _PENULTIMATE or word in ("third last", "third to last"):
-            return DigitEdit("at", digits[:1], -2 if word in _PENULTIMATE else -3)
+        if word in _PENULTIMATE or _BEFORE_THE_LAST.match(word) or word in ("third last", "third to last"):
+            return DigitEdit("at", digits[:1], -3 if "third" in word else -2)
         if word == "first" and (count or len(digits) > 1):  # "the first three are 1 2 3"
             return DigitEdit("start", digits)
         numeral = _ORDINAL_NUMERAL.match(word)
         position = ORDINALS.get(word) or (int(numeral.group(1)) if numeral else None)
         if position and len(digits) == 1:
             from_end = m.groupdict().get("from_end") or _COUNTED_FROM_END.search(text[:m.start()])
+            if not from_end and (on := _said_on(m.group("value"))):
+                return DigitEdit("from", digits + on, position - 1)
             return DigitEdit("at", digits, -position if from_end else position - 1)
     return None
+
+
+def digit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from ``a`` to ``b``."""
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def _said_on(value: str) -> str:
+    """The digits said on after a place's digit with "then" ("a zero, then it carries on three one nine" ->
+    "319"), or ""."""
+    runs = find_digit_runs(value)
+    then = _THEN_ON.match(value[runs[0].end:]) if len(runs) >= 2 else None
+    if then is None or runs[1].start != runs[0].end + then.end():
+        return ""
+    return str(runs[1].value)
 
 
 def apply_digit_edit(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -> str | None:
@@ -1057,6 +1091,13 @@ def apply_digit_edit(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -
         if not 0 <= i < len(heard):
             return None
         return heard[:i] + d + heard[i + 1:]
+    if edit.kind == "from":  # over the digits heard from there that it changes least, when one such fits
+        if edit.position > len(heard):
+            return None
+        fitting = {heard[:edit.position] + d + heard[j:]: digit_distance(heard[edit.position:j], d)
+                   for j in range(edit.position, len(heard) + 1) if fits(heard[:edit.position] + d + heard[j:])}
+        least = [digits for digits, cost in fitting.items() if cost == min(fitting.values())]
+        return least[0] if len(least) == 1 else heard[:edit.position] + d + heard[edit.position + len(d):]
     if edit.kind == "end":
         replaced = heard[:max(0, len(heard) - len(d))] + d
         overlap = next(k for k in range(min(len(d), len(heard)), -1, -1) if heard.endswith(d[:k]))
