@@ -325,13 +325,14 @@ def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_di
     ("3068917745", "There's no double seven. After the seven it's a two, then four five.", "3068917245"),
     # the start and the end, both said; a take-back that looks the number up again
     ("7559038269", "No, it's seven one five nine at the start, and it ends six four.", "7159038264"),
-    ("8315047926", "No. Eight three one five, oh four seven, two nine, no, sorry, let me look, yeah, two nine six.",
+    ("8315047926",
+     "No. Eight three one five, oh four seven, two nine, no, sorry, let me look, yeah, two nine six.",
      "8315047296"),
     ("8126751980", "Not right. Second digit's a four, and the one before the zero at the end is a three.",
      "8426751930"),
 ])
 def test_seventh_set_kinds_counts_hundreds_both_ends_and_a_sentence_beside_a_digit(heard, said, fixed):
-    """Fresh seventh set (eval/data/digit_repairs_heldout7.csv), read once before these rules; our own lines."""
+    """Fresh seventh set (eval/data/digit_repairs_heldout7.csv), read once before these rules; our lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 

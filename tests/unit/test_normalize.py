@@ -372,7 +372,7 @@ def test_short_number_answers(text: str, low: int, high: int, value: int | None)
     ("it stops at eight one", n.DigitEdit("end", "81")),
     ("it ends 570 only one zero at the end", n.DigitEdit("end", "570")),
     ("it ends two, so double four eight six", None),  # digits said on: not an end of "2"
-    # counted back from the end; the one before the last named by its digit; a place's digit and those on from it
+    # counted back from the end; the one before the last named by its digit; a place's digit and the next ones
     ("count back from the end, the fourth one is a four not a one", n.DigitEdit("at", "4", -4)),
     ("the one before the zero at the end is a three", n.DigitEdit("at", "3", -2)),
     ("the fifth digit should be a zero, then it carries on three one nine", n.DigitEdit("from", "0319", 4)),

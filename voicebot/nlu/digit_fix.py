@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, digit_distance, find_digit_edit,
-                                    find_digit_runs)
+from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, digit_distance,
+                                    find_digit_edit, find_digit_runs)
 
 _SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
 _DIGIT_WORD = rf"(?:{_SINGULAR}|[0-9])"
@@ -64,11 +64,13 @@ _COUNT_WORD = r"one|two|three|four|[1-4]"
 _COUNTS_SAID = (
     re.compile(rf"\b(?:it'?s|there'?s|there are|there should be|should be|it has|it'?s got)(?: got)? "
                rf"(?P<n>two|three|four|[2-4]) (?P<plural>{_PLURAL}){_COUNT_PLACE}[^.;]*?\byou(?:'ve| have)?"
-               rf"(?: only| just)? (?:got|put|said|heard|have)(?: only| just)? (?:the )?(?P<m>{_COUNT_WORD})\b"
+               rf"(?: only| just)? (?:got|put|said|heard|have)(?: only| just)? (?:the )?"
+               rf"(?P<m>{_COUNT_WORD})\b"
                rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"),
-    re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4]) (?P<plural>{_PLURAL})"
-               rf"{_COUNT_PLACE}[^.;]*?\b(?:there'?s|there are|there is|it'?s|it should be|should be|there should "
-               rf"be)(?: only| just) (?P<n>{_COUNT_WORD})\b(?! (?:{_SINGULAR}|{_PLURAL})\b)"))
+    re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4]) "
+               rf"(?P<plural>{_PLURAL}){_COUNT_PLACE}[^.;]*?\b(?:there'?s|there are|there is|it'?s|"
+               rf"it should be|should be|there should be)(?: only| just) (?P<n>{_COUNT_WORD})\b"
+               rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"))
 # a digit the number has once where the one read back has it twice: "nah, one seven, not two"
 _ONE_NOT_TWO = re.compile(
     rf"(?:^|(?<=[,.;!?] )|(?<=\bit's )|(?<=\bnah )|(?<=\bno )|(?<=\bjust )|(?<=\bonly ))one "
@@ -609,9 +611,10 @@ def _several_substitutions(heard: str, fixes: list[DigitFix], fits: Callable[[st
 
 
 def _both_ends(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -> str | None:
-    """The start and the end said in one answer ("it's seven one five nine at the start, and it ends six four"),
-    each put in place; None unless the answer says exactly one of each and the result fits."""
-    ends = [[fix for fix in fixes if fix.where == where and fix.said and not (fix.wrong or fix.left or fix.right)]
+    """The start and the end said in one answer ("it's seven one five nine at the start, and it ends six
+    four"), each put in place; None unless the answer says exactly one of each and the result fits."""
+    ends = [[fix for fix in fixes
+             if fix.where == where and fix.said and not (fix.wrong or fix.left or fix.right)]
             for where in ("start", "end")]
     if any(len(fixes_there) != 1 for fixes_there in ends) or len(fixes) != 2:
         return None

@@ -933,10 +933,10 @@ def take_back_words(text: str) -> str | None:
 class DigitEdit:
     """A caller's fix to a digit string read back to them.
 
-    ``kind``: "at" (the digit at ``position`` is ``digits``; 0-based, negative from the end), "from" (the digits
-    from ``position`` on are ``digits``: "the fifth is a zero, then three one nine"), "end" (it ends in
-    ``digits``), "start" (it starts with ``digits``), "append" / "prepend" (``digits`` are added at the end /
-    the start)."""
+    ``kind``: "at" (the digit at ``position`` is ``digits``; 0-based, negative from the end), "from" (the
+    digits from ``position`` on are ``digits``: "the fifth is a zero, then three one nine"), "end" (it ends
+    in ``digits``), "start" (it starts with ``digits``), "append" / "prepend" (``digits`` are added at the
+    end / the start)."""
 
     kind: Literal["at", "from", "end", "start", "append", "prepend"]
     digits: str
@@ -949,7 +949,8 @@ _EDIT_ORDINAL = (r"(?P<ord>(?:second|third)[\s-]+(?:to[\s-]+)?last|(?:one|digit|
                  r"last but one|penultimate|last|final|[a-z]+(?:st|nd|rd|th)|\d{1,2}(?:st|nd|rd|th))")
 # counted from the end: "the third from the end is a seven", "counting from the end, the third one …"
 _FROM_END = r"\s+from\s+(?:the\s+)?(?:end|last|back|right)"
-_COUNTED_FROM_END = re.compile(rf"\bcount(?:ing|ed)?(?:\s+(?:it|back|backwards))*{_FROM_END}\b", re.IGNORECASE)
+_COUNTED_FROM_END = re.compile(rf"\bcount(?:ing|ed)?(?:\s+(?:it|back|backwards))*{_FROM_END}\b",
+                               re.IGNORECASE)
 _EDIT_AT = re.compile(
     rf"\b{_EDIT_ORDINAL}"
     r"(?:\s+(?P<count>two|three|four|five|six|seven|eight|nine|\d)(?:\s+(?:digit|number|numeral)s)?"
@@ -968,7 +969,8 @@ _PENULTIMATE = ("second last", "second to last", "one before last", "digit befor
 # "the one before the zero at the end" (with "the" taken out)
 _BEFORE_THE_LAST = re.compile(r"^(?:one|digit|number) (?:just |right )?before \w+ (?:at|on) end$")
 # the digits said on from a place fixed: "the fifth digit should be a zero, then it carries on three one nine"
-_THEN_ON = re.compile(r"^\W*(?:and\s+)?then\b(?:\s+(?:it|that)(?:'s|\s+is|\s+goes|\s+carries\s+on|\s+continues))?"
+_THEN_ON = re.compile(r"^\W*(?:and\s+)?then\b"
+                      r"(?:\s+(?:it|that)(?:'s|\s+is|\s+goes|\s+carries\s+on|\s+continues))?"
                       r"(?:\s+(?:on|with))?\W*(?=\S)", re.IGNORECASE)
 _EDIT_ENDS = re.compile(r"\b(?:ends?|ending|finish(?:es)?|stops?)\s+(?:in|with|at|on)\s+(?P<value>.+)$",
                         re.IGNORECASE)
@@ -1094,10 +1096,11 @@ def apply_digit_edit(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -
     if edit.kind == "from":  # over the digits heard from there that it changes least, when one such fits
         if edit.position > len(heard):
             return None
-        fitting = {heard[:edit.position] + d + heard[j:]: digit_distance(heard[edit.position:j], d)
-                   for j in range(edit.position, len(heard) + 1) if fits(heard[:edit.position] + d + heard[j:])}
+        at = edit.position
+        fitting = {heard[:at] + d + heard[j:]: digit_distance(heard[at:j], d)
+                   for j in range(at, len(heard) + 1) if fits(heard[:at] + d + heard[j:])}
         least = [digits for digits, cost in fitting.items() if cost == min(fitting.values())]
-        return least[0] if len(least) == 1 else heard[:edit.position] + d + heard[edit.position + len(d):]
+        return least[0] if len(least) == 1 else heard[:at] + d + heard[at + len(d):]
     if edit.kind == "end":
         replaced = heard[:max(0, len(heard) - len(d))] + d
         overlap = next(k for k in range(min(len(d), len(heard)), -1, -1) if heard.endswith(d[:k]))
