@@ -278,6 +278,9 @@ def test_dotted_am_pm_and_day_parts() -> None:
     # as the recogniser writes festival voices: "mm hmm", a farewell with "now"; "obviously", "do that"
     ("mm hm", True), ("mmh mmh", True), ("m h m m", True), ("I'm goodbye now", False),
     ("obviously", True), ("go on do that", True),
+    # fresh seventh set's kinds, our own lines
+    ("a hundred percent", True), ("100% yes", True), ("I'm grand thanks", False), ("uh uh", False),
+    ("uh-huh", True),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -311,6 +314,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     # fresh sixth set's kinds: time to think, one part named right, sort of both
     "let me think about it", "only the first three digits are right", "kind of yes kind of no",
     "hmm", "what do you do that for",
+    # fresh seventh set's kinds: sort of but not, one part right and another not
+    "sort of but not really", "the name's right but the postcode isn't",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None

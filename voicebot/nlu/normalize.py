@@ -612,7 +612,8 @@ _NO = re.compile(
     r"not (?:yet|now|today|at the moment)|"
     r"(?:i'?d|i would) rather not|rather not|(?:i )?(?:don'?t|do not) (?:want|need)|please don'?t|"
     r"maybe (?:later|another time)|never ?mind|not interested|no need|that'?s me (?:sorted|done)|"
-    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted)(?: thanks| thank you)?|hold off|not just yet|"
+    r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted|grand)(?: thanks| thank you)?|hold off|"
+    r"not just yet|^\W*uh[- ]?uh(?=\W*$)|"  # (not "uh-huh")
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
     r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
@@ -638,17 +639,20 @@ _YES = re.compile(
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
     r"that'?s the one|(?:that|it)'?s my (?:number|account|order)|(?:that|it) is my (?:number|account|order)|"
     r"you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
+    r"(?:a |one )?hundred (?:percent|per cent)|100(?= ?(?:%|percent|per cent))|"
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
-# Neither a yes nor a no: "yes and no", "sort of yes, sort of no".
+# Neither a yes nor a no: "yes and no", "sort of yes, sort of no"; "sort of, but not really"
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b|\b(?:sorta|sort of|kinda|kind of) (?:yes|yeah)\b",
                          re.IGNORECASE)
+_SORT_OF_NOT = re.compile(r"\b(?:sorta|sort of|kinda|kind of)\W+but not\b", re.IGNORECASE)
 # A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
 # right but …"), "it depends (what it is)", a condition ("only if it's free"), one part named ("only the
 # house number is right")
 _HEDGED = re.compile(
     r"\b(?:half|part|some|most|bits?|(?:first|last|second) (?:bits?|part|half|few)|start|beginning|end)"
     r"(?: of it)?(?:'s| is| was| are| were| of its)? (?:right|correct)\b|\bit (?:all )?depends\b|\bonly if\b|"
-    r"\b(?:only|just) (?:the|that|this|my) (?:\w+ ){0,2}?\w+(?:'s| is| was| are| were) (?:right|correct)\b",
+    r"\b(?:only|just) (?:the|that|this|my) (?:\w+ ){0,2}?\w+(?:'s| is| was| are| were) (?:right|correct)\b|"
+    r"\b(?:right|correct)\W+but (?:the|my|that|this) (?:\w+ ){0,2}?\w+(?:'s| is)? ?(?:isn'?t|not)\b",
     re.IGNORECASE)
 # An acknowledgement that is no answer when a question follows it ("Right, so what happens now?", "Sure, what
 # was the question?"); a yes of substance stays one ("yes, how long will it take?").
@@ -701,7 +705,7 @@ def find_yes_no(text: str) -> Match | None:
     word, the end of a request list is a no ("that's all", "nothing else", "that's everything"), and so is an
     answer ending in a farewell after at most an acknowledgement ("okay, goodbye")."""
     no, yes = _NO.search(text), _YES.search(text)
-    if no and yes and _YES_AND_NO.search(text):
+    if (no and yes and _YES_AND_NO.search(text)) or _SORT_OF_NOT.search(text):
         return None
     if _SMALL_TALK.search(text) and not (no and no.group().lower() in ("no", "nope", "nah")):
         return None
