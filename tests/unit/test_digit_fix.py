@@ -264,9 +264,19 @@ def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, sai
     # a list of digits with commas between them, at the end; "it ends" with the digits straight after it
     ("603815294", "It's 2, 9, 4, 7 at the end.", "6038152947"),
     ("60381529477", "it ends 947 only one seven at the end", "6038152947"),
+    # the seventh set's: "purple" for double, "just the 1-8", digits with a dot, "oh as in zero", a count with
+    # a dash and "they're", a digit and "no" a digit, "jumbled", "the 9th numbers and 8th"
+    ("368152947", "It's purple free at the start. You've only got the one free.", "3368152947"),
+    ("60381529447", "It's just the 1-4 after the 9.", "6038152947"),
+    ("6038152947", "close but it ends 4.8 not 4.7", "6038152948"),
+    ("6038152947", "it's 608 not 603 0 is in 0", "6088152947"),
+    ("66638152947", "You've got three-sixes at the start. They're only two.", "6638152947"),
+    ("6038152947", "not that last one to eight no seven", "6038152948"),
+    ("6038152947", "you've jumbled the nine and the four it's two four nine seven", "6038152497"),
+    ("6038152947", "no love the 9th numbers and 8th", "6038152987"),
 ])
 def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
-    """Fresh fifth and sixth sets spoken by festival voices: their transcripts' forms, our own lines."""
+    """Fresh fifth to seventh sets spoken by festival voices: their transcripts' forms, our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 

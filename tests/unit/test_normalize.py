@@ -281,6 +281,9 @@ def test_dotted_am_pm_and_day_parts() -> None:
     # fresh seventh set's kinds, our own lines
     ("a hundred percent", True), ("100% yes", True), ("I'm grand thanks", False), ("uh uh", False),
     ("uh-huh", True),
+    # as the recogniser writes festival voices: "now" for "nah", "all said" for "all set"
+    ("now that's it thanks", False), ("now you're all right", False), ("I'm all said", False),
+    ("now that's right", True),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)

@@ -37,7 +37,7 @@ _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero",
             "eights": "eight", "nines": "nine"}
 _COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _PLURAL = "|".join(_PLURALS)
-_COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5]) )?(?P<plural>{_PLURAL})\b")
+_COUNTED = re.compile(rf"\b(?:(?P<n>two|three|four|five|[2-5])[ -])?(?P<plural>{_PLURAL})\b")
 # "six" -> "sixes", "oh" -> "zeros"
 _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[one] == value)
               for word, value in DIGITS.items()}
@@ -63,12 +63,14 @@ _COUNT_PLACE = r"(?P<place> (?:at|near|towards|in) the (?:end|start|beginning|fr
 _COUNT_WORD = r"one|two|three|four|[1-4]"
 _COUNTS_SAID = (
     re.compile(rf"\b(?:it'?s|there'?s|there are|there should be|should be|it has|it'?s got)(?: got)? "
-               rf"(?P<n>two|three|four|[2-4]) (?P<plural>{_PLURAL}){_COUNT_PLACE}[^.;]*?\byou(?:'ve| have)?"
+               rf"(?P<n>two|three|four|[2-4]) (?P<plural>{_PLURAL}){_COUNT_PLACE}[^;]{{0,60}}?"
+               rf"\byou(?:'ve| have)?"
                rf"(?: only| just)? (?:got|put|said|heard|have)(?: only| just)? (?:the )?"
                rf"(?P<m>{_COUNT_WORD})\b"
                rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"),
-    re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4]) "
-               rf"(?P<plural>{_PLURAL}){_COUNT_PLACE}[^.;]*?\b(?:there'?s|there are|there is|it'?s|"
+    re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4])[ -]"
+               rf"(?P<plural>{_PLURAL}){_COUNT_PLACE}[^;]{{0,60}}?"
+               rf"\b(?:there'?s|there are|there is|they'?re|it'?s|"
                rf"it should be|should be|there should be)(?: only| just) (?P<n>{_COUNT_WORD})\b"
                rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"))
 # a digit the number has once where the one read back has it twice: "nah, one seven, not two"
@@ -121,7 +123,7 @@ _RELATIONS = (("after", re.compile(r"\b(?:after|following|behind)(?: the| a| an|
 _WHICH = re.compile(r"\b(first|last)\W*$")
 _LEADS_WITH_RELATION = re.compile(r"\b(?:after|following|behind|before|in front of|ahead of|between)\b")
 _SWAPPED = re.compile(
-    r"\b(?:swap(?:ped)?|switch(?:ed)?|flip(?:ped)?|mixed up|reversed|back to front|"
+    r"\b(?:swap(?:ped)?|switch(?:ed)?|flip(?:ped)?|mixed up|jumbled(?: up)?|reversed|back to front|"
     r"(?:the )?(?:other|wrong) way a?round|"
     r"a?round the (?:other|wrong) way)\b")
 # a swap with no digits said: "the last two are the wrong way round"
@@ -190,21 +192,33 @@ _TAKEN_BACK = re.compile(
 # Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
 # digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
 # digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight"
-# (digit's an), "it's parts with" (it starts with), "oh" heard "no" inside a run of digits ("one no five
-# nine")
+# (digit's an), "it's parts with" (it starts with), "purple free" (double three), "just the 1-8" (the one
+# eight),
+# "8.6" (eight six), "oh" heard "no" inside a run of digits ("one no five nine"; between two single digits,
+# "not": "that last one's a zero no six")
 _HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight",
                 "won": "one", "for": "four", "fore": "four"}
 _DIGIT_HEARD = re.compile(
-    r"\b(?P<lead>an?|the|one|single|double|triple|is|it'?s|not)\s+(?P<w>free|tree|aid|ate|date|won)\b|"
+    r"\b(?P<lead>an?|the|one|single|double|triple|purple|level|is|it'?s|not)\s+"
+    r"(?P<w>free|tree|aid|ate|date|won)\b|"
+    rf"\b(?P<lead3>purple|level)(?=\s+(?:{_SINGULAR}|\d)\b)|"
     r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
     r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
     re.IGNORECASE)
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
             (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
-            (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last) "
-                        r"(?:digit|number))s (?:in|an|and) (?=an? |\w)", re.IGNORECASE), r"\1 is "),
-            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"))
+            (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|"
+                        r"\d{1,2}(?:st|nd|rd|th)) (?:digit|number))s (?:in|an|and|of|are) (?=an? |\w)",
+                        re.IGNORECASE), r"\1 is "),
+            (re.compile(r"\b(is|be|an?) (\d)(?:st|nd|rd|th)\b(?!\s+(?:digit|number|one)s?\b)", re.IGNORECASE),
+             r"\1 \2"),  # "the ninth number is 8th": an eight
+            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"),
+            (re.compile(r"\b(only|just) (the )?1-(\d)\b", re.IGNORECASE), r"\1 \2one \3"),  # "just the 1-8"
+            (re.compile(r"\b(\d)\.(\d)\b(?!\.\d)"), r"\1 \2"),  # "it ends 8.6 not 8.4": digits, no decimals
+            # a digit made clear: "oh as in zero", "seven as in lucky seven"
+            (re.compile(rf"[,.]?\s*\b(?:{_DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{_DIGIT_WORD})\b",
+                        re.IGNORECASE), ""))
 _ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
 _NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
     rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
@@ -475,14 +489,21 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
 def _as_said(text: str) -> str:
     """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``,
     ``_AS_SAID``), an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when
-    the digits on one side are two or more: "five no six" is a take-back), and a list of single digits with
-    commas between them before the place it names ("it's 1, 6, 6, 5 at the end") one run."""
-    text = _DIGIT_HEARD.sub(lambda m: f"{m.group('lead') or m.group('lead2')} "
-                                      f"{_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}", text)
+    the digits on one side are two or more; "zero no six", one on each side, is "zero not six"), and a list of
+    single digits with commas between them before the place it names ("it's 1, 6, 6, 5 at the end") one run."""
+    def heard(m: re.Match) -> str:
+        lead = m.group("lead") or m.group("lead2") or m.group("lead3")
+        lead = "double" if lead.lower() in ("purple", "level") else lead  # "purple free": double three
+        if m.group("lead3"):
+            return lead
+        return f"{lead} {_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}"
+
+    text = _DIGIT_HEARD.sub(heard, text)
     for pattern, put in _AS_SAID:
         text = pattern.sub(put, text)
     text = _NO_INSIDE.sub(lambda m: f"{m.group('a')} zero {m.group('b')}"
-                          if len(m.group("a").split()) + len(m.group("b").split()) > 2 else m.group(), text)
+                          if len(m.group("a").split()) + len(m.group("b").split()) > 2
+                          else f"{m.group('a')} not {m.group('b')}", text)
     return _DIGIT_LIST.sub(lambda m: m.group().replace(",", ""), text)
 
 

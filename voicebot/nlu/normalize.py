@@ -601,6 +601,9 @@ _NO = re.compile(
     r"(?:i'?m |i am )?afraid not|(?:i'?ll|i will) pass|"
     # the recogniser's "no" at the start of an answer: "know that's someone else's number"
     r"^\W*know(?= that| thanks| thank you)|unfortunately not|nuh-? ?uh|don'?t worry about it|"
+    # and its "now" for "nah": "now that's it thanks", "now you're all right", "now i'm right thanks"
+    r"^\W*now(?=\W+(?:that'?s (?:it|all|everything)|you'?re (?:all ?right|alright|ok|okay|good|fine)|"
+    r"i'?m (?:all )?(?:right|good|fine|ok|okay|alright|grand|sorted|set)))|"
     r"(?:i'?d|i would) prefer (?:you|it) (?:didn'?t|did not|wasn'?t|was not)|"
     r"(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
@@ -668,7 +671,8 @@ _CLAUSE = re.compile(r"[^,.;!?]*[,.;!?]*")
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
-    r"(?:i'?m|i am) (?:good|done|all set|fine)|all set|that'?ll be all|that will be all)\b", re.IGNORECASE)
+    r"(?:i'?m|i am) (?:good|done|all set|all said|fine)|all set|that'?ll be all|that will be all)\b",
+    re.IGNORECASE)  # ("all said": the recogniser's "all set")
 # A farewell ending the answer ("Okay, goodbye.", "thanks, bye bye"): the caller is done, whatever an
 # acknowledgement before it says; only a yes of substance ("yes", "sure", "please do") still counts.
 _BYE = r"good ?bye|bye(?:[ -]bye)?"
