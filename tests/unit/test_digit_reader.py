@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import math
 import random
 
@@ -13,6 +14,7 @@ from voicebot.models import DEFAULT_MODELS_DIR, resolve
 from voicebot.speech.asr_whisper import (
     Decoded,
     is_sentence_without_number,
+    number_after_sentence,
     takes_reading,
     with_reading,
     words_between_numbers,
@@ -307,6 +309,27 @@ def test_a_number_inside_a_sentence_takes_the_readers_digits():
     assert with_reading(looped, reading, None) == looped  # no expected count: the free text stays
     no_number = Decoded("I don't have one.", 0.9, -0.1, 0.1, 1.0)
     assert with_reading(no_number, DigitReading((OTHER, OTHER, OTHER, "one"), "1", 0.9), None) == no_number
+
+
+def test_a_number_after_a_sentence_whisper_stopped_at_is_the_readers():
+    """Whisper's end of text after "Hang on, let me read it off the label." drops the number said next."""
+    free = Decoded("Hang on, let me read it off the label.", 0.86, -0.15, 0.1, 6.4)
+    said = ("zero", "four", "eight", "two", "six", "five", "seven", "three", "one", "nine")
+    reading = DigitReading((OTHER,) * 9 + said, "0482657319", 0.6)
+    assert number_after_sentence(free, reading).text == \
+        "Hang on, let me read it off the label. 0 4 8 2 6 5 7 3 1 9"
+    erm = DigitReading((OTHER,) * 4 + said[:6] + (OTHER,) + said[6:], "0482657319", 0.6)  # "…, erm, …"
+    assert number_after_sentence(replace(free, text="Let me start over."), erm) is not None
+    # not: a sentence the reader hears with digits among its words, too few digits, talk after the number,
+    # a free text that has a number already, or far fewer words than the reader heard before the number
+    scattered = DigitReading((OTHER, "four", OTHER, OTHER, "two", OTHER, "one", "one", "five", "six"),
+                             "421156", 0.4)
+    assert number_after_sentence(free, scattered) is None
+    assert number_after_sentence(free, DigitReading((OTHER,) * 9 + said[:3], "048", 0.6)) is None
+    talk_after = DigitReading((OTHER,) * 9 + said + (OTHER, OTHER), "0482657319", 0.6)
+    assert number_after_sentence(free, talk_after) is None
+    assert number_after_sentence(replace(free, text="It's 0 4 8."), reading) is None
+    assert number_after_sentence(replace(free, text="Hang on."), reading) is None
 
 
 def test_words_between_the_numbers_keep_the_free_text():

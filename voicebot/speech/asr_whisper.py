@@ -88,6 +88,8 @@ DIGIT_COUNT_MARGIN = 0.5  # ... and one with the expected number of digits may t
 FREE_ANSWER_MIN_CONFIDENCE = 0.75  # see answers_otherwise
 FREE_SENTENCE_MIN_CONFIDENCE = 0.5
 GRAMMAR_DOUBT_CONFIDENCE = 0.3
+NUMBER_AFTER_MIN_DIGITS = 4  # see number_after_sentence
+NUMBER_AFTER_WORDS_SLACK = 3  # the reader's words before the number against whisper's sentence, either way
 # what whisper writes before a prompt it reads back over noise ("It's a real person."): see echoes_prompt
 ECHO_LEADS = ("it's", "and", "so", "oh")
 # how callers say pairs and hundreds ("forty-two seventeen", "nine hundred"): the digits grammar admits
@@ -275,6 +277,22 @@ def with_reading(free: Decoded, reading: DigitReading, digit_count: tuple[int, i
     return replace(free, text=free.text[:runs[0].start] + " ".join(reading.digits) + free.text[runs[-1].end:])
 
 
+def number_after_sentence(free: Decoded, reading: DigitReading) -> Decoded | None:
+    """A sentence and then a number ("Hang on, let me read it off the label. Zero four eight, two six five,
+    …") whose free text stops after the sentence (whisper's end of text comes early: the number is only in the
+    beam's other readings): the sentence and the digit reader's number, when the reader heard about as many
+    words as whisper wrote, then at least :data:`NUMBER_AFTER_MIN_DIGITS` digits with at most one other word
+    among or after them ("…, seven three, erm, four eight"; "…, thanks"); else None."""
+    if find_digit_runs(free.text) or len(reading.digits) < NUMBER_AFTER_MIN_DIGITS:
+        return None
+    first = next(k for k, word in enumerate(reading.words) if word != OTHER)
+    if reading.words[first:].count(OTHER) > 1:
+        return None
+    if abs(first - len(normalize(free.text))) > NUMBER_AFTER_WORDS_SLACK:
+        return None
+    return replace(free, text=f"{free.text} {' '.join(reading.digits)}", alternatives=())
+
+
 def window_pieces(audio: np.ndarray) -> list[np.ndarray]:
     """``audio`` as pieces one decode can hear (at most :data:`WINDOW_SPEECH_S` each); a longer turn (a caller
     describing a problem at length) is cut at the quietest 100 ms of the last :data:`CUT_SEARCH_S` of each piece,
@@ -444,6 +462,8 @@ class WhisperRecognizer:
             return taken_back
         if reading is not None and words_between_numbers(reading) and find_digit_fixes(free.text):
             return free  # a fix of a number read back ("six, not triple six"), whose words the digits drop
+        if reading is not None and (said_after := number_after_sentence(free, reading)) is not None:
+            return said_after
         if reading is not None and is_sentence_without_number(free.text, reading):
             reading = None  # "This is the worst service ever." read as a PIN: the decodes below decide
         if says_words(free):  # "yes please", "I don't have one": no grammar decode needed
