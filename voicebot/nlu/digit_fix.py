@@ -27,11 +27,17 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from voicebot.nlu.normalize import (DIGITS, UNITS, DigitEdit, apply_digit_edit, digit_distance,
-                                    find_digit_edit, find_digit_runs)
+from voicebot.nlu.fix_heard import DIGIT_NAME, DIGIT_WORD, as_said, taken_back
+from voicebot.nlu.normalize import (
+    DIGITS,
+    UNITS,
+    DigitEdit,
+    apply_digit_edit,
+    digit_distance,
+    find_digit_edit,
+    find_digit_runs,
+)
 
-_SINGULAR = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
-_DIGIT_WORD = rf"(?:{_SINGULAR}|[0-9])"
 _PLURALS = {"zeros": "zero", "zeroes": "zero", "ohs": "zero", "noughts": "zero", "ones": "one", "twos": "two",
             "threes": "three", "fours": "four", "fives": "five", "sixes": "six", "sevens": "seven",
             "eights": "eight", "nines": "nine"}
@@ -44,17 +50,17 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
 # a count of a repeated digit set against another count: "only two eights, not three" (three eights; "two
 # eight, not three" as the recogniser may write it)
 _COUNT_AGAINST = re.compile(
-    rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{_SINGULAR})|"
-    rf"(?:double|triple) (?P<repeated>{_SINGULAR})|"
+    rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{DIGIT_NAME})|"
+    rf"(?:double|triple) (?P<repeated>{DIGIT_NAME})|"
     rf"(?:(?<=there's )|(?<=there is )|(?<=only )|(?<=just )|(?<= got ))"
-    rf"(?P<count>two|three|four|five|[2-5]) (?P<one>{_SINGULAR}))"
+    rf"(?P<count>two|three|four|five|[2-5]) (?P<one>{DIGIT_NAME}))"
     r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?(?: in a row| together)?"
     r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
-    rf"(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
+    rf"(?!\W*(?:{_PLURAL}|{DIGIT_NAME})\b)")
 # one of a digit where the number has more: "you've only got one four, there should be two of them"
 _TOO_FEW = re.compile(
     r"\b(?:only |just )?(?:(?:got|have|put|heard|said) )?(?:only |just )?(?:the )?"
-    rf"(?:one|a single) (?P<d>{_SINGULAR})\b"
+    rf"(?:one|a single) (?P<d>{DIGIT_NAME})\b"
     r"[^.;]*?\W(?:there )?(?:should be|should have been|needs? to be|are|'re|'s|is) (?P<n>two|three)"
     r"(?: of (?:them|those))?\b")
 # two counts of a digit, the number's and the one read back, in either order: "it's two sixes near the end,
@@ -67,40 +73,40 @@ _COUNTS_SAID = (
                rf"\byou(?:'ve| have)?"
                rf"(?: only| just)? (?:got|put|said|heard|have)(?: only| just)? (?:the )?"
                rf"(?P<m>{_COUNT_WORD})\b"
-               rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"),
+               rf"(?! (?:{DIGIT_NAME}|{_PLURAL})\b)"),
     re.compile(rf"\byou(?:'ve| have)? (?:got|put|said|heard|have) (?P<m>two|three|four|[2-4])[ -]"
                rf"(?P<plural>{_PLURAL}){_COUNT_PLACE}[^;]{{0,60}}?"
                rf"\b(?:there'?s|there are|there is|they'?re|it'?s|"
                rf"it should be|should be|there should be)(?: only| just) (?P<n>{_COUNT_WORD})\b"
-               rf"(?! (?:{_SINGULAR}|{_PLURAL})\b)"))
+               rf"(?! (?:{DIGIT_NAME}|{_PLURAL})\b)"))
 # a digit the number has once where the one read back has it twice: "nah, one seven, not two"
 _ONE_NOT_TWO = re.compile(
     rf"(?:^|(?<=[,.;!?] )|(?<=\bit's )|(?<=\bnah )|(?<=\bno )|(?<=\bjust )|(?<=\bonly ))one "
-    rf"(?P<d>{_SINGULAR}),? not two\b(?!\W*(?:{_PLURAL}|{_SINGULAR})\b)")
+    rf"(?P<d>{DIGIT_NAME}),? not two\b(?!\W*(?:{_PLURAL}|{DIGIT_NAME})\b)")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
 # eight, that's actually an oh", "there's no two in it, that should be a six", "that nine should be a one",
 # "where you've got two oh in the middle, it should be four four"
-_DIGIT_WORDS = rf"{_DIGIT_WORD}(?: {_DIGIT_WORD})*"
+_DIGIT_WORDS = rf"{DIGIT_WORD}(?: {DIGIT_WORD})*"
 _NAMED_WRONG = re.compile(
-    rf"(?:\b(?:the|an?) (?P<a>{_DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got "
+    rf"(?:\b(?:the|an?) (?P<a>{DIGIT_WORD})(?:'s| is| was)? wrong|\bwhere you(?:'ve| have)? got "
     rf"(?:(?:the|an?) )?(?P<b>{_DIGIT_WORDS})|"
-    rf"\byou(?:'ve| have)? got (?:the|an?) (?P<c>{_DIGIT_WORD}) in there|"
-    rf"\bthere'?s no (?P<d>{_DIGIT_WORD}) in it|"
-    rf"\b(?:that|this) (?P<e>{_DIGIT_WORD})(?= should| needs| is meant)|"
-    rf"\bexcept (?:for )?(?:the|an?) (?P<f>{_DIGIT_WORD}))\b.*?"
+    rf"\byou(?:'ve| have)? got (?:the|an?) (?P<c>{DIGIT_WORD}) in there|"
+    rf"\bthere'?s no (?P<d>{DIGIT_WORD}) in it|"
+    rf"\b(?:that|this) (?P<e>{DIGIT_WORD})(?= should| needs| is meant)|"
+    rf"\bexcept (?:for )?(?:the|an?) (?P<f>{DIGIT_WORD}))\b.*?"
     rf"\b(?:it'?s|it is|that'?s|that is|should be|needs to be|is meant to be)(?: actually)?(?: an?| the)? "
     rf"(?P<said>{_DIGIT_WORDS})\b")
 # a digit said once where the number read back has it twice: "you've got seven twice at the end, it's only
 # once"
-_ONCE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b(?P<mid>[^.;]*?)\W*"
+_ONCE = re.compile(rf"\b(?P<d>{DIGIT_WORD}) twice\b(?P<mid>[^.;]*?)\W*"
                    r"(?:it'?s |it is |there'?s |should be )?(?:only|just) once\b")
-_TWICE = re.compile(rf"\b(?P<d>{_DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{_DIGIT_WORD})\b")
+_TWICE = re.compile(rf"\b(?P<d>{DIGIT_WORD}) twice\b|\bdoubled (?:the |a |an )?(?P<e>{DIGIT_WORD})\b")
 _SINGLE = re.compile(
-    rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) (?:the )?one) (?=(?:{_DIGIT_WORD})\b)")
+    rf"\b(?:(?:only |just )?(?:a |one )?single|(?:only|just) (?:the )?one) (?=(?:{DIGIT_WORD})\b)")
 # "it's not double four, just the one": a single four, not two
-_NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{_DIGIT_WORD})\W+(?:just|only) (?:the )?one\b")
+_NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{DIGIT_WORD})\W+(?:just|only) (?:the )?one\b")
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
@@ -148,8 +154,8 @@ _NTH = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5
 _NTH_WORD = "|".join(_NTH)
 # ("the last one" is a place, not a digit 1)
 _NTH_DIGIT = re.compile(
-    rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){_DIGIT_WORD})\b"
-    rf"(?!\W*(?:{_DIGIT_WORD}|digits?|numbers?)\b)")
+    rf"(?<!to )\b(?P<nth>{_NTH_WORD}) (?P<d>(?!one\b){DIGIT_WORD})\b"
+    rf"(?!\W*(?:{DIGIT_WORD}|digits?|numbers?)\b)")
 _NTH_PLACE = re.compile(rf"\b(?P<nth>{_NTH_WORD}) (?:digit|number)\b")
 # two places swapped, named without digits: "the seventh and eighth digits are swapped"
 _NTH_PAIR = re.compile(rf"\b(?P<a>{_NTH_WORD}) and (?:the )?(?P<b>{_NTH_WORD})\b(?! (?:is|was|should)\b)")
@@ -157,25 +163,25 @@ _PAIR_FROM_END = re.compile(r"\s*(?:ones?|digits?|numbers?)?\s*from (?:the )?(?:
 # a digit in the wrong place and where it goes: "the zero's in the wrong place, it comes after the three",
 # "move the five before the two"
 _MISPLACED = re.compile(
-    rf"\b(?:the|that|this) (?P<d>{_DIGIT_WORD})(?:'s|s| is)? "
+    rf"\b(?:the|that|this) (?P<d>{DIGIT_WORD})(?:'s|s| is)? "
     r"(?:in the wrong (?:place|spot)|misplaced|out of place)\b"
     rf"[^.;]*?\b(?:it|that)?\s*(?:comes?|goes|should (?:be|come|go)|belongs|needs to (?:be|go|come))\s+"
-    rf"(?:(?:just|straight|right) )?(?P<rel>after|before)\s+(?:the\s+)?(?P<anchor>{_DIGIT_WORD})\b|"
-    rf"\b(?:move|put) (?:the|that) (?P<e>{_DIGIT_WORD}) (?:to )?(?:(?:just|straight|right) )?"
-    rf"(?P<rel2>after|before) (?:the )?(?P<anchor2>{_DIGIT_WORD})\b")
+    rf"(?:(?:just|straight|right) )?(?P<rel>after|before)\s+(?:the\s+)?(?P<anchor>{DIGIT_WORD})\b|"
+    rf"\b(?:move|put) (?:the|that) (?P<e>{DIGIT_WORD}) (?:to )?(?:(?:just|straight|right) )?"
+    rf"(?P<rel2>after|before) (?:the )?(?P<anchor2>{DIGIT_WORD})\b")
 # an ordinal whose "th" the recogniser lost: "the six digit should be a three" (the sixth)
 _ORDINAL_HEARD = re.compile(
     r"\bthe (four|six|seven|eight|nine|ten) (digit|number)\b(?! (?:number|code|pin)\b)", re.IGNORECASE)
 _TO_DIGIT = re.compile(
     r"^(?:'s| is| was)?(?: wrong)?\W*(?:(?:it|that)'?s |it is |that is |should be |should have been |"
     r"needs to be |is meant to be |is actually |is |was )(?:actually )?(?:an? |the )?"
-    rf"(?P<said>{_DIGIT_WORD})\b(?!\W*{_DIGIT_WORD}\b)")
+    rf"(?P<said>{DIGIT_WORD})\b(?!\W*{DIGIT_WORD}\b)")
 _TAKE_OUT = re.compile(
     r"\b(?:take out|take away|remove|drop|delete|get rid of|lose|cross out|scrap)(?: the)?\W*$")
 # one of a digit the number has more than once is extra: "take out one of the fours", "one seven too many"
 _ONE_OF = re.compile(
     rf"\b(?:take out|take away|remove|drop|delete|get rid of|lose|scrap) one of the (?P<a>{_PLURAL})\b|"
-    rf"\bone (?P<b>{_SINGULAR})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b")
+    rf"\bone (?P<b>{DIGIT_NAME})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b")
 _MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh?\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
@@ -183,51 +189,6 @@ _FLOOR = re.compile(r"\bfloor\b")
 # the words of a clause that says more digits on from the one before: "it's double two, double six", "…, then
 # a three"
 _ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
-# the caller takes back what they just said and says it again: "the ninth one is a two, no, sorry, a three"
-# (a transcript without commas: "swap the five and the six wait no the nine and the five")
-_TAKEN_BACK = re.compile(
-    r"(?:[,.;!?]\s*|\s+)(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|"
-    r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s|let me (?:look|check|see)|yeah|yes|right|okay|ok)\b)*"
-    r"[,.!]?\s*", re.IGNORECASE)  # ("…, no, sorry, let me look, yeah, two nine six")
-# Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
-# digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
-# digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight"
-# (digit's an), "it's parts with" (it starts with), "purple free" (double three), "just the 1-8" (the one
-# eight),
-# "8.6" (eight six), "oh" heard "no" inside a run of digits ("one no five nine"; between two single digits,
-# "not": "that last one's a zero no six")
-_HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight",
-                "won": "one", "for": "four", "fore": "four"}
-_DIGIT_HEARD = re.compile(
-    r"\b(?P<lead>an?|the|one|single|double|triple|purple|level|is|it'?s|not)\s+"
-    r"(?P<w>free|tree|aid|ate|date|won)\b|"
-    rf"\b(?P<lead3>purple|level)(?=\s+(?:{_SINGULAR}|\d)\b)|"
-    r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
-    r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
-    re.IGNORECASE)
-_AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
-            (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
-            (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
-            (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|"
-                        r"\d{1,2}(?:st|nd|rd|th)) (?:digit|number))s (?:in|an|and|of|are) (?=an? |\w)",
-                        re.IGNORECASE), r"\1 is "),
-            (re.compile(r"\b(is|be|an?) (\d)(?:st|nd|rd|th)\b(?!\s+(?:digit|number|one)s?\b)", re.IGNORECASE),
-             r"\1 \2"),  # "the ninth number is 8th": an eight
-            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"),
-            (re.compile(r"\b(only|just) (the )?1-(\d)\b", re.IGNORECASE), r"\1 \2one \3"),  # "just the 1-8"
-            (re.compile(r"\b(\d)\.(\d)\b(?!\.\d)"), r"\1 \2"),  # "it ends 8.6 not 8.4": digits, no decimals
-            # a digit made clear: "oh as in zero", "seven as in lucky seven"
-            (re.compile(rf"[,.]?\s*\b(?:{_DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{_DIGIT_WORD})\b",
-                        re.IGNORECASE), ""))
-_ONE_DIGIT = rf"(?:{_SINGULAR}|[0-9])"
-_NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
-    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
-    re.IGNORECASE)
-_DIGIT_LIST = re.compile(
-    rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}(?= (?:at|in) the (?:end|start|beginning|middle)\b)",
-    re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,.;!?]")
 _SENTENCE = re.compile(r"[^.!?;]+")
 _CLAUSE = re.compile(r"[^,.!?;:]+")
 _EDIT_CLAUSE = re.compile(r"[,.!?;:]|\band (?=the\b)")  # "the third's a one and the last is a two"
@@ -486,72 +447,6 @@ def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
     return None
 
 
-def _as_said(text: str) -> str:
-    """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``,
-    ``_AS_SAID``), an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when
-    the digits on one side are two or more; "zero no six", one on each side, is "zero not six"), and a list of
-    single digits with commas between them before the place it names ("it's 1, 6, 6, 5 at the end") one run."""
-    def heard(m: re.Match) -> str:
-        lead = m.group("lead") or m.group("lead2") or m.group("lead3")
-        lead = "double" if lead.lower() in ("purple", "level") else lead  # "purple free": double three
-        if m.group("lead3"):
-            return lead
-        return f"{lead} {_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}"
-
-    text = _DIGIT_HEARD.sub(heard, text)
-    for pattern, put in _AS_SAID:
-        text = pattern.sub(put, text)
-    text = _NO_INSIDE.sub(lambda m: f"{m.group('a')} zero {m.group('b')}"
-                          if len(m.group("a").split()) + len(m.group("b").split()) > 2
-                          else f"{m.group('a')} not {m.group('b')}", text)
-    return _DIGIT_LIST.sub(lambda m: m.group().replace(",", ""), text)
-
-
-def _units(text: str) -> list[tuple[int, str]]:
-    """The words of ``text`` (where each starts, what it is), a run of digits within a clause one unit "#":
-    the shape the words of a fix have whatever the digits."""
-    units: list[tuple[int, str]] = []
-    end = 0
-    for m in _WORD.finditer(text):
-        word = m.group().lower()
-        kind = "#" if word in DIGITS or word.isdigit() else word
-        digits_go_on = kind == "#" and units and units[-1][1] == "#" \
-            and not _CLAUSE_END.search(text[end:m.start()])
-        if not digits_go_on:
-            units.append((m.start(), kind))
-        end = m.end()
-    return units
-
-
-def _taken_back(text: str) -> str:
-    """``text`` with a part the caller took back replaced by what they said instead, when what they said
-    again has the shape of the words it replaces ("swap the five and the six, wait, no, the nine and the
-    five" -> "swap the nine and the five"; "… three one eight, sorry, three one eight two seven five" ->
-    "… three one eight two seven five"); else as it is."""
-    for m in reversed(list(_TAKEN_BACK.finditer(text))):
-        before, after = text[:m.start()], text[m.end():]
-        again = [kind for _, kind in _units(re.split(r"[,.;!?]", after, maxsplit=1)[0])]
-        units = _units(before)
-        if again and len(again) <= len(units) and [kind for _, kind in units[-len(again):]] == again:
-            start = units[-len(again)][0]
-            if again[0] == "#" and (kept := _said_up_to(before[start:], after)):
-                return _taken_back(f"{before[:start]}{' '.join(kept)} {after}")
-            return _taken_back(before[:start] + after)
-    return text
-
-
-def _said_up_to(digits_before: str, after: str) -> str:
-    """The digits said before a take-back that the caller did not say again, when they say again two or more
-    of its last ("four nine oh six three one eight, sorry, three one eight two seven five": "4906")."""
-    runs, again = find_digit_runs(digits_before), find_digit_runs(after)
-    if len(runs) != 1 or not again:
-        return ""
-    said, said_again = str(runs[0].value), str(again[0].value)
-    overlap = next((k for k in range(min(len(said) - 1, len(said_again)), 1, -1)
-                    if said.endswith(said_again[:k])), 0)
-    return said[:-overlap] if overlap else ""
-
-
 def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | None:
     """``text`` read as a fix of ``heard`` (read back to the caller), or None when it says none. Tried in
     turn: a swap of two places named without digits ("the last two are the wrong way round"); a digit named
@@ -561,9 +456,9 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
     back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three")."""
     what = f"of the {len(heard)} digits heard"
-    heard_as = _as_said(text)
-    text = _taken_back(heard_as)
-    taken_back = text != heard_as
+    heard_as = as_said(text)
+    text = taken_back(heard_as)
+    took_back = text != heard_as
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -587,7 +482,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
     if edit is not None and (placed := _edit_placed(heard, edit, fits)) is not None:
         return Repair(placed, f"a fix ({edit.kind} {edit.digits!r}) placed where it fits {what}")
-    if (fixes or taken_back) and (again := _said_again(text, fits)) is not None:
+    if (fixes or took_back) and (again := _said_again(text, fits)) is not None:
         return Repair(again, "the number said again with a fix", again=True)
     if (fixed := apply_digit_fixes(heard, fixes, fits)) is not None:
         return Repair(fixed, f"a fix in the caller's words {what}")

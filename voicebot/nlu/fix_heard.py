@@ -1,0 +1,124 @@
+"""A caller's fix to a number read back, as they said it: the words the recogniser wrote for its digits put
+back (whisper on festival voices: "after the free", "purple free", "8.6", "the 9th numbers and 8th"), and a part
+the caller took back replaced by what they said instead ("the ninth one is a two, no, sorry, a three"). What the
+fix then says is read by ``nlu/digit_fix.py``; the forms each came from are in eval/README.md ("Repairs of a number
+read back")."""
+
+from __future__ import annotations
+
+import re
+
+from voicebot.nlu.normalize import DIGITS, find_digit_runs
+
+DIGIT_NAME = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
+DIGIT_WORD = rf"(?:{DIGIT_NAME}|[0-9])"
+# the caller takes back what they just said and says it again: "the ninth one is a two, no, sorry, a three"
+# (a transcript without commas: "swap the five and the six wait no the nine and the five")
+_TAKEN_BACK = re.compile(
+    r"(?:[,.;!?]\s*|\s+)(?:(?:no|oh|um|er|erm)\b[,.!]?\s*)*(?:sorry|wait|i mean|or rather|scratch that|oops|"
+    r"hang on)\b(?:[,.!]?\s*(?:no|i mean|sorry|it'?s|let me (?:look|check|see)|yeah|yes|right|okay|ok)\b)*"
+    r"[,.!]?\s*", re.IGNORECASE)  # ("…, no, sorry, let me look, yeah, two nine six")
+# Words of a fix as the recogniser writes festival voices (eval/README.md, "Repairs of a number read back"): a
+# digit heard as a word after the words that name one ("after the free", "it's innate", "one for there"), a
+# digit after "o" written as one word ("double O9"), "knots" for noughts, "the second digits in eight"
+# (digit's an), "it's parts with" (it starts with), "purple free" (double three), "just the 1-8" (the one
+# eight), "8.6" (eight six), "oh" heard "no" inside a run of digits ("one no five nine"; between two single
+# digits, "not": "that last one's a zero no six")
+_HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight",
+                "won": "one", "for": "four", "fore": "four"}
+_DIGIT_HEARD = re.compile(
+    r"\b(?P<lead>an?|the|one|single|double|triple|purple|level|is|it'?s|not)\s+"
+    r"(?P<w>free|tree|aid|ate|date|won)\b|"
+    rf"\b(?P<lead3>purple|level)(?=\s+(?:{DIGIT_NAME}|\d)\b)|"
+    r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
+    r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
+    re.IGNORECASE)
+_AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
+            (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
+            (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
+            (re.compile(r"\b((?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|"
+                        r"\d{1,2}(?:st|nd|rd|th)) (?:digit|number))s (?:in|an|and|of|are) (?=an? |\w)",
+                        re.IGNORECASE), r"\1 is "),
+            (re.compile(r"\b(is|be|an?) (\d)(?:st|nd|rd|th)\b(?!\s+(?:digit|number|one)s?\b)", re.IGNORECASE),
+             r"\1 \2"),  # "the ninth number is 8th": an eight
+            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"),
+            (re.compile(r"\b(only|just) (the )?1-(\d)\b", re.IGNORECASE), r"\1 \2one \3"),  # "just the 1-8"
+            (re.compile(r"\b(\d)\.(\d)\b(?!\.\d)"), r"\1 \2"),  # "it ends 8.6 not 8.4": digits, no decimals
+            # a digit made clear: "oh as in zero", "seven as in lucky seven"
+            (re.compile(rf"[,.]?\s*\b(?:{DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{DIGIT_WORD})\b",
+                        re.IGNORECASE), ""))
+_ONE_DIGIT = rf"(?:{DIGIT_NAME}|[0-9])"
+_NO_INSIDE = re.compile(  # (not after "oh", "ah", "oh no three seven at the end")
+    rf"\b(?P<a>(?:{_ONE_DIGIT} )?(?!oh\b|o\b){_ONE_DIGIT}) no (?P<b>{_ONE_DIGIT}(?: {_ONE_DIGIT})?)\b",
+    re.IGNORECASE)
+_DIGIT_LIST = re.compile(
+    rf"\b{_ONE_DIGIT}(?:, {_ONE_DIGIT}\b){{2,}}(?= (?:at|in) the (?:end|start|beginning|middle)\b)",
+    re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,.;!?]")
+
+
+def as_said(text: str) -> str:
+    """``text`` with the words the recogniser wrote for a fix's digits put back (``_DIGIT_HEARD``,
+    ``_AS_SAID``), an "oh" heard "no" inside a run of digits ("one no five nine" -> "one zero five nine", when
+    the digits on one side are two or more; "zero no six", one on each side, is "zero not six"), and a list of
+    single digits with commas between them before the place it names ("it's 1, 6, 6, 5 at the end") one run."""
+    def heard(m: re.Match) -> str:
+        lead = m.group("lead") or m.group("lead2") or m.group("lead3")
+        lead = "double" if lead.lower() in ("purple", "level") else lead  # "purple free": double three
+        if m.group("lead3"):
+            return lead
+        return f"{lead} {_HEARD_DIGIT[(m.group('w') or m.group('w2')).lower()]}"
+
+    text = _DIGIT_HEARD.sub(heard, text)
+    for pattern, put in _AS_SAID:
+        text = pattern.sub(put, text)
+    text = _NO_INSIDE.sub(lambda m: f"{m.group('a')} zero {m.group('b')}"
+                          if len(m.group("a").split()) + len(m.group("b").split()) > 2
+                          else f"{m.group('a')} not {m.group('b')}", text)
+    return _DIGIT_LIST.sub(lambda m: m.group().replace(",", ""), text)
+
+
+def _units(text: str) -> list[tuple[int, str]]:
+    """The words of ``text`` (where each starts, what it is), a run of digits within a clause one unit "#":
+    the shape the words of a fix have whatever the digits."""
+    units: list[tuple[int, str]] = []
+    end = 0
+    for m in _WORD.finditer(text):
+        word = m.group().lower()
+        kind = "#" if word in DIGITS or word.isdigit() else word
+        digits_go_on = kind == "#" and units and units[-1][1] == "#" \
+            and not _CLAUSE_END.search(text[end:m.start()])
+        if not digits_go_on:
+            units.append((m.start(), kind))
+        end = m.end()
+    return units
+
+
+def taken_back(text: str) -> str:
+    """``text`` with a part the caller took back replaced by what they said instead, when what they said
+    again has the shape of the words it replaces ("swap the five and the six, wait, no, the nine and the
+    five" -> "swap the nine and the five"; "… three one eight, sorry, three one eight two seven five" ->
+    "… three one eight two seven five"); else as it is."""
+    for m in reversed(list(_TAKEN_BACK.finditer(text))):
+        before, after = text[:m.start()], text[m.end():]
+        again = [kind for _, kind in _units(re.split(r"[,.;!?]", after, maxsplit=1)[0])]
+        units = _units(before)
+        if again and len(again) <= len(units) and [kind for _, kind in units[-len(again):]] == again:
+            start = units[-len(again)][0]
+            if again[0] == "#" and (kept := _said_up_to(before[start:], after)):
+                return taken_back(f"{before[:start]}{' '.join(kept)} {after}")
+            return taken_back(before[:start] + after)
+    return text
+
+
+def _said_up_to(digits_before: str, after: str) -> str:
+    """The digits said before a take-back that the caller did not say again, when they say again two or more
+    of its last ("four nine oh six three one eight, sorry, three one eight two seven five": "4906")."""
+    runs, again = find_digit_runs(digits_before), find_digit_runs(after)
+    if len(runs) != 1 or not again:
+        return ""
+    said, said_again = str(runs[0].value), str(again[0].value)
+    overlap = next((k for k in range(min(len(said) - 1, len(said_again)), 1, -1)
+                    if said.endswith(said_again[:k])), 0)
+    return said[:-overlap] if overlap else ""
