@@ -274,6 +274,10 @@ def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, sai
     ("6038152947", "not that last one to eight no seven", "6038152948"),
     ("6038152947", "you've jumbled the nine and the four it's two four nine seven", "6038152497"),
     ("6038152947", "no love the 9th numbers and 8th", "6038152987"),
+    ("880216749", "You've missed the five. It goes 8.0, 5.1, rest is fine.", "8805216749"),  # a run, no "not"
+    # a take-back whose number said again lost a digit ("oh"): the answer read as heard
+    ("8315047926", "no eight three one five four seven two nine no sorry let me look yeah two nine six",
+     "8315047296"),
 ])
 def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
     """Fresh fifth to seventh sets spoken by festival voices: their transcripts' forms, our own lines."""

@@ -454,11 +454,20 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
     of several positions or parts at once; an ordinal or end fix (``normalize.find_digit_edit``: "the third
     digit is five") that gives digits that fit, or placed where it fits (:func:`_edit_placed`); the number
     said again; a fix in the caller's words (:func:`apply_digit_fixes`); else the ordinal fix as it is (read
-    back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three")."""
-    what = f"of the {len(heard)} digits heard"
+    back again). A part the caller took back is read as they said it again ("a two, no, sorry, a three"), or,
+    when that reading gives no number that fits, as heard (the recogniser drops digits: "… two nine no sorry
+    let me look yeah two nine six" after "eight three one five four seven", the "oh" lost)."""
     heard_as = as_said(text)
-    text = taken_back(heard_as)
-    took_back = text != heard_as
+    said = taken_back(heard_as)
+    repair = _read(heard, said, fits, took_back=said != heard_as)
+    if said != heard_as and (repair is None or repair.digits is None or not fits(repair.digits)):
+        return _read(heard, heard_as, fits, took_back=False) or repair
+    return repair
+
+
+def _read(heard: str, text: str, fits: Callable[[str], bool], took_back: bool) -> Repair | None:
+    """:func:`read_repair` of ``text`` as said (``took_back``: with a part taken back and said again)."""
+    what = f"of the {len(heard)} digits heard"
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None

@@ -43,7 +43,9 @@ _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
              r"\1 \2"),  # "the ninth number is 8th": an eight
             (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"),
             (re.compile(r"\b(only|just) (the )?1-(\d)\b", re.IGNORECASE), r"\1 \2one \3"),  # "just the 1-8"
-            (re.compile(r"\b(\d)\.(\d)\b(?!\.\d)"), r"\1 \2"),  # "it ends 8.6 not 8.4": digits, no decimals
+            # digits set against others, not decimals: "it ends 8.6 not 8.4" (not "it goes 8.0, 5.1": a run)
+            (re.compile(r"\b(\d)\.(\d)(?= not \d\b)|(?<=\bnot )(\d)\.(\d)\b(?!\.\d)"),
+             lambda m: " ".join(d for d in m.groups() if d)),
             # a digit made clear: "oh as in zero", "seven as in lucky seven"
             (re.compile(rf"[,.]?\s*\b(?:{DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{DIGIT_WORD})\b",
                         re.IGNORECASE), ""))
