@@ -1,4 +1,5 @@
-"""The shared `voicebot serve` for the end-to-end tests (one process for the session)."""
+"""The shared `voicebot serve` for the end-to-end tests: one process for the session (under `make test`, one per
+test process)."""
 
 from __future__ import annotations
 
