@@ -303,9 +303,23 @@ def test_fixes_as_the_recogniser_writes_them(heard, said, fixed):
     # the digits said up to a point, and the rest said to be right
     ("6038152947", "It's six oh three eight one two, the rest's fine.", "6038122947"),
     ("6038152947", "You've flipped the second and third ones.", "6308152947"),
+    # the seventh set's: two counts of one digit, the number's and the one read back, in either order
+    ("215880643", "Och, it's two sixes near the end, you've only got the one.", "2158806643"),
+    ("66620814395", "You've got three sixes at the start, there's only two.", "6620814395"),
+    ("40509177263", "Nah, one seven, not two, then two six three.", "4050917263"),
+    # what the number has not, then what it has beside a digit, in a sentence of its own
+    ("3068917745", "There's no double seven. After the seven it's a two, then four five.", "3068917245"),
+    # the start and the end, both said; a take-back that looks the number up again
+    ("7559038269", "No, it's seven one five nine at the start, and it ends six four.", "7159038264"),
+    ("8315047926",
+     "No. Eight three one five, oh four seven, two nine, no, sorry, let me look, yeah, two nine six.",
+     "8315047296"),
+    ("8126751980", "Not right. Second digit's a four, and the one before the zero at the end is a three.",
+     "8426751930"),
 ])
-def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard, said, fixed):
-    """Fresh sixth set (eval/data/digit_repairs_heldout6.csv), read once before these rules; our own lines."""
+def test_sixth_and_seventh_set_kinds_take_backs_places_counts_and_fixes_beside_a_digit(heard, said, fixed):
+    """Fresh sixth and seventh sets (eval/data/digit_repairs_heldout{6,7}.csv), each read once before these
+    rules; our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 
@@ -328,27 +342,6 @@ def test_sixth_set_kinds_taken_back_places_counts_and_fixes_beside_a_digit(heard
 def test_a_digit_moved_places_counted_from_the_end_and_the_first_or_last_of_a_digit(heard, said, fixed):
     repair = read_repair(heard, said, ten)
     assert (repair.digits if repair is not None else None) == fixed
-
-
-@pytest.mark.parametrize(("heard", "said", "fixed"), [
-    # two counts of one digit, the number's and the one read back, in either order
-    ("215880643", "Och, it's two sixes near the end, you've only got the one.", "2158806643"),
-    ("66620814395", "You've got three sixes at the start, there's only two.", "6620814395"),
-    ("40509177263", "Nah, one seven, not two, then two six three.", "4050917263"),
-    # what the number has not, then what it has beside a digit, in a sentence of its own
-    ("3068917745", "There's no double seven. After the seven it's a two, then four five.", "3068917245"),
-    # the start and the end, both said; a take-back that looks the number up again
-    ("7559038269", "No, it's seven one five nine at the start, and it ends six four.", "7159038264"),
-    ("8315047926",
-     "No. Eight three one five, oh four seven, two nine, no, sorry, let me look, yeah, two nine six.",
-     "8315047296"),
-    ("8126751980", "Not right. Second digit's a four, and the one before the zero at the end is a three.",
-     "8426751930"),
-])
-def test_seventh_set_kinds_counts_hundreds_both_ends_and_a_sentence_beside_a_digit(heard, said, fixed):
-    """Fresh seventh set (eval/data/digit_repairs_heldout7.csv), read once before these rules; our lines."""
-    repair = read_repair(heard, said, ten)
-    assert repair is not None and repair.digits == fixed
 
 
 def test_two_counts_are_a_fix_of_that_digit_and_digits_said_are_no_count() -> None:
