@@ -28,7 +28,9 @@ same encoder states, :func:`utterance_states`) reads the turn; its reading stand
 (:func:`is_sentence_without_number`), and the grammar decode runs only when it does not (eval/README.md:
 whisper merges repeated digits, CTC does not). A number taken back and said again in one breath ("9 8 7 … 1 1,
 sorry, 9 8 7 … 1 0") is both of the reader's numbers with the take-back between them
-(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two. At a yes/no
+(``WhisperRecognizer._taken_back``): whisper alone stops after the first or merges the two; a sentence and
+then a number ("Hang on, let me read it off the label. 0 4 8 …"), whose free text whisper ends after the
+sentence, is the sentence and the reader's number (:func:`number_after_sentence`). At a yes/no
 question about a number read back (hints with ``digit_count``), a number said again in the answer is the
 reader's too (``WhisperRecognizer._free``). Other hints become ``hotwords`` and an ``initial_prompt``
 (``prompt_for``), read as one text before the audio (hotwords first,
