@@ -543,12 +543,12 @@ def _both_ends(heard: str, fixes: list[DigitFix], fits: Callable[[str], bool]) -
             for where in ("start", "end")]
     if any(len(fixes_there) != 1 for fixes_there in ends) or len(fixes) != 2:
         return None
-    fixed: str | None = heard
+    fixed = heard
     for fix in (ends[0][0], ends[1][0]):
         there = fixed.startswith(fix.said) if fix.where == "start" else fixed.endswith(fix.said)
-        fixed = fixed if there else _placed(fixed, fix, fits)
-        if fixed is None:
+        if not there and (placed := _placed(fixed, fix, fits)) is None:
             return None
+        fixed = fixed if there else placed
     return fixed if fixed != heard and fits(fixed) else None
 
 

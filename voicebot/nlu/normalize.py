@@ -1107,7 +1107,8 @@ def apply_digit_edit(heard: str, edit: DigitEdit, fits: Callable[[str], bool]) -
         at = edit.position
         fitting = {heard[:at] + d + heard[j:]: digit_distance(heard[at:j], d)
                    for j in range(at, len(heard) + 1) if fits(heard[:at] + d + heard[j:])}
-        least = [digits for digits, cost in fitting.items() if cost == min(fitting.values())]
+        lowest = min(fitting.values(), default=None)
+        least = [digits for digits, cost in fitting.items() if cost == lowest]
         return least[0] if len(least) == 1 else heard[:at] + d + heard[at + len(d):]
     if edit.kind == "end":
         replaced = heard[:max(0, len(heard) - len(d))] + d
