@@ -83,6 +83,11 @@ _COUNTS_SAID = (
 _ONE_NOT_TWO = re.compile(
     rf"(?:^|(?<=[,.;!?] )|(?<=\bit's )|(?<=\bnah )|(?<=\bno )|(?<=\bjust )|(?<=\bonly ))one "
     rf"(?P<d>{DIGIT_NAME}),? not two\b(?!\W*(?:{_PLURAL}|{DIGIT_NAME})\b)")
+# a count of the digit named last: "four four. double four. there's two of 'em"
+_OF_THEM = re.compile(
+    rf"\b(?P<d>{DIGIT_NAME})\b(?P<mid>(?:(?!\b(?:{DIGIT_NAME})\b)[^;])*?)"
+    r"\b(?P<lead>there'?s|there are|there should be|should be|it'?s got|it has) (?P<n>two|three) "
+    r"of (?:'em|them|those)\b")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
@@ -141,6 +146,7 @@ _START = re.compile(
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b|"
                    r"\b(?:after|before|following|behind) the (?:first|last)\b")
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|skipped|dropped|extra|twice|"
+                  r"cut off|chopped off|left off|of (?:'em|them|those)|"
                   r"doubled|single|only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL}|"
@@ -181,8 +187,14 @@ _TAKE_OUT = re.compile(
 # one of a digit the number has more than once is extra: "take out one of the fours", "one seven too many"
 _ONE_OF = re.compile(
     rf"\b(?:take out|take away|remove|drop|delete|get rid of|lose|scrap) one of the (?P<a>{_PLURAL})\b|"
-    rf"\bone (?P<b>{DIGIT_NAME})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b")
-_MISSED = re.compile(r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped)\b")
+    rf"\bone (?P<b>{DIGIT_NAME})\W+too many\b|\bone too many (?P<c>{_PLURAL})\b|"
+    rf"\b(?:take|get|knock|cross|leave) one of the (?P<d>{_PLURAL}) (?:out|off)\b|"  # "take one … out"
+    rf"\bone of the (?P<e>{_PLURAL})(?:'s| is) (?:extra|not meant to be there|shouldn't be there)\b")
+# the digits from a digit named on: "from the eight: eight three nine five one six"
+_FROM_DIGIT = re.compile(rf"\bfrom (?:the )?(?P<d>{DIGIT_WORD})\b")
+_FROM_GAP = re.compile(r"^\W*(?:on(?:wards)?\W+)?(?:(?:it'?s|it is|it goes)\W+)?$")
+_MISSED = re.compile(
+    r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped|cut off|chopped off|left off)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh?\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
 _FLOOR = re.compile(r"\bfloor\b")
@@ -256,6 +268,8 @@ def _canonical(text: str) -> str:
 
     text = _TOO_FEW.sub(lambda m: f"{' '.join([m.group('d')] * _COUNT[m.group('n')])}, not {m.group('d')}",
                         text)
+    text = _OF_THEM.sub(lambda m: f"{m.group('d')}{m.group('mid')}{m.group('lead')} {m.group('n')} "
+                        f"{_PLURAL_OF[m.group('d')]}", text)
     for pattern in _COUNTS_SAID:
         text = pattern.sub(counts, text)
     text = _ONE_NOT_TWO.sub(r"single \g<d>", text)
@@ -478,6 +492,8 @@ def _read(heard: str, text: str, fits: Callable[[str], bool], took_back: bool) -
         return Repair(fixed, f"a digit named as wrong {what}")
     if (counted := _counted(heard, text, fits)) is not None:
         return Repair(counted[0], f"{counted[1]} {what}")
+    if (on := _from_digit(heard, text, fits)) is not None:
+        return Repair(on, f"the digits from one named {what}")
     if (several := _several_edits(heard, text, fits)) is not None:
         return Repair(several[0], f"fixes of {several[1]} positions {what}")
     fixes = find_digit_fixes(text)
@@ -497,7 +513,44 @@ def _read(heard: str, text: str, fits: Callable[[str], bool], took_back: bool) -
         return Repair(fixed, f"a fix in the caller's words {what}")
     if edit is not None:
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
+    if (again := _said_again_stressed(text, fits)) is not None:
+        return Repair(again, "the number said again, a part of it said once more", again=True)
     return None
+
+
+def _from_digit(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
+    """The digits said on from a digit named ("from the eight: eight three nine five one six"; the digit said
+    again or not), put over the digits heard from there where they change them least: the one such number that
+    fits, or None."""
+    canonical = _canonical(text)
+    runs = find_digit_runs(canonical)
+    for m in _FROM_DIGIT.finditer(canonical):
+        k = next((k for k, run in enumerate(runs) if run.start == m.start("d")), None)
+        if k is None:
+            continue
+        anchor, said = str(runs[k].value)[0], str(runs[k].value)[1:]  # (one run across a comma)
+        if not said and k + 1 < len(runs) and _FROM_GAP.match(canonical[runs[k].end:runs[k + 1].start]):
+            said = str(runs[k + 1].value)
+        said = said if said.startswith(anchor) else anchor + said
+        if len(said) < 2:
+            return None
+        costs = {fixed: digit_distance(heard, fixed) for i, digit in enumerate(heard) if digit == anchor
+                 and (fixed := apply_digit_edit(heard, DigitEdit("from", said, i), fits)) and fits(fixed)}
+        lowest = [fixed for fixed, cost in costs.items() if cost == min(costs.values())]
+        return lowest[0] if len(lowest) == 1 else None
+    return None
+
+
+def _said_again_stressed(text: str, fits: Callable[[str], bool]) -> str | None:
+    """A whole number said again in one sentence and a part of it said once more in another ("eight six three
+    one, oh five, seven nine two four. Oh five."): that number, else None."""
+    said = ["".join(str(run.value) for run in runs)
+            for sentence in _SENTENCE.findall(_canonical(text)) if (runs := find_digit_runs(sentence))]
+    whole = [digits for digits in said if fits(digits)]
+    parts = [digits for digits in said if digits not in whole]
+    if len(set(whole)) != 1 or not parts or any(part not in whole[0] for part in parts):
+        return None
+    return whole[0]
 
 
 def _several_edits(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None:
@@ -560,7 +613,7 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
     missed out the fourth digit, it's a nine"): (the new digits, how); None when the answer says none of
     these or the result does not fit."""
     if (one_of := _ONE_OF.search(text.lower())) is not None:
-        word = one_of.group("b") or _PLURALS[one_of.group("a") or one_of.group("c")]
+        word = one_of.group("b") or _PLURALS[next(one_of.group(k) for k in "acde" if one_of.group(k))]
         digit = _digit(word)
         fitting = {fixed for i, d in enumerate(heard)
                    if d == digit and fits(fixed := heard[:i] + heard[i + 1:])}
