@@ -284,6 +284,12 @@ def test_dotted_am_pm_and_day_parts() -> None:
     # as the recogniser writes festival voices: "now" for "nah", "all said" for "all set"
     ("now that's it thanks", False), ("now you're all right", False), ("I'm all said", False),
     ("now that's right", True),
+    # fresh eighth set's kinds, our own lines
+    ("no I don't mind", True), ("you've got it", True), ("I wouldn't say no", True), ("aye no bother", True),
+    ("without any doubt", True), ("fire away", True), ("yeah no that's correct", True), ("yeah no", False),
+    ("we're all done here", False), ("I'd rather ring them myself", False), ("I'd sooner not", False),
+    ("I'm not happy with that", False), ("you're alright mate", False), ("no you're miles off", False),
+    ("the last one should be a six", False), ("yeah that should be fine", True),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -319,6 +325,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     "hmm", "what do you do that for",
     # fresh seventh set's kinds: sort of but not, one part right and another not
     "sort of but not really", "the name's right but the postcode isn't",
+    # fresh eighth set's: no preference is no yes
+    "I don't mind which",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None

@@ -597,7 +597,9 @@ def _relative(hour: int, minutes: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 _NO = re.compile(
-    r"\b(no(?! (?:problem|worries|idea|clue|one|doubt)\b)|nope|nah|naw|nae|negative|incorrect|wrong|"
+    r"\b((?<!wouldn't say )(?<!would not say )no(?! (?:problem|worries|idea|clue|one|doubt|bother)\b)"
+    r"(?!\W+i (?:don'?t|do not) mind(?: at all)?\W*$)|nope|nah|"  # "no, I don't mind": a yes
+    r"naw|nae(?! bother\b)|negative|incorrect|wrong|"
     r"(?:i'?m |i am )?afraid not|(?:i'?ll|i will) pass|"
     # the recogniser's "no" at the start of an answer: "know that's someone else's number"
     r"^\W*know(?= that| thanks| thank you)|unfortunately not|nuh-? ?uh|don'?t worry about it|"
@@ -618,9 +620,16 @@ _NO = re.compile(
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted|grand)(?: thanks| thank you)?|hold off|"
     r"not just yet|^\W*uh[- ]?uh(?=\W*$)|"  # (not "uh-huh")
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
-    r"(?:i'?d|i would) rather you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
+    r"(?:i'?d|i would) (?:rather|sooner) you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
+    r"(?:i'?d|i would) sooner not|(?:i'?m|i am) not (?:comfortable|happy|keen|okay|ok) (?:with|about)\b|"
+    # "you're alright (thanks)": no thanks; "you're way off"; a digit said as it should be
+    r"^\W*you'?re (?:alright|all right|ok|okay|fine|good)\b(?!\W+(?:but|though)\b)|"
+    r"(?:way|miles|a mile|completely|totally) off|not even close|"
+    r"should (?:be|have been|say|read) (?:an? )?"
+    r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)\b|"
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
-    r"(?:i'?ll|i will|we'?ll|i'?d better|i) leave it|(?:i'?ll|i will) sort it(?: out)? myself|not for (?:me|us)|^\W*na\b|"
+    r"(?:i'?ll|i will|we'?ll|i'?d better|i) leave it|not for (?:me|us)|^\W*na\b|"
+    r"(?:i'?ll|i will|i can|i'?d rather|i would rather|i'?d sooner|i'?d prefer to) (?:\w+ ){1,4}?myself|"
     r"that'?s not what i (?:said|asked for|meant|wanted)|"
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
@@ -641,12 +650,16 @@ _YES = re.compile(
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
     r"that'?s the one|(?:that|it)'?s my (?:number|account|order)|(?:that|it) is my (?:number|account|order)|"
-    r"you got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
+    r"you(?:'ve)? got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|without (?:a|any) doubt|"
+    r"(?:i )?(?:don'?t|do not) mind(?: at all)?(?!\W+(?:either|which|whichever|what))|"
+    r"(?:wouldn'?t|would not) say no|n(?:o|ae) bother|"
+    r"(?:fire|ask|record|shoot) away|"
     r"(?:a |one )?hundred (?:percent|per cent)|100(?= ?(?:%|percent|per cent))|"
     r"^\W*please(?=\W*$))\b", re.IGNORECASE)
 # Neither a yes nor a no: "yes and no", "sort of yes, sort of no"; "sort of, but not really"
 _YES_AND_NO = re.compile(r"\b(?:yes|yeah) and no\b|\b(?:sorta|sort of|kinda|kind of) (?:yes|yeah)\b",
                          re.IGNORECASE)
+_YEAH_NO = re.compile(r"^\W*(?:yeah|yes|yep)\W+no\W+(?=\w)", re.IGNORECASE)
 _SORT_OF_NOT = re.compile(r"\b(?:sorta|sort of|kinda|kind of)\W+but not\b", re.IGNORECASE)
 # A hedge is no yes: part of it right ("half of it's right", "the first bit was right", "the first part is
 # right but …"), "it depends (what it is)", a condition ("only if it's free"), one part named ("only the
@@ -671,7 +684,7 @@ _CLAUSE = re.compile(r"[^,.;!?]*[,.;!?]*")
 # The end of a request list ("Anything else?" "That's all."): a no when no yes word is said.
 _DONE = re.compile(
     r"\b(that'?s (?:all|everything|it for (?:now|today))|that is all|nothing (?:else|more)|"
-    r"(?:i'?m|i am) (?:good|done|all set|all said|fine)|all set|that'?ll be all|that will be all)\b",
+    r"(?:i'?m|i am) (?:good|done|all set|all said|fine)|all (?:set|done)|that'?ll be all|that will be all)\b",
     re.IGNORECASE)  # ("all said": the recogniser's "all set")
 # A farewell ending the answer ("Okay, goodbye.", "thanks, bye bye"): the caller is done, whatever an
 # acknowledgement before it says; only a yes of substance ("yes", "sure", "please do") still counts.
@@ -684,7 +697,8 @@ _ACKNOWLEDGEMENTS = frozenset(("okay", "ok", "alright", "all right", "right", "f
 # The whole answer says the caller needs nothing more: "no, that's everything, thanks", "nope, I'm all set".
 _LEADS = r"(?:no|nope|nah|okay|ok|alright|great|lovely|right|well|um|uh|actually|and|so|oh|thanks|thank you)"
 _CLOSINGS = (r"(?:that'?s (?:all|everything|it)|that is all|nothing (?:else|more)|"
-             r"(?:i'?m|i am) (?:all )?(?:good|done|set|fine)|all set|that'?ll be all|that will be all|"
+             r"(?:i'?m|i am) (?:all )?(?:good|done|set|fine)|all (?:set|done)|that'?ll be all|"
+             r"that will be all|"
              r"that was (?:all|everything) i needed|no more questions)")
 _TAILS = rf"(?:thanks|thank you(?: very much| so much)?|cheers|{_BYE}|for (?:now|today)|then|really)"
 _SAYS_DONE = re.compile(rf"^(?:{_LEADS}\W+)*{_CLOSINGS}(?:\W+{_TAILS})*\W*$", re.IGNORECASE)
@@ -707,7 +721,10 @@ def find_yes_no(text: str) -> Match | None:
 
     A negation wins when it comes first ("no, that's not right"; "not correct"). Without a yes or no
     word, the end of a request list is a no ("that's all", "nothing else", "that's everything"), and so is an
-    answer ending in a farewell after at most an acknowledgement ("okay, goodbye")."""
+    answer ending in a farewell after at most an acknowledgement ("okay, goodbye"). "Yeah, no" before a yes is
+    that yes ("yeah no that's right")."""
+    if (lead := _YEAH_NO.match(text)) and (rest := find_yes_no(text[lead.end():])) and rest.value is True:
+        return Match(True, lead.end() + rest.start, lead.end() + rest.end)
     no, yes = _NO.search(text), _YES.search(text)
     if (no and yes and _YES_AND_NO.search(text)) or _SORT_OF_NOT.search(text):
         return None
