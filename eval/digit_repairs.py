@@ -18,7 +18,8 @@ With ``--voices`` (and ``--channels``) each fix is spoken instead: by each calle
 is the caller's turn. Dev voices: flite; held-out: festival.
 
 Run: ``.venv/bin/python eval/digit_repairs.py [--data eval/data/digit_repairs_heldout.csv] [--voices flite
---channels ulaw,gsm] [--json]``
+--channels ulaw,gsm] [--json [--all-rows]]`` (``--all-rows``: every row with what was heard, so that a spoken
+run's transcripts can be read again in text).
 """
 
 from __future__ import annotations
@@ -148,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voices", default="", help="speak each fix: caller voices (flite, festival, ...)")
     parser.add_argument("--channels", default="ulaw", help="with --voices: telephone channels")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="with --json: every row with what was heard, not only the wrong ones")
     args = parser.parse_args(argv)
     voices = parse_voices(args.voices) if args.voices else ()
     results = asyncio.run(evaluate(load(args.data), voices, tuple(args.channels.split(","))))
     report = {"summary": summarise(results), "wrong": [r for r in results if not r["right"]]}
+    if args.all_rows:
+        report["rows"] = results
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
