@@ -59,7 +59,10 @@ def test_an_ordinal_fix_stays_an_ordinal_fix() -> None:
 
 def test_no_cue_is_no_fix_and_two_places_are_none() -> None:
     assert find_digit_fixes("eight nine zero") == []  # the rest of the number, as before
-    assert read_repair("123456789", "eight nine zero", ten) is None
+    assert read_repair("1234567", "eight nine zero", ten) is None  # (the dialog puts it after the digits)
+    # the end said again over the digits heard there, and on: that number
+    repair = read_repair("123456789", "eight nine zero", ten)
+    assert repair is not None and repair.digits == "1234567890" and not repair.again
     assert apply_digit_fixes("1234567899", find_digit_fixes("no, it's a seven"), ten) is None  # where?
 
 
@@ -275,6 +278,9 @@ def test_one_of_a_digit_once_not_twice_and_a_fix_said_on_over_clauses(heard, sai
     ("6038152947", "you've jumbled the nine and the four it's two four nine seven", "6038152497"),
     ("6038152947", "no love the 9th numbers and 8th", "6038152987"),
     ("880216749", "You've missed the five. It goes 8.0, 5.1, rest is fine.", "8805216749"),  # a run, no "not"
+    # "the second last one" is a place, not a 1; a digit said again after "yeah"; "floor" in an ordinal fix
+    ("6038152957", "the second to last one should be the floor yeah floor", "6038152947"),
+    ("6038152957", "The second last one should be a, um, a four. Yeah, four.", "6038152947"),
     # a take-back whose number said again lost a digit ("oh"): the answer read as heard
     ("8315047926", "no eight three one five four seven two nine no sorry let me look yeah two nine six",
      "8315047296"),
@@ -325,6 +331,40 @@ def test_sixth_and_seventh_set_kinds_take_backs_places_counts_and_fixes_beside_a
 
 
 @pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # festival's words as whisper writes them: "a note" (nought), "after date", "you set", "8s", "hearts
+    # with", "second the last", "not to travel eight", "two weights"; a place taken back ("the six no seven
+    # digit")
+    ("603812947", "There's a note between the one and the two.", "6038102947"),
+    ("603815247", "You've lost a nine after date.", "6038915247"),
+    ("6038152947", "where you set one five, it's one six", "6038162947"),
+    ("60388152947", "Take one of the 8s out.", "6038152947"),
+    ("6038152947", "it's hearts with a one not a six", "1038152947"),
+    ("6038152947", "the second the last is a three", "6038152937"),
+    ("2888471506", "double two double eight not to travel eight", "2288471506"),
+    ("60381529488", "you've got two weights at the end, there's only one", "6038152948"),
+    ("8467108925", "the six no seven digit should be a three", "8467103925"),
+    # a count against another with the plural lost, at the start; "aren't"; an extra digit; "where did … come
+    # from"
+    ("60388815294", "Two eight, not three.", "6038815294"),
+    ("3957266481", "there aren't two sixes it's six oh four eight one", "3957260481"),
+    ("66038152947", "you've got an extra six near the start, six oh three eight", "6038152947"),
+    ("60381523947", "where did that second three come from? after the two it goes straight to nine",
+     "6038152947"),
+    # sentences run together without a stop: after a count, after "not double …"
+    ("6083521194", "there's only one one it's five two seven one nine four", "6083527194"),
+    ("6051844719", "double seven not double four four seven seven one nine", "6051847719"),
+    # the digits said put together with the ones heard: the end said again and on; the number said again, both
+    # hearings a digit short
+    ("948160523", "oh five two three seven", "9481605237"),
+    ("603815947", "6 0 3 8 1 5 2 9 4", "6038152947"),
+])
+def test_eighth_set_as_the_recogniser_writes_it(heard, said, fixed):
+    """The eighth set spoken by festival voices: its transcripts' forms, our own lines."""
+    repair = read_repair(heard, said, ten)
+    assert repair is not None and repair.digits == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
     # a count of the digit named last, "of them"; a digit "cut off"
     ("603815297", "Two two. Double two. There's two of them.", "6038152297"),
     ("603815294", "two nine four seven, you've cut off the seven", "6038152947"),
@@ -335,8 +375,10 @@ def test_sixth_and_seventh_set_kinds_take_backs_places_counts_and_fixes_beside_a
     ("60381552947", "From the one: one five two nine four seven.", "6038152947"),
     ("60381552947", "from the one on it's five two nine four seven", "6038152947"),
     ("60381552947", "from the two it's two nine four seven", None),  # (the length does not change)
-    # the number said again, then a part of it once more
+    # the number said again among more digits: a part of it once more, after or before it
     ("6038152497", "Six oh three eight, one five, two nine four seven. Two nine four seven.", "6038152947"),
+    ("603815247", "double two near the end. six oh three eight one five double two four seven", "6038152247"),
+    ("603815247", "one two three four five six seven eight nine one two", None),  # none near the digits heard
 ])
 def test_eighth_set_kinds_counts_of_them_one_of_a_repeat_the_digits_from_one_and_a_part_stressed(
         heard, said, fixed):

@@ -52,7 +52,7 @@ _PLURAL_OF = {word: next(plural for plural, one in _PLURALS.items() if DIGITS[on
 _COUNT_AGAINST = re.compile(
     rf"\b(?:(?:two|three|four|five|[2-5]) (?P<plural>{_PLURAL})|(?:a |one )?single (?P<digit>{DIGIT_NAME})|"
     rf"(?:double|triple) (?P<repeated>{DIGIT_NAME})|"
-    rf"(?:(?<=there's )|(?<=there is )|(?<=only )|(?<=just )|(?<= got ))"
+    rf"(?:(?<=there's )|(?<=there is )|(?<=only )|(?<=just )|(?<= got )|^)"
     rf"(?P<count>two|three|four|five|[2-5]) (?P<one>{DIGIT_NAME}))"
     r"(?: (?:at|near|towards) the (?:end|start|beginning|front))?(?: in a row| together)?"
     r"\W+(?:not|instead of|rather than)\W+(?:two|three|four|five|[2-5])\b"
@@ -89,7 +89,8 @@ _OF_THEM = re.compile(
     r"\b(?P<lead>there'?s|there are|there should be|should be|it'?s got|it has) (?P<n>two|three) "
     r"of (?:'em|them|those)\b")
 _PRONOUN_ONE = re.compile(
-    r"\b(the (?:last|first|final|next|other|second|third|fourth)|that|this|which) one\b")
+    r"\b(the (?:(?:second|third)(?:[ -]to)?[ -]last|last|first|final|next|other|second|third|fourth)|"
+    r"that|this|which) one\b")
 # a digit named as wrong, then what it should be: "the four's wrong, it's a five", "where you've got the
 # eight, that's actually an oh", "there's no two in it, that should be a six", "that nine should be a one",
 # "where you've got two oh in the middle, it should be four four"
@@ -116,7 +117,8 @@ _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{DIGIT_WORD})\W+(?:just|only) (?:
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
     r"you put|you've put|you heard|scratch|drop|remove|take out|take off|without|there's no|there is no|"
-    r"isn't|is not|shouldn't be|should not be|doubled)"
+    r"isn't|is not|aren't|are not|shouldn't be|should not be|doubled|an? extra|one extra|"
+    r"where did (?:that|the|this)(?: first| second| third| last| other)?)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
 # an answer's "no" right before its digits, as a transcript without commas has it: "oh no three seven at the
 # end" is "Ah, no, three seven at the end" as often as "there's no three seven at the end"
@@ -146,7 +148,7 @@ _START = re.compile(
 _NEAR = re.compile(r"\b(?:near|towards?|close to) (?:the )?(?:start|beginning|front|end)\b|"
                    r"\b(?:after|before|following|behind) the (?:first|last)\b")
 _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|skipped|dropped|extra|twice|"
-                  r"cut off|chopped off|left off|of (?:'em|them|those)|"
+                  r"cut off|chopped off|left off|lost|of (?:'em|them|those)|"
                   r"doubled|single|only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL}|"
@@ -194,10 +196,10 @@ _ONE_OF = re.compile(
 _FROM_DIGIT = re.compile(rf"\bfrom (?:the )?(?P<d>{DIGIT_WORD})\b")
 _FROM_GAP = re.compile(r"^\W*(?:on(?:wards)?\W+)?(?:(?:it'?s|it is|it goes)\W+)?$")
 _MISSED = re.compile(
-    r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped|cut off|chopped off|left off)\b")
+    r"\b(?:missed|missing|left out|forgot|forgotten|dropped|skipped|cut off|chopped off|left off|lost)\b")
 _ARTICLE_OH = re.compile(r"\b(the|an|that|this|single|first|second|third|last|other) oh?\b")  # the digit
 # a festival voice's "four" as whisper hears it in a fix ("the floor is wrong, it should be a nine")
-_FLOOR = re.compile(r"\bfloor\b")
+_FLOOR = re.compile(r"\bfloor\b", re.IGNORECASE)
 # the words of a clause that says more digits on from the one before: "it's double two, double six", "…, then
 # a three"
 _ON_FROM = frozenset(("then", "and", "a", "an", "followed", "by"))
@@ -482,6 +484,7 @@ def read_repair(heard: str, text: str, fits: Callable[[str], bool]) -> Repair | 
 def _read(heard: str, text: str, fits: Callable[[str], bool], took_back: bool) -> Repair | None:
     """:func:`read_repair` of ``text`` as said (``took_back``: with a part taken back and said again)."""
     what = f"of the {len(heard)} digits heard"
+    text = _FLOOR.sub("four", text)  # (the ordinal fix too: "the second last one should be the floor")
     text = _ORDINAL_HEARD.sub(lambda m: f"the {UNITS[m.group(1).lower()]}th {m.group(2)}", text)
     if (swapped := _pair_swapped(heard, text)) is not None:  # a swap of two of the same digit fixes nothing
         return Repair(swapped, f"a swap of two {what}") if swapped != heard and fits(swapped) else None
@@ -513,8 +516,10 @@ def _read(heard: str, text: str, fits: Callable[[str], bool], took_back: bool) -
         return Repair(fixed, f"a fix in the caller's words {what}")
     if edit is not None:
         return Repair(edited, f"a fix ({edit.kind} {edit.digits!r}) {what}")
-    if (again := _said_again_stressed(text, fits)) is not None:
-        return Repair(again, "the number said again, a part of it said once more", again=True)
+    if (again := _said_again_within(heard, text, fits)) is not None:
+        return Repair(again, "the number said again among more digits", again=True)
+    if (joined := _said_with_heard(heard, text, fits)) is not None:
+        return Repair(joined, f"the digits said put together with the {len(heard)} heard")
     return None
 
 
@@ -541,16 +546,36 @@ def _from_digit(heard: str, text: str, fits: Callable[[str], bool]) -> str | Non
     return None
 
 
-def _said_again_stressed(text: str, fits: Callable[[str], bool]) -> str | None:
-    """A whole number said again in one sentence and a part of it said once more in another ("eight six three
-    one, oh five, seven nine two four. Oh five."): that number, else None."""
-    said = ["".join(str(run.value) for run in runs)
-            for sentence in _SENTENCE.findall(_canonical(text)) if (runs := find_digit_runs(sentence))]
-    whole = [digits for digits in said if fits(digits)]
-    parts = [digits for digits in said if digits not in whole]
-    if len(set(whole)) != 1 or not parts or any(part not in whole[0] for part in parts):
+def _said_again_within(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
+    """The whole number said again among more digits than it has ("it's double eight in the middle. six one
+    two, double eight, …" heard as "8 8 6 1 2 8 8 …"; "…, seven nine two four. Oh five."): of the stretches of
+    the answer's digits that fit, the one that differs least from ``heard`` (at most two edits), when only one
+    does; else None."""
+    said = "".join(str(run.value) for run in find_digit_runs(_canonical(text)))
+    if fits(said):
         return None
-    return whole[0]
+    costs = {stretch: digit_distance(heard, stretch) for i in range(len(said))
+             for j in range(i + 1, len(said) + 1) if fits(stretch := said[i:j])}
+    closest = [stretch for stretch, cost in costs.items() if cost == min(costs.values()) and cost <= 2]
+    return closest[0] if len(closest) == 1 else None
+
+
+def _said_with_heard(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
+    """The digits said, which do not fit alone or after ``heard``, put together with ``heard``: the end
+    (start) said again over the digits heard there, as they were or one digit off ("oh five two three seven"
+    after "… oh five two three"), or the whole number said again and heard with a digit lost or gained, the
+    one number a digit away from both hearings. The one such number, else None."""
+    said = "".join(str(run.value) for run in find_digit_runs(_canonical(text)))
+    if len(said) < 3 or fits(said) or fits(heard + said):
+        return None
+    found = {heard[:len(heard) - k] + said for k in range(1, len(heard) + 1)
+             if digit_distance(heard[-k:], said) <= 1 and fits(heard[:len(heard) - k] + said)}
+    found |= {said + heard[k:] for k in range(1, len(heard) + 1)
+              if digit_distance(heard[:k], said) <= 1 and fits(said + heard[k:])}
+    edits = {said[:i] + d + said[i + j:] for i in range(len(said) + 1) for j in (0, 1) for d in "0123456789"}
+    edits |= {said[:i] + said[i + 1:] for i in range(len(said))}
+    found |= {number for number in edits if fits(number) and digit_distance(heard, number) <= 1}
+    return found.pop() if len(found) == 1 else None
 
 
 def _several_edits(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None:

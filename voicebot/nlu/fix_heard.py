@@ -25,14 +25,18 @@ _TAKEN_BACK = re.compile(
 # eight), "8.6" (eight six), "oh" heard "no" inside a run of digits ("one no five nine"; between two single
 # digits, "not": "that last one's a zero no six")
 _HEARD_DIGIT = {"free": "three", "tree": "three", "aid": "eight", "ate": "eight", "date": "eight",
-                "won": "one", "for": "four", "fore": "four"}
+                "nade": "eight", "won": "one", "for": "four", "fore": "four", "note": "nought"}
 _DIGIT_HEARD = re.compile(
-    r"\b(?P<lead>an?|the|one|single|double|triple|purple|level|is|it'?s|not)\s+"
-    r"(?P<w>free|tree|aid|ate|date|won)\b|"
+    r"\b(?P<lead>an?|the|one|single|double|triple|purple|level|is|it'?s|not|after|before)\s+"
+    r"(?P<w>free|tree|aid|ate|date|nade|won|note)\b|"
     rf"\b(?P<lead3>purple|level)(?=\s+(?:{DIGIT_NAME}|\d)\b)|"
     r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
     r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
     re.IGNORECASE)
+_PLURAL_OF = {"0": "zeros", "1": "ones", "2": "twos", "3": "threes", "4": "fours", "5": "fives", "6": "sixes",
+              "7": "sevens", "8": "eights", "9": "nines"}
+_PLACE = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)|"
+          r"one|two|three|four|five|six|seven|eight|nine|ten)")
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
             (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
@@ -41,11 +45,37 @@ _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
                         re.IGNORECASE), r"\1 is "),
             (re.compile(r"\b(is|be|an?) (\d)(?:st|nd|rd|th)\b(?!\s+(?:digit|number|one)s?\b)", re.IGNORECASE),
              r"\1 \2"),  # "the ninth number is 8th": an eight
-            (re.compile(r"\bit'?s parts with\b", re.IGNORECASE), "it starts with"),
+            (re.compile(r"\bit'?s (?:parts|hearts|stars) with\b", re.IGNORECASE), "it starts with"),
+            (re.compile(r"\b(second|third) the last\b", re.IGNORECASE), r"\1 to last"),
+            (re.compile(r"\byou(?:'ve| have)? set\b", re.IGNORECASE), "you've said"),
+            (re.compile(r"\b(?:two|to) (?:weights|eighths?)\b", re.IGNORECASE), "two eights"),
+            (re.compile(r"\b(\d)'?s\b"), lambda m: _PLURAL_OF[m.group(1)]),  # "take one of the 8s out"
+            (re.compile(rf"\btravel(?= {DIGIT_WORD}\b)", re.IGNORECASE), "triple"),  # (festival's "triple")
+            (re.compile(rf"\b(not|it'?s|is) to (?=(?:double|triple|{DIGIT_NAME})\b)", re.IGNORECASE),
+             r"\1 two "),
+            # a place taken back: "the six no seven digit should be a three" (the sixth, no, seventh)
+            (re.compile(rf"\bthe {_PLACE}\W+no\W+(?:the )?({_PLACE}) (digit|number|one)\b", re.IGNORECASE),
+             r"the \1 \2"),
+            # sentences the recogniser ran together after a digit: "there's only one one it's five two …"
+            # (not "after the seven it's a two"), "… not double three three seven seven oh five"
+            (re.compile(rf"(?<!after the )(?<!before the )(?<!and the )(?<!after )(?<!before )"
+                        rf"\b({DIGIT_WORD}) "
+                        rf"(?=(?:it'?s|there'?s|there is) (?:{DIGIT_NAME}\b|\d|double\b|triple\b|an?\b))",
+                        re.IGNORECASE), r"\1. "),
+            # the digits a place is said to have: "an extra five near the start, seven five two three"
+            (re.compile(rf"\b((?:at|near|towards) the (?:start|beginning|front|end|middle)),"
+                        rf"(?= {DIGIT_WORD}\b)", re.IGNORECASE), r"\1."),
+            (re.compile(rf"\b(not (?:double|triple) {DIGIT_WORD})(?= {DIGIT_WORD}\b)", re.IGNORECASE),
+             r"\1."),
+            # a fix said after digits with no stop between: "three nine four seven you cut off the seven"
+            (re.compile(r"(?<=\w) (?=you(?:'ve| have)? (?:just )?(?:missed|cut off|dropped|forgot|forgotten|"
+                        r"skipped|lost|left out)\b)", re.IGNORECASE), ". "),
             (re.compile(r"\b(only|just) (the )?1-(\d)\b", re.IGNORECASE), r"\1 \2one \3"),  # "just the 1-8"
             # digits set against others, not decimals: "it ends 8.6 not 8.4" (not "it goes 8.0, 5.1": a run)
             (re.compile(r"\b(\d)\.(\d)(?= not \d\b)|(?<=\bnot )(\d)\.(\d)\b(?!\.\d)"),
              lambda m: " ".join(d for d in m.groups() if d)),
+            # a word said again after "yeah" to make it sure: "a four. yeah, four" ("the floor yeah floor")
+            (re.compile(r"\b(\w+)[,.]?\s+(?:yeah|yes|yep)[,.]?\s+\1\b", re.IGNORECASE), r"\1"),
             # a digit made clear: "oh as in zero", "seven as in lucky seven"
             (re.compile(rf"[,.]?\s*\b(?:{DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{DIGIT_WORD})\b",
                         re.IGNORECASE), ""))

@@ -1059,8 +1059,8 @@ def find_digit_edit(text: str) -> DigitEdit | None:
         digits = _edit_digits(m.group("value"))
         word = re.sub(r"[\s-]+", " ", m.group("ord").lower()).replace(" the ", " ")
         count = m.group("count")
-        if not digits:
-            return None
+        if not digits or (count and word not in ("first", "last", "final")):
+            return None  # (not "the second three": which three, for ``digit_fix``)
         if word in ("last", "final"):
             if count or len(digits) > 1:  # "the last two are 4 2"
                 return DigitEdit("end", digits)
