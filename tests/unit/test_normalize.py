@@ -290,6 +290,8 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("we're all done here", False), ("I'd rather ring them myself", False), ("I'd sooner not", False),
     ("I'm not happy with that", False), ("you're alright mate", False), ("no you're miles off", False),
     ("the last one should be a six", False), ("yeah that should be fine", True),
+    # as the recogniser writes the eighth set's festival voices
+    ("shirt thing", True), ("that's lovely", True), ("there you go", True), ("I sooner you didn't", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
@@ -325,8 +327,8 @@ def test_yes_no_not_from_other_sentences() -> None:
     "hmm", "what do you do that for",
     # fresh seventh set's kinds: sort of but not, one part right and another not
     "sort of but not really", "the name's right but the postcode isn't",
-    # fresh eighth set's: no preference is no yes
-    "I don't mind which",
+    # fresh eighth set's: no preference is no yes; a question after "nah" heard "not"
+    "I don't mind which", "not where did you put it",
 ])
 def test_yes_no_not_from_questions_and_idioms(text: str) -> None:
     assert n.find_yes_no(text) is None

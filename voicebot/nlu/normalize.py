@@ -610,7 +610,7 @@ _NO = re.compile(
     r"(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
     # an answer opening with "not" (the recogniser's "nah": "nah, you're alright" heard "not you're alright")
-    r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know)\b)|"
+    r"^\W*not\b(?!\W+(?:sure|certain|a problem|bad|that I know|where|what|how|why|when|who)\b)|"
     r"that'?s (?:not right|not correct|wrong|incorrect)|"
     r"(?:i )?(?:don'?t|do not) think (?:so|(?:that'?s|it'?s|that is|it is) (?:right|correct|it))|no way|"
     r"not at all|(?:absolutely|of course|definitely|certainly|surely|obviously) not|cancel|"
@@ -620,7 +620,8 @@ _NO = re.compile(
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted|grand)(?: thanks| thank you)?|hold off|"
     r"not just yet|^\W*uh[- ]?uh(?=\W*$)|"  # (not "uh-huh")
     r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
-    r"(?:i'?d|i would) (?:rather|sooner) you (?:didn'?t|did not|wouldn'?t)|(?:won'?t|will not) be necessary|"
+    r"(?:i'?d|i would|i) (?:rather|sooner) you (?:didn'?t|did not|wouldn'?t)|"
+    r"(?:won'?t|will not) be necessary|"
     r"(?:i'?d|i would) sooner not|(?:i'?m|i am) not (?:comfortable|happy|keen|okay|ok) (?:with|about)\b|"
     # "you're alright (thanks)": no thanks; "you're way off"; a digit said as it should be
     r"^\W*you'?re (?:alright|all right|ok|okay|fine|good)\b(?!\W+(?:but|though)\b)|"
@@ -650,7 +651,10 @@ _YES = re.compile(
     r"(?<!i'm )(?<!i am )fine|(?:that|it) works|works for me|suits me|uh huh|mhm|"
     r"(?:that would|that'?d) be (?:great|lovely|good|brilliant|perfect)|i (?:suppose|guess) so|"
     r"that'?s the one|(?:that|it)'?s my (?:number|account|order)|(?:that|it) is my (?:number|account|order)|"
-    r"you(?:'ve)? got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|without (?:a|any) doubt|"
+    r"you(?:'ve)? got it|you bet|spot on|bang on|indeed|too right|for sure|no doubt|"
+    r"without (?:a|any|the) doubt|"
+    # "sure thing" as the recogniser writes it; "that's lovely"; "there you go"
+    r"(?:sure|short|shirt) thing|(?:that'?s|that is) (?:lovely|great|brilliant|grand)|there you go|"
     r"(?:i )?(?:don'?t|do not) mind(?: at all)?(?!\W+(?:either|which|whichever|what))|"
     r"(?:wouldn'?t|would not) say no|n(?:o|ae) bother|"
     r"(?:fire|ask|record|shoot) away|"
