@@ -33,8 +33,8 @@ _DIGIT_HEARD = re.compile(
     r"\b(?P<lead2>an?|the|one|single|double|triple)\s+(?P<w2>for|fore)\b"
     r"(?!\s+(?:me|you|us|it|that|this|now)\b)",
     re.IGNORECASE)
-_PLURAL_OF = {"0": "zeros", "1": "ones", "2": "twos", "3": "threes", "4": "fours", "5": "fives", "6": "sixes",
-              "7": "sevens", "8": "eights", "9": "nines"}
+_NUMERAL_PLURAL = {"0": "zeros", "1": "ones", "2": "twos", "3": "threes", "4": "fours", "5": "fives",
+                   "6": "sixes", "7": "sevens", "8": "eights", "9": "nines"}  # "8s" as written
 _PLACE = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)|"
           r"one|two|three|four|five|six|seven|eight|nine|ten)")
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
@@ -49,7 +49,7 @@ _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b(second|third) the last\b", re.IGNORECASE), r"\1 to last"),
             (re.compile(r"\byou(?:'ve| have)? set\b", re.IGNORECASE), "you've said"),
             (re.compile(r"\b(?:two|to) (?:weights|eighths?)\b", re.IGNORECASE), "two eights"),
-            (re.compile(r"\b(\d)'?s\b"), lambda m: _PLURAL_OF[m.group(1)]),  # "take one of the 8s out"
+            (re.compile(r"\b(\d)'?s\b"), lambda m: _NUMERAL_PLURAL[m.group(1)]),  # "take one of the 8s out"
             (re.compile(rf"\btravel(?= {DIGIT_WORD}\b)", re.IGNORECASE), "triple"),  # (festival's "triple")
             (re.compile(rf"\b(not|it'?s|is) to (?=(?:double|triple|{DIGIT_NAME})\b)", re.IGNORECASE),
              r"\1 two "),
