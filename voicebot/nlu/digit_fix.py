@@ -546,12 +546,17 @@ def _from_digit(heard: str, text: str, fits: Callable[[str], bool]) -> str | Non
     return None
 
 
+def _all_digits(text: str) -> str:
+    """Every digit the answer says, in order."""
+    return "".join(str(run.value) for run in find_digit_runs(_canonical(text)))
+
+
 def _said_again_within(heard: str, text: str, fits: Callable[[str], bool]) -> str | None:
     """The whole number said again among more digits than it has ("it's double eight in the middle. six one
     two, double eight, …" heard as "8 8 6 1 2 8 8 …"; "…, seven nine two four. Oh five."): of the stretches of
     the answer's digits that fit, the one that differs least from ``heard`` (at most two edits), when only one
     does; else None."""
-    said = "".join(str(run.value) for run in find_digit_runs(_canonical(text)))
+    said = _all_digits(text)
     if fits(said):
         return None
     costs = {stretch: digit_distance(heard, stretch) for i in range(len(said))
@@ -565,7 +570,7 @@ def _said_with_heard(heard: str, text: str, fits: Callable[[str], bool]) -> str 
     (start) said again over the digits heard there, as they were or one digit off ("oh five two three seven"
     after "… oh five two three"), or the whole number said again and heard with a digit lost or gained, the
     one number a digit away from both hearings. The one such number, else None."""
-    said = "".join(str(run.value) for run in find_digit_runs(_canonical(text)))
+    said = _all_digits(text)
     if len(said) < 3 or fits(said) or fits(heard + said):
         return None
     found = {heard[:len(heard) - k] + said for k in range(1, len(heard) + 1)
