@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from voicebot.nlu.normalize import DIGITS, find_digit_runs
+from voicebot.nlu.normalize import DIGITS, ORDINALS, UNITS, find_digit_runs
 
 DIGIT_NAME = "|".join(DIGITS)  # zero, oh, o, nought, one … nine
 DIGIT_WORD = rf"(?:{DIGIT_NAME}|[0-9])"
@@ -35,8 +35,8 @@ _DIGIT_HEARD = re.compile(
     re.IGNORECASE)
 _NUMERAL_PLURAL = {"0": "zeros", "1": "ones", "2": "twos", "3": "threes", "4": "fours", "5": "fives",
                    "6": "sixes", "7": "sevens", "8": "eights", "9": "nines"}  # "8s" as written
-_PLACE = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)|"
-          r"one|two|three|four|five|six|seven|eight|nine|ten)")
+# an order said with or without its "th" ("the six no seven digit")
+_PLACE = rf"(?:{'|'.join([*ORDINALS, *UNITS])}|\d{{1,2}}(?:st|nd|rd|th))"
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
             (re.compile(r"\b[oO](\d)\b"), r"oh \1"),
             (re.compile(r"\bknots\b", re.IGNORECASE), "noughts"),
