@@ -389,6 +389,26 @@ def test_eighth_set_kinds_counts_of_them_one_of_a_repeat_the_digits_from_one_and
 
 
 @pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # what the caller says is there against what was read back: "X, you've got Y"; a digit "added"
+    ("3150802749", "it's double oh eight, you've got oh eight oh", "3150082749"),
+    ("31508627149", "you've added a one after the seven, take it out", "3150862749"),
+    # "one" as a pronoun after "there isn't"
+    ("31508627149", "drop the one after the seven, there isn't one there", "3150862749"),
+    # a place missed, its digit first of the digits said on from it
+    ("315086749", "the eighth digit's a two, you missed it, then four nine", "3150867249"),
+    # the digits said again on from a part named ("two sevens, seven seven one four"), and a digit named
+    # then said again as the first of them ("it starts with the zero, oh two …")
+    ("315086714", "there should be two sevens together, seven seven one four", "3150867714"),
+    ("31508677714", "only the two sevens, six seven seven one four", "3150867714"),
+    ("53150867714", "there's no five at the front, it starts with the three, three one five", "3150867714"),
+])
+def test_ninth_set_kinds_what_you_have_got_a_digit_added_and_parts_said_again_on(heard, said, fixed):
+    """Fresh ninth set (eval/data/digit_repairs_heldout9.csv), read once before these rules; our own lines."""
+    repair = read_repair(heard, said, ten)
+    assert (repair.digits if repair is not None else None) == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
     # a digit in the wrong place moved beside the digit named (from the end when it is said not to be there)
     ("6038152947", "The seven's in the wrong place, it should come before the two, not at the end.",
      "6038157294"),

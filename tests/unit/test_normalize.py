@@ -292,6 +292,8 @@ def test_dotted_am_pm_and_day_parts() -> None:
     ("the last one should be a six", False), ("yeah that should be fine", True),
     # as the recogniser writes the eighth set's festival voices
     ("shirt thing", True), ("that's lovely", True), ("there you go", True), ("I sooner you didn't", False),
+    # fresh ninth set's kinds, our own lines
+    ("ja that's fine", True), ("don't ring me, I'll call back", False), ("do not put me through", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)

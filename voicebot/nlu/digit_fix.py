@@ -88,6 +88,11 @@ _OF_THEM = re.compile(
     rf"\b(?P<d>{DIGIT_NAME})\b(?P<mid>(?:(?!\b(?:{DIGIT_NAME})\b)[^;])*?)"
     r"\b(?P<lead>there'?s|there are|there should be|should be|it'?s got|it has) (?P<n>two|three) "
     r"of (?:'em|them|those)\b")
+# a digit named, then said again as the first of the digits from it: "it starts with the zero, oh nine three"
+_NAMED_THEN_SAID = re.compile(rf"\bthe (?P<d>{DIGIT_NAME})\s*[,:]\s*(?P<e>{DIGIT_NAME})\b")
+# "take out the four after the one, there isn't one there": no digit
+_NONE_THERE = re.compile(
+    r"\b(isn't|is not|wasn't|was not|shouldn't be|should not be) one (there|in (?:it|there))\b")
 _PRONOUN_ONE = re.compile(
     r"\b(the (?:(?:second|third)(?:[ -]to)?[ -]last|last|first|final|next|other|second|third|fourth)|"
     r"that|this|which) one\b")
@@ -116,7 +121,8 @@ _NOT_DOUBLE = re.compile(rf"\bnot double (?P<d>{DIGIT_WORD})\W+(?:just|only) (?:
 # before a digit run: one the number does not have ("not four seven", "you said …", "no eight at the start")
 _WRONG_BEFORE = re.compile(
     r"(?:\bnot|\bno|instead of|rather than|you(?:'ve| have)? said|you(?:'ve| have)?(?: just| only)? got|"
-    r"you put|you've put|you heard|scratch|drop|remove|take out|take off|without|there's no|there is no|"
+    r"you put|you've put|you heard|you(?:'ve| have)? added|scratch|drop|remove|take out|take off|without|"
+    r"there's no|there is no|"
     r"isn't|is not|aren't|are not|shouldn't be|should not be|doubled|an? extra|one extra|"
     r"where did (?:that|the|this)(?: first| second| third| last| other)?)"
     r"(?: the| a| an| just| only| any)*\s*$")  # not "No, two four eight six …": that is the number again
@@ -151,6 +157,7 @@ _CUE = re.compile(r"\b(?:not|no|instead|rather|missed|missing|left out|forgot|sk
                   r"cut off|chopped off|left off|lost|of (?:'em|them|those)|"
                   r"doubled|single|only|should be|take(?: the| a| an)? \w+ (?:out|off)|"
                   r"you(?:'ve| have)? said|i said|isn't|is not|you(?:'ve| have)? put|you put|"
+                  r"you(?:'ve| have)?(?: just| only)? got|added|"
                   rf"between|before|after|nearly|almost|close|together|in a row|{_PLURAL}|"
                   r"(?:the )?rest(?: of it)?(?:'s| is) (?:right|fine|correct|ok|okay|good|all right))\b")
 # A digit named by which of its kind it is ("the second seven should be a four", "take out the second
@@ -252,6 +259,8 @@ def _canonical(text: str) -> str:
     not three" -> "eight eight, not eight eight eight"; "a single zero" -> "single zero"; "the last one" ->
     "the last digit"; "the oh" -> "the zero"; "floor" (a "four" misheard) -> "four"."""
     text = _FLOOR.sub("four", _ARTICLE_OH.sub(r"\1 zero", text.lower().replace("’", "'")))
+    text = _NAMED_THEN_SAID.sub(lambda m: m.group("e") if DIGITS[m.group("d")] == DIGITS[m.group("e")]
+                                else m.group(), text)
 
     def counted(m: re.Match) -> str:
         return " ".join([_PLURALS[m.group("plural")]] * _COUNT.get(m.group("n") or "two", 2))
@@ -277,6 +286,7 @@ def _canonical(text: str) -> str:
     text = _ONE_NOT_TWO.sub(r"single \g<d>", text)
     text = _NOT_DOUBLE.sub(r"single \g<d>, not \g<d> \g<d>", _ONCE.sub(r"single \g<d>\g<mid>", text))
     text = _SINGLE.sub("single ", text)
+    text = _NONE_THERE.sub(r"\1 any \2", text)
     text = _PRONOUN_ONE.sub(r"\1 digit", text)  # "you've missed the last one, it's a four"
     text = _COUNT_AGAINST.sub(against, text)
     text = _COUNTED.sub(counted, text)
@@ -411,8 +421,11 @@ def find_digit_fixes(text: str) -> list[DigitFix]:
         last = fixes[-1] if fixes else None
         if last is not None and part and not (last.left or last.right) and not opens_sentence \
                 and _says_on(clause, runs):
-            # "it's double two, double six"; "it ends 1, 6, 3, not 1, 6, 6, 3" (whisper's commas)
-            fixes[-1] = replace(last, **{part: getattr(last, part) + fix.said})
+            # "it's double two, double six"; "it ends 1, 6, 3, not 1, 6, 6, 3" (whisper's commas); said
+            # again and on: "two eights together, eight eight three five"
+            before = getattr(last, part)
+            on = fix.said if _said_again_on(before, fix.said) else before + fix.said
+            fixes[-1] = replace(last, **{part: on})
         elif last is not None and fix.wrong and not fix.said and last.said and not last.wrong:
             # "six four, not four six"; "a nine between the three and the four, not a zero"
             fixes[-1] = replace(last, wrong=last.left + fix.wrong + last.right)
@@ -447,6 +460,14 @@ def _says_on(clause: str, runs: list[_Run]) -> bool:
         outside.append(clause[at:found.start])
         at = found.end
     return set(re.findall(r"[a-z']+", " ".join([*outside, clause[at:]]))) <= _ON_FROM
+
+
+def _said_again_on(part: str, said: str) -> bool:
+    """``said`` says ``part`` again and goes on: it starts with it ("two eights together, eight eight three
+    five"), or ``part`` is one digit repeated and ``said`` has it ("only the two zeros, five six seven oh oh
+    nine")."""
+    return len(said) > len(part) and (said.startswith(part) or (len(part) > 1 and len(set(part)) == 1
+                                                                and part in said))
 
 
 def _said_again(text: str, fits: Callable[[str], bool]) -> str | None:
@@ -684,8 +705,8 @@ def _counted(heard: str, text: str, fits: Callable[[str], bool]) -> tuple[str, s
         if _TAKE_OUT.search(sentence[:m.start()]) or _WRONG_AFTER.search(sentence[m.end():]):
             i = nth if nth >= 0 else len(heard) - 1
             fixed, how = heard[:i] + heard[i + 1:], f"a fix ({named} taken out)"
-        elif _MISSED.search(sentence) and len(runs := find_digit_runs(rest)) == 1 \
-                and len(said := str(runs[0].value)) == 1:
+        elif _MISSED.search(sentence) and (runs := find_digit_runs(rest)) \
+                and len(said := str(runs[0].value)) == 1:  # (then digits on from it: "…, then four nine")
             i = nth if nth >= 0 else len(heard)
             fixed, how = heard[:i] + said + heard[i:], f"a fix ({named} put in)"
         else:

@@ -619,7 +619,8 @@ _NO = re.compile(
     r"maybe (?:later|another time)|never ?mind|not interested|no need|that'?s me (?:sorted|done)|"
     r"(?:i'?m|i am) (?:ok|okay|good|alright|all right|sorted|grand)(?: thanks| thank you)?|hold off|"
     r"not just yet|^\W*uh[- ]?uh(?=\W*$)|"  # (not "uh-huh")
-    r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead)|better not|"
+    r"(?:don'?t|do not) (?:do|block|cancel|send|book|change|bother|go ahead|text|call|ring|phone|e-?mail|"
+    r"put me|transfer)|better not|"
     r"(?:i'?d|i would|i) (?:rather|sooner) you (?:didn'?t|did not|wouldn'?t)|"
     r"(?:won'?t|will not) be necessary|"
     r"(?:i'?d|i would) sooner not|(?:i'?m|i am) not (?:comfortable|happy|keen|okay|ok) (?:with|about)\b|"
@@ -635,7 +636,7 @@ _NO = re.compile(
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
-    r"\b(yes|yeah|yea|yep|yup|yas|aye|^\W*ya(?= ya\b|\W*$)|"
+    r"\b(yes|yeah|yea|yep|yup|yas|aye|ja|^\W*ya(?= ya\b|\W*$)|"
     r"(?<!not )(?<!n't )(?<!not really )(?<!n't really )sure|"
     r"correct|right|exactly|affirmative|absolutely|totally|course you can|"
     r"definitely|certainly|"
