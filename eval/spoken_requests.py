@@ -13,6 +13,8 @@ after a confirmation, or to the out-of-scope handler).
 Figures per bundle and pooled, for the text (the row as written, confidence 1) and per channel: in-scope rows
 reaching the right flow (directly or after one confirmation), handed off as out of scope, sent to a wrong
 intent, and out-of-scope recall — so what the line costs is the difference between the text and a channel.
+Each spoken row also keeps the recogniser's confidence and the flow nearest to what was heard (``nearest``,
+with the classifier's probability), for rules tried offline on a run's rows.
 
 Run: ``.venv/bin/python eval/spoken_requests.py --split dev --voices flite --channels ulaw,gsm [--bundles …]
 [--limit N] [--json] [--out F]`` (dev voices and rows: flite, ``dev``; held out: festival, ``test``).
@@ -35,6 +37,7 @@ from voicebot.caller.voices import caller_audio, hear_turn, parse_channel, parse
 from voicebot.config import Settings
 from voicebot.dialog.loader import load_bundle
 from voicebot.nlu.intents import OOS
+from voicebot.nlu.understand import classifier_text
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer, load_second_hearing
 from voicebot.training.evaluate import Routed, flow_metrics, route
@@ -82,11 +85,15 @@ async def run(menus: dict[str, RecognitionHints], split: str, voices: tuple[str,
                                                    hints, audio=AudioFrame(pcm, 8000), second_hearing=second)
                 u = understood.understanding
                 outcome = route(u.intent, u.confidence, confirm_below, flows)
+                # the flow nearest to what was heard, however far (a reading routed out of scope too)
+                nearest = nlu.classifier.predict(classifier_text(understood.transcript.text)).ranking[:1]
                 per.setdefault(channel, []).append(Routed(text, gold, u.intent, u.confidence, outcome))
                 rows.append({"bundle": bundle, "voice": voice, "channel": channel, "text": text, "gold": gold,
                              "heard": understood.transcript.text, "heard_again": understood.heard_again,
                              "intent": u.intent or OOS, "confidence": round(u.confidence, 3),
-                             "outcome": outcome, "text_intent": said.intent or OOS})
+                             "outcome": outcome, "text_intent": said.intent or OOS,
+                             "heard_confidence": round(understood.transcript.confidence, 3),
+                             "nearest": [[name, round(p, 3)] for name, p in nearest]})
     await asyncio.gather(*(pool.run(time.sleep, 0) for _ in range(pool.workers)))  # speculative decodes
     pool.shutdown()
     summary: dict[str, dict] = {}
