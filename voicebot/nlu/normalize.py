@@ -605,7 +605,8 @@ _NO = re.compile(
     r"^\W*know(?= that| thanks| thank you)|unfortunately not|nuh-? ?uh|don'?t worry about it|"
     # and its "now" for "nah": "now that's it thanks", "now you're all right", "now i'm right thanks"
     r"^\W*now(?=\W+(?:that'?s (?:it|all|everything)|you'?re (?:all ?right|alright|ok|okay|good|fine)|"
-    r"i'?m (?:all )?(?:right|good|fine|ok|okay|alright|grand|sorted|set)))|"
+    r"i'?m (?:all )?(?:right|good|fine|ok|okay|alright|grand|sorted|set)|leave it|i want(?:ed)?\b))|"
+    r"^\W*(?:and|in) correct\W*$|"  # "incorrect" as the recogniser may write it
     r"(?:i'?d|i would) prefer (?:you|it) (?:didn'?t|did not|wasn'?t|was not)|"
     r"(?:that'?s|that is|it'?s|it is) not my (?:number|account|order)|"
     r"^\W*not(?=\W*$)|not (?:really(?! sure)|right|correct|quite)|"
@@ -632,7 +633,7 @@ _NO = re.compile(
     r"not necessary|leave it (?:for now|as it is|alone|be)|that'?s not (?:it|the one)|"
     r"(?:i'?ll|i will|we'?ll|i'?d better|i) leave it|not for (?:me|us)|^\W*na\b|"
     r"(?:i'?ll|i will|i can|i'?d rather|i would rather|i'?d sooner|i'?d prefer to) (?:\w+ ){1,4}?myself|"
-    r"that'?s not what i (?:said|asked for|meant|wanted)|"
+    r"that'?s not what i (?:said|ask(?:ed)? for|meant|wanted)|"
     r"(?:i'?d |i would )?prefer not(?: to)?)\b",
     re.IGNORECASE)
 _YES = re.compile(
@@ -643,7 +644,7 @@ _YES = re.compile(
     r"of course|please do|go ahead|go on|go for it|okay|ok|alright|all right|uh-huh|mm-? ?hmm|righto|right-o|"
     r"by all means|obviously|(?<!n't )(?<!not )do that|"
     # "mm hmm" as the recogniser writes it: "mm hm", "mmh mmh", "m h m m"
-    r"m+\s?h+\s?m+h?(?:\s?m+h?)*|"
+    r"m+\s?h+\s?m+h?(?:\s?m+h?)*|mm-hm+|"
     r"that'?s (?:right|correct|it|fine)|it is|that is|"
     r"i do(?! not)|i did(?! not)|i would(?! not)|i'?d like that|"
     r"sounds (?:good|great)|"
