@@ -295,8 +295,8 @@ def test_dotted_am_pm_and_day_parts() -> None:
     # fresh ninth set's kinds, our own lines
     ("ja that's fine", True), ("don't ring me, I'll call back", False), ("do not put me through", False),
     # as the recogniser writes the ninth set's festival voices
-    ("mm-hm", True), ("now leave it", False), ("now I want to check my balance", False), ("and correct", False),
-    ("that's not what I ask for", False),
+    ("mm-hm", True), ("now leave it", False), ("now I want to check my balance", False),
+    ("and correct", False), ("that's not what I ask for", False),
 ])
 def test_yes_no_the_usual_ways(text: str, value: bool) -> None:
     match = n.find_yes_no(text)
