@@ -357,16 +357,9 @@ def test_sixth_and_seventh_set_kinds_take_backs_places_counts_and_fixes_beside_a
     # hearings a digit short
     ("948160523", "oh five two three seven", "9481605237"),
     ("603815947", "6 0 3 8 1 5 2 9 4", "6038152947"),
-])
-def test_eighth_set_as_the_recogniser_writes_it(heard, said, fixed):
-    """The eighth set spoken by festival voices: its transcripts' forms, our own lines."""
-    repair = read_repair(heard, said, ten)
-    assert repair is not None and repair.digits == fixed
-
-
-@pytest.mark.parametrize(("heard", "said", "fixed"), [
-    # "double low" (double oh), "only one to" (only one two), "the third one last", "in the row", "at this
-    # target" (at the start), "between the 9th and 2", "the two ends and nine", "not three five" (fives)
+    # the ninth set: "double low" (double oh), "only one to" (only one two), "the third one last", "in the
+    # row", "at this target" (at the start), "between the 9th and 2", "the two ends and nine", "not three
+    # five" (fives)
     ("00038129476", "it's double low at the start, not triple", "0038129476"),
     ("6038152947", "the third one last should be a one", "6038152147"),
     ("603822215", "there are four twos in the row, not three", "6038222215"),
@@ -375,8 +368,8 @@ def test_eighth_set_as_the_recogniser_writes_it(heard, said, fixed):
     ("6038152974", "you've got the seven ends and four the wrong way round", "6038152947"),
     ("60385552947", "It's only double five, not three five.", "6038552947"),
 ])
-def test_ninth_set_as_the_recogniser_writes_it(heard, said, fixed):
-    """The ninth set spoken by festival voices: its transcripts' forms, our own lines."""
+def test_eighth_and_ninth_sets_as_the_recogniser_writes_them(heard, said, fixed):
+    """The eighth and ninth sets spoken by festival voices: their transcripts' forms, our own lines."""
     repair = read_repair(heard, said, ten)
     assert repair is not None and repair.digits == fixed
 
@@ -396,17 +389,8 @@ def test_ninth_set_as_the_recogniser_writes_it(heard, said, fixed):
     ("6038152497", "Six oh three eight, one five, two nine four seven. Two nine four seven.", "6038152947"),
     ("603815247", "double two near the end. six oh three eight one five double two four seven", "6038152247"),
     ("603815247", "one two three four five six seven eight nine one two", None),  # none near the digits heard
-])
-def test_eighth_set_kinds_counts_of_them_one_of_a_repeat_the_digits_from_one_and_a_part_stressed(
-        heard, said, fixed):
-    """Fresh eighth set (eval/data/digit_repairs_heldout8.csv), read once before these rules; our own
-    lines."""
-    repair = read_repair(heard, said, ten)
-    assert (repair.digits if repair is not None else None) == fixed
-
-
-@pytest.mark.parametrize(("heard", "said", "fixed"), [
-    # what the caller says is there against what was read back: "X, you've got Y"; a digit "added"
+    # the ninth set: what the caller says is there against what was read back, "X, you've got Y"; a digit
+    # "added"
     ("3150802749", "it's double oh eight, you've got oh eight oh", "3150082749"),
     ("31508627149", "you've added a one after the seven, take it out", "3150862749"),
     # "one" as a pronoun after "there isn't"
@@ -419,8 +403,10 @@ def test_eighth_set_kinds_counts_of_them_one_of_a_repeat_the_digits_from_one_and
     ("31508677714", "only the two sevens, six seven seven one four", "3150867714"),
     ("53150867714", "there's no five at the front, it starts with the three, three one five", "3150867714"),
 ])
-def test_ninth_set_kinds_what_you_have_got_a_digit_added_and_parts_said_again_on(heard, said, fixed):
-    """Fresh ninth set (eval/data/digit_repairs_heldout9.csv), read once before these rules; our own lines."""
+def test_eighth_and_ninth_set_kinds(heard, said, fixed):
+    """Fresh eighth and ninth sets (eval/data/digit_repairs_heldout{8,9}.csv), each read once before these
+    rules: counts "of them", one of a repeat, the digits from one named, a part stressed; what "you've got", a
+    digit added, parts said again and on. Our own lines."""
     repair = read_repair(heard, said, ten)
     assert (repair.digits if repair is not None else None) == fixed
 
