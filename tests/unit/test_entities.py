@@ -251,6 +251,26 @@ def test_a_digit_written_as_a_homophone_between_groups_completes_a_number_one_sh
     assert extract("between 1234 and 5678", parcel, expected=True).value == "12345678"  # no homophone: as heard
 
 
+@pytest.mark.parametrize(("said", "value"), [
+    ("4 4 not 9 1 2 3 8 7 6", "4409123876"),  # "nought" as whisper writes it, where a digit is missing
+    ("My account number is three not five eight one not nine two seven four.", "3058109274"),  # twice
+    ("No, not one, two, three, four, five, six, seven, eight, nine.", "0123456789"),  # first
+    ("0.123456789.", "0123456789"),  # the string written as a decimal
+    ("Double, 0.71529384", "0071529384"),
+    ("I'm two five not one nine three three eight six not.", "2501933860"),  # and after the last digit
+])
+def test_nought_heard_as_not_and_a_string_written_as_a_decimal_complete_a_number(said, value):
+    assert extract(said, SlotTypeSpec("parcel", "digits", 10, 10)).value == value
+
+
+def test_not_and_a_decimal_point_are_read_as_said_when_the_number_fits_or_stays_short():
+    parcel = SlotTypeSpec("parcel", "digits", 10, 10)
+    assert extract("1234567890 not 5", parcel).value == "1234567890"  # ten already
+    assert extract("12345 not 678", parcel) is None  # still short with it: nothing made up
+    assert extract("it costs 3.50", parcel) is None
+    assert extract("9 8 7 6 5, note 4 3 2 1", parcel, expected=True).value == "9876504321"
+
+
 def test_a_homophone_is_no_digit_when_the_number_fits_without_it():
     assert extract("I want to 2345678", SlotTypeSpec("order", "digits", 7, 7)).value == "2345678"
     assert extract("go to 34567", SlotTypeSpec("order", "digits", 7, 7)) is None  # still short: nothing made up

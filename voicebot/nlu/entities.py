@@ -55,7 +55,8 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
     lo, hi = spec.min_length or 1, spec.max_length or 64
     fitting = [r for r in runs if lo <= len(r.value) <= hi]
     if not fitting:
-        mended = _with_homophone(text, runs, lo, hi) or _with_homophone_between(text, groups, lo, hi)
+        mended = _with_homophone(text, runs, lo, hi) or _with_homophone_between(text, groups, lo, hi) \
+            or _without_decimal_point(text, lo, hi)
         fitting = [mended] if mended is not None else []
     if not fitting:
         heard = runs[-1] if runs else None
@@ -66,9 +67,14 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
     return _entity(spec, text, best.value, best.start, best.end)
 
 
+# "nought" as whisper writes it inside a digit string ("4 4 not 9 1 2 3 8 7 6", "three not five eight one not
+# nine …"): a zero only there, where a digit is missing (flite's British "nought", eval/README.md, "Nought")
+_NOUGHT_HEARD = {"not": 0, "note": 0, "knot": 0, "nought": 0}
 # Digit words the recogniser writes as other words right before a digit string ("order to 345678" for "order two
 # three four…"). Not "for": "… 555512345 for me" and "a refund for 345678" are prepositions.
-_HOMOPHONE_BEFORE = {word: digit for word, digit in normalize.HOMOPHONES.items() if word not in ("for", "fore", "fo")}
+_HOMOPHONE_BEFORE = {word: digit for word, digit in normalize.HOMOPHONES.items()
+                     if word not in ("for", "fore", "fo")} | _NOUGHT_HEARD
+_HOMOPHONE_BETWEEN = normalize.HOMOPHONES | _NOUGHT_HEARD
 
 
 def _with_homophone(text: str, runs: list[normalize.Match], lo: int, hi: int) -> normalize.Match | None:
@@ -84,16 +90,40 @@ def _with_homophone(text: str, runs: list[normalize.Match], lo: int, hi: int) ->
 
 def _with_homophone_between(text: str, groups: list[normalize.Match], lo: int, hi: int
                             ) -> normalize.Match | None:
-    """Groups of a digit string one digit short, a digit of which the recogniser wrote as a word between two
-    of them ("9876543 to 1,0" for "… three two one zero"), when only with that digit they have the slot's
-    length."""
-    for k in range(1, len(groups)):
-        between = text[groups[k - 1].end:groups[k].start].strip(" ,.-").lower()
-        if (digit := normalize.HOMOPHONES.get(between)) is not None:
-            value = "".join(g.value for g in groups[:k]) + str(digit) + "".join(g.value for g in groups[k:])
-            if lo <= len(value) <= hi:
-                return normalize.Match(value, groups[0].start, groups[-1].end)
+    """Groups of a digit string short of the slot's length, digits of which the recogniser wrote as words
+    between them ("9876543 to 1,0" for "… three two one zero"; "3 not 5 8 1 not 9 2 7 4", "nought" twice) or,
+    for "nought", right after the last ("… 3 8 6 not."), when only with those digits they have the slot's
+    length: every such word, else one of them."""
+    found: dict[int, tuple[int, int]] = {}  # before group k (len(groups): after the last): digit, word's end
+    for k in range(1, len(groups) + 1):
+        last = k == len(groups)
+        gap = (_GAP_WORD.match if last else _GAP_WORD.fullmatch)(
+            text, groups[k - 1].end, len(text) if last else groups[k].start)
+        digit = (_NOUGHT_HEARD if last else _HOMOPHONE_BETWEEN).get(gap.group(1).lower()) if gap else None
+        if digit is not None:
+            found[k] = (digit, gap.end(1))
+    for chosen in ([found] if len(found) > 1 else []) + [{k: said} for k, said in found.items()]:
+        value = "".join((str(chosen[k][0]) if k in chosen else "") + g.value for k, g in enumerate(groups))
+        after = chosen.get(len(groups))
+        value += str(after[0]) if after else ""
+        if lo <= len(value) <= hi:
+            return normalize.Match(value, groups[0].start, after[1] if after else groups[-1].end)
     return None
+
+
+_GAP_WORD = re.compile(r"[\s,.?!-]*([a-z]+)[\s,.?!-]*", re.IGNORECASE)
+
+
+def _without_decimal_point(text: str, lo: int, hi: int) -> normalize.Match | None:
+    """A digit string the recogniser wrote as a decimal ("0.123456789" for "nought one two …", "Double,
+    0.71529384"), read with its point as a pause, when only so it has the slot's length."""
+    undotted = _DECIMAL_POINT.sub(" ", text)
+    if undotted == text:
+        return None
+    return next((run for run in normalize.find_digit_runs(undotted) if lo <= len(run.value) <= hi), None)
+
+
+_DECIMAL_POINT = re.compile(r"(?<=\b\d)\.(?=\d)|(?<=\d)\.(?=\d+\b)")
 
 
 def _pronoun_one(text: str, run: normalize.Match) -> bool:
