@@ -69,7 +69,7 @@ def _digits(text: str, spec: SlotTypeSpec, expected: bool) -> Entity | None:
 
 # "nought" as whisper writes it inside a digit string ("4 4 not 9 1 2 3 8 7 6", "three not five eight one not
 # nine …"): a zero only there, where a digit is missing (flite's British "nought", eval/README.md, "Nought")
-_NOUGHT_HEARD = {"not": 0, "note": 0, "knot": 0, "nought": 0}
+_NOUGHT_HEARD = {"not": 0, "note": 0, "knot": 0}
 # Digit words the recogniser writes as other words right before a digit string ("order to 345678" for "order two
 # three four…"). Not "for": "… 555512345 for me" and "a refund for 345678" are prepositions.
 _HOMOPHONE_BEFORE = {word: digit for word, digit in normalize.HOMOPHONES.items()
