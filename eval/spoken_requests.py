@@ -41,7 +41,7 @@ from voicebot.nlu.understand import classifier_text
 from voicebot.runtime import InferencePool
 from voicebot.speech.asr import load_recognizer, load_second_hearing
 from voicebot.training.evaluate import Routed, flow_metrics, route
-from voicebot.types import AudioFrame, RecognitionHints, Transcript
+from voicebot.types import AudioFrame, RecognitionHints
 
 CACHE_DIR = Path("/tmp/voicebot-caller-audio")
 SHOWN = ("reached", "reached_directly", "handed_off_oos", "wrong_intent", "oos_recall", "oos_precision")
@@ -80,9 +80,9 @@ async def run(menus: dict[str, RecognitionHints], split: str, voices: tuple[str,
                 audio = await asyncio.to_thread(caller_audio, text, voice, parse_channel(channel), CACHE_DIR)
                 pcm = audio.astype("<i2").tobytes()
                 transcript, _ = await hear_turn(recognizer, pcm, hints, settings)
-                understood = await understand_turn(nlu, Transcript(transcript.text, transcript.confidence,
-                                                                   alternatives=transcript.alternatives),
-                                                   hints, audio=AudioFrame(pcm, 8000), second_hearing=second)
+                # the turn's own transcript: the cascade's base reading, when made, is the second hearing
+                understood = await understand_turn(nlu, transcript, hints, audio=AudioFrame(pcm, 8000),
+                                                   second_hearing=second)
                 u = understood.understanding
                 outcome = route(u.intent, u.confidence, confirm_below, flows)
                 # the flow nearest to what was heard, however far (a reading routed out of scope too)
