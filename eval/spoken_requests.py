@@ -14,7 +14,8 @@ Figures per bundle and pooled, for the text (the row as written, confidence 1) a
 reaching the right flow (directly or after one confirmation), handed off as out of scope, sent to a wrong
 intent, and out-of-scope recall — so what the line costs is the difference between the text and a channel.
 Each spoken row also keeps the recogniser's confidence and the flow nearest to what was heard (``nearest``,
-with the classifier's probability), for rules tried offline on a run's rows.
+with the classifier's probability), and the first reading with its confidence and its beam's other readings
+(``first_heard``, ``first_confidence``, ``heard_otherwise``), for rules tried offline on a run's rows.
 
 Run: ``.venv/bin/python eval/spoken_requests.py --split dev --voices flite --channels ulaw,gsm [--bundles …]
 [--limit N] [--json] [--out F]`` (dev voices and rows: flite, ``dev``; held out: festival, ``test``).
@@ -93,7 +94,10 @@ async def run(menus: dict[str, RecognitionHints], split: str, voices: tuple[str,
                              "intent": u.intent or OOS, "confidence": round(u.confidence, 3),
                              "outcome": outcome, "text_intent": said.intent or OOS,
                              "heard_confidence": round(understood.transcript.confidence, 3),
-                             "nearest": [[name, round(p, 3)] for name, p in nearest]})
+                             "nearest": [[name, round(p, 3)] for name, p in nearest],
+                             "first_heard": transcript.text,
+                             "first_confidence": round(transcript.confidence, 3),
+                             "heard_otherwise": [[t, round(c, 3)] for t, c in transcript.alternatives]})
     await asyncio.gather(*(pool.run(time.sleep, 0) for _ in range(pool.workers)))  # speculative decodes
     pool.shutdown()
     summary: dict[str, dict] = {}

@@ -169,7 +169,9 @@ class Understanding:
     """The NLU result of one caller utterance. ``intent`` is None when it is out of scope; ``correction``
     is the corrected part of a correction ("no, I said 4 5 7" -> "4 5 7"), None when it is none;
     ``human_request``: the caller asks for a person ("just put me through"), whatever the intent's confidence;
-    ``wait_request``: the whole answer asks the bot to wait ("hang on, let me find my card")."""
+    ``wait_request``: the whole answer asks the bot to wait ("hang on, let me find my card");
+    ``far_from_examples``: the intent is a guess from words far from every example, at a confidence the dialog
+    confirms (``nlu/intents.py``, ``FAR_CONFIDENCE``), which a second hearing of the turn may replace."""
 
     text: str
     intent: str | None
@@ -181,6 +183,7 @@ class Understanding:
     correction: str | None = None
     human_request: bool = False
     wait_request: bool = False
+    far_from_examples: bool = False
 
     @property
     def out_of_scope(self) -> bool:

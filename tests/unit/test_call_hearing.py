@@ -148,3 +148,24 @@ def test_a_reading_base_is_still_making_is_awaited_not_decoded_again() -> None:
         assert not understood.heard_again and not pending.cancelled()
 
     asyncio.run(main())
+
+
+class GuessingNlu(FakeNlu):
+    """``FakeNlu``, with "I've got to plunder." read as a guess from words far from every example."""
+
+    async def understand(self, text, *args, **kwargs):
+        understanding = await super().understand(text, *args, **kwargs)
+        if text == "I've got to plunder.":
+            return replace(understanding, intent="lost_card", confidence=0.3, far_from_examples=True)
+        return understanding
+
+
+def test_a_guess_far_from_every_example_is_heard_again_and_stands_only_when_that_means_nothing() -> None:
+    fake = GuessingNlu(nlu().intents, nlu().slot_types)
+    understood = asyncio.run(understand_turn(fake, heard("I've got to plunder."), MENU, audio=AUDIO,
+                                             second_hearing=FakeRecognizer("check my balance")))
+    assert understood.heard_again and understood.understanding.intent == "check_balance"
+    understood = asyncio.run(understand_turn(fake, heard("I've got to plunder."), MENU, audio=AUDIO,
+                                             second_hearing=FakeRecognizer("Tell me a choke.")))
+    assert not understood.heard_again and understood.understanding.intent == "lost_card"
+    assert understood.understanding.far_from_examples  # the dialog confirms it: "Did you want to …?"

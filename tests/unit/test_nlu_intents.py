@@ -10,7 +10,8 @@ import pytest
 from fakes import FakeEmbedder
 from voicebot.nlu.entities import WRONG_LENGTH_CONFIDENCE, SlotTypeSpec
 from voicebot.training.evaluate import few_shot, metrics
-from voicebot.nlu.intents import OOS, IntentClassifier, calibrate_threshold
+from voicebot.nlu.intents import (FAR_CONFIDENCE, FAR_MIN_PROBABILITY, OOS, IntentClassifier,
+                                  calibrate_threshold)
 from voicebot.nlu.understand import Nlu, scale_confidence
 from voicebot.types import Emotion
 
@@ -41,6 +42,32 @@ def test_predicts_trained_intents_with_a_ranking(classifier) -> None:
 def test_words_never_seen_are_out_of_scope(classifier) -> None:
     prediction = classifier.predict("zebra xylophone quantum")
     assert prediction.intent is None and prediction.ranking
+
+
+def _three_intents() -> IntentClassifier:
+    """A hand-made head on 4-d vectors: "refund", "track" and "balance" along the first three axes, one
+    example on each; the fourth axis is words no example has."""
+    weights = 4.0 * np.eye(4)[:3]
+    return IntentClassifier(FakeEmbedder(), ("refund", "track", "balance"), weights, np.zeros(3), 0.1,
+                            examples=np.eye(4)[:3], similarity_floor=0.4)
+
+
+@pytest.mark.parametrize(("vector", "intent", "far"), [
+    ((0.6, 0.0, 0.0, 0.8), "refund", False),  # near enough an example (0.6): as the head says
+    ((0.35, 0.0, 0.0, 0.94), "refund", True),  # far (0.35) but plainly one intent (0.67): to be confirmed
+    ((0.35, 0.33, 0.0, 0.88), None, True),  # far and split between two (0.46, 0.43): out of scope
+    ((0.25, 0.0, 0.0, 0.97), None, True),  # further than FAR_SIMILARITY_FLOOR: out of scope however sure
+])
+def test_an_utterance_far_from_every_example_is_out_of_scope_unless_plainly_one_intent(
+        vector: tuple[float, ...], intent: str | None, far: bool) -> None:
+    classifier = _three_intents()
+    v = np.array(vector, dtype=np.float32)
+    prediction = classifier.decide(classifier.probabilities(v[None, :])[0], v)
+    assert prediction.intent == intent
+    if intent is not None and far:
+        assert prediction.confidence == FAR_CONFIDENCE < FAR_MIN_PROBABILITY <= prediction.ranking[0][1]
+    elif intent is not None:
+        assert prediction.confidence == pytest.approx(prediction.ranking[0][1])
 
 
 def test_oos_rows_train_a_class_that_is_never_reported(tmp_path) -> None:

@@ -15,8 +15,10 @@ class ScriptedClassifier:
     intents = ("agent", "track_parcel", "check_balance")
     threshold = 0.35
 
-    def __init__(self, predictions: dict[str, tuple[str | None, float]]) -> None:
+    def __init__(self, predictions: dict[str, tuple[str | None, float]], far: frozenset[str] = frozenset()
+                 ) -> None:
         self.predictions = predictions
+        self.far = far  # texts whose prediction is a guess far from every example
         self.embedded: list[str] = []
         self.embedder = self
 
@@ -26,7 +28,8 @@ class ScriptedClassifier:
 
     def predict_vector(self, text: str) -> IntentPrediction:
         intent, confidence = self.predictions.get(text, (None, 0.1))
-        return IntentPrediction(intent, confidence, ((intent or "check_balance", confidence),))
+        return IntentPrediction(intent, confidence, ((intent or "check_balance", confidence),),
+                                far=text in self.far)
 
 
 ANYTHING_ELSE = SlotTypeSpec("anything_else", "list", values={"yes": ("yes", "please"), "no": ("no", "nothing")})
@@ -94,3 +97,15 @@ def test_an_answer_to_the_slot_asked_for_is_kept_but_a_stray_value_does_not_stop
 ])
 def test_the_classifier_reads_a_long_number_said_in_words_as_one_numeral(text: str, read: str) -> None:
     assert classifier_text(text) == read
+
+
+def test_a_reading_that_is_a_known_request_stands_for_a_guess_far_from_every_example() -> None:
+    classifier = ScriptedClassifier({"Where's my power still": ("check_balance", 0.35),
+                                     "wheres my parcel": ("track_parcel", 0.8)},
+                                    far=frozenset({"Where's my power still"}))
+    model = Nlu(classifier, {}, None, None)  # type: ignore[arg-type]
+    understood = model.understand_sync("Where's my power still?", 0.7,
+                                       heard_otherwise=[("wheres my parcel", 0.6)])
+    assert (understood.intent, understood.far_from_examples) == ("track_parcel", False)
+    alone = model.understand_sync("Where's my power still?", 0.7)
+    assert (alone.intent, alone.far_from_examples) == ("check_balance", True)  # no other reading: the guess

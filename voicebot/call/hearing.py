@@ -1,9 +1,10 @@
 """A caller's turn understood: the recogniser's reading, and a second hearing when it means nothing.
 
 tiny.en hears every turn fast. When what it heard, and the other readings of its beam (``Nlu.rescued``), is
-no request, no request for a person and no value, the turn's audio is heard again by a second, more accurate
-recogniser (whisper base) and understood again; that reading is taken when it means something. Only turns
-that would otherwise go down the out-of-scope path (a re-prompt: a whole turn) wait for it, and a turn the
+no request (or only a guess from words far from every example), no request for a person and no value, the
+turn's audio is heard again by a second, more accurate recogniser (whisper base) and understood again; that
+reading is taken when it means something. Only turns that would otherwise go down the out-of-scope path or
+to a "Did you want to …?" on a guess (a whole turn) wait for it, and a turn the
 dialog understands costs what tiny alone costs. Asking base when the *understanding* fails gains more than
 asking it when tiny's confidence is low, for fewer base decodes (eval/README.md, "Menu answers"). Under a
 digits grammar the digit reader has read the number: no second hearing. With ``whisper-cascade`` base may have
@@ -36,10 +37,12 @@ class Understood:
 
 
 def tells_nothing(understanding: Understanding, expected_slot: str | None) -> bool:
-    """No intent, no request for a person or to wait and, when the dialog asked for a value
-    (``expected_slot``), no value: the dialog can only say it did not understand. A number alone at a menu
-    ("And you track a five, five, …") is no request."""
-    if understanding.intent is not None or understanding.human_request or understanding.wait_request:
+    """No intent (or only a guess from words far from every example), no request for a person or to wait and,
+    when the dialog asked for a value (``expected_slot``), no value: the dialog can only say it did not
+    understand, or ask whether the guess is right. A number alone at a menu ("And you track a five, five, …")
+    is no request."""
+    if (understanding.intent is not None and not understanding.far_from_examples) \
+            or understanding.human_request or understanding.wait_request:
         return False
     return expected_slot is None or not understanding.entities
 

@@ -46,12 +46,14 @@ RESCUE_MIN_INTENT_CONFIDENCE = 0.4
 @dataclass(frozen=True, slots=True)
 class IntentReading:
     """What one text asks for: the intent (None: out of scope), its confidence before the transcript's
-    discount, the next intents, and whether it asks for a person."""
+    discount, the next intents, whether it asks for a person, and whether the intent is a guess from words
+    far from every example (``IntentPrediction.far``)."""
 
     intent: str | None
     confidence: float
     ranking: tuple[tuple[str, float], ...]
     human_request: bool
+    far: bool = False
 
 
 def _unpunctuated(text: str) -> str:
@@ -115,7 +117,8 @@ class Nlu:
                 and (said := yes_no_heard_otherwise(expected, text, transcript_confidence, heard_otherwise)) \
                 is not None:
             return self.understand_sync(said[0], said[1], expected_slot, today=today, signals=signals)
-        if reading.intent is None and not reading.human_request and not answered and heard_otherwise:
+        if (reading.intent is None or reading.far) and not reading.human_request and not answered \
+                and heard_otherwise:
             rescue = self.rescued(transcript_confidence, heard_otherwise)
             if rescue is not None:
                 (text, transcript_confidence), reading = rescue
@@ -132,6 +135,7 @@ class Nlu:
             correction=correction,
             human_request=reading.human_request,
             wait_request=asks_to_wait(text),
+            far_from_examples=reading.far,
         )
 
     def rescued(self, transcript_confidence: float, heard_otherwise: Sequence[tuple[str, float]]
@@ -155,7 +159,7 @@ class Nlu:
     def read_intent(self, text: str, vector: np.ndarray) -> IntentReading:
         """The intent of ``text`` (embedded as ``vector``), a request for a person deciding over the classifier."""
         prediction = self.classifier.predict_vector(vector)
-        intent, confidence = prediction.intent, prediction.confidence
+        intent, confidence, far = prediction.intent, prediction.confidence, prediction.far
         ranking = prediction.ranking[1:]
         request = find_human_request(text) if AGENT_INTENT in self.classifier.intents else None
         asked = request is not None and not request.declined
@@ -163,13 +167,13 @@ class Nlu:
         if intent == AGENT_INTENT and ((request is not None and request.declined)
                                        or (request is None and asks_whom(text))):
             intent, confidence = (ranking[0] if ranking and ranking[0][1] >= self.classifier.threshold
-                                  else (None, 0.0))
-            ranking = ranking[1:]
+                                  and not far else (None, 0.0))
+            ranking, far = ranking[1:], False
         elif (request is not None and asked and (request.explicit or intent != AGENT_INTENT)
               and (intent in (None, AGENT_INTENT) or confidence < 0.6)):
             # a doubtful "agent" too ("put me through 10 agent": agent at 0.62)
-            intent, confidence = AGENT_INTENT, max(confidence, HUMAN_REQUEST_CONFIDENCE)
-        return IntentReading(intent, confidence, tuple(ranking), asked)
+            intent, confidence, far = AGENT_INTENT, max(confidence, HUMAN_REQUEST_CONFIDENCE), False
+        return IntentReading(intent, confidence, tuple(ranking), asked, far)
 
     def entities(self, text: str, expected_slot: str | None = None, today: date | None = None,
                  correction: str | None = None, vector: np.ndarray | None = None) -> tuple[Entity, ...]:
