@@ -166,36 +166,28 @@ def main(argv: list[str] | None = None) -> int:
                   "channels": {channel: score(results) for channel, results in spoken.items()},
                   "mistakes": [r | {"channel": channel} for channel, results in spoken.items()
                                for r in results if r["filled"] != (r["value"] or None)]}
-        if args.out:
-            args.out.write_text(json.dumps(report, indent=1) + "\n")
-        if args.json:
-            print(json.dumps(report, indent=1))
-            return 0
-        for name, figures in [("text", report["text"]), *report["channels"].items()]:
-            print(f"{name}: {_line(figures)}")
-        for r in report["mistakes"]:
-            print(f"  {r['channel']} {r['voice']} {r['bundle']}/{r['slot']}: {r['text']!r} "
-                  f"heard {r['heard']!r} expected {r['value'] or None}, "
-                  f"filled {r['filled']}{' (inferred)' if r['inferred'] else ''}")
-        return 0
-    results = understood(rows)
-    by_slot: dict[str, list[dict]] = defaultdict(list)
-    for r in results:
-        by_slot[f"{r['bundle']}/{r['slot']}"].append(r)
-    report = {"split": args.split, "all": score(results),
-              "slots": {name: score(members) for name, members in sorted(by_slot.items())},
-              "mistakes": [r for r in results if r["filled"] != (r["value"] or None)]}
+        shown = {"text": report["text"], **report["channels"]}
+    else:
+        results = understood(rows)
+        by_slot: dict[str, list[dict]] = defaultdict(list)
+        for r in results:
+            by_slot[f"{r['bundle']}/{r['slot']}"].append(r)
+        report = {"split": args.split, "all": score(results),
+                  "slots": {name: score(members) for name, members in sorted(by_slot.items())},
+                  "mistakes": [r for r in results if r["filled"] != (r["value"] or None)]}
+        shown = {"all": report["all"], **report["slots"]}
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    for name, figures in [("all", report["all"]), *report["slots"].items()]:
+    for name, figures in shown.items():
         print(f"{name}: {_line(figures)}")
     for r in report["mistakes"]:
-        print(f"  {r['bundle']}/{r['slot']}: {r['text']!r} expected {r['value'] or None}, "
-              f"filled {r['filled']}"
-              f"{' (inferred)' if r['inferred'] else ''}")
+        where = f"{r['channel']} {r['voice']} " if "channel" in r else ""
+        said = f"{r['text']!r}" + (f" heard {r['heard']!r}" if "heard" in r else "")
+        print(f"  {where}{r['bundle']}/{r['slot']}: {said} expected {r['value'] or None}, "
+              f"filled {r['filled']}{' (inferred)' if r['inferred'] else ''}")
     return 0
 
 
