@@ -221,6 +221,16 @@ async def test_low_confidence_intent_is_confirmed(bundle):
     assert "order number" in said(r)
 
 
+async def test_a_guess_far_from_every_example_is_confirmed_whatever_its_confidence(bundle):
+    engine = engine_for(bundle)
+    state, _ = await started(engine)
+    guess = replace(u("I've got to plunder", "order_status", 0.9), far_from_examples=True)
+    r = await engine.step(state, guess)
+    assert said(r) == "Did you want to check an order?" and r.state_name == "main.menu:confirm"
+    r = await engine.step(state, YES)
+    assert "order number" in said(r)
+
+
 async def test_global_agent_help_repeat_goodbye(bundle):
     engine = engine_for(bundle)
     state, first = await started(engine)

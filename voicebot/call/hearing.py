@@ -3,9 +3,9 @@
 tiny.en hears every turn fast. When what it heard, and the other readings of its beam (``Nlu.rescued``), is
 no request (or only a guess from words far from every example), no request for a person and no value, the
 turn's audio is heard again by a second, more accurate recogniser (whisper base) and understood again; that
-reading is taken when it means something. Only turns that would otherwise go down the out-of-scope path or
-to a "Did you want to …?" on a guess (a whole turn) wait for it, and a turn the
-dialog understands costs what tiny alone costs. Asking base when the *understanding* fails gains more than
+reading is taken when it means something. Only turns that would otherwise go down the out-of-scope path or to
+a "Did you want to …?" on a guess (a whole turn) wait for it, and a turn the dialog understands costs what
+tiny alone costs. Asking base when the *understanding* fails gains more than
 asking it when tiny's confidence is low, for fewer base decodes (eval/README.md, "Menu answers"). Under a
 digits grammar the digit reader has read the number: no second hearing. With ``whisper-cascade`` base may have
 heard the turn already (tiny was unsure): its reading (``Transcript.second_reading``) is taken, not decoded again.

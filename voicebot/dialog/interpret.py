@@ -104,8 +104,7 @@ class Interpreter:
 
     def _decide(self, state: DialogState, u: Understanding, correctable: str | None) -> Move:
         """Steps 2-9 of the cascade (docs/flows.md), in that order."""
-        settings = self.bundle.settings
-        sure = u.intent is not None and u.confidence >= settings.confirm_below
+        sure = self._sure(u, self.bundle.settings.confirm_below)
         # 2. a person asked for (at the offer of one: its answer)
         w = state.waiting
         assert w is not None
@@ -187,6 +186,12 @@ class Interpreter:
             return OutOfScope()  # (a number, or words not heard clearly, are no request)
         return NoMatch("nothing usable in the answer")
 
+    @staticmethod
+    def _sure(u: Understanding, at_least: float) -> bool:
+        """An intent at ``at_least`` or more, and not a guess from words far from every example (those are
+        always confirmed, whatever the bundle's thresholds)."""
+        return u.intent is not None and not u.far_from_examples and u.confidence >= at_least
+
     def _agent_offer_answer(self, u: Understanding) -> Move:
         """At "Do you want me to put you through …?": a no asks the question again; a yes, a request for a
         person, or anything else hands off (the caller asked for one)."""
@@ -234,14 +239,14 @@ class Interpreter:
             return IntentConfirmed(yes_no.value, f"intent confirmation answered {_yes_or_no(yes_no.value)}")
         w = state.waiting
         assert w is not None and w.intent is not None
-        confirm_below = self.bundle.settings.confirm_below
-        if u.intent in (None, w.intent) or u.confidence < confirm_below:
+        sure = self._sure(u, self.bundle.settings.confirm_below)
+        if u.intent in (None, w.intent) or not sure:
             ahead = self.q.values_ahead(state, self.bundle.intent_flow[w.intent], 0, u)
             filled = [slot for step, slot, _ in ahead if isinstance(step, AskStep)]
             if filled:
                 why = f"intent confirmation answered yes by giving {', '.join(filled)}"
                 return IntentConfirmed(True, why, u)
-        if u.intent in self.bundle.intent_flow and u.confidence >= confirm_below:
+        if u.intent in self.bundle.intent_flow and sure:
             why = f"new request instead of a yes/no: intent {u.intent} ({u.confidence:.2f})"
             return StartFlow(u.intent, u, why)
         return None
@@ -297,7 +302,7 @@ class Interpreter:
         if (
             w.kind not in ("ask", "collect", "survey")
             or u.intent not in self.bundle.intent_flow
-            or u.confidence < self.bundle.settings.digress_above
+            or not self._sure(u, self.bundle.settings.digress_above)
         ):
             return None
         target = self.bundle.intent_flow[u.intent]

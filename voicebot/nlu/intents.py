@@ -68,8 +68,9 @@ SIMILARITY_FLOOR = 0.4
 # ... unless it is at least FAR_SIMILARITY_FLOOR near one and the classifier gives one intent
 # FAR_MIN_PROBABILITY of its probability or more: a request described in words none of the examples use, or
 # heard with some of its words wrong ("I've got to plunder and it's stopped working after a day."), is then
-# that intent at FAR_CONFIDENCE, under every confidence a rescue or a second hearing takes and under the
-# default ``confirm_below``: the flow asks "Did you want to …?" (eval/README.md, "Far from every example").
+# that intent at FAR_CONFIDENCE, marked ``far``: the dialog always confirms it ("Did you want to …?"), and
+# another reading or a second hearing that means something replaces it (eval/README.md, "Far from every
+# example").
 # Chosen on the paraphrase dev sets, as text and spoken over μ-law and GSM.
 FAR_SIMILARITY_FLOOR = 0.3
 FAR_MIN_PROBABILITY = 0.5

@@ -151,7 +151,7 @@ class Nlu:
         vectors = self.classifier.embedder.embed([classifier_text(text) for text, _ in candidates])
         for candidate, vector in zip(candidates, vectors, strict=True):
             reading = self.read_intent(candidate[0], vector)
-            if reading.human_request or (reading.intent is not None
+            if reading.human_request or (reading.intent is not None and not reading.far
                                          and reading.confidence >= RESCUE_MIN_INTENT_CONFIDENCE):
                 return candidate, reading
         return None
