@@ -88,6 +88,17 @@ def test_a_half_heard_address_is_masked_whole_and_a_website_is_not() -> None:
     assert MASKER.mask("I sent an email to support.com yesterday") == "I sent an email to [email] yesterday"
 
 
+def test_a_spoken_address_whose_at_was_lost_is_masked_without_an_email_word() -> None:
+    # heard in a CI call for "my email is john dot smith at gmail dot com": "email" as "name", "at" glued on
+    assert MASKER.mask("Hi, my name is john dot smitha gmail dot com.") == "Hi, my name is [email]."
+    assert MASKER.mask("it is john smith gmail dot com") == "it is [email]"
+    assert MASKER.mask("write to jsmith hotmail dot co dot uk please") == "write to [email] please"
+    assert MASKER.mask("my email is mary underscore jones yahoo dot com") == "my email is [email]"
+    for text in ("I use gmail dot com", "I bought it on amazon dot com", "check www dot bbc dot co dot uk",
+                 "the file is report dot final version dot pdf"):
+        assert MASKER.mask(text) == text
+
+
 def test_a_spoken_address_before_a_written_one_and_at_a_sentence_end() -> None:
     text = "heard 'my email is john.smith at gmail.com.': entities email='john.smith@gmail.com'"
     assert MASKER.mask(text) == "heard 'my email is [email].': entities email='[email]'"

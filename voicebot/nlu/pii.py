@@ -14,7 +14,8 @@ around them:
   in a configured region, or one written ``(555) 123-4567`` or with a ``+``;
 * **account**: any other run of ``min_account_digits`` (8) digits or more, or 5 or more after "account";
 * **email**: an address, written or spoken, or a domain-like word after "email" (the ASR's
-  "john.smithatgmail.com"), with the name said before it ("john.smitha example.com").
+  "john.smithatgmail.com"), with the name said before it ("john.smitha example.com"), or a spoken one whose
+  "at" was lost ("john dot smitha gmail dot com", "jsmith hotmail dot co dot uk").
 
 Not personal data: amounts, times, quantities ("four or five days"), short numbers, and order, tracking or
 reference numbers named as such.
@@ -98,6 +99,16 @@ _EMAIL_CONTEXT = _words(*_EMAIL_WORDS, "email address")
 # what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
 _GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
                             r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
+# a spoken address whose "at" the recogniser lost or glued to the name ("john dot smitha gmail dot com"): a name
+# said with "dot" (or one or two words before a mail provider's name) before a spoken domain is an address, whatever
+# words came before
+_SPOKEN_TLD = r"(?:co dot uk|org dot uk|com|org|net|edu|gov|io|info|biz|uk|de|fr|es|it|nl|ca|au|ie)"
+_SAID_WITHOUT_AT = re.compile(
+    r"(?<![\w.@])(?:[a-z0-9]+(?:\s+(?:dot|underscore|dash)\s+[a-z0-9]+)+\s+(?!dot\b)[a-z0-9]+"
+    r"|(?:(?!(?:is|are|it|it'?s|to|at|the|my|your|our|his|her|their|an?|for|from|on|in|of|was|be|by|me|with|and|"
+    r"or|via|use|using|through|address|email|mail)\s)[a-z0-9]+\s+){1,2}"
+    r"(?:gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|btinternet|gmx))"
+    rf"(?:\s+dot\s+(?!{_SPOKEN_TLD}\b)[a-z0-9]+)*\s+dot\s+{_SPOKEN_TLD}(?![\w@])", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\.(?=\s|$|['\")\]])")
 _MASKED = re.compile(r"\[[a-z ]+(?: \*{4}\d*)?\]|\*{4}\w*")  # already masked: never read again
 BEFORE, AFTER = 40, 16  # characters of context read before and after a number
@@ -155,6 +166,8 @@ class PiiMasker:
             if _EMAIL_CONTEXT.search(_before(text, m.start())):
                 start = _local_part_start(text, m.start())
                 add(PiiKind.EMAIL, start, m.end(), text[start:m.end()].lower())
+        for m in _SAID_WITHOUT_AT.finditer(unstopped):
+            add(PiiKind.EMAIL, m.start(), m.end(), re.sub(r"\s+dot\s+", ".", m.group().lower()))
         for pattern in (_SSN, *self._id_patterns):
             for m in pattern.finditer(text):
                 add(PiiKind.NATIONAL_ID, m.start(), m.end(), re.sub(r"[\s-]", "", m.group()))
