@@ -447,3 +447,13 @@ def test_runaway_amount_is_no_money_and_does_not_raise():
 def test_an_answer_taken_back_in_one_breath(text, parts, words):
     assert n.find_restatement(text) == parts
     assert n.take_back_words(text) == words
+
+
+@pytest.mark.parametrize(("text", "done"), [
+    ("Nope, that's everything, thanks.", True), ("that's everything, cheers mate", True),
+    ("no that's all, thanks a lot", True), ("nah that's it, ta", True), ("I'm all set, have a nice day", True),
+    ("no that's everything, much appreciated", True), ("that's all wrong", False),
+    ("that's it, I want a refund", False), ("that's everything I ordered, it never came", False),
+])
+def test_the_end_of_the_requests_with_the_ways_callers_sign_off(text: str, done: bool) -> None:
+    assert n.says_done(text) is done
