@@ -451,7 +451,8 @@ def test_an_answer_taken_back_in_one_breath(text, parts, words):
 
 @pytest.mark.parametrize(("text", "done"), [
     ("Nope, that's everything, thanks.", True), ("that's everything, cheers mate", True),
-    ("no that's all, thanks a lot", True), ("nah that's it, ta", True), ("I'm all set, have a nice day", True),
+    ("no that's all, thanks a lot", True), ("nah that's it, ta", True),
+    ("I'm all set, have a nice day", True),
     ("no that's everything, much appreciated", True), ("that's all wrong", False),
     ("that's it, I want a refund", False), ("that's everything I ordered, it never came", False),
 ])

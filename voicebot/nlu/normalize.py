@@ -706,9 +706,9 @@ _CLOSINGS = (r"(?:that'?s (?:all|everything|it)|that is all|nothing (?:else|more
              r"(?:i'?m|i am) (?:all )?(?:good|done|set|fine)|all (?:set|done)|that'?ll be all|"
              r"that will be all|"
              r"that was (?:all|everything) i needed|no more questions)")
-_TAILS = (rf"(?:(?:thanks|thank you)(?: very much| so much| a lot| again| anyway)?|thanks a million|ta|cheers|"
-          rf"mate|love|much appreciated|appreciate it|have a (?:good|nice|great) (?:day|one|evening)|{_BYE}|"
-          rf"for (?:now|today)|then|really)")
+_TAILS = (r"(?:(?:thanks|thank you)(?: very much| so much| a lot| again| anyway)?|thanks a million|ta|"
+          r"cheers|mate|love|much appreciated|appreciate it|have a (?:good|nice|great) (?:day|one|evening)|"
+          rf"{_BYE}|for (?:now|today)|then|really)")
 _SAYS_DONE = re.compile(rf"^(?:{_LEADS}\W+)*{_CLOSINGS}(?:\W+{_TAILS})*\W*$", re.IGNORECASE)
 
 

@@ -99,14 +99,15 @@ _EMAIL_CONTEXT = _words(*_EMAIL_WORDS, "email address")
 # what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
 _GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
                             r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
-# a spoken address whose "at" the recogniser lost or glued to the name ("john dot smitha gmail dot com"): a name
-# said with "dot" (or one or two words before a mail provider's name) before a spoken domain is an address, whatever
-# words came before
+# a spoken address whose "at" the recogniser lost or glued to the name ("john dot smitha gmail dot com"): a
+# name said with "dot" (or one or two words before a mail provider's name) before a spoken domain is an
+# address, whatever words came before
 _SPOKEN_TLD = r"(?:co dot uk|org dot uk|com|org|net|edu|gov|io|info|biz|uk|de|fr|es|it|nl|ca|au|ie)"
+_NOT_A_NAME = (r"(?:is|are|it|it'?s|to|at|the|my|your|our|his|her|their|an?|for|from|on|in|of|was|be|by|me|"
+               r"with|and|or|via|use|using|through|address|email|mail)")
 _SAID_WITHOUT_AT = re.compile(
     r"(?<![\w.@])(?:[a-z0-9]+(?:\s+(?:dot|underscore|dash)\s+[a-z0-9]+)+\s+(?!dot\b)[a-z0-9]+"
-    r"|(?:(?!(?:is|are|it|it'?s|to|at|the|my|your|our|his|her|their|an?|for|from|on|in|of|was|be|by|me|with|and|"
-    r"or|via|use|using|through|address|email|mail)\s)[a-z0-9]+\s+){1,2}"
+    rf"|(?:(?!{_NOT_A_NAME}\s)[a-z0-9]+\s+){{1,2}}"
     r"(?:gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|protonmail|proton|btinternet|gmx))"
     rf"(?:\s+dot\s+(?!{_SPOKEN_TLD}\b)[a-z0-9]+)*\s+dot\s+{_SPOKEN_TLD}(?![\w@])", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\.(?=\s|$|['\")\]])")
