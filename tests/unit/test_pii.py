@@ -99,6 +99,12 @@ def test_a_spoken_address_whose_at_was_lost_is_masked_without_an_email_word() ->
         assert MASKER.mask(text) == text
 
 
+def test_a_spoken_address_as_the_recogniser_punctuates_and_splits_it_is_masked_with_its_name() -> None:
+    assert MASKER.mask("Hi, my email is John. Smith at Gmail. com.") == "Hi, my email is [email]."
+    assert MASKER.mask("my email is john dot smith at g mail dot com") == "my email is [email]"
+    assert MASKER.mask("Hi, my email is john smith at gmail dot com.") == "Hi, my email is [email]."
+
+
 def test_a_spoken_address_before_a_written_one_and_at_a_sentence_end() -> None:
     text = "heard 'my email is john.smith at gmail.com.': entities email='john.smith@gmail.com'"
     assert MASKER.mask(text) == "heard 'my email is [email].': entities email='[email]'"

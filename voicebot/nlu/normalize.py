@@ -851,6 +851,8 @@ def find_email(text: str) -> Match | None:
                 right.append("-")
             elif (w.isalnum() and not (right and right[-1] not in ".-")) or w.isdigit():
                 right.append(w)
+            elif w.isalpha() and len(right[-1]) == 1 and right[-1].isalpha():
+                right[-1] += w  # a name spelt apart: "at g mail dot com"
             else:
                 break
             j += 1

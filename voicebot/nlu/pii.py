@@ -161,8 +161,9 @@ class PiiMasker:
                 found.append(PiiSpan(kind, start, end, value))
 
         unstopped = _SENTENCE_END.sub(" ", text)  # same offsets; "at gmail.com." ends a sentence
-        for m in _emails(unstopped):
-            add(PiiKind.EMAIL, m.start, m.end, str(m.value))
+        for m in [*_emails(unstopped), *_emails(text)]:  # "… at gmail.com." and "… at Gmail. com."
+            start = _local_part_start(text, m.start)  # "my email is john smith at …": "john" too
+            add(PiiKind.EMAIL, start, m.end, str(m.value))
         for m in _GLUED_ADDRESS.finditer(unstopped):
             if _EMAIL_CONTEXT.search(_before(text, m.start())):
                 start = _local_part_start(text, m.start())
@@ -283,8 +284,9 @@ def _emails(text: str, offset: int = 0) -> list[Match]:
     while offset < len(text) and (m := find_email(text[offset:])) is not None:
         start = m.start + offset
         found += _emails(text[:start], offset)  # a spoken address before the written one
-        while start > offset and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
-            start -= 1  # "maria.garcia at yahoo.co.uk": the spoken form's name starts at "garcia"
+        while start > offset and (text[start - 1].isalnum() or text[start - 1] in "._+-"
+                                  or (text[start - 2:start] == ". " and text[start - 3:start - 2].isalnum())):
+            start -= 1  # "maria.garcia at yahoo.co.uk", "John. Smith at …": the name starts at "garcia", "Smith"
         found.append(Match(m.value, start, m.end + offset))
         offset += m.end
     return found
