@@ -286,7 +286,7 @@ def _emails(text: str, offset: int = 0) -> list[Match]:
         found += _emails(text[:start], offset)  # a spoken address before the written one
         while start > offset and (text[start - 1].isalnum() or text[start - 1] in "._+-"
                                   or (text[start - 2:start] == ". " and text[start - 3:start - 2].isalnum())):
-            start -= 1  # "maria.garcia at yahoo.co.uk", "John. Smith at …": the name starts at "garcia", "Smith"
+            start -= 1  # "maria.garcia at yahoo.co.uk", "John. Smith at …": not at "garcia", "Smith"
         found.append(Match(m.value, start, m.end + offset))
         offset += m.end
     return found
