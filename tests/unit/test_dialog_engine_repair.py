@@ -4,6 +4,8 @@ a number said at the menu, short answers at a survey."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dialogs import bundle_of, said
@@ -476,6 +478,24 @@ async def test_a_doubtful_request_said_with_its_number_starts_its_flow(bundle):
                                    account="12345678", digits="12345678"))
     assert "said with a number flow balance asks for" in " ".join(r.decisions)
     assert "Did you want" not in said(r) and state.slots["account"] == "12345678"
+
+
+async def test_a_guess_far_from_every_example_starts_its_flow_only_when_the_number_names_it(bundle):
+    """Words far from every example are no evidence: an account number only balance asks for still names the
+    flow; four digits, which card and pin both take, name none, so the guess is confirmed (number kept)."""
+    engine, state = await started(bundle)
+    far = replace(u("the money thing one two three four five six seven eight", "balance", 0.35,
+                    digits="12345678"), far_from_examples=True)
+    r = await engine.step(state, far)
+    assert "said with a number flow balance asks for" in " ".join(r.decisions) and "Did you want" not in said(r)
+    engine, state = await started(bundle)
+    r = await engine.step(state, replace(u("the plastic thing four four two one", "card", 0.35, digits="4421"),
+                                         far_from_examples=True))
+    assert "Did you want to" in said(r) and state.waiting.kind == "confirm_intent"
+    r = await engine.step(state, u("yes", None, 0.0, yes_no=True))
+    assert state.slots["card_number"] == "4421"  # the number said with the guess, kept
+    r = await engine.step(state, u("yes", None, 0.0, yes_no=True))
+    assert "Card {digits:4421} blocked." in said(r)
 
 
 async def test_a_doubtful_request_with_a_short_number_is_confirmed(bundle):

@@ -161,7 +161,8 @@ class Interpreter:
                 if sure:
                     why = f"intent {u.intent} ({u.confidence:.2f}) matched flow {flow}"
                     return StartFlow(u.intent, u, why)
-                if self._request_with_its_number(u, flow):
+                if self._request_with_its_number(u, flow) and (not u.far_from_examples
+                                                                or self._number_names(u, flow)):
                     why = f"intent {u.intent} ({u.confidence:.2f}) said with a number flow {flow} asks for"
                     return StartFlow(u.intent, u, why)
                 return ConfirmIntent(u.intent, u)
@@ -390,21 +391,30 @@ class Interpreter:
         known = min(yes_no.start, yes_no.end, entity.start, entity.end) >= 0
         return not known or (yes_no.start < entity.end and entity.start < yes_no.end)
 
-    def _request_with_its_number(self, u: Understanding, flow: str, seen: frozenset[str] = frozenset()) -> bool:
+    def _request_with_its_number(self, u: Understanding, flow: str, seen: frozenset[str] = frozenset(),
+                                 fitting: bool = False) -> bool:
         """Whether a doubtful request came with a digit string (four digits or more) of the kind its flow asks
         for: "book a redelivery for tracking number 98765…" is that request, not a guess to confirm. (A number
-        of the wrong length is read back at the flow's question.)"""
+        of the wrong length is read back at the flow's question; ``fitting``: only one of the right length.)"""
         digits = u.entity("digits")
         if digits is None or len(str(digits.value)) < MIN_REQUEST_DIGITS:
             return False
         for step in self.bundle.flows[flow].steps:
             sub = getattr(step, "flow", None)
             if isinstance(sub, str) and sub in self.bundle.flows and sub not in seen:
-                if self._request_with_its_number(u, sub, seen | {flow}):
+                if self._request_with_its_number(u, sub, seen | {flow}, fitting):
                     return True
             elif isinstance(step, (AskStep, CollectDigitsStep)) and self.q.digit_bounds(step) is not None:
-                return True
+                return not fitting or self.q.fits(step, str(digits.value))
         return False
+
+    def _number_names(self, u: Understanding, flow: str) -> bool:
+        """Whether the request's digit string fits this flow's question and no other flow's: for a guess far
+        from every example, the number then names the flow where the words do not (in a bundle whose flows
+        all take a tracking number, it names none: "Did you want to …?")."""
+        others = set(self.bundle.intent_flow.values()) - {flow}
+        return self._request_with_its_number(u, flow, fitting=True) and not any(
+            self._request_with_its_number(u, other, fitting=True) for other in others)
 
     def _intent_for_value(self, state: DialogState, step: MenuStep, u: Understanding) -> str | None:
         """At a menu, a number that one of the menu's flows asks for (a tracking number said instead of a
