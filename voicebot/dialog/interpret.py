@@ -395,7 +395,8 @@ class Interpreter:
                                  fitting: bool = False) -> bool:
         """Whether a doubtful request came with a digit string (four digits or more) of the kind its flow asks
         for: "book a redelivery for tracking number 98765…" is that request, not a guess to confirm. (A number
-        of the wrong length is read back at the flow's question; ``fitting``: only one of the right length.)"""
+        of the wrong length is read back at the flow's question; ``fitting``: only one of the right
+        length.)"""
         digits = u.entity("digits")
         if digits is None or len(str(digits.value)) < MIN_REQUEST_DIGITS:
             return False
