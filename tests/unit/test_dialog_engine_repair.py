@@ -490,7 +490,8 @@ async def test_a_guess_far_from_every_example_starts_its_flow_only_when_the_numb
     assert "said with a number flow balance asks for" in " ".join(r.decisions)
     assert "Did you want" not in said(r)
     engine, state = await started(bundle)
-    far = replace(u("the plastic thing four four two one", "card", 0.35, digits="4421"), far_from_examples=True)
+    far = replace(u("the plastic thing four four two one", "card", 0.35, digits="4421"),
+                  far_from_examples=True)
     r = await engine.step(state, far)
     assert "Did you want to" in said(r) and state.waiting.kind == "confirm_intent"
     r = await engine.step(state, u("yes", None, 0.0, yes_no=True))
