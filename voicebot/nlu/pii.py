@@ -96,13 +96,15 @@ _NI_CONTEXT = _words("national insurance", "n i number", "ni number", "insurance
 _WRITTEN_PHONE = re.compile(r"\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\+\d[\d\s().-]{6,18}\d")
 _EMAIL_WORDS = ("email", "e-mail", "e mail", "mail")
 _EMAIL_CONTEXT = _words(*_EMAIL_WORDS, "email address")
+_TOP_DOMAINS = ("co.uk", "org.uk", "com", "org", "net", "edu", "gov", "io", "info", "biz", "uk", "de", "fr",
+                "es", "it", "nl", "ca", "au", "ie")  # the two-part ones first
 # what the ASR makes of a spoken address it half heard: "john.smithatgmail.com" (no "@", "at" glued)
-_GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co\.uk|org\.uk|"
-                            r"uk|de|fr|es|it|nl|ca|au|ie)(?![\w.])", re.IGNORECASE)
+_GLUED_ADDRESS = re.compile(r"(?<![\w@.])[\w+-]+(?:\.[\w+-]+)*\.(?:" + "|".join(map(re.escape, _TOP_DOMAINS))
+                            + r")(?![\w.])", re.IGNORECASE)
 # a spoken address whose "at" the recogniser lost or glued to the name ("john dot smitha gmail dot com"): a
 # name said with "dot" (or one or two words before a mail provider's name) before a spoken domain is an
 # address, whatever words came before
-_SPOKEN_TLD = r"(?:co dot uk|org dot uk|com|org|net|edu|gov|io|info|biz|uk|de|fr|es|it|nl|ca|au|ie)"
+_SPOKEN_TLD = "(?:" + "|".join(d.replace(".", " dot ") for d in _TOP_DOMAINS) + ")"
 _NOT_A_NAME = (r"(?:is|are|it|it'?s|to|at|the|my|your|our|his|her|their|an?|for|from|on|in|of|was|be|by|me|"
                r"with|and|or|via|use|using|through|address|email|mail)")
 _SAID_WITHOUT_AT = re.compile(
