@@ -405,8 +405,9 @@ class Interpreter:
             if isinstance(sub, str) and sub in self.bundle.flows and sub not in seen:
                 if self._request_with_its_number(u, sub, seen | {flow}, fitting):
                     return True
-            elif isinstance(step, (AskStep, CollectDigitsStep)) and self.q.digit_bounds(step) is not None:
-                return not fitting or self.q.fits(step, str(digits.value))
+            elif isinstance(step, (AskStep, CollectDigitsStep)) and self.q.digit_bounds(step) is not None \
+                    and (not fitting or self.q.fits(step, str(digits.value))):
+                return True
         return False
 
     def _number_names(self, u: Understanding, flow: str) -> bool:
